@@ -1,0 +1,152 @@
+import type { Readable } from "node:stream";
+import type { Logger } from "../logger.js";
+
+/**
+ * The one storage interface that backup and sync both use. Adapters: `local` (a folder),
+ * `s3` (S3, Cloudflare R2, Backblaze B2) and `dropbox`.
+ *
+ * Paths are relative to the provider's root (the bucket for S3, the app folder or `/` for Dropbox,
+ * the root folder for `local`), separated by `/`, with no leading or trailing slash; `""` is the root.
+ * Backup and sync code never branch on which adapter they hold: differences are expressed as
+ * {@link ProviderCapabilities}.
+ */
+export interface StorageProvider {
+  /** A short description for logs, e.g. `s3://bucket` or `local:/srv/backups`. Never contains secrets. */
+  readonly description: string;
+  /** What this backend can and cannot do. */
+  readonly capabilities: ProviderCapabilities;
+
+  /**
+   * Lists the files under folder `dir` (`""` = root), paginating internally.
+   * Entry paths are relative to `dir`. With `recursive: false`, only files directly in `dir`.
+   * Folders themselves are not listed. A missing folder lists as empty.
+   * Throws a typed error when listing fails (callers treat that as "unknown", never as "empty").
+   */
+  list(dir: string, options?: ListOptions): AsyncIterable<RemoteEntry>;
+
+  /** Metadata of one file, or `undefined` when it does not exist. Includes `metadata` where supported. */
+  stat(path: string, options?: { signal?: AbortSignal }): Promise<RemoteEntry | undefined>;
+
+  /**
+   * Opens a read stream. Throws a `NOT_FOUND` {@link WorkspaceSyncError} when the file does not exist.
+   * `start` (inclusive) allows resuming a download.
+   */
+  read(path: string, options?: ReadOptions): Promise<Readable>;
+
+  /**
+   * Writes `source` to `path`, streaming with bounded memory. Atomic: the file becomes visible only
+   * when the whole stream was stored; on error or abort nothing is left behind (temp files removed,
+   * multipart uploads aborted) and an existing file at `path` is untouched.
+   * Resolves with the stored entry (size, hash or revision where the backend returns one).
+   */
+  write(path: string, source: Readable, options?: WriteOptions): Promise<RemoteEntry>;
+
+  /** Deletes one file. Deleting a file that does not exist succeeds. */
+  delete(path: string, options?: { signal?: AbortSignal }): Promise<void>;
+
+  /**
+   * Deletes several files (batched where the backend can). Resolves with the paths that failed,
+   * each with its error; never throws for individual failures.
+   */
+  deleteMany(paths: string[], options?: { signal?: AbortSignal }): Promise<DeleteFailure[]>;
+
+  /** Makes sure folder `dir` exists (no-op where the backend has no folders). */
+  ensureDir(dir: string, options?: { signal?: AbortSignal }): Promise<void>;
+
+  /** Cheap connectivity and credentials check. Throws a typed error naming the fix. */
+  check(options?: { signal?: AbortSignal }): Promise<void>;
+
+  /**
+   * Removes leftovers of interrupted writes under `dir` older than `olderThanMs` (stale temp files,
+   * abandoned multipart uploads). Returns how many were removed.
+   */
+  cleanupIncomplete(dir: string, olderThanMs: number, options?: { signal?: AbortSignal }): Promise<number>;
+
+  /**
+   * Computes, for a local file, the same value this backend reports as {@link RemoteEntry.hash}
+   * (Dropbox `content_hash`, S3 single-part ETag = MD5), so sync can skip unchanged files without
+   * downloading them. `undefined` when the backend has no comparable hash.
+   */
+  hashLocalFile?(absolutePath: string, options?: { signal?: AbortSignal }): Promise<string>;
+
+  /** Releases sockets and timers. */
+  close?(): Promise<void>;
+}
+
+/** What a backend supports; the only thing callers may branch on. */
+export interface ProviderCapabilities {
+  /**
+   * `"source"` when {@link RemoteEntry.mtime} in listings is the mtime passed to `write()`
+   * (local utimes, Dropbox `client_modified`); `"upload"` when it is the time of the upload (S3 LastModified).
+   */
+  listMtime: "source" | "upload";
+  /** `write()` metadata comes back from `stat()`. Otherwise sidecar files are used. */
+  metadata: boolean;
+  /** Names differing only in case are the same file (Dropbox). */
+  caseInsensitive: boolean;
+  /** The backend can store empty folders (local, Dropbox) rather than only keys (S3). */
+  folders: boolean;
+  /** Names the backend refuses or silently ignores (Dropbox: desktop.ini, thumbs.db, ...), lower-cased. */
+  ignoredNames?: readonly string[];
+}
+
+/** One file as a backend lists it. */
+export interface RemoteEntry {
+  /** Path relative to the listed folder (for `stat`/`write` results: the full provider path). */
+  path: string;
+  /** Size in bytes. */
+  size: number;
+  /** Modification time; see {@link ProviderCapabilities.listMtime} for what it means. */
+  mtime?: Date;
+  /** Content hash in the backend's own scheme, comparable with `hashLocalFile()`. */
+  hash?: string;
+  /** A revision or version token that changes whenever the content changes (Dropbox `rev`, S3 ETag). */
+  revision?: string;
+  /** User metadata (only from `stat`, only where {@link ProviderCapabilities.metadata}). */
+  metadata?: Record<string, string>;
+}
+
+/** Options for {@link StorageProvider.list}. */
+export interface ListOptions {
+  /** Recurse into sub-folders (default true). */
+  recursive?: boolean;
+  signal?: AbortSignal;
+}
+
+/** Options for {@link StorageProvider.read}. */
+export interface ReadOptions {
+  /** Byte offset to start at (inclusive). */
+  start?: number;
+  signal?: AbortSignal;
+}
+
+/** Options for {@link StorageProvider.write}. */
+export interface WriteOptions {
+  /**
+   * Upper bound of the size in bytes, when known (exact for plain files, an estimate for backups).
+   * S3 uses it to choose a fixed part size under the 10 000-part limit.
+   */
+  sizeHint?: number;
+  /** Source modification time to record (utimes, S3 metadata, Dropbox client_modified). */
+  mtime?: Date;
+  /** User metadata to store with the file (ASCII keys and values). */
+  metadata?: Record<string, string>;
+  /** Fail with `ALREADY_EXISTS` instead of replacing an existing file. */
+  overwrite?: boolean;
+  signal?: AbortSignal;
+  /** Called with the number of bytes stored so far. */
+  onProgress?: (bytes: number) => void;
+}
+
+/** A file that {@link StorageProvider.deleteMany} could not delete. */
+export interface DeleteFailure {
+  path: string;
+  error: Error;
+}
+
+/** What every provider factory receives besides its own settings. */
+export interface ProviderContext {
+  logger: Logger;
+  /** Folder for small provider state (Dropbox list cursors, tokens). */
+  stateDir?: string;
+}
