@@ -1,0 +1,245 @@
+/**
+ * The `local` provider: a folder on disk plays the bucket. It is the embedded default for demos and
+ * tests. Writes go to a hidden temporary name in the target folder and are renamed into place only
+ * after the whole stream was written and fsync'd, so a failed or interrupted upload never leaves a
+ * visible file.
+ */
+import { createReadStream, createWriteStream, promises as fsp } from "node:fs";
+import type { Stats } from "node:fs";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import { PassThrough, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { WorkspaceSyncError, throwIfAborted, toWorkspaceSyncError } from "../../errors.js";
+import type {
+  DeleteFailure,
+  ListOptions,
+  ProviderContext,
+  ReadOptions,
+  RemoteEntry,
+  StorageProvider,
+  WriteOptions,
+} from "../types.js";
+import { mapLimit } from "../../util/concurrency.js";
+import { normalizeRemotePath } from "../paths.js";
+
+/** Settings of the local provider. */
+export interface LocalProviderSettings {
+  /** The folder that plays the bucket; created on first write. */
+  root: string;
+}
+
+/** Prefix of in-flight temporary files; never listed. */
+export const LOCAL_TEMP_PREFIX = ".ws-tmp-";
+
+const READ_BUFFER = 1024 * 1024;
+const STAT_CONCURRENCY = 64;
+
+/** Creates a {@link StorageProvider} over a folder on disk. */
+export function createLocalProvider(settings: LocalProviderSettings, _ctx?: ProviderContext): StorageProvider {
+  if (!settings.root) {
+    throw new WorkspaceSyncError("CONFIG_INVALID", 'local.root is required for provider "local": set it to a folder path', { path: "local.root" });
+  }
+  const root = path.resolve(settings.root);
+
+  const abs = (p: string): string => {
+    const rel = normalizeRemotePath(p);
+    return rel === "" ? root : path.join(root, ...rel.split("/"));
+  };
+
+  async function* walk(dirAbs: string, relBase: string, recursive: boolean, signal?: AbortSignal): AsyncGenerator<RemoteEntry> {
+    let names: string[];
+    try {
+      names = await fsp.readdir(dirAbs);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" && relBase === "") return; // a missing folder lists as empty
+      throw toWorkspaceSyncError(err);
+    }
+    names.sort();
+    const stats = await mapLimit(names, STAT_CONCURRENCY, async (name) => {
+      if (name.startsWith(LOCAL_TEMP_PREFIX)) return undefined;
+      try {
+        return { name, st: await fsp.lstat(path.join(dirAbs, name)) };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined; // vanished meanwhile
+        throw toWorkspaceSyncError(err);
+      }
+    });
+    const subdirs: string[] = [];
+    for (const item of stats) {
+      if (!item) continue;
+      throwIfAborted(signal);
+      const rel = relBase ? `${relBase}/${item.name}` : item.name;
+      if (item.st.isFile()) yield entryOf(rel, item.st);
+      else if (item.st.isDirectory() && recursive) subdirs.push(item.name);
+    }
+    for (const name of subdirs) {
+      yield* walk(path.join(dirAbs, name), relBase ? `${relBase}/${name}` : name, recursive, signal);
+    }
+  }
+
+  const provider: StorageProvider = {
+    description: `local:${root}`,
+    capabilities: { listMtime: "source", metadata: false, caseInsensitive: false, folders: true },
+
+    list(dir: string, options: ListOptions = {}): AsyncIterable<RemoteEntry> {
+      return walk(abs(dir), "", options.recursive ?? true, options.signal);
+    },
+
+    async stat(p: string): Promise<RemoteEntry | undefined> {
+      try {
+        const st = await fsp.stat(abs(p));
+        return st.isFile() ? entryOf(normalizeRemotePath(p), st) : undefined;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT" || (err as NodeJS.ErrnoException).code === "ENOTDIR") return undefined;
+        throw toWorkspaceSyncError(err);
+      }
+    },
+
+    async read(p: string, options: ReadOptions = {}): Promise<Readable> {
+      throwIfAborted(options.signal);
+      let handle: fsp.FileHandle;
+      try {
+        handle = await fsp.open(abs(p), "r");
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+          throw new WorkspaceSyncError("NOT_FOUND", `Not found on ${provider.description}: ${p}`, { path: p });
+        }
+        throw toWorkspaceSyncError(err);
+      }
+      return createReadStream("", {
+        fd: handle,
+        start: options.start,
+        highWaterMark: READ_BUFFER,
+        signal: options.signal,
+      });
+    },
+
+    async write(p: string, source: Readable, options: WriteOptions = {}): Promise<RemoteEntry> {
+      const rel = normalizeRemotePath(p);
+      if (rel === "") throw new WorkspaceSyncError("INVALID_PATH", "Cannot write to the provider root: give a file path", { path: p });
+      const target = abs(rel);
+      const dir = path.dirname(target);
+      await fsp.mkdir(dir, { recursive: true }).catch((err) => {
+        throw toWorkspaceSyncError(err);
+      });
+      const tmp = path.join(dir, `${LOCAL_TEMP_PREFIX}${randomBytes(6).toString("hex")}-${path.basename(target)}`.slice(0, 255));
+      let written = 0;
+      const counter = new PassThrough({ highWaterMark: READ_BUFFER });
+      counter.on("data", (chunk: Buffer) => {
+        written += chunk.length;
+        options.onProgress?.(written);
+      });
+      try {
+        const out = createWriteStream(tmp, { flags: "wx", highWaterMark: READ_BUFFER });
+        await pipeline(source, counter, out, { signal: options.signal });
+        const fh = await fsp.open(tmp, "r+");
+        try {
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        if (options.mtime) await fsp.utimes(tmp, options.mtime, options.mtime);
+        if (options.overwrite === false) {
+          // link() fails atomically when the name exists, unlike rename().
+          await fsp.link(tmp, target).catch((err) => {
+            if ((err as NodeJS.ErrnoException).code === "EEXIST") {
+              throw new WorkspaceSyncError("ALREADY_EXISTS", `Already exists on ${provider.description}: ${rel}`, { path: rel });
+            }
+            throw err;
+          });
+          await fsp.unlink(tmp);
+        } else {
+          await fsp.rename(tmp, target);
+        }
+      } catch (err) {
+        source.destroy();
+        await fsp.rm(tmp, { force: true }).catch(() => undefined);
+        throw toWorkspaceSyncError(err);
+      }
+      const st = await fsp.stat(target);
+      return entryOf(rel, st);
+    },
+
+    async delete(p: string): Promise<void> {
+      try {
+        await fsp.unlink(abs(p));
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== "ENOENT" && code !== "ENOTDIR") throw toWorkspaceSyncError(err);
+      }
+    },
+
+    async deleteMany(paths: string[], options: { signal?: AbortSignal } = {}): Promise<DeleteFailure[]> {
+      const failures: DeleteFailure[] = [];
+      await mapLimit(paths, 8, async (p) => {
+        throwIfAborted(options.signal);
+        try {
+          await provider.delete(p);
+        } catch (err) {
+          failures.push({ path: p, error: toWorkspaceSyncError(err) });
+        }
+      });
+      return failures;
+    },
+
+    async ensureDir(dir: string): Promise<void> {
+      await fsp.mkdir(abs(dir), { recursive: true }).catch((err) => {
+        throw toWorkspaceSyncError(err);
+      });
+    },
+
+    async check(): Promise<void> {
+      let st: Stats;
+      try {
+        st = await fsp.stat(root);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+          // The parent must exist: a typo in local.root should not silently create a tree elsewhere.
+          try {
+            await fsp.stat(path.dirname(root));
+          } catch {
+            throw new WorkspaceSyncError("NOT_FOUND", `local.root ${root} does not exist and neither does its parent: create it or fix local.root`, { path: root });
+          }
+          return;
+        }
+        throw toWorkspaceSyncError(err);
+      }
+      if (!st.isDirectory()) {
+        throw new WorkspaceSyncError("CONFIG_INVALID", `local.root ${root} is not a folder: point local.root at a folder`, { path: "local.root" });
+      }
+    },
+
+    async cleanupIncomplete(dir: string, olderThanMs: number): Promise<number> {
+      let removed = 0;
+      const cutoff = Date.now() - olderThanMs;
+      const visit = async (d: string): Promise<void> => {
+        let items: import("node:fs").Dirent[];
+        try {
+          items = await fsp.readdir(d, { withFileTypes: true });
+        } catch {
+          return;
+        }
+        for (const item of items) {
+          const full = path.join(d, item.name);
+          if (item.isDirectory()) await visit(full);
+          else if (item.name.startsWith(LOCAL_TEMP_PREFIX)) {
+            const st = await fsp.lstat(full).catch(() => undefined);
+            if (st && st.mtimeMs <= cutoff) {
+              await fsp.rm(full, { force: true });
+              removed++;
+            }
+          }
+        }
+      };
+      await visit(abs(dir));
+      return removed;
+    },
+  };
+  return provider;
+}
+
+function entryOf(rel: string, st: Stats): RemoteEntry {
+  return { path: rel, size: st.size, mtime: st.mtime, revision: `${st.size}:${Math.trunc(st.mtimeMs)}:${st.ino}` };
+}
