@@ -1,0 +1,18 @@
+/** Encryption in the `openssl enc -aes-256-cbc -salt` format, and content hashing. */
+export { AES_BLOCK, HEADER_LENGTH, OPENSSL_MAGIC, SALT_LENGTH, hasOpensslMagic, looksLikeGzip } from "./format.js";
+export {
+  DEFAULT_KDF,
+  DEFAULT_PBKDF2_ITERATIONS,
+  deriveKeyIv,
+  kdfCandidates,
+  kdfToString,
+  opensslKdfArgs,
+  parseKdf,
+  pbkdf2Kdf,
+  sameKdf,
+  type KdfSpec,
+  type KeyIv,
+} from "./kdf.js";
+export { CRYPTO_HIGH_WATER_MARK, EncryptStream, createEncryptStream, type EncryptOptions } from "./encrypt.js";
+export { DecryptStream, createDecryptStream, type DecryptOptions } from "./decrypt.js";
+export { HashStream, createHashStream, type HashStreamOptions } from "./hash.js";
