@@ -1,0 +1,139 @@
+/**
+ * Config validation errors: every problem is reported at once, each naming its key path, what was
+ * expected, what was found (never for secrets) and how to fix it.
+ */
+import type { z } from "zod";
+import { WorkspaceSyncError, type ErrorCode } from "../errors.js";
+import { metaAt } from "./schema.js";
+import { formatPath, isSecretPath } from "./path.js";
+
+/** One problem found in a config. */
+export interface ConfigIssue {
+  /** Key path as users write it, e.g. `backup.interval` or `sync.exclude[1]` (flat form: `interval`). */
+  path: string;
+  /** The full message, starting with the path. */
+  message: string;
+}
+
+/**
+ * A `CONFIG_INVALID` / `CONFIG_UNSUPPORTED` error carrying every issue found. `path` is the first
+ * issue's path; the message lists them all, one per line.
+ */
+export class ConfigError extends WorkspaceSyncError {
+  /** Every problem found, in config order. */
+  readonly issues: readonly ConfigIssue[];
+  /** Non-fatal findings collected before validation failed (unknown keys, ignored keys). */
+  readonly warnings: readonly string[];
+
+  constructor(code: ErrorCode, issues: ConfigIssue[], source?: string, warnings: readonly string[] = []) {
+    const where = source ? ` in ${source}` : "";
+    const title = code === "CONFIG_UNSUPPORTED" ? "Unsupported config" : "Invalid config";
+    const message =
+      issues.length === 1
+        ? `${title}${where}: ${issues[0]!.message}`
+        : `${title}${where} (${issues.length} problems):\n${issues.map((i) => `  - ${i.message}`).join("\n")}`;
+    super(code, message, { path: issues[0]?.path });
+    this.issues = issues;
+    this.warnings = warnings;
+  }
+}
+
+/** A short rendering of a value for messages; secrets are described by type only. */
+export function showValue(value: unknown, secret: boolean): string {
+  if (value === undefined) return "nothing";
+  if (value === null) return "null";
+  if (typeof value === "function") return "a function";
+  if (secret) {
+    if (Array.isArray(value)) return "a list";
+    return typeof value === "object" ? "an object" : typeof value === "boolean" ? "a boolean" : `a ${typeof value}`;
+  }
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/** The value at `path` inside `root`, or undefined. */
+export function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = root;
+  for (const key of path) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<PropertyKey, unknown>)[key];
+  }
+  return v;
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  number: "a number",
+  int: "a whole number",
+  string: "a string",
+  boolean: "true or false",
+  array: "a list",
+  object: "an object",
+};
+
+function derivedExpectation(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case "invalid_type":
+      return `expected ${TYPE_WORDS[issue.expected] ?? issue.expected}`;
+    case "too_small":
+      if (issue.origin === "string") return "expected a non-empty string";
+      if (issue.origin === "array") return `expected at least ${String(issue.minimum)} item(s)`;
+      return `expected a number ${issue.inclusive ? ">=" : ">"} ${String(issue.minimum)}`;
+    case "too_big":
+      if (issue.origin === "array") return `expected at most ${String(issue.maximum)} item(s)`;
+      return `expected a number ${issue.inclusive ? "<=" : "<"} ${String(issue.maximum)}`;
+    case "invalid_value":
+      return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+    case "invalid_format":
+      return issue.format === "regex" ? 'expected a duration such as "30d", "12h" or "1y6m"' : `expected a ${issue.format}`;
+    default:
+      return "invalid value";
+  }
+}
+
+/** Unfolds union errors into the branch that matched the input's shape, so messages point at the real key. */
+function flatten(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
+  if (issue.code === "invalid_union" && issue.errors.length > 0) {
+    const branch = issue.errors.find((errs) => !errs.every((e) => e.code === "invalid_type" && e.path.length === 0));
+    if (branch) return branch.flatMap((e) => flatten({ ...e, path: [...issue.path, ...e.path] } as z.core.$ZodIssue));
+  }
+  return [issue];
+}
+
+/**
+ * Turns zod issues for one config section into {@link ConfigIssue}s.
+ * @param schema the section schema the issues came from
+ * @param input the raw section value (to show what was found)
+ * @param prefix the section's path in the config file (`["backup"]`, `["sync"]` or `[]` for the flat form)
+ */
+export function formatIssues(
+  issues: readonly z.core.$ZodIssue[],
+  schema: z.ZodType,
+  input: unknown,
+  prefix: readonly PropertyKey[],
+): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  for (const issue of issues.flatMap(flatten)) {
+    const fullPath = [...prefix, ...issue.path];
+    const path = formatPath(fullPath) || "(root)";
+    const { meta, exact } = metaAt(schema, issue.path);
+    const fix = meta?.fix ? ` — ${meta.fix}` : "";
+    const value = valueAt(input, issue.path);
+    let message: string;
+    if (issue.code === "unrecognized_keys") {
+      const keys = issue.keys.map((k) => `"${k}"`).join(", ");
+      message = `${path}: unknown key${issue.keys.length > 1 ? "s" : ""} ${keys}${fix}`;
+    } else if (value === undefined && issue.code === "invalid_type") {
+      message = `${path}: is required${meta?.expect && exact ? ` (${meta.expect})` : ""}${fix}`;
+    } else {
+      const expectation = exact && meta?.expect ? `expected ${meta.expect}` : derivedExpectation(issue);
+      message = `${path}: ${expectation}, got ${showValue(value, isSecretPath(fullPath))}${fix}`;
+    }
+    out.push({ path, message });
+  }
+  return out;
+}

@@ -1,0 +1,38 @@
+/** Secret masking for `config check` output and logs. */
+import { SECRET_KEYS } from "./schema.js";
+import { setOwn } from "./env.js";
+
+/** What every secret value is replaced with. */
+export const MASK = "***";
+
+const URL_USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)[^/?#@]*@/i;
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (v === null || typeof v !== "object") return false;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Returns a copy of a raw or resolved config with every secret replaced by `"***"`: passphrase,
+ * access keys, session tokens, Dropbox tokens and app key/secret, every value under
+ * `rcloneOptions`, and credentials embedded in URLs (`https://user:pass@host`). Functions (such as
+ * `dropbox.fetch`) are kept by reference; the input is not modified and never JSON-serialised.
+ */
+export function maskSecrets<T>(config: T): T {
+  const walk = (v: unknown, maskAll: boolean): unknown => {
+    if (typeof v === "string") return maskAll ? MASK : v.replace(URL_USERINFO, `$1${MASK}@`);
+    if (maskAll && (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint")) return MASK;
+    if (Array.isArray(v)) return v.map((item) => walk(item, maskAll));
+    if (isPlainObject(v)) {
+      const out: Record<string, unknown> = {};
+      for (const [k, item] of Object.entries(v)) {
+        const secret = SECRET_KEYS.has(k) && item !== undefined && item !== null && typeof item !== "function";
+        setOwn(out, k, secret ? MASK : walk(item, maskAll || k === "rcloneOptions"));
+      }
+      return out;
+    }
+    return v;
+  };
+  return walk(config, false) as T;
+}
