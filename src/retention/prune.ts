@@ -1,0 +1,199 @@
+/**
+ * Safe pruning of old snapshots in one provider folder: list, plan with {@link planRetention},
+ * delete. Only files whose names parse as snapshot names are ever candidates; the newest snapshot and
+ * the one just written always stay; a failed listing deletes nothing.
+ */
+import { WorkspaceSyncError, abortError, type ErrorCode, errorMessage, throwIfAborted, toWorkspaceSyncError } from "../errors.js";
+import { silentLogger, type Logger } from "../logger.js";
+import type { StorageProvider } from "../providers/types.js";
+import { joinRemotePath } from "../providers/paths.js";
+import { parseSnapshotName, type SnapshotInfo } from "../backup/snapshot-name.js";
+import { planPrune } from "./prune-plan.js";
+import { describePolicy, normalizePolicy, type PolicyInput, type RetentionPolicy } from "./policy.js";
+
+/** Suffix of integrity sidecar files (`<snapshot>.sha256`), deleted together with their snapshot. */
+export const SIDECAR_SUFFIX = ".sha256";
+
+/** A snapshot found in the folder. */
+export interface ListedSnapshot extends SnapshotInfo {
+  /** Size in bytes as listed. */
+  size: number;
+}
+
+/** Options of {@link pruneSnapshots}. */
+export interface PruneOptions {
+  provider: StorageProvider;
+  /** Folder holding the snapshots (`""` = provider root). Listed non-recursively. */
+  dir: string;
+  /** The `backup.retain` setting (or a normalised policy). */
+  policy: PolicyInput;
+  /** Name (or path) of the snapshot this run just wrote: never deleted, even if the policy would drop it. */
+  justWritten?: string;
+  logger?: Logger;
+  signal?: AbortSignal;
+  /** Plan and log, but delete nothing. */
+  dryRun?: boolean;
+  /** Current time for the `within*` rules (default: now). */
+  now?: Date;
+}
+
+/** A file that could not be deleted. */
+export interface PruneFailure {
+  name: string;
+  /** What went wrong (never contains secrets). */
+  error: string;
+  code: ErrorCode;
+}
+
+/** The outcome of {@link pruneSnapshots}. */
+export type PruneResult =
+  | {
+      ok: true;
+      /** Snapshots kept, newest first. */
+      keep: ListedSnapshot[];
+      /** Snapshots planned for deletion, newest first (in a dry run: the ones that would be deleted). */
+      prune: ListedSnapshot[];
+      /** File names actually deleted (snapshots and their sidecars). Empty in a dry run. */
+      deleted: string[];
+      /** Files whose deletion failed. */
+      failed: PruneFailure[];
+      /** Why each kept snapshot was kept (see {@link planRetention}), plus `"just written"` / `"newest snapshot"` safety keeps. */
+      reasons: Record<string, string[]>;
+      /** Files in the folder that are not snapshots (nor sidecars of listed snapshots): never touched. */
+      ignored: string[];
+      /** The policy applied. */
+      policy: RetentionPolicy;
+      dryRun: boolean;
+    }
+  | {
+      ok: false;
+      /** What went wrong; nothing was deleted. */
+      error: string;
+      code: ErrorCode;
+      /** The key or path involved, e.g. `backup.retain.daily` for a bad policy. */
+      path?: string;
+    };
+
+/** How many ignored names the warning spells out before summarising. */
+const MAX_LISTED_IGNORED = 20;
+
+/**
+ * Applies the retention policy to the snapshots in `dir` on `provider` and deletes the rest.
+ * Returns `ok: false` (having deleted nothing) when the policy is invalid, the listing fails or the
+ * signal fires before deleting starts. Individual delete failures are reported in `failed` and logged,
+ * never thrown.
+ */
+export async function pruneSnapshots(options: PruneOptions): Promise<PruneResult> {
+  const { provider, dir, signal, dryRun = false } = options;
+  const logger = options.logger ?? silentLogger;
+
+  let policy: RetentionPolicy;
+  try {
+    policy = normalizePolicy(options.policy);
+  } catch (err) {
+    logger.warn(`[backup] Not pruning: ${errorMessage(err)}`);
+    return failure(err);
+  }
+  if (signal?.aborted) return failure(abortError(signal.reason));
+
+  // 1. List. Any failure means "unknown", never "empty": delete nothing.
+  const names: { name: string; size: number }[] = [];
+  try {
+    for await (const entry of provider.list(dir, { recursive: false, signal })) {
+      if (entry.path.includes("/")) continue; // defensive: only files directly in dir
+      names.push({ name: entry.path, size: entry.size });
+    }
+    throwIfAborted(signal);
+  } catch (err) {
+    const error = toWorkspaceSyncError(err);
+    logger.warn(`[backup] Could not list snapshots for pruning: ${error.message}`);
+    return failure(error);
+  }
+
+  // 2. Sort the listing into snapshots, their sidecars, and everything else.
+  const present = new Set(names.map((n) => n.name));
+  const snapshots: ListedSnapshot[] = [];
+  const ignored: string[] = [];
+  for (const { name, size } of names) {
+    const info = parseSnapshotName(name);
+    if (info) snapshots.push({ ...info, size });
+    else if (!(name.endsWith(SIDECAR_SUFFIX) && parseSnapshotName(name.slice(0, -SIDECAR_SUFFIX.length)) && present.has(name.slice(0, -SIDECAR_SUFFIX.length)))) {
+      ignored.push(name);
+    }
+  }
+  if (ignored.length > 0) {
+    const shown = ignored.slice(0, MAX_LISTED_IGNORED).join(", ");
+    const more = ignored.length > MAX_LISTED_IGNORED ? ` and ${ignored.length - MAX_LISTED_IGNORED} more` : "";
+    logger.warn(`[backup] Ignoring ${ignored.length} file(s) in the backup folder that are not snapshot names (never pruned): ${shown}${more}`);
+  }
+
+  // The snapshot just written exists even if an eventually consistent listing does not show it yet.
+  const justWritten = options.justWritten ? baseName(options.justWritten) : undefined;
+  if (justWritten && !present.has(justWritten)) {
+    const info = parseSnapshotName(justWritten);
+    if (info) snapshots.push({ ...info, size: 0 });
+  }
+
+  // 3. Plan (restic's rules plus the safety keeps).
+  const plan = planPrune(snapshots, policy, { justWritten, ...(options.now ? { now: options.now } : {}) });
+  const { keep, prune } = plan;
+
+  logger.debug?.(`[backup] Retention policy: ${describePolicy(policy)}`);
+  const base = { ok: true as const, keep, prune, reasons: plan.reasons, ignored, policy, dryRun };
+  if (prune.length === 0) {
+    logger.debug?.(`[backup] Nothing to prune, keeping ${keep.length} snapshot(s)`);
+    return { ...base, deleted: [], failed: [] };
+  }
+  if (dryRun) {
+    logger.info(`[backup] Dry run: would prune ${prune.length} old snapshot(s), keeping ${keep.length}`);
+    for (const s of prune) logger.info(`[backup] Would delete: ${s.name}`);
+    return { ...base, deleted: [], failed: [] };
+  }
+  if (signal?.aborted) {
+    return failure(abortError(signal.reason));
+  }
+
+  // 4. Delete the planned snapshots and their sidecars.
+  logger.info(`[backup] Pruning ${prune.length} old snapshot(s), keeping ${keep.length}`);
+  const targets: string[] = [];
+  for (const s of prune) {
+    targets.push(s.name);
+    if (present.has(s.name + SIDECAR_SUFFIX)) targets.push(s.name + SIDECAR_SUFFIX);
+  }
+  const pathOf = new Map(targets.map((name) => [joinRemotePath(dir, name), name]));
+  const failedByName = new Map<string, WorkspaceSyncError>();
+  try {
+    const failures = await provider.deleteMany([...pathOf.keys()], { signal });
+    for (const f of failures) failedByName.set(pathOf.get(f.path) ?? baseName(f.path), toWorkspaceSyncError(f.error));
+  } catch (err) {
+    // deleteMany should not throw (an abort may make it); find out what is still there.
+    const error = toWorkspaceSyncError(err);
+    for (const [p, name] of pathOf) {
+      const still = await provider.stat(p).then((e) => e !== undefined, () => true);
+      if (still) failedByName.set(name, error);
+    }
+  }
+  const deleted: string[] = [];
+  const failed: PruneFailure[] = [];
+  for (const name of targets) {
+    const error = failedByName.get(name);
+    if (error) {
+      failed.push({ name, error: error.message, code: error.code });
+      logger.warn(`[backup] Failed to delete ${name}: ${errorMessage(error)}`);
+    } else {
+      deleted.push(name);
+      logger.info(`[backup] Deleted: ${name}`);
+    }
+  }
+  return { ...base, deleted, failed };
+}
+
+function failure(err: unknown): { ok: false; error: string; code: ErrorCode; path?: string } {
+  const e = toWorkspaceSyncError(err);
+  return e.path === undefined ? { ok: false, error: e.message, code: e.code } : { ok: false, error: e.message, code: e.code, path: e.path };
+}
+
+function baseName(p: string): string {
+  const i = p.lastIndexOf("/");
+  return i < 0 ? p : p.slice(i + 1);
+}
