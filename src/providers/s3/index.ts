@@ -1,0 +1,374 @@
+/**
+ * The `s3` provider: Amazon S3, Cloudflare R2, Backblaze B2 and other S3-compatible servers (Ceph
+ * RGW, MinIO) over `@aws-sdk/client-s3` and `@aws-sdk/lib-storage`. The provider root is the bucket
+ * (or `bucket/prefix`); provider paths are object keys below it. S3 has no folders: `ensureDir` is a
+ * no-op and zero-byte `folder/` marker keys are not listed.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { PassThrough, type Readable } from "node:stream";
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  type HeadObjectCommandOutput,
+} from "@aws-sdk/client-s3";
+import type { S3Settings } from "../../config/types.js";
+import { WorkspaceSyncError, abortError, throwIfAborted, toWorkspaceSyncError } from "../../errors.js";
+import { normalizeRemotePath } from "../paths.js";
+import type {
+  DeleteFailure,
+  ListOptions,
+  ProviderCapabilities,
+  ProviderContext,
+  ReadOptions,
+  RemoteEntry,
+  StorageProvider,
+  WriteOptions,
+} from "../types.js";
+import { buildS3Client } from "./client.js";
+import { mapS3Error, s3ErrorName, s3ErrorStatus } from "./errors.js";
+import { DEFAULT_QUEUE_SIZE, choosePartSize } from "./settings.js";
+import { uploadObject } from "./upload.js";
+
+export { resolveS3Endpoint, choosePartSize, retryPlan, MAX_PARTS, MIN_PART_SIZE, DEFAULT_PART_SIZE } from "./settings.js";
+export type { ResolvedS3Endpoint, PartSizeChoice, RetryPlan } from "./settings.js";
+export { mapS3Error } from "./errors.js";
+
+/** Metadata key holding the source mtime, as rclone writes it: seconds since the epoch with a fraction. */
+export const MTIME_METADATA_KEY = "mtime";
+/** DeleteObjects takes at most this many keys per request. */
+const DELETE_BATCH = 1000;
+
+const CAPABILITIES: ProviderCapabilities = {
+  listMtime: "upload",
+  metadata: true,
+  caseInsensitive: false,
+  folders: false,
+};
+
+/** Formats a source mtime for object metadata (rclone's format, so either tool reads the other's). */
+export function formatMtimeMetadata(mtime: Date): string {
+  return (mtime.getTime() / 1000).toFixed(3);
+}
+
+/** Parses the stored source mtime: rclone's seconds (with fraction) or milliseconds since the epoch. */
+export function parseMtimeMetadata(value: string | undefined): Date | undefined {
+  if (!value || !/^\d+(\.\d+)?$/.test(value.trim())) return undefined;
+  const n = Number(value);
+  const date = new Date(n > 1e11 ? n : n * 1000);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+/** The MD5 hex of a single-part ETag; undefined for multipart (`<md5>-<parts>`) or odd ETags. */
+export function md5FromEtag(etag: string | undefined): string | undefined {
+  const clean = etag?.replace(/"/g, "").toLowerCase();
+  return clean && /^[0-9a-f]{32}$/.test(clean) ? clean : undefined;
+}
+
+/** An entry from what S3 reports; `hash` only for single-part ETags, `revision` always the ETag. */
+function toEntry(path: string, size: number | undefined, mtime: Date | undefined, rawEtag: string | undefined): RemoteEntry {
+  const etag = rawEtag?.replace(/"/g, "");
+  const hash = md5FromEtag(etag);
+  return {
+    path,
+    size: size ?? 0,
+    ...(mtime ? { mtime } : {}),
+    ...(hash ? { hash } : {}),
+    ...(etag ? { revision: etag } : {}),
+  };
+}
+
+/** Creates an S3 {@link StorageProvider} for `settings.bucket` (`bucket` or `bucket/prefix`). */
+export function createS3Provider(settings: S3Settings & { bucket: string }, ctx: ProviderContext): StorageProvider {
+  const [bucket = "", ...rootParts] = normalizeRemotePath(settings.bucket).split("/");
+  if (!bucket) {
+    throw new WorkspaceSyncError("CONFIG_INVALID", "s3.bucket is empty: set it to the bucket name", { path: "s3.bucket" });
+  }
+  const root = rootParts.join("/");
+  const { client, endpointLabel } = buildS3Client(settings);
+  const queueSize = Math.max(1, Math.floor(settings.queueSize ?? DEFAULT_QUEUE_SIZE));
+  const logger = ctx.logger;
+
+  const keyOf = (path: string): string => {
+    const rel = normalizeRemotePath(path);
+    if (rel === "") throw new WorkspaceSyncError("INVALID_PATH", "an object path is empty: name a file, not the root", { path });
+    return root ? `${root}/${rel}` : rel;
+  };
+  /** Key prefix of folder `dir`, ending in `/` (or `""` for the bucket root). */
+  const prefixOf = (dir: string): string => {
+    const rel = [root, normalizeRemotePath(dir)].filter(Boolean).join("/");
+    return rel ? `${rel}/` : "";
+  };
+  const fail = (err: unknown, operation: string, key?: string): WorkspaceSyncError =>
+    mapS3Error(err, { operation, bucket, endpoint: endpointLabel, ...(key === undefined ? {} : { key }) });
+
+  async function head(key: string, signal?: AbortSignal): Promise<HeadObjectCommandOutput | undefined> {
+    try {
+      return await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
+    } catch (err) {
+      if (s3ErrorStatus(err) === 404 && s3ErrorName(err) !== "NoSuchBucket") return undefined;
+      throw fail(err, "stat", key);
+    }
+  }
+
+  function entryFromHead(path: string, out: HeadObjectCommandOutput): RemoteEntry {
+    const { [MTIME_METADATA_KEY]: storedMtime, ...metadata } = out.Metadata ?? {};
+    const mtime = parseMtimeMetadata(storedMtime) ?? out.LastModified;
+    return { ...toEntry(path, out.ContentLength, mtime, out.ETag), metadata };
+  }
+
+  async function* list(dir: string, options: ListOptions = {}): AsyncIterable<RemoteEntry> {
+    const prefix = prefixOf(dir);
+    const recursive = options.recursive ?? true;
+    let token: string | undefined;
+    do {
+      throwIfAborted(options.signal);
+      let page;
+      try {
+        page = await client.send(
+          new ListObjectsV2Command({
+            Bucket: bucket,
+            Prefix: prefix,
+            ...(recursive ? {} : { Delimiter: "/" }),
+            ...(token ? { ContinuationToken: token } : {}),
+          }),
+          { abortSignal: options.signal },
+        );
+      } catch (err) {
+        throw fail(err, `list "${prefix}"`);
+      }
+      for (const obj of page.Contents ?? []) {
+        if (!obj.Key || !obj.Key.startsWith(prefix)) continue;
+        const path = obj.Key.slice(prefix.length);
+        if (path === "" || path.endsWith("/")) {
+          if ((obj.Size ?? 0) > 0) logger.warn(`workspace-sync: skipping S3 key "${obj.Key}": a key ending in "/" cannot be a file`);
+          continue; // folder markers
+        }
+        yield toEntry(path, obj.Size, obj.LastModified, obj.ETag);
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      if (page.IsTruncated && !token) {
+        throw new WorkspaceSyncError("PROVIDER_ERROR", `S3 list "${prefix}" failed: ${endpointLabel} returned a truncated page without a continuation token`);
+      }
+    } while (token);
+  }
+
+  async function stat(path: string, options: { signal?: AbortSignal } = {}): Promise<RemoteEntry | undefined> {
+    const key = keyOf(path);
+    const out = await head(key, options.signal);
+    return out ? entryFromHead(normalizeRemotePath(path), out) : undefined;
+  }
+
+  async function read(path: string, options: ReadOptions = {}): Promise<Readable> {
+    const key = keyOf(path);
+    const { signal, start } = options;
+    throwIfAborted(signal);
+    let body: Readable;
+    try {
+      const out = await client.send(
+        new GetObjectCommand({ Bucket: bucket, Key: key, ...(start && start > 0 ? { Range: `bytes=${start}-` } : {}) }),
+        { abortSignal: signal },
+      );
+      body = out.Body as Readable;
+    } catch (err) {
+      // Resuming exactly at the end: nothing is left to read.
+      if (start && start > 0 && s3ErrorStatus(err) === 416) return new PassThrough().end();
+      const mapped = fail(err, "read", key);
+      if (mapped.code === "NOT_FOUND") {
+        throw new WorkspaceSyncError("NOT_FOUND", `S3 object "${key}" does not exist in bucket "${bucket}"`, { path, cause: mapped.cause });
+      }
+      throw mapped;
+    }
+    // Re-emit body errors as typed errors (a reset mid-download becomes NETWORK, retryable with `start`).
+    // Destroying the returned stream (consumer gave up, or abort) releases the socket.
+    const out = new PassThrough({ highWaterMark: 1 << 20 });
+    const onAbort = () => out.destroy(abortError(signal?.reason));
+    signal?.addEventListener("abort", onAbort, { once: true });
+    body.once("error", (err) => out.destroy(fail(err, "read", key)));
+    out.once("close", () => {
+      signal?.removeEventListener("abort", onAbort);
+      if (!body.destroyed) body.destroy();
+    });
+    body.pipe(out);
+    return out;
+  }
+
+  async function write(path: string, source: Readable, options: WriteOptions = {}): Promise<RemoteEntry> {
+    let key: string;
+    try {
+      key = keyOf(path);
+      throwIfAborted(options.signal);
+      if (options.overwrite === false && (await head(key, options.signal))) {
+        throw new WorkspaceSyncError("ALREADY_EXISTS", `S3 object "${key}" already exists in bucket "${bucket}": choose another name or allow overwriting`, { path });
+      }
+    } catch (err) {
+      source.destroy();
+      throw toWorkspaceSyncError(err);
+    }
+    const metadata: Record<string, string> = { ...options.metadata };
+    for (const [k, v] of Object.entries(metadata)) {
+      if (!/^[!-~]+$/.test(k) || !/^[ -~]*$/.test(v)) {
+        source.destroy();
+        throw new WorkspaceSyncError("INVALID_PATH", `metadata ${JSON.stringify(k)} is not printable ASCII: S3 metadata travels in HTTP headers`, { path });
+      }
+    }
+    if (options.mtime) metadata[MTIME_METADATA_KEY] = formatMtimeMetadata(options.mtime);
+    const { partSize, warning } = choosePartSize(options.sizeHint, settings.partSizeMiB);
+    if (warning) logger.warn(`workspace-sync: ${warning}`);
+    try {
+      await uploadObject({
+        client,
+        bucket,
+        key,
+        source,
+        partSize,
+        queueSize,
+        metadata,
+        ifNoneMatch: options.overwrite === false,
+        logger,
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      });
+    } catch (err) {
+      if (options.overwrite === false && s3ErrorStatus(err) === 412) {
+        throw new WorkspaceSyncError("ALREADY_EXISTS", `S3 object "${key}" was created by someone else during the upload: choose another name`, { path });
+      }
+      if (/Exceeded \d+ parts/.test(String((err as Error)?.message))) {
+        throw new WorkspaceSyncError("PROVIDER_ERROR", `S3 upload of "${key}" needs more than 10000 parts of ${partSize / 1048576} MiB: pass a larger size estimate or raise s3.partSizeMiB`, { path });
+      }
+      throw fail(err, "upload", key);
+    }
+    // Ceph RGW (16) returns an empty ETag from CompleteMultipartUpload: ask for the stored entry.
+    const out = await head(key, options.signal);
+    if (!out) {
+      throw new WorkspaceSyncError("PROVIDER_ERROR", `S3 upload of "${key}" completed but the object is not visible: check the bucket's consistency or retry`, { path });
+    }
+    return entryFromHead(normalizeRemotePath(path), out);
+  }
+
+  async function deleteOne(path: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const key = keyOf(path);
+    try {
+      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: options.signal });
+    } catch (err) {
+      if (s3ErrorName(err) === "NoSuchKey") return;
+      throw fail(err, "delete", key);
+    }
+  }
+
+  async function deleteMany(paths: string[], options: { signal?: AbortSignal } = {}): Promise<DeleteFailure[]> {
+    const failures: DeleteFailure[] = [];
+    const byKey = new Map<string, string>();
+    for (const path of paths) {
+      try {
+        byKey.set(keyOf(path), path);
+      } catch (err) {
+        failures.push({ path, error: toWorkspaceSyncError(err) });
+      }
+    }
+    const keys = [...byKey.keys()];
+    for (let i = 0; i < keys.length; i += DELETE_BATCH) {
+      const batch = keys.slice(i, i + DELETE_BATCH);
+      try {
+        throwIfAborted(options.signal);
+        const out = await client.send(
+          new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
+          { abortSignal: options.signal },
+        );
+        for (const e of out.Errors ?? []) {
+          if (!e.Key || e.Code === "NoSuchKey") continue;
+          const error = fail({ name: e.Code, message: e.Message }, "delete", e.Key);
+          failures.push({ path: byKey.get(e.Key) ?? e.Key, error });
+        }
+      } catch (err) {
+        const error = fail(err, "delete");
+        for (const key of batch) failures.push({ path: byKey.get(key)!, error });
+      }
+    }
+    return failures;
+  }
+
+  async function check(options: { signal?: AbortSignal } = {}): Promise<void> {
+    try {
+      await client.send(new HeadBucketCommand({ Bucket: bucket }), { abortSignal: options.signal });
+    } catch (err) {
+      // HEAD answers carry no error body: a bare 404 here can only mean the bucket.
+      if (s3ErrorStatus(err) === 404) throw fail({ ...(err as object), name: "NoSuchBucket" }, "check");
+      throw fail(err, "check");
+    }
+  }
+
+  async function cleanupIncomplete(dir: string, olderThanMs: number, options: { signal?: AbortSignal } = {}): Promise<number> {
+    const prefix = prefixOf(dir);
+    const cutoff = Date.now() - olderThanMs;
+    let removed = 0;
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (;;) {
+      throwIfAborted(options.signal);
+      let page;
+      try {
+        page = await client.send(
+          new ListMultipartUploadsCommand({
+            Bucket: bucket,
+            Prefix: prefix,
+            ...(keyMarker ? { KeyMarker: keyMarker } : {}),
+            ...(uploadIdMarker ? { UploadIdMarker: uploadIdMarker } : {}),
+          }),
+          { abortSignal: options.signal },
+        );
+      } catch (err) {
+        throw fail(err, `list incomplete uploads "${prefix}"`);
+      }
+      for (const u of page.Uploads ?? []) {
+        if (!u.Key || !u.UploadId || !u.Initiated || u.Initiated.getTime() > cutoff) continue;
+        try {
+          await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }), { abortSignal: options.signal });
+          removed++;
+        } catch (err) {
+          if (s3ErrorName(err) === "NoSuchUpload") continue;
+          throw fail(err, "abort incomplete upload", u.Key);
+        }
+      }
+      if (!page.IsTruncated || !page.NextKeyMarker) break;
+      keyMarker = page.NextKeyMarker;
+      uploadIdMarker = page.NextUploadIdMarker;
+    }
+    if (removed > 0) logger.info(`workspace-sync: aborted ${removed} incomplete S3 upload(s) under "${prefix}"`);
+    return removed;
+  }
+
+  async function hashLocalFile(absolutePath: string, options: { signal?: AbortSignal } = {}): Promise<string> {
+    const hash = createHash("md5");
+    try {
+      for await (const chunk of createReadStream(absolutePath, { signal: options.signal, highWaterMark: 1 << 20 })) {
+        hash.update(chunk as Buffer);
+      }
+    } catch (err) {
+      throw toWorkspaceSyncError(err);
+    }
+    return hash.digest("hex");
+  }
+
+  return {
+    description: `s3://${bucket}${root ? `/${root}` : ""}`,
+    capabilities: CAPABILITIES,
+    list,
+    stat,
+    read,
+    write,
+    delete: deleteOne,
+    deleteMany,
+    ensureDir: async () => {},
+    check,
+    cleanupIncomplete,
+    hashLocalFile,
+    close: async () => client.destroy(),
+  };
+}

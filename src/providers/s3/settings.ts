@@ -1,0 +1,124 @@
+/**
+ * Pure decisions for the S3 provider: endpoint presets (R2, B2, custom), the multipart part size and
+ * the retry plan. No I/O, so each is pinned by a table test.
+ */
+import { WorkspaceSyncError } from "../../errors.js";
+import type { S3Settings } from "../../config/types.js";
+
+const MiB = 1024 * 1024;
+
+/** S3 allows at most this many parts per multipart upload. */
+export const MAX_PARTS = 10_000;
+/** Smallest part size we choose (S3's own minimum is 5 MiB). */
+export const MIN_PART_SIZE = 8 * MiB;
+/** Part size for a stream of unknown size: objects up to ~156 GiB fit in 10 000 parts. */
+export const DEFAULT_PART_SIZE = 16 * MiB;
+/** S3 limits a part to 5 MiB .. 5 GiB. */
+const S3_MIN_PART = 5 * MiB;
+const S3_MAX_PART = 5 * 1024 * MiB;
+/** Parts in flight by default. */
+export const DEFAULT_QUEUE_SIZE = 4;
+/** Default total retry budget: B2 answers 500/503 by design while a pod is busy. */
+export const DEFAULT_MAX_RETRY_SECONDS = 300;
+
+/** What the client is built with after presets were applied. */
+export interface ResolvedS3Endpoint {
+  /** Endpoint URL with scheme, or undefined for AWS. */
+  endpoint: string | undefined;
+  region: string;
+  forcePathStyle: boolean;
+  /** Which preset matched, for logs. */
+  preset: "aws" | "r2" | "b2" | "custom";
+}
+
+/**
+ * Applies the presets that make common endpoints work without extra keys:
+ * `*.r2.cloudflarestorage.com` → region `auto`; `s3.<region>.backblazeb2.com` → that region; any
+ * custom endpoint → path-style addressing (MinIO, Ceph RGW, B2 and R2 all accept it; virtual-host
+ * style needs wildcard DNS). Explicit settings always win. A bare host gets `https://`.
+ */
+export function resolveS3Endpoint(settings: Pick<S3Settings, "endpoint" | "region" | "forcePathStyle">): ResolvedS3Endpoint {
+  const raw = settings.endpoint?.trim();
+  if (!raw) {
+    return { endpoint: undefined, region: settings.region || "us-east-1", forcePathStyle: settings.forcePathStyle ?? false, preset: "aws" };
+  }
+  const endpoint = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw.replace(/\/+$/, "") : `https://${raw.replace(/\/+$/, "")}`;
+  let host: string;
+  try {
+    host = new URL(endpoint).hostname.toLowerCase();
+  } catch {
+    throw new WorkspaceSyncError("CONFIG_INVALID", `s3.endpoint ${JSON.stringify(raw)} is not a URL: use e.g. https://<account>.r2.cloudflarestorage.com`, { path: "s3.endpoint" });
+  }
+  const forcePathStyle = settings.forcePathStyle ?? true;
+  if (host.endsWith(".r2.cloudflarestorage.com")) {
+    return { endpoint, region: settings.region || "auto", forcePathStyle, preset: "r2" };
+  }
+  const b2 = /^s3\.([a-z0-9-]+)\.backblazeb2\.com$/.exec(host);
+  if (b2) {
+    return { endpoint, region: settings.region || b2[1]!, forcePathStyle, preset: "b2" };
+  }
+  return { endpoint, region: settings.region || "us-east-1", forcePathStyle, preset: "custom" };
+}
+
+/** The part size {@link choosePartSize} picked, and why it differs from the override if it does. */
+export interface PartSizeChoice {
+  /** Bytes per part; every part but the last has exactly this size. */
+  partSize: number;
+  /** Set when `partSizeMiB` had to be raised to stay under 10 000 parts. */
+  warning?: string;
+}
+
+/**
+ * Chooses one fixed part size for a multipart upload. Fixed because R2 rejects uploads whose
+ * non-trailing parts differ in size; chosen up front because the size cannot change mid-upload.
+ * `sizeHint` is an upper bound of the object size: the part size keeps it under 9 000 parts (headroom
+ * below the 10 000 limit for an estimate that runs over), in whole MiB, at least 8 MiB.
+ * `partSizeMiB` overrides, unless it would not fit the hinted size in 10 000 parts.
+ */
+export function choosePartSize(sizeHint: number | undefined, partSizeMiB?: number): PartSizeChoice {
+  const needed = sizeHint !== undefined && sizeHint > 0 ? Math.ceil(sizeHint / (MAX_PARTS * 0.9) / MiB) * MiB : 0;
+  if (partSizeMiB !== undefined) {
+    const override = Math.round(partSizeMiB * MiB);
+    if (!Number.isFinite(override) || override < S3_MIN_PART || override > S3_MAX_PART) {
+      throw new WorkspaceSyncError("CONFIG_INVALID", `s3.partSizeMiB ${partSizeMiB} is out of range: use 5 to 5120 (MiB)`, { path: "s3.partSizeMiB" });
+    }
+    if (sizeHint !== undefined && Math.ceil(sizeHint / override) > MAX_PARTS) {
+      const partSize = Math.min(S3_MAX_PART, Math.max(needed, MIN_PART_SIZE));
+      return {
+        partSize,
+        warning: `s3.partSizeMiB ${partSizeMiB} would need more than ${MAX_PARTS} parts for ${sizeHint} bytes: using ${partSize / MiB} MiB for this upload`,
+      };
+    }
+    return { partSize: override };
+  }
+  if (sizeHint === undefined) return { partSize: DEFAULT_PART_SIZE };
+  return { partSize: Math.min(S3_MAX_PART, Math.max(needed, MIN_PART_SIZE)) };
+}
+
+/** How often and how long the SDK retries throttling, 5xx and network errors. */
+export interface RetryPlan {
+  /** Total attempts including the first (1 = no retries). */
+  maxAttempts: number;
+  /** Delay before retry number `attempt` (1-based), in ms, before jitter. */
+  delays: number[];
+}
+
+/**
+ * Exponential backoff (base doubling up to a cap) with as many attempts as fit in `maxRetrySeconds`
+ * of total waiting. 300 s gives 1, 2, 4, 8, 16 s then 30 s steps: 14 attempts. Small budgets (tests)
+ * scale the base and cap down so a few quick retries still happen.
+ */
+export function retryPlan(maxRetrySeconds: number = DEFAULT_MAX_RETRY_SECONDS): RetryPlan {
+  const budget = Math.max(0, maxRetrySeconds) * 1000;
+  const base = Math.max(10, Math.min(1000, budget / 8));
+  const cap = Math.max(base, Math.min(30_000, budget / 4));
+  const delays: number[] = [];
+  let total = 0;
+  for (let attempt = 1; attempt < 100; attempt++) {
+    const delay = Math.min(cap, base * 2 ** (attempt - 1));
+    if (total + delay > budget) break;
+    delays.push(delay);
+    total += delay;
+  }
+  return { maxAttempts: delays.length + 1, delays };
+}

@@ -1,0 +1,171 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { silentLogger } from "../src/logger.js";
+import { isWorkspaceSyncError } from "../src/errors.js";
+import { createS3Provider } from "../src/providers/s3/index.js";
+import type { StorageProvider } from "../src/providers/types.js";
+import { s3TestSettings } from "./support/s3.js";
+
+const MiB = 1024 * 1024;
+
+/** A stream of `size` random bytes in 1 MiB chunks, and the SHA-256 of what it produced. */
+function randomStream(size: number): { stream: Readable; sha256: () => string } {
+  const hash = createHash("sha256");
+  let left = size;
+  const stream = new Readable({
+    read() {
+      if (left === 0) return void this.push(null);
+      const chunk = randomBytes(Math.min(MiB, left));
+      left -= chunk.length;
+      hash.update(chunk);
+      this.push(chunk);
+    },
+  });
+  return { stream, sha256: () => hash.digest("hex") };
+}
+
+async function sha256Of(stream: Readable): Promise<{ sha256: string; size: number }> {
+  const hash = createHash("sha256");
+  let size = 0;
+  for await (const chunk of stream) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest("hex"), size };
+}
+
+async function readAll(p: StorageProvider, file: string, start?: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of await p.read(file, start === undefined ? {} : { start })) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+test("50 MiB random stream: multipart write, stat, read, ranged read, delete", async (t) => {
+  const s3 = await s3TestSettings(t, { partSizeMiB: 5 });
+  if (!s3) return;
+  const p = createS3Provider(s3, { logger: silentLogger });
+  t.after(() => p.close?.());
+
+  const size = 50 * MiB + 12345;
+  const src = randomStream(size);
+  const mtime = new Date("2024-05-06T07:08:09.123Z");
+  const progress: number[] = [];
+  const entry = await p.write("backups/snap one.bin", src.stream, {
+    sizeHint: 20 * MiB, // an underestimate: the part size stays fixed anyway
+    mtime,
+    metadata: { "plain-sha256": "abc123", snapshot: "backup-20240506T070809Z.tar.gz.enc" },
+    onProgress: (bytes) => progress.push(bytes),
+  });
+  const expected = src.sha256();
+  assert.equal(entry.path, "backups/snap one.bin");
+  assert.equal(entry.size, size);
+  assert.equal(entry.mtime?.getTime(), mtime.getTime());
+  assert.match(entry.revision ?? "", /-11$/, "11 parts of 5 MiB"); // multipart ETag: <md5>-<parts>
+  assert.equal(entry.hash, undefined, "a multipart ETag is no MD5");
+  assert.ok(progress.length >= 2 && progress.at(-1) === size, `progress ${progress.join(",")}`);
+
+  const st = await p.stat("backups/snap one.bin");
+  assert.deepEqual(st?.metadata, { "plain-sha256": "abc123", snapshot: "backup-20240506T070809Z.tar.gz.enc" });
+  assert.equal(st?.mtime?.getTime(), mtime.getTime());
+  assert.equal(st?.size, size);
+
+  const back = await sha256Of(await p.read("backups/snap one.bin"));
+  assert.deepEqual(back, { sha256: expected, size });
+
+  const start = 30 * MiB + 7;
+  const tail = await p.read("backups/snap one.bin", { start });
+  const tailSize = (await sha256Of(tail)).size;
+  assert.equal(tailSize, size - start);
+  assert.equal((await readAll(p, "backups/snap one.bin", size)).length, 0, "resuming at the end reads nothing");
+
+  const listed = [];
+  for await (const e of p.list("backups")) listed.push(e);
+  assert.equal(listed.length, 1);
+  assert.equal(listed[0]!.path, "snap one.bin");
+  assert.equal(listed[0]!.size, size);
+  assert.ok(listed[0]!.mtime && Math.abs(listed[0]!.mtime.getTime() - Date.now()) < 10 * 60_000, "list mtime is the upload time");
+
+  await p.delete("backups/snap one.bin");
+  assert.equal(await p.stat("backups/snap one.bin"), undefined);
+  await p.delete("backups/snap one.bin"); // deleting a missing file succeeds
+  await assert.rejects(p.read("backups/snap one.bin"), (err: unknown) => isWorkspaceSyncError(err, "NOT_FOUND"));
+});
+
+test("small file: single PutObject, ETag is the MD5 that hashLocalFile computes", async (t) => {
+  const s3 = await s3TestSettings(t);
+  if (!s3) return;
+  const p = createS3Provider(s3, { logger: silentLogger });
+  t.after(() => p.close?.());
+  const dir = await mkdtemp(path.join(tmpdir(), "ws-s3-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+
+  const body = Buffer.from("hello, workspace\n".repeat(1000));
+  const file = path.join(dir, "notes.md");
+  await writeFile(file, body);
+  const entry = await p.write("notes/notes.md", Readable.from([body]), { sizeHint: body.length });
+  const local = await p.hashLocalFile!(file);
+  assert.equal(local, createHash("md5").update(body).digest("hex"));
+  assert.equal(entry.hash, local);
+  assert.equal(entry.size, body.length);
+  assert.deepEqual(entry.metadata, {});
+
+  const listed = [];
+  for await (const e of p.list("notes")) listed.push(e);
+  assert.equal(listed[0]?.hash, local);
+  assert.deepEqual(await readAll(p, "notes/notes.md"), body);
+  assert.deepEqual(await readAll(p, "notes/notes.md", 5), body.subarray(5));
+
+  const empty = await p.write("notes/empty", Readable.from([]));
+  assert.equal(empty.size, 0);
+  assert.equal((await readAll(p, "notes/empty")).length, 0);
+});
+
+test("overwrite: false refuses an existing object (single and multipart) and keeps it intact", async (t) => {
+  const s3 = await s3TestSettings(t, { partSizeMiB: 5 });
+  if (!s3) return;
+  const p = createS3Provider(s3, { logger: silentLogger });
+  t.after(() => p.close?.());
+
+  await p.write("a.txt", Readable.from([Buffer.from("first")]), { overwrite: false });
+  await assert.rejects(
+    p.write("a.txt", Readable.from([Buffer.from("second")]), { overwrite: false }),
+    (err: unknown) => isWorkspaceSyncError(err, "ALREADY_EXISTS") && /a\.txt/.test(err.message),
+  );
+  await assert.rejects(
+    p.write("a.txt", randomStream(12 * MiB).stream, { overwrite: false }),
+    (err: unknown) => isWorkspaceSyncError(err, "ALREADY_EXISTS"),
+  );
+  assert.equal((await readAll(p, "a.txt")).toString(), "first");
+  await p.write("a.txt", Readable.from([Buffer.from("third")]));
+  assert.equal((await readAll(p, "a.txt")).toString(), "third");
+});
+
+test("ensureDir is a no-op, check passes, paths are validated, keys stay under a bucket/prefix root", async (t) => {
+  const s3 = await s3TestSettings(t);
+  if (!s3) return;
+  const p = createS3Provider(s3, { logger: silentLogger });
+  t.after(() => p.close?.());
+  await p.check();
+  await p.ensureDir("some/dir");
+  const none = [];
+  for await (const e of p.list("some/dir")) none.push(e);
+  assert.deepEqual(none, [], "a missing folder lists as empty");
+  assert.equal(p.capabilities.folders, false);
+  assert.equal(p.capabilities.listMtime, "upload");
+  await assert.rejects(p.write("", Readable.from([])), (err: unknown) => isWorkspaceSyncError(err, "INVALID_PATH"));
+  await assert.rejects(p.stat("../etc"), (err: unknown) => isWorkspaceSyncError(err, "INVALID_PATH"));
+
+  const rooted = createS3Provider({ ...s3, bucket: `${s3.bucket}/team/one` }, { logger: silentLogger });
+  t.after(() => rooted.close?.());
+  assert.equal(rooted.description, `s3://${s3.bucket}/team/one`);
+  await rooted.write("x/y.txt", Readable.from([Buffer.from("y")]));
+  assert.equal((await p.stat("team/one/x/y.txt"))?.size, 1);
+  const underRoot = [];
+  for await (const e of rooted.list("")) underRoot.push(e.path);
+  assert.deepEqual(underRoot, ["x/y.txt"]);
+});

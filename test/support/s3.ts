@@ -1,0 +1,122 @@
+/**
+ * S3 test settings against the Ceph RGW that scripts/run-tests.mjs starts (scripts/rgw.mjs) and
+ * announces through WS_S3_ENDPOINT, WS_S3_ACCESS_KEY_ID and WS_S3_SECRET_ACCESS_KEY.
+ * Each call creates a fresh bucket; RGW is thrown away after the run, buckets with it.
+ */
+import { randomBytes } from "node:crypto";
+import { createServer, request, type IncomingMessage } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { TestContext } from "node:test";
+import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import type { S3Settings } from "../../src/config/types.js";
+import { buildS3Client } from "../../src/providers/s3/client.js";
+
+/** Settings for `createS3Provider`, with the bucket always set. */
+export type S3TestSettings = S3Settings & { bucket: string };
+
+const INSTALL_HINT = "S3 tests need Ceph RGW: apt-get install -y --no-install-recommends radosgw ceph-mon ceph-osd ceph-common";
+
+/** The RGW connection from the environment, or undefined when none was started. */
+export function rgwFromEnv(): { endpoint: string; accessKeyId: string; secretAccessKey: string } | undefined {
+  const endpoint = process.env.WS_S3_ENDPOINT;
+  if (!endpoint) return undefined;
+  return {
+    endpoint,
+    accessKeyId: process.env.WS_S3_ACCESS_KEY_ID ?? "testaccesskey",
+    secretAccessKey: process.env.WS_S3_SECRET_ACCESS_KEY ?? "testsecretkey",
+  };
+}
+
+/**
+ * Returns settings for a new, empty bucket on the test RGW. Without RGW the test is skipped, except
+ * under CI (`CI=true`) where that is a failure. Retries are kept short so failing tests fail fast.
+ * Usage: `const s3 = await s3TestSettings(t); if (!s3) return;`
+ */
+export async function s3TestSettings(t: TestContext, overrides: Partial<S3Settings> = {}): Promise<S3TestSettings | undefined> {
+  const rgw = rgwFromEnv();
+  if (!rgw) {
+    if (process.env.CI === "true") throw new Error(`RGW missing under CI (WS_S3_ENDPOINT is not set). ${INSTALL_HINT}`);
+    t.skip(INSTALL_HINT);
+    return undefined;
+  }
+  const bucket = `ws-test-${randomBytes(6).toString("hex")}`;
+  const settings: S3TestSettings = { ...rgw, region: "us-east-1", maxRetrySeconds: 2, ...overrides, bucket };
+  const client = rawS3Client(settings);
+  try {
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  } finally {
+    client.destroy();
+  }
+  return settings;
+}
+
+/** A bare SDK client built exactly as the provider builds its own, for arranging and inspecting tests. */
+export function rawS3Client(settings: S3Settings): S3Client {
+  return buildS3Client(settings).client;
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** What {@link startS3Proxy}'s hook may answer instead of forwarding. */
+export interface FakeResponse {
+  status: number;
+  /** S3 error code for the XML body (omitted for HEAD). */
+  code?: string;
+}
+
+/**
+ * An HTTP proxy in front of the test RGW that forwards every request unchanged (Host header
+ * included, so SigV4 signatures stay valid) unless `hook` answers it: a way to make the real server
+ * throttle, fail or be strict on demand. `requests` counts what arrived.
+ */
+export async function startS3Proxy(
+  target: string,
+  hook: (req: IncomingMessage) => FakeResponse | undefined,
+): Promise<{ endpoint: string; requests: () => number; close: () => Promise<void> }> {
+  const upstream = new URL(target);
+  let count = 0;
+  const server = createServer((req, res) => {
+    count++;
+    const fake = hook(req);
+    if (fake) {
+      req.resume();
+      const body =
+        req.method === "HEAD" || !fake.code
+          ? ""
+          : `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${fake.code}</Code><Message>injected by the test proxy</Message></Error>`;
+      res.writeHead(fake.status, { "content-type": "application/xml", "content-length": String(Buffer.byteLength(body)) });
+      res.end(body);
+      return;
+    }
+    const forward = request(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    forward.on("error", (err) => res.destroy(err));
+    req.pipe(forward);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    requests: () => count,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
