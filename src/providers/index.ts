@@ -31,6 +31,10 @@ export async function createProvider(settings: ProviderSettings, ctx: ProviderCo
       const { createS3Provider } = await import("./s3/index.js");
       return createS3Provider({ ...settings.s3, bucket }, ctx);
     }
+    case "dropbox": {
+      const { createDropboxProvider } = await import("./dropbox/index.js");
+      return createDropboxProvider(settings.dropbox ?? {}, ctx);
+    }
     default:
       throw new WorkspaceSyncError("CONFIG_UNSUPPORTED", `provider "${String(settings.provider)}" is not supported: use local, s3 or dropbox`, { path: "provider" });
   }
