@@ -1,0 +1,18 @@
+/**
+ * Inbox helper for the agent (the plugin's pending `workspace_inbox` tool as functions): list what
+ * the mailbox drain put in `_inbox`, look at one entry, and move entries into the workspace.
+ */
+export { listInbox, peekInbox, type InboxEntry, type InboxEntryType, type InboxListing, type InboxPeek, type ListInboxOptions } from "./list.js";
+export { moveFromInbox, moveEntryNoClobber, suffixedName, type MoveFromInboxOptions, type MoveFromInboxResult } from "./move.js";
+export { formatBytes, describeInboxEntry, inboxListingPayload } from "./format.js";
+export {
+  INBOX_FOLDER,
+  OUTBOX_FOLDER,
+  inboxPath,
+  isSafeBasename,
+  assertSafeBasename,
+  isInside,
+  resolveMoveTarget,
+  type InboxLocation,
+  type ResolvedTarget,
+} from "./paths.js";

@@ -1,0 +1,120 @@
+/**
+ * The plugin's module-level manager functions (`startBackupManager`, `getSyncManagerStatus`, …) as
+ * thin wrappers over one default {@link WorkspaceSync}. Hosts that want several workspaces in one
+ * process create their own instances instead; nothing here is shared with them.
+ *
+ * The default instance is bound to the (config, workspaceDir, stateDir, logger, extras) it was
+ * created with (compared by identity, as the plugin's host passes the same objects to both starts);
+ * starting either manager with different arguments stops the old instance and replaces it.
+ * Each start resets that manager's counters (the plugin leaked them across restarts).
+ */
+import type { ConfigInput } from "../backup/config-input.js";
+import { errorMessage } from "../errors.js";
+import { silentLogger, type Logger } from "../logger.js";
+import type { SyncRunResult } from "../sync/index.js";
+import type { BackupManagerStatus, SyncManagerStatus } from "./events.js";
+import { WorkspaceSync, type InboxCallback, type WorkspaceSyncOptions } from "./workspace-sync.js";
+
+/** Extra options of the plugin-shaped start functions (not in the plugin). */
+export type ManagerExtras = Pick<WorkspaceSyncOptions, "operations" | "clock" | "stopTimeoutMs" | "hookWaitMs">;
+
+interface DefaultSlot {
+  instance: WorkspaceSync;
+  config: ConfigInput;
+  workspaceDir: string;
+  stateDir: string;
+  logger: Logger;
+  extras: ManagerExtras;
+}
+
+function sameExtras(a: ManagerExtras, b: ManagerExtras): boolean {
+  return a.operations === b.operations && a.clock === b.clock && a.stopTimeoutMs === b.stopTimeoutMs && a.hookWaitMs === b.hookWaitMs;
+}
+
+let slot: DefaultSlot | undefined;
+
+/** The default instance behind the plugin-shaped functions, if one was started. */
+export function getDefaultWorkspaceSync(): WorkspaceSync | undefined {
+  return slot?.instance;
+}
+
+async function defaultFor(config: ConfigInput, workspaceDir: string, stateDir: string, logger: Logger, extras: ManagerExtras = {}): Promise<WorkspaceSync | undefined> {
+  if (slot && slot.config === config && slot.workspaceDir === workspaceDir && slot.stateDir === stateDir && slot.logger === logger && sameExtras(slot.extras, extras)) {
+    return slot.instance;
+  }
+  if (slot) {
+    const old = slot.instance;
+    slot = undefined;
+    await old.stop();
+  }
+  try {
+    const instance = new WorkspaceSync({ config, workspaceDir, stateDir, logger, ...extras });
+    slot = { instance, config, workspaceDir, stateDir, logger, extras };
+    return instance;
+  } catch (err) {
+    logger.error(`[workspace-sync] ${errorMessage(err)}`);
+    return undefined;
+  }
+}
+
+/** Starts scheduled backups (the plugin's `startBackupManager`); does nothing unless `backup.enabled`. */
+export async function startBackupManager(syncConfig: ConfigInput, workspaceDir: string, stateDir: string, logger: Logger = silentLogger, extras?: ManagerExtras): Promise<void> {
+  await stopBackupManager();
+  const instance = await defaultFor(syncConfig, workspaceDir, stateDir, logger, extras);
+  await instance?.start({ backup: true, sync: false });
+}
+
+/** Stops scheduled backups, cancelling one in flight. */
+export async function stopBackupManager(): Promise<void> {
+  await slot?.instance.stop({ backup: true, sync: false });
+}
+
+/** The plugin's backup status shape. */
+export function getBackupManagerStatus(): BackupManagerStatus {
+  if (!slot) return { running: false, lastBackupAt: null, lastBackupOk: null, backupCount: 0, errorCount: 0 };
+  const { running, lastBackupAt, lastBackupOk, backupCount, errorCount } = slot.instance.status().backup;
+  return { running, lastBackupAt, lastBackupOk, backupCount, errorCount };
+}
+
+/** Starts periodic sync (the plugin's `startSyncManager`). */
+export async function startSyncManager(
+  syncConfig: ConfigInput,
+  workspaceDir: string,
+  stateDir: string,
+  logger: Logger = silentLogger,
+  options: { onInboxFiles?: InboxCallback } & ManagerExtras = {},
+): Promise<void> {
+  await stopSyncManager();
+  const { onInboxFiles, ...extras } = options;
+  const instance = await defaultFor(syncConfig, workspaceDir, stateDir, logger, extras);
+  if (!instance) return;
+  instance.onInboxFiles = onInboxFiles;
+  await instance.start({ backup: false, sync: true });
+}
+
+/** Stops periodic sync, cancelling one in flight. */
+export async function stopSyncManager(): Promise<void> {
+  await slot?.instance.stop({ backup: false, sync: true });
+}
+
+/** The plugin's sync status shape. */
+export function getSyncManagerStatus(): SyncManagerStatus {
+  if (!slot) return { running: false, lastSyncAt: null, lastSyncOk: null, syncCount: 0, errorCount: 0 };
+  const { running, lastSyncAt, lastSyncOk, syncCount, errorCount } = slot.instance.status().sync;
+  return { running, lastSyncAt, lastSyncOk, syncCount, errorCount };
+}
+
+/**
+ * Runs one sync now through the default instance (the plugin's `triggerImmediateSync`). Like the
+ * plugin it skips when a sync is already running; resolves with the result, or undefined when
+ * skipped or when no manager was started.
+ */
+export async function triggerImmediateSync(): Promise<SyncRunResult | undefined> {
+  const instance = slot?.instance;
+  if (!instance) return undefined;
+  if (instance.isSyncing()) {
+    instance.logger.info("[workspace-sync] Sync already in progress, skipping this cycle");
+    return undefined;
+  }
+  return instance.syncNow();
+}

@@ -1,0 +1,549 @@
+/**
+ * `WorkspaceSync`: the embeddable manager. One instance owns one config, workspace and state
+ * folder; it schedules backups and periodic syncs with chained timers (the next run is armed only
+ * after the previous one ended, so runs never overlap), runs the session hooks through the same
+ * one-sync-at-a-time slot, and `stop()` aborts in-flight work, waits for it and clears every timer.
+ * Instances share no state, so several can live in one process.
+ */
+import { EventEmitter } from "node:events";
+import type { RunBackupResult, RunRestoreResult } from "../backup/index.js";
+import { loadSyncConfig, type ConfigInput } from "../backup/config-input.js";
+import { readBackupState } from "../backup/state.js";
+import type { ResolvedConfig } from "../config/types.js";
+import { WorkspaceSyncError, abortError, errorMessage, toWorkspaceSyncError } from "../errors.js";
+import { silentLogger, type Logger, type ProgressCallback } from "../logger.js";
+import type { SyncRunResult } from "../sync/index.js";
+import { systemClock, type Clock, type TimerHandle } from "./clock.js";
+import type {
+  BackupManagerStatus,
+  BackupTrigger,
+  ErrorContext,
+  SessionHookOutcome,
+  SyncManagerStatus,
+  SyncTrigger,
+  WorkspaceSyncEvents,
+  WorkspaceSyncStatus,
+} from "./events.js";
+import { defaultOperations, type WorkspaceSyncOperations } from "./operations.js";
+import {
+  BACKUP_START_DELAY_MS,
+  DEFAULT_BACKUP_INTERVAL_S,
+  MIN_BACKUP_INTERVAL_S,
+  MIN_SYNC_INTERVAL_S,
+  SYNC_START_DELAY_MS,
+  clampWarning,
+  decideInterval,
+  firstBackupDelay,
+} from "./schedule.js";
+
+/** Longest time `stop()` waits for aborted work to settle. */
+export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
+/** Longest time a session hook waits for a running sync before skipping. */
+export const DEFAULT_HOOK_WAIT_MS = 30_000;
+
+/** Called after a drain moved files into `_inbox` (only when `sync.notifyOnInbox` is true). */
+export type InboxCallback = (files: string[], text: string) => void | Promise<void>;
+
+/** Options of {@link WorkspaceSync}. */
+export interface WorkspaceSyncOptions {
+  /** The plugin config (nested or flat) or a resolved config. Invalid config throws a typed CONFIG_* error. */
+  config: ConfigInput;
+  /** The agent workspace. */
+  workspaceDir: string;
+  /** Folder for state (backup schedule, sync state, locks). */
+  stateDir: string;
+  logger?: Logger;
+  /** Host notification for new inbox files (the plugin's `notifyOnInbox` callback). */
+  onInboxFiles?: InboxCallback;
+  /** Replaces some or all of the operations (tests, instrumentation). */
+  operations?: Partial<WorkspaceSyncOperations>;
+  /** Time source and timers (default: the real clock; tests pass a `ManualClock`). */
+  clock?: Clock;
+  /** Longest wait of `stop()` for in-flight work (default 10 s). */
+  stopTimeoutMs?: number;
+  /** Longest wait of a session hook for a running sync (default 30 s). */
+  hookWaitMs?: number;
+}
+
+/** Which parts `start()` / `stop()` act on (default: both). */
+export interface ManagerParts {
+  backup?: boolean;
+  sync?: boolean;
+}
+
+interface Running<R> {
+  promise: Promise<R>;
+  controller: AbortController;
+}
+
+/** One schedule (backup or sync): its timer, the run in flight and a generation that stale callbacks check. */
+interface Lane<R> {
+  scheduled: boolean;
+  timer: TimerHandle | undefined;
+  nextRunAt: number | undefined;
+  generation: number;
+  /** Incremented by stop(): waiters that started before a stop give up. */
+  stops: number;
+  current: Running<R> | undefined;
+}
+
+function newLane<R>(): Lane<R> {
+  return { scheduled: false, timer: undefined, nextRunAt: undefined, generation: 0, stops: 0, current: undefined };
+}
+
+const emptyBackupStats = (): Omit<BackupManagerStatus, "running"> => ({ lastBackupAt: null, lastBackupOk: null, backupCount: 0, errorCount: 0 });
+const emptySyncStats = (): Omit<SyncManagerStatus, "running"> => ({ lastSyncAt: null, lastSyncOk: null, syncCount: 0, errorCount: 0 });
+
+/**
+ * Background backups, periodic sync and session hooks for one workspace.
+ *
+ * Counters: they belong to the instance and are reset by `start()` for the part being started;
+ * `stop()` keeps them so the final numbers stay readable. (The plugin kept module-level counters
+ * that leaked across restarts in one process.)
+ */
+export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
+  /** The resolved config this instance runs with. */
+  readonly config: ResolvedConfig;
+  readonly workspaceDir: string;
+  readonly stateDir: string;
+  readonly logger: Logger;
+  /** Host notification for new inbox files; may be replaced at any time. */
+  onInboxFiles: InboxCallback | undefined;
+
+  private readonly ops: WorkspaceSyncOperations;
+  private readonly clock: Clock;
+  private readonly stopTimeoutMs: number;
+  private readonly hookWaitMs: number;
+  private readonly backupLane = newLane<RunBackupResult>();
+  private readonly syncLane = newLane<SyncRunResult>();
+  private readonly restores = new Set<Running<RunRestoreResult>>();
+  private backupStats = emptyBackupStats();
+  private syncStats = emptySyncStats();
+
+  constructor(options: WorkspaceSyncOptions) {
+    super();
+    this.logger = options.logger ?? silentLogger;
+    this.config = loadSyncConfig(options.config, this.logger);
+    this.workspaceDir = options.workspaceDir;
+    this.stateDir = options.stateDir;
+    this.onInboxFiles = options.onInboxFiles;
+    this.ops = { ...defaultOperations, ...options.operations };
+    this.clock = options.clock ?? systemClock;
+    this.stopTimeoutMs = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
+    this.hookWaitMs = options.hookWaitMs ?? DEFAULT_HOOK_WAIT_MS;
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /**
+   * Starts the schedules: backups when `backup.enabled` and its interval > 0 (whatever the sync
+   * provider: a backup-only config schedules backups), periodic sync when the sync provider is on,
+   * a mode is set and its interval > 0. Restarting a running part restarts its schedule. Resolves
+   * once the timers are armed (the first backup time is read from the state folder).
+   */
+  async start(parts: ManagerParts = {}): Promise<void> {
+    const backup = parts.backup ?? true;
+    const sync = parts.sync ?? true;
+    if (sync) this.startSyncSchedule();
+    if (backup) await this.startBackupSchedule();
+  }
+
+  /**
+   * Stops the schedules, aborts work in flight (backups, syncs, and on a full stop restores),
+   * waits for it to settle (at most `stopTimeoutMs`) and clears every timer it armed. Counters are kept.
+   */
+  async stop(parts: ManagerParts = {}): Promise<void> {
+    const backup = parts.backup ?? true;
+    const sync = parts.sync ?? true;
+    const full = backup && sync;
+    const pending: Promise<unknown>[] = [];
+    const reason = new WorkspaceSyncError("ABORTED", "Operation aborted: the workspace-sync manager is stopping");
+    if (backup) pending.push(...this.haltLane(this.backupLane, reason));
+    if (sync) pending.push(...this.haltLane(this.syncLane, reason));
+    if (full) {
+      for (const r of this.restores) {
+        r.controller.abort(reason);
+        pending.push(r.promise);
+      }
+    }
+    if (pending.length > 0) {
+      const settled = await this.settleWithin(Promise.allSettled(pending), this.stopTimeoutMs);
+      if (!settled) this.logger.warn(`[workspace-sync] Stop: work in flight did not finish within ${Math.round(this.stopTimeoutMs / 1000)}s after being cancelled; not waiting longer`);
+    }
+    if (full) this.logger.info("[workspace-sync] service stopped");
+  }
+
+  /** Backup and sync status (the plugin's shapes plus `inProgress` and `nextRunAt`). */
+  status(): WorkspaceSyncStatus {
+    const at = (ms: number | undefined) => (ms === undefined ? null : new Date(ms));
+    return {
+      running: this.backupLane.scheduled || this.syncLane.scheduled,
+      backup: { running: this.backupLane.scheduled, ...this.backupStats, inProgress: !!this.backupLane.current, nextRunAt: at(this.backupLane.nextRunAt) },
+      sync: { running: this.syncLane.scheduled, ...this.syncStats, inProgress: !!this.syncLane.current, nextRunAt: at(this.syncLane.nextRunAt) },
+    };
+  }
+
+  /** True while a sync runs through this instance. */
+  isSyncing(): boolean {
+    return !!this.syncLane.current;
+  }
+
+  // ---------------------------------------------------------------- on demand
+
+  /**
+   * Backs up now. If a backup is already running (scheduled or manual) this returns that run's
+   * result instead of starting a second one. Never throws.
+   */
+  backupNow(): Promise<RunBackupResult> {
+    return this.runBackupExclusive("manual");
+  }
+
+  /**
+   * Runs one full sync in the configured mode now (the mailbox drain included). Waits for a sync
+   * already running, then runs; two syncs never run at once. Never throws.
+   */
+  async syncNow(options: { dryRun?: boolean } = {}): Promise<SyncRunResult> {
+    const outcome = await this.runSyncQueued("manual", options.dryRun === true, undefined);
+    if (outcome === "busy" || outcome === "stopped") return { ok: false, error: abortError(new Error("the manager was stopped before the sync could start")) };
+    return outcome;
+  }
+
+  /** Restores a snapshot (`"latest"` or a name) into a staging folder. Aborted by `stop()`. Never throws. */
+  async restore(params: { snapshotName: string; restoreTo?: string; onProgress?: ProgressCallback }): Promise<RunRestoreResult> {
+    const controller = new AbortController();
+    const run: Running<RunRestoreResult> = {
+      controller,
+      promise: (async () => {
+        try {
+          return await this.ops.runRestore({
+            syncConfig: this.config,
+            workspaceDir: this.workspaceDir,
+            stateDir: this.stateDir,
+            snapshotName: params.snapshotName,
+            restoreTo: params.restoreTo,
+            logger: this.logger,
+            signal: controller.signal,
+            onProgress: params.onProgress,
+          });
+        } catch (err) {
+          const e = toWorkspaceSyncError(err);
+          this.logger.error(`[backup] Unexpected error: ${e.message}`);
+          return { ok: false as const, error: e.message, code: e.code };
+        }
+      })(),
+    };
+    this.restores.add(run);
+    try {
+      const result = await run.promise;
+      if (!result.ok && result.code !== "ABORTED") this.emitError(new WorkspaceSyncError(result.code, result.error), { operation: "restore" });
+      return result;
+    } finally {
+      this.restores.delete(run);
+    }
+  }
+
+  // ---------------------------------------------------------------- session hooks
+
+  /** Session-start hook: a full sync when `sync.onSessionStart` is on (waits for a running sync, bounded). */
+  onSessionStart(): Promise<SessionHookOutcome> {
+    return this.sessionHook("start");
+  }
+
+  /** Session-end hook: a full sync when `sync.onSessionEnd` is on (waits for a running sync, bounded). */
+  onSessionEnd(): Promise<SessionHookOutcome> {
+    return this.sessionHook("end");
+  }
+
+  private async sessionHook(which: "start" | "end"): Promise<SessionHookOutcome> {
+    const s = this.config.sync;
+    const enabled = which === "start" ? s.onSessionStart : s.onSessionEnd;
+    if (!enabled) {
+      this.logger.debug?.(`[workspace-sync] session ${which} sync is off (sync.onSession${which === "start" ? "Start" : "End"} = false)`);
+      return { ran: false, reason: "disabled" };
+    }
+    if (s.provider === "off") return { ran: false, reason: "not-configured" };
+    if (!s.mode) {
+      this.logger.warn(`[workspace-sync] mode not set, skipping session ${which} sync`);
+      return { ran: false, reason: "no-mode" };
+    }
+    this.logger.info(`[workspace-sync] triggered on session ${which} (mode: ${s.mode})`);
+    const outcome = await this.runSyncQueued(which === "start" ? "session-start" : "session-end", false, this.hookWaitMs);
+    if (outcome === "busy") {
+      this.logger.info(`[workspace-sync] sync already in progress, skipping session ${which} trigger`);
+      return { ran: false, reason: "busy" };
+    }
+    if (outcome === "stopped") return { ran: false, reason: "stopped" };
+    if (outcome.ok) this.logger.info(`[workspace-sync] session ${which} sync completed`);
+    else if (which === "start" && outcome.error.message.includes("--resync")) {
+      this.logger.warn("[workspace-sync] first sync requires manual --resync. Run: workspace-sync sync --resync");
+    } else this.logger.error(`[workspace-sync] sync failed: ${outcome.error.message}`);
+    return { ran: true, result: outcome };
+  }
+
+  // ---------------------------------------------------------------- backup schedule
+
+  private async startBackupSchedule(): Promise<void> {
+    const lane = this.backupLane;
+    this.disarm(lane);
+    const gen = ++lane.generation;
+    this.backupStats = emptyBackupStats();
+    const b = this.config.backup;
+    if (!b?.enabled) {
+      this.logger.debug?.("[backup] Backups not enabled; nothing scheduled");
+      return;
+    }
+    const d = decideInterval(b.interval, DEFAULT_BACKUP_INTERVAL_S, MIN_BACKUP_INTERVAL_S);
+    if (!d.enabled) {
+      this.logger.info("[backup] Scheduled backups disabled (interval=0)");
+      return;
+    }
+    if (d.clamped) this.logger.warn(`[backup] ${clampWarning(d)}`);
+    lane.scheduled = true;
+    this.logger.info(`[backup] Backup service started — every ${d.seconds}s`);
+    const intervalMs = d.seconds * 1000;
+    const state = await readBackupState(this.stateDir).catch(() => ({}) as Awaited<ReturnType<typeof readBackupState>>);
+    if (gen !== lane.generation) return; // stopped or restarted meanwhile
+    if (state.lastBackupAt) this.backupStats.lastBackupAt = new Date(state.lastBackupAt);
+    if (typeof state.lastBackupOk === "boolean") this.backupStats.lastBackupOk = state.lastBackupOk;
+    const delay = firstBackupDelay({ now: this.clock.now(), intervalMs, lastSuccessAt: state.lastSuccessAt, startDelayMs: BACKUP_START_DELAY_MS });
+    if (state.lastSuccessAt && delay > BACKUP_START_DELAY_MS) {
+      this.logger.info(`[backup] Last successful backup ${state.lastSuccessAt}; next backup at ${new Date(this.clock.now() + delay).toISOString()}`);
+    }
+    this.arm(lane, gen, delay, () => this.backupTick(gen, intervalMs));
+  }
+
+  private backupTick(gen: number, intervalMs: number): void {
+    const lane = this.backupLane;
+    void this.runBackupExclusive("scheduled").then(() => {
+      if (lane.scheduled && gen === lane.generation) this.arm(lane, gen, intervalMs, () => this.backupTick(gen, intervalMs));
+    });
+  }
+
+  private runBackupExclusive(trigger: BackupTrigger): Promise<RunBackupResult> {
+    const lane = this.backupLane;
+    if (lane.current) return lane.current.promise;
+    const controller = new AbortController();
+    const promise: Promise<RunBackupResult> = this.doBackup(trigger, controller.signal).finally(() => {
+      if (lane.current?.promise === promise) lane.current = undefined;
+    });
+    lane.current = { promise, controller };
+    return promise;
+  }
+
+  private async doBackup(trigger: BackupTrigger, signal: AbortSignal): Promise<RunBackupResult> {
+    const label = trigger === "scheduled" ? "Scheduled backup" : "Backup";
+    const startedAt = this.clock.now();
+    this.safeEmit("backup:start", { trigger });
+    let result: RunBackupResult;
+    try {
+      result = await this.ops.runBackup({
+        syncConfig: this.config,
+        workspaceDir: this.workspaceDir,
+        stateDir: this.stateDir,
+        logger: this.logger,
+        signal,
+        now: () => new Date(this.clock.now()),
+      });
+    } catch (err) {
+      const e = signal.aborted ? abortError(signal.reason) : toWorkspaceSyncError(err);
+      if (!signal.aborted) this.logger.error(`[backup] Unexpected error: ${e.message}`);
+      result = { ok: false, error: e.message, code: e.code };
+    }
+    if (!result.ok && (result.code === "ABORTED" || signal.aborted)) {
+      this.logger.info(`[backup] ${label} cancelled`);
+    } else {
+      this.backupStats.lastBackupAt = new Date(startedAt);
+      this.backupStats.backupCount++;
+      this.backupStats.lastBackupOk = result.ok;
+      if (result.ok) {
+        this.logger.info(`[backup] ${label} complete: ${result.snapshotName} (${(result.sizeBytes / 1024 / 1024).toFixed(1)} MB)`);
+      } else {
+        this.backupStats.errorCount++;
+        this.logger.error(`[backup] ${label} failed: ${result.error}`);
+        this.emitError(new WorkspaceSyncError(result.code, result.error), { operation: "backup", trigger });
+      }
+    }
+    this.safeEmit("backup:done", { trigger, result });
+    return result;
+  }
+
+  // ---------------------------------------------------------------- sync schedule
+
+  private startSyncSchedule(): void {
+    const lane = this.syncLane;
+    this.disarm(lane);
+    const gen = ++lane.generation;
+    this.syncStats = emptySyncStats();
+    const s = this.config.sync;
+    if (s.provider === "off") {
+      this.logger.info("[workspace-sync] Workspace sync not configured");
+      return;
+    }
+    if (!s.mode) {
+      this.logger.error(
+        '[workspace-sync] BREAKING: "mode" is now required. Set "mode": "mailbox" (inbox/outbox, safest), "mode": "mirror" (remote→local), or "mode": "bisync" (bidirectional) in your config. Sync will not start until mode is explicitly set.',
+      );
+      return;
+    }
+    const d = decideInterval(s.interval, 0, MIN_SYNC_INTERVAL_S);
+    if (!d.enabled) {
+      this.logger.info("[workspace-sync] Periodic sync disabled (interval=0)");
+      return;
+    }
+    if (d.clamped) this.logger.warn(`[workspace-sync] ${clampWarning(d)}`);
+    this.logger.info(`[workspace-sync] Starting periodic sync every ${d.seconds}s in ${s.mode} mode (pure file sync, zero LLM cost)`);
+    lane.scheduled = true;
+    const intervalMs = d.seconds * 1000;
+    this.arm(lane, gen, SYNC_START_DELAY_MS, () => this.syncTick(gen, intervalMs));
+  }
+
+  private syncTick(gen: number, intervalMs: number): void {
+    const lane = this.syncLane;
+    let run: Promise<unknown>;
+    if (lane.current) {
+      this.logger.info("[workspace-sync] Sync already in progress, skipping this cycle");
+      run = Promise.resolve();
+    } else {
+      run = this.startSync("scheduled", false);
+    }
+    void run.then(() => {
+      if (lane.scheduled && gen === lane.generation) this.arm(lane, gen, intervalMs, () => this.syncTick(gen, intervalMs));
+    });
+  }
+
+  /**
+   * Waits until no sync runs (at most `waitMs` when given), then starts one. Returns "busy" when
+   * the wait ran out and "stopped" when `stop()` was called while waiting.
+   */
+  private async runSyncQueued(trigger: SyncTrigger, dryRun: boolean, waitMs: number | undefined): Promise<SyncRunResult | "busy" | "stopped"> {
+    const lane = this.syncLane;
+    const stops = lane.stops;
+    const deadline = waitMs === undefined ? undefined : this.clock.now() + waitMs;
+    while (lane.current) {
+      const left = deadline === undefined ? undefined : deadline - this.clock.now();
+      if (left !== undefined && left <= 0) return "busy";
+      const settled = await this.settleWithin(lane.current.promise, left);
+      if (lane.stops !== stops) return "stopped";
+      if (!settled) return "busy";
+    }
+    return this.startSync(trigger, dryRun);
+  }
+
+  private startSync(trigger: SyncTrigger, dryRun: boolean): Promise<SyncRunResult> {
+    const lane = this.syncLane;
+    const controller = new AbortController();
+    const promise: Promise<SyncRunResult> = this.doSync(trigger, dryRun, controller.signal).finally(() => {
+      if (lane.current?.promise === promise) lane.current = undefined;
+    });
+    lane.current = { promise, controller };
+    return promise;
+  }
+
+  private async doSync(trigger: SyncTrigger, dryRun: boolean, signal: AbortSignal): Promise<SyncRunResult> {
+    const startedAt = this.clock.now();
+    this.safeEmit("sync:start", { trigger, dryRun });
+    let result: SyncRunResult;
+    try {
+      result = await this.ops.runSync({
+        syncConfig: this.config,
+        workspaceDir: this.workspaceDir,
+        stateDir: this.stateDir,
+        logger: this.logger,
+        signal,
+        dryRun,
+        onInboxFiles: dryRun ? undefined : (files, text) => this.handleInbox(files, text),
+      });
+    } catch (err) {
+      const e = signal.aborted ? abortError(signal.reason) : toWorkspaceSyncError(err);
+      if (!signal.aborted) this.logger.error(`[workspace-sync] Periodic sync error: ${e.message}`);
+      result = { ok: false, error: e };
+    }
+    const cancelled = !result.ok && (result.error.code === "ABORTED" || signal.aborted);
+    if (cancelled) {
+      this.logger.info("[workspace-sync] Sync cancelled");
+    } else if (!dryRun) {
+      this.syncStats.lastSyncAt = new Date(startedAt);
+      this.syncStats.syncCount++;
+      this.syncStats.lastSyncOk = result.ok;
+      if (!result.ok) {
+        this.syncStats.errorCount++;
+        if (trigger === "scheduled") this.logger.warn(`[workspace-sync] Periodic sync failed: ${result.error.message}`);
+        this.emitError(result.error, { operation: "sync", trigger });
+      } else if (trigger === "scheduled") {
+        this.logger.info(`[workspace-sync] Periodic ${result.mode} completed`);
+      }
+    }
+    this.safeEmit("sync:done", { trigger, dryRun, result });
+    return result;
+  }
+
+  private async handleInbox(files: string[], text: string): Promise<void> {
+    this.safeEmit("inbox", { files: [...files], text });
+    const notify = this.onInboxFiles;
+    if (!this.config.sync.notifyOnInbox || !notify) return;
+    try {
+      await notify([...files], text);
+    } catch (err) {
+      this.logger.warn(`[workspace-sync] Inbox notification error: ${errorMessage(err)}`);
+      this.emitError(toWorkspaceSyncError(err), { operation: "inbox" });
+    }
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  private arm<R>(lane: Lane<R>, gen: number, delayMs: number, fn: () => void): void {
+    if (!lane.scheduled || gen !== lane.generation) return;
+    if (lane.timer) this.clock.clearTimeout(lane.timer);
+    lane.nextRunAt = this.clock.now() + delayMs;
+    lane.timer = this.clock.setTimeout(() => {
+      lane.timer = undefined;
+      lane.nextRunAt = undefined;
+      if (lane.scheduled && gen === lane.generation) fn();
+    }, delayMs);
+  }
+
+  private disarm<R>(lane: Lane<R>): void {
+    lane.scheduled = false;
+    if (lane.timer) this.clock.clearTimeout(lane.timer);
+    lane.timer = undefined;
+    lane.nextRunAt = undefined;
+  }
+
+  /** Stops a lane's schedule and aborts its run; returns what to wait for. */
+  private haltLane<R>(lane: Lane<R>, reason: Error): Promise<unknown>[] {
+    this.disarm(lane);
+    lane.generation++;
+    lane.stops++;
+    if (!lane.current) return [];
+    lane.current.controller.abort(reason);
+    return [lane.current.promise];
+  }
+
+  /** Resolves true when `promise` settles within `ms` (no limit when undefined), false otherwise. The timer is always cleared. */
+  private settleWithin(promise: Promise<unknown>, ms: number | undefined): Promise<boolean> {
+    const settled = promise.then(
+      () => true,
+      () => true,
+    );
+    if (ms === undefined) return settled;
+    let timer: TimerHandle | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = this.clock.setTimeout(() => resolve(false), Math.max(0, ms));
+    });
+    return Promise.race([settled, timeout]).finally(() => {
+      if (timer) this.clock.clearTimeout(timer);
+    });
+  }
+
+  private safeEmit<K extends keyof WorkspaceSyncEvents & string>(event: K, ...args: WorkspaceSyncEvents[K]): void {
+    try {
+      (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args);
+    } catch (err) {
+      this.logger.warn(`[workspace-sync] A "${event}" listener threw: ${errorMessage(err)}`);
+    }
+  }
+
+  private emitError(error: WorkspaceSyncError, context: ErrorContext): void {
+    if (this.listenerCount("error") > 0) this.safeEmit("error", error, context);
+  }
+}
