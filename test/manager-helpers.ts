@@ -3,7 +3,6 @@ import { promises as fsp } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { RunBackupParams, RunBackupResult } from "../src/backup/index.js";
-import { WorkspaceSyncError } from "../src/errors.js";
 import type { Logger } from "../src/logger.js";
 import type { RunSyncOptions, SyncRunResult } from "../src/sync/index.js";
 
@@ -85,8 +84,8 @@ export const failedBackup = (error = "disk on fire"): RunBackupResult => ({ ok: 
 export const abortedBackup = (): RunBackupResult => ({ ok: false, error: "Operation aborted", code: "ABORTED" });
 
 export const okSync = (inboxFiles: string[] = []): SyncRunResult => ({ ok: true, mode: "mailbox", uploaded: [], downloaded: [], deleted: [], conflicts: [], inboxFiles });
-export const failedSync = (message = "remote unreachable"): SyncRunResult => ({ ok: false, error: new WorkspaceSyncError("NETWORK", message) });
-export const abortedSync = (): SyncRunResult => ({ ok: false, error: new WorkspaceSyncError("ABORTED", "Operation aborted") });
+export const failedSync = (message = "remote unreachable"): SyncRunResult => ({ ok: false, error: message, code: "NETWORK" });
+export const abortedSync = (): SyncRunResult => ({ ok: false, error: "Operation aborted", code: "ABORTED" });
 
 export function fakeBackup() {
   return controllable<RunBackupParams, RunBackupResult>(abortedBackup);

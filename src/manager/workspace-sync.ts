@@ -12,7 +12,7 @@ import { readBackupState } from "../backup/state.js";
 import type { ResolvedConfig } from "../config/types.js";
 import { WorkspaceSyncError, abortError, errorMessage, toWorkspaceSyncError } from "../errors.js";
 import { silentLogger, type Logger, type ProgressCallback } from "../logger.js";
-import type { SyncRunResult } from "../sync/index.js";
+import { syncFailure, type SyncRunResult } from "../sync/index.js";
 import { systemClock, type Clock, type TimerHandle } from "./clock.js";
 import type {
   BackupManagerStatus,
@@ -204,7 +204,7 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
    */
   async syncNow(options: { dryRun?: boolean } = {}): Promise<SyncRunResult> {
     const outcome = await this.runSyncQueued("manual", options.dryRun === true, undefined);
-    if (outcome === "busy" || outcome === "stopped") return { ok: false, error: abortError(new Error("the manager was stopped before the sync could start")) };
+    if (outcome === "busy" || outcome === "stopped") return syncFailure(abortError(new Error("the manager was stopped before the sync could start")));
     return outcome;
   }
 
@@ -274,9 +274,9 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
     }
     if (outcome === "stopped") return { ran: false, reason: "stopped" };
     if (outcome.ok) this.logger.info(`[workspace-sync] session ${which} sync completed`);
-    else if (which === "start" && outcome.error.message.includes("--resync")) {
+    else if (which === "start" && outcome.error.includes("--resync")) {
       this.logger.warn("[workspace-sync] first sync requires manual --resync. Run: workspace-sync sync --resync");
-    } else this.logger.error(`[workspace-sync] sync failed: ${outcome.error.message}`);
+    } else this.logger.error(`[workspace-sync] sync failed: ${outcome.error}`);
     return { ran: true, result: outcome };
   }
 
@@ -456,9 +456,9 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
     } catch (err) {
       const e = signal.aborted ? abortError(signal.reason) : toWorkspaceSyncError(err);
       if (!signal.aborted) this.logger.error(`[workspace-sync] Periodic sync error: ${e.message}`);
-      result = { ok: false, error: e };
+      result = syncFailure(e);
     }
-    const cancelled = !result.ok && (result.error.code === "ABORTED" || signal.aborted);
+    const cancelled = !result.ok && (result.code === "ABORTED" || signal.aborted);
     if (cancelled) {
       this.logger.info("[workspace-sync] Sync cancelled");
     } else if (!dryRun) {
@@ -467,8 +467,8 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
       this.syncStats.lastSyncOk = result.ok;
       if (!result.ok) {
         this.syncStats.errorCount++;
-        if (trigger === "scheduled") this.logger.warn(`[workspace-sync] Periodic sync failed: ${result.error.message}`);
-        this.emitError(result.error, { operation: "sync", trigger });
+        if (trigger === "scheduled") this.logger.warn(`[workspace-sync] Periodic sync failed: ${result.error}`);
+        this.emitError(new WorkspaceSyncError(result.code, result.error), { operation: "sync", trigger });
       } else if (trigger === "scheduled") {
         this.logger.info(`[workspace-sync] Periodic ${result.mode} completed`);
       }

@@ -1,0 +1,65 @@
+/**
+ * Change detection: has one side changed since the last agreed state, and do two copies hold the
+ * same content? Pure functions over listings and signatures.
+ */
+import type { LocalFile, LocalSignature, RemoteFile, RemoteSignature, StateEntry } from "./types.js";
+
+/** How one side of a path compares with the state. */
+export type Delta = "absent" | "new" | "unchanged" | "changed" | "deleted";
+
+/** Local change test: size or mtime differ from the signature recorded at the last agreement. */
+export function localChanged(file: LocalFile, sig: LocalSignature): boolean {
+  return file.size !== sig.size || file.mtimeMs !== sig.mtimeMs;
+}
+
+/**
+ * Cloud change test. Size first; then the strongest token both carry: revision (Dropbox `rev`,
+ * S3 ETag), else content hash, else listing mtime (for `listMtime: "upload"` backends that is the
+ * upload time, which also moves on every new upload). With nothing comparable, same size = unchanged.
+ */
+export function remoteChanged(file: RemoteFile, sig: RemoteSignature): boolean {
+  if (file.size !== sig.size) return true;
+  if (file.revision !== undefined && sig.revision !== undefined) return file.revision !== sig.revision;
+  if (file.hash !== undefined && sig.hash !== undefined) return file.hash !== sig.hash;
+  if (file.mtimeMs !== undefined && sig.mtimeMs !== undefined) return file.mtimeMs !== sig.mtimeMs;
+  return false;
+}
+
+/** Delta of the local side of one path. */
+export function localDelta(file: LocalFile | undefined, entry: StateEntry | undefined): Delta {
+  if (!file) return entry ? "deleted" : "absent";
+  if (!entry) return "new";
+  return localChanged(file, entry.local) ? "changed" : "unchanged";
+}
+
+/** Delta of the cloud side of one path. */
+export function remoteDelta(file: RemoteFile | undefined, entry: StateEntry | undefined): Delta {
+  if (!file) return entry ? "deleted" : "absent";
+  if (!entry) return "new";
+  return remoteChanged(file, entry.remote) ? "changed" : "unchanged";
+}
+
+/**
+ * True when the two copies are known to hold the same bytes: same size and either the same hash
+ * (local hash computed with the provider's `hashLocalFile`) or listed in `equalContent` (compared by
+ * the runner). Unknown counts as different.
+ */
+export function sameContent(local: LocalFile, remote: RemoteFile, equalContent: ReadonlySet<string> | undefined, key: string): boolean {
+  if (local.size !== remote.size) return false;
+  if (equalContent?.has(key)) return true;
+  return local.hash !== undefined && remote.hash !== undefined && local.hash === remote.hash;
+}
+
+/** The signature of a local file to store in the state. */
+export function localSignature(file: LocalFile): LocalSignature {
+  return { size: file.size, mtimeMs: file.mtimeMs };
+}
+
+/** The signature of a cloud file to store in the state. */
+export function remoteSignature(file: RemoteFile): RemoteSignature {
+  const sig: RemoteSignature = { size: file.size };
+  if (file.mtimeMs !== undefined) sig.mtimeMs = file.mtimeMs;
+  if (file.hash !== undefined) sig.hash = file.hash;
+  if (file.revision !== undefined) sig.revision = file.revision;
+  return sig;
+}

@@ -1,0 +1,198 @@
+/**
+ * The executor: carries out a plan against the workspace and the provider, with bounded
+ * concurrency, and returns the new agreed state entries. Transfers (uploads, downloads, conflict
+ * copies) run first; deletions run only when every transfer succeeded.
+ */
+import { promises as fsp, constants as fsConstants } from "node:fs";
+import path from "node:path";
+import { WorkspaceSyncError, throwIfAborted, toWorkspaceSyncError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import { joinRemotePath } from "../providers/paths.js";
+import type { StorageProvider } from "../providers/types.js";
+import { localSignature, remoteSignature } from "./deltas.js";
+import { forEachLimit } from "./limit.js";
+import { downloadFile, uploadFile } from "./transfer.js";
+import type { LocalFile, RemoteFile, StateEntry, SyncAction } from "./types.js";
+
+/** What the executor needs besides the plan. */
+export interface ExecuteContext {
+  provider: StorageProvider;
+  /** Cloud folder (provider path). */
+  remoteDir: string;
+  /** Absolute workspace folder. */
+  workspace: string;
+  local: ReadonlyMap<string, LocalFile>;
+  remote: ReadonlyMap<string, RemoteFile>;
+  /** Prior state entries (kept for `skip` actions with `keepState`). */
+  prior: Readonly<Record<string, StateEntry>> | undefined;
+  keyOf: (p: string) => string;
+  concurrency: number;
+  logger: Logger;
+  signal?: AbortSignal;
+}
+
+/** What a plan execution did, and the new agreed entries. */
+export interface ExecuteOutcome {
+  uploaded: string[];
+  downloaded: string[];
+  deleted: string[];
+  conflicts: string[];
+  files: Record<string, StateEntry>;
+}
+
+/** Absolute local path of a workspace-relative path. */
+export function localAbsPath(workspace: string, rel: string): string {
+  return path.join(workspace, ...rel.split("/"));
+}
+
+/** Executes `actions`. Throws the first failure (after in-flight transfers settle); deletions are then not attempted. */
+export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteContext): Promise<ExecuteOutcome> {
+  const out: ExecuteOutcome = { uploaded: [], downloaded: [], deleted: [], conflicts: [], files: {} };
+  const { provider, logger, signal } = ctx;
+  const remoteFull = (rel: string): string => joinRemotePath(ctx.remoteDir, rel);
+  const localAbs = (rel: string): string => localAbsPath(ctx.workspace, rel);
+  const listSource = provider.capabilities.listMtime === "source";
+
+  const transfers: SyncAction[] = [];
+  const deleteLocal: SyncAction[] = [];
+  const deleteRemote: SyncAction[] = [];
+  for (const a of actions) {
+    const l = ctx.local.get(a.path);
+    const r = ctx.remote.get(a.path);
+    switch (a.kind) {
+      case "same":
+        if (l && r) out.files[a.path] = { local: localSignature(l), remote: remoteSignature(r) };
+        break;
+      case "skip":
+        if (a.keepState && ctx.prior?.[a.path]) out.files[a.path] = ctx.prior[a.path]!;
+        break;
+      case "deleteLocal":
+        deleteLocal.push(a);
+        break;
+      case "deleteRemote":
+        deleteRemote.push(a);
+        break;
+      default:
+        transfers.push(a);
+    }
+  }
+
+  const download = async (rel: string, r: RemoteFile): Promise<LocalFile> => {
+    const { local } = await downloadFile(provider, remoteFull(r.path), localAbs(rel), {
+      mtimeMs: listSource ? r.mtimeMs : undefined,
+      signal,
+    });
+    return { ...local, path: rel };
+  };
+
+  await forEachLimit(
+    transfers,
+    ctx.concurrency,
+    async (a) => {
+      throwIfAborted(signal);
+      try {
+        await transfer(a);
+      } catch (err) {
+        // A file that vanished since the listing is simply left for the next run to see.
+        if (await vanished(a, err)) {
+          logger.warn(`[workspace-sync] ${a.path} disappeared during the sync; it will be looked at again next run`);
+          return;
+        }
+        throw err;
+      }
+    },
+    signal,
+  );
+  throwIfAborted(signal);
+
+  async function vanished(a: SyncAction, err: unknown): Promise<boolean> {
+    if (signal?.aborted || toWorkspaceSyncError(err).code !== "NOT_FOUND") return false;
+    const l = ctx.local.get(a.path);
+    if (a.kind === "upload" && l) return !(await fsp.lstat(localAbs(l.path)).then(() => true, () => false));
+    return a.kind === "download";
+  }
+
+  async function transfer(a: SyncAction): Promise<void> {
+    const l = ctx.local.get(a.path);
+    const r = ctx.remote.get(a.path);
+    if (a.kind === "upload") {
+      if (!l) return;
+      const rel = r?.path ?? l.path;
+      logger.debug?.(`[workspace-sync] upload ${l.path} (${a.reason})`);
+      const stored = await uploadFile(provider, localAbs(l.path), remoteFull(rel), l, signal);
+      out.files[a.path] = { local: localSignature(l), remote: remoteSignature(stored) };
+      out.uploaded.push(l.path);
+    } else if (a.kind === "download") {
+      if (!r) return;
+      const rel = l?.path ?? r.path;
+      logger.debug?.(`[workspace-sync] download ${r.path} (${a.reason})`);
+      const local = await download(rel, r);
+      out.files[a.path] = { local: localSignature(local), remote: remoteSignature(r) };
+      out.downloaded.push(rel);
+    } else if (a.kind === "conflict") {
+      if (!l || !r) return;
+      logger.warn(`[workspace-sync] Conflict on ${l.path} (${a.reason}): keeping the ${a.winner === "local" ? "workspace" : "cloud"} copy, the other as ${a.loserPath}`);
+      const loserKey = ctx.keyOf(a.loserPath);
+      if (a.winner === "local") {
+        // Cloud copy → <name>.conflict on both sides, then the workspace copy over the cloud one.
+        const loserLocal = await download(a.loserPath, r);
+        const loserRemote = await uploadFile(provider, localAbs(a.loserPath), remoteFull(a.loserPath), loserLocal, signal);
+        out.files[loserKey] = { local: localSignature(loserLocal), remote: remoteSignature(loserRemote) };
+        const stored = await uploadFile(provider, localAbs(l.path), remoteFull(r.path), l, signal);
+        out.files[a.path] = { local: localSignature(l), remote: remoteSignature(stored) };
+        out.uploaded.push(l.path, a.loserPath);
+        out.downloaded.push(a.loserPath);
+      } else {
+        // Workspace copy → <name>.conflict (copied, so the original stays until the cloud copy replaces it).
+        const loserAbs = localAbs(a.loserPath);
+        await fsp.copyFile(localAbs(l.path), loserAbs, fsConstants.COPYFILE_EXCL).catch((err) => {
+          throw toWorkspaceSyncError(err);
+        });
+        const t = new Date(l.mtimeMs);
+        await fsp.utimes(loserAbs, t, t);
+        const st = await fsp.stat(loserAbs);
+        const loserLocal: LocalFile = { path: a.loserPath, size: st.size, mtimeMs: Math.trunc(st.mtimeMs) };
+        const loserRemote = await uploadFile(provider, loserAbs, remoteFull(a.loserPath), loserLocal, signal);
+        out.files[loserKey] = { local: localSignature(loserLocal), remote: remoteSignature(loserRemote) };
+        const local = await download(l.path, r);
+        out.files[a.path] = { local: localSignature(local), remote: remoteSignature(r) };
+        out.uploaded.push(a.loserPath);
+        out.downloaded.push(l.path);
+      }
+      out.conflicts.push(l.path);
+    }
+  }
+
+  // Deletions last, and only after every transfer succeeded.
+  for (const a of deleteLocal) {
+    throwIfAborted(signal);
+    const l = ctx.local.get(a.path);
+    if (!l) continue;
+    const abs = localAbs(l.path);
+    const st = await fsp.lstat(abs).catch(() => undefined);
+    if (!st) continue;
+    if (st.size !== l.size || Math.trunc(st.mtimeMs) !== l.mtimeMs) {
+      logger.warn(`[workspace-sync] Not deleting ${l.path}: it changed during the sync; it will be uploaded next run`);
+      continue;
+    }
+    await fsp.unlink(abs).catch((err) => {
+      throw toWorkspaceSyncError(err);
+    });
+    out.deleted.push(l.path);
+  }
+  if (deleteRemote.length > 0) {
+    throwIfAborted(signal);
+    const rels = deleteRemote.map((a) => ctx.remote.get(a.path)?.path ?? a.path);
+    const failures = await provider.deleteMany(rels.map(remoteFull), { signal });
+    const failed = new Set(failures.map((f) => f.path));
+    for (const rel of rels) if (!failed.has(remoteFull(rel))) out.deleted.push(rel);
+    if (failures.length > 0) {
+      const first = failures[0]!;
+      throw new WorkspaceSyncError(first.error instanceof WorkspaceSyncError ? first.error.code : "PROVIDER_ERROR", `Could not delete ${failures.length} cloud file(s), first ${first.path}: ${first.error.message}`, {
+        path: first.path,
+        cause: first.error,
+      });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,36 @@
+/**
+ * Folder sync without rclone: `mailbox`, `mirror` (with ingest) and `bisync` over any
+ * {@link import("../providers/types.js").StorageProvider}.
+ *
+ * Layout (one job per file): `listing` (both sides), `deltas` (change tests), `plan` (pure planner),
+ * `ingest` (mirror ingest planner), `safety` (maxDelete / empty-side checks), `execute` (transfers
+ * and deletions), `transfer` (one file up or down), `mailbox` (drain, notification), `filters`,
+ * `state` (atomic state store), `lock` (in-process + lock file), `run` (one run), `run-config`
+ * (`runSync` from config).
+ *
+ * Decisions where the issue left room:
+ * - Content equality when both sides changed (or without state): the provider's hash via
+ *   `hashLocalFile` when the listing has one; otherwise both copies are streamed through SHA-256 when
+ *   the file is at most 8 MiB; larger files with no hash count as different (a conflict: both kept).
+ * - `newer` conflicts: a tie or an unknown cloud mtime goes to the workspace copy. The loser is kept
+ *   on both sides as `<name>.conflict` (`.conflict1`, … when taken).
+ * - mailbox/mirror push: a tracked file deleted locally is deleted in the cloud only if the cloud
+ *   copy is unchanged since it was pushed; a cloud copy edited since is left alone (and forgotten).
+ * - Mirror ingest never overwrites (a different local file makes the new one `name (1).ext`) and
+ *   never re-adds a file the user deleted locally, until the cloud copy changes.
+ * - A mode change, unreadable state or state for another folder is treated as a first run (merge,
+ *   no deletions). The in-process lock fails fast with `LOCKED` instead of waiting.
+ * - Failures come back as `{ ok: false, error: string, code }` (as the backup API).
+ */
+export { runSync, type RunSyncOptions } from "./run-config.js";
+export { runSyncWithProvider, MODE_REQUIRED_MESSAGE, type RunSyncWithProviderOptions } from "./run.js";
+export { planSync, conflictName, conflictWinner, contentCheckCandidates, type PlanOptions, type SyncPlan } from "./plan.js";
+export { planIngest, numberedName, type IngestStep } from "./ingest.js";
+export { checkSafety, type SafetyInput } from "./safety.js";
+export { createFilter, DEFAULT_EXCLUDE, type SyncFilter } from "./filters.js";
+export { acquireLock, type SyncLock, type LockInfo } from "./lock.js";
+export { loadState, saveState, statePathFor, type StateIdentity } from "./state.js";
+export { listLocal, listRemote, type Listing } from "./listing.js";
+export { formatInboxNotification, drainOutbox, ensureMailboxFolders, INBOX_DIR, OUTBOX_DIR } from "./mailbox.js";
+export type * from "./types.js";
+export { syncFailure } from "./types.js";

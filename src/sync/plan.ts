@@ -1,0 +1,190 @@
+/**
+ * The sync planner: from the two listings and the last agreed state, the list of actions a run
+ * takes. Pure (no I/O), so every rule is pinned by table tests.
+ *
+ * Modes:
+ * - `bisync`: each side is compared with its own prior listing; creates, updates and deletes
+ *   propagate both ways; a change on both sides is a conflict unless the contents are equal.
+ * - `mailbox` / `mirror` (push): the cloud becomes a copy of the workspace; a cloud file is deleted
+ *   only when this tool pushed it (it is in the state), it vanished locally and it was not changed in
+ *   the cloud since. Cloud-only files unknown to the state are left alone (the plugin's first-push
+ *   data-loss trap).
+ *
+ * Paths under `protectedPrefixes` (mailbox `_inbox/`, `_outbox/`; mirror ingest folder) are not
+ * looked at on either side.
+ */
+import type { SyncMode } from "../config/types.js";
+import { localChanged, localDelta, remoteChanged, remoteDelta, sameContent } from "./deltas.js";
+import type { LocalFile, RemoteFile, Side, StateEntry, SyncAction } from "./types.js";
+
+/** Options of {@link planSync}. */
+export interface PlanOptions {
+  mode: SyncMode;
+  /** Bisync conflict winner: `newer` by mtime (a tie or unknown mtime goes to the workspace copy). */
+  conflictResolve?: "newer" | "local" | "remote";
+  /** No deletions this run (first run, lost state, changed filters): a merge instead. */
+  noDeletes?: boolean;
+  /** Keys the caller compared byte-for-byte (or by hash) and found equal. */
+  equalContent?: ReadonlySet<string>;
+  /** Key prefixes (ending in `/`) that the plan ignores on both sides. */
+  protectedPrefixes?: readonly string[];
+  /** Maps a path to its comparison key (lower-case on case-insensitive providers). Default: identity. */
+  keyOf?: (path: string) => string;
+}
+
+/** What {@link planSync} returns. */
+export interface SyncPlan {
+  actions: SyncAction[];
+}
+
+/**
+ * Plans one run. `local` and `remote` are keyed by comparison key (see {@link PlanOptions.keyOf});
+ * `state` is the last agreed state (`undefined` on the first run). Actions come sorted by key.
+ */
+export function planSync(
+  local: ReadonlyMap<string, LocalFile>,
+  remote: ReadonlyMap<string, RemoteFile>,
+  state: Readonly<Record<string, StateEntry>> | undefined,
+  options: PlanOptions,
+): SyncPlan {
+  const keyOf = options.keyOf ?? ((p: string) => p);
+  const prefixes = options.protectedPrefixes ?? [];
+  const isProtected = (k: string): boolean => prefixes.some((p) => k.startsWith(p));
+  const keys = new Set<string>();
+  for (const k of local.keys()) keys.add(k);
+  for (const k of remote.keys()) keys.add(k);
+  if (state) for (const k of Object.keys(state)) keys.add(k);
+
+  // Names already used anywhere, so a conflict copy never lands on an existing file.
+  const taken = new Set(keys);
+  const actions: SyncAction[] = [];
+  const noDeletes = options.noDeletes === true || state === undefined;
+
+  for (const key of [...keys].sort()) {
+    if (isProtected(key)) continue;
+    const l = local.get(key);
+    const r = remote.get(key);
+    const s = state?.[key];
+    const action =
+      options.mode === "bisync"
+        ? planBisyncPath(key, l, r, s, noDeletes, options, taken, keyOf)
+        : planPushPath(key, l, r, s, noDeletes, options);
+    if (action) actions.push(action);
+  }
+  return { actions };
+}
+
+function planPushPath(
+  key: string,
+  l: LocalFile | undefined,
+  r: RemoteFile | undefined,
+  s: StateEntry | undefined,
+  noDeletes: boolean,
+  options: PlanOptions,
+): SyncAction | undefined {
+  if (l && r) {
+    if (s && !localChanged(l, s.local) && !remoteChanged(r, s.remote)) return { kind: "same", path: key };
+    if (sameContent(l, r, options.equalContent, key)) return { kind: "same", path: key };
+    if (!s) return { kind: "upload", path: key, reason: "differs from the cloud copy" };
+    return localChanged(l, s.local)
+      ? { kind: "upload", path: key, reason: "changed locally" }
+      : { kind: "upload", path: key, reason: "changed in the cloud; the workspace is the source of truth" };
+  }
+  if (l) return { kind: "upload", path: key, reason: s ? "missing in the cloud" : "new" };
+  if (r) {
+    if (!s) return { kind: "skip", path: key, reason: "only in the cloud and not pushed by this tool: left alone" };
+    if (remoteChanged(r, s.remote)) {
+      return { kind: "skip", path: key, reason: "deleted locally but changed in the cloud since it was pushed: left alone" };
+    }
+    if (noDeletes) return { kind: "skip", path: key, reason: "deleted locally; deletions are paused for this run (safe merge)", keepState: true };
+    return { kind: "deleteRemote", path: key, reason: "deleted locally" };
+  }
+  return undefined; // gone on both sides: the state entry is dropped
+}
+
+function planBisyncPath(
+  key: string,
+  l: LocalFile | undefined,
+  r: RemoteFile | undefined,
+  s: StateEntry | undefined,
+  noDeletes: boolean,
+  options: PlanOptions,
+  taken: Set<string>,
+  keyOf: (p: string) => string,
+): SyncAction | undefined {
+  const ld = localDelta(l, s);
+  const rd = remoteDelta(r, s);
+  const moved = (d: string): boolean => d === "new" || d === "changed";
+
+  if (l && r) {
+    if (ld === "unchanged" && rd === "unchanged") return { kind: "same", path: key };
+    if (ld === "unchanged") return { kind: "download", path: key, reason: "changed in the cloud" };
+    if (rd === "unchanged") return { kind: "upload", path: key, reason: "changed locally" };
+    // Changed or new on both sides.
+    if (sameContent(l, r, options.equalContent, key)) return { kind: "same", path: key };
+    const winner = conflictWinner(l, r, options.conflictResolve ?? "newer");
+    const display = winner === "local" ? l.path : r.path;
+    const loserPath = conflictName(display, taken, keyOf);
+    return {
+      kind: "conflict",
+      path: key,
+      winner,
+      loserPath,
+      reason: s ? "changed on both sides" : "different content on both sides with no prior state",
+    };
+  }
+  if (l) {
+    // Cloud copy absent.
+    if (rd === "absent") return { kind: "upload", path: key, reason: "new locally" };
+    // rd === "deleted"
+    if (moved(ld)) return { kind: "upload", path: key, reason: "deleted in the cloud but changed locally: kept" };
+    if (noDeletes) return { kind: "upload", path: key, reason: "deleted in the cloud; deletions are paused for this run (safe merge): copied back" };
+    return { kind: "deleteLocal", path: key, reason: "deleted in the cloud" };
+  }
+  if (r) {
+    if (ld === "absent") return { kind: "download", path: key, reason: "new in the cloud" };
+    if (moved(rd)) return { kind: "download", path: key, reason: "deleted locally but changed in the cloud: kept" };
+    if (noDeletes) return { kind: "download", path: key, reason: "deleted locally; deletions are paused for this run (safe merge): copied back" };
+    return { kind: "deleteRemote", path: key, reason: "deleted locally" };
+  }
+  return undefined;
+}
+
+/** The winning side of a conflict. */
+export function conflictWinner(l: LocalFile, r: RemoteFile, rule: "newer" | "local" | "remote"): Side {
+  if (rule === "local" || rule === "remote") return rule;
+  if (r.mtimeMs === undefined) return "local";
+  return r.mtimeMs > l.mtimeMs ? "remote" : "local";
+}
+
+/** `<name>.conflict`, or `.conflict1`, `.conflict2`… when taken; reserves the name in `taken`. */
+export function conflictName(name: string, taken: Set<string>, keyOf: (p: string) => string = (p) => p): string {
+  for (let i = 0; ; i++) {
+    const candidate = `${name}.conflict${i === 0 ? "" : i}`;
+    const k = keyOf(candidate);
+    if (!taken.has(k)) {
+      taken.add(k);
+      return candidate;
+    }
+  }
+}
+
+/**
+ * Keys where both sides hold a file of the same size whose sameness is unknown and matters
+ * (no state, or changed on both sides, or a local-only mtime change): the runner compares these
+ * (by hash or small download) and passes the equal ones back as {@link PlanOptions.equalContent}.
+ */
+export function contentCheckCandidates(
+  local: ReadonlyMap<string, LocalFile>,
+  remote: ReadonlyMap<string, RemoteFile>,
+  state: Readonly<Record<string, StateEntry>> | undefined,
+): string[] {
+  const out: string[] = [];
+  for (const [key, l] of local) {
+    const r = remote.get(key);
+    if (!r || r.size !== l.size) continue;
+    const s = state?.[key];
+    if (!s || localChanged(l, s.local) || remoteChanged(r, s.remote)) out.push(key);
+  }
+  return out.sort();
+}

@@ -1,0 +1,515 @@
+/**
+ * One sync run over a {@link StorageProvider}: lock, list both sides, plan, check safety, execute,
+ * save the state. Modes `mailbox`, `mirror` and `bisync` share these steps; they differ in the plan
+ * rules and in the extra drain (mailbox) or ingest (mirror) step.
+ */
+import { promises as fsp } from "node:fs";
+import path from "node:path";
+import type { SyncMode, SyncSettings } from "../config/types.js";
+import { WorkspaceSyncError, abortError, errorMessage, throwIfAborted, toWorkspaceSyncError } from "../errors.js";
+import { silentLogger, type Logger } from "../logger.js";
+import { joinRemotePath, normalizeRemotePath } from "../providers/paths.js";
+import type { StorageProvider } from "../providers/types.js";
+import { localChanged, remoteChanged, remoteSignature } from "./deltas.js";
+import { executePlan, localAbsPath, type ExecuteOutcome } from "./execute.js";
+import { createFilter, DEFAULT_EXCLUDE, type SyncFilter } from "./filters.js";
+import { planIngest } from "./ingest.js";
+import { forEachLimit } from "./limit.js";
+import { listLocal, listRemote, type Listing } from "./listing.js";
+import { drainOutbox, ensureMailboxFolders, formatInboxNotification, INBOX_DIR, OUTBOX_DIR } from "./mailbox.js";
+import { planSync, contentCheckCandidates } from "./plan.js";
+import { checkSafety } from "./safety.js";
+import { loadState, saveState, statePathFor, type StateIdentity } from "./state.js";
+import { acquireLock } from "./lock.js";
+import { compareContent, downloadFile } from "./transfer.js";
+import { syncFailure, type LocalFile, type RemoteFile, type RemoteSignature, type SkipNote, type StateEntry, type SyncRunResult, type SyncRunSuccess, type SyncState } from "./types.js";
+
+/** Arguments of {@link runSyncWithProvider}. */
+export interface RunSyncWithProviderOptions {
+  settings: SyncSettings;
+  provider: StorageProvider;
+  /** The agent workspace; the synced folder is `<workspaceDir>/<settings.localPath>`. */
+  workspaceDir: string;
+  /** Folder for the sync state and lock files. */
+  stateDir: string;
+  logger?: Logger;
+  signal?: AbortSignal;
+  /** Plan and report only; change nothing (no folders created, no state written). */
+  dryRun?: boolean;
+  /** Mailbox: called after a drain that moved files, with their names (relative to `_inbox`) and the notification text. */
+  onInboxFiles?: (names: string[], text: string) => void | Promise<void>;
+}
+
+/** The plugin's wording when `mode` is missing. */
+export const MODE_REQUIRED_MESSAGE =
+  '"mode" is required in config. Set "mode": "mailbox" (inbox/outbox, safest), "mode": "mirror" (workspace→cloud), or "mode": "bisync" (bidirectional). Sync will not run until mode is set.';
+
+/** Runs one sync. Never throws: failures come back as `{ ok: false, error }`. */
+export async function runSyncWithProvider(options: RunSyncWithProviderOptions): Promise<SyncRunResult> {
+  const logger = options.logger ?? silentLogger;
+  const { settings } = options;
+  const mode = settings.mode;
+  if (!mode) {
+    logger.error(`[workspace-sync] ${MODE_REQUIRED_MESSAGE}`);
+    return syncFailure(new WorkspaceSyncError("CONFIG_INVALID", MODE_REQUIRED_MESSAGE, { path: "mode" }));
+  }
+  let workspace: string;
+  let remoteDir: string;
+  try {
+    workspace = resolveWorkspace(options.workspaceDir, settings.localPath ?? "");
+    remoteDir = normalizeRemotePath(settings.remotePath ?? "");
+  } catch (err) {
+    return syncFailure(toWorkspaceSyncError(err, "CONFIG_INVALID"));
+  }
+  const identity: StateIdentity = { description: options.provider.description, remotePath: remoteDir, workspace };
+  const stateFile = statePathFor(options.stateDir, identity);
+  const { signal, dispose } = runSignal(options.signal, settings.timeout);
+
+  let lock;
+  try {
+    lock = await acquireLock(stateFile);
+  } catch (err) {
+    dispose();
+    const error = toWorkspaceSyncError(err);
+    logger.warn(`[workspace-sync] ${error.message}`);
+    return syncFailure(error);
+  }
+  const ctx: RunContext = {
+    provider: options.provider,
+    settings,
+    mode,
+    workspace,
+    remoteDir,
+    stateFile,
+    identity,
+    filter: createFilter(settings.exclude ?? DEFAULT_EXCLUDE, settings.copySymlinks === true),
+    // NFC so a macOS (NFD) name and the same name stored NFC in the cloud are one file, as rclone does.
+    keyOf: options.provider.capabilities.caseInsensitive ? (p: string) => p.normalize("NFC").toLowerCase() : (p: string) => p.normalize("NFC"),
+    logger,
+    signal,
+    dryRun: options.dryRun === true,
+    concurrency: Math.max(1, Math.floor(settings.concurrency || 4)),
+    remoteLabel: remoteDir ? `${options.provider.description}/${remoteDir}` : options.provider.description,
+    onInboxFiles: options.onInboxFiles,
+  };
+  try {
+    if (mode === "mailbox") return await runMailbox(ctx);
+    if (mode === "mirror") return await runMirror(ctx);
+    return await runBisync(ctx);
+  } catch (err) {
+    const error = signal.aborted ? abortError(signal.reason) : toWorkspaceSyncError(err);
+    logger.error(`[workspace-sync] Sync failed (${mode}): ${error.message}`);
+    return syncFailure(error);
+  } finally {
+    dispose();
+    await lock.release();
+  }
+}
+
+interface RunContext {
+  provider: StorageProvider;
+  settings: SyncSettings;
+  mode: SyncMode;
+  workspace: string;
+  remoteDir: string;
+  stateFile: string;
+  identity: StateIdentity;
+  filter: SyncFilter;
+  keyOf: (p: string) => string;
+  logger: Logger;
+  signal: AbortSignal;
+  dryRun: boolean;
+  concurrency: number;
+  remoteLabel: string;
+  onInboxFiles: RunSyncWithProviderOptions["onInboxFiles"];
+}
+
+/** `<workspaceDir>/<localPath>`; an absolute localPath is refused as in the plugin. */
+function resolveWorkspace(workspaceDir: string, localPath: string): string {
+  if (path.isAbsolute(localPath)) {
+    throw new WorkspaceSyncError("CONFIG_INVALID", `localPath must be relative to the workspace, got ${JSON.stringify(localPath)}: use a relative path such as "shared"`, { path: "localPath" });
+  }
+  return path.resolve(workspaceDir, localPath);
+}
+
+/** The caller's signal combined with the run timeout (seconds; 0 = none). */
+function runSignal(parent: AbortSignal | undefined, timeoutSeconds: number | undefined): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort(abortError(parent?.reason));
+  if (parent?.aborted) onAbort();
+  else parent?.addEventListener("abort", onAbort, { once: true });
+  let timer: NodeJS.Timeout | undefined;
+  if (timeoutSeconds && timeoutSeconds > 0) {
+    timer = setTimeout(() => {
+      controller.abort(new WorkspaceSyncError("TIMEOUT", `Sync timed out after ${timeoutSeconds}s and was stopped cleanly; raise "timeout" if the folder is large or the link slow`, { retryable: true }));
+    }, timeoutSeconds * 1000);
+    timer.unref();
+  }
+  return {
+    signal: controller.signal,
+    dispose() {
+      if (timer) clearTimeout(timer);
+      parent?.removeEventListener("abort", onAbort);
+    },
+  };
+}
+
+/** Listings, plan inputs and the state for the push or bisync part of a run. */
+interface Prepared {
+  state: SyncState | undefined;
+  priorFiles: Record<string, StateEntry> | undefined;
+  local: Listing<LocalFile>;
+  remote: Listing<RemoteFile>;
+  noDeletes: boolean;
+}
+
+async function prepare(ctx: RunContext): Promise<Prepared> {
+  let state = await loadState(ctx.stateFile, ctx.identity, (m) => ctx.logger.warn(`[workspace-sync] ${m}`));
+  if (state && state.mode !== ctx.mode) {
+    ctx.logger.info(`[workspace-sync] Mode changed from ${state.mode} to ${ctx.mode}: this run merges without deleting`);
+    state = undefined;
+  }
+  let noDeletes = state === undefined;
+  if (state && state.filtersHash !== ctx.filter.hash) {
+    ctx.logger.info("[workspace-sync] Exclude settings changed since the last sync: this run merges without deleting");
+    noDeletes = true;
+  }
+  const ignoredNames = ctx.provider.capabilities.ignoredNames;
+  const [localRes, remoteRes] = await Promise.allSettled([
+    listLocal(ctx.workspace, {
+      filter: ctx.filter,
+      copySymlinks: ctx.settings.copySymlinks === true,
+      ignoredNames,
+      keyOf: ctx.keyOf,
+      removeStaleTemps: !ctx.dryRun,
+      signal: ctx.signal,
+    }),
+    listRemote(ctx.provider, ctx.remoteDir, { filter: ctx.filter, keyOf: ctx.keyOf, signal: ctx.signal }),
+  ]);
+  if (localRes.status === "rejected") {
+    throw wrapListingError(localRes.reason, `the workspace ${ctx.workspace}`);
+  }
+  if (remoteRes.status === "rejected") {
+    throw wrapListingError(remoteRes.reason, `the cloud folder ${ctx.remoteLabel}`);
+  }
+  const local = localRes.value;
+  const remote = remoteRes.value;
+  for (const s of local.skipped) {
+    if (s.reason.startsWith("the provider")) ctx.logger.info(`[workspace-sync] Skipping ${s.path}: ${s.reason}`);
+    else if (s.reason.startsWith("differs only in")) ctx.logger.warn(`[workspace-sync] Skipping ${s.path}: ${s.reason}`);
+  }
+  // A workspace name that is not synced (a symlink, a special file) must not be written over by a
+  // cloud file of the same name, nor its cloud copy deleted: the path is out of scope on both sides.
+  const blocked = new Set((local.blocked ?? []).map(ctx.keyOf));
+  for (const k of blocked) {
+    const r = remote.files.get(k);
+    if (r) {
+      remote.files.delete(k);
+      remote.skipped.push({ path: r.path, reason: "the workspace has a symlink or special file of that name: left alone" });
+    }
+  }
+  let priorFiles: Record<string, StateEntry> | undefined;
+  if (state) {
+    priorFiles = {};
+    for (const [k, v] of Object.entries(state.files)) if (!ctx.filter.excluded(k) && !blocked.has(k)) priorFiles[k] = v;
+  }
+  return { state, priorFiles, local, remote, noDeletes };
+}
+
+function wrapListingError(err: unknown, what: string): WorkspaceSyncError {
+  const e = toWorkspaceSyncError(err);
+  if (e.code === "ABORTED" || e.code === "TIMEOUT") return e;
+  return new WorkspaceSyncError(e.code, `Could not list ${what}; nothing was changed: ${e.message}`, { path: e.path, cause: err, retryable: e.retryable });
+}
+
+/** Compares contents where sameness is unknown and matters; returns the keys found equal. */
+async function findEqualContent(ctx: RunContext, p: Prepared, keys: readonly string[]): Promise<Set<string>> {
+  const equal = new Set<string>();
+  const canHash = typeof ctx.provider.hashLocalFile === "function";
+  const todo = keys.filter((k) => {
+    const s = p.priorFiles?.[k];
+    const l = p.local.files.get(k)!;
+    const r = p.remote.files.get(k)!;
+    // With a state entry and only one side moved, a comparison is worth it only when hashing is cheap.
+    if (s && !(localChanged(l, s.local) && remoteChanged(r, s.remote))) return canHash && r.hash !== undefined;
+    return true;
+  });
+  await forEachLimit(
+    todo,
+    ctx.concurrency,
+    async (k) => {
+      const l = p.local.files.get(k)!;
+      const r = p.remote.files.get(k)!;
+      const same = await compareContent(ctx.provider, localAbsPath(ctx.workspace, l.path), r, joinRemotePath(ctx.remoteDir, r.path), ctx.signal);
+      if (same) equal.add(k);
+    },
+    ctx.signal,
+  );
+  return equal;
+}
+
+function protectedPrefixes(ctx: RunContext): string[] {
+  if (ctx.mode === "mailbox") return [ctx.keyOf(`${INBOX_DIR}/`), ctx.keyOf(`${OUTBOX_DIR}/`)];
+  if (ctx.mode === "mirror" && ctx.settings.ingest) return [ctx.keyOf(`${normalizeRemotePath(ctx.settings.ingestPath || "inbox")}/`)];
+  return [];
+}
+
+/** The push (mailbox, mirror) or bisync part: plan, safety, execute. Returns the outcome and the new files map. */
+async function syncPart(ctx: RunContext, p: Prepared): Promise<{ outcome: ExecuteOutcome; skipped: SkipNote[] }> {
+  const prefixes = protectedPrefixes(ctx);
+  const inScope = (k: string): boolean => !prefixes.some((x) => k.startsWith(x));
+  const candidates = contentCheckCandidates(p.local.files, p.remote.files, p.priorFiles).filter(inScope);
+  const equalContent = await findEqualContent(ctx, p, candidates);
+  throwIfAborted(ctx.signal);
+  const plan = planSync(p.local.files, p.remote.files, p.priorFiles, {
+    mode: ctx.mode,
+    conflictResolve: ctx.settings.conflictResolve ?? "newer",
+    noDeletes: p.noDeletes,
+    equalContent,
+    protectedPrefixes: prefixes,
+    keyOf: ctx.keyOf,
+  });
+  const count = (keys: Iterable<string>): number => {
+    let n = 0;
+    for (const k of keys) if (inScope(k)) n++;
+    return n;
+  };
+  const unsafe = checkSafety({
+    actions: plan.actions,
+    localCount: count(p.local.files.keys()),
+    remoteCount: count(p.remote.files.keys()),
+    stateCount: p.priorFiles ? count(Object.keys(p.priorFiles)) : 0,
+    maxDelete: ctx.settings.maxDelete ?? 50,
+    workspace: ctx.workspace,
+    remote: ctx.remoteLabel,
+    statePath: ctx.stateFile,
+  });
+  if (unsafe) throw unsafe;
+
+  const skipped: SkipNote[] = [...p.local.skipped, ...p.remote.skipped];
+  for (const a of plan.actions) if (a.kind === "skip") skipped.push({ path: a.path, reason: a.reason });
+  const caseConflicts = [...p.local.caseClashes, ...p.remote.caseClashes];
+
+  if (ctx.dryRun) {
+    const outcome: ExecuteOutcome = { uploaded: [], downloaded: [], deleted: [], conflicts: [...caseConflicts], files: {} };
+    for (const a of plan.actions) {
+      const name = p.local.files.get(a.path)?.path ?? p.remote.files.get(a.path)?.path ?? a.path;
+      if (a.kind === "upload") outcome.uploaded.push(name);
+      else if (a.kind === "download") outcome.downloaded.push(name);
+      else if (a.kind === "deleteLocal" || a.kind === "deleteRemote") outcome.deleted.push(name);
+      else if (a.kind === "conflict") outcome.conflicts.push(name);
+    }
+    for (const a of plan.actions) if (a.kind !== "same" && a.kind !== "skip") ctx.logger.info(`[workspace-sync] (dry run) would ${describeAction(a.kind)} ${a.path}`);
+    return { outcome, skipped };
+  }
+
+  const outcome = await executePlan(plan.actions, {
+    provider: ctx.provider,
+    remoteDir: ctx.remoteDir,
+    workspace: ctx.workspace,
+    local: p.local.files,
+    remote: p.remote.files,
+    prior: p.priorFiles,
+    keyOf: ctx.keyOf,
+    concurrency: ctx.concurrency,
+    logger: ctx.logger,
+    signal: ctx.signal,
+  });
+  outcome.conflicts.push(...caseConflicts);
+  return { outcome, skipped };
+}
+
+function describeAction(kind: string): string {
+  switch (kind) {
+    case "upload":
+      return "upload";
+    case "download":
+      return "download";
+    case "deleteLocal":
+      return "delete in the workspace";
+    case "deleteRemote":
+      return "delete in the cloud";
+    default:
+      return "resolve the conflict on";
+  }
+}
+
+function newState(ctx: RunContext, files: Record<string, StateEntry>, ingested?: Record<string, RemoteSignature>): SyncState {
+  const s: SyncState = {
+    version: 1,
+    mode: ctx.mode,
+    description: ctx.identity.description,
+    remotePath: ctx.identity.remotePath,
+    workspace: ctx.identity.workspace,
+    filtersHash: ctx.filter.hash,
+    savedAt: new Date().toISOString(),
+    files,
+  };
+  if (ingested) s.ingested = ingested;
+  return s;
+}
+
+function success(ctx: RunContext, outcome: ExecuteOutcome, inboxFiles: string[], skipped: SkipNote[]): SyncRunSuccess {
+  const sorted = (a: string[]): string[] => [...new Set(a)].sort();
+  const result: SyncRunSuccess = {
+    ok: true,
+    mode: ctx.mode,
+    uploaded: sorted(outcome.uploaded),
+    downloaded: sorted(outcome.downloaded),
+    deleted: sorted(outcome.deleted),
+    conflicts: sorted(outcome.conflicts),
+    inboxFiles,
+  };
+  if (skipped.length > 0) result.skipped = skipped;
+  if (ctx.dryRun) result.dryRun = true;
+  ctx.logger.info(
+    `[workspace-sync] ${ctx.dryRun ? "Dry run: would transfer" : "Transferred"} ${result.uploaded.length} up, ${result.downloaded.length} down; ` +
+      `${result.deleted.length} deleted, ${result.conflicts.length} conflict(s)${inboxFiles.length ? `, ${inboxFiles.length} new in the inbox` : ""}`,
+  );
+  return result;
+}
+
+async function ensureWorkspace(ctx: RunContext): Promise<void> {
+  if (ctx.dryRun) return;
+  await fsp.mkdir(ctx.workspace, { recursive: true }).catch((err) => {
+    throw toWorkspaceSyncError(err);
+  });
+}
+
+async function runMailbox(ctx: RunContext): Promise<SyncRunResult> {
+  const { logger } = ctx;
+  await ensureWorkspace(ctx);
+  if (!ctx.dryRun) await ensureMailboxFolders(ctx.provider, ctx.remoteDir, ctx.workspace, logger, ctx.signal);
+
+  let pushError: WorkspaceSyncError | undefined;
+  let push: { outcome: ExecuteOutcome; skipped: SkipNote[] } | undefined;
+  logger.info(`[workspace-sync] Mailbox: pushing workspace → ${ctx.remoteLabel}`);
+  try {
+    const p = await prepare(ctx);
+    push = await syncPart(ctx, p);
+    if (!ctx.dryRun) await saveState(ctx.stateFile, newState(ctx, push.outcome.files));
+    logger.info("[workspace-sync] Mailbox push completed");
+  } catch (err) {
+    pushError = ctx.signal.aborted ? abortError(ctx.signal.reason) : toWorkspaceSyncError(err);
+    logger.warn(`[workspace-sync] Mailbox push failed: ${pushError.message}`);
+  }
+
+  // The drain runs even when the push failed (it is what brings new files to the agent).
+  let drainError: WorkspaceSyncError | undefined;
+  let inboxFiles: string[] = [];
+  if (!ctx.signal.aborted) {
+    logger.info(`[workspace-sync] Mailbox: draining ${ctx.remoteLabel}/${OUTBOX_DIR} → ${path.join(ctx.workspace, INBOX_DIR)}`);
+    try {
+      inboxFiles = await drainOutbox({
+        provider: ctx.provider,
+        remoteDir: ctx.remoteDir,
+        workspace: ctx.workspace,
+        filter: ctx.filter,
+        concurrency: ctx.concurrency,
+        logger,
+        dryRun: ctx.dryRun,
+        signal: ctx.signal,
+      });
+      logger.info("[workspace-sync] Mailbox drain completed");
+    } catch (err) {
+      drainError = ctx.signal.aborted ? abortError(ctx.signal.reason) : toWorkspaceSyncError(err);
+      logger.warn(`[workspace-sync] Mailbox drain failed: ${drainError.message}`);
+    }
+  }
+  if (inboxFiles.length > 0 && !ctx.dryRun && ctx.onInboxFiles) {
+    try {
+      await ctx.onInboxFiles(inboxFiles, formatInboxNotification(inboxFiles));
+    } catch (err) {
+      logger.warn(`[workspace-sync] Inbox notification error: ${errorMessage(err)}`);
+    }
+  }
+  const error = pushError ?? drainError;
+  if (error) return syncFailure(error);
+  return success(ctx, push!.outcome, inboxFiles, push!.skipped);
+}
+
+async function runMirror(ctx: RunContext): Promise<SyncRunResult> {
+  const { logger } = ctx;
+  await ensureWorkspace(ctx);
+  logger.info(`[workspace-sync] Mirror: pushing workspace → ${ctx.remoteLabel}`);
+  const p = await prepare(ctx);
+  const part = await syncPart(ctx, p);
+  logger.info("[workspace-sync] Mirror push completed");
+  let ingested: Record<string, RemoteSignature> | undefined;
+  const inboxFiles: string[] = [];
+  if (ctx.settings.ingest) {
+    const ingestDir = normalizeRemotePath(ctx.settings.ingestPath || "inbox");
+    logger.info(`[workspace-sync] Mirror: ingesting ${ctx.remoteLabel}/${ingestDir} → ${path.join(ctx.workspace, ingestDir)}`);
+    const result = await ingest(ctx, p, ingestDir);
+    ingested = result.ingested;
+    inboxFiles.push(...result.added);
+    part.outcome.downloaded.push(...result.added);
+    logger.info("[workspace-sync] Mirror ingest completed");
+  }
+  if (!ctx.dryRun) await saveState(ctx.stateFile, newState(ctx, part.outcome.files, ingested));
+  return success(ctx, part.outcome, inboxFiles.sort(), part.skipped);
+}
+
+/** Mirror ingest: cloud `<ingestDir>/` → workspace `<ingestDir>/`, additive, never overwriting. */
+async function ingest(ctx: RunContext, p: Prepared, ingestDir: string): Promise<{ ingested: Record<string, RemoteSignature>; added: string[] }> {
+  const prefix = ctx.keyOf(`${ingestDir}/`);
+  const remote = new Map<string, RemoteFile>();
+  for (const [k, r] of p.remote.files) if (k.startsWith(prefix)) remote.set(k, r);
+  const prior = p.state?.ingested;
+  let steps = planIngest(remote, p.local.files, prior);
+  // Same-size local files may already hold the content: compare before downloading a duplicate.
+  const check = steps.filter((s) => s.kind === "download" && p.local.files.get(s.path)?.size === remote.get(s.path)!.size).map((s) => s.path);
+  if (check.length > 0) {
+    const equal = new Set<string>();
+    await forEachLimit(
+      check,
+      ctx.concurrency,
+      async (k) => {
+        const l = p.local.files.get(k)!;
+        const r = remote.get(k)!;
+        if (await compareContent(ctx.provider, localAbsPath(ctx.workspace, l.path), r, joinRemotePath(ctx.remoteDir, r.path), ctx.signal)) equal.add(k);
+      },
+      ctx.signal,
+    );
+    steps = planIngest(remote, p.local.files, prior, equal);
+  }
+  const ingested: Record<string, RemoteSignature> = {};
+  const added: string[] = [];
+  const downloads = steps.filter((s) => s.kind === "download");
+  for (const s of steps) {
+    if (s.kind === "keep" && prior?.[s.path]) ingested[s.path] = prior[s.path]!;
+    if (s.kind === "record") ingested[s.path] = remoteSignature(remote.get(s.path)!);
+  }
+  if (ctx.dryRun) {
+    return { ingested, added: downloads.map((s) => remote.get(s.path)!.path) };
+  }
+  const listSource = ctx.provider.capabilities.listMtime === "source";
+  await forEachLimit(
+    downloads,
+    ctx.concurrency,
+    async (s) => {
+      const r = remote.get(s.path)!;
+      const { finalPath } = await downloadFile(ctx.provider, joinRemotePath(ctx.remoteDir, r.path), localAbsPath(ctx.workspace, r.path), {
+        noClobber: true,
+        mtimeMs: listSource ? r.mtimeMs : undefined,
+        signal: ctx.signal,
+      });
+      ingested[s.path] = remoteSignature(r);
+      added.push(path.relative(ctx.workspace, finalPath).split(path.sep).join("/"));
+    },
+    ctx.signal,
+  );
+  return { ingested, added };
+}
+
+async function runBisync(ctx: RunContext): Promise<SyncRunResult> {
+  const { logger } = ctx;
+  await ensureWorkspace(ctx);
+  logger.info(`[workspace-sync] Running bisync: ${ctx.remoteLabel} ↔ ${ctx.workspace}`);
+  const p = await prepare(ctx);
+  if (!p.state) logger.info("[workspace-sync] Bisync: no prior state (first run or state lost): merging both sides without deleting");
+  const part = await syncPart(ctx, p);
+  if (!ctx.dryRun) await saveState(ctx.stateFile, newState(ctx, part.outcome.files));
+  logger.info("[workspace-sync] Bisync completed");
+  return success(ctx, part.outcome, [], part.skipped);
+}
