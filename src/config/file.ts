@@ -41,6 +41,19 @@ export async function loadConfigFile(file: string, options: ResolveOptions = {})
     }
     throw toWorkspaceSyncError(err, "CONFIG_INVALID");
   }
-  const raw = parseConfigJson(text, file);
+  const raw = pluginEntryConfig(parseConfigJson(text, file));
   return resolveConfig(raw, { ...options, source: options.source ?? file, baseDir: options.baseDir ?? path.dirname(path.resolve(file)) });
+}
+
+/** The plugin's id in an OpenClaw host config. */
+export const PLUGIN_ID = "openclaw-workspace-sync";
+
+/**
+ * An OpenClaw `openclaw.json` holds the plugin config at `plugins.entries["openclaw-workspace-sync"].config`;
+ * accept that file as is, so users can point the CLI at the config they already have.
+ */
+export function pluginEntryConfig(raw: unknown): unknown {
+  const entries = (raw as { plugins?: { entries?: Record<string, { config?: unknown }> } } | null)?.plugins?.entries;
+  const entry = entries && typeof entries === "object" ? entries[PLUGIN_ID] : undefined;
+  return entry && typeof entry === "object" && entry.config && typeof entry.config === "object" ? entry.config : raw;
 }

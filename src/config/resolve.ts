@@ -2,6 +2,7 @@
  * Raw config → {@link ResolvedConfig}: interpolate `${ENV}`, split flat/nested, refuse rclone-only
  * providers, validate every key (all problems at once), then apply the cross-section defaults.
  */
+import { normalizePolicy } from "../retention/policy.js";
 import os from "node:os";
 import path from "node:path";
 import type { BackupSettings, LocalSettings, ResolvedConfig, SyncSettings } from "./types.js";
@@ -195,6 +196,9 @@ function buildBackup(
   if (b.encrypt && passphrase === undefined) {
     warnings.push('backup.passphrase: backup.encrypt is true but no passphrase is set — backups and restores will fail until you set one (e.g. "${BACKUP_PASSPHRASE}")');
   }
+  // The retention policy is checked by the same code that applies it, so a config never loads
+  // and then fails (or deletes more than meant) at prune time.
+  normalizePolicy(b.retain);
   return defined<BackupSettings>({
     enabled: b.enabled,
     provider,

@@ -153,13 +153,13 @@ export const syncSchema = z.object({
     expect: `one of ${quoted(SYNC_PROVIDERS)}`,
   }),
   mode: field(z.enum(["mailbox", "mirror", "bisync"]).optional(), {
-    description: "`mailbox` (push workspace, pull inbox), `mirror` (remote → local) or `bisync` (two-way). Required to run a sync.",
+    description: "`mailbox` (push the workspace except `_inbox`/`_outbox`, move cloud `_outbox` files into `_inbox`), `mirror` (workspace → cloud, one way) or `bisync` (two-way, conflicts kept). Required to run a sync.",
     expect: 'one of "mailbox", "mirror", "bisync"',
     defaultText: "unset (sync refuses to run)",
   }),
-  ingest: bool(false, { description: "Mailbox mode: pull files dropped into the remote inbox." }),
+  ingest: bool(false, { description: "Mirror mode: also copy files from cloud `<ingestPath>/` into the workspace (additive, never deletes)." }),
   ingestPath: field(z.string().default("inbox"), {
-    description: "Inbox folder name (relative; a sibling of `localPath`, as in the plugin).",
+    description: "Mirror ingest folder, relative: cloud `<remotePath>/<ingestPath>/` is copied into workspace `<localPath>/<ingestPath>/`.",
     expect: "a relative path",
   }),
   notifyOnInbox: bool(false, { description: "Notify the agent when inbox files arrive." }),
@@ -204,8 +204,9 @@ export const syncSchema = z.object({
   ...providerBlocks,
 });
 
-const countSchema = z.number().int().min(0);
-const durationSchema = z.string().regex(/^(\d+[yYmMwdDhH])+$/);
+// restic's forms: a count, -1 for unlimited; durations in y/m/d/h only.
+const countSchema = z.number().int().min(-1);
+const durationSchema = z.string().regex(/^(\d+[ymdh])+$/);
 
 /** `backup.retain`: a snapshot count or a restic-style policy. Unknown policy keys are errors (a typo would delete more). */
 export const retainSchema = z.union([

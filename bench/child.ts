@@ -1,0 +1,126 @@
+/**
+ * One benchmark operation, run in its own process so its peak RSS can be measured alone
+ * (the parent wraps it in `/usr/bin/time -f %M`). Prints one JSON line: `{ ms, ...extra }`.
+ */
+import { spawn } from "node:child_process";
+import { promises as fsp } from "node:fs";
+import { subscribe } from "node:diagnostics_channel";
+import { runBackup, runRestore, runSync, createProvider, type StorageProvider } from "../src/index.js";
+
+const [op, ...args] = process.argv.slice(2);
+const silent = { info() {}, warn() {}, error: (m: string) => process.stderr.write(`${m}\n`) };
+const pass = process.env.BENCH_PASS ?? "bench passphrase";
+
+function s3Settings(bucket: string) {
+  return {
+    provider: "s3" as const,
+    s3: {
+      endpoint: process.env.WS_S3_ENDPOINT,
+      region: "us-east-1",
+      bucket,
+      accessKeyId: process.env.WS_S3_ACCESS_KEY_ID,
+      secretAccessKey: process.env.WS_S3_SECRET_ACCESS_KEY,
+      forcePathStyle: true,
+    },
+  };
+}
+
+function backupConfig(target: Record<string, unknown>) {
+  return { backup: { enabled: true, encrypt: true, passphrase: pass, include: ["workspace"], retain: { last: 100 }, ...target } };
+}
+
+/** Counts outgoing HTTP requests (S3 and Dropbox API calls) via node's diagnostics channel. */
+let httpRequests = 0;
+subscribe("http.client.request.start", () => {
+  httpRequests++;
+});
+
+async function main(): Promise<Record<string, unknown>> {
+  const t0 = performance.now();
+  const done = (extra: Record<string, unknown> = {}) => ({ ms: Math.round(performance.now() - t0), ...extra });
+  switch (op) {
+    case "backup": {
+      const [workspace, stateDir, root] = args as [string, string, string];
+      const r = await runBackup({ syncConfig: backupConfig({ provider: "local", local: { root } }), workspaceDir: workspace, stateDir, logger: silent, skipPrune: true });
+      if (!r.ok) throw new Error(r.error);
+      return done({ snapshot: r.snapshotName, stored: r.sizeBytes });
+    }
+    case "restore": {
+      const [stateDir, root, target] = args as [string, string, string];
+      const r = await runRestore({ syncConfig: backupConfig({ provider: "local", local: { root } }), workspaceDir: stateDir, stateDir, snapshotName: "latest", restoreTo: target, logger: silent });
+      if (!r.ok) throw new Error(r.error);
+      return done();
+    }
+    case "backup-s3": {
+      const [workspace, stateDir, bucket] = args as [string, string, string];
+      const cfg = backupConfig({ ...s3Settings(bucket), bucket });
+      const r = await runBackup({ syncConfig: cfg, workspaceDir: workspace, stateDir, logger: silent, skipPrune: true });
+      if (!r.ok) throw new Error(r.error);
+      return done({ stored: r.sizeBytes, requests: httpRequests });
+    }
+    case "cli-s3": {
+      // The command-line pipeline's stdout streamed into the same S3 upload code.
+      const [workspaceParent, bucket] = args as [string, string];
+      const provider = await createProvider(s3Settings(bucket), { logger: silent });
+      const child = spawn("sh", ["-c", 'tar -cz -C "$1" workspace | openssl enc -aes-256-cbc -salt -pbkdf2 -iter 100000 -pass env:BENCH_PASS', "sh", workspaceParent], {
+        stdio: ["ignore", "pipe", "inherit"],
+        env: { ...process.env, BENCH_PASS: pass },
+      });
+      const exit = new Promise<number>((resolve) => child.on("close", (c) => resolve(c ?? 1)));
+      const entry = await provider.write(`cli-${Date.now()}.tar.gz.enc`, child.stdout, { sizeHint: Number(process.env.BENCH_SIZE_HINT ?? 0) || undefined });
+      if ((await exit) !== 0) throw new Error("pipeline failed");
+      return done({ stored: entry.size });
+    }
+    case "sync": {
+      // A first run (untimed) makes both sides equal; the timed second run must change nothing.
+      const [workspace, stateDir, kind, where] = args as [string, string, string, string];
+      const sync = {
+        mode: "mirror",
+        remotePath: "bench",
+        ...(kind === "s3" ? s3Settings(where) : { provider: "local", local: { root: where } }),
+      };
+      const first = await runSync({ syncConfig: { sync }, workspaceDir: workspace, stateDir, logger: silent });
+      if (!first.ok) throw new Error(first.error);
+      const counted = countCalls(await createProvider(sync as Parameters<typeof createProvider>[0], { logger: silent, stateDir }));
+      httpRequests = 0;
+      const t1 = performance.now();
+      const second = await runSync({ syncConfig: { sync }, workspaceDir: workspace, stateDir, logger: silent, provider: counted.provider } as Parameters<typeof runSync>[0]);
+      if (!second.ok) throw new Error(second.error);
+      return {
+        ms: Math.round(performance.now() - t1),
+        firstRunMs: Math.round(t1 - t0),
+        transfers: second.uploaded.length + second.downloaded.length + second.deleted.length,
+        calls: counted.calls,
+        httpRequests,
+      };
+    }
+    default:
+      throw new Error(`unknown op ${op}`);
+  }
+}
+
+/** Wraps a provider so every method call is counted (listing pages are counted by the HTTP channel). */
+function countCalls(provider: StorageProvider): { provider: StorageProvider; calls: Record<string, number> } {
+  const calls: Record<string, number> = {};
+  const wrapped = new Proxy(provider, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== "function") return value;
+      return (...a: unknown[]) => {
+        calls[String(prop)] = (calls[String(prop)] ?? 0) + 1;
+        return (value as (...x: unknown[]) => unknown).apply(target, a);
+      };
+    },
+  });
+  return { provider: wrapped, calls };
+}
+
+main().then(
+  async (r) => {
+    await fsp.writeFile(process.env.BENCH_RESULT ?? "/dev/stdout", `${JSON.stringify(r)}\n`);
+  },
+  (err: unknown) => {
+    process.stderr.write(`bench op ${op} failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,212 @@
+/**
+ * `npm run bench`: backup/restore throughput and peak RSS side by side with the command-line
+ * pipeline (`tar -cz | openssl enc`, and pigz where installed) on the same data in the same run,
+ * S3 (Ceph RGW on loopback, when installed) and no-change sync of many files. Prints a Markdown
+ * table for the README.
+ *
+ * Options: --small N (small files, default 20000) --large N (random files, default 4)
+ *          --large-mib N (size of each, default 150) --sync-files N (default 40000)
+ *          --only backup|s3|sync  --runs N (repeat each timed op, best kept; default 1)
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { promises as fsp } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { ensureDataSet, ensureManyFiles } from "./data.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, "..", "..");
+const childJs = path.join(here, "child.js");
+
+function opt(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+}
+const only = (() => {
+  const i = process.argv.indexOf("--only");
+  return i > 0 ? process.argv[i + 1] : undefined;
+})();
+const runs = opt("runs", 1);
+const PASS = "bench passphrase";
+
+interface Measured {
+  ms: number;
+  rssMiB: number;
+  extra: Record<string, unknown>;
+}
+
+function has(bin: string): boolean {
+  try {
+    execFileSync("sh", ["-c", `command -v ${bin}`], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs a command under GNU time; returns wall time, peak RSS and the child's JSON line if any. */
+async function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Measured> {
+  const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), "ws-bench-m-"));
+  const timeFile = path.join(tmp, "time");
+  const resultFile = path.join(tmp, "result");
+  const t0 = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    const p = spawn("/usr/bin/time", ["-f", "%M", "-o", timeFile, cmd, ...args], {
+      stdio: ["ignore", "ignore", "inherit"],
+      env: { ...process.env, BENCH_PASS: PASS, BENCH_RESULT: resultFile, ...env },
+    });
+    p.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(" ")} exited ${code}`))));
+  });
+  const wall = performance.now() - t0;
+  const rssKiB = Number((await fsp.readFile(timeFile, "utf8")).trim().split("\n").pop());
+  const text = await fsp.readFile(resultFile, "utf8").catch(() => "");
+  await fsp.rm(tmp, { recursive: true, force: true });
+  const extra = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  return { ms: typeof extra.ms === "number" ? extra.ms : Math.round(wall), rssMiB: rssKiB / 1024, extra };
+}
+
+async function best(fn: () => Promise<Measured>, before?: () => Promise<void>): Promise<Measured> {
+  let out: Measured | undefined;
+  for (let i = 0; i < runs; i++) {
+    await before?.();
+    const m = await fn();
+    if (!out || m.ms < out.ms) out = m;
+  }
+  return out as Measured;
+}
+
+const rows: string[] = [];
+const row = (name: string, bytes: number, m: Measured, note = "") => {
+  const mbs = bytes / 1e6 / (m.ms / 1000);
+  rows.push(`| ${name} | ${(m.ms / 1000).toFixed(1)} s | ${mbs.toFixed(1)} MB/s | ${m.rssMiB.toFixed(0)} MiB | ${note} |`);
+  console.log(rows[rows.length - 1]);
+};
+
+async function main(): Promise<void> {
+  const benchDir = path.join(os.tmpdir(), "workspace-sync-bench");
+  const work = await fsp.mkdtemp(path.join(os.tmpdir(), "ws-bench-run-"));
+  const cleanup = async () => fsp.rm(work, { recursive: true, force: true });
+  console.log(`node ${process.version}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB; scratch ${work}`);
+
+  try {
+    if (!only || only === "backup" || only === "s3") {
+      const spec = { smallFiles: opt("small", 20000), smallAvgBytes: 20000, largeFiles: opt("large", 4), largeBytes: opt("large-mib", 150) * 1024 * 1024 };
+      console.log(`data set: ${spec.smallFiles} small text files + ${spec.largeFiles} × ${spec.largeBytes / 2 ** 20} MiB random (generating on first run)...`);
+      const data = await ensureDataSet(path.join(benchDir, "data"), spec);
+      const parent = path.dirname(data.workspace);
+      const stateDir = path.join(work, "state");
+      await fsp.mkdir(stateDir, { recursive: true });
+      console.log(`data set: ${(data.bytes / 1e6).toFixed(0)} MB in ${data.files} files\n`);
+      rows.push("| operation | time | throughput (plain MB/s) | peak RSS | notes |", "|---|---|---|---|---|");
+
+      if (!only || only === "backup") {
+        const dest = path.join(work, "dest");
+        const bk = await best(
+          () => measure(process.execPath, [childJs, "backup", data.workspace, stateDir, dest]),
+          () => fsp.rm(dest, { recursive: true, force: true }),
+        );
+        row("workspace-sync backup (local provider)", data.bytes, bk, `stored ${((bk.extra.stored as number) / 1e6).toFixed(0)} MB`);
+        const cliOut = path.join(work, "cli.tar.gz.enc");
+        const cli = await best(() =>
+          measure("sh", ["-c", `tar -cz -C "${parent}" workspace | openssl enc -aes-256-cbc -salt -pbkdf2 -iter 100000 -pass env:BENCH_PASS > "${cliOut}"`]),
+        );
+        row("tar -cz \\| openssl enc", data.bytes, cli, `${(bk.ms ? cli.ms / bk.ms : 0).toFixed(2)}x slower than ours`);
+        if (has("pigz")) {
+          const pz = await best(() =>
+            measure("sh", ["-c", `tar -c -C "${parent}" workspace | pigz | openssl enc -aes-256-cbc -salt -pbkdf2 -iter 100000 -pass env:BENCH_PASS > "${cliOut}.pigz"`]),
+          );
+          row("tar -c \\| pigz \\| openssl enc", data.bytes, pz);
+        }
+        const target = path.join(work, "restored");
+        const rs = await best(
+          () => measure(process.execPath, [childJs, "restore", stateDir, dest, target]),
+          () => fsp.rm(target, { recursive: true, force: true }),
+        );
+        row("workspace-sync restore", data.bytes, rs);
+        const cliTarget = path.join(work, "cli-restored");
+        const crs = await best(
+          () => measure("sh", ["-c", `openssl enc -d -aes-256-cbc -pbkdf2 -iter 100000 -pass env:BENCH_PASS -in "${cliOut}" | tar -xz -C "${cliTarget}"`]),
+          async () => {
+            await fsp.rm(cliTarget, { recursive: true, force: true });
+            await fsp.mkdir(cliTarget);
+          },
+        );
+        row("openssl enc -d \\| tar -xz", data.bytes, crs, `${(rs.ms ? crs.ms / rs.ms : 0).toFixed(2)}x our restore time`);
+      }
+
+      if (!only || only === "s3") await s3Bench(data, parent, stateDir);
+    }
+
+    if (!only || only === "sync") await syncBench(benchDir, work);
+  } finally {
+    await stopRgw?.();
+    await cleanup();
+  }
+  console.log("\nMarkdown for the README:\n");
+  console.log(rows.join("\n"));
+}
+
+let stopRgw: (() => Promise<void>) | undefined;
+async function s3Env(): Promise<boolean> {
+  if (process.env.WS_S3_ENDPOINT) return true;
+  const rgw = (await import(path.join(root, "scripts", "rgw.mjs"))) as {
+    rgwInstalled(): boolean;
+    startRgw(): Promise<{ endpoint: string; accessKeyId: string; secretAccessKey: string; stop(): Promise<void> }>;
+  };
+  if (!rgw.rgwInstalled()) {
+    console.log("(Ceph RGW not installed: S3 benchmarks skipped)");
+    return false;
+  }
+  const s = await rgw.startRgw();
+  process.env.WS_S3_ENDPOINT = s.endpoint;
+  process.env.WS_S3_ACCESS_KEY_ID = s.accessKeyId;
+  process.env.WS_S3_SECRET_ACCESS_KEY = s.secretAccessKey;
+  stopRgw = s.stop;
+  return true;
+}
+
+async function createBucket(name: string): Promise<void> {
+  const { S3Client, CreateBucketCommand } = await import("@aws-sdk/client-s3");
+  const client = new S3Client({
+    endpoint: process.env.WS_S3_ENDPOINT,
+    region: "us-east-1",
+    forcePathStyle: true,
+    credentials: { accessKeyId: process.env.WS_S3_ACCESS_KEY_ID ?? "", secretAccessKey: process.env.WS_S3_SECRET_ACCESS_KEY ?? "" },
+  });
+  await client.send(new CreateBucketCommand({ Bucket: name }));
+  client.destroy();
+}
+
+async function s3Bench(data: { workspace: string; bytes: number }, parent: string, stateDir: string): Promise<void> {
+  if (!(await s3Env())) return;
+  const bucket = `bench-${Date.now()}`;
+  await createBucket(bucket);
+  const ours = await best(() => measure(process.execPath, [childJs, "backup-s3", data.workspace, stateDir, bucket]));
+  row("workspace-sync backup → S3 (RGW, loopback)", data.bytes, ours, `${ours.extra.requests as number} HTTP requests`);
+  const cli = await best(() => measure(process.execPath, [childJs, "cli-s3", parent, bucket], { BENCH_SIZE_HINT: String(data.bytes + 64 * 1024 * 1024) }));
+  row("tar -cz \\| openssl enc → same S3 upload", data.bytes, cli);
+}
+
+async function syncBench(benchDir: string, work: string): Promise<void> {
+  const n = opt("sync-files", 40000);
+  console.log(`\nno-change sync of ${n} files (mirror mode; first run untimed)...`);
+  const ws = await ensureManyFiles(path.join(benchDir, `many-${n}`), n);
+  const syncRows = ["| no-change sync | files | time | provider calls | HTTP requests | transfers |", "|---|---|---|---|---|---|"];
+  const local = await measure(process.execPath, [childJs, "sync", ws, path.join(work, "sync-state-local"), "local", path.join(work, "sync-cloud")]);
+  syncRows.push(`| local provider | ${n} | ${(local.ms / 1000).toFixed(2)} s | ${JSON.stringify(local.extra.calls)} | - | ${local.extra.transfers as number} |`);
+  console.log(syncRows[syncRows.length - 1]);
+  if (await s3Env()) {
+    const bucket = `bench-sync-${Date.now()}`;
+    await createBucket(bucket);
+    const s3 = await measure(process.execPath, [childJs, "sync", ws, path.join(work, "sync-state-s3"), "s3", bucket]);
+    syncRows.push(`| S3 (RGW, loopback) | ${n} | ${(s3.ms / 1000).toFixed(2)} s | ${JSON.stringify(s3.extra.calls)} | ${s3.extra.httpRequests as number} | ${s3.extra.transfers as number} |`);
+    console.log(syncRows[syncRows.length - 1]);
+  }
+  rows.push("", ...syncRows);
+}
+
+main().catch((err: unknown) => {
+  console.error(`bench failed: ${err instanceof Error ? err.stack : String(err)}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,208 @@
+/** `workspace-sync backup now|list|restore|prune|status|verify`. Wording follows the plugin's CLI. */
+import path from "node:path";
+import { listBackupSnapshots, runBackup, runRestore, openBackupTarget, resolveSnapshotName } from "../../backup/index.js";
+import { verifySnapshots } from "../../backup/verify.js";
+import { readLastRun } from "../../state/last-run.js";
+import { planPrune, pruneSnapshots, type PruneResult } from "../../retention/index.js";
+import { errorMessage, toWorkspaceSyncError } from "../../errors.js";
+import type { CliContext } from "../context.js";
+import { formatBytes } from "../context.js";
+
+/** Runs a `backup` subcommand; returns the exit code. */
+export async function backupCommand(ctx: CliContext, sub: string | undefined): Promise<number> {
+  switch (sub) {
+    case "now":
+      return backupNow(ctx);
+    case "list":
+      return backupList(ctx);
+    case "restore":
+      return backupRestore(ctx);
+    case "prune":
+      return backupPrune(ctx);
+    case "status":
+      return backupStatus(ctx);
+    case "verify":
+      return backupVerify(ctx);
+    default:
+      ctx.io.stderr.write(`Unknown backup command: ${sub ?? "(none)"}. Try: workspace-sync backup --help\n`);
+      return 1;
+  }
+}
+
+async function backupNow(ctx: CliContext): Promise<number> {
+  const config = await ctx.config();
+  if (!config.backup?.enabled) {
+    ctx.io.stderr.write("Backup not enabled. Add a backup block to your plugin config.\n");
+    ctx.printJson({ ok: false, error: "Backup not enabled", code: "BACKUP_NOT_ENABLED" });
+    return 1;
+  }
+  ctx.print("Creating backup snapshot...");
+  const bar = ctx.progress("backup");
+  const result = await runBackup({
+    syncConfig: config,
+    workspaceDir: ctx.workspaceDir,
+    stateDir: ctx.stateDir,
+    logger: ctx.logger,
+    signal: ctx.signal,
+    onProgress: (p) => bar.update(p),
+  });
+  bar.done();
+  ctx.printJson(result);
+  if (!result.ok) {
+    ctx.io.stderr.write(`Backup failed: ${result.error}\n`);
+    return 1;
+  }
+  ctx.print(`Backup complete: ${result.snapshotName}`);
+  ctx.print(`Size: ${(result.sizeBytes / 1024 / 1024).toFixed(1)} MB`);
+  ctx.print(`Encrypted: ${result.encrypted ? "yes" : "no"}`);
+  if (result.prune?.ok && result.prune.deleted.length > 0) ctx.print(`Pruned: ${result.prune.deleted.length} old snapshot(s)`);
+  return 0;
+}
+
+async function backupList(ctx: CliContext): Promise<number> {
+  const config = await ctx.config();
+  const result = await listBackupSnapshots({ syncConfig: config, stateDir: ctx.stateDir, logger: ctx.logger, signal: ctx.signal });
+  if (!result.ok) {
+    ctx.printJson(result);
+    ctx.io.stderr.write(`Failed: ${result.error}\n`);
+    return 1;
+  }
+  let reasons: Record<string, string[]> = {};
+  try {
+    reasons = planPrune(result.details, config.backup?.retain ?? 7).reasons;
+  } catch (err) {
+    ctx.logger.warn(`retention policy: ${errorMessage(err)}`);
+  }
+  ctx.printJson({
+    ok: true,
+    snapshots: result.details.map((d) => ({ name: d.name, time: d.time.toISOString(), size: d.size, encrypted: d.encrypted, keptBy: reasons[d.name] ?? [] })),
+  });
+  if (result.snapshots.length === 0) {
+    ctx.print("No snapshots found.");
+    return 0;
+  }
+  ctx.print(`${result.snapshots.length} snapshot(s):\n`);
+  for (const d of result.details) {
+    const why = reasons[d.name];
+    const keep = why && why.length ? `  [${why.join(", ")}]` : "  [would be pruned]";
+    ctx.print(`  ${d.name}${d.encrypted ? " (encrypted)" : ""}  ${formatBytes(d.size)}${keep}`);
+  }
+  return 0;
+}
+
+async function backupRestore(ctx: CliContext): Promise<number> {
+  const config = await ctx.config();
+  const requested = ctx.args.values.get("snapshot") ?? "latest";
+  const to = ctx.args.values.get("to");
+  if (ctx.args.flags.has("dry-run")) {
+    let name = requested;
+    try {
+      if (!config.backup) throw new Error("Backup not configured");
+      const { provider, dir } = await openBackupTarget(config.backup, { logger: ctx.logger, stateDir: ctx.stateDir });
+      name = await resolveSnapshotName(provider, dir, requested, ctx.signal);
+    } catch (err) {
+      ctx.io.stderr.write(`Restore failed: ${errorMessage(err)}\n`);
+      ctx.printJson({ ok: false, error: errorMessage(err), code: toWorkspaceSyncError(err).code });
+      return 1;
+    }
+    const dest = path.resolve(to ?? path.join(ctx.stateDir, ".backup-restore", name));
+    ctx.print(`Would restore snapshot: ${name}`);
+    ctx.print(`Destination: ${dest}`);
+    ctx.print("(dry-run — no files changed)");
+    ctx.printJson({ ok: true, dryRun: true, snapshotName: name, restoreTo: dest });
+    return 0;
+  }
+  ctx.print(`Restoring snapshot: ${requested}`);
+  if (to) ctx.print(`Destination: ${path.resolve(to)}`);
+  const bar = ctx.progress("restore");
+  const result = await runRestore({
+    syncConfig: config,
+    workspaceDir: ctx.workspaceDir,
+    stateDir: ctx.stateDir,
+    snapshotName: requested,
+    restoreTo: to,
+    logger: ctx.logger,
+    signal: ctx.signal,
+    onProgress: (p) => bar.update(p),
+  });
+  bar.done();
+  ctx.printJson(result);
+  if (!result.ok) {
+    ctx.io.stderr.write(`Restore failed: ${result.error}\n`);
+    return 1;
+  }
+  ctx.print(`\nRestore complete: ${result.snapshotName}`);
+  ctx.print(`Files extracted to: ${result.restoredTo}`);
+  if (!result.verified) ctx.print("(no checksum was stored with this snapshot: content not verified)");
+  return 0;
+}
+
+async function backupPrune(ctx: CliContext): Promise<number> {
+  const config = await ctx.config();
+  if (!config.backup) {
+    ctx.io.stderr.write("Backup not configured. Add a backup block to your plugin config.\n");
+    return 1;
+  }
+  const dryRun = ctx.args.flags.has("dry-run");
+  let result: PruneResult;
+  try {
+    const { provider, dir } = await openBackupTarget(config.backup, { logger: ctx.logger, stateDir: ctx.stateDir });
+    result = await pruneSnapshots({ provider, dir, policy: config.backup.retain, logger: ctx.logger, signal: ctx.signal, dryRun });
+  } catch (err) {
+    result = { ok: false, error: errorMessage(err), code: toWorkspaceSyncError(err).code };
+  }
+  ctx.printJson(result);
+  if (!result.ok) {
+    ctx.io.stderr.write(`Prune failed: ${result.error}\n`);
+    return 1;
+  }
+  ctx.print(`${dryRun ? "Would keep" : "Keeping"} ${result.keep.length} snapshot(s):`);
+  for (const s of result.keep) ctx.print(`  keep   ${s.name}  [${(result.reasons[s.name] ?? []).join(", ")}]`);
+  ctx.print(`${dryRun ? "Would prune" : "Pruned"} ${result.prune.length} snapshot(s):`);
+  for (const s of result.prune) ctx.print(`  prune  ${s.name}`);
+  if (result.ignored.length) ctx.print(`Ignored (not snapshot names, never deleted): ${result.ignored.join(", ")}`);
+  for (const f of result.failed) ctx.io.stderr.write(`Failed to delete ${f.name}: ${f.error}\n`);
+  if (dryRun) ctx.print("(dry-run — nothing deleted)");
+  return result.failed.length ? 1 : 0;
+}
+
+async function backupStatus(ctx: CliContext): Promise<number> {
+  const config = await ctx.config();
+  const state = await readLastRun(ctx.stateDir, "backup");
+  ctx.printJson({ enabled: !!config.backup?.enabled, encrypted: !!config.backup?.encrypt, interval: config.backup?.interval ?? null, ...state });
+  ctx.print("Backup Service Status");
+  ctx.print("");
+  ctx.print(`  Enabled: ${config.backup?.enabled ? "yes" : "no"}`);
+  ctx.print(`  Encrypted: ${config.backup?.encrypt ? "yes" : "no"}`);
+  ctx.print(`  Interval: ${config.backup?.interval ?? 86400}s`);
+  if (state.lastRunAt) {
+    ctx.print(`  Last backup: ${state.lastRunAt}`);
+    ctx.print(`  Last backup OK: ${state.lastRunOk}`);
+    if (state.lastSuccessAt) ctx.print(`  Last success: ${state.lastSuccessAt}${state.lastResult ? ` (${state.lastResult})` : ""}`);
+    if (!state.lastRunOk && state.lastError) ctx.print(`  Last error: ${state.lastError}`);
+  } else {
+    ctx.print("  Last backup: never (on this host)");
+  }
+  return 0;
+}
+
+async function backupVerify(ctx: CliContext): Promise<number> {
+  const config = await ctx.config();
+  const all = ctx.args.flags.has("all");
+  const requested = ctx.args.values.get("snapshot") ?? "latest";
+  const results = await verifySnapshots({ syncConfig: config, stateDir: ctx.stateDir, logger: ctx.logger, signal: ctx.signal, snapshotName: all ? "all" : requested });
+  ctx.printJson(results);
+  if (!results.ok) {
+    ctx.io.stderr.write(`Verify failed: ${results.error}\n`);
+    return 1;
+  }
+  let bad = 0;
+  for (const r of results.snapshots) {
+    if (r.ok) ctx.print(`OK       ${r.snapshotName}${r.checksum ? "" : " (no stored checksum: archive structure checked only)"}`);
+    else {
+      bad++;
+      ctx.print(`DAMAGED  ${r.snapshotName}: ${r.error}`);
+    }
+  }
+  return bad ? 1 : 0;
+}

@@ -1,0 +1,34 @@
+/**
+ * Last line of defence for secrets in CLI output: every line written is scrubbed of the config's
+ * secret values (also in their JSON-escaped form), whatever module produced it.
+ */
+import type { ResolvedConfig } from "../config/types.js";
+
+const SECRET_KEYS = ["passphrase", "accessKeyId", "secretAccessKey", "sessionToken", "token", "appKey", "appSecret"] as const;
+
+/** The secret values in a resolved config (short values are ignored: masking them would garble output). */
+export function collectSecrets(config: ResolvedConfig): string[] {
+  const found = new Set<string>();
+  const visit = (obj: unknown) => {
+    if (!obj || typeof obj !== "object") return;
+    for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
+      if (typeof v === "string" && (SECRET_KEYS as readonly string[]).includes(k) && v.length >= 4) found.add(v);
+      else if (v && typeof v === "object") visit(v);
+    }
+  };
+  visit(config);
+  const out = new Set<string>();
+  for (const s of found) {
+    out.add(s);
+    out.add(JSON.stringify(s).slice(1, -1));
+  }
+  // Longest first, so a secret containing another is masked whole.
+  return [...out].sort((a, b) => b.length - a.length);
+}
+
+/** Replaces every occurrence of each secret in `text` with `***`. */
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const s of secrets) if (s && out.includes(s)) out = out.split(s).join("***");
+  return out;
+}
