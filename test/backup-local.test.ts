@@ -321,3 +321,20 @@ test("backup not enabled and missing passphrase give the plugin's errors", async
   assert.equal(!nopass.ok && nopass.code, "PASSPHRASE_MISSING");
   assert.match(!nopass.ok ? nopass.error : "", /no passphrase configured/);
 });
+
+test("a symlink pointing outside the workspace: refused by default, then skip or allow on request", async (t) => {
+  const { dir, root, workspaceDir, stateDir } = await setup(t);
+  await fsp.symlink("/usr/share/doc", path.join(workspaceDir, "docs-link"));
+  const b = await runBackup({ syncConfig: config(root), workspaceDir, stateDir });
+  assert.ok(b.ok);
+  const refused = await runRestore({ syncConfig: config(root), workspaceDir, stateDir, snapshotName: "latest", restoreTo: path.join(dir, "r1") });
+  assert.equal(!refused.ok && refused.code, "UNSAFE_ARCHIVE_ENTRY");
+  assert.match(!refused.ok ? refused.error : "", /docs-link.*--symlinks skip/s);
+  const skipped = await runRestore({ syncConfig: config(root), workspaceDir, stateDir, snapshotName: "latest", restoreTo: path.join(dir, "r2"), externalSymlinks: "skip" });
+  assert.ok(skipped.ok, JSON.stringify(skipped));
+  await assert.rejects(fsp.lstat(path.join(dir, "r2", "workspace", "docs-link")), /ENOENT/);
+  assert.equal(await fsp.readFile(path.join(dir, "r2", "workspace", "notes", "today.md"), "utf8"), "note ".repeat(500));
+  const allowed = await runRestore({ syncConfig: config(root), workspaceDir, stateDir, snapshotName: "latest", restoreTo: path.join(dir, "r3"), externalSymlinks: "allow" });
+  assert.ok(allowed.ok);
+  assert.equal(await fsp.readlink(path.join(dir, "r3", "workspace", "docs-link")), "/usr/share/doc");
+});

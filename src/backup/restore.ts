@@ -32,6 +32,12 @@ export interface RunRestoreParams {
   signal?: AbortSignal;
   onProgress?: ProgressCallback;
   provider?: StorageProvider;
+  /**
+   * Symlinks in the snapshot that point outside the restore folder: `"refuse"` (default: the
+   * restore fails naming the entry), `"skip"` (left out, with a warning) or `"allow"` (recreated as
+   * they were; extraction still never writes through a link).
+   */
+  externalSymlinks?: "refuse" | "skip" | "allow";
 }
 
 /** Result of {@link runRestore}. */
@@ -129,7 +135,11 @@ async function restoreOnce(params: RunRestoreParams, logger: Logger): Promise<Ru
     onBytes: params.onProgress ? (bytes) => params.onProgress?.({ phase: "restore", bytes }) : undefined,
   });
   logger.info(`[backup] Streaming restore to ${restoredTo} (no local temp file needed)`);
-  const extracted = extractArchive(plain, restoredTo, { signal });
+  const extracted = extractArchive(plain, restoredTo, {
+    signal,
+    externalSymlinks: params.externalSymlinks,
+    onWarning: (m) => logger.warn(`[backup] ${m}`),
+  });
   const [read, wrote] = await Promise.allSettled([done, extracted]);
   if (read.status === "rejected" || wrote.status === "rejected") {
     plain.destroy();

@@ -40,9 +40,10 @@ ${COMMON}`,
   "backup list": `Usage: workspace-sync backup list [options]
 Lists snapshots newest first, with the retention rules that keep each one.
 ${COMMON}`,
-  "backup restore": `Usage: workspace-sync backup restore [--snapshot NAME|latest] [--to DIR] [--dry-run] [options]
+  "backup restore": `Usage: workspace-sync backup restore [--snapshot NAME|latest] [--to DIR] [--dry-run] [--symlinks refuse|skip|allow] [options]
 Restores into a staging folder (default <state-dir>/.backup-restore/<snapshot>) that must be empty
-or new; live data is never overwritten. Move what you need back by hand.
+or new; live data is never overwritten. Move what you need back by hand. Symlinks pointing outside
+the folder fail the restore by default; --symlinks skip leaves them out, allow recreates them.
 ${COMMON}`,
   "backup prune": `Usage: workspace-sync backup prune [--dry-run] [options]
 Applies backup.retain (restic's forget semantics). Names that are not snapshots are never deleted.

@@ -14,7 +14,7 @@ import { statusCommand } from "./commands/status.js";
 import { configCheckCommand } from "./commands/config.js";
 import { runCommand } from "./commands/run.js";
 
-const VALUE_OPTIONS = new Set(["config", "workspace", "state-dir", "snapshot", "to"]);
+const VALUE_OPTIONS = new Set(["config", "workspace", "state-dir", "snapshot", "to", "symlinks"]);
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
 export async function main(argv: readonly string[], io: CliIO, signal: AbortSignal): Promise<number> {

@@ -4,7 +4,7 @@ import { listBackupSnapshots, runBackup, runRestore, openBackupTarget, resolveSn
 import { verifySnapshots } from "../../backup/verify.js";
 import { readLastRun } from "../../state/last-run.js";
 import { planPrune, pruneSnapshots, type PruneResult } from "../../retention/index.js";
-import { errorMessage, toWorkspaceSyncError } from "../../errors.js";
+import { WorkspaceSyncError, errorMessage, toWorkspaceSyncError } from "../../errors.js";
 import type { CliContext } from "../context.js";
 import { formatBytes } from "../context.js";
 
@@ -121,6 +121,7 @@ async function backupRestore(ctx: CliContext): Promise<number> {
     stateDir: ctx.stateDir,
     snapshotName: requested,
     restoreTo: to,
+    externalSymlinks: symlinkPolicy(ctx.args.values.get("symlinks")),
     logger: ctx.logger,
     signal: ctx.signal,
     onProgress: (p) => bar.update(p),
@@ -205,4 +206,10 @@ async function backupVerify(ctx: CliContext): Promise<number> {
     }
   }
   return bad ? 1 : 0;
+}
+
+function symlinkPolicy(value: string | undefined): "refuse" | "skip" | "allow" | undefined {
+  if (value === undefined) return undefined;
+  if (value === "refuse" || value === "skip" || value === "allow") return value;
+  throw new WorkspaceSyncError("CONFIG_INVALID", `--symlinks must be refuse, skip or allow (got ${JSON.stringify(value)})`, { path: "--symlinks" });
 }

@@ -1,0 +1,87 @@
+/**
+ * The archive entry list a walk produces and the pack stage writes, and the tar size it costs.
+ * Pure.
+ */
+
+/** Fields every entry has. */
+interface EntryBase {
+  /** Path inside the archive, `/`-separated, no trailing slash (`workspace/notes/a.md`). */
+  name: string;
+  /** Permission bits (`mode & 0o7777`). */
+  mode: number;
+  /** Modification time. */
+  mtime: Date;
+  uid: number;
+  gid: number;
+}
+
+/** A regular file, read from `sourcePath` when packed. */
+export interface FileEntry extends EntryBase {
+  type: "file";
+  sourcePath: string;
+  /** Size at walk time: exactly this many bytes are stored, whatever the file holds when read. */
+  size: number;
+}
+
+/** A folder. */
+export interface DirectoryEntry extends EntryBase {
+  type: "directory";
+  sourcePath: string;
+}
+
+/** A symbolic link, stored as a link (never followed). */
+export interface SymlinkEntry extends EntryBase {
+  type: "symlink";
+  sourcePath: string;
+  /** The link's target, as read by `readlink`. */
+  linkname: string;
+}
+
+/**
+ * A hard link to an earlier file entry: content reachable twice (an include item inside another,
+ * or a genuine hard link) is stored once, as GNU tar does.
+ */
+export interface HardLinkEntry extends EntryBase {
+  type: "link";
+  sourcePath: string;
+  /** Archive name of the earlier entry holding the content. */
+  linkname: string;
+  /** The file's size (used only if the earlier entry could not be stored). */
+  size: number;
+}
+
+/** One entry of the archive, in archive order. */
+export type ArchiveEntry = FileEntry | DirectoryEntry | SymlinkEntry | HardLinkEntry;
+
+const BLOCK = 512;
+
+/** `n` rounded up to whole 512-byte tar blocks. */
+export function padToBlock(n: number): number {
+  return Math.ceil(n / BLOCK) * BLOCK;
+}
+
+function needsPax(name: string, linkname: string | undefined): boolean {
+  const nameBytes = Buffer.byteLength(name) + 1; // directories get a trailing '/'
+  if (nameBytes !== name.length + 1) return true; // non-ASCII names go in a pax header
+  if (nameBytes > 100) return true; // may fit a ustar prefix split, but count the pax header to be safe
+  return linkname !== undefined && Buffer.byteLength(linkname) > 100;
+}
+
+/**
+ * An upper bound of the bytes one entry takes in the tar stream: header, pax extended header when
+ * the name or link target needs one, and the data padded to 512.
+ */
+export function tarEntryBytesUpperBound(entry: ArchiveEntry): number {
+  const linkname = entry.type === "symlink" || entry.type === "link" ? entry.linkname : undefined;
+  let bytes = BLOCK;
+  if (needsPax(entry.name, linkname)) {
+    // `<len> path=<name>\n` + `<len> linkpath=<target>\n`, each length prefix at most 20 digits.
+    const paxData = Buffer.byteLength(entry.name) + 32 + (linkname === undefined ? 0 : Buffer.byteLength(linkname) + 32);
+    bytes += BLOCK + padToBlock(paxData);
+  }
+  if (entry.type === "file") bytes += padToBlock(entry.size);
+  return bytes;
+}
+
+/** Bytes the end-of-archive marker takes (two zero blocks). */
+export const TAR_END_BYTES = 2 * BLOCK;

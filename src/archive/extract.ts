@@ -1,0 +1,333 @@
+/**
+ * Extract: gunzip (multi-member) → tar-stream extract → files under a target folder that must be
+ * empty or new. Nothing is ever written outside the target, and damaged input never ends in success.
+ */
+import fsSync, { constants as fsConstants } from "node:fs";
+import fs from "node:fs/promises";
+import path from "node:path";
+import type { Readable } from "node:stream";
+import type * as tar from "tar-stream";
+import { WorkspaceSyncError, abortError, toWorkspaceSyncError } from "../errors.js";
+import type { ProgressCallback } from "../logger.js";
+import { type TarEntry, drainEntry, readTarGz } from "./read-tar-gz.js";
+import { safeEntryName, symlinkStaysInside, unsafeEntry } from "./safe-path.js";
+
+/** Options of {@link extractArchive}. */
+export interface ExtractOptions {
+  signal?: AbortSignal;
+  /** Compressed bytes consumed so far (`phase: "restore"`). */
+  onProgress?: ProgressCallback;
+  /** Expected compressed size, passed through as `totalBytes` in progress reports. */
+  totalBytes?: number;
+  /** Non-fatal findings (entries of unknown type that were skipped). */
+  onWarning?: (message: string) => void;
+  /**
+   * What to do with a symlink whose target lies outside the target folder (an absolute path, or
+   * `..` past the top): `"refuse"` (default) fails with `UNSAFE_ARCHIVE_ENTRY`, `"skip"` leaves it
+   * out with a warning, `"allow"` creates it. Extraction never writes through a symlink either way.
+   */
+  externalSymlinks?: "refuse" | "skip" | "allow";
+}
+
+/** What an extraction wrote. */
+export interface ExtractResult {
+  files: number;
+  directories: number;
+  symlinks: number;
+  hardLinks: number;
+  /** Bytes of file content written. */
+  bytes: number;
+  /** Compressed bytes read from the source. */
+  compressedBytes: number;
+}
+
+/** What the extractor created at a path (the target started empty, so this is everything there). */
+type Kind = "dir" | "file" | "symlink";
+
+const WRITE_BATCH = 1024 * 1024;
+/** File entries up to this size are written with synchronous calls. */
+const SMALL_FILE = 256 * 1024;
+const PROGRESS_EVERY = 1024 * 1024;
+
+/**
+ * Makes sure `targetDir` is an empty folder (creating it when missing) and returns its real path.
+ * Throws `TARGET_NOT_EMPTY` for a folder with anything in it.
+ */
+async function prepareTarget(targetDir: string): Promise<string> {
+  const abs = path.resolve(targetDir);
+  let entries: string[];
+  try {
+    entries = await fs.readdir(abs);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") {
+      await fs.mkdir(abs, { recursive: true }).catch((e: unknown) => {
+        throw toWorkspaceSyncError(e);
+      });
+      return fs.realpath(abs);
+    }
+    if (code === "ENOTDIR") {
+      throw new WorkspaceSyncError("TARGET_NOT_EMPTY", `Restore target ${abs} is a file: choose an empty or new folder`, { path: abs });
+    }
+    throw toWorkspaceSyncError(err);
+  }
+  if (entries.length > 0) {
+    throw new WorkspaceSyncError(
+      "TARGET_NOT_EMPTY",
+      `Restore target ${abs} is not empty (${entries.length} entries): choose an empty or new folder so nothing is overwritten`,
+      { path: abs },
+    );
+  }
+  return fs.realpath(abs);
+}
+
+/**
+ * Extracts a gzipped tar stream into `targetDir` (empty or new). Restores modes (without
+ * setuid/setgid/sticky bits, no chown), mtimes (folders after their contents), symlinks and hard
+ * links. Refuses with `UNSAFE_ARCHIVE_ENTRY` absolute names, `..` components, symlinks pointing
+ * outside the target, hard links to anything not extracted before, writes through a symlinked
+ * folder and device/fifo entries. Damaged gzip or tar data → `SNAPSHOT_CORRUPT`; a
+ * {@link WorkspaceSyncError} raised by `source` (e.g. `WRONG_PASSPHRASE` from decryption) is
+ * rethrown unchanged. On failure, files extracted so far are left in the target.
+ */
+export async function extractArchive(source: Readable, targetDir: string, options: ExtractOptions = {}): Promise<ExtractResult> {
+  const { signal } = options;
+  if (signal?.aborted) {
+    source.destroy();
+    throw abortError(signal.reason);
+  }
+  let root: string;
+  try {
+    root = await prepareTarget(targetDir);
+  } catch (err) {
+    source.destroy();
+    throw err;
+  }
+
+  const result: ExtractResult = { files: 0, directories: 0, symlinks: 0, hardLinks: 0, bytes: 0, compressedBytes: 0 };
+  const report = (): void => {
+    options.onProgress?.({ phase: "restore", bytes: result.compressedBytes, totalBytes: options.totalBytes, files: result.files });
+  };
+  let lastReport = 0;
+  const writer = new EntryExtractor(root, options, result);
+  await readTarGz(source, (entry) => writer.entry(entry), {
+    signal,
+    onCompressedBytes: (n) => {
+      result.compressedBytes = n;
+      if (n - lastReport >= PROGRESS_EVERY) {
+        lastReport = n;
+        report();
+      }
+    },
+  });
+  try {
+    await writer.finish();
+  } catch (err) {
+    throw toWorkspaceSyncError(err);
+  }
+  report();
+  return result;
+}
+
+/** Writes every byte of `chunks` (`writev` may write less than asked). */
+async function writeAll(fh: fs.FileHandle, chunks: Buffer[], total: number): Promise<void> {
+  const { bytesWritten } = await fh.writev(chunks);
+  if (bytesWritten === total) return;
+  const rest = Buffer.concat(chunks).subarray(bytesWritten);
+  let off = 0;
+  while (off < rest.length) off += (await fh.write(rest, off, rest.length - off)).bytesWritten;
+}
+
+interface DeferredDir {
+  full: string;
+  depth: number;
+  mode: number;
+  mtime: Date;
+}
+
+class EntryExtractor {
+  private readonly kinds = new Map<string, Kind>();
+  private readonly dirs: DeferredDir[] = [];
+
+  constructor(
+    private readonly root: string,
+    private readonly options: ExtractOptions,
+    private readonly result: ExtractResult,
+  ) {}
+
+  private full(name: string): string {
+    return path.join(this.root, ...name.split("/"));
+  }
+
+  async entry(entry: TarEntry): Promise<void> {
+    const h = entry.header;
+    const name = safeEntryName(h.name);
+    if (name === "" && h.type !== "directory") throw unsafeEntry(h.name, "it would replace the restore folder itself");
+    switch (h.type) {
+      case "file":
+      case "contiguous-file":
+        return this.file(name, h, entry);
+      case "directory":
+        await drainEntry(entry);
+        if (name === "") return; // `./`: the target itself
+        return this.directory(name, h);
+      case "symlink":
+        await drainEntry(entry);
+        return this.symlink(name, h);
+      case "link":
+        await drainEntry(entry);
+        return this.hardLink(name, h);
+      case "character-device":
+      case "block-device":
+      case "fifo":
+        throw unsafeEntry(h.name, `${h.type} entries are not restored`);
+      default:
+        await drainEntry(entry);
+        this.options.onWarning?.(`Skipped archive entry ${JSON.stringify(h.name)}: unsupported entry type`);
+    }
+  }
+
+  /** Creates missing parent folders of `name`, refusing to go through anything but real folders. */
+  private async parents(name: string, original: string): Promise<void> {
+    const parts = name.split("/");
+    for (let i = 1; i < parts.length; i++) {
+      const rel = parts.slice(0, i).join("/");
+      const kind = this.kinds.get(rel);
+      if (kind === "dir") continue;
+      if (kind === "symlink") throw unsafeEntry(original, `it would be written through the symlink ${JSON.stringify(rel)}`);
+      if (kind === "file") throw unsafeEntry(original, `its parent ${JSON.stringify(rel)} is a file`);
+      const full = this.full(rel);
+      try {
+        fsSync.mkdirSync(full);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+        const st = fsSync.lstatSync(full);
+        if (!st.isDirectory()) throw unsafeEntry(original, `its parent ${JSON.stringify(rel)} is not a folder`);
+      }
+      this.kinds.set(rel, "dir");
+    }
+  }
+
+  /** Removes an earlier file or symlink at `name` (a later entry replaces it, as tar does). */
+  private async replace(name: string, original: string): Promise<void> {
+    const kind = this.kinds.get(name);
+    if (kind === undefined) return;
+    if (kind === "dir") throw unsafeEntry(original, "it would replace a folder");
+    await fs.unlink(this.full(name));
+    this.kinds.delete(name);
+  }
+
+  private async file(name: string, h: tar.Header, entry: TarEntry): Promise<void> {
+    await this.parents(name, h.name);
+    await this.replace(name, h.name);
+    const full = this.full(name);
+    const flags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | (fsConstants.O_NOFOLLOW ?? 0);
+    if (h.size <= SMALL_FILE) {
+      // Small files in one go with synchronous calls: five thread-pool round trips per file cost
+      // more than the writes themselves (a restore is mostly small files).
+      const chunks: Buffer[] = [];
+      for await (const chunk of entry as AsyncIterable<Buffer>) chunks.push(chunk);
+      const data = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+      const fd = fsSync.openSync(full, flags, 0o600);
+      this.kinds.set(name, "file");
+      try {
+        let off = 0;
+        while (off < data.length) off += fsSync.writeSync(fd, data, off, data.length - off);
+        fsSync.fchmodSync(fd, h.mode & 0o777);
+        fsSync.futimesSync(fd, h.mtime, h.mtime);
+      } finally {
+        fsSync.closeSync(fd);
+      }
+      this.result.bytes += data.length;
+      this.result.files++;
+      return;
+    }
+    const fh = await fs.open(full, flags, 0o600);
+    this.kinds.set(name, "file");
+    try {
+      let batch: Buffer[] = [];
+      let batched = 0;
+      for await (const chunk of entry as AsyncIterable<Buffer>) {
+        batch.push(chunk);
+        batched += chunk.length;
+        if (batched >= WRITE_BATCH) {
+          await writeAll(fh, batch, batched);
+          this.result.bytes += batched;
+          batch = [];
+          batched = 0;
+        }
+      }
+      if (batched > 0) {
+        await writeAll(fh, batch, batched);
+        this.result.bytes += batched;
+      }
+      await fh.chmod(h.mode & 0o777);
+      await fh.utimes(h.mtime, h.mtime);
+    } finally {
+      await fh.close();
+    }
+    this.result.files++;
+  }
+
+  private async directory(name: string, h: tar.Header): Promise<void> {
+    await this.parents(name, h.name);
+    const kind = this.kinds.get(name);
+    if (kind !== undefined && kind !== "dir") throw unsafeEntry(h.name, `it would replace a ${kind === "file" ? "file" : "symlink"} with a folder`);
+    const full = this.full(name);
+    if (kind === undefined) {
+      fsSync.mkdirSync(full, 0o700);
+      this.kinds.set(name, "dir");
+      this.result.directories++;
+    }
+    this.dirs.push({ full, depth: name.split("/").length, mode: h.mode & 0o777, mtime: h.mtime });
+  }
+
+  private async symlink(name: string, h: tar.Header): Promise<void> {
+    const linkname = h.linkname ?? "";
+    const policy = this.options.externalSymlinks ?? "refuse";
+    if (policy !== "allow" && !symlinkStaysInside(name, linkname, this.root)) {
+      if (policy === "refuse") throw unsafeEntry(
+          h.name,
+          `symlink target ${JSON.stringify(linkname)} is outside the restore folder (restore with externalSymlinks "skip" — CLI --symlinks skip — to leave such links out, or "allow" to recreate them as they were)`,
+        );
+      this.options.onWarning?.(`Skipped symlink ${JSON.stringify(h.name)} → ${JSON.stringify(linkname)}: it points outside the restore folder`);
+      return;
+    }
+    await this.parents(name, h.name);
+    await this.replace(name, h.name);
+    const full = this.full(name);
+    await fs.symlink(linkname, full);
+    this.kinds.set(name, "symlink");
+    await fs.lutimes(full, h.mtime, h.mtime).catch(() => {});
+    this.result.symlinks++;
+  }
+
+  private async hardLink(name: string, h: tar.Header): Promise<void> {
+    let target: string;
+    try {
+      target = safeEntryName(h.linkname ?? "");
+    } catch {
+      throw unsafeEntry(h.name, `hard link to ${JSON.stringify(h.linkname ?? "")}, outside the restore folder`);
+    }
+    const kind = this.kinds.get(target);
+    if (target === name && kind === "file") return; // GNU tar's "x link to x" for an item listed twice
+    // Only to regular files: link(2) follows a symlink on some systems (macOS), which could reach outside.
+    if (kind !== "file") {
+      throw unsafeEntry(h.name, `hard link to ${JSON.stringify(h.linkname ?? "")}, which is not a file extracted earlier from this archive`);
+    }
+    await this.parents(name, h.name);
+    await this.replace(name, h.name);
+    await fs.link(this.full(target), this.full(name));
+    this.kinds.set(name, "file");
+    this.result.hardLinks++;
+  }
+
+  /** Applies folder modes and mtimes, deepest first, once their contents are in place. */
+  async finish(): Promise<void> {
+    const dirs = [...this.dirs].sort((a, b) => b.depth - a.depth);
+    for (const d of dirs) {
+      await fs.chmod(d.full, d.mode);
+      await fs.utimes(d.full, d.mtime, d.mtime);
+    }
+  }
+}

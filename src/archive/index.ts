@@ -1,0 +1,22 @@
+/**
+ * The archive layer: what a backup holds (include set, excludes, walk), writing it as a `.tar.gz`
+ * stream (tar-stream + parallel gzip) and extracting one safely.
+ */
+export { DEFAULT_INCLUDE, includeItemPath, resolveIncludeSources, type IncludeRoots, type IncludeSource } from "./include-set.js";
+export { DEFAULT_EXCLUDE, createExcludeMatcher, normaliseExcludePattern, type ExcludeMatcher } from "./exclude.js";
+export {
+  type ArchiveEntry,
+  type DirectoryEntry,
+  type FileEntry,
+  type HardLinkEntry,
+  type SymlinkEntry,
+  TAR_END_BYTES,
+  padToBlock,
+  tarEntryBytesUpperBound,
+} from "./entry.js";
+export { walkIncludeSet, walkSources, type WalkOptions, type WalkResult, type WalkSourcesOptions } from "./walk.js";
+export { chooseBlockLevel, gzipBytesUpperBound, parallelGzip, type ParallelGzipOptions } from "./parallel-gzip.js";
+export { createArchiveStream, type ArchiveStreamOptions } from "./pack.js";
+export { extractArchive, type ExtractOptions, type ExtractResult } from "./extract.js";
+export { checkArchive, type CheckResult } from "./check.js";
+export { safeEntryName, symlinkStaysInside } from "./safe-path.js";

@@ -1,0 +1,115 @@
+/**
+ * Parallel gzip, the pigz way: the input is cut into independent blocks that are deflated on
+ * zlib's thread pool, a bounded number at a time, and emitted in order. Each block is a complete
+ * gzip member; concatenated members are one valid gzip stream (RFC 1952 §2.2) that `gunzip`,
+ * `tar -xz` and node's gunzip read. Blocks that barely compress are stored or deflated at level 1
+ * instead of spending deflate time on them.
+ */
+import os from "node:os";
+import { promisify } from "node:util";
+import zlib from "node:zlib";
+import { abortError } from "../errors.js";
+
+const gzipAsync = promisify(zlib.gzip) as (buf: Buffer, options: zlib.ZlibOptions) => Promise<Buffer>;
+
+/** Options of {@link parallelGzip}. */
+export interface ParallelGzipOptions {
+  /** gzip level 0-9 (default 6). */
+  level?: number;
+  /** Bytes per independent block (default 2 MiB). */
+  blockSize?: number;
+  /** Blocks being deflated at once (default: the number of CPUs, clamped to 2..3 to leave thread-pool room for file reads). */
+  concurrency?: number;
+  /** Skip deflate effort on blocks whose sample barely compresses (default true). */
+  adaptive?: boolean;
+  signal?: AbortSignal;
+}
+
+const PROBE_SLICES = 4;
+const PROBE_SLICE_BYTES = 8 * 1024;
+
+/**
+ * The level to use for one block: a few slices of it are deflated at level 1; when they barely
+ * shrink (random or already compressed data) the block is stored (level 0) or deflated at level 1.
+ */
+export function chooseBlockLevel(block: Buffer, level: number): number {
+  if (level <= 0) return 0;
+  if (block.length < PROBE_SLICES * PROBE_SLICE_BYTES * 2) return level;
+  const sample = Buffer.allocUnsafe(PROBE_SLICES * PROBE_SLICE_BYTES);
+  const stride = Math.floor((block.length - PROBE_SLICE_BYTES) / (PROBE_SLICES - 1));
+  for (let i = 0; i < PROBE_SLICES; i++) {
+    block.copy(sample, i * PROBE_SLICE_BYTES, i * stride, i * stride + PROBE_SLICE_BYTES);
+  }
+  const ratio = zlib.deflateRawSync(sample, { level: 1 }).length / sample.length;
+  if (ratio > 0.97) return 0;
+  if (ratio > 0.9) return Math.min(level, 1);
+  return level;
+}
+
+function defaultConcurrency(): number {
+  const cpus = typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;
+  return Math.min(3, Math.max(2, cpus));
+}
+
+/**
+ * Compresses `source` into a multi-member gzip stream. Memory stays within about
+ * `(concurrency + 1) × blockSize` plus the compressed output in flight; the generator pulls input
+ * only as fast as its consumer takes output.
+ */
+export async function* parallelGzip(source: AsyncIterable<Uint8Array>, options: ParallelGzipOptions = {}): AsyncGenerator<Buffer> {
+  const level = options.level ?? 6;
+  if (!Number.isInteger(level) || level < 0 || level > 9) throw new RangeError(`gzip level must be 0-9, got ${level}`);
+  const blockSize = Math.max(64 * 1024, options.blockSize ?? 2 * 1024 * 1024);
+  const concurrency = Math.max(1, options.concurrency ?? defaultConcurrency());
+  const adaptive = options.adaptive ?? true;
+  const signal = options.signal;
+  const inFlight: Promise<Buffer>[] = [];
+
+  const dispatch = (block: Buffer): void => {
+    const blockLevel = adaptive ? chooseBlockLevel(block, level) : level;
+    // One output chunk for the whole member: the default 16 KiB chunks cost a thread-pool round trip each.
+    const chunkSize = block.length + (block.length >> 3) + 1024;
+    const p = gzipAsync(block, { level: blockLevel, memLevel: 9, chunkSize });
+    p.catch(() => {}); // awaited in order below; avoid an unhandled rejection while waiting for earlier blocks
+    inFlight.push(p);
+  };
+
+  let block = Buffer.allocUnsafe(blockSize);
+  let filled = 0;
+  let emittedAny = false;
+  for await (const chunk of source) {
+    if (signal?.aborted) throw abortError(signal.reason);
+    let offset = 0;
+    while (offset < chunk.length) {
+      const n = Math.min(blockSize - filled, chunk.length - offset);
+      block.set(chunk.subarray(offset, offset + n), filled);
+      filled += n;
+      offset += n;
+      if (filled === blockSize) {
+        dispatch(block);
+        block = Buffer.allocUnsafe(blockSize);
+        filled = 0;
+        while (inFlight.length >= concurrency) {
+          emittedAny = true;
+          yield await (inFlight.shift() as Promise<Buffer>);
+        }
+      }
+    }
+  }
+  if (filled > 0 || (!emittedAny && inFlight.length === 0)) dispatch(block.subarray(0, filled));
+  while (inFlight.length > 0) {
+    if (signal?.aborted) throw abortError(signal.reason);
+    yield await (inFlight.shift() as Promise<Buffer>);
+  }
+}
+
+/**
+ * An upper bound of the gzip output for `inputBytes` of input cut into `blockSize` blocks.
+ * Deflate never emits much more than stored blocks, but node's zlib (Chromium's) cuts incompressible
+ * data into small blocks: about 1 byte per KiB was measured, so allow 4 per KiB, plus 18 bytes of
+ * gzip header and trailer per member.
+ */
+export function gzipBytesUpperBound(inputBytes: number, blockSize = 2 * 1024 * 1024): number {
+  const members = Math.max(1, Math.ceil(inputBytes / blockSize));
+  return inputBytes + Math.ceil(inputBytes / 256) + 32 * members + 64;
+}
