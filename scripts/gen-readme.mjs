@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Regenerates the README's config reference from the zod schema (describeConfig), so the two
+// `npm run docs`: regenerates the README's config reference from the zod schema (describeConfig), so the two
 // cannot drift; test/readme.test.ts fails when they do. Run after `npm run build`.
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";

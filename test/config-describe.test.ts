@@ -34,7 +34,7 @@ test("describeConfig shows types and defaults from the schema", () => {
   assert.deepEqual(rows.get("backup.interval")!.slice(0, 2), ["number ≥ 0", "`86400`"]);
   assert.deepEqual(rows.get("backup.compressionLevel")!.slice(0, 2), ["integer 0–9", "`6`"]);
   assert.deepEqual(rows.get("backup.kdfIterations")!.slice(1, 2), ["`100000`"]);
-  assert.deepEqual(rows.get("backup.retain")!.slice(0, 2), ["integer ≥ 0 or object", "`7`"]);
+  assert.deepEqual(rows.get("backup.retain")!.slice(0, 2), ["integer ≥ -1 or object", "`7`"]);
   assert.deepEqual(rows.get("sync.maxDelete")!.slice(0, 2), ["number 0–100", "`50`"]);
   assert.deepEqual(rows.get("sync.concurrency")!.slice(0, 2), ["integer 1–64", "`4`"]);
   assert.match(rows.get("backup.provider")![1]!, /sync provider/);

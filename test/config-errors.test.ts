@@ -32,7 +32,7 @@ test("wrong types: every problem is listed with its key path, what was found and
           concurrency: 2.5,
           s3: { bucket: 7, partSizeMiB: 1 },
         },
-        backup: { interval: "daily", include: ["workspace", "photos"], compressionLevel: 11, retain: { daily: -1, dayly: 3 }, enabled: "true" },
+        backup: { interval: "daily", include: ["workspace", "photos"], compressionLevel: 11, retain: { daily: -2, dayly: 3 }, enabled: "true" },
       },
       { env },
     ),
@@ -214,7 +214,7 @@ test("retain accepts counts and policies, refuses bad durations and negatives", 
   assert.deepEqual(resolveConfig({ backup: { retain: { withinDaily: "1y6m" } } }, { env }).backup?.retain, { withinDaily: "1y6m" });
   const err = configError(() => resolveConfig({ backup: { retain: { within: "a week" } } }, { env }));
   assert.match(err.message, /backup\.retain\.within: expected a duration such as "30d", "12h" or "1y6m", got "a week"/);
-  assert.match(configError(() => resolveConfig({ backup: { retain: -2 } }, { env })).message, /backup\.retain: expected a number of snapshots >= 0/);
+  assert.match(configError(() => resolveConfig({ backup: { retain: -2 } }, { env })).message, /backup\.retain: expected a number of snapshots \(-1 = all\)/);
 });
 
 test("dropbox.fetch must be a function", () => {

@@ -8,7 +8,7 @@ import { describeConfig } from "../src/config/index.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-test("README config reference matches the config schema (run: npm run build && node scripts/gen-readme.mjs)", () => {
+test("README config reference matches the config schema (run: npm run docs)", () => {
   const text = readFileSync(path.join(root, "README.md"), "utf8");
   const m = /<!-- config-reference:start -->\n([\s\S]*?)\n<!-- config-reference:end -->/.exec(text);
   assert.ok(m, "README.md has the config-reference markers");

@@ -259,7 +259,7 @@ export const backupSchema = z.object({
   }),
   retain: field(retainSchema.default(7), {
     description: "Snapshots to keep: a count, or a policy {last, hourly, daily, weekly, monthly, yearly, within*}.",
-    expect: 'a number of snapshots >= 0, or a policy such as { "daily": 7, "weekly": 4 }',
+    expect: 'a number of snapshots (-1 = all), or a policy such as { "daily": 7, "weekly": 4 }',
     fix: 'policy keys: last, hourly, daily, weekly, monthly, yearly (whole numbers), within, withinHourly … withinYearly (durations like "30d" or "1y6m")',
   }),
   compressionLevel: field(z.number().int().min(0).max(9).default(6), {
