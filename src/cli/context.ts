@@ -10,6 +10,7 @@ import { WorkspaceSyncError } from "../errors.js";
 import type { Logger, Progress } from "../logger.js";
 import type { ParsedArgs } from "./args.js";
 import { collectSecrets, redact } from "./redact.js";
+import { formatBytes as formatSize } from "../util/format.js";
 
 /** Streams the CLI writes to (injectable for tests). */
 export interface CliIO {
@@ -118,15 +119,7 @@ export function createCliContext(args: ParsedArgs, io: CliIO, signal: AbortSigna
   };
 }
 
-/** `1.2 MB` style sizes (the plugin's formatBytes: B/KB/MB/GB with 1 decimal). */
+/** `1.2 MB` style sizes for CLI output. */
 export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ["KB", "MB", "GB", "TB"];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(1)} ${units[i]}`;
+  return formatSize(n, " ");
 }

@@ -74,6 +74,9 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
+  // The AWS SDK warns on every run under Node 20 about its future Node 22 requirement; a CLI user
+  // can do nothing about it mid-command. (The library itself never touches the environment.)
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const controller = new AbortController();
   let interrupted = 0;
   const onSignal = (sig: NodeJS.Signals) => {

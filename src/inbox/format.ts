@@ -3,19 +3,9 @@
  * format (`📄 name (1.2KB)`, `📁 name/`, `🔗 name (symlink)`).
  */
 import type { InboxEntry, InboxListing } from "./list.js";
+import { formatBytes } from "../util/format.js";
 
-/** `512B`, `1.2KB`, `3.4MB`, `1.0GB` (one decimal, 1024-based), as the plugin tool printed sizes. */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes}B`;
-  const units = ["KB", "MB", "GB"];
-  let value = bytes / 1024;
-  let i = 0;
-  while (value >= 1024 && i < units.length - 1) {
-    value /= 1024;
-    i++;
-  }
-  return `${value.toFixed(1)}${units[i]}`;
-}
+export { formatBytes };
 
 /** One listing line for an entry. */
 export function describeInboxEntry(entry: InboxEntry): string {
