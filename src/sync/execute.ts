@@ -45,6 +45,31 @@ export function localAbsPath(workspace: string, rel: string): string {
   return path.join(workspace, ...rel.split("/"));
 }
 
+/**
+ * Maps a cloud path to the workspace path a new file should get: each folder keeps the spelling
+ * the workspace already uses for it (by comparison key), so a cloud `docs/b.txt` lands in an
+ * existing workspace `Docs/` on a case-insensitive provider instead of a second folder `docs/`
+ * (likewise for a Unicode-form difference).
+ */
+export function localNamer(local: ReadonlyMap<string, LocalFile>, keyOf: (p: string) => string): (remoteRel: string) => string {
+  const dirs = new Map<string, string>();
+  for (const l of local.values()) {
+    for (let i = l.path.lastIndexOf("/"); i > 0; i = l.path.lastIndexOf("/", i - 1)) {
+      const dir = l.path.slice(0, i);
+      const k = keyOf(dir);
+      if (dirs.has(k)) break; // its parents are known too
+      dirs.set(k, dir);
+    }
+  }
+  return (remoteRel) => {
+    for (let i = remoteRel.lastIndexOf("/"); i > 0; i = remoteRel.lastIndexOf("/", i - 1)) {
+      const dir = dirs.get(keyOf(remoteRel.slice(0, i)));
+      if (dir !== undefined) return `${dir}${remoteRel.slice(i)}`;
+    }
+    return remoteRel;
+  };
+}
+
 /** Executes `actions`. Throws the first failure (after in-flight transfers settle); deletions are then not attempted. */
 export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteContext): Promise<ExecuteOutcome> {
   const out: ExecuteOutcome = { uploaded: [], downloaded: [], deleted: [], conflicts: [], files: {} };
@@ -76,6 +101,8 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
         transfers.push(a);
     }
   }
+
+  const localNameFor = localNamer(ctx.local, ctx.keyOf);
 
   const download = async (rel: string, r: RemoteFile): Promise<LocalFile> => {
     const { local } = await downloadFile(provider, remoteFull(r.path), localAbs(rel), {
@@ -124,7 +151,7 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
       out.uploaded.push(l.path);
     } else if (a.kind === "download") {
       if (!r) return;
-      const rel = l?.path ?? r.path;
+      const rel = l?.path ?? localNameFor(r.path);
       logger.debug?.(`[workspace-sync] download ${r.path} (${a.reason})`);
       const local = await download(rel, r);
       out.files[a.path] = { local: localSignature(local), remote: remoteSignature(r) };

@@ -13,7 +13,14 @@
  *   `hashLocalFile` when the listing has one; otherwise both copies are streamed through SHA-256 when
  *   the file is at most 8 MiB; larger files with no hash count as different (a conflict: both kept).
  * - `newer` conflicts: a tie or an unknown cloud mtime goes to the workspace copy. The loser is kept
- *   on both sides as `<name>.conflict` (`.conflict1`, … when taken).
+ *   on both sides as `<name>.conflict` (`.conflict1`, … when taken), spelled as in the workspace.
+ *   Where listings give the upload time (S3), each conflicting object is stat'ed and its stored
+ *   source mtime (this tool's and rclone's `mtime` metadata) decides instead.
+ * - Workspace names one cloud name cannot hold (`code/a.txt` and `CODE/a.txt` on Dropbox; a file
+ *   `Notes` beside a folder `notes/`): the name synced before (it matches the state, else the cloud
+ *   spelling, else the first by name) keeps syncing; the others are skipped with a warning and
+ *   listed in `conflicts`; their cloud counterpart is never overwritten. A new cloud file lands in
+ *   the workspace folder that already exists under another case or Unicode spelling.
  * - mailbox/mirror push: a tracked file deleted locally is deleted in the cloud only if the cloud
  *   copy is unchanged since it was pushed; a cloud copy edited since is left alone (and forgotten).
  * - Mirror ingest never overwrites (a different local file makes the new one `name (1).ext`) and
@@ -30,7 +37,7 @@ export { checkSafety, type SafetyInput } from "./safety.js";
 export { createFilter, DEFAULT_EXCLUDE, type SyncFilter } from "./filters.js";
 export { acquireLock, type SyncLock, type LockInfo } from "./lock.js";
 export { loadState, saveState, statePathFor, type StateIdentity } from "./state.js";
-export { listLocal, listRemote, type Listing } from "./listing.js";
+export { listLocal, listRemote, resolveClashes, type Listing } from "./listing.js";
 export { formatInboxNotification, drainOutbox, ensureMailboxFolders, INBOX_DIR, OUTBOX_DIR } from "./mailbox.js";
 export type * from "./types.js";
 export { syncFailure } from "./types.js";

@@ -40,6 +40,11 @@ export interface Listing<T> {
   /** Paths that clash with another by case on a case-insensitive provider (one of each pair is skipped). */
   caseClashes: string[];
   /**
+   * Keys held by more than one name (case or Unicode form), with every variant, the kept one first.
+   * {@link resolveClashes} may pick another variant to keep.
+   */
+  clashGroups?: Map<string, T[]>;
+  /**
    * Local only: names that exist in the workspace but are not synced (symlinks without
    * copySymlinks, special files, names the provider refuses). Nothing may be written over them.
    */
@@ -155,7 +160,36 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
   throwIfAborted(options.signal);
   if (failure !== undefined) throw failure;
   found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { ...keyed(found, options.keyOf, skipped), skipped, blocked };
+  const listing: Listing<LocalFile> = { ...keyed(found, options.keyOf, skipped), skipped, blocked };
+  skipFilesNamedLikeFolders(listing, options.keyOf);
+  return listing;
+}
+
+/**
+ * A file whose name differs only in case (or Unicode form) from a synced folder (`Notes` beside
+ * `notes/a.txt`) cannot exist on a case-insensitive provider: the file is skipped, reported and
+ * blocked (its cloud counterpart is left alone), so the folder still syncs.
+ */
+function skipFilesNamedLikeFolders(listing: Listing<LocalFile>, keyOf: (p: string) => string): void {
+  const dirs = new Map<string, string>();
+  for (const f of listing.files.values()) {
+    for (let i = f.path.lastIndexOf("/"); i > 0; i = f.path.lastIndexOf("/", i - 1)) {
+      const dir = f.path.slice(0, i);
+      const k = keyOf(dir);
+      if (dirs.has(k)) break;
+      dirs.set(k, dir);
+    }
+  }
+  if (dirs.size === 0) return;
+  for (const [k, f] of listing.files) {
+    const dir = dirs.get(k);
+    if (dir === undefined) continue;
+    listing.files.delete(k);
+    listing.clashGroups?.delete(k);
+    listing.caseClashes.push(f.path);
+    listing.skipped.push({ path: f.path, reason: `${CLASH_REASON} the folder ${dir}/; the provider cannot hold both: skipped` });
+    listing.blocked?.push(f.path);
+  }
 }
 
 function isInside(child: string, parent: string): boolean {
@@ -201,18 +235,54 @@ export function isSafeRelativePath(p: string): boolean {
   return p.split("/").every((part) => part !== "" && part !== "." && part !== "..");
 }
 
-function keyed<T extends { path: string }>(list: T[], keyOf: (p: string) => string, skipped: SkipNote[]): { files: Map<string, T>; caseClashes: string[] } {
+/** Prefix of the skip reason of a name that clashes with another by case or Unicode form. */
+const CLASH_REASON = "differs only in case or Unicode form from";
+
+function clashNote(path: string, kept: string): SkipNote {
+  return { path, reason: `${CLASH_REASON} ${kept}; the provider cannot hold both: skipped` };
+}
+
+function keyed<T extends { path: string }>(list: T[], keyOf: (p: string) => string, skipped: SkipNote[]): { files: Map<string, T>; caseClashes: string[]; clashGroups: Map<string, T[]> } {
   const files = new Map<string, T>();
   const caseClashes: string[] = [];
+  const clashGroups = new Map<string, T[]>();
   for (const f of list) {
     const k = keyOf(f.path);
     const prior = files.get(k);
     if (prior) {
       caseClashes.push(f.path);
-      skipped.push({ path: f.path, reason: `differs only in case or Unicode form from ${prior.path}; the provider cannot hold both: skipped` });
+      skipped.push(clashNote(f.path, prior.path));
+      const group = clashGroups.get(k);
+      if (group) group.push(f);
+      else clashGroups.set(k, [prior, f]);
       continue;
     }
     files.set(k, f);
   }
-  return { files, caseClashes };
+  return { files, caseClashes, clashGroups };
+}
+
+/**
+ * Lets `choose` pick which variant of each clash group is synced (the first in name order by
+ * default), and rewrites the listing's files, clash list and skip notes to match. Used to keep the
+ * name that was synced before, so a new case twin never replaces its cloud copy.
+ */
+export function resolveClashes<T extends { path: string }>(listing: Listing<T>, choose: (key: string, variants: readonly T[]) => T): void {
+  for (const [key, variants] of listing.clashGroups ?? []) {
+    const chosen = choose(key, variants);
+    if (chosen === variants[0] || !variants.includes(chosen)) continue;
+    const names = new Set(variants.map((v) => v.path));
+    const others = variants.filter((v) => v !== chosen);
+    listing.files.set(key, chosen);
+    listing.clashGroups!.set(key, [chosen, ...others]);
+    for (let i = listing.skipped.length - 1; i >= 0; i--) {
+      const s = listing.skipped[i]!;
+      if (names.has(s.path) && s.reason.startsWith(CLASH_REASON)) listing.skipped.splice(i, 1);
+    }
+    for (let i = listing.caseClashes.length - 1; i >= 0; i--) if (names.has(listing.caseClashes[i]!)) listing.caseClashes.splice(i, 1);
+    for (const o of others) {
+      listing.caseClashes.push(o.path);
+      listing.skipped.push(clashNote(o.path, chosen.path));
+    }
+  }
 }

@@ -123,8 +123,9 @@ function planBisyncPath(
     // Changed or new on both sides.
     if (sameContent(l, r, options.equalContent, key)) return { kind: "same", path: key };
     const winner = conflictWinner(l, r, options.conflictResolve ?? "newer");
-    const display = winner === "local" ? l.path : r.path;
-    const loserPath = conflictName(display, taken, keyOf);
+    // The workspace spelling: the loser copy is written next to the workspace file (on a
+    // case-insensitive provider the cloud keeps its own folder spelling for it).
+    const loserPath = conflictName(l.path, taken, keyOf);
     return {
       kind: "conflict",
       path: key,

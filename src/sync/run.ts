@@ -11,18 +11,18 @@ import { silentLogger, type Logger } from "../logger.js";
 import { joinRemotePath, normalizeRemotePath } from "../providers/paths.js";
 import type { StorageProvider } from "../providers/types.js";
 import { localChanged, remoteChanged, remoteSignature } from "./deltas.js";
-import { executePlan, localAbsPath, type ExecuteOutcome } from "./execute.js";
+import { executePlan, localAbsPath, localNamer, type ExecuteOutcome } from "./execute.js";
 import { createFilter, DEFAULT_EXCLUDE, type SyncFilter } from "./filters.js";
 import { planIngest } from "./ingest.js";
 import { forEachLimit } from "./limit.js";
-import { listLocal, listRemote, type Listing } from "./listing.js";
+import { listLocal, listRemote, resolveClashes, type Listing } from "./listing.js";
 import { drainOutbox, ensureMailboxFolders, formatInboxNotification, INBOX_DIR, OUTBOX_DIR } from "./mailbox.js";
-import { planSync, contentCheckCandidates } from "./plan.js";
+import { planSync, conflictWinner, contentCheckCandidates } from "./plan.js";
 import { checkSafety } from "./safety.js";
 import { loadState, saveState, statePathFor, type StateIdentity } from "./state.js";
 import { acquireLock } from "./lock.js";
 import { compareContent, downloadFile } from "./transfer.js";
-import { syncFailure, type LocalFile, type RemoteFile, type RemoteSignature, type SkipNote, type StateEntry, type SyncRunResult, type SyncRunSuccess, type SyncState } from "./types.js";
+import { syncFailure, type LocalFile, type RemoteFile, type RemoteSignature, type SkipNote, type StateEntry, type SyncAction, type SyncRunResult, type SyncRunSuccess, type SyncState } from "./types.js";
 
 /** Arguments of {@link runSyncWithProvider}. */
 export interface RunSyncWithProviderOptions {
@@ -194,6 +194,18 @@ async function prepare(ctx: RunContext): Promise<Prepared> {
   }
   const local = localRes.value;
   const remote = remoteRes.value;
+  // Two workspace names for one cloud name (`code/a.txt` and `CODE/a.txt` on Dropbox): keep syncing
+  // the one synced before (it matches the state, or the cloud spelling), so a new twin never
+  // replaces its cloud copy; the other is skipped and reported.
+  const prior = state?.files;
+  resolveClashes(local, (key, variants) => {
+    const s = prior?.[key];
+    const synced = s ? variants.find((v) => !localChanged(v, s.local)) : undefined;
+    if (synced) return synced;
+    const r = remote.files.get(key);
+    const spelled = r ? (variants.find((v) => v.path === r.path) ?? variants.find((v) => v.path.normalize("NFC") === r.path.normalize("NFC"))) : undefined;
+    return spelled ?? variants[0]!;
+  });
   for (const s of local.skipped) {
     if (s.reason.startsWith("the provider")) ctx.logger.info(`[workspace-sync] Skipping ${s.path}: ${s.reason}`);
     else if (s.reason.startsWith("differs only in")) ctx.logger.warn(`[workspace-sync] Skipping ${s.path}: ${s.reason}`);
@@ -205,7 +217,7 @@ async function prepare(ctx: RunContext): Promise<Prepared> {
     const r = remote.files.get(k);
     if (r) {
       remote.files.delete(k);
-      remote.skipped.push({ path: r.path, reason: "the workspace has a symlink or special file of that name: left alone" });
+      remote.skipped.push({ path: r.path, reason: "the workspace has a name there that is not synced (symlink, special file or name clash): left alone" });
     }
   }
   let priorFiles: Record<string, StateEntry> | undefined;
@@ -269,6 +281,7 @@ async function syncPart(ctx: RunContext, p: Prepared): Promise<{ outcome: Execut
     protectedPrefixes: prefixes,
     keyOf: ctx.keyOf,
   });
+  await useSourceMtimes(ctx, p, plan.actions);
   const count = (keys: Iterable<string>): number => {
     let n = 0;
     for (const k of keys) if (inScope(k)) n++;
@@ -317,6 +330,31 @@ async function syncPart(ctx: RunContext, p: Prepared): Promise<{ outcome: Execut
   });
   outcome.conflicts.push(...caseConflicts);
   return { outcome, skipped };
+}
+
+/**
+ * `newer` conflicts on backends whose listings give the upload time (S3): the time the cloud copy
+ * was edited is the source mtime stored with the object (this tool and rclone both store it), so
+ * each conflicting file is looked up once and the winner decided on that instead.
+ */
+async function useSourceMtimes(ctx: RunContext, p: Prepared, actions: SyncAction[]): Promise<void> {
+  const caps = ctx.provider.capabilities;
+  if (caps.listMtime !== "upload" || !caps.metadata || (ctx.settings.conflictResolve ?? "newer") !== "newer") return;
+  const conflicts = actions.map((a, i) => [a, i] as const).filter(([a]) => a.kind === "conflict");
+  await forEachLimit(
+    conflicts,
+    ctx.concurrency,
+    async ([a, i]) => {
+      if (a.kind !== "conflict") return;
+      const l = p.local.files.get(a.path);
+      const r = p.remote.files.get(a.path);
+      if (!l || !r) return;
+      const st = await ctx.provider.stat(joinRemotePath(ctx.remoteDir, r.path), { signal: ctx.signal });
+      if (!st?.mtime) return;
+      actions[i] = { ...a, winner: conflictWinner(l, { ...r, mtimeMs: Math.trunc(st.mtime.getTime()) }, "newer") };
+    },
+    ctx.signal,
+  );
 }
 
 function describeAction(kind: string): string {
@@ -484,12 +522,14 @@ async function ingest(ctx: RunContext, p: Prepared, ingestDir: string): Promise<
     return { ingested, added: downloads.map((s) => remote.get(s.path)!.path) };
   }
   const listSource = ctx.provider.capabilities.listMtime === "source";
+  const localNameFor = localNamer(p.local.files, ctx.keyOf);
   await forEachLimit(
     downloads,
     ctx.concurrency,
     async (s) => {
       const r = remote.get(s.path)!;
-      const { finalPath } = await downloadFile(ctx.provider, joinRemotePath(ctx.remoteDir, r.path), localAbsPath(ctx.workspace, r.path), {
+      const target = p.local.files.get(s.path)?.path ?? localNameFor(r.path);
+      const { finalPath } = await downloadFile(ctx.provider, joinRemotePath(ctx.remoteDir, r.path), localAbsPath(ctx.workspace, target), {
         noClobber: true,
         mtimeMs: listSource ? r.mtimeMs : undefined,
         signal: ctx.signal,
