@@ -99,3 +99,26 @@ export async function ensureManyFiles(dir: string, count: number): Promise<strin
   await fsp.writeFile(marker, "");
   return ws;
 }
+
+/** Creates (or reuses) `gib` GiB of random data in 1 GiB files (fast: crypto random bytes). */
+export async function ensureBigData(dir: string, gib: number): Promise<{ workspace: string; bytes: number }> {
+  const { randomFillSync } = await import("node:crypto");
+  const workspace = path.join(dir, "workspace");
+  const marker = path.join(dir, `.gib-${gib}`);
+  const bytes = gib * 1024 ** 3;
+  if (await fsp.stat(marker).then(() => true, () => false)) return { workspace, bytes };
+  await fsp.rm(dir, { recursive: true, force: true });
+  await fsp.mkdir(workspace, { recursive: true });
+  const chunk = Buffer.alloc(4 * 1024 * 1024);
+  for (let i = 0; i < gib; i++) {
+    const out = createWriteStream(path.join(workspace, `part${i}.bin`));
+    for (let written = 0; written < 1024 ** 3; written += chunk.length) {
+      randomFillSync(chunk);
+      if (!out.write(chunk)) await once(out, "drain");
+    }
+    out.end();
+    await once(out, "finish");
+  }
+  await fsp.writeFile(marker, "");
+  return { workspace, bytes };
+}

@@ -6,14 +6,15 @@
  *
  * Options: --small N (small files, default 20000) --large N (random files, default 4)
  *          --large-mib N (size of each, default 150) --sync-files N (default 40000)
- *          --only backup|s3|sync  --runs N (repeat each timed op, best kept; default 1)
+ *          --only backup|s3|sync|scale  --runs N (repeat each timed op, best kept; default 1)
+ *          --scale-gib N (scale run: random data, default 10) --scale-files N (default 100000)
  */
 import { execFileSync, spawn } from "node:child_process";
 import { promises as fsp } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { ensureDataSet, ensureManyFiles } from "./data.js";
+import { ensureBigData, ensureDataSet, ensureManyFiles } from "./data.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..", "..");
@@ -139,6 +140,8 @@ async function main(): Promise<void> {
     }
 
     if (!only || only === "sync") await syncBench(benchDir, work);
+    // Not part of the default run: it writes 10 GiB (and as much again for the snapshot and restore).
+    if (only === "scale") await scaleBench(benchDir, work);
   } finally {
     await stopRgw?.();
     await cleanup();
@@ -210,6 +213,31 @@ async function syncBench(benchDir: string, work: string): Promise<void> {
   );
   console.log(syncRows.slice(-2).join("\n"));
   rows.push("", ...syncRows);
+}
+
+async function scaleBench(benchDir: string, work: string): Promise<void> {
+  const gib = opt("scale-gib", 10);
+  const files = opt("scale-files", 100000);
+  rows.push("| scale | time | throughput (plain MB/s) | peak RSS | notes |", "|---|---|---|---|---|");
+  console.log(`scale: ${gib} GiB of random data (generating on first run)...`);
+  const big = await ensureBigData(path.join(benchDir, `big-${gib}`), gib);
+  const stateDir = path.join(work, "state");
+  await fsp.mkdir(stateDir, { recursive: true });
+  const dest = path.join(work, "dest");
+  const bk = await measure(process.execPath, [childJs, "backup", big.workspace, stateDir, dest]);
+  row(`backup of ${gib} GiB`, big.bytes, bk);
+  const target = path.join(work, "restored");
+  const rs = await measure(process.execPath, [childJs, "restore", stateDir, dest, target]);
+  row(`restore of ${gib} GiB`, big.bytes, rs);
+  await fsp.rm(dest, { recursive: true, force: true });
+  await fsp.rm(target, { recursive: true, force: true });
+
+  console.log(`scale: ${files} small files...`);
+  const ws = await ensureManyFiles(path.join(benchDir, `many-${files}`), files);
+  const bkMany = await measure(process.execPath, [childJs, "backup", ws, stateDir, path.join(work, "dest-many")]);
+  row(`backup of ${files} files`, files * 10, bkMany, `${(files / (bkMany.ms / 1000)).toFixed(0)} files/s`);
+  const sync = await measure(process.execPath, [childJs, "sync", ws, path.join(work, "sync-state-many"), "local", path.join(work, "sync-cloud-many")]);
+  row(`sync of ${files} files (first run, then no-change run)`, files * 10, sync, `first run ${((sync.extra.firstRunMs as number) / 1000).toFixed(1)} s, no-change ${(sync.ms / 1000).toFixed(2)} s`);
 }
 
 main().catch((err: unknown) => {
