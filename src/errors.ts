@@ -71,6 +71,9 @@ export function isWorkspaceSyncError(err: unknown, code?: ErrorCode): err is Wor
 /** The error a cancelled operation reports. */
 export function abortError(reason?: unknown): WorkspaceSyncError {
   if (reason instanceof WorkspaceSyncError) return reason;
+  // Node's AbortError wraps the reason given to abort() as its cause: report that reason.
+  const cause = (reason as { name?: string; cause?: unknown } | undefined)?.cause;
+  if ((reason as { name?: string } | undefined)?.name === "AbortError" && cause !== undefined) return abortError(cause);
   const why = reason instanceof Error ? reason.message : reason === undefined ? "" : String(reason);
   return new WorkspaceSyncError("ABORTED", `Operation aborted${why ? `: ${why}` : ""}`, { cause: reason });
 }

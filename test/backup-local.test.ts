@@ -338,3 +338,12 @@ test("a symlink pointing outside the workspace: refused by default, then skip or
   assert.ok(allowed.ok);
   assert.equal(await fsp.readlink(path.join(dir, "r3", "workspace", "docs-link")), "/usr/share/doc");
 });
+
+test("a provider whose write fails without reading its input does not hang the backup", async (t) => {
+  const { root, workspaceDir, stateDir } = await setup(t);
+  const local = createLocalProvider({ root });
+  const provider: StorageProvider = { ...local, write: async () => Promise.reject(new Error("bucket is read-only")) };
+  const r = await runBackup({ syncConfig: config(root), workspaceDir, stateDir, provider });
+  assert.equal(r.ok, false);
+  assert.match(!r.ok ? r.error : "", /read-only/);
+});

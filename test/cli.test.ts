@@ -69,6 +69,17 @@ test("help and usage errors", async () => {
   assert.equal(none.code, 2);
 });
 
+test("a mistyped option never runs the command (a typo of --dry-run must not prune)", async (t) => {
+  const f = await fixture(t, { retain: 1 });
+  assert.equal((await cli([...f.base, "backup", "now"], f.env)).code, 0);
+  const before = await fsp.readdir(path.join(f.cloud, "backups"));
+  for (const args of [["backup", "prune", "--dryrun"], ["backup", "prune", "-n"], ["backup", "now", "--dry-run"], ["sync", "--dryrun"], ["backup", "list", "extra"], ["backup", "restore", "--to", "--json"]]) {
+    const r = await cli([...f.base, ...args], f.env);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+  }
+  assert.deepEqual(await fsp.readdir(path.join(f.cloud, "backups")), before);
+});
+
 test("backup now → list → restore → verify → prune, with --json and the plugin's wording", async (t) => {
   const f = await fixture(t);
   const now = await cli([...f.base, "backup", "now", "-v"], f.env);

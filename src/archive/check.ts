@@ -5,7 +5,7 @@
 import type { Readable } from "node:stream";
 import type { ProgressCallback } from "../logger.js";
 import { drainEntry, readTarGz } from "./read-tar-gz.js";
-import { safeEntryName, unsafeEntry } from "./safe-path.js";
+import { SymlinkGuard, safeEntryName, unsafeEntry } from "./safe-path.js";
 
 const PROGRESS_EVERY = 1024 * 1024;
 
@@ -26,15 +26,26 @@ export interface CheckResult {
  * checksums, the end-of-archive marker, and entry names (absolute or `..` names and device entries
  * are reported as `UNSAFE_ARCHIVE_ENTRY`). Same errors as `extractArchive`.
  */
-export async function checkArchive(source: Readable, options: { signal?: AbortSignal; onProgress?: ProgressCallback } = {}): Promise<CheckResult> {
+export async function checkArchive(
+  source: Readable,
+  options: { signal?: AbortSignal; onProgress?: ProgressCallback; externalSymlinks?: "refuse" | "skip" | "allow" } = {},
+): Promise<CheckResult> {
   const result: CheckResult = { entries: 0, files: 0, bytes: 0, compressedBytes: 0 };
+  // The same symlink rule as a restore (a virtual root: nothing is written), so verify never
+  // passes a snapshot that restore would refuse.
+  const guard = new SymlinkGuard("/nonexistent-restore-root");
   let lastReport = 0;
   await readTarGz(
     source,
     async (entry) => {
       const h = entry.header;
-      safeEntryName(h.name);
+      const name = safeEntryName(h.name);
       if (h.type === "link") safeEntryName(h.linkname ?? "");
+      if (h.type === "symlink" && (options.externalSymlinks ?? "refuse") === "refuse") {
+        const outside = guard.check(name, h.linkname ?? "");
+        if (outside !== undefined) throw unsafeEntry(h.name, `${outside} (a restore refuses it unless run with --symlinks skip or allow)`);
+        guard.add(name, h.linkname ?? "");
+      } else if (h.type !== "symlink") guard.remove(name);
       if (h.type === "character-device" || h.type === "block-device" || h.type === "fifo") throw unsafeEntry(h.name, `${h.type} entries are not restored`);
       await drainEntry(entry);
       result.entries++;

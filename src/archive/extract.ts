@@ -10,7 +10,7 @@ import type * as tar from "tar-stream";
 import { WorkspaceSyncError, abortError, toWorkspaceSyncError } from "../errors.js";
 import type { ProgressCallback } from "../logger.js";
 import { type TarEntry, drainEntry, readTarGz } from "./read-tar-gz.js";
-import { safeEntryName, symlinkStaysInside, unsafeEntry } from "./safe-path.js";
+import { SymlinkGuard, safeEntryName, unsafeEntry } from "./safe-path.js";
 
 /** Options of {@link extractArchive}. */
 export interface ExtractOptions {
@@ -148,12 +148,15 @@ interface DeferredDir {
 class EntryExtractor {
   private readonly kinds = new Map<string, Kind>();
   private readonly dirs: DeferredDir[] = [];
+  private readonly guard: SymlinkGuard;
 
   constructor(
     private readonly root: string,
     private readonly options: ExtractOptions,
     private readonly result: ExtractResult,
-  ) {}
+  ) {
+    this.guard = new SymlinkGuard(root);
+  }
 
   private full(name: string): string {
     return path.join(this.root, ...name.split("/"));
@@ -215,6 +218,7 @@ class EntryExtractor {
     if (kind === "dir") throw unsafeEntry(original, "it would replace a folder");
     await fs.unlink(this.full(name));
     this.kinds.delete(name);
+    this.guard.remove(name);
   }
 
   private async file(name: string, h: tar.Header, entry: TarEntry): Promise<void> {
@@ -285,12 +289,15 @@ class EntryExtractor {
   private async symlink(name: string, h: tar.Header): Promise<void> {
     const linkname = h.linkname ?? "";
     const policy = this.options.externalSymlinks ?? "refuse";
-    if (policy !== "allow" && !symlinkStaysInside(name, linkname, this.root)) {
-      if (policy === "refuse") throw unsafeEntry(
+    const outside = policy === "allow" ? undefined : this.guard.check(name, linkname);
+    if (outside !== undefined) {
+      if (policy === "refuse") {
+        throw unsafeEntry(
           h.name,
-          `symlink target ${JSON.stringify(linkname)} is outside the restore folder (restore with externalSymlinks "skip" — CLI --symlinks skip — to leave such links out, or "allow" to recreate them as they were)`,
+          `${outside} (restore with externalSymlinks "skip" — CLI --symlinks skip — to leave such links out, or "allow" to recreate them as they were)`,
         );
-      this.options.onWarning?.(`Skipped symlink ${JSON.stringify(h.name)} → ${JSON.stringify(linkname)}: it points outside the restore folder`);
+      }
+      this.options.onWarning?.(`Skipped symlink ${JSON.stringify(h.name)} → ${JSON.stringify(linkname)}: ${outside}`);
       return;
     }
     await this.parents(name, h.name);
@@ -298,6 +305,7 @@ class EntryExtractor {
     const full = this.full(name);
     await fs.symlink(linkname, full);
     this.kinds.set(name, "symlink");
+    this.guard.add(name, linkname);
     await fs.lutimes(full, h.mtime, h.mtime).catch(() => {});
     this.result.symlinks++;
   }

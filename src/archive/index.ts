@@ -19,4 +19,4 @@ export { chooseBlockLevel, gzipBytesUpperBound, parallelGzip, type ParallelGzipO
 export { createArchiveStream, type ArchiveStreamOptions } from "./pack.js";
 export { extractArchive, type ExtractOptions, type ExtractResult } from "./extract.js";
 export { checkArchive, type CheckResult } from "./check.js";
-export { safeEntryName, symlinkStaysInside } from "./safe-path.js";
+export { SymlinkGuard, safeEntryName } from "./safe-path.js";

@@ -9,7 +9,7 @@ import { WorkspaceSyncError } from "../errors.js";
 export function unsafeEntry(entryName: string, why: string): WorkspaceSyncError {
   return new WorkspaceSyncError(
     "UNSAFE_ARCHIVE_ENTRY",
-    `Refused archive entry ${JSON.stringify(entryName)}: ${why}. The snapshot was not made by workspace-sync or was tampered with; nothing was written outside the restore folder`,
+    `Refused archive entry ${JSON.stringify(entryName)}: ${why}. Nothing was written outside the restore folder`,
     { path: entryName },
   );
 }
@@ -34,16 +34,78 @@ export function safeEntryName(name: string): string {
 }
 
 /**
- * Whether symlink `entryName → linkname` points inside the extraction root. `rootDir` is the real
- * path of the root, used for absolute targets. Relative targets are resolved against the link's
- * folder textually.
+ * Decides whether symlinks stay inside the extraction root, resolving targets through the links
+ * already extracted (a textual check alone is fooled by `l -> ../../..` followed by
+ * `x -> a/b/c/l/../../../../etc/shadow`). A link may not later be created at a path some earlier
+ * link's resolution went through as a plain folder, since that would change where the earlier
+ * link points. Pure: it tracks links in memory; the extractor and the checker feed it entries.
  */
-export function symlinkStaysInside(entryName: string, linkname: string, rootDir: string): boolean {
-  if (linkname === "" || linkname.includes("\0")) return false;
-  if (path.isAbsolute(linkname)) {
-    const rel = path.relative(rootDir, linkname);
-    return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
+export class SymlinkGuard {
+  private readonly links = new Map<string, string>();
+  private readonly traversed = new Set<string>();
+
+  constructor(private readonly rootDir: string) {}
+
+  /** Why `entryName → linkname` would lead outside the root, or undefined when it stays inside. */
+  check(entryName: string, linkname: string): string | undefined {
+    if (linkname === "" || linkname.includes("\0")) return `symlink target ${JSON.stringify(linkname)} is not valid`;
+    if (this.traversed.has(entryName)) {
+      return "another symlink in the archive resolves through this path as a folder, and a link here would change where it points";
+    }
+    const start = this.absoluteParts(linkname);
+    let stack: string[];
+    let queue: string[];
+    if (start === null) return `symlink target ${JSON.stringify(linkname)} is outside the restore folder`;
+    if (start !== undefined) {
+      stack = [];
+      queue = start;
+    } else {
+      stack = entryName.split("/").slice(0, -1).filter((p) => p !== "" && p !== ".");
+      queue = linkname.split("/");
+    }
+    const seen: string[] = [];
+    let hops = 0;
+    while (queue.length > 0) {
+      const c = queue.shift() as string;
+      if (c === "" || c === ".") continue;
+      if (c === "..") {
+        if (stack.length === 0) return `symlink target ${JSON.stringify(linkname)} is outside the restore folder`;
+        stack.pop();
+        continue;
+      }
+      stack.push(c);
+      const here = stack.join("/");
+      const target = this.links.get(here);
+      if (target === undefined) {
+        seen.push(here);
+        continue;
+      }
+      if (++hops > 40) return `symlink target ${JSON.stringify(linkname)} loops through other links`;
+      stack.pop();
+      const abs = this.absoluteParts(target);
+      if (abs === null) return `symlink target ${JSON.stringify(linkname)} leads outside the restore folder through ${JSON.stringify(here)}`;
+      if (abs !== undefined) stack = [];
+      queue = [...(abs ?? target.split("/")), ...queue];
+    }
+    for (const p of seen) this.traversed.add(p);
+    return undefined;
   }
-  const joined = path.posix.normalize(path.posix.join(path.posix.dirname(entryName), process.platform === "win32" ? linkname.replace(/\\/g, "/") : linkname));
-  return joined !== ".." && !joined.startsWith("../") && !path.posix.isAbsolute(joined);
+
+  /** Records an extracted link. */
+  add(entryName: string, linkname: string): void {
+    this.links.set(entryName, linkname);
+  }
+
+  /** Forgets a link replaced by another entry. */
+  remove(entryName: string): void {
+    this.links.delete(entryName);
+  }
+
+  /** Components of an absolute target relative to the root; null when outside; undefined when relative. */
+  private absoluteParts(target: string): string[] | null | undefined {
+    if (!path.isAbsolute(target)) return undefined;
+    const rel = path.relative(this.rootDir, target);
+    if (rel.startsWith("..") || path.isAbsolute(rel)) return null;
+    return rel.split(path.sep).filter((p) => p !== "");
+  }
 }

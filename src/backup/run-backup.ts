@@ -150,11 +150,19 @@ async function backupOnce(params: RunBackupParams, logger: Logger, startedAt: Da
     overwrite: false,
     signal,
   });
+  // A store that fails without draining its input must not leave the producer waiting forever.
+  // (Destroyed without an error: the pipeline then fails with a premature close, and the store's own
+  // error is what gets reported below.)
+  store.catch(() => body.destroy());
   const [produced, stored] = await Promise.allSettled([produce, store]);
   if (produced.status === "rejected" || stored.status === "rejected") {
     body.destroy();
-    // The producer's error is the cause when both failed (the store fails because its input broke).
-    const reason = produced.status === "rejected" ? produced.reason : (stored as PromiseRejectedResult).reason;
+    // The first failure explains it: a store error (network, disk) breaks the producer's pipe with a
+    // "premature close", and a producer error (unreadable file, abort) breaks the store's input.
+    const producerReason = produced.status === "rejected" ? (produced.reason as unknown) : undefined;
+    const storeReason = stored.status === "rejected" ? (stored.reason as unknown) : undefined;
+    const prematureClose = (producerReason as NodeJS.ErrnoException | undefined)?.code === "ERR_STREAM_PREMATURE_CLOSE";
+    const reason = producerReason === undefined || (storeReason !== undefined && prematureClose) ? storeReason : producerReason;
     if (stored.status === "fulfilled") {
       // Should not happen (the store saw a complete stream), but never leave a snapshot from a failed run.
       await provider.delete(key).catch(() => undefined);

@@ -28,7 +28,10 @@ export function parseArgs(argv: readonly string[], valueOptions: ReadonlySet<str
       const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
       if (valueOptions.has(name)) {
         const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
-        if (value === undefined) throw new WorkspaceSyncError("CONFIG_INVALID", `--${name} needs a value`);
+        // "--to --config x" must not take "--config" as the folder.
+        if (value === undefined || (eq === -1 && value.startsWith("--"))) {
+          throw new WorkspaceSyncError("CONFIG_INVALID", `--${name} needs a value`);
+        }
         out.values.set(name, value);
       } else if (eq !== -1) {
         throw new WorkspaceSyncError("CONFIG_INVALID", `--${name} does not take a value`);
@@ -39,9 +42,35 @@ export function parseArgs(argv: readonly string[], valueOptions: ReadonlySet<str
       out.flags.add("help");
     } else if (arg === "-v") {
       out.flags.add("verbose");
+    } else if (arg.startsWith("-") && arg !== "-") {
+      throw new WorkspaceSyncError("CONFIG_INVALID", `Unknown option ${arg}`);
     } else {
       out.positional.push(arg);
     }
   }
   return out;
+}
+
+/** Options one command accepts besides the global ones. */
+export interface CommandSpec {
+  flags?: readonly string[];
+  values?: readonly string[];
+  /** Positional words after the command path (default 0). */
+  args?: number;
+}
+
+/**
+ * Refuses options the command does not know and extra words, so a typo such as `--dryrun` can
+ * never run the real (destructive) command. Returns an error message, or undefined when fine.
+ */
+export function checkArgs(parsed: ParsedArgs, commandWords: number, spec: CommandSpec, global: { flags: readonly string[]; values: readonly string[] }): string | undefined {
+  for (const f of parsed.flags) {
+    if (!global.flags.includes(f) && !(spec.flags ?? []).includes(f)) return `Unknown option --${f} for this command`;
+  }
+  for (const v of parsed.values.keys()) {
+    if (!global.values.includes(v) && !(spec.values ?? []).includes(v)) return `Unknown option --${v} for this command`;
+  }
+  const extra = parsed.positional.slice(commandWords + (spec.args ?? 0));
+  if (extra.length) return `Unexpected argument ${JSON.stringify(extra[0])}`;
+  return undefined;
 }

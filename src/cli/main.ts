@@ -5,7 +5,7 @@
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { errorMessage, toWorkspaceSyncError } from "../errors.js";
-import { parseArgs } from "./args.js";
+import { checkArgs, parseArgs, type CommandSpec } from "./args.js";
 import { createCliContext, type CliIO } from "./context.js";
 import { HELP } from "./help.js";
 import { backupCommand } from "./commands/backup.js";
@@ -14,7 +14,25 @@ import { statusCommand } from "./commands/status.js";
 import { configCheckCommand } from "./commands/config.js";
 import { runCommand } from "./commands/run.js";
 
-const VALUE_OPTIONS = new Set(["config", "workspace", "state-dir", "snapshot", "to", "symlinks"]);
+const GLOBAL = { flags: ["json", "verbose", "help"], values: ["config", "workspace", "state-dir"] } as const;
+
+/** Every command and the options it accepts besides the global ones. */
+const COMMANDS: Record<string, CommandSpec> = {
+  "backup now": {},
+  "backup list": {},
+  "backup restore": { flags: ["dry-run"], values: ["snapshot", "to", "symlinks"] },
+  "backup prune": { flags: ["dry-run"] },
+  "backup verify": { flags: ["all"], values: ["snapshot"] },
+  "backup status": {},
+  sync: { flags: ["dry-run"] },
+  "sync status": {},
+  list: {},
+  status: {},
+  "config check": {},
+  run: {},
+};
+
+const VALUE_OPTIONS = new Set([...GLOBAL.values, ...Object.values(COMMANDS).flatMap((c) => c.values ?? [])]);
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
 export async function main(argv: readonly string[], io: CliIO, signal: AbortSignal): Promise<number> {
@@ -38,6 +56,17 @@ export async function main(argv: readonly string[], io: CliIO, signal: AbortSign
   }
   // The daemon's log lines are its output.
   if (cmd === "run") args.flags.add("verbose");
+  const key = sub && COMMANDS[`${cmd} ${sub}`] ? `${cmd} ${sub}` : cmd;
+  const spec = COMMANDS[key];
+  if (!spec) {
+    io.stderr.write(`Unknown command: ${[cmd, sub].filter(Boolean).join(" ")}\n${HELP[HELP[cmd] ? cmd : ""]}\n`);
+    return 2;
+  }
+  const usage = checkArgs(args, key.split(" ").length, spec, GLOBAL);
+  if (usage) {
+    io.stderr.write(`${usage}. See: workspace-sync ${key} --help\n`);
+    return 2;
+  }
   const ctx = createCliContext(args, io, signal);
   try {
     switch (cmd) {
@@ -77,6 +106,13 @@ if (isEntryPoint()) {
   // The AWS SDK warns on every run under Node 20 about its future Node 22 requirement; a CLI user
   // can do nothing about it mid-command. (The library itself never touches the environment.)
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  // `workspace-sync backup list | head`: a closed pipe ends the command quietly, not with a stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
+      throw err;
+    });
+  }
   const controller = new AbortController();
   let interrupted = 0;
   const onSignal = (sig: NodeJS.Signals) => {

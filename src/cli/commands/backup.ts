@@ -1,6 +1,6 @@
 /** `workspace-sync backup now|list|restore|prune|status|verify`. Wording follows the plugin's CLI. */
 import path from "node:path";
-import { listBackupSnapshots, runBackup, runRestore, openBackupTarget, resolveSnapshotName } from "../../backup/index.js";
+import { CHECKSUM_SUFFIX, listBackupSnapshots, runBackup, runRestore, openBackupTarget, resolveSnapshotName } from "../../backup/index.js";
 import { verifySnapshots } from "../../backup/verify.js";
 import { readLastRun } from "../../state/last-run.js";
 import { planPrune, pruneSnapshots, type PruneResult } from "../../retention/index.js";
@@ -55,7 +55,13 @@ async function backupNow(ctx: CliContext): Promise<number> {
   ctx.print(`Backup complete: ${result.snapshotName}`);
   ctx.print(`Size: ${(result.sizeBytes / 1024 / 1024).toFixed(1)} MB`);
   ctx.print(`Encrypted: ${result.encrypted ? "yes" : "no"}`);
-  if (result.prune?.ok && result.prune.deleted.length > 0) ctx.print(`Pruned: ${result.prune.deleted.length} old snapshot(s)`);
+  const pruned = result.prune?.ok ? result.prune.deleted.filter((n) => !n.endsWith(CHECKSUM_SUFFIX)).length : 0;
+  if (pruned > 0) ctx.print(`Pruned: ${pruned} old snapshot(s)`);
+  if (result.warnings.length > 0) {
+    // As restic: exit 3 = a snapshot was made but some source data was not read as it was.
+    ctx.io.stderr.write(`Warning: the snapshot is incomplete: ${result.warnings.length} file(s) changed while read or could not be read (see the warnings above)\n`);
+    return 3;
+  }
   return 0;
 }
 
@@ -94,33 +100,33 @@ async function backupRestore(ctx: CliContext): Promise<number> {
   const config = await ctx.config();
   const requested = ctx.args.values.get("snapshot") ?? "latest";
   const to = ctx.args.values.get("to");
+  let name: string;
+  try {
+    if (!config.backup) throw new WorkspaceSyncError("BACKUP_NOT_ENABLED", "Backup not configured: add a backup block to your plugin config");
+    const { provider, dir } = await openBackupTarget(config.backup, { logger: ctx.logger, stateDir: ctx.stateDir });
+    name = await resolveSnapshotName(provider, dir, requested, ctx.signal);
+  } catch (err) {
+    ctx.io.stderr.write(`Restore failed: ${errorMessage(err)}\n`);
+    ctx.printJson({ ok: false, error: errorMessage(err), code: toWorkspaceSyncError(err).code });
+    return 1;
+  }
+  const dest = path.resolve(to ?? path.join(ctx.stateDir, ".backup-restore", name));
   if (ctx.args.flags.has("dry-run")) {
-    let name = requested;
-    try {
-      if (!config.backup) throw new Error("Backup not configured");
-      const { provider, dir } = await openBackupTarget(config.backup, { logger: ctx.logger, stateDir: ctx.stateDir });
-      name = await resolveSnapshotName(provider, dir, requested, ctx.signal);
-    } catch (err) {
-      ctx.io.stderr.write(`Restore failed: ${errorMessage(err)}\n`);
-      ctx.printJson({ ok: false, error: errorMessage(err), code: toWorkspaceSyncError(err).code });
-      return 1;
-    }
-    const dest = path.resolve(to ?? path.join(ctx.stateDir, ".backup-restore", name));
     ctx.print(`Would restore snapshot: ${name}`);
     ctx.print(`Destination: ${dest}`);
     ctx.print("(dry-run — no files changed)");
     ctx.printJson({ ok: true, dryRun: true, snapshotName: name, restoreTo: dest });
     return 0;
   }
-  ctx.print(`Restoring snapshot: ${requested}`);
-  if (to) ctx.print(`Destination: ${path.resolve(to)}`);
+  ctx.print(`Restoring snapshot: ${name}`);
+  ctx.print(`Destination: ${dest}`);
   const bar = ctx.progress("restore");
   const result = await runRestore({
     syncConfig: config,
     workspaceDir: ctx.workspaceDir,
     stateDir: ctx.stateDir,
-    snapshotName: requested,
-    restoreTo: to,
+    snapshotName: name,
+    restoreTo: dest,
     externalSymlinks: symlinkPolicy(ctx.args.values.get("symlinks")),
     logger: ctx.logger,
     signal: ctx.signal,

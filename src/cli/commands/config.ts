@@ -8,7 +8,6 @@ export async function configCheckCommand(ctx: CliContext): Promise<number> {
   const masked = maskSecrets(config);
   ctx.printJson({ ok: true, configPath: ctx.configPath, warnings: config.warnings, config: masked });
   ctx.print(`Config OK: ${ctx.configPath}`);
-  for (const w of config.warnings) ctx.print(`  warning: ${w}`);
   ctx.print(JSON.stringify(masked, null, 2));
   return 0;
 }

@@ -1,0 +1,85 @@
+/**
+ * Symlinks that resolve outside the restore folder through other extracted links are refused by
+ * restore and by verify; ordinary link chains inside the folder still restore.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { promises as fsp } from "node:fs";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { createGzip } from "node:zlib";
+import { pack as tarPack } from "tar-stream";
+
+type Entry = { name: string; type?: "file" | "directory" | "symlink"; linkname?: string; body?: string };
+import { SymlinkGuard, checkArchive, extractArchive } from "../src/archive/index.js";
+import { tempDir } from "./support/tree.js";
+
+function tgz(entries: readonly Entry[]): Readable {
+  const p = tarPack();
+  for (const { body, ...h } of entries) {
+    if (body === undefined) p.entry(h);
+    else p.entry(h, body);
+  }
+  p.finalize();
+  return p.pipe(createGzip());
+}
+
+test("SymlinkGuard resolves through earlier links (pure)", () => {
+  const g = new SymlinkGuard("/restore");
+  assert.equal(g.check("a/b/c/l", "../../.."), undefined, "l points at the root: inside");
+  g.add("a/b/c/l", "../../..");
+  assert.match(g.check("etc-link", "a/b/c/l/../../../../etc/shadow") ?? "", /outside/);
+  assert.equal(g.check("ok", "a/b/c/l/a"), undefined);
+  assert.match(g.check("abs", "/etc/passwd") ?? "", /outside/);
+  assert.equal(g.check("abs-in", "/restore/a/b"), undefined);
+});
+
+test("a link may not be created where an earlier link went through a folder", () => {
+  const g = new SymlinkGuard("/restore");
+  assert.equal(g.check("x", "a/../y"), undefined);
+  g.add("x", "a/../y");
+  // a -> . would make x resolve to ../y, outside.
+  assert.match(g.check("a", ".") ?? "", /another symlink/);
+});
+
+test("ordinary link chains inside the folder restore", async (t) => {
+  const { dir, cleanup } = await tempDir("ws-guard-");
+  t.after(cleanup);
+  const out = path.join(dir, "out");
+  await extractArchive(
+    tgz([
+      { name: "releases/v2/bin/tool", body: "tool\n" },
+      { name: "current", type: "symlink", linkname: "releases/v2" },
+      { name: "tool", type: "symlink", linkname: "current/bin/tool" },
+    ]),
+    out,
+  );
+  assert.equal(await fsp.readFile(path.join(out, "tool"), "utf8"), "tool\n");
+});
+
+for (const [label, entries] of [
+  [
+    "through a link to the root",
+    [
+      { name: "a/b/c/", type: "directory" },
+      { name: "a/b/c/l", type: "symlink", linkname: "../../.." },
+      { name: "etc-link", type: "symlink", linkname: "a/b/c/l/../../../../etc/shadow" },
+    ],
+  ],
+  [
+    "by re-pointing a folder an earlier link went through",
+    [
+      { name: "x", type: "symlink", linkname: "a/../y" },
+      { name: "a", type: "symlink", linkname: "." },
+    ],
+  ],
+] as const) {
+  test(`restore and verify refuse a link escaping ${label}`, async (t) => {
+    const { dir, cleanup } = await tempDir("ws-guard-");
+    t.after(cleanup);
+    const out = path.join(dir, "out");
+    const list: readonly Entry[] = entries;
+    await assert.rejects(extractArchive(tgz(list), out), (err: NodeJS.ErrnoException) => err.code === "UNSAFE_ARCHIVE_ENTRY");
+    await assert.rejects(checkArchive(tgz(list)), (err: NodeJS.ErrnoException) => err.code === "UNSAFE_ARCHIVE_ENTRY");
+  });
+}
