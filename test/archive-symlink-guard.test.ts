@@ -83,3 +83,27 @@ for (const [label, entries] of [
     await assert.rejects(checkArchive(tgz(list)), (err: NodeJS.ErrnoException) => err.code === "UNSAFE_ARCHIVE_ENTRY");
   });
 }
+
+test("a file and a folder with mode 000 keep mode 000 in the archive", async (t) => {
+  const { createArchiveStream, walkIncludeSet } = await import("../src/archive/index.js");
+  const { execFileSync } = await import("node:child_process");
+  const { createWriteStream } = await import("node:fs");
+  const { pipeline } = await import("node:stream/promises");
+  const { dir, cleanup } = await tempDir("ws-mode-");
+  const ws = path.join(dir, "workspace");
+  // Restore a usable mode before the temp folder is removed (hooks run in order).
+  t.after(async () => {
+    await fsp.chmod(path.join(ws, "locked"), 0o755);
+    await cleanup();
+  });
+  await fsp.mkdir(path.join(ws, "locked"), { recursive: true });
+  await fsp.writeFile(path.join(ws, "secret"), "x");
+  await fsp.chmod(path.join(ws, "secret"), 0o000);
+  await fsp.chmod(path.join(ws, "locked"), 0o000);
+  const walk = await walkIncludeSet({ include: ["workspace"], workspaceDir: ws, stateDir: path.join(dir, "none") });
+  const out = path.join(dir, "a.tgz");
+  await pipeline(createArchiveStream(walk), createWriteStream(out));
+  const listing = execFileSync("tar", ["-tvzf", out]).toString();
+  assert.match(listing, /^---------- .* workspace\/secret$/m);
+  assert.match(listing, /^d--------- .* workspace\/locked\/?$/m);
+});

@@ -9,8 +9,8 @@ interface EntryBase {
   name: string;
   /** Permission bits (`mode & 0o7777`). */
   mode: number;
-  /** Modification time. */
-  mtime: Date;
+  /** Modification time in ms since the epoch (a number, not a Date: walks hold 100 000s of entries). */
+  mtime: number;
   uid: number;
   gid: number;
 }

@@ -107,8 +107,11 @@ class EntryWriter {
   }
 
   private header(entry: ArchiveEntry): TarHeader {
-    const ms = Math.min(Math.max(entry.mtime.getTime(), 0), MAX_MTIME_MS);
-    return { name: entry.name, mode: entry.mode, mtime: new Date(ms), uid: entry.uid, gid: entry.gid };
+    const ms = Math.min(Math.max(entry.mtime, 0), MAX_MTIME_MS);
+    // tar-stream takes mode 0 for "unset" and would store 0644/0755: the file-type bits keep a real
+    // 000 (it masks them off when writing the header).
+    const typeBits = entry.type === "directory" ? 0o040000 : entry.type === "symlink" ? 0o120000 : 0o100000;
+    return { name: entry.name, mode: entry.mode | typeBits, mtime: new Date(ms), uid: entry.uid, gid: entry.gid };
   }
 
   private async writeEntry(entry: ArchiveEntry): Promise<void> {

@@ -69,7 +69,9 @@ export async function walkIncludeSet(options: WalkOptions): Promise<WalkResult> 
  * Returns with `sources` empty when none exist; the caller decides whether that is an error.
  */
 export async function walkSources(sources: readonly IncludeSource[], options: WalkSourcesOptions = {}): Promise<WalkResult> {
-  const walker = new Walker(options);
+  const resolved = sources.map((s) => path.resolve(s.path));
+  const overlapRoots = resolved.filter((p, i) => resolved.some((q, j) => j !== i && (p === q || p.startsWith(q.endsWith(path.sep) ? q : q + path.sep))));
+  const walker = new Walker(options, overlapRoots);
   const present: IncludeSource[] = [];
   const missing: IncludeSource[] = [];
   for (const src of sources) {
@@ -116,7 +118,11 @@ class Walker {
   private readonly seenFiles = new Map<string, string>();
   private readonly concurrency: number;
 
-  constructor(private readonly options: WalkSourcesOptions) {
+  constructor(
+    private readonly options: WalkSourcesOptions,
+    /** Paths of items that lie inside (or are) another item's path. */
+    private readonly overlapRoots: readonly string[] = [],
+  ) {
     this.excluded = createExcludeMatcher(options.exclude ?? DEFAULT_EXCLUDE);
     this.concurrency = Math.max(1, options.statConcurrency ?? 16);
   }
@@ -127,6 +133,10 @@ class Walker {
       return;
     }
     await this.addChild({ name: src.archiveName, abs: src.path, st });
+  }
+
+  private inOverlap(abs: string): boolean {
+    return this.overlapRoots.some((r) => abs === r || abs.startsWith(r.endsWith(path.sep) ? r : r + path.sep));
   }
 
   private warn(message: string): void {
@@ -142,18 +152,22 @@ class Walker {
   private async addChild(child: Child): Promise<void> {
     const st = child.st;
     if (!st) return;
-    const base = { name: child.name, sourcePath: child.abs, mode: st.mode & 0o7777, mtime: st.mtime, uid: st.uid, gid: st.gid };
+    const base = { name: child.name, sourcePath: child.abs, mode: st.mode & 0o7777, mtime: st.mtimeMs, uid: st.uid, gid: st.gid };
     if (st.isDirectory()) {
       this.push({ type: "directory", ...base });
       await this.walkDir(child.abs, child.name);
     } else if (st.isFile()) {
-      const key = `${st.dev}:${st.ino}`;
-      const first = this.seenFiles.get(key);
-      if (first !== undefined) {
-        this.push({ type: "link", ...base, linkname: first, size: st.size });
-        return;
+      // Only content that can be reached twice is remembered (genuine hard links, and files under
+      // an item that lies inside another item): remembering every file costs ~100 bytes each.
+      if (st.nlink > 1 || this.inOverlap(child.abs)) {
+        const key = `${st.dev}:${st.ino}`;
+        const first = this.seenFiles.get(key);
+        if (first !== undefined) {
+          this.push({ type: "link", ...base, linkname: first, size: st.size });
+          return;
+        }
+        this.seenFiles.set(key, child.name);
       }
-      this.seenFiles.set(key, child.name);
       this.push({ type: "file", ...base, size: st.size });
       this.totalBytes += st.size;
       this.fileCount++;
