@@ -131,3 +131,28 @@ test("plugin service flow: both managers share the default instance and stop ind
   assert.equal(getBackupManagerStatus().running, false);
   assert.equal(clock.pendingTimers(), 0);
 });
+
+test("restarting the sync manager with other config objects leaves the backup manager running", async (t) => {
+  const dir = await tempDir("plugin-two");
+  t.after(() => removeDir(dir));
+  const clock = new ManualClock(Date.UTC(2026, 7, 1));
+  const log = recordingLogger();
+  const fake = fakeSync();
+  fake.state.autoResult = okSync();
+  const make = () => ({
+    sync: { provider: "local", local: { root: path.join(dir, "bucket") }, mode: "mailbox", interval: 300 },
+    backup: { enabled: true, provider: "local", local: { root: path.join(dir, "bucket") }, interval: 3600 },
+  });
+  await startBackupManager(make(), dir, dir, log, { clock, operations: { runSync: fake.fn } });
+  t.after(() => stopBackupManager());
+  await startSyncManager(make(), dir, dir, log, { clock, operations: { runSync: fake.fn } });
+  t.after(() => stopSyncManager());
+  assert.equal(getBackupManagerStatus().running, true, "a second, equal config object does not stop backups");
+  assert.equal(getSyncManagerStatus().running, true);
+  await startSyncManager(make(), dir, dir, log, { clock, operations: { runSync: fake.fn } });
+  assert.equal(getBackupManagerStatus().running, true);
+  await stopSyncManager();
+  assert.equal(getBackupManagerStatus().running, true, "stopping sync leaves backups scheduled");
+  await stopBackupManager();
+  assert.equal(getBackupManagerStatus().running, false);
+});

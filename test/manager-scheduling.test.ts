@@ -360,3 +360,23 @@ test("events: backup:start → backup:done, sync:start → sync:done, with the t
   assert.equal((await ws.backupNow()).ok, true);
   assert.ok(s.log.text("warn").some((l) => l.includes('"backup:start" listener threw: bad listener')));
 });
+
+test("a manual backup counts as the scheduled one: the next runs one interval after it", async (t) => {
+  const s = await setup(t);
+  s.backup.state.autoResult = okBackup();
+  const ws = s.make(backupConfig({ interval: 3600 }));
+  await ws.start();
+  await s.clock.advance(10 * S);
+  const r = await ws.backupNow();
+  assert.equal(r.ok, true);
+  assert.equal(s.backup.calls.length, 1);
+  await s.clock.advance(30 * S);
+  await settle();
+  assert.equal(s.backup.calls.length, 1, "no scheduled backup right after the manual one");
+  await s.clock.advance(3600 * S - 31 * S);
+  await settle();
+  assert.equal(s.backup.calls.length, 1, "not before one interval has passed");
+  await s.clock.advance(2 * S);
+  await settle();
+  assert.equal(s.backup.calls.length, 2);
+});

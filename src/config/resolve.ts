@@ -199,6 +199,10 @@ function buildBackup(
   // The retention policy is checked by the same code that applies it, so a config never loads
   // and then fails (or deletes more than meant) at prune time.
   normalizePolicy(b.retain);
+  if (typeof b.retain === "object" && b.retain.daily === undefined && (b.retain.weekly !== undefined || b.retain.monthly !== undefined)) {
+    // The plugin filled in daily: 7 when it was missing; restic's semantics (ours) do not.
+    warnings.push('backup.retain: without "daily", no daily snapshots are kept (the plugin kept 7 by default) — add "daily": 7 to keep them');
+  }
   return defined<BackupSettings>({
     enabled: b.enabled,
     provider,

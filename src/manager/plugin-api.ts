@@ -3,9 +3,10 @@
  * thin wrappers over one default {@link WorkspaceSync}. Hosts that want several workspaces in one
  * process create their own instances instead; nothing here is shared with them.
  *
- * The default instance is bound to the (config, workspaceDir, stateDir, logger, extras) it was
- * created with (compared by identity, as the plugin's host passes the same objects to both starts);
- * starting either manager with different arguments stops the old instance and replaces it.
+ * Each manager has its own default slot, bound to the (config, workspaceDir, stateDir, logger,
+ * extras) it was started with, so restarting one manager with other arguments never stops the
+ * other (the plugin's managers were independent too). When both were started with the same
+ * objects (what the plugin's host does), they share one instance.
  * Each start resets that manager's counters (the plugin leaked them across restarts).
  */
 import type { ConfigInput } from "../backup/config-input.js";
@@ -31,25 +32,34 @@ function sameExtras(a: ManagerExtras, b: ManagerExtras): boolean {
   return a.operations === b.operations && a.clock === b.clock && a.stopTimeoutMs === b.stopTimeoutMs && a.hookWaitMs === b.hookWaitMs;
 }
 
-let slot: DefaultSlot | undefined;
+type Kind = "backup" | "sync";
+const slots: Partial<Record<Kind, DefaultSlot>> = {};
 
-/** The default instance behind the plugin-shaped functions, if one was started. */
+/** The default instance behind the plugin-shaped functions (the sync one first), if one was started. */
 export function getDefaultWorkspaceSync(): WorkspaceSync | undefined {
-  return slot?.instance;
+  return slots.sync?.instance ?? slots.backup?.instance;
 }
 
-async function defaultFor(config: ConfigInput, workspaceDir: string, stateDir: string, logger: Logger, extras: ManagerExtras = {}): Promise<WorkspaceSync | undefined> {
-  if (slot && slot.config === config && slot.workspaceDir === workspaceDir && slot.stateDir === stateDir && slot.logger === logger && sameExtras(slot.extras, extras)) {
-    return slot.instance;
+function matches(slot: DefaultSlot | undefined, config: ConfigInput, workspaceDir: string, stateDir: string, logger: Logger, extras: ManagerExtras): boolean {
+  return !!slot && slot.config === config && slot.workspaceDir === workspaceDir && slot.stateDir === stateDir && slot.logger === logger && sameExtras(slot.extras, extras);
+}
+
+async function defaultFor(kind: Kind, config: ConfigInput, workspaceDir: string, stateDir: string, logger: Logger, extras: ManagerExtras = {}): Promise<WorkspaceSync | undefined> {
+  const own = slots[kind];
+  if (own && matches(own, config, workspaceDir, stateDir, logger, extras)) return own.instance;
+  const other = slots[kind === "backup" ? "sync" : "backup"];
+  if (own) {
+    delete slots[kind];
+    // The instance may also serve the other manager: stop only this manager's part then.
+    await own.instance.stop(other?.instance === own.instance ? { backup: kind === "backup", sync: kind === "sync" } : undefined);
   }
-  if (slot) {
-    const old = slot.instance;
-    slot = undefined;
-    await old.stop();
+  if (other && matches(other, config, workspaceDir, stateDir, logger, extras)) {
+    slots[kind] = other;
+    return other.instance;
   }
   try {
     const instance = new WorkspaceSync({ config, workspaceDir, stateDir, logger, ...extras });
-    slot = { instance, config, workspaceDir, stateDir, logger, extras };
+    slots[kind] = { instance, config, workspaceDir, stateDir, logger, extras };
     return instance;
   } catch (err) {
     logger.error(`[workspace-sync] ${errorMessage(err)}`);
@@ -60,17 +70,18 @@ async function defaultFor(config: ConfigInput, workspaceDir: string, stateDir: s
 /** Starts scheduled backups (the plugin's `startBackupManager`); does nothing unless `backup.enabled`. */
 export async function startBackupManager(syncConfig: ConfigInput, workspaceDir: string, stateDir: string, logger: Logger = silentLogger, extras?: ManagerExtras): Promise<void> {
   await stopBackupManager();
-  const instance = await defaultFor(syncConfig, workspaceDir, stateDir, logger, extras);
+  const instance = await defaultFor("backup", syncConfig, workspaceDir, stateDir, logger, extras);
   await instance?.start({ backup: true, sync: false });
 }
 
 /** Stops scheduled backups, cancelling one in flight. */
 export async function stopBackupManager(): Promise<void> {
-  await slot?.instance.stop({ backup: true, sync: false });
+  await slots.backup?.instance.stop({ backup: true, sync: false });
 }
 
 /** The plugin's backup status shape. */
 export function getBackupManagerStatus(): BackupManagerStatus {
+  const slot = slots.backup;
   if (!slot) return { running: false, lastBackupAt: null, lastBackupOk: null, backupCount: 0, errorCount: 0 };
   const { running, lastBackupAt, lastBackupOk, backupCount, errorCount } = slot.instance.status().backup;
   return { running, lastBackupAt, lastBackupOk, backupCount, errorCount };
@@ -86,7 +97,7 @@ export async function startSyncManager(
 ): Promise<void> {
   await stopSyncManager();
   const { onInboxFiles, ...extras } = options;
-  const instance = await defaultFor(syncConfig, workspaceDir, stateDir, logger, extras);
+  const instance = await defaultFor("sync", syncConfig, workspaceDir, stateDir, logger, extras);
   if (!instance) return;
   instance.onInboxFiles = onInboxFiles;
   await instance.start({ backup: false, sync: true });
@@ -94,11 +105,12 @@ export async function startSyncManager(
 
 /** Stops periodic sync, cancelling one in flight. */
 export async function stopSyncManager(): Promise<void> {
-  await slot?.instance.stop({ backup: false, sync: true });
+  await slots.sync?.instance.stop({ backup: false, sync: true });
 }
 
 /** The plugin's sync status shape. */
 export function getSyncManagerStatus(): SyncManagerStatus {
+  const slot = slots.sync;
   if (!slot) return { running: false, lastSyncAt: null, lastSyncOk: null, syncCount: 0, errorCount: 0 };
   const { running, lastSyncAt, lastSyncOk, syncCount, errorCount } = slot.instance.status().sync;
   return { running, lastSyncAt, lastSyncOk, syncCount, errorCount };
@@ -110,7 +122,7 @@ export function getSyncManagerStatus(): SyncManagerStatus {
  * skipped or when no manager was started.
  */
 export async function triggerImmediateSync(): Promise<SyncRunResult | undefined> {
-  const instance = slot?.instance;
+  const instance = slots.sync?.instance;
   if (!instance) return undefined;
   if (instance.isSyncing()) {
     instance.logger.info("[workspace-sync] Sync already in progress, skipping this cycle");

@@ -195,8 +195,21 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
    * result instead of starting a second one. Never throws.
    */
   backupNow(): Promise<RunBackupResult> {
-    return this.runBackupExclusive("manual");
+    const lane = this.backupLane;
+    const joined = !!lane.current;
+    const gen = lane.generation;
+    return this.runBackupExclusive("manual").then((result) => {
+      // A manual backup counts as the scheduled one: the next is due one interval after it.
+      if (result.ok && !joined && lane.scheduled && gen === lane.generation && lane.timer && this.backupIntervalMs) {
+        const intervalMs = this.backupIntervalMs;
+        this.arm(lane, gen, intervalMs, () => this.backupTick(gen, intervalMs));
+      }
+      return result;
+    });
   }
+
+  /** Interval of the running backup schedule, in ms (undefined when not scheduled). */
+  private backupIntervalMs: number | undefined;
 
   /**
    * Runs one full sync in the configured mode now (the mailbox drain included). Waits for a sync
@@ -301,6 +314,7 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
     lane.scheduled = true;
     this.logger.info(`[backup] Backup service started — every ${d.seconds}s`);
     const intervalMs = d.seconds * 1000;
+    this.backupIntervalMs = intervalMs;
     const state = await readBackupState(this.stateDir).catch(() => ({}) as Awaited<ReturnType<typeof readBackupState>>);
     if (gen !== lane.generation) return; // stopped or restarted meanwhile
     if (state.lastBackupAt) this.backupStats.lastBackupAt = new Date(state.lastBackupAt);
