@@ -347,3 +347,16 @@ test("a provider whose write fails without reading its input does not hang the b
   assert.equal(r.ok, false);
   assert.match(!r.ok ? r.error : "", /read-only/);
 });
+
+test("two backups at once from one state folder: one runs, the other is refused as LOCKED", async (t) => {
+  const { root, workspaceDir, stateDir } = await setup(t);
+  const now = () => new Date("2026-03-10T02:00:00Z");
+  const [a, b] = await Promise.all([runBackup({ syncConfig: config(root), workspaceDir, stateDir, now }), runBackup({ syncConfig: config(root), workspaceDir, stateDir, now })]);
+  const codes = [a, b].map((r) => (r.ok ? "ok" : r.code)).sort();
+  assert.deepEqual(codes, ["LOCKED", "ok"]);
+  const list = await listBackupSnapshots({ syncConfig: config(root), stateDir });
+  assert.ok(list.ok);
+  assert.equal(list.snapshots.length, 1);
+  const again = await runBackup({ syncConfig: config(root), workspaceDir, stateDir, now });
+  assert.ok(again.ok, "the lock is released afterwards");
+});

@@ -170,6 +170,9 @@ async function assertEmptyOrNew(dir: string): Promise<boolean> {
     names = await fsp.readdir(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    if ((err as NodeJS.ErrnoException).code === "ENOTDIR") {
+      throw new WorkspaceSyncError("TARGET_NOT_EMPTY", `Restore target ${dir} is a file: choose a new or empty folder with --to`, { path: dir });
+    }
     throw toWorkspaceSyncError(err);
   }
   if (names.length > 0) {

@@ -6,7 +6,10 @@
  */
 import { pipeline } from "node:stream/promises";
 import { PassThrough, type Readable } from "node:stream";
-import { createArchiveStream, gzipBytesUpperBound, walkIncludeSet } from "../archive/index.js";
+import path from "node:path";
+import { createArchiveStream, gzipBytesUpperBound, walkIncludeSet, type WalkResult } from "../archive/index.js";
+import type { BackupSettings } from "../config/types.js";
+import { acquireLock } from "../util/run-lock.js";
 import { createEncryptStream, createHashStream, kdfToString } from "../crypto/index.js";
 import { WorkspaceSyncError, errorMessage, throwIfAborted, toWorkspaceSyncError, type ErrorCode } from "../errors.js";
 import { silentLogger, type Logger, type ProgressCallback } from "../logger.js";
@@ -108,6 +111,26 @@ async function backupOnce(params: RunBackupParams, logger: Logger, startedAt: Da
   });
   logger.info(`[backup] Starting backup: ${walk.sources.map((i) => i.item).join(", ")}`);
 
+  // One backup at a time per state folder (other processes included): two in the same second
+  // would otherwise race for the same snapshot name after uploading everything.
+  const lock = await acquireLock(path.join(params.stateDir, "workspace-sync", "backup"), "backup");
+  try {
+    return await backupLocked(params, logger, startedAt, backup, walk, warnings, warn);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function backupLocked(
+  params: RunBackupParams,
+  logger: Logger,
+  startedAt: Date,
+  backup: BackupSettings,
+  walk: WalkResult,
+  warnings: string[],
+  warn: (msg: string) => void,
+): Promise<RunBackupResult & { ok: true }> {
+  const { signal } = params;
   const { provider, dir } = await openBackupTarget(backup, { logger, stateDir: params.stateDir, provider: params.provider });
   try {
     const removed = await provider.cleanupIncomplete(dir, STALE_UPLOAD_MS, { signal });
