@@ -3,9 +3,13 @@
  * through it; nothing writes to the console by itself.
  */
 export interface Logger {
+  /** Progress and outcomes (`[backup] Snapshot uploaded: …`). */
   info(message: string): void;
+  /** Something the user should look at; the operation went on. */
   warn(message: string): void;
+  /** An operation failed. */
   error(message: string): void;
+  /** Detail for troubleshooting; optional, as in the plugin host's logger. */
   debug?(message: string): void;
 }
 

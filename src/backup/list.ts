@@ -27,10 +27,15 @@ export async function listSnapshotsIn(provider: StorageProvider, dir: string, si
 
 /** Parameters of {@link listBackupSnapshots}. */
 export interface ListBackupSnapshotsParams {
+  /** The plugin config (nested or flat) or a resolved config. */
   syncConfig: ConfigInput;
+  /** The agent state folder (provider state such as Dropbox cursors). */
   stateDir: string;
+  /** Where log lines go (default: nowhere). */
   logger?: Logger;
+  /** Cancels the listing. */
   signal?: AbortSignal;
+  /** Use this provider instance instead of building one from the config. */
   provider?: StorageProvider;
 }
 

@@ -21,16 +21,23 @@ import { openBackupTarget, requireBackupSettings } from "./target.js";
 
 /** Parameters of {@link runRestore}. */
 export interface RunRestoreParams {
+  /** The plugin config (nested or flat) or a resolved config. */
   syncConfig: ConfigInput;
+  /** The agent workspace (not written to: restores go to `restoreTo`). */
   workspaceDir: string;
+  /** The agent state folder (default staging folder parent). */
   stateDir: string;
   /** A snapshot name, or `"latest"`. */
   snapshotName: string;
   /** Staging folder (must be empty or new). Default `<stateDir>/.backup-restore/<snapshot>`. */
   restoreTo?: string;
+  /** Where log lines go (default: nowhere). */
   logger?: Logger;
+  /** Cancels the restore; the staging folder is removed again. */
   signal?: AbortSignal;
+  /** Bytes read from the provider so far. */
   onProgress?: ProgressCallback;
+  /** Use this provider instance instead of building one from the config. */
   provider?: StorageProvider;
   /**
    * Symlinks in the snapshot that point outside the restore folder: `"refuse"` (default: the

@@ -32,8 +32,11 @@ const STALE_UPLOAD_MS = 24 * 60 * 60 * 1000;
 export interface RunBackupParams {
   /** The plugin config, nested `{ sync, backup }` or flat, or an already resolved config. */
   syncConfig: ConfigInput;
+  /** The agent workspace (`workspace`, `memory`, `skills`, `pages`, `env` items live here). */
   workspaceDir: string;
+  /** The agent state folder (`config`, `cron`, `sessions`, … items; also where run state and locks are kept). */
   stateDir: string;
+  /** Where log lines go (default: nowhere). */
   logger?: Logger;
   /** Cancels the backup; nothing is left behind. */
   signal?: AbortSignal;

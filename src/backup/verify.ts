@@ -20,12 +20,17 @@ export type SnapshotVerification =
 
 /** Parameters of {@link verifySnapshots}. */
 export interface VerifySnapshotsParams {
+  /** The plugin config (nested or flat) or a resolved config. */
   syncConfig: ConfigInput;
+  /** The agent state folder. */
   stateDir: string;
   /** A name, `"latest"` or `"all"`. */
   snapshotName: string;
+  /** Where log lines go (default: nowhere). */
   logger?: Logger;
+  /** Cancels the check. */
   signal?: AbortSignal;
+  /** Use this provider instance instead of building one from the config. */
   provider?: StorageProvider;
 }
 
