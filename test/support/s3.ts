@@ -4,12 +4,12 @@
  * Each call creates a fresh bucket; RGW is thrown away after the run, buckets with it.
  */
 import { randomBytes } from "node:crypto";
-import { createServer, request, type IncomingMessage } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage } from "node:http";
 import type { TestContext } from "node:test";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import type { S3Settings } from "../../src/config/types.js";
 import { buildS3Client } from "../../src/providers/s3/client.js";
+import { startFaultProxy } from "./fault-proxy.js";
 
 /** Settings for `createS3Provider`, with the bucket always set. */
 export type S3TestSettings = S3Settings & { bucket: string };
@@ -77,46 +77,19 @@ export interface FakeResponse {
 /**
  * An HTTP proxy in front of the test RGW that forwards every request unchanged (Host header
  * included, so SigV4 signatures stay valid) unless `hook` answers it: a way to make the real server
- * throttle, fail or be strict on demand. `requests` counts what arrived.
+ * throttle, fail or be strict on demand. `requests` counts what arrived. A thin wrapper over
+ * {@link startFaultProxy}, which adds rules for dropped connections, delays and truncation.
  */
 export async function startS3Proxy(
   target: string,
   hook: (req: IncomingMessage) => FakeResponse | undefined,
 ): Promise<{ endpoint: string; requests: () => number; close: () => Promise<void> }> {
-  const upstream = new URL(target);
-  let count = 0;
-  const server = createServer((req, res) => {
-    count++;
-    const fake = hook(req);
-    if (fake) {
-      req.resume();
-      const body =
-        req.method === "HEAD" || !fake.code
-          ? ""
-          : `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${fake.code}</Code><Message>injected by the test proxy</Message></Error>`;
-      res.writeHead(fake.status, { "content-type": "application/xml", "content-length": String(Buffer.byteLength(body)) });
-      res.end(body);
-      return;
-    }
-    const forward = request(
-      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    forward.on("error", (err) => res.destroy(err));
-    req.pipe(forward);
+  const proxy = await startFaultProxy({
+    target,
+    hook: (req) => {
+      const fake = hook(req);
+      return fake ? { kind: "status", status: fake.status, ...(fake.code ? { code: fake.code } : {}) } : undefined;
+    },
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    requests: () => count,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return { endpoint: proxy.endpoint, requests: () => proxy.count(), close: () => proxy.close() };
 }

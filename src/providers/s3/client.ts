@@ -4,10 +4,10 @@
  */
 import { createHash } from "node:crypto";
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
-import { ConfiguredRetryStrategy } from "@smithy/core/retry";
 import type { BuildMiddleware, MetadataBearer } from "@smithy/types";
 import type { S3Settings } from "../../config/types.js";
 import { WorkspaceSyncError } from "../../errors.js";
+import { PlanRetryStrategy } from "./retry.js";
 import { resolveS3Endpoint, retryPlan, type ResolvedS3Endpoint } from "./settings.js";
 
 /** Fails a connection attempt that gets no answer at all. */
@@ -43,12 +43,10 @@ export function buildS3Client(settings: S3Settings): BuiltS3Client {
     // which R2 and older S3 servers (Ceph RGW, B2) reject or store corrupted: checksum only when required.
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
-    // SlowDown, 429, 5xx and socket errors are retried here, once, for every request (parts included).
+    // SlowDown, 429, 5xx and socket errors are retried here, per request (parts included, so a failed
+    // part is re-sent alone), with backoff and jitter, honouring Retry-After, within maxRetrySeconds.
     maxAttempts: plan.maxAttempts,
-    retryStrategy: new ConfiguredRetryStrategy(plan.maxAttempts, (attempt) => {
-      const delay = plan.delays[Math.min(attempt, plan.delays.length) - 1] ?? 0;
-      return delay / 2 + (Math.random() * delay) / 2;
-    }),
+    retryStrategy: new PlanRetryStrategy(plan),
     requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, socketTimeout: SOCKET_IDLE_TIMEOUT_MS },
   };
   if (endpoint.endpoint) config.endpoint = endpoint.endpoint;

@@ -4,7 +4,7 @@
  * (or `bucket/prefix`); provider paths are object keys below it. S3 has no folders: `ensureDir` is a
  * no-op and zero-byte `folder/` marker keys are not listed.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { PassThrough, type Readable } from "node:stream";
 import {
@@ -42,6 +42,13 @@ export { mapS3Error } from "./errors.js";
 
 /** Metadata key holding the source mtime, as rclone writes it: seconds since the epoch with a fraction. */
 export const MTIME_METADATA_KEY = "mtime";
+/**
+ * Metadata key holding a random id per write. When the answer to a PutObject or
+ * CompleteMultipartUpload is lost and the SDK's retry then meets its own object (412 from
+ * If-None-Match, or NoSuchUpload for a completed upload), this id tells our write from someone else's.
+ * Internal: never returned in `stat()` metadata.
+ */
+const WRITE_ID_METADATA_KEY = "ws-write-id";
 /** DeleteObjects takes at most this many keys per request. */
 const DELETE_BATCH = 1000;
 
@@ -118,7 +125,7 @@ export function createS3Provider(settings: S3Settings & { bucket: string }, ctx:
   }
 
   function entryFromHead(path: string, out: HeadObjectCommandOutput): RemoteEntry {
-    const { [MTIME_METADATA_KEY]: storedMtime, ...metadata } = out.Metadata ?? {};
+    const { [MTIME_METADATA_KEY]: storedMtime, [WRITE_ID_METADATA_KEY]: _writeId, ...metadata } = out.Metadata ?? {};
     const mtime = parseMtimeMetadata(storedMtime) ?? out.LastModified;
     return { ...toEntry(path, out.ContentLength, mtime, out.ETag), metadata };
   }
@@ -219,6 +226,8 @@ export function createS3Provider(settings: S3Settings & { bucket: string }, ctx:
       }
     }
     if (options.mtime) metadata[MTIME_METADATA_KEY] = formatMtimeMetadata(options.mtime);
+    const writeId = randomBytes(8).toString("hex");
+    metadata[WRITE_ID_METADATA_KEY] = writeId;
     const { partSize, warning } = choosePartSize(options.sizeHint, settings.partSizeMiB);
     if (warning) logger.warn(`workspace-sync: ${warning}`);
     try {
@@ -236,6 +245,11 @@ export function createS3Provider(settings: S3Settings & { bucket: string }, ctx:
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       });
     } catch (err) {
+      // A retried PutObject/Complete whose first answer was lost meets the object it created itself.
+      if (s3ErrorStatus(err) === 412 || s3ErrorName(err) === "NoSuchUpload") {
+        const mine = await head(key, options.signal).catch(() => undefined);
+        if (mine?.Metadata?.[WRITE_ID_METADATA_KEY] === writeId) return entryFromHead(normalizeRemotePath(path), mine);
+      }
       if (options.overwrite === false && s3ErrorStatus(err) === 412) {
         throw new WorkspaceSyncError("ALREADY_EXISTS", `S3 object "${key}" was created by someone else during the upload: choose another name`, { path });
       }

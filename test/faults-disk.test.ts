@@ -1,0 +1,116 @@
+/**
+ * Disk full. A small tmpfs (mounted for the test; needs root, skipped otherwise) plays a full disk:
+ * a restore that does not fit fails with INSUFFICIENT_SPACE naming the fix and removes its staging
+ * folder; a sync download that does not fit fails the same way and leaves neither a half-written
+ * file nor its temp file. The snapshot and the cloud copies are untouched, so the retry on a disk
+ * with room succeeds.
+ */
+import { test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { promises as fsp } from "node:fs";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { runBackup, runRestore } from "../src/backup/index.js";
+import type { SyncSettings } from "../src/config/types.js";
+import { createLocalProvider } from "../src/providers/local/index.js";
+import { runSyncWithProvider } from "../src/sync/run.js";
+import { tempDir, treeDiff, treeFingerprint, writeTree } from "./support/tree.js";
+
+const MiB = 1024 * 1024;
+
+/**
+ * A temp folder with a tmpfs of `sizeMiB` mounted at `<dir>/<sub>`, or undefined (test skipped)
+ * when mounting is not possible here. One cleanup unmounts first, then removes the folder.
+ */
+async function withSmallDisk(t: TestContext, sub: string, sizeMiB: number): Promise<{ dir: string; small: string } | undefined> {
+  const { dir, cleanup } = await tempDir("ws-disk-");
+  const small = path.join(dir, sub);
+  await fsp.mkdir(small, { recursive: true });
+  const r = spawnSync("mount", ["-t", "tmpfs", "-o", `size=${sizeMiB}m`, "tmpfs", small], { encoding: "utf8" });
+  if (r.status !== 0) {
+    await cleanup();
+    t.skip(`cannot mount a tmpfs here (${(r.stderr || r.error?.message || "").trim()}): run as root to test disk-full handling`);
+    return undefined;
+  }
+  t.after(async () => {
+    spawnSync("umount", ["-l", small]);
+    await cleanup();
+  });
+  return { dir, small };
+}
+
+test("restore onto a full disk: INSUFFICIENT_SPACE, staging folder removed, snapshot intact; a retry with room works", async (t) => {
+  const disk = await withSmallDisk(t, "small", 4);
+  if (!disk) return;
+  const { dir, small } = disk;
+  const ws = path.join(dir, "workspace");
+  await writeTree(ws, { "a.txt": "alpha\n", "data/one.bin": randomBytes(3 * MiB), "data/two.bin": randomBytes(3 * MiB) });
+  const syncConfig = { backup: { enabled: true, provider: "local", local: { root: path.join(dir, "cloud") }, encrypt: true, passphrase: "disk full ☃", include: ["workspace"] } };
+  const stateDir = path.join(dir, "state");
+  const b = await runBackup({ syncConfig, workspaceDir: ws, stateDir });
+  assert.ok(b.ok, JSON.stringify(b));
+
+  const target = path.join(small, "restore");
+  const r = await runRestore({ syncConfig, workspaceDir: ws, stateDir, snapshotName: "latest", restoreTo: target });
+  assert.equal(r.ok, false);
+  assert.equal(!r.ok && r.code, "INSUFFICIENT_SPACE");
+  assert.match(!r.ok ? r.error : "", /free disk space|another folder/);
+  await assert.rejects(fsp.access(target), "the staging folder was removed");
+  assert.deepEqual(await fsp.readdir(small), [], "nothing is left on the full disk");
+
+  const ok = await runRestore({ syncConfig, workspaceDir: ws, stateDir, snapshotName: "latest", restoreTo: path.join(dir, "roomy") });
+  assert.ok(ok.ok, JSON.stringify(ok));
+  assert.deepEqual(treeDiff(await treeFingerprint(ws), await treeFingerprint(path.join(dir, "roomy", "workspace"))), []);
+});
+
+test("restore into an existing empty folder on a full disk empties it again but keeps the folder", async (t) => {
+  const disk = await withSmallDisk(t, "small", 2);
+  if (!disk) return;
+  const { dir, small } = disk;
+  const ws = path.join(dir, "workspace");
+  await writeTree(ws, { "big.bin": randomBytes(3 * MiB) });
+  const syncConfig = { backup: { enabled: true, provider: "local", local: { root: path.join(dir, "cloud") }, encrypt: false, include: ["workspace"] } };
+  const b = await runBackup({ syncConfig, workspaceDir: ws, stateDir: path.join(dir, "state") });
+  assert.ok(b.ok);
+  const r = await runRestore({ syncConfig, workspaceDir: ws, stateDir: path.join(dir, "state"), snapshotName: "latest", restoreTo: small });
+  assert.equal(!r.ok && r.code, "INSUFFICIENT_SPACE");
+  assert.deepEqual(await fsp.readdir(small), []);
+});
+
+test("a sync download onto a full disk: INSUFFICIENT_SPACE, no half file, no temp file; the cloud copy is untouched", async (t) => {
+  const disk = await withSmallDisk(t, "ws", 2);
+  if (!disk) return;
+  const { dir, small: ws } = disk;
+  const provider = createLocalProvider({ root: path.join(dir, "cloud") });
+  const big = randomBytes(3 * MiB);
+  await provider.write("share/big.bin", Readable.from([big]));
+  const settings: SyncSettings = {
+    provider: "local",
+    mode: "bisync",
+    ingest: false,
+    ingestPath: "inbox",
+    notifyOnInbox: false,
+    remotePath: "share",
+    localPath: "",
+    interval: 0,
+    timeout: 0,
+    onSessionStart: false,
+    onSessionEnd: false,
+    conflictResolve: "newer",
+    exclude: [],
+    copySymlinks: false,
+    maxDelete: 50,
+    concurrency: 2,
+  };
+  const r = await runSyncWithProvider({ settings, provider, workspaceDir: ws, stateDir: path.join(dir, "state") });
+  assert.equal(r.ok, false);
+  assert.equal(!r.ok && r.code, "INSUFFICIENT_SPACE");
+  assert.deepEqual(await fsp.readdir(ws), [], "no big.bin and no .ws-sync-*.tmp");
+  assert.ok((await fsp.readFile(path.join(dir, "cloud", "share", "big.bin"))).equals(big), "the cloud copy is untouched");
+  // The next run (disk still full) fails the same way and deletes nothing in the cloud.
+  const again = await runSyncWithProvider({ settings, provider, workspaceDir: ws, stateDir: path.join(dir, "state") });
+  assert.equal(!again.ok && again.code, "INSUFFICIENT_SPACE");
+  assert.ok((await fsp.readFile(path.join(dir, "cloud", "share", "big.bin"))).equals(big));
+});

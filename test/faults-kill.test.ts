@@ -1,0 +1,263 @@
+/**
+ * Process killed (SIGKILL) in the middle of a backup, a restore and a bisync. A child process
+ * (support/fault-child.ts) runs the operation and freezes once it is well under way; the test kills
+ * it there, then checks what is left and runs the operation again: no partial snapshot is ever
+ * listed or restored, no half-written file appears under a real name in the workspace, the
+ * workspace is never touched by backup or restore, and the next bisync converges.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { promises as fsp } from "node:fs";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { ListMultipartUploadsCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { listBackupSnapshots, runBackup, runRestore } from "../src/backup/index.js";
+import type { SyncSettings } from "../src/config/types.js";
+import { createLocalProvider } from "../src/providers/local/index.js";
+import { runSyncWithProvider } from "../src/sync/run.js";
+import type { ChildJob } from "./support/fault-child.js";
+import { rawS3Client, s3TestSettings } from "./support/s3.js";
+import { tempDir, treeDiff, treeFingerprint, writeTree } from "./support/tree.js";
+
+const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), "support", "fault-child.js");
+const MiB = 1024 * 1024;
+const PASS = "kill -9 ✓ $(rm -rf /) `x` 'q' \"dq\"";
+
+/** Runs the child until it freezes (then SIGKILLs it) or finishes. */
+async function runChild(job: ChildJob): Promise<{ killed: boolean; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CHILD, JSON.stringify(job)], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  let killed = false;
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  child.stdout.on("data", (d: Buffer) => {
+    stdout += d.toString();
+    if (!killed && stdout.includes("FROZEN")) {
+      killed = true;
+      child.kill("SIGKILL");
+    }
+  });
+  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  await new Promise<void>((resolve) => child.on("close", () => resolve()));
+  clearTimeout(timer);
+  return { killed, stdout, stderr };
+}
+
+/** A workspace of incompressible files big enough that a backup takes many progress steps. */
+async function bigWorkspace(ws: string): Promise<void> {
+  const files: Record<string, Buffer | string> = { "notes/a.md": "# notes\n", "memory/MEMORY.md": "remember\n" };
+  for (let i = 0; i < 6; i++) files[`data/blob-${i}.bin`] = randomBytes(3 * MiB);
+  await writeTree(ws, files);
+}
+
+function backupConfig(root: string) {
+  return { backup: { enabled: true, provider: "local", local: { root }, encrypt: true, passphrase: PASS, include: ["workspace"] } };
+}
+
+async function namesIn(dir: string): Promise<string[]> {
+  return (await fsp.readdir(dir).catch(() => [] as string[])).sort();
+}
+
+test("backup killed mid-upload (local): no snapshot is listed; the next backup and its restore are complete", async (t) => {
+  const { dir, cleanup } = await tempDir("ws-kill-");
+  t.after(cleanup);
+  const ws = path.join(dir, "workspace");
+  const stateDir = path.join(dir, "state");
+  const cloud = path.join(dir, "cloud");
+  await bigWorkspace(ws);
+  const before = await treeFingerprint(ws);
+  const syncConfig = backupConfig(cloud);
+
+  const run = await runChild({ op: "backup", syncConfig, workspaceDir: ws, stateDir, freezeAfterBytes: 8 * MiB });
+  assert.ok(run.killed, `the child was killed mid-backup (stdout: ${run.stdout}, stderr: ${run.stderr})`);
+  // Only an invisible temp file may remain; nothing named like a snapshot.
+  for (const name of await namesIn(cloud)) assert.match(name, /^\.ws-tmp-/, `leftover ${name}`);
+  const listed = await listBackupSnapshots({ syncConfig, stateDir });
+  assert.ok(listed.ok);
+  assert.deepEqual(listed.snapshots, []);
+  const restoreNothing = await runRestore({ syncConfig, workspaceDir: ws, stateDir, snapshotName: "latest", restoreTo: path.join(dir, "r0") });
+  assert.equal(restoreNothing.ok, false);
+  assert.equal(!restoreNothing.ok && restoreNothing.code, "SNAPSHOT_NOT_FOUND");
+  assert.deepEqual(treeDiff(before, await treeFingerprint(ws)), [], "the workspace is untouched");
+
+  const b = await runBackup({ syncConfig, workspaceDir: ws, stateDir });
+  assert.ok(b.ok, JSON.stringify(b));
+  const again = await listBackupSnapshots({ syncConfig, stateDir });
+  assert.ok(again.ok);
+  assert.deepEqual(again.snapshots, [b.snapshotName]);
+  const r = await runRestore({ syncConfig, workspaceDir: ws, stateDir, snapshotName: "latest", restoreTo: path.join(dir, "restored") });
+  assert.ok(r.ok, JSON.stringify(r));
+  assert.equal(r.verified, true);
+  assert.deepEqual(treeDiff(before, await treeFingerprint(path.join(dir, "restored", "workspace"))), []);
+});
+
+test("backup killed mid-upload (S3 multipart): no object, the pending upload is invisible and cleaned up", async (t) => {
+  const s3 = await s3TestSettings(t);
+  if (!s3) return;
+  const { dir, cleanup } = await tempDir("ws-kill-");
+  t.after(cleanup);
+  const ws = path.join(dir, "workspace");
+  const stateDir = path.join(dir, "state");
+  await bigWorkspace(ws);
+  const syncConfig = {
+    backup: {
+      enabled: true,
+      provider: "s3",
+      s3: { endpoint: s3.endpoint, region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true, partSizeMiB: 5 },
+      bucket: s3.bucket,
+      encrypt: true,
+      passphrase: PASS,
+      include: ["workspace"],
+    },
+  };
+  const run = await runChild({ op: "backup", syncConfig, workspaceDir: ws, stateDir, freezeAfterBytes: 14 * MiB });
+  assert.ok(run.killed, `the child was killed mid-backup (stdout: ${run.stdout}, stderr: ${run.stderr})`);
+  const raw = rawS3Client(s3);
+  t.after(() => raw.destroy());
+  const objects = await raw.send(new ListObjectsV2Command({ Bucket: s3.bucket }));
+  assert.deepEqual(objects.Contents ?? [], [], "no object was created");
+  const pending = await raw.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket }));
+  assert.ok((pending.Uploads?.length ?? 0) >= 1, "the killed upload is pending (invisible)");
+  const listed = await listBackupSnapshots({ syncConfig, stateDir });
+  assert.ok(listed.ok);
+  assert.deepEqual(listed.snapshots, []);
+
+  const b = await runBackup({ syncConfig, workspaceDir: ws, stateDir });
+  assert.ok(b.ok, JSON.stringify(b));
+  const r = await runRestore({ syncConfig, workspaceDir: ws, stateDir, snapshotName: "latest", restoreTo: path.join(dir, "restored") });
+  assert.ok(r.ok, JSON.stringify(r));
+  assert.deepEqual(treeDiff(await treeFingerprint(ws), await treeFingerprint(path.join(dir, "restored", "workspace"))), []);
+  // The abandoned upload is what cleanupIncomplete removes (backups do so once it is a day old).
+  const provider = (await import("../src/providers/s3/index.js")).createS3Provider(s3, { logger: { info() {}, warn() {}, error() {} } });
+  t.after(() => provider.close?.());
+  assert.ok((await provider.cleanupIncomplete("", 0)) >= 1);
+  const after = await raw.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket }));
+  assert.equal(after.Uploads?.length ?? 0, 0);
+});
+
+test("restore killed mid-extraction: the workspace is untouched, the half-filled staging folder is refused, a new restore is exact", async (t) => {
+  const { dir, cleanup } = await tempDir("ws-kill-");
+  t.after(cleanup);
+  const ws = path.join(dir, "workspace");
+  const stateDir = path.join(dir, "state");
+  const cloud = path.join(dir, "cloud");
+  await bigWorkspace(ws);
+  const before = await treeFingerprint(ws);
+  const syncConfig = backupConfig(cloud);
+  const b = await runBackup({ syncConfig, workspaceDir: ws, stateDir });
+  assert.ok(b.ok, JSON.stringify(b));
+
+  const staging = path.join(dir, "staging");
+  const run = await runChild({ op: "restore", syncConfig, workspaceDir: ws, stateDir, snapshotName: "latest", restoreTo: staging, freezeAfterBytes: 8 * MiB });
+  assert.ok(run.killed, `the child was killed mid-restore (stdout: ${run.stdout}, stderr: ${run.stderr})`);
+  assert.deepEqual(treeDiff(before, await treeFingerprint(ws)), [], "restore never touches the workspace");
+  assert.deepEqual(await namesIn(cloud), [b.snapshotName, `${b.snapshotName}.sha256`].sort(), "the snapshot is intact");
+
+  // Re-running into the half-filled folder is refused (nothing there is overwritten or trusted) ...
+  const same = await runRestore({ syncConfig, workspaceDir: ws, stateDir, snapshotName: "latest", restoreTo: staging });
+  assert.equal(same.ok, false);
+  assert.equal(!same.ok && same.code, "TARGET_NOT_EMPTY");
+  assert.match(!same.ok ? same.error : "", /not empty/);
+  // ... and a restore into a fresh folder reproduces the workspace exactly.
+  const r = await runRestore({ syncConfig, workspaceDir: ws, stateDir, snapshotName: "latest", restoreTo: path.join(dir, "restored") });
+  assert.ok(r.ok, JSON.stringify(r));
+  assert.deepEqual(treeDiff(before, await treeFingerprint(path.join(dir, "restored", "workspace"))), []);
+});
+
+function bisyncSettings(): SyncSettings {
+  return {
+    provider: "local",
+    mode: "bisync",
+    ingest: false,
+    ingestPath: "inbox",
+    notifyOnInbox: false,
+    remotePath: "share",
+    localPath: "",
+    interval: 0,
+    timeout: 0,
+    onSessionStart: false,
+    onSessionEnd: false,
+    conflictResolve: "newer",
+    exclude: [],
+    copySymlinks: false,
+    maxDelete: 50,
+    concurrency: 1,
+  };
+}
+
+/** Every regular file under `root` (temp files included) with its content. */
+async function filesOf(root: string): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  const visit = async (d: string, rel: string): Promise<void> => {
+    for (const e of await fsp.readdir(d, { withFileTypes: true }).catch(() => [])) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) await visit(path.join(d, e.name), r);
+      else if (e.isFile()) out.set(r, await fsp.readFile(path.join(d, e.name)));
+    }
+  };
+  await visit(root, "");
+  return out;
+}
+
+for (const where of ["download", "upload"] as const) {
+  const article = where === "upload" ? "an" : "a";
+  test(`bisync killed in the middle of ${article} ${where}: no half-written file under a real name; the next bisync converges`, async (t) => {
+    const { dir, cleanup } = await tempDir("ws-kill-");
+    t.after(cleanup);
+    const ws = path.join(dir, "ws");
+    const cloud = path.join(dir, "cloud");
+    const stateDir = path.join(dir, "state");
+    const cloudFiles = new Map<string, Buffer>();
+    const localFiles = new Map<string, Buffer>();
+    for (let i = 0; i < 4; i++) cloudFiles.set(`from-cloud/c${i}.bin`, randomBytes(MiB));
+    for (let i = 0; i < 4; i++) localFiles.set(`from-ws/w${i}.bin`, randomBytes(MiB));
+    const provider = createLocalProvider({ root: cloud });
+    for (const [rel, data] of cloudFiles) await provider.write(`share/${rel}`, Readable.from([data]));
+    await writeTree(ws, Object.fromEntries(localFiles));
+
+    const job: ChildJob = { op: "bisync", settings: bisyncSettings(), cloudRoot: cloud, workspaceDir: ws, stateDir, freezeAfterBytes: 300 * 1024 };
+    if (where === "download") job.freezeInDownload = 2;
+    else job.freezeInUpload = 2;
+    const run = await runChild(job);
+    assert.ok(run.killed, `the child was killed mid-${where} (stdout: ${run.stdout}, stderr: ${run.stderr})`);
+
+    // Whatever is in the workspace or the cloud under a real name is complete.
+    const all = new Map([...cloudFiles, ...localFiles]);
+    for (const [rel, data] of await filesOf(ws)) {
+      if (path.basename(rel).startsWith(".ws-sync-")) continue; // a temp download, never under a real name
+      assert.ok(all.get(rel)?.equals(data), `workspace file ${rel} is complete`);
+    }
+    for (const [rel, data] of await filesOf(path.join(cloud, "share"))) {
+      if (path.basename(rel).startsWith(".ws-tmp-")) continue;
+      assert.ok(all.get(rel)?.equals(data), `cloud file ${rel} is complete`);
+    }
+    assert.ok(await fsp.access(path.join(cloud, "share", "from-cloud")).then(() => true), "cloud originals remain");
+
+    const r = await runSyncWithProvider({ settings: bisyncSettings(), provider, workspaceDir: ws, stateDir });
+    assert.ok(r.ok, r.ok ? "" : `${r.code}: ${r.error}`);
+    // A download temp file left by the killed run is never synced; once it is an hour old (no run
+    // can still be writing it) the next run removes it.
+    const temps = [...(await filesOf(ws)).keys()].filter((k) => path.basename(k).startsWith(".ws-sync-"));
+    if (where === "download") assert.ok(temps.length >= 1, "the killed download left its temp file, not a half file");
+    const old = new Date(Date.now() - 2 * 3600_000);
+    for (const k of temps) await fsp.utimes(path.join(ws, k), old, old);
+    const cleaned = await runSyncWithProvider({ settings: bisyncSettings(), provider, workspaceDir: ws, stateDir });
+    assert.ok(cleaned.ok);
+    const wsAfter = await filesOf(ws);
+    const cloudAfter = await filesOf(path.join(cloud, "share"));
+    for (const name of [...wsAfter.keys()]) assert.ok(!path.basename(name).startsWith(".ws-sync-"), `stale temp ${name} was removed`);
+    const visibleCloud = [...cloudAfter.keys()].filter((k) => !path.basename(k).startsWith(".ws-tmp-"));
+    assert.deepEqual([...wsAfter.keys()].sort(), [...all.keys()].sort(), "the workspace holds every file");
+    assert.deepEqual(visibleCloud.sort(), [...all.keys()].sort(), "the cloud holds every file");
+    for (const [rel, data] of all) {
+      assert.ok(wsAfter.get(rel)?.equals(data), `workspace ${rel} intact`);
+      assert.ok(cloudAfter.get(rel)?.equals(data), `cloud ${rel} intact`);
+    }
+    const again = await runSyncWithProvider({ settings: bisyncSettings(), provider, workspaceDir: ws, stateDir });
+    assert.ok(again.ok);
+    assert.deepEqual([again.uploaded, again.downloaded, again.deleted, again.conflicts], [[], [], [], []], "converged");
+  });
+}
