@@ -138,7 +138,7 @@ test("backup killed mid-upload (S3 multipart): no object, the pending upload is 
   assert.equal(after.Uploads?.length ?? 0, 0);
 });
 
-test("restore killed mid-extraction: the workspace is untouched, the half-filled staging folder is refused, a new restore is exact", async (t) => {
+test("restore killed mid-extraction: the workspace is untouched, only a marked partial folder is left, and restoring again into the same place is exact", async (t) => {
   const { dir, cleanup } = await tempDir("ws-kill-");
   t.after(cleanup);
   const ws = path.join(dir, "workspace");
@@ -156,15 +156,15 @@ test("restore killed mid-extraction: the workspace is untouched, the half-filled
   assert.deepEqual(treeDiff(before, await treeFingerprint(ws)), [], "restore never touches the workspace");
   assert.deepEqual(await namesIn(cloud), [b.snapshotName, `${b.snapshotName}.sha256`].sort(), "the snapshot is intact");
 
-  // Re-running into the half-filled folder is refused (nothing there is overwritten or trusted) ...
+  // Nothing under the names the user asked for: only the marked partial folder ...
+  const left = await fsp.readdir(staging);
+  assert.equal(left.length, 1);
+  assert.match(left[0] ?? "", /^\.ws-restore-partial-/);
+  // ... which the next restore into the same place removes before it reproduces the workspace exactly.
   const same = await runRestore({ syncConfig, workspaceDir: ws, stateDir, snapshotName: "latest", restoreTo: staging });
-  assert.equal(same.ok, false);
-  assert.equal(!same.ok && same.code, "TARGET_NOT_EMPTY");
-  assert.match(!same.ok ? same.error : "", /not empty/);
-  // ... and a restore into a fresh folder reproduces the workspace exactly.
-  const r = await runRestore({ syncConfig, workspaceDir: ws, stateDir, snapshotName: "latest", restoreTo: path.join(dir, "restored") });
-  assert.ok(r.ok, JSON.stringify(r));
-  assert.deepEqual(treeDiff(before, await treeFingerprint(path.join(dir, "restored", "workspace"))), []);
+  assert.ok(same.ok, JSON.stringify(same));
+  assert.deepEqual(treeDiff(before, await treeFingerprint(path.join(staging, "workspace"))), []);
+  assert.ok(!(await fsp.readdir(staging)).some((n) => n.startsWith(".ws-restore-partial-")));
 });
 
 function bisyncSettings(): SyncSettings {

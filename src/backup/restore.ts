@@ -3,6 +3,7 @@
  * staging folder that must be empty or new. Live data is never touched; on any failure (wrong
  * passphrase, corruption, checksum mismatch, disk full, abort) the staging folder is removed again.
  */
+import { randomBytes } from "node:crypto";
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { PassThrough, type Readable } from "node:stream";
@@ -136,13 +137,17 @@ async function restoreOnce(params: RunRestoreParams, logger: Logger): Promise<Ru
   const restoredTo = path.resolve(params.restoreTo ?? path.join(params.stateDir, ".backup-restore", snapshotName));
   logger.info(`[backup] Restoring snapshot: ${snapshotName}`);
 
-  const existed = await assertEmptyOrNew(restoredTo);
+  const created = await prepareTarget(restoredTo, logger);
+  // Extract into a hidden folder inside the target (same disk, so a mount point works) and move
+  // the entries up at the end: a restore killed midway leaves only that marked folder, which the
+  // next restore into the same place removes.
+  const partial = path.join(restoredTo, `${PARTIAL_PREFIX}${randomBytes(4).toString("hex")}`);
   const { plain, done, expected, kdf } = await openSnapshotPlaintext(provider, dir, snapshotName, backup, {
     signal,
     onBytes: params.onProgress ? (bytes) => params.onProgress?.({ phase: "restore", bytes }) : undefined,
   });
   logger.info(`[backup] Streaming restore to ${restoredTo} (no local temp file needed)`);
-  const extracted = extractArchive(plain, restoredTo, {
+  const extracted = extractArchive(plain, partial, {
     signal,
     externalSymlinks: params.externalSymlinks,
     onWarning: (m) => logger.warn(`[backup] ${m}`),
@@ -150,7 +155,8 @@ async function restoreOnce(params: RunRestoreParams, logger: Logger): Promise<Ru
   const [read, wrote] = await Promise.allSettled([done, extracted]);
   if (read.status === "rejected" || wrote.status === "rejected") {
     plain.destroy();
-    await removeStaging(restoredTo, existed).catch((err) => logger.warn(`[backup] Could not clean up ${restoredTo}: ${errorMessage(err)}`));
+    await fsp.rm(partial, { recursive: true, force: true }).catch((err) => logger.warn(`[backup] Could not clean up ${partial}: ${errorMessage(err)}`));
+    if (created) await fsp.rmdir(restoredTo).catch(() => undefined);
     // Reading/decrypting explains an extraction failure better than the other way round, except
     // for an unsafe entry or a full disk, which are the extractor's own findings.
     const readErr = read.status === "rejected" ? toWorkspaceSyncError(read.reason) : undefined;
@@ -161,40 +167,47 @@ async function restoreOnce(params: RunRestoreParams, logger: Logger): Promise<Ru
         : readErr ?? writeErr;
     throw primary as WorkspaceSyncError;
   }
+  for (const name of await fsp.readdir(partial)) {
+    await fsp.rename(path.join(partial, name), path.join(restoredTo, name)).catch((err) => {
+      throw toWorkspaceSyncError(err);
+    });
+  }
+  await fsp.rmdir(partial);
   if (!expected) logger.warn(`[backup] No checksum stored for ${snapshotName}: restored without integrity check`);
   logger.info(`[backup] Restore complete: ${snapshotName} → ${restoredTo}`);
   const usedKdf = kdf();
   return { ok: true, snapshotName, restoredTo, verified: expected !== undefined, ...(usedKdf ? { kdf: usedKdf } : {}) };
 }
 
+/** Name prefix of the folder a restore extracts into before moving entries into place. */
+const PARTIAL_PREFIX = ".ws-restore-partial-";
+
 /**
- * Refuses a staging folder that holds anything (so a failed restore can clean up without ever
- * deleting data it did not write). Returns whether the folder existed.
+ * Makes sure the target is new or empty (leftovers of an interrupted restore, and nothing else, are
+ * removed): a restore never mixes with existing files. Returns whether the folder was created.
  */
-async function assertEmptyOrNew(dir: string): Promise<boolean> {
+async function prepareTarget(dir: string, logger: Logger): Promise<boolean> {
   let names: string[];
   try {
     names = await fsp.readdir(dir);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
-    if ((err as NodeJS.ErrnoException).code === "ENOTDIR") {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOTDIR") {
       throw new WorkspaceSyncError("TARGET_NOT_EMPTY", `Restore target ${dir} is a file: choose a new or empty folder with --to`, { path: dir });
     }
-    throw toWorkspaceSyncError(err);
+    if (code !== "ENOENT") throw toWorkspaceSyncError(err);
+    await fsp.mkdir(dir, { recursive: true }).catch((e) => {
+      throw toWorkspaceSyncError(e);
+    });
+    return true;
+  }
+  if (names.length > 0 && names.every((n) => n.startsWith(PARTIAL_PREFIX))) {
+    logger.warn(`[backup] Removing what an interrupted restore left in ${dir}`);
+    for (const n of names) await fsp.rm(path.join(dir, n), { recursive: true, force: true });
+    return false;
   }
   if (names.length > 0) {
     throw new WorkspaceSyncError("TARGET_NOT_EMPTY", `Restore target ${dir} is not empty: choose a new or empty folder with --to`, { path: dir });
   }
-  return true;
-}
-
-/** Removes what a failed restore wrote: the whole folder if we created it, else its contents. */
-async function removeStaging(dir: string, existed: boolean): Promise<void> {
-  if (!existed) {
-    await fsp.rm(dir, { recursive: true, force: true });
-    return;
-  }
-  for (const name of await fsp.readdir(dir).catch(() => [] as string[])) {
-    await fsp.rm(path.join(dir, name), { recursive: true, force: true });
-  }
+  return false;
 }
