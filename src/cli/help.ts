@@ -8,7 +8,9 @@ Common options:
   --state-dir DIR     State folder (default: OPENCLAW_STATE_DIR or ~/.openclaw)
   --json              Machine-readable output on stdout
   -v, --verbose       Log lines on stderr
-  -h, --help          Show help`;
+  -h, --help          Show help
+
+Exit codes: 0 success, 1 failure, 2 usage error, 3 backup made but incomplete.`;
 
 /** Help text per command path. */
 export const HELP: Record<string, string> = {
