@@ -6,9 +6,8 @@
  * folder left behind — fails the test with the iteration and mutation to replay with
  * `node scripts/fuzz.mjs --seed <seed>`.
  *
- * Three bugs the fuzzer found in the archive reader (src/archive, not this room) are pinned by their
- * own tests below, marked `todo` while open; the fuzz run skips/tolerates exactly those signatures.
- * When they are fixed, drop the `todo` marks and the KNOWN_ISSUES entries.
+ * Three bugs the fuzzer found in the archive reader (src/archive) are pinned by their own tests
+ * below; they are fixed, so the fuzz run no longer skips or tolerates them (KNOWN_ISSUES is empty).
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -34,8 +33,9 @@ test(`restore of ${ITERATIONS} mutated snapshots: never a hang, crash, escape or
   t.diagnostic(`outcomes: ${JSON.stringify(report.outcomes)}`);
   t.diagnostic(`known issues: ${JSON.stringify(report.known)}`);
   assert.deepEqual(report.failures, [], JSON.stringify(report.failures, null, 2));
-  const skipped = Object.entries(report.known).filter(([k]) => /bug 1/.test(k)).reduce((n, [, v]) => n + v, 0);
-  assert.equal(report.iterations + skipped, ITERATIONS);
+  // No known issue is open: nothing was skipped or tolerated.
+  assert.deepEqual(report.known, {});
+  assert.equal(report.iterations, ITERATIONS);
   // The run exercised what it claims: damaged snapshots with a checksum were refused, and inner
   // mutations reached the extractor (some refused as unsafe, some restored inside the target).
   const count = (re: RegExp) => Object.entries(report.outcomes).filter(([k]) => re.test(k)).reduce((n, [, v]) => n + v, 0);
@@ -76,8 +76,7 @@ async function extractWithin(gz: Buffer, target: string, ms: number): Promise<un
 }
 
 test(
-  "archive bug 1: a folder entry announcing data is refused as SNAPSHOT_CORRUPT (today: extraction hangs, even when aborted)",
-  { todo: "src/archive: tar-stream 3.2.2 never ends a directory entry whose size is > 0; refuse such entries and destroy the current entry on abort" },
+  "archive bug 1: a folder entry announcing data is refused as SNAPSHOT_CORRUPT (it used to hang, even when aborted)",
   async (t) => {
     const { dir, cleanup } = await tempDir("ws-fuzz-bug1-");
     t.after(cleanup);
@@ -89,8 +88,7 @@ test(
 );
 
 test(
-  "archive bug 2: a tar cut inside a file's data is SNAPSHOT_CORRUPT (today: sometimes PROVIDER_ERROR \"Stream was destroyed\")",
-  { todo: "src/archive: classify streamx's \"Stream was destroyed\" raised while reading an entry of a truncated tar as SNAPSHOT_CORRUPT" },
+  "archive bug 2: a tar cut inside a file's data is SNAPSHOT_CORRUPT (it used to be PROVIDER_ERROR \"Stream was destroyed\" at times)",
   async (t) => {
     const { dir, cleanup } = await tempDir("ws-fuzz-bug2-");
     t.after(cleanup);
@@ -115,8 +113,7 @@ test(
 );
 
 test(
-  "archive bug 3: an entry with an out-of-range mtime is SNAPSHOT_CORRUPT or restored without it (today: PROVIDER_ERROR EINVAL futime)",
-  { todo: "src/archive: validate header mtimes (tar-stream yields invalid or huge dates for bad octal or base-256 fields) before futimes/utimes" },
+  "archive bug 3: an entry with an out-of-range mtime is SNAPSHOT_CORRUPT or restored without it (it used to be PROVIDER_ERROR EINVAL futime)",
   async (t) => {
     const { dir, cleanup } = await tempDir("ws-fuzz-bug3-");
     t.after(cleanup);

@@ -24,7 +24,8 @@ export interface CheckResult {
 /**
  * Reads a gzipped tar stream to the end without writing anything: gzip CRCs, tar headers and
  * checksums, the end-of-archive marker, and entry names (absolute or `..` names and device entries
- * are reported as `UNSAFE_ARCHIVE_ENTRY`). Same errors as `extractArchive`.
+ * are reported as `UNSAFE_ARCHIVE_ENTRY`). Same errors as `extractArchive` (an out-of-range mtime
+ * is not an error: a restore sets no time for that entry).
  */
 export async function checkArchive(
   source: Readable,

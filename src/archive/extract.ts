@@ -19,7 +19,10 @@ export interface ExtractOptions {
   onProgress?: ProgressCallback;
   /** Expected compressed size, passed through as `totalBytes` in progress reports. */
   totalBytes?: number;
-  /** Non-fatal findings (entries of unknown type that were skipped). */
+  /**
+   * Non-fatal findings: entries of unknown type that were skipped, and entries restored without
+   * their modification time because the header's time field is invalid or out of range.
+   */
   onWarning?: (message: string) => void;
   /**
    * What to do with a symlink whose target lies outside the target folder (an absolute path, or
@@ -86,9 +89,11 @@ async function prepareTarget(targetDir: string): Promise<string> {
  * setuid/setgid/sticky bits, no chown), mtimes (folders after their contents), symlinks and hard
  * links. Refuses with `UNSAFE_ARCHIVE_ENTRY` absolute names, `..` components, symlinks pointing
  * outside the target, hard links to anything not extracted before, writes through a symlinked
- * folder and device/fifo entries. Damaged gzip or tar data → `SNAPSHOT_CORRUPT`; a
- * {@link WorkspaceSyncError} raised by `source` (e.g. `WRONG_PASSPHRASE` from decryption) is
- * rethrown unchanged. On failure, files extracted so far are left in the target.
+ * folder and device/fifo entries. Damaged gzip or tar data (including a folder entry that
+ * announces data) → `SNAPSHOT_CORRUPT`; an entry whose mtime field is invalid or out of range is
+ * restored without its time, with a warning. A {@link WorkspaceSyncError} raised by `source`
+ * (e.g. `WRONG_PASSPHRASE` from decryption) is rethrown unchanged. Aborting `signal` always
+ * settles the promise (`ABORTED`). On failure, files extracted so far are left in the target.
  */
 export async function extractArchive(source: Readable, targetDir: string, options: ExtractOptions = {}): Promise<ExtractResult> {
   const { signal } = options;
@@ -129,6 +134,24 @@ export async function extractArchive(source: Readable, targetDir: string, option
   return result;
 }
 
+/** Latest time accepted from an archive header (year 9999): beyond it, filesystems reject or clamp it. */
+const MAX_MTIME_MS = 253402300799000;
+
+/**
+ * The header's mtime when it is usable, else `undefined`. tar-stream turns a damaged octal field
+ * into an Invalid Date and a base-256 field into any number, which futimes/utimes refuse (EINVAL).
+ */
+function usableMtime(mtime: Date | undefined): Date | undefined {
+  const ms = mtime?.getTime();
+  return ms !== undefined && Number.isFinite(ms) && Math.abs(ms) <= MAX_MTIME_MS ? mtime : undefined;
+}
+
+/** The kernel or filesystem refused the time itself (not the file): the content is still fine. */
+function isBadTime(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === "EINVAL" || code === "EOVERFLOW" || code === "ERANGE";
+}
+
 /** Writes every byte of `chunks` (`writev` may write less than asked). */
 async function writeAll(fh: fs.FileHandle, chunks: Buffer[], total: number): Promise<void> {
   const { bytesWritten } = await fh.writev(chunks);
@@ -140,9 +163,11 @@ async function writeAll(fh: fs.FileHandle, chunks: Buffer[], total: number): Pro
 
 interface DeferredDir {
   full: string;
+  /** The entry's name in the archive (for warnings). */
+  name: string;
   depth: number;
   mode: number;
-  mtime: Date;
+  mtime: Date | undefined;
 }
 
 class EntryExtractor {
@@ -238,7 +263,15 @@ class EntryExtractor {
         let off = 0;
         while (off < data.length) off += fsSync.writeSync(fd, data, off, data.length - off);
         fsSync.fchmodSync(fd, h.mode & 0o777);
-        fsSync.futimesSync(fd, h.mtime, h.mtime);
+        const mtime = this.mtime(h);
+        if (mtime) {
+          try {
+            fsSync.futimesSync(fd, mtime, mtime);
+          } catch (err) {
+            if (!isBadTime(err)) throw err;
+            this.badTime(h.name);
+          }
+        }
       } finally {
         fsSync.closeSync(fd);
       }
@@ -266,7 +299,13 @@ class EntryExtractor {
         this.result.bytes += batched;
       }
       await fh.chmod(h.mode & 0o777);
-      await fh.utimes(h.mtime, h.mtime);
+      const mtime = this.mtime(h);
+      if (mtime) {
+        await fh.utimes(mtime, mtime).catch((err: unknown) => {
+          if (!isBadTime(err)) throw err;
+          this.badTime(h.name);
+        });
+      }
     } finally {
       await fh.close();
     }
@@ -283,7 +322,7 @@ class EntryExtractor {
       this.kinds.set(name, "dir");
       this.result.directories++;
     }
-    this.dirs.push({ full, depth: name.split("/").length, mode: h.mode & 0o777, mtime: h.mtime });
+    this.dirs.push({ full, name: h.name, depth: name.split("/").length, mode: h.mode & 0o777, mtime: this.mtime(h) });
   }
 
   private async symlink(name: string, h: tar.Header): Promise<void> {
@@ -306,7 +345,8 @@ class EntryExtractor {
     await fs.symlink(linkname, full);
     this.kinds.set(name, "symlink");
     this.guard.add(name, linkname);
-    await fs.lutimes(full, h.mtime, h.mtime).catch(() => {});
+    const mtime = this.mtime(h);
+    if (mtime) await fs.lutimes(full, mtime, mtime).catch(() => {});
     this.result.symlinks++;
   }
 
@@ -335,7 +375,23 @@ class EntryExtractor {
     const dirs = [...this.dirs].sort((a, b) => b.depth - a.depth);
     for (const d of dirs) {
       await fs.chmod(d.full, d.mode);
-      await fs.utimes(d.full, d.mtime, d.mtime);
+      if (d.mtime) {
+        await fs.utimes(d.full, d.mtime, d.mtime).catch((err: unknown) => {
+          if (!isBadTime(err)) throw err;
+          this.badTime(d.name);
+        });
+      }
     }
+  }
+
+  /** The entry's mtime, or `undefined` (with a warning) when the header's time field is unusable. */
+  private mtime(h: tar.Header): Date | undefined {
+    const mtime = usableMtime(h.mtime);
+    if (!mtime) this.badTime(h.name);
+    return mtime;
+  }
+
+  private badTime(name: string): void {
+    this.options.onWarning?.(`Restored ${JSON.stringify(name)} without its modification time: the archive's time field is out of range`);
   }
 }

@@ -2,7 +2,7 @@
  * Reading a `.tar.gz` stream: source → gunzip (multi-member) → tar-stream, entry by entry, with
  * every failure mapped to one typed error. Shared by extract and check.
  */
-import { type Readable, Transform, type TransformCallback, pipeline } from "node:stream";
+import { type Readable, Transform, type TransformCallback, finished, pipeline } from "node:stream";
 import zlib from "node:zlib";
 import * as tar from "tar-stream";
 import { WorkspaceSyncError, abortError, errorMessage, isWorkspaceSyncError, toWorkspaceSyncError } from "../errors.js";
@@ -26,15 +26,37 @@ function corrupt(detail: string, cause?: unknown): WorkspaceSyncError {
   );
 }
 
+/** Errors node:zlib raises for damaged gzip data (they carry a `Z_…` code, or its message). */
 function isZlibError(err: unknown): boolean {
   const code = (err as { code?: unknown } | undefined)?.code;
-  return typeof code === "string" && code.startsWith("Z_");
+  if (typeof code === "string" && code.startsWith("Z_")) return true;
+  const msg = err instanceof Error ? err.message : "";
+  return /^(incorrect (header|data) check|unexpected end of file|invalid [a-z ]+|too many [a-z ]+|unknown compression method|header crc mismatch)$/i.test(msg);
 }
 
 /** Errors tar-stream raises for malformed tar data. */
 function isTarFormatError(err: unknown): boolean {
   const msg = err instanceof Error ? err.message : "";
   return /Invalid tar header|Unexpected end of data|Header exceeds max size|Invalid header/.test(msg);
+}
+
+/**
+ * streamx's "Stream was destroyed": an entry's data stream ended before its last byte because the
+ * tar parser was torn down (the tar ends inside that entry's data, or the parser failed).
+ */
+function isStreamDestroyed(err: unknown): boolean {
+  return (err as { code?: unknown } | undefined)?.code === "STREAM_DESTROYED";
+}
+
+/**
+ * Header checks tar-stream leaves to us. A folder entry whose size is > 0 is refused: tar-stream
+ * 3.2 creates a data stream for it that never ends (and parses the announced data as headers).
+ * Links and other entries with a size get their data skipped by tar-stream, so they are fine.
+ */
+function checkHeader(h: tar.Header): void {
+  if (h.type === "directory" && h.size > 0) {
+    throw corrupt(`tar: the folder entry ${JSON.stringify(h.name)} announces ${h.size} bytes of data`);
+  }
 }
 
 /**
@@ -52,14 +74,9 @@ export async function readTarGz(
     source.destroy();
     throw abortError(signal.reason);
   }
-  // The first failure decides the outcome: once gunzip fails, the pipeline destroys the source and
-  // its own later error (premature close, abort) says nothing about the cause.
-  let first: { origin: "source" | "gzip" | "abort"; err: unknown } | undefined;
-  source.on("error", (err) => {
-    // The pipeline aborts the source when gunzip stops early (data after a damaged gzip member header).
-    if (isAbortErr(err)) return;
-    first ??= { origin: "source", err };
-  });
+  // The first failure decides the outcome: once gunzip fails, the streams around it are destroyed
+  // and their own later errors (premature close, abort) say nothing about the cause.
+  let first: { origin: "source" | "gzip" | "tar" | "abort"; err: unknown } | undefined;
   let compressed = 0;
   const counter = new Transform({
     transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
@@ -73,16 +90,35 @@ export async function readTarGz(
     if (isAbortErr(err)) return;
     first ??= { origin: "gzip", err };
   });
-  const plain = pipeline(source, counter, gunzip, () => {});
+  // `source` is piped in rather than made part of the pipeline: a pipeline would destroy it with
+  // gunzip's raw error, which is what a caller writing into `source` (a restore's decrypt
+  // pipeline) would then report. On failure it is destroyed below with the classified error.
+  source.on("error", () => {}); // reported through finished() below
+  finished(source, (err) => {
+    if (!err) return;
+    // The source failed or closed before its end (its writer failed: decrypt, checksum, provider).
+    if (!isAbortErr(err)) first ??= { origin: "source", err };
+    counter.destroy(err);
+  });
+  source.pipe(counter);
+  const plain = pipeline(counter, gunzip, () => {});
   const ext = tar.extract({ allowUnknownFormat: true } as Parameters<typeof tar.extract>[0]);
+  ext.on("error", (err: unknown) => {
+    // Only tar-stream's own findings; a destroy passed down from elsewhere is recorded there.
+    if (isTarFormatError(err)) first ??= { origin: "tar", err };
+  });
   let tarBytes = 0;
+  /** The entry `onEntry` is consuming: destroyed on abort, or a wait for its data could last forever. */
+  let current: TarEntry | undefined;
 
   const onAbort = (): void => {
     const err = abortError(signal?.reason);
     first ??= { origin: "abort", err };
     source.destroy(err);
+    counter.destroy(err);
     plain.destroy(err);
     ext.destroy(err);
+    current?.destroy(err);
   };
   signal?.addEventListener("abort", onAbort, { once: true });
 
@@ -102,9 +138,12 @@ export async function readTarGz(
   try {
     for await (const entry of ext) {
       const h = entry.header;
-      lastEnd = (h as tar.Header & { byteOffset?: number }).byteOffset ?? 0;
-      lastEnd += h.type === "file" || h.type === "contiguous-file" ? padToBlock(h.size) : 0;
+      checkHeader(h);
+      // tar-stream skips the data of every entry with a size except folders (refused above).
+      lastEnd = ((h as tar.Header & { byteOffset?: number }).byteOffset ?? 0) + padToBlock(h.size);
+      current = entry;
       await onEntry(entry);
+      current = undefined;
     }
     await feed;
     // Node's gunzip stops quietly at bytes that do not start a gzip member (a damaged member header).
@@ -112,10 +151,16 @@ export async function readTarGz(
     // tar-stream accepts a stream cut right after an entry; a complete archive ends with zero blocks.
     if (tarBytes < lastEnd + 512) throw corrupt("the archive ends without its end-of-archive marker");
   } catch (err) {
-    throw classify(first?.err ?? err, first?.origin === "source");
+    const e = classify(first?.err ?? err, first?.origin === "source");
+    current?.destroy(e);
+    // Tell whoever writes into `source` (a restore's decrypt pipeline) why it was cut off, rather
+    // than leaving it a bare "premature close".
+    if (!source.destroyed) source.destroy(e);
+    throw e;
   } finally {
     signal?.removeEventListener("abort", onAbort);
     if (!plain.destroyed) plain.destroy();
+    if (!counter.destroyed) counter.destroy();
     if (!source.destroyed) source.destroy();
     if (!ext.destroyed) ext.destroy();
     await feed.catch(() => {});
@@ -128,8 +173,10 @@ function isAbortErr(err: unknown): boolean {
 }
 
 function classify(err: unknown, fromSource: boolean): WorkspaceSyncError {
-  if (fromSource) return isWorkspaceSyncError(err) ? err : toWorkspaceSyncError(err);
   if (isWorkspaceSyncError(err)) return err;
+  // The source's own failure (a provider read error), unless it is the gunzip error the pipeline
+  // passed back up to it.
+  if (fromSource && !isZlibError(err)) return toWorkspaceSyncError(err);
   if (isZlibError(err)) {
     const msg = errorMessage(err);
     if (/incorrect header check/i.test(msg)) {
@@ -138,9 +185,14 @@ function classify(err: unknown, fromSource: boolean): WorkspaceSyncError {
     return corrupt(`gzip: ${msg}`, err);
   }
   if (isTarFormatError(err)) return corrupt(`tar: ${errorMessage(err)}`, err);
+  if (isStreamDestroyed(err)) return corrupt("tar: the archive ends inside an entry's data", err);
   if (isAbortErr(err)) return corrupt("the gzip stream ended early", err);
+  if ((err as Error | undefined)?.message === TAR_CLOSED) return corrupt("tar: the reader stopped before the end of the data", err);
+  // Anything else came from writing the entries (ENOSPC, EACCES, …), not from the snapshot.
   return toWorkspaceSyncError(err);
 }
+
+const TAR_CLOSED = "tar extract closed";
 
 function waitDrain(stream: tar.Extract): Promise<void> {
   return new Promise<void>((resolve, reject) => {
@@ -154,7 +206,7 @@ function waitDrain(stream: tar.Extract): Promise<void> {
     };
     const onClose = (): void => {
       cleanup();
-      reject(new Error("tar extract closed"));
+      reject(new Error(TAR_CLOSED));
     };
     stream.on("drain", onDrain);
     stream.on("close", onClose);

@@ -288,8 +288,8 @@ function mutateInner(r: Rand, src: Buffer, escapeDir: string): { tar: Buffer; wh
     }
   }
   if (fix && kind !== 6) fixChecksum(block);
-  // Flag a folder entry that announces data: tar-stream 3.2 never ends such an entry's stream, and
-  // the extractor then hangs (see test/faults-fuzz.test.ts).
+  // Flag a folder entry that announces data (tar-stream 3.2 never ends such an entry's stream; the
+  // extractor refuses it as SNAPSHOT_CORRUPT, see test/faults-fuzz.test.ts "archive bug 1").
   const type = String.fromCharCode(block[156]!);
   const sizeField = block.subarray(124, 136).toString("latin1").replace(/\0.*$/, "").trim();
   const carriesData = /^[0-7]+$/.test(sizeField) && /[1-7]/.test(sizeField);
@@ -298,23 +298,12 @@ function mutateInner(r: Rand, src: Buffer, escapeDir: string): { tar: Buffer; wh
 }
 
 /**
- * Open bugs in the archive reader (src/archive), each pinned by a `todo` test in
- * test/faults-fuzz.test.ts. Remove an entry when its bug is fixed.
+ * Open bugs elsewhere that the fuzz run skips or tolerates, each pinned by its own test in
+ * test/faults-fuzz.test.ts. None are open: the three archive-reader bugs (a folder entry with data
+ * hanging, raw PROVIDER_ERRORs for damaged data, out-of-range mtimes) are fixed. Add an entry only
+ * together with a test that pins the bug, and remove it when the bug is fixed.
  */
-export const KNOWN_ISSUES: NonNullable<FuzzOptions["knownIssues"]> = {
-  // Bug 1: a folder entry with a non-zero size hangs the extraction, even when aborted.
-  skip: (mutation) => (/\[folder with data\]/.test(mutation) ? "archive bug 1: folder entry with data hangs" : undefined),
-  // Bug 2: a damaged snapshot sometimes fails as PROVIDER_ERROR carrying a raw stream or zlib
-  // message ("Stream was destroyed" when the tar ends inside a file's data, "incorrect data check")
-  // instead of SNAPSHOT_CORRUPT: which stream reports first decides, so it is timing-dependent.
-  tolerate: (_mutation, problem) =>
-    /^unexpected error code PROVIDER_ERROR: (Stream was destroyed|incorrect (data|header) check|invalid [a-z ]+|unexpected end of file|too many [a-z ]+)$/.test(problem)
-      ? "archive bug 2: damaged snapshot → PROVIDER_ERROR (raw message)"
-      : // Bug 3: an entry whose mtime field is out of range fails as PROVIDER_ERROR "EINVAL ... futime".
-        /^unexpected error code PROVIDER_ERROR: EINVAL: invalid argument, (futime|utime|lutime)/.test(problem)
-        ? "archive bug 3: out-of-range mtime → PROVIDER_ERROR EINVAL"
-        : undefined,
-};
+export const KNOWN_ISSUES: NonNullable<FuzzOptions["knownIssues"]> = {};
 
 // ---- the run -----------------------------------------------------------------------------------
 
