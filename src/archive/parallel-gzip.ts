@@ -63,7 +63,16 @@ export async function* parallelGzip(source: AsyncIterable<Uint8Array>, options: 
   const concurrency = Math.max(1, options.concurrency ?? defaultConcurrency());
   const adaptive = options.adaptive ?? true;
   const signal = options.signal;
-  const inFlight: Promise<Buffer>[] = [];
+  const inFlight: { done: Promise<Buffer>; block: Buffer }[] = [];
+  // Input blocks are reused once their member is out: a fresh 2 MiB buffer per block is garbage that
+  // V8 collects only after tens of MiB of external memory have piled up (peak RSS).
+  const free: Buffer[] = [];
+  const take = async (): Promise<Buffer> => {
+    const head = inFlight.shift() as { done: Promise<Buffer>; block: Buffer };
+    const out = await head.done;
+    if (head.block.length === blockSize && free.length <= concurrency) free.push(head.block);
+    return out;
+  };
 
   const dispatch = (block: Buffer): void => {
     const blockLevel = adaptive ? chooseBlockLevel(block, level) : level;
@@ -71,10 +80,10 @@ export async function* parallelGzip(source: AsyncIterable<Uint8Array>, options: 
     const chunkSize = block.length + (block.length >> 3) + 1024;
     const p = gzipAsync(block, { level: blockLevel, memLevel: 9, chunkSize });
     p.catch(() => {}); // awaited in order below; avoid an unhandled rejection while waiting for earlier blocks
-    inFlight.push(p);
+    inFlight.push({ done: p, block });
   };
 
-  let block = Buffer.allocUnsafe(blockSize);
+  let block: Buffer = Buffer.allocUnsafe(blockSize);
   let filled = 0;
   let emittedAny = false;
   for await (const chunk of source) {
@@ -87,19 +96,19 @@ export async function* parallelGzip(source: AsyncIterable<Uint8Array>, options: 
       offset += n;
       if (filled === blockSize) {
         dispatch(block);
-        block = Buffer.allocUnsafe(blockSize);
         filled = 0;
         while (inFlight.length >= concurrency) {
           emittedAny = true;
-          yield await (inFlight.shift() as Promise<Buffer>);
+          yield await take();
         }
+        block = free.pop() ?? Buffer.allocUnsafe(blockSize);
       }
     }
   }
   if (filled > 0 || (!emittedAny && inFlight.length === 0)) dispatch(block.subarray(0, filled));
   while (inFlight.length > 0) {
     if (signal?.aborted) throw abortError(signal.reason);
-    yield await (inFlight.shift() as Promise<Buffer>);
+    yield await take();
   }
 }
 
