@@ -17,7 +17,7 @@ import { joinRemotePath } from "../providers/paths.js";
 import type { StorageProvider } from "../providers/types.js";
 import { pruneSnapshots, type PruneResult } from "../retention/index.js";
 import { loadSyncConfig, type ConfigInput } from "./config-input.js";
-import { formatSnapshotName } from "./snapshot-name.js";
+import { formatSnapshotName, parseSnapshotName } from "./snapshot-name.js";
 import { checksumFileName, formatChecksumFile } from "./checksum.js";
 import { openBackupTarget, requireBackupSettings } from "./target.js";
 import { recordRun } from "../state/last-run.js";
@@ -136,7 +136,11 @@ async function backupLocked(
   const { signal } = params;
   const { provider, dir } = await openBackupTarget(backup, { logger, stateDir: params.stateDir, provider: params.provider });
   try {
-    const removed = await provider.cleanupIncomplete(dir, STALE_UPLOAD_MS, { signal });
+    // Only abandoned snapshot uploads are ours: a shared bucket may hold other tools' pending uploads.
+    const removed = await provider.cleanupIncomplete(dir, STALE_UPLOAD_MS, {
+      signal,
+      match: (p) => parseSnapshotName(path.posix.basename(p)) !== undefined,
+    });
     if (removed > 0) logger.info(`[backup] Removed ${removed} abandoned partial upload(s)`);
   } catch (err) {
     logger.warn(`[backup] Could not clean up abandoned uploads: ${errorMessage(err)}`);

@@ -59,8 +59,10 @@ export interface StorageProvider {
   /**
    * Removes leftovers of interrupted writes under `dir` older than `olderThanMs` (stale temp files,
    * abandoned multipart uploads). Returns how many were removed.
+   * With `options.match`, only leftovers of writes to a path (relative to `dir`) that `match` accepts
+   * are removed: in a shared bucket or folder, other tools' pending uploads are left alone.
    */
-  cleanupIncomplete(dir: string, olderThanMs: number, options?: { signal?: AbortSignal }): Promise<number>;
+  cleanupIncomplete(dir: string, olderThanMs: number, options?: CleanupOptions): Promise<number>;
 
   /**
    * Computes, for a local file, the same value this backend reports as {@link RemoteEntry.hash}
@@ -136,6 +138,18 @@ export interface WriteOptions {
   signal?: AbortSignal;
   /** Called with the number of bytes stored so far. */
   onProgress?: (bytes: number) => void;
+}
+
+/** Options for {@link StorageProvider.cleanupIncomplete}. */
+export interface CleanupOptions {
+  /**
+   * Decides which leftovers are ours: called with the path the interrupted write was going to
+   * (relative to `dir`, `/`-separated); only leftovers it returns true for are removed. Without it,
+   * every leftover under `dir` older than the cutoff is removed. Backends whose leftovers carry no
+   * path (Dropbox upload sessions) ignore it.
+   */
+  match?: (path: string) => boolean;
+  signal?: AbortSignal;
 }
 
 /** A file that {@link StorageProvider.deleteMany} could not delete. */

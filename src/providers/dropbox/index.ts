@@ -245,7 +245,8 @@ export function createDropboxProvider(settings: DropboxSettings, ctx: ProviderCo
     },
 
     async cleanupIncomplete() {
-      // Upload sessions expire on their own after 7 days and are never visible as files.
+      // Upload sessions expire on their own after 7 days and are never visible as files; they carry
+      // no path, so `options.match` has nothing to decide on and is ignored.
       return 0;
     },
 

@@ -12,6 +12,7 @@ import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { WorkspaceSyncError, throwIfAborted, toWorkspaceSyncError } from "../../errors.js";
 import type {
+  CleanupOptions,
   DeleteFailure,
   ListOptions,
   ProviderContext,
@@ -211,9 +212,15 @@ export function createLocalProvider(settings: LocalProviderSettings, _ctx?: Prov
       }
     },
 
-    async cleanupIncomplete(dir: string, olderThanMs: number): Promise<number> {
+    async cleanupIncomplete(dir: string, olderThanMs: number, options: CleanupOptions = {}): Promise<number> {
       let removed = 0;
       const cutoff = Date.now() - olderThanMs;
+      const base = abs(dir);
+      /** The path a temp file was going to become, relative to `dir` (`.ws-tmp-<hex>-<name>`). */
+      const finalPath = (full: string): string => {
+        const name = path.basename(full).slice(LOCAL_TEMP_PREFIX.length).replace(/^[0-9a-f]{12}-/, "");
+        return [...path.relative(base, path.dirname(full)).split(path.sep).filter(Boolean), name].join("/");
+      };
       const visit = async (d: string): Promise<void> => {
         let items: import("node:fs").Dirent[];
         try {
@@ -224,7 +231,7 @@ export function createLocalProvider(settings: LocalProviderSettings, _ctx?: Prov
         for (const item of items) {
           const full = path.join(d, item.name);
           if (item.isDirectory()) await visit(full);
-          else if (item.name.startsWith(LOCAL_TEMP_PREFIX)) {
+          else if (item.name.startsWith(LOCAL_TEMP_PREFIX) && (!options.match || options.match(finalPath(full)))) {
             const st = await fsp.lstat(full).catch(() => undefined);
             if (st && st.mtimeMs <= cutoff) {
               await fsp.rm(full, { force: true });
@@ -233,7 +240,7 @@ export function createLocalProvider(settings: LocalProviderSettings, _ctx?: Prov
           }
         }
       };
-      await visit(abs(dir));
+      await visit(base);
       return removed;
     },
   };

@@ -29,6 +29,9 @@ const NETWORK_CODES = new Set([
   "ECONNREFUSED",
   "ENOTFOUND",
   "EAI_AGAIN",
+  "EAI_FAIL",
+  "EHOSTDOWN",
+  "ENETDOWN",
   "ETIMEDOUT",
   "ECONNRESET",
   "EHOSTUNREACH",
@@ -60,6 +63,15 @@ function sanitisedCause(err: unknown): Error {
   return cause;
 }
 
+/** TLS failures: the endpoint answered, but not with a certificate we trust (or not with TLS at all). */
+function tlsCode(err: unknown): string | undefined {
+  for (let e = err as SdkErrorShape | undefined, depth = 0; e && depth < 3; e = e.cause as SdkErrorShape | undefined, depth++) {
+    const code = e.code ?? "";
+    if (/^(CERT_|ERR_TLS_|ERR_SSL_)|_CERT|_SIGNATURE$/.test(code)) return code;
+  }
+  return undefined;
+}
+
 function networkCode(err: unknown): string | undefined {
   // The SDK may wrap the socket error; look one level down too.
   for (let e = err as SdkErrorShape | undefined, depth = 0; e && depth < 3; e = e.cause as SdkErrorShape | undefined, depth++) {
@@ -83,6 +95,10 @@ export function mapS3Error(err: unknown, ctx: S3ErrorContext): WorkspaceSyncErro
   const net = networkCode(err);
   if (net) {
     return make("NETWORK", `cannot reach ${ctx.endpoint} (${net}): check s3.endpoint and the network connection`, true);
+  }
+  const tls = tlsCode(err);
+  if (tls) {
+    return make("NETWORK", `the TLS connection to ${ctx.endpoint} failed (${tls}): check s3.endpoint (https vs http, host name) or trust its CA with NODE_EXTRA_CA_CERTS`);
   }
   switch (name) {
     case "NoSuchBucket":

@@ -22,6 +22,7 @@ import type { S3Settings } from "../../config/types.js";
 import { WorkspaceSyncError, abortError, throwIfAborted, toWorkspaceSyncError } from "../../errors.js";
 import { normalizeRemotePath } from "../paths.js";
 import type {
+  CleanupOptions,
   DeleteFailure,
   ListOptions,
   ProviderCapabilities,
@@ -33,10 +34,10 @@ import type {
 } from "../types.js";
 import { buildS3Client } from "./client.js";
 import { mapS3Error, s3ErrorName, s3ErrorStatus } from "./errors.js";
-import { DEFAULT_QUEUE_SIZE, choosePartSize } from "./settings.js";
+import { chooseQueueSize, choosePartSize } from "./settings.js";
 import { uploadObject } from "./upload.js";
 
-export { resolveS3Endpoint, choosePartSize, retryPlan, MAX_PARTS, MIN_PART_SIZE, DEFAULT_PART_SIZE } from "./settings.js";
+export { resolveS3Endpoint, choosePartSize, chooseQueueSize, retryPlan, MAX_PARTS, MIN_PART_SIZE, DEFAULT_PART_SIZE } from "./settings.js";
 export type { ResolvedS3Endpoint, PartSizeChoice, RetryPlan } from "./settings.js";
 export { mapS3Error } from "./errors.js";
 
@@ -99,7 +100,6 @@ export function createS3Provider(settings: S3Settings & { bucket: string }, ctx:
   }
   const root = rootParts.join("/");
   const { client, endpointLabel } = buildS3Client(settings);
-  const queueSize = Math.max(1, Math.floor(settings.queueSize ?? DEFAULT_QUEUE_SIZE));
   const logger = ctx.logger;
 
   const keyOf = (path: string): string => {
@@ -237,7 +237,7 @@ export function createS3Provider(settings: S3Settings & { bucket: string }, ctx:
         key,
         source,
         partSize,
-        queueSize,
+        queueSize: chooseQueueSize(partSize, settings.queueSize),
         metadata,
         ifNoneMatch: options.overwrite === false,
         logger,
@@ -318,7 +318,7 @@ export function createS3Provider(settings: S3Settings & { bucket: string }, ctx:
     }
   }
 
-  async function cleanupIncomplete(dir: string, olderThanMs: number, options: { signal?: AbortSignal } = {}): Promise<number> {
+  async function cleanupIncomplete(dir: string, olderThanMs: number, options: CleanupOptions = {}): Promise<number> {
     const prefix = prefixOf(dir);
     const cutoff = Date.now() - olderThanMs;
     let removed = 0;
@@ -341,7 +341,9 @@ export function createS3Provider(settings: S3Settings & { bucket: string }, ctx:
         throw fail(err, `list incomplete uploads "${prefix}"`);
       }
       for (const u of page.Uploads ?? []) {
-        if (!u.Key || !u.UploadId || !u.Initiated || u.Initiated.getTime() > cutoff) continue;
+        if (!u.Key || !u.UploadId || !u.Initiated || u.Initiated.getTime() > cutoff || !u.Key.startsWith(prefix)) continue;
+        // Someone else's upload in a shared bucket or prefix: not ours to abort.
+        if (options.match && !options.match(u.Key.slice(prefix.length))) continue;
         try {
           await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }), { abortSignal: options.signal });
           removed++;

@@ -16,8 +16,10 @@ export const DEFAULT_PART_SIZE = 16 * MiB;
 /** S3 limits a part to 5 MiB .. 5 GiB. */
 const S3_MIN_PART = 5 * MiB;
 const S3_MAX_PART = 5 * 1024 * MiB;
-/** Parts in flight by default. */
-export const DEFAULT_QUEUE_SIZE = 4;
+/** Parts in flight by default (fewer when parts are large, see {@link chooseQueueSize}). */
+export const DEFAULT_QUEUE_SIZE = 3;
+/** Part buffers an upload may hold by default: (parts in flight + the one being filled) x part size. */
+export const DEFAULT_UPLOAD_BUFFER_BYTES = 64 * MiB;
 /** Default total retry budget: B2 answers 500/503 by design while a pod is busy. */
 export const DEFAULT_MAX_RETRY_SECONDS = 300;
 
@@ -93,6 +95,16 @@ export function choosePartSize(sizeHint: number | undefined, partSizeMiB?: numbe
   }
   if (sizeHint === undefined) return { partSize: DEFAULT_PART_SIZE };
   return { partSize: Math.min(S3_MAX_PART, Math.max(needed, MIN_PART_SIZE)) };
+}
+
+/**
+ * Parts in flight for one upload. An upload holds (queueSize + 1) part buffers, so by default the
+ * count is lowered for large parts to keep that within {@link DEFAULT_UPLOAD_BUFFER_BYTES}
+ * (8 and 16 MiB parts: 3 in flight; 24 MiB: 1 less; 32 MiB and up: 1). An explicit `s3.queueSize` wins.
+ */
+export function chooseQueueSize(partSize: number, queueSize?: number): number {
+  if (queueSize !== undefined && Number.isFinite(queueSize)) return Math.max(1, Math.floor(queueSize));
+  return Math.max(1, Math.min(DEFAULT_QUEUE_SIZE, Math.floor(DEFAULT_UPLOAD_BUFFER_BYTES / partSize) - 1));
 }
 
 /** How often and how long the SDK retries throttling, 5xx and network errors. */
