@@ -17,6 +17,7 @@ import type { SyncSettings } from "../src/config/types.js";
 import { createLocalProvider } from "../src/providers/local/index.js";
 import { runSyncWithProvider } from "../src/sync/run.js";
 import { tempDir, treeDiff, treeFingerprint, writeTree } from "./support/tree.js";
+import { syncSettings } from "./sync-suite.js";
 
 const MiB = 1024 * 1024;
 
@@ -86,24 +87,7 @@ test("a sync download onto a full disk: INSUFFICIENT_SPACE, no half file, no tem
   const provider = createLocalProvider({ root: path.join(dir, "cloud") });
   const big = randomBytes(3 * MiB);
   await provider.write("share/big.bin", Readable.from([big]));
-  const settings: SyncSettings = {
-    provider: "local",
-    mode: "bisync",
-    ingest: false,
-    ingestPath: "inbox",
-    notifyOnInbox: false,
-    remotePath: "share",
-    localPath: "",
-    interval: 0,
-    timeout: 0,
-    onSessionStart: false,
-    onSessionEnd: false,
-    conflictResolve: "newer",
-    exclude: [],
-    copySymlinks: false,
-    maxDelete: 50,
-    concurrency: 2,
-  };
+  const settings: SyncSettings = syncSettings({ exclude: [], concurrency: 2 });
   const r = await runSyncWithProvider({ settings, provider, workspaceDir: ws, stateDir: path.join(dir, "state") });
   assert.equal(r.ok, false);
   assert.equal(!r.ok && r.code, "INSUFFICIENT_SPACE");

@@ -19,6 +19,7 @@ import { runSyncWithProvider } from "../src/sync/run.js";
 import { startDropboxFake, type DropboxFake } from "./support/dropbox-fake.js";
 import { dropboxFetchVia, startFaultProxy, type FaultProxy } from "./support/fault-proxy.js";
 import { tempDir } from "./support/tree.js";
+import { syncSettings } from "./sync-suite.js";
 
 const MiB = 1024 * 1024;
 const APPEND = "/__content/2/files/upload_session/append_v2";
@@ -84,24 +85,7 @@ test("a 5xx storm that outlasts the retry budget ends in a clear retryable error
 });
 
 function settings(): SyncSettings {
-  return {
-    provider: "dropbox",
-    mode: "bisync",
-    ingest: false,
-    ingestPath: "inbox",
-    notifyOnInbox: false,
-    remotePath: "share",
-    localPath: "",
-    interval: 0,
-    timeout: 0,
-    onSessionStart: false,
-    onSessionEnd: false,
-    conflictResolve: "newer",
-    exclude: [],
-    copySymlinks: false,
-    maxDelete: 50,
-    concurrency: 2,
-  };
+  return syncSettings({ provider: "dropbox", exclude: [], concurrency: 2 });
 }
 
 test("a download cut mid-body fails that sync with NETWORK, leaves no half file, and the next run completes", async (t) => {

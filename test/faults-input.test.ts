@@ -21,6 +21,7 @@ import { runSyncWithProvider } from "../src/sync/run.js";
 import { startDropboxFake } from "./support/dropbox-fake.js";
 import { s3TestSettings } from "./support/s3.js";
 import { tempDir, treeDiff, treeFingerprint, writeTree } from "./support/tree.js";
+import { syncSettings } from "./sync-suite.js";
 
 function recorder(): Logger & { lines: string[] } {
   const lines: string[] = [];
@@ -109,24 +110,7 @@ test("an expired Dropbox token: AUTH_EXPIRED with re-authorization advice; nothi
   const fake = await startDropboxFake();
   t.after(() => fake.close());
   const { ws, stateDir, before } = await workspace(t);
-  const settings: SyncSettings = {
-    provider: "dropbox",
-    mode: "bisync",
-    ingest: false,
-    ingestPath: "inbox",
-    notifyOnInbox: false,
-    remotePath: "share",
-    localPath: "",
-    interval: 0,
-    timeout: 0,
-    onSessionStart: false,
-    onSessionEnd: false,
-    conflictResolve: "newer",
-    exclude: [],
-    copySymlinks: false,
-    maxDelete: 50,
-    concurrency: 2,
-  };
+  const settings: SyncSettings = syncSettings({ provider: "dropbox", exclude: [], concurrency: 2 });
   const first = createDropboxProvider({ token: fake.issueAccessToken(), fetch: fake.fetch }, { logger: recorder(), stateDir });
   const ok1 = await runSyncWithProvider({ settings, provider: first, workspaceDir: ws, stateDir });
   assert.ok(ok1.ok);
@@ -258,24 +242,7 @@ test("sync to case-insensitive Dropbox: case-only twins are reported as conflict
   const stateDir = path.join(dir, "state");
   const logger = recorder();
   const provider = createDropboxProvider({ token: fake.issueAccessToken(), fetch: fake.fetch }, { logger, stateDir });
-  const settings: SyncSettings = {
-    provider: "dropbox",
-    mode: "bisync",
-    ingest: false,
-    ingestPath: "inbox",
-    notifyOnInbox: false,
-    remotePath: "share",
-    localPath: "",
-    interval: 0,
-    timeout: 0,
-    onSessionStart: false,
-    onSessionEnd: false,
-    conflictResolve: "newer",
-    exclude: [],
-    copySymlinks: false,
-    maxDelete: 50,
-    concurrency: 4,
-  };
+  const settings: SyncSettings = syncSettings({ provider: "dropbox", exclude: [] });
   const r = await runSyncWithProvider({ settings, provider, workspaceDir: ws, stateDir });
   assert.ok(r.ok, r.ok ? "" : `${r.code}: ${r.error}`);
   const clashes = r.conflicts.filter((p) => /readme\.md|code\/main\.ts/i.test(p));

@@ -21,6 +21,7 @@ import { runSyncWithProvider } from "../src/sync/run.js";
 import type { ChildJob } from "./support/fault-child.js";
 import { rawS3Client, s3TestSettings } from "./support/s3.js";
 import { tempDir, treeDiff, treeFingerprint, writeTree } from "./support/tree.js";
+import { syncSettings } from "./sync-suite.js";
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), "support", "fault-child.js");
 const MiB = 1024 * 1024;
@@ -168,24 +169,7 @@ test("restore killed mid-extraction: the workspace is untouched, only a marked p
 });
 
 function bisyncSettings(): SyncSettings {
-  return {
-    provider: "local",
-    mode: "bisync",
-    ingest: false,
-    ingestPath: "inbox",
-    notifyOnInbox: false,
-    remotePath: "share",
-    localPath: "",
-    interval: 0,
-    timeout: 0,
-    onSessionStart: false,
-    onSessionEnd: false,
-    conflictResolve: "newer",
-    exclude: [],
-    copySymlinks: false,
-    maxDelete: 50,
-    concurrency: 1,
-  };
+  return syncSettings({ exclude: [], concurrency: 1 });
 }
 
 /** Every regular file under `root` (temp files included) with its content. */

@@ -19,29 +19,12 @@ import { startDropboxFake } from "./support/dropbox-fake.js";
 import { s3, startFaultProxy } from "./support/fault-proxy.js";
 import { s3TestSettings } from "./support/s3.js";
 import { tempDir } from "./support/tree.js";
+import { syncSettings } from "./sync-suite.js";
 
 const FILES = 1000;
 
 function settings(overrides: Partial<SyncSettings> = {}): SyncSettings {
-  return {
-    provider: "local",
-    mode: "bisync",
-    ingest: false,
-    ingestPath: "inbox",
-    notifyOnInbox: false,
-    remotePath: "share",
-    localPath: "",
-    interval: 0,
-    timeout: 0,
-    onSessionStart: false,
-    onSessionEnd: false,
-    conflictResolve: "newer",
-    exclude: [],
-    copySymlinks: false,
-    maxDelete: 50,
-    concurrency: 8,
-    ...overrides,
-  };
+  return syncSettings({ exclude: [], concurrency: 8, ...overrides });
 }
 
 async function makeWorkspace(ws: string): Promise<Map<string, string>> {
