@@ -7,7 +7,7 @@
 import { pipeline } from "node:stream/promises";
 import { PassThrough, type Readable } from "node:stream";
 import path from "node:path";
-import { createArchiveStream, gzipBytesUpperBound, walkIncludeSet, type WalkResult } from "../archive/index.js";
+import { createArchiveStream, gzipBytesUpperBound, walkIncludeSet } from "../archive/index.js";
 import type { BackupSettings } from "../config/types.js";
 import { acquireLock } from "../util/run-lock.js";
 import { createEncryptStream, createHashStream, kdfToString } from "../crypto/index.js";
@@ -98,7 +98,18 @@ async function backupOnce(params: RunBackupParams, logger: Logger, startedAt: Da
     throw new WorkspaceSyncError("PASSPHRASE_MISSING", "Backup encryption enabled but no passphrase configured: set backup.passphrase (e.g. \"${BACKUP_PASSPHRASE}\")", { path: "backup.passphrase" });
   }
   throwIfAborted(signal);
+  // One backup at a time per state folder (other processes included): two in the same second
+  // would otherwise race for the same snapshot name after uploading everything.
+  const lock = await acquireLock(path.join(params.stateDir, "workspace-sync", "backup"), "backup");
+  try {
+    return await createSnapshot(params, logger, startedAt, backup);
+  } finally {
+    await lock.release();
+  }
+}
 
+async function createSnapshot(params: RunBackupParams, logger: Logger, startedAt: Date, backup: BackupSettings): Promise<RunBackupResult & { ok: true }> {
+  const { signal } = params;
   const warnings: string[] = [];
   const warn = (msg: string) => {
     warnings.push(msg);
@@ -113,27 +124,6 @@ async function backupOnce(params: RunBackupParams, logger: Logger, startedAt: Da
     onWarning: warn,
   });
   logger.info(`[backup] Starting backup: ${walk.sources.map((i) => i.item).join(", ")}`);
-
-  // One backup at a time per state folder (other processes included): two in the same second
-  // would otherwise race for the same snapshot name after uploading everything.
-  const lock = await acquireLock(path.join(params.stateDir, "workspace-sync", "backup"), "backup");
-  try {
-    return await backupLocked(params, logger, startedAt, backup, walk, warnings, warn);
-  } finally {
-    await lock.release();
-  }
-}
-
-async function backupLocked(
-  params: RunBackupParams,
-  logger: Logger,
-  startedAt: Date,
-  backup: BackupSettings,
-  walk: WalkResult,
-  warnings: string[],
-  warn: (msg: string) => void,
-): Promise<RunBackupResult & { ok: true }> {
-  const { signal } = params;
   const { provider, dir } = await openBackupTarget(backup, { logger, stateDir: params.stateDir, provider: params.provider });
   try {
     // Only abandoned snapshot uploads are ours: a shared bucket may hold other tools' pending uploads.
