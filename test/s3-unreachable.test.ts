@@ -94,5 +94,5 @@ test("listing against a refused endpoint with the default retry settings fails w
     })(),
     (e: unknown) => isWorkspaceSyncError(e, "NETWORK") && e.message.includes(endpoint) && /ECONNREFUSED/.test(e.message),
   );
-  t.diagnostic(`failed after ${Date.now() - started} ms`);
+  t.diagnostic(`gave up after ${Date.now() - started} ms`);
 });
