@@ -17,19 +17,12 @@ import { listBackupSnapshots, runBackup, runRestore } from "../src/backup/index.
 import { verifySnapshots } from "../src/backup/verify.js";
 import { createLocalProvider } from "../src/providers/local/index.js";
 import type { StorageProvider } from "../src/providers/types.js";
-import { sampleAgent, tempDir, treeDiff, treeFingerprint } from "./support/tree.js";
+import { expectedWorkspace, sampleAgent, tempDir, treeDiff, treeFingerprint } from "./support/tree.js";
 
 const PASS = "correct horse battery staple ✓ $HOME `x`";
 
 function config(root: string, extra: Record<string, unknown> = {}) {
   return { backup: { enabled: true, provider: "local", local: { root }, encrypt: true, passphrase: PASS, ...extra } };
-}
-
-/** The source tree as a restore should reproduce it (default excludes removed). */
-async function expectedWorkspace(workspaceDir: string): Promise<Map<string, string>> {
-  const fp = await treeFingerprint(workspaceDir);
-  for (const k of [...fp.keys()]) if (k.startsWith(".git") || k.startsWith("node_modules")) fp.delete(k);
-  return fp;
 }
 
 async function setup(t: { after: (fn: () => Promise<void>) => void }) {

@@ -32,6 +32,13 @@ export async function treeFingerprint(root: string, options: { mtimes?: boolean;
   return out;
 }
 
+/** The fingerprint a restore of `workspaceDir` should reproduce: the default excludes (.git, node_modules) left out. */
+export async function expectedWorkspace(workspaceDir: string): Promise<Map<string, string>> {
+  const fp = await treeFingerprint(workspaceDir);
+  for (const k of [...fp.keys()]) if (k.startsWith(".git") || k.startsWith("node_modules")) fp.delete(k);
+  return fp;
+}
+
 /** Lists the paths whose fingerprints differ between two maps. */
 export function treeDiff(a: Map<string, string>, b: Map<string, string>): string[] {
   return [...new Set([...a.keys(), ...b.keys()])].filter((k) => a.get(k) !== b.get(k)).map((k) => `${k}: ${a.get(k) ?? "(missing)"} vs ${b.get(k) ?? "(missing)"}`);
