@@ -122,7 +122,7 @@ describe("extract: round trip", () => {
     await fs.writeFile(path.join(ws, ".env"), "TOKEN=1\n");
     const walk = await walkIncludeSet({ workspaceDir: ws, stateDir: state, include: ["workspace", "memory", "sessions", "transcripts", "env"] });
     assert.deepEqual(
-      walk.entries.filter((e) => e.type === "link").map((e) => e.name).sort(),
+      [...walk.entries()].filter((e) => e.type === "link").map((e) => e.name).sort(),
       // sessions + transcripts are one folder, stored once; notes-hardlink.md sorts before notes.md.
       [".env", "memory/MEMORY.md", "workspace/notes.md"],
     );

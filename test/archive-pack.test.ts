@@ -65,7 +65,7 @@ describe("pack", () => {
   after(() => rmTmp(tmp));
 
   it("walks items in include order with folders before their contents and default excludes applied", () => {
-    const names = walk.entries.map((e) => e.name);
+    const names = [...walk.entries()].map((e) => e.name);
     assert.equal(names[0], "workspace");
     assert.ok(names.indexOf("workspace/nested") < names.indexOf("workspace/nested/deep/er/file.md"));
     assert.ok(names.indexOf("workspace/nested/deep/er/file.md") < names.indexOf("openclaw.json"));
@@ -77,7 +77,7 @@ describe("pack", () => {
   });
 
   it("stores content reachable through two items once, as a hard link", () => {
-    const link = walk.entries.find((e) => e.name === "memory/MEMORY.md");
+    const link = [...walk.entries()].find((e) => e.name === "memory/MEMORY.md");
     assert.equal(link?.type, "link");
     assert.equal(link?.type === "link" ? link.linkname : "", "workspace/memory/MEMORY.md");
     const listing = gnuList(archive, true);
@@ -109,7 +109,7 @@ describe("pack", () => {
   it("stays within the walk's tar size upper bound and totals", async () => {
     const tarBytes = zlib.gunzipSync(await fs.readFile(archive)).length;
     assert.ok(tarBytes <= walk.tarBytesUpperBound, `${tarBytes} <= ${walk.tarBytesUpperBound}`);
-    const files = walk.entries.filter((e) => e.type === "file");
+    const files = [...walk.entries()].filter((e) => e.type === "file");
     assert.equal(walk.fileCount, files.length);
     assert.equal(walk.totalBytes, files.reduce((n, e) => n + (e.type === "file" ? e.size : 0), 0));
   });
@@ -137,9 +137,9 @@ describe("pack", () => {
         include: ["workspace"],
         exclude: ["**/node_modules/**", "*.log", "cache/tmp", "**/.DS_Store"],
       });
-      const names = w.entries.map((e) => e.name).filter((n) => n.startsWith("workspace/proj"));
+      const names = [...w.entries()].map((e) => e.name).filter((n) => n.startsWith("workspace/proj"));
       assert.deepEqual(names, ["workspace/proj", "workspace/proj/cache", "workspace/proj/cache/keep"]);
-      assert.ok(w.entries.some((e) => e.name === "workspace/.git/HEAD"), "a user exclude replaces the defaults");
+      assert.ok([...w.entries()].some((e) => e.name === "workspace/.git/HEAD"), "a user exclude replaces the defaults");
     } finally {
       await fs.rm(path.join(ws, "proj"), { recursive: true });
     }
@@ -162,7 +162,7 @@ describe("pack", () => {
     await fs.writeFile(path.join(dir, "plain.txt"), "x");
     const warned: string[] = [];
     const w = await walkSources([{ item: "workspace", path: dir, archiveName: "special" }], { onWarning: (m) => warned.push(m) });
-    assert.deepEqual(w.entries.map((e) => e.name), ["special", "special/plain.txt"]);
+    assert.deepEqual([...w.entries()].map((e) => e.name), ["special", "special/plain.txt"]);
     assert.match(warned.join("\n"), /special\/pipe: not a regular file, folder or symlink/);
   });
 
@@ -170,10 +170,10 @@ describe("pack", () => {
     const alias = path.join(tmp, "ws-alias");
     await fs.symlink(ws, alias);
     const w = await walkIncludeSet({ workspaceDir: alias, stateDir: state, include: ["workspace"] });
-    const root = w.entries[0];
+    const root = [...w.entries()][0];
     assert.equal(root?.type, "directory");
-    assert.equal(w.entries.find((e) => e.name === "ws-alias/dirlink")?.type, "symlink");
-    assert.ok(!w.entries.some((e) => e.name.startsWith("ws-alias/dirlink/")));
+    assert.equal([...w.entries()].find((e) => e.name === "ws-alias/dirlink")?.type, "symlink");
+    assert.ok(![...w.entries()].some((e) => e.name.startsWith("ws-alias/dirlink/")));
   });
 });
 
@@ -184,7 +184,7 @@ describe("pack: files changing while read", () => {
   });
   after(() => rmTmp(tmp));
 
-  it("stores exactly the walked size when a file shrinks or grows, with a warning", async () => {
+  it("stores exactly the listed size when a file shrinks or grows while read, with a warning", async () => {
     const ws = path.join(tmp, "workspace");
     await fs.mkdir(ws);
     const bigShrink = randomBytes(600 * 1024);
@@ -195,7 +195,10 @@ describe("pack: files changing while read", () => {
     await fs.writeFile(path.join(ws, "small-grow"), "abc");
     await fs.writeFile(path.join(ws, "vanishes"), "gone soon");
     await fs.writeFile(path.join(ws, "z-after"), "still here");
-    const walk = await walkSources([{ item: "workspace", path: ws, archiveName: "workspace" }]);
+    const counted = await walkSources([{ item: "workspace", path: ws, archiveName: "workspace" }]);
+    // The entries as listed just before each file is read: the files then change under the reader.
+    const listed = [...counted.entries()];
+    const walk: WalkResult = { ...counted, entries: () => listed };
     await fs.truncate(path.join(ws, "big-shrink"), 1000);
     await fs.appendFile(path.join(ws, "big-grow"), "more data");
     await fs.truncate(path.join(ws, "small-shrink"), 4);
@@ -225,6 +228,48 @@ describe("pack: files changing while read", () => {
   });
 });
 
+describe("walk: counting pass, then a lazy pass while packing", () => {
+  let tmp: string;
+  before(async () => {
+    tmp = await mkTmp();
+  });
+  after(() => rmTmp(tmp));
+
+  it("writes the tree as it is when packed, while the totals stay those counted", async () => {
+    const ws = path.join(tmp, "workspace");
+    await fs.mkdir(path.join(ws, "sub"), { recursive: true });
+    await fs.writeFile(path.join(ws, "a.txt"), "aaaa");
+    await fs.writeFile(path.join(ws, "sub/b.txt"), "bb");
+    const walk = await walkSources([{ item: "workspace", path: ws, archiveName: "workspace" }]);
+    assert.equal(walk.fileCount, 2);
+    assert.equal(walk.totalBytes, 6);
+    await fs.writeFile(path.join(ws, "sub/c.txt"), "added after counting");
+    await fs.rm(path.join(ws, "a.txt"));
+
+    const archive = path.join(tmp, "later.tar.gz");
+    const warnings = await packToFile(walk, archive);
+    assert.deepEqual(warnings, [], "a file gone before its folder is listed again is simply not there");
+    const list = gnuList(archive);
+    assert.equal(list.status, 0, list.stderr);
+    assert.deepEqual(list.stdout.split("\n").filter(Boolean), ["workspace", "workspace/sub", "workspace/sub/b.txt", "workspace/sub/c.txt"]);
+    assert.equal(walk.fileCount, 2, "totals are the counting pass's");
+  });
+
+  it("reports a warning of the counting pass once, and a new one from the packing pass", async () => {
+    const dir = path.join(tmp, "warned");
+    await fs.mkdir(dir);
+    assert.equal(run("mkfifo", [path.join(dir, "pipe")]).status, 0);
+    const counted: string[] = [];
+    const walk = await walkSources([{ item: "workspace", path: dir, archiveName: "warned" }], { onWarning: (m) => counted.push(m) });
+    assert.equal(counted.length, 1);
+    assert.match(counted[0] ?? "", /warned\/pipe: not a regular file/);
+    assert.equal(run("mkfifo", [path.join(dir, "pipe2")]).status, 0);
+    const packed = await packToFile(walk, path.join(tmp, "warned.tar.gz"));
+    assert.equal(packed.length, 1, packed.join("\n"));
+    assert.match(packed[0] ?? "", /warned\/pipe2: not a regular file/);
+  });
+});
+
 describe("pack: parallel gzip", () => {
   let tmp: string;
   before(async () => {
@@ -250,7 +295,7 @@ describe("pack: parallel gzip", () => {
     assert.equal(run("gunzip", ["-t", archive]).status, 0);
     const list = gnuList(archive);
     assert.equal(list.status, 0, list.stderr);
-    assert.equal(list.stdout.split("\n").filter(Boolean).length, walk.entries.length);
+    assert.equal(list.stdout.split("\n").filter(Boolean).length, [...walk.entries()].length);
 
     const out = path.join(tmp, "out");
     await fs.mkdir(out);
@@ -327,14 +372,14 @@ describe("pack: parallel gzip", () => {
 
 describe("pack: options", () => {
   it("rejects an invalid compression level with CONFIG_INVALID", () => {
-    const walk: WalkResult = { entries: [], sources: [], missing: [], totalBytes: 0, fileCount: 0, tarBytesUpperBound: 1024, warnings: [] };
+    const walk: WalkResult = { entries: () => [], sources: [], missing: [], totalBytes: 0, fileCount: 0, tarBytesUpperBound: 1024, warnings: [] };
     for (const level of [-1, 10, 2.5]) {
       assert.throws(() => createArchiveStream(walk, { level }), (err: unknown) => isWorkspaceSyncError(err, "CONFIG_INVALID"));
     }
   });
 
   it("packs an empty entry list into a valid empty archive", async () => {
-    const walk: WalkResult = { entries: [], sources: [], missing: [], totalBytes: 0, fileCount: 0, tarBytesUpperBound: 1024, warnings: [] };
+    const walk: WalkResult = { entries: () => [], sources: [], missing: [], totalBytes: 0, fileCount: 0, tarBytesUpperBound: 1024, warnings: [] };
     const chunks: Buffer[] = [];
     for await (const c of createArchiveStream(walk, { level: 0 })) chunks.push(c as Buffer);
     const tarBytes = zlib.gunzipSync(Buffer.concat(chunks));

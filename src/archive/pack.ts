@@ -23,7 +23,7 @@ export interface ArchiveStreamOptions {
   onWarning?: (message: string) => void;
   /** Plain bytes read so far (`phase: "backup"`), against the walk's total. */
   onProgress?: ProgressCallback;
-  /** Bytes per independent gzip block (default 2 MiB). */
+  /** Bytes per independent gzip block (default 1 MiB). */
   blockSize?: number;
   /** Blocks compressed at once (default 2-3, by CPU count). */
   concurrency?: number;
@@ -98,7 +98,7 @@ class EntryWriter {
   }
 
   async run(): Promise<void> {
-    for (const entry of this.walk.entries) {
+    for (const entry of this.walk.entries((message) => this.warn(message))) {
       if (this.stopped) throw new WorkspaceSyncError("ABORTED", "Archive stream closed before it was complete");
       throwIfAborted(this.options.signal);
       await this.writeEntry(entry);
@@ -106,20 +106,21 @@ class EntryWriter {
     this.report(true);
   }
 
-  private header(entry: ArchiveEntry): TarHeader {
+  /** The tar header of `entry` stored as `type` (one object per entry: tar-stream fills in the rest). */
+  private header(entry: ArchiveEntry, type: TarHeader["type"], extra?: { size?: number; linkname?: string }): TarHeader {
     const ms = Math.min(Math.max(entry.mtime, 0), MAX_MTIME_MS);
     // tar-stream takes mode 0 for "unset" and would store 0644/0755: the file-type bits keep a real
     // 000 (it masks them off when writing the header).
     const typeBits = entry.type === "directory" ? 0o040000 : entry.type === "symlink" ? 0o120000 : 0o100000;
-    return { name: entry.name, mode: entry.mode | typeBits, mtime: new Date(ms), uid: entry.uid, gid: entry.gid };
+    return { name: entry.name, mode: entry.mode | typeBits, mtime: new Date(ms), uid: entry.uid, gid: entry.gid, type, size: extra?.size, linkname: extra?.linkname };
   }
 
   private async writeEntry(entry: ArchiveEntry): Promise<void> {
     switch (entry.type) {
       case "directory":
-        return this.voidEntry({ ...this.header(entry), type: "directory" });
+        return this.voidEntry(this.header(entry, "directory"));
       case "symlink":
-        return this.voidEntry({ ...this.header(entry), type: "symlink", linkname: entry.linkname });
+        return this.voidEntry(this.header(entry, "symlink", { linkname: entry.linkname }));
       case "link":
         return this.writeLink(entry);
       case "file":
@@ -137,7 +138,7 @@ class EntryWriter {
       this.redirected.set(entry.linkname, stored ? entry.name : undefined);
       return;
     }
-    return this.voidEntry({ ...this.header(entry), type: "link", linkname: target, size: 0 });
+    return this.voidEntry(this.header(entry, "link", { linkname: target, size: 0 }));
   }
 
   private async voidEntry(header: TarHeader): Promise<void> {
@@ -216,7 +217,7 @@ class EntryWriter {
     const data = buf.subarray(0, size);
     if (n < size) data.fill(0, n);
     await new Promise<void>((resolve, reject) => {
-      this.pack.entry({ ...this.header(entry), type: "file", size }, data, (err) => (err ? reject(err) : resolve()));
+      this.pack.entry(this.header(entry, "file", { size }), data, (err) => (err ? reject(err) : resolve()));
     });
     this.bytes += size;
     this.fileDone();
@@ -238,7 +239,7 @@ class EntryWriter {
         settle = (err) => (err ? reject(err) : resolve());
       });
       done.catch(() => {});
-      const sink = this.pack.entry({ ...this.header(entry), type: "file", size }, (err) => settle(err));
+      const sink = this.pack.entry(this.header(entry, "file", { size }), (err) => settle(err));
       let pos = 0;
       let grew = false;
       while (pos < size) {

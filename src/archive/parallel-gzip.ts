@@ -16,7 +16,7 @@ const gzipAsync = promisify(zlib.gzip) as (buf: Buffer, options: zlib.ZlibOption
 export interface ParallelGzipOptions {
   /** gzip level 0-9 (default 6). */
   level?: number;
-  /** Bytes per independent block (default 2 MiB). */
+  /** Bytes per independent block (default {@link DEFAULT_GZIP_BLOCK_SIZE}). */
   blockSize?: number;
   /** Blocks being deflated at once (default: the number of CPUs, clamped to 2..3 to leave thread-pool room for file reads). */
   concurrency?: number;
@@ -24,6 +24,13 @@ export interface ParallelGzipOptions {
   adaptive?: boolean;
   signal?: AbortSignal;
 }
+
+/**
+ * Bytes per gzip member by default: 1 MiB keeps both cores busy with three blocks in flight and
+ * loses under 0.1% of compression against one deflate stream; 2 MiB blocks cost ~8 MiB more memory
+ * for no speed.
+ */
+export const DEFAULT_GZIP_BLOCK_SIZE = 1024 * 1024;
 
 const PROBE_SLICES = 4;
 const PROBE_SLICE_BYTES = 8 * 1024;
@@ -59,12 +66,12 @@ function defaultConcurrency(): number {
 export async function* parallelGzip(source: AsyncIterable<Uint8Array>, options: ParallelGzipOptions = {}): AsyncGenerator<Buffer> {
   const level = options.level ?? 6;
   if (!Number.isInteger(level) || level < 0 || level > 9) throw new RangeError(`gzip level must be 0-9, got ${level}`);
-  const blockSize = Math.max(64 * 1024, options.blockSize ?? 2 * 1024 * 1024);
+  const blockSize = Math.max(64 * 1024, options.blockSize ?? DEFAULT_GZIP_BLOCK_SIZE);
   const concurrency = Math.max(1, options.concurrency ?? defaultConcurrency());
   const adaptive = options.adaptive ?? true;
   const signal = options.signal;
   const inFlight: { done: Promise<Buffer>; block: Buffer }[] = [];
-  // Input blocks are reused once their member is out: a fresh 2 MiB buffer per block is garbage that
+  // Input blocks are reused once their member is out: a fresh buffer per block is garbage that
   // V8 collects only after tens of MiB of external memory have piled up (peak RSS).
   const free: Buffer[] = [];
   const take = async (): Promise<Buffer> => {
@@ -118,7 +125,7 @@ export async function* parallelGzip(source: AsyncIterable<Uint8Array>, options: 
  * data into small blocks: about 1 byte per KiB was measured, so allow 4 per KiB, plus 18 bytes of
  * gzip header and trailer per member.
  */
-export function gzipBytesUpperBound(inputBytes: number, blockSize = 2 * 1024 * 1024): number {
+export function gzipBytesUpperBound(inputBytes: number, blockSize = DEFAULT_GZIP_BLOCK_SIZE): number {
   const members = Math.max(1, Math.ceil(inputBytes / blockSize));
   return inputBytes + Math.ceil(inputBytes / 256) + 32 * members + 64;
 }

@@ -1,11 +1,14 @@
 /**
- * Walks the include set: lstat-walks every source (never following symlinks below an item's root),
- * applies the excludes and produces the ordered entry list the pack stage writes, with the byte
- * totals a storage provider uses to size an upload.
+ * Walks the include set: lstat-walks every source (never following symlinks below an item's root)
+ * and applies the excludes. A walk is two passes, as restic's scanner and archiver are: the first
+ * only counts (the byte totals a storage provider needs to size an upload, and progress totals), and
+ * {@link WalkResult.entries} walks again lazily while the archive is written. No pass holds an entry
+ * per file, so memory does not grow with the number of files.
  */
-import fs from "node:fs/promises";
+import fs from "node:fs";
 import type { Stats } from "node:fs";
 import path from "node:path";
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type { IncludeItem } from "../config/types.js";
 import { WorkspaceSyncError, errorMessage, throwIfAborted, toWorkspaceSyncError } from "../errors.js";
 import { type ArchiveEntry, TAR_END_BYTES, tarEntryBytesUpperBound } from "./entry.js";
@@ -17,10 +20,8 @@ export interface WalkSourcesOptions {
   /** Exclude patterns (GNU tar semantics, see `createExcludeMatcher`). Default {@link DEFAULT_EXCLUDE}. */
   exclude?: readonly string[];
   signal?: AbortSignal;
-  /** Called for each non-fatal finding (skipped special file, unreadable folder). */
+  /** Called for each non-fatal finding of the counting pass (skipped special file, unreadable folder). */
   onWarning?: (message: string) => void;
-  /** lstat calls in flight at once (default 16). */
-  statConcurrency?: number;
 }
 
 /** Options of {@link walkIncludeSet}. */
@@ -31,21 +32,33 @@ export interface WalkOptions extends WalkSourcesOptions, IncludeRoots {
 
 /** What a walk found. */
 export interface WalkResult {
-  /** Entries in archive order: each item in include order, a folder before its contents, names sorted. */
-  entries: ArchiveEntry[];
+  /**
+   * Walks the sources again and yields their entries in archive order: each item in include order,
+   * a folder before its contents, names sorted. Lazy and synchronous (one `lstat` per entry, one
+   * `readdir` per folder), so entries reflect the tree as it is when they are written. Warnings
+   * the counting pass already reported are not repeated to `onWarning`.
+   */
+  entries(onWarning?: (message: string) => void): Iterable<ArchiveEntry>;
   /** Sources that exist and were walked. */
   sources: IncludeSource[];
   /** Sources that do not exist (skipped). */
   missing: IncludeSource[];
-  /** Bytes of regular-file content to store (hard links not counted twice). */
+  /** Bytes of regular-file content counted (hard links not counted twice). */
   totalBytes: number;
-  /** Regular files to store (hard links not counted). */
+  /** Regular files counted (hard links not counted). */
   fileCount: number;
-  /** Upper bound of the uncompressed tar stream size (headers, pax headers, padding, end marker). */
+  /**
+   * Upper bound of the uncompressed tar stream size (headers, pax headers, padding, end marker) of
+   * the tree as counted. It holds for the archive unless the tree grows between the two passes
+   * (callers that size uploads from it keep headroom).
+   */
   tarBytesUpperBound: number;
   /** The warnings also passed to `onWarning`. */
   warnings: string[];
 }
+
+/** Entries counted between two yields to the event loop, so a huge tree never blocks it for long. */
+const YIELD_EVERY = 2000;
 
 /** Resolves the include set and walks it. Throws `NO_BACKUP_SOURCES` when no item exists. */
 export async function walkIncludeSet(options: WalkOptions): Promise<WalkResult> {
@@ -63,7 +76,7 @@ export async function walkIncludeSet(options: WalkOptions): Promise<WalkResult> 
 }
 
 /**
- * Walks already resolved sources. An item's root is followed if it is a symlink (a symlinked
+ * Counts already resolved sources. An item's root is followed if it is a symlink (a symlinked
  * workspace is backed up, not stored as a link); below it nothing is followed. Content reachable
  * twice (same device and inode) is stored once and later occurrences become hard-link entries.
  * Returns with `sources` empty when none exist; the caller decides whether that is an error.
@@ -71,149 +84,133 @@ export async function walkIncludeSet(options: WalkOptions): Promise<WalkResult> 
 export async function walkSources(sources: readonly IncludeSource[], options: WalkSourcesOptions = {}): Promise<WalkResult> {
   const resolved = sources.map((s) => path.resolve(s.path));
   const overlapRoots = resolved.filter((p, i) => resolved.some((q, j) => j !== i && (p === q || p.startsWith(q.endsWith(path.sep) ? q : q + path.sep))));
-  const walker = new Walker(options, overlapRoots);
+  const excluded = createExcludeMatcher(options.exclude ?? DEFAULT_EXCLUDE);
   const present: IncludeSource[] = [];
   const missing: IncludeSource[] = [];
   for (const src of sources) {
     throwIfAborted(options.signal);
-    let st: Stats;
     try {
-      st = await fs.stat(src.path);
+      fs.statSync(src.path);
+      present.push(src);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === "ENOENT" || code === "ENOTDIR") {
-        missing.push(src);
-        continue;
-      }
-      throw toWorkspaceSyncError(err);
+      if (code !== "ENOENT" && code !== "ENOTDIR") throw toWorkspaceSyncError(err);
+      missing.push(src);
     }
-    present.push(src);
-    await walker.addRoot(src, st);
   }
+
+  const warnings: string[] = [];
+  const counted = new Set<string>();
+  const countWarning = (message: string): void => {
+    if (counted.has(message)) return;
+    counted.add(message);
+    warnings.push(message);
+    options.onWarning?.(message);
+  };
+  let totalBytes = 0;
+  let fileCount = 0;
+  let tarBytes = 0;
+  let n = 0;
+  for (const entry of walkTree(present, excluded, overlapRoots, countWarning, options.signal)) {
+    tarBytes += tarEntryBytesUpperBound(entry);
+    if (entry.type === "file") {
+      totalBytes += entry.size;
+      fileCount++;
+    }
+    if (++n % YIELD_EVERY === 0) {
+      await yieldToEventLoop();
+      throwIfAborted(options.signal);
+    }
+  }
+
   return {
-    entries: walker.entries,
+    entries: (onWarning) => walkTree(present, excluded, overlapRoots, (m) => (counted.has(m) ? undefined : onWarning?.(m)), options.signal),
     sources: present,
     missing,
-    totalBytes: walker.totalBytes,
-    fileCount: walker.fileCount,
-    tarBytesUpperBound: walker.tarBytes + TAR_END_BYTES,
-    warnings: walker.warnings,
+    totalBytes,
+    fileCount,
+    tarBytesUpperBound: tarBytes + TAR_END_BYTES,
+    warnings,
   };
 }
 
-interface Child {
-  name: string;
-  abs: string;
-  st?: Stats;
-  linkname?: string;
-}
+/** One pass over the present sources, yielding entries in archive order. */
+function* walkTree(
+  sources: readonly IncludeSource[],
+  excluded: ExcludeMatcher,
+  /** Paths of items that lie inside (or are) another item's path. */
+  overlapRoots: readonly string[],
+  warn: (message: string) => void,
+  signal: AbortSignal | undefined,
+): Generator<ArchiveEntry, void, undefined> {
+  // Only content that can be reached twice is remembered (genuine hard links, and files under an
+  // item that lies inside another item): remembering every file costs ~100 bytes each.
+  const seenFiles = new Map<string, string>();
+  const inOverlap = (abs: string): boolean => overlapRoots.some((r) => abs === r || abs.startsWith(r.endsWith(path.sep) ? r : r + path.sep));
 
-class Walker {
-  readonly entries: ArchiveEntry[] = [];
-  readonly warnings: string[] = [];
-  totalBytes = 0;
-  fileCount = 0;
-  tarBytes = 0;
-  private readonly excluded: ExcludeMatcher;
-  private readonly seenFiles = new Map<string, string>();
-  private readonly concurrency: number;
-
-  constructor(
-    private readonly options: WalkSourcesOptions,
-    /** Paths of items that lie inside (or are) another item's path. */
-    private readonly overlapRoots: readonly string[] = [],
-  ) {
-    this.excluded = createExcludeMatcher(options.exclude ?? DEFAULT_EXCLUDE);
-    this.concurrency = Math.max(1, options.statConcurrency ?? 16);
-  }
-
-  async addRoot(src: IncludeSource, st: Stats): Promise<void> {
-    if (this.excluded(src.archiveName, st.isDirectory())) {
-      this.warn(`${src.item} (${src.path}) matches an exclude pattern and is not backed up`);
-      return;
-    }
-    await this.addChild({ name: src.archiveName, abs: src.path, st });
-  }
-
-  private inOverlap(abs: string): boolean {
-    return this.overlapRoots.some((r) => abs === r || abs.startsWith(r.endsWith(path.sep) ? r : r + path.sep));
-  }
-
-  private warn(message: string): void {
-    this.warnings.push(message);
-    this.options.onWarning?.(message);
-  }
-
-  private push(entry: ArchiveEntry): void {
-    this.entries.push(entry);
-    this.tarBytes += tarEntryBytesUpperBound(entry);
-  }
-
-  private async addChild(child: Child): Promise<void> {
-    const st = child.st;
-    if (!st) return;
-    const base = { name: child.name, sourcePath: child.abs, mode: st.mode & 0o7777, mtime: st.mtimeMs, uid: st.uid, gid: st.gid };
+  function* visit(name: string, abs: string, st: Stats, linkname: string | undefined): Generator<ArchiveEntry, void, undefined> {
+    const mode = st.mode & 0o7777;
     if (st.isDirectory()) {
-      this.push({ type: "directory", ...base });
-      await this.walkDir(child.abs, child.name);
+      yield { type: "directory", name, sourcePath: abs, mode, mtime: st.mtimeMs, uid: st.uid, gid: st.gid };
+      yield* walkDir(abs, name);
     } else if (st.isFile()) {
-      // Only content that can be reached twice is remembered (genuine hard links, and files under
-      // an item that lies inside another item): remembering every file costs ~100 bytes each.
-      if (st.nlink > 1 || this.inOverlap(child.abs)) {
+      if (st.nlink > 1 || inOverlap(abs)) {
         const key = `${st.dev}:${st.ino}`;
-        const first = this.seenFiles.get(key);
+        const first = seenFiles.get(key);
         if (first !== undefined) {
-          this.push({ type: "link", ...base, linkname: first, size: st.size });
+          yield { type: "link", name, sourcePath: abs, mode, mtime: st.mtimeMs, uid: st.uid, gid: st.gid, linkname: first, size: st.size };
           return;
         }
-        this.seenFiles.set(key, child.name);
+        seenFiles.set(key, name);
       }
-      this.push({ type: "file", ...base, size: st.size });
-      this.totalBytes += st.size;
-      this.fileCount++;
+      yield { type: "file", name, sourcePath: abs, mode, mtime: st.mtimeMs, uid: st.uid, gid: st.gid, size: st.size };
     } else if (st.isSymbolicLink()) {
-      if (child.linkname === undefined) return;
-      this.push({ type: "symlink", ...base, linkname: child.linkname });
+      if (linkname !== undefined) yield { type: "symlink", name, sourcePath: abs, mode, mtime: st.mtimeMs, uid: st.uid, gid: st.gid, linkname };
     } else {
-      this.warn(`Skipped ${child.abs}: not a regular file, folder or symlink (sockets, fifos and devices are not backed up)`);
+      warn(`Skipped ${abs}: not a regular file, folder or symlink (sockets, fifos and devices are not backed up)`);
     }
   }
 
-  private async walkDir(dir: string, archiveDir: string): Promise<void> {
-    throwIfAborted(this.options.signal);
+  function* walkDir(dir: string, archiveDir: string): Generator<ArchiveEntry, void, undefined> {
+    throwIfAborted(signal);
     let names: string[];
     try {
-      names = await fs.readdir(dir);
+      names = fs.readdirSync(dir);
     } catch (err) {
-      this.warn(`Cannot read folder ${dir} (${errorMessage(err)}): its contents are not in the backup`);
+      warn(`Cannot read folder ${dir} (${errorMessage(err)}): its contents are not in the backup`);
       return;
     }
     names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    const children: Child[] = names.map((n) => ({ name: `${archiveDir}/${n}`, abs: path.join(dir, n) }));
-    await mapLimit(children, this.concurrency, async (c) => {
+    for (const n of names) {
+      const abs = path.join(dir, n);
+      const name = `${archiveDir}/${n}`;
+      let st: Stats;
+      let linkname: string | undefined;
       try {
-        c.st = await fs.lstat(c.abs);
-        if (c.st.isSymbolicLink()) c.linkname = await fs.readlink(c.abs);
+        st = fs.lstatSync(abs);
+        if (excluded(name, st.isDirectory(), true)) continue;
+        if (st.isSymbolicLink()) linkname = fs.readlinkSync(abs);
       } catch (err) {
-        c.st = undefined;
-        this.warn(`Skipped ${c.abs}: ${errorMessage(err)}`);
+        warn(`Skipped ${abs}: ${errorMessage(err)}`);
+        continue;
       }
-    });
-    for (const c of children) {
-      if (!c.st || this.excluded(c.name, c.st.isDirectory(), true)) continue;
-      await this.addChild(c);
+      yield* visit(name, abs, st, linkname);
     }
   }
-}
 
-/** Runs `fn` over `items` with at most `limit` calls in flight. */
-async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i] as T);
+  for (const src of sources) {
+    throwIfAborted(signal);
+    let st: Stats;
+    try {
+      st = fs.statSync(src.path);
+    } catch (err) {
+      warn(`Skipped ${src.item} (${src.path}): ${errorMessage(err)}`);
+      continue;
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+    if (excluded(src.archiveName, st.isDirectory())) {
+      warn(`${src.item} (${src.path}) matches an exclude pattern and is not backed up`);
+      continue;
+    }
+    yield* visit(src.archiveName, src.path, st, undefined);
+  }
 }
