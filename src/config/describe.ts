@@ -1,12 +1,12 @@
 /**
  * The Markdown config reference, generated from the schemas so the README cannot drift from the code.
  */
-import { z } from "zod";
+import { z } from "zod/v3";
 import { backupSchema, dropboxSchema, fieldMeta, localSchema, s3Schema, syncSchema, unwrap } from "./schema.js";
 
 const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
 
-function typeOf(schema: z.ZodType): string {
+function typeOf(schema: z.ZodTypeAny): string {
   const s = unwrap(schema);
   if (s instanceof z.ZodString) return "string";
   if (s instanceof z.ZodBoolean) return "boolean";
@@ -19,18 +19,19 @@ function typeOf(schema: z.ZodType): string {
     if (max !== undefined) return `${base} ≤ ${max}`;
     return base;
   }
-  if (s instanceof z.ZodEnum) return (s.options as readonly (string | number)[]).map((o) => JSON.stringify(o)).join(" | ");
-  if (s instanceof z.ZodArray) return `array of ${typeOf(s.element as z.ZodType)}`;
-  if (s instanceof z.ZodUnion) return (s.options as readonly z.ZodType[]).map(typeOf).join(" or ");
+  if (s instanceof z.ZodEnum) return (s.options as readonly string[]).map((o) => JSON.stringify(o)).join(" | ");
+  if (s instanceof z.ZodArray) return `array of ${typeOf(s.element as z.ZodTypeAny)}`;
+  if (s instanceof z.ZodUnion) return (s.options as readonly z.ZodTypeAny[]).map(typeOf).join(" or ");
   if (s instanceof z.ZodObject) return "object";
-  if (s instanceof z.ZodCustom) return "function";
+  // `z.custom(check)` is a refined ZodAny; the config's only one is `dropbox.fetch`.
+  if (s instanceof z.ZodEffects && s.innerType() instanceof z.ZodAny) return "function";
   return "any";
 }
 
-function defaultOf(schema: z.ZodType): string {
+function defaultOf(schema: z.ZodTypeAny): string {
   const meta = fieldMeta.get(schema);
   if (meta?.defaultText) return meta.defaultText;
-  if (schema instanceof z.ZodDefault) return `\`${JSON.stringify(schema.def.defaultValue)}\``;
+  if (schema instanceof z.ZodDefault) return `\`${JSON.stringify(schema._def.defaultValue())}\``;
   return "—";
 }
 
@@ -42,9 +43,9 @@ interface Row {
 }
 
 /** Rows for every key of an object schema; `skip` returns true for keys listed elsewhere. */
-function rows(schema: z.ZodObject, prefix: string, skip: (key: string, s: z.ZodType) => boolean): Row[] {
+function rows(schema: z.AnyZodObject, prefix: string, skip: (key: string, s: z.ZodTypeAny) => boolean): Row[] {
   const out: Row[] = [];
-  for (const [key, child] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+  for (const [key, child] of Object.entries(schema.shape as Record<string, z.ZodTypeAny>)) {
     if (skip(key, child)) continue;
     const meta = fieldMeta.get(child);
     out.push({ key: `${prefix}${key}`, type: typeOf(child), dflt: defaultOf(child), description: meta?.description ?? "" });
@@ -58,8 +59,8 @@ function table(list: Row[]): string {
   return lines.join("\n");
 }
 
-const isIgnored = (_key: string, s: z.ZodType) => fieldMeta.get(s)?.ignored !== undefined;
-const isBlockOrIgnored = (key: string, s: z.ZodType) => isIgnored(key, s) || ["s3", "dropbox", "local"].includes(key);
+const isIgnored = (_key: string, s: z.ZodTypeAny) => fieldMeta.get(s)?.ignored !== undefined;
+const isBlockOrIgnored = (key: string, s: z.ZodTypeAny) => isIgnored(key, s) || ["s3", "dropbox", "local"].includes(key);
 
 /**
  * A Markdown reference of every config key (path, type, default, description), generated from the

@@ -2,9 +2,9 @@
  * Config validation errors: every problem is reported at once, each naming its key path, what was
  * expected, what was found (never for secrets) and how to fix it.
  */
-import type { z } from "zod";
+import { z } from "zod/v3";
 import { WorkspaceSyncError, type ErrorCode } from "../errors.js";
-import { metaAt } from "./schema.js";
+import { metaAt, schemaAt, unwrap } from "./schema.js";
 import { formatPath, isSecretPath } from "./path.js";
 
 /** One problem found in a config. */
@@ -68,40 +68,71 @@ export function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
 
 const TYPE_WORDS: Record<string, string> = {
   number: "a number",
-  int: "a whole number",
+  integer: "a whole number",
   string: "a string",
   boolean: "true or false",
   array: "a list",
   object: "an object",
 };
 
-function derivedExpectation(issue: z.core.$ZodIssue): string {
+const oneOf = (values: readonly unknown[]) => `expected one of ${values.map((v) => JSON.stringify(v)).join(", ")}`;
+
+/** What the issue says was expected; `schema` is the schema at the issue's path, when known. */
+function derivedExpectation(issue: z.ZodIssue, schema: z.ZodTypeAny | undefined): string {
   switch (issue.code) {
-    case "invalid_type":
+    case "invalid_type": {
+      // An enum refuses a non-string with invalid_type: name its values, as for a wrong string.
+      const target = schema && unwrap(schema);
+      if (target instanceof z.ZodEnum) return oneOf(target.options as readonly string[]);
       return `expected ${TYPE_WORDS[issue.expected] ?? issue.expected}`;
+    }
+    case "not_finite":
+      return `expected ${TYPE_WORDS.number}`;
     case "too_small":
-      if (issue.origin === "string") return "expected a non-empty string";
-      if (issue.origin === "array") return `expected at least ${String(issue.minimum)} item(s)`;
+      if (issue.type === "string") return "expected a non-empty string";
+      if (issue.type === "array") return `expected at least ${String(issue.minimum)} item(s)`;
       return `expected a number ${issue.inclusive ? ">=" : ">"} ${String(issue.minimum)}`;
     case "too_big":
-      if (issue.origin === "array") return `expected at most ${String(issue.maximum)} item(s)`;
+      if (issue.type === "array") return `expected at most ${String(issue.maximum)} item(s)`;
       return `expected a number ${issue.inclusive ? "<=" : "<"} ${String(issue.maximum)}`;
-    case "invalid_value":
-      return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
-    case "invalid_format":
-      return issue.format === "regex" ? 'expected a duration such as "30d", "12h" or "1y6m"' : `expected a ${issue.format}`;
+    case "invalid_enum_value":
+      return oneOf(issue.options);
+    case "invalid_string":
+      return issue.validation === "regex" ? 'expected a duration such as "30d", "12h" or "1y6m"' : `expected a ${String(issue.validation)}`;
     default:
       return "invalid value";
   }
 }
 
-/** Unfolds union errors into the branch that matched the input's shape, so messages point at the real key. */
-function flatten(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
-  if (issue.code === "invalid_union" && issue.errors.length > 0) {
-    const branch = issue.errors.find((errs) => !errs.every((e) => e.code === "invalid_type" && e.path.length === 0));
-    if (branch) return branch.flatMap((e) => flatten({ ...e, path: [...issue.path, ...e.path] } as z.core.$ZodIssue));
+/**
+ * Unfolds union errors into the branch that matched the input's shape, so messages point at the real
+ * key. Issue paths inside a union's errors are already full paths.
+ */
+function flatten(issue: z.ZodIssue): z.ZodIssue[] {
+  if (issue.code === "invalid_union" && issue.unionErrors.length > 0) {
+    const depth = issue.path.length;
+    const branch = issue.unionErrors.find((err) => !err.issues.every((e) => e.code === "invalid_type" && e.path.length === depth));
+    if (branch) return branch.issues.flatMap(flatten);
   }
   return [issue];
+}
+
+/** An issue after which zod stops checking that value: a non-finite number, or a fraction where a whole number goes. */
+const stopsChecks = (issue: z.ZodIssue) =>
+  issue.code === "not_finite" || (issue.code === "invalid_type" && issue.expected === "integer");
+
+/**
+ * Drops the issues that follow a {@link stopsChecks} issue for the same value (zod's v3 API runs
+ * every number check; one message per bad number is enough).
+ */
+function firstOfStopped(issues: readonly z.ZodIssue[]): z.ZodIssue[] {
+  const stopped = new Set<string>();
+  return issues.filter((issue) => {
+    const key = JSON.stringify(issue.path);
+    if (stopped.has(key)) return false;
+    if (stopsChecks(issue)) stopped.add(key);
+    return true;
+  });
 }
 
 /**
@@ -111,13 +142,13 @@ function flatten(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
  * @param prefix the section's path in the config file (`["backup"]`, `["sync"]` or `[]` for the flat form)
  */
 export function formatIssues(
-  issues: readonly z.core.$ZodIssue[],
-  schema: z.ZodType,
+  issues: readonly z.ZodIssue[],
+  schema: z.ZodTypeAny,
   input: unknown,
   prefix: readonly PropertyKey[],
 ): ConfigIssue[] {
   const out: ConfigIssue[] = [];
-  for (const issue of issues.flatMap(flatten)) {
+  for (const issue of firstOfStopped(issues.flatMap(flatten))) {
     const fullPath = [...prefix, ...issue.path];
     const path = formatPath(fullPath) || "(root)";
     const { meta, exact } = metaAt(schema, issue.path);
@@ -130,7 +161,7 @@ export function formatIssues(
     } else if (value === undefined && issue.code === "invalid_type") {
       message = `${path}: is required${meta?.expect && exact ? ` (${meta.expect})` : ""}${fix}`;
     } else {
-      const expectation = exact && meta?.expect ? `expected ${meta.expect}` : derivedExpectation(issue);
+      const expectation = exact && meta?.expect ? `expected ${meta.expect}` : derivedExpectation(issue, schemaAt(schema, issue.path));
       message = `${path}: ${expectation}, got ${showValue(value, isSecretPath(fullPath))}${fix}`;
     }
     out.push({ path, message });

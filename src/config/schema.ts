@@ -4,7 +4,9 @@
  * Cross-section rules (backup provider default, provider-block fallback, exclude fallback) live in
  * `resolve.ts`; this file only says what each key may hold and its plain default.
  */
-import { z } from "zod";
+// zod's v3 API, which zod 4 ships at `zod/v3`: zod 4's own API loads all its locale files on
+// import, about 6 MiB more resident memory that every backup process would pay for.
+import { z } from "zod/v3";
 
 /** Per-key annotations: read by `describeConfig`, error formatting and the unknown-key walker. */
 export interface FieldMeta {
@@ -20,13 +22,28 @@ export interface FieldMeta {
   ignored?: string;
 }
 
-/** Registry of {@link FieldMeta}, private to the config module (kept out of zod's global registry). */
-export const fieldMeta = z.registry<FieldMeta>();
+const metaBySchema = new WeakMap<z.ZodTypeAny, FieldMeta>();
 
-function field<T extends z.ZodType>(schema: T, meta: FieldMeta): T {
-  fieldMeta.add(schema, meta);
+/** Annotations of {@link FieldMeta}, keyed by schema object, private to the config module. */
+export const fieldMeta: { get(schema: z.ZodTypeAny): FieldMeta | undefined } = {
+  get: (schema) => metaBySchema.get(schema),
+};
+
+function field<T extends z.ZodTypeAny>(schema: T, meta: FieldMeta): T {
+  metaBySchema.set(schema, meta);
   return schema;
 }
+
+/**
+ * A finite number. zod 4 refused non-finite numbers itself; its v3 API needs `.finite()`
+ * (`formatIssues` reports a `not_finite` issue alone, as zod 4 did).
+ */
+const num = () => z.number().finite();
+/**
+ * A whole number in the safe-integer range, as zod 4's `.int()` was (an unsafe integer fails with
+ * the range bound before the schema's own bounds, like zod 4).
+ */
+const int = () => num().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER);
 
 /** Keys whose values are secrets: never echoed in errors, masked by `maskSecrets`. */
 export const SECRET_KEYS: ReadonlySet<string> = new Set([
@@ -93,18 +110,18 @@ export const s3Schema = z.object({
   secretAccessKey: optString({ description: "Secret access key (secret)." }),
   sessionToken: optString({ description: "Session token for temporary credentials (secret)." }),
   forcePathStyle: optBool({ description: "Path-style addressing (`endpoint/bucket/key`).", defaultText: "true when `endpoint` is set" }),
-  partSizeMiB: field(z.number().int().min(5).max(5120).optional(), {
+  partSizeMiB: field(int().min(5).max(5120).optional(), {
     description: "Fixed multipart part size in MiB.",
     expect: "a whole number of MiB between 5 and 5120",
     fix: "remove it to let the size be chosen automatically",
     defaultText: "chosen from the size estimate, at least 8",
   }),
-  queueSize: field(z.number().int().min(1).max(64).optional(), {
+  queueSize: field(int().min(1).max(64).optional(), {
     description: "Parts uploaded in parallel.",
     expect: "a whole number between 1 and 64",
-    defaultText: "4",
+    defaultText: "3 (fewer when parts are over 16 MiB, so buffers stay near 64 MiB)",
   }),
-  maxRetrySeconds: field(z.number().min(0).optional(), {
+  maxRetrySeconds: field(num().min(0).optional(), {
     description: "Longest total time to keep retrying a request, in seconds (B2 answers 503 by design).",
     expect: "a number of seconds >= 0",
     defaultText: "300",
@@ -168,12 +185,12 @@ export const syncSchema = z.object({
     description: 'Folder inside the workspace to sync; `""` = the workspace root.',
     expect: "a relative path",
   }),
-  interval: field(z.number().min(0).default(0), {
+  interval: field(num().min(0).default(0), {
     description: "Seconds between periodic syncs; 0 = manual only (the manager runs at most every 60 s).",
     expect: "a number >= 0",
     fix: "set a number of seconds (300 = every 5 minutes, 0 = manual only)",
   }),
-  timeout: field(z.number().min(0).default(1800), {
+  timeout: field(num().min(0).default(1800), {
     description: `Seconds before a sync run is aborted (values below ${MIN_TIMEOUT_SECONDS} are raised to ${MIN_TIMEOUT_SECONDS}).`,
     expect: `a number of seconds >= ${MIN_TIMEOUT_SECONDS}`,
     fix: "set a number of seconds (1800 = 30 minutes)",
@@ -190,12 +207,12 @@ export const syncSchema = z.object({
     fix: 'write a JSON array, e.g. ["**/.DS_Store", "**/node_modules/**"]',
   }),
   copySymlinks: bool(false, { description: "Follow symlinks and copy their targets." }),
-  maxDelete: field(z.number().min(0).max(100).default(50), {
+  maxDelete: field(num().min(0).max(100).default(50), {
     description: "Abort a run that would delete more than this percentage of the files on either side.",
     expect: "a percentage between 0 and 100",
     fix: "set a percentage, e.g. 50",
   }),
-  concurrency: field(z.number().int().min(1).max(64).default(4), {
+  concurrency: field(int().min(1).max(64).default(4), {
     description: "Transfers in flight.",
     expect: "a whole number between 1 and 64",
   }),
@@ -205,26 +222,28 @@ export const syncSchema = z.object({
 });
 
 // restic's forms: a count, -1 for unlimited; durations in y/m/d/h only.
-const countSchema = z.number().int().min(-1);
+const countSchema = int().min(-1);
 const durationSchema = z.string().regex(/^(\d+[ymdh])+$/);
 
 /** `backup.retain`: a snapshot count or a restic-style policy. Unknown policy keys are errors (a typo would delete more). */
 export const retainSchema = z.union([
   countSchema,
-  z.strictObject({
-    last: countSchema.optional(),
-    hourly: countSchema.optional(),
-    daily: countSchema.optional(),
-    weekly: countSchema.optional(),
-    monthly: countSchema.optional(),
-    yearly: countSchema.optional(),
-    within: durationSchema.optional(),
-    withinHourly: durationSchema.optional(),
-    withinDaily: durationSchema.optional(),
-    withinWeekly: durationSchema.optional(),
-    withinMonthly: durationSchema.optional(),
-    withinYearly: durationSchema.optional(),
-  }),
+  z
+    .object({
+      last: countSchema.optional(),
+      hourly: countSchema.optional(),
+      daily: countSchema.optional(),
+      weekly: countSchema.optional(),
+      monthly: countSchema.optional(),
+      yearly: countSchema.optional(),
+      within: durationSchema.optional(),
+      withinHourly: durationSchema.optional(),
+      withinDaily: durationSchema.optional(),
+      withinWeekly: durationSchema.optional(),
+      withinMonthly: durationSchema.optional(),
+      withinYearly: durationSchema.optional(),
+    })
+    .strict(),
 ]);
 
 /** The `backup` block. */
@@ -239,7 +258,7 @@ export const backupSchema = z.object({
   remotePath: field(z.string().default(""), { description: "Folder for snapshots (replaced by `bucket` when set).", expect: "a string" }),
   bucket: optString({ description: "Bucket (S3) or top folder; replaces `remotePath` (as in the plugin)." }),
   prefix: field(z.string().default(""), { description: "Subfolder under the bucket/remotePath, e.g. one per agent.", expect: "a string" }),
-  interval: field(z.number().min(0).default(86400), {
+  interval: field(num().min(0).default(86400), {
     description: "Seconds between scheduled backups; 0 = no schedule (the manager runs at most every 300 s).",
     expect: "a number >= 0",
     fix: "set a number of seconds (86400 = daily)",
@@ -262,11 +281,11 @@ export const backupSchema = z.object({
     expect: 'a number of snapshots (-1 = all), or a policy such as { "daily": 7, "weekly": 4 }',
     fix: 'policy keys: last, hourly, daily, weekly, monthly, yearly (whole numbers), within, withinHourly … withinYearly (durations like "30d" or "1y6m")',
   }),
-  compressionLevel: field(z.number().int().min(0).max(9).default(6), {
+  compressionLevel: field(int().min(0).max(9).default(6), {
     description: "gzip level (0 = store, 9 = smallest).",
     expect: "a whole number between 0 and 9",
   }),
-  kdfIterations: field(z.number().int().min(1).default(100000), {
+  kdfIterations: field(int().min(1).default(100000), {
     description: "PBKDF2 iterations used when writing; tried first when reading.",
     expect: "a whole number >= 1",
     fix: "keep the default 100000 to stay compatible with the plugin",
@@ -282,31 +301,47 @@ export type RawSync = z.output<typeof syncSchema>;
 export type RawBackup = z.output<typeof backupSchema>;
 
 /** Strips optional/default/nullable wrappers. */
-export function unwrap(schema: z.ZodType): z.ZodType {
-  let s: z.ZodType = schema;
+export function unwrap(schema: z.ZodTypeAny): z.ZodTypeAny {
+  let s: z.ZodTypeAny = schema;
   for (;;) {
-    if (s instanceof z.ZodOptional || s instanceof z.ZodNullable || s instanceof z.ZodDefault) s = s.unwrap() as z.ZodType;
+    if (s instanceof z.ZodOptional || s instanceof z.ZodNullable) s = s.unwrap() as z.ZodTypeAny;
+    else if (s instanceof z.ZodDefault) s = s.removeDefault() as z.ZodTypeAny;
     else return s;
   }
 }
 
 /** The object schema's shape when `schema` (unwrapped) is an object, else undefined. */
-export function shapeOf(schema: z.ZodType): Record<string, z.ZodType> | undefined {
+export function shapeOf(schema: z.ZodTypeAny): Record<string, z.ZodTypeAny> | undefined {
   const s = unwrap(schema);
-  return s instanceof z.ZodObject ? (s.shape as Record<string, z.ZodType>) : undefined;
+  return s instanceof z.ZodObject ? (s.shape as Record<string, z.ZodTypeAny>) : undefined;
+}
+
+/** The schema at `path` inside `root`, through object keys and array items, or undefined. */
+export function schemaAt(root: z.ZodTypeAny, path: readonly PropertyKey[]): z.ZodTypeAny | undefined {
+  let schema: z.ZodTypeAny | undefined = root;
+  for (const key of path) {
+    if (!schema) return undefined;
+    const s = unwrap(schema);
+    if (s instanceof z.ZodArray && typeof key === "number") schema = s.element as z.ZodTypeAny;
+    else {
+      const shape = shapeOf(s);
+      schema = shape && typeof key === "string" && Object.hasOwn(shape, key) ? shape[key] : undefined;
+    }
+  }
+  return schema;
 }
 
 /**
  * The annotations of the deepest annotated key along `path` inside `root`, and whether `path`
  * ends exactly at that key.
  */
-export function metaAt(root: z.ZodType, path: readonly PropertyKey[]): { meta?: FieldMeta; exact: boolean } {
-  let schema: z.ZodType | undefined = root;
+export function metaAt(root: z.ZodTypeAny, path: readonly PropertyKey[]): { meta?: FieldMeta; exact: boolean } {
+  let schema: z.ZodTypeAny | undefined = root;
   let found: FieldMeta | undefined;
   let exact = false;
   for (const key of path) {
-    const shape: Record<string, z.ZodType> | undefined = schema ? shapeOf(schema) : undefined;
-    const next: z.ZodType | undefined = shape && typeof key === "string" && Object.hasOwn(shape, key) ? shape[key] : undefined;
+    const shape: Record<string, z.ZodTypeAny> | undefined = schema ? shapeOf(schema) : undefined;
+    const next: z.ZodTypeAny | undefined = shape && typeof key === "string" && Object.hasOwn(shape, key) ? shape[key] : undefined;
     if (!next) {
       exact = false;
       break;

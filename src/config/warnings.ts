@@ -3,7 +3,7 @@
  * both ignored. Unknown keys warn rather than fail, everywhere (the plugin's schema was strict only
  * for `backup`), so a config written for a newer version still loads.
  */
-import type { z } from "zod";
+import type { z } from "zod/v3";
 import { fieldMeta, shapeOf } from "./schema.js";
 import { formatPath } from "./path.js";
 
@@ -15,7 +15,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
  * Walks `value` alongside the object schema `schema` and returns a warning for each key the schema
  * does not know and each key it marks as ignored. Key names only, never values.
  */
-export function keyWarnings(schema: z.ZodType, value: unknown, prefix: readonly PropertyKey[]): string[] {
+export function keyWarnings(schema: z.ZodTypeAny, value: unknown, prefix: readonly PropertyKey[]): string[] {
   const shape = shapeOf(schema);
   if (!shape || !isObject(value)) return [];
   const out: string[] = [];
