@@ -11,6 +11,7 @@ import * as tar from "tar-stream";
 import { WorkspaceSyncError, abortError, errorMessage, isWorkspaceSyncError, throwIfAborted, toWorkspaceSyncError } from "../errors.js";
 import type { ProgressCallback } from "../logger.js";
 import type { ArchiveEntry, FileEntry, HardLinkEntry } from "./entry.js";
+import { ReadBufferPool } from "./buffer-pool.js";
 import { parallelGzip } from "./parallel-gzip.js";
 import type { WalkResult } from "./walk.js";
 
@@ -32,6 +33,15 @@ export interface ArchiveStreamOptions {
 const READ_CHUNK = 1024 * 1024;
 /** Files up to this size are read synchronously in one call. */
 const SMALL_FILE = 256 * 1024;
+/**
+ * Reads up to this size use node's own shared 8 KiB pool; larger ones a slab of the read pool.
+ * (An empty file's chunk may never reach the gzip stage, so it must not hold a pool region.)
+ */
+const TINY_READ = 4 * 1024;
+/** Read-pool slabs: room for the largest read (one more byte than a chunk, to notice growth). */
+const SLAB_SIZE = READ_CHUNK + TINY_READ;
+/** Reads in flight between a file and the gzip stage are few; more slabs only add memory. */
+const MAX_SLABS = 6;
 const PROGRESS_EVERY = 1024 * 1024;
 /** Largest mtime tar-stream encodes correctly (it stores seconds through a 32-bit integer). */
 const MAX_MTIME_MS = (2 ** 31 - 1) * 1000;
@@ -50,7 +60,8 @@ export function createArchiveStream(walk: WalkResult, options: ArchiveStreamOpti
   const signal = options.signal;
   // Pack errors reach the consumer through the gzip stage's iterator; after it stopped, ignore them.
   pack.on("error", () => {});
-  const writer = new EntryWriter(pack, walk, options);
+  const pool = new ReadBufferPool(SLAB_SIZE, MAX_SLABS);
+  const writer = new EntryWriter(pack, walk, options, pool);
   writer.run().then(
     () => pack.finalize(),
     (err: unknown) => pack.destroy(toWorkspaceSyncError(err)),
@@ -60,6 +71,8 @@ export function createArchiveStream(walk: WalkResult, options: ArchiveStreamOpti
     signal,
     blockSize: options.blockSize,
     concurrency: options.concurrency,
+    // tar-stream hands our read buffers through as they are: once copied, they can be read into again.
+    onConsumed: (chunk) => pool.release(chunk),
   });
   const out = Readable.from(gz, { objectMode: false, highWaterMark: 1024 * 1024 });
   const onAbort = (): void => {
@@ -91,6 +104,7 @@ class EntryWriter {
     private readonly pack: tar.Pack,
     private readonly walk: WalkResult,
     private readonly options: ArchiveStreamOptions,
+    private readonly pool: ReadBufferPool,
   ) {}
 
   stop(): void {
@@ -196,7 +210,7 @@ class EntryWriter {
   private async writeSmallFile(entry: FileEntry): Promise<boolean> {
     const size = entry.size;
     // One byte more than expected tells whether the file grew.
-    const buf = Buffer.allocUnsafe(size + 1);
+    const buf = size + 1 <= TINY_READ ? Buffer.allocUnsafe(size + 1) : this.pool.take(size + 1);
     let n = 0;
     try {
       const fd = fsSync.openSync(entry.sourcePath, "r");
@@ -210,6 +224,7 @@ class EntryWriter {
         fsSync.closeSync(fd);
       }
     } catch (err) {
+      this.pool.release(buf);
       if (this.skipped(entry, err)) return false;
       throw toWorkspaceSyncError(err);
     }
@@ -247,9 +262,18 @@ class EntryWriter {
         const want = Math.min(READ_CHUNK, size - pos);
         // The last read asks for one byte more to notice a file that grew.
         const ask = pos + want === size ? want + 1 : want;
-        const buf = Buffer.allocUnsafe(ask);
-        const { bytesRead } = await fh.read(buf, 0, ask, pos);
-        if (bytesRead === 0) break;
+        const buf = this.pool.take(ask);
+        let bytesRead: number;
+        try {
+          ({ bytesRead } = await fh.read(buf, 0, ask, pos));
+        } catch (err) {
+          this.pool.release(buf);
+          throw err;
+        }
+        if (bytesRead === 0) {
+          this.pool.release(buf);
+          break;
+        }
         if (bytesRead > want) grew = true;
         const take = Math.min(bytesRead, want);
         pos += take;

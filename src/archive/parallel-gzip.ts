@@ -6,11 +6,26 @@
  * instead of spending deflate time on them.
  */
 import os from "node:os";
-import { promisify } from "node:util";
 import zlib from "node:zlib";
 import { abortError } from "../errors.js";
 
-const gzipAsync = promisify(zlib.gzip) as (buf: Buffer, options: zlib.ZlibOptions) => Promise<Buffer>;
+/**
+ * Output chunk size of each member's deflate: output buffers are allocated as the member grows, so
+ * a block that compresses well costs little memory, and each chunk is one thread-pool round trip.
+ */
+const MEMBER_CHUNK = 256 * 1024;
+
+/** Deflates one block into one gzip member on zlib's thread pool; resolves with its output chunks. */
+function gzipMember(block: Buffer, level: number): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    const gz = zlib.createGzip({ level, memLevel: 9, chunkSize: MEMBER_CHUNK });
+    const out: Buffer[] = [];
+    gz.on("data", (chunk: Buffer) => out.push(chunk));
+    gz.once("error", reject);
+    gz.once("end", () => resolve(out));
+    gz.end(block);
+  });
+}
 
 /** Options of {@link parallelGzip}. */
 export interface ParallelGzipOptions {
@@ -23,6 +38,11 @@ export interface ParallelGzipOptions {
   /** Skip deflate effort on blocks whose sample barely compresses (default true). */
   adaptive?: boolean;
   signal?: AbortSignal;
+  /**
+   * Called with each source chunk once its bytes have been copied into a block: from then on the
+   * producer may reuse the chunk's memory.
+   */
+  onConsumed?: (chunk: Uint8Array) => void;
 }
 
 /**
@@ -70,22 +90,19 @@ export async function* parallelGzip(source: AsyncIterable<Uint8Array>, options: 
   const concurrency = Math.max(1, options.concurrency ?? defaultConcurrency());
   const adaptive = options.adaptive ?? true;
   const signal = options.signal;
-  const inFlight: { done: Promise<Buffer>; block: Buffer }[] = [];
+  const inFlight: { done: Promise<Buffer[]>; block: Buffer }[] = [];
   // Input blocks are reused once their member is out: a fresh buffer per block is garbage that
   // V8 collects only after tens of MiB of external memory have piled up (peak RSS).
   const free: Buffer[] = [];
-  const take = async (): Promise<Buffer> => {
-    const head = inFlight.shift() as { done: Promise<Buffer>; block: Buffer };
+  const take = async (): Promise<Buffer[]> => {
+    const head = inFlight.shift() as { done: Promise<Buffer[]>; block: Buffer };
     const out = await head.done;
     if (head.block.length === blockSize && free.length <= concurrency) free.push(head.block);
     return out;
   };
 
   const dispatch = (block: Buffer): void => {
-    const blockLevel = adaptive ? chooseBlockLevel(block, level) : level;
-    // One output chunk for the whole member: the default 16 KiB chunks cost a thread-pool round trip each.
-    const chunkSize = block.length + (block.length >> 3) + 1024;
-    const p = gzipAsync(block, { level: blockLevel, memLevel: 9, chunkSize });
+    const p = gzipMember(block, adaptive ? chooseBlockLevel(block, level) : level);
     p.catch(() => {}); // awaited in order below; avoid an unhandled rejection while waiting for earlier blocks
     inFlight.push({ done: p, block });
   };
@@ -95,6 +112,7 @@ export async function* parallelGzip(source: AsyncIterable<Uint8Array>, options: 
   let emittedAny = false;
   for await (const chunk of source) {
     if (signal?.aborted) throw abortError(signal.reason);
+    // The whole chunk is copied before anything is emitted, so the producer gets it back at once.
     let offset = 0;
     while (offset < chunk.length) {
       const n = Math.min(blockSize - filled, chunk.length - offset);
@@ -104,18 +122,19 @@ export async function* parallelGzip(source: AsyncIterable<Uint8Array>, options: 
       if (filled === blockSize) {
         dispatch(block);
         filled = 0;
-        while (inFlight.length >= concurrency) {
-          emittedAny = true;
-          yield await take();
-        }
         block = free.pop() ?? Buffer.allocUnsafe(blockSize);
       }
+    }
+    options.onConsumed?.(chunk);
+    while (inFlight.length >= concurrency) {
+      emittedAny = true;
+      yield* await take();
     }
   }
   if (filled > 0 || (!emittedAny && inFlight.length === 0)) dispatch(block.subarray(0, filled));
   while (inFlight.length > 0) {
     if (signal?.aborted) throw abortError(signal.reason);
-    yield await take();
+    yield* await take();
   }
 }
 
