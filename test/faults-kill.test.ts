@@ -114,7 +114,8 @@ test("backup killed mid-upload (S3 multipart): no object, the pending upload is 
       include: ["workspace"],
     },
   };
-  const run = await runChild({ op: "backup", syncConfig, workspaceDir: ws, stateDir, freezeAfterBytes: 14 * MiB });
+  // Frozen once the first 5 MiB part is stored: the multipart upload then certainly exists.
+  const run = await runChild({ op: "backup", syncConfig, workspaceDir: ws, stateDir, freezeAfterStoredBytes: 5 * MiB });
   assert.ok(run.killed, `the child was killed mid-backup (stdout: ${run.stdout}, stderr: ${run.stderr})`);
   const raw = rawS3Client(s3);
   t.after(() => raw.destroy());

@@ -7,7 +7,8 @@
  * runs to the end and prints `DONE <json result>`.
  */
 import { Transform, type Readable } from "node:stream";
-import { runBackup, runRestore } from "../../src/backup/index.js";
+import { loadSyncConfig, openBackupTarget, runBackup, runRestore } from "../../src/backup/index.js";
+import { requireBackupSettings } from "../../src/backup/target.js";
 import { createLocalProvider } from "../../src/providers/local/index.js";
 import type { StorageProvider } from "../../src/providers/types.js";
 import { runSyncWithProvider } from "../../src/sync/run.js";
@@ -15,7 +16,16 @@ import type { SyncSettings } from "../../src/config/types.js";
 
 /** What the child should do. */
 export type ChildJob =
-  | { op: "backup"; syncConfig: Record<string, unknown>; workspaceDir: string; stateDir: string; freezeAfterBytes?: number }
+  | {
+      op: "backup";
+      syncConfig: Record<string, unknown>;
+      workspaceDir: string;
+      stateDir: string;
+      /** Freeze once this many plain bytes were read from the workspace. */
+      freezeAfterBytes?: number;
+      /** Freeze once the provider reports this many bytes stored (S3: whole parts uploaded). */
+      freezeAfterStoredBytes?: number;
+    }
   | { op: "restore"; syncConfig: Record<string, unknown>; workspaceDir: string; stateDir: string; snapshotName: string; restoreTo?: string; freezeAfterBytes?: number }
   | {
       op: "bisync";
@@ -85,7 +95,25 @@ async function main(): Promise<void> {
       : undefined;
   let result: unknown;
   if (job.op === "backup") {
-    result = await runBackup({ syncConfig: job.syncConfig, workspaceDir: job.workspaceDir, stateDir: job.stateDir, onProgress });
+    const storedLimit = job.freezeAfterStoredBytes;
+    let provider: StorageProvider | undefined;
+    if (storedLimit !== undefined) {
+      // The target the backup would open itself, with a write that freezes once enough is stored:
+      // reading progress says nothing about how far the upload got.
+      const { provider: inner } = await openBackupTarget(requireBackupSettings(loadSyncConfig(job.syncConfig, console)), { logger: console, stateDir: job.stateDir });
+      provider = {
+        ...inner,
+        write: (p, source, o) =>
+          inner.write(p, source, {
+            ...o,
+            onProgress: (n) => {
+              o?.onProgress?.(n);
+              if (n >= storedLimit) freeze();
+            },
+          }),
+      };
+    }
+    result = await runBackup({ syncConfig: job.syncConfig, workspaceDir: job.workspaceDir, stateDir: job.stateDir, onProgress, ...(provider ? { provider } : {}) });
   } else if (job.op === "restore") {
     result = await runRestore({
       syncConfig: job.syncConfig,
