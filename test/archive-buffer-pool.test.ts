@@ -46,7 +46,8 @@ describe("read buffer pool", () => {
   });
 
   it("gets every file chunk back through tar-stream and the gzip stage (the pack stage relies on it)", async () => {
-    const pool = new ReadBufferPool(64 * 1024, 4);
+    // Room for more slabs than the files need if none came back (40 × 10 KB = 7 slabs).
+    const pool = new ReadBufferPool(64 * 1024, 16);
     const pack = tar.pack();
     const sent: Buffer[] = [];
     const written = (async () => {
@@ -60,8 +61,10 @@ describe("read buffer pool", () => {
     const out: Buffer[] = [];
     for await (const b of parallelGzip(pack as AsyncIterable<Uint8Array>, { blockSize: 64 * 1024, onConsumed: (c) => pool.release(c) })) out.push(b);
     await written;
-    assert.deepEqual(pool.stats(), { slabs: pool.stats().slabs, fallbacks: 0, outstanding: 0 });
-    assert.ok(pool.stats().slabs <= 4);
+    const { slabs, fallbacks, outstanding } = pool.stats();
+    assert.equal(outstanding, 0, "every region came back");
+    assert.equal(fallbacks, 0);
+    assert.ok(slabs <= 3, `slabs were reused: ${slabs} allocated`);
     const tarBytes = zlib.gunzipSync(Buffer.concat(out));
     // The content survived reuse: each file's bytes are where tar put them.
     let offset = 0;

@@ -319,6 +319,30 @@ describe("pack: parallel gzip", () => {
     assert.equal(zlib.gunzipSync(Buffer.concat(empty)).length, 0, "empty input is one empty member");
   });
 
+  it("never deflates more than `concurrency` blocks at once, even from one chunk of many blocks", async () => {
+    const input = Buffer.alloc(4 * 1024 * 1024, "abc");
+    // Each member is one Gzip stream ended with its block: count those alive at once.
+    const proto = zlib.Gzip.prototype as unknown as { end: (...args: unknown[]) => unknown };
+    const end = proto.end;
+    let live = 0;
+    let peak = 0;
+    proto.end = function (this: zlib.Gzip, ...args: unknown[]) {
+      live++;
+      peak = Math.max(peak, live);
+      this.once("close", () => live--);
+      return end.apply(this, args);
+    };
+    try {
+      const out: Buffer[] = [];
+      for await (const b of parallelGzip((async function* () { yield input; })(), { blockSize: 64 * 1024, concurrency: 2, level: 1 })) out.push(b);
+      assert.deepEqual(zlib.gunzipSync(Buffer.concat(out)), input);
+    } finally {
+      delete (proto as { end?: unknown }).end;
+    }
+    assert.equal(proto.end, end, "the patch is gone");
+    assert.ok(peak >= 1 && peak <= 2, `peak members in flight: ${peak}`);
+  });
+
   it("never exceeds gzipBytesUpperBound, even on incompressible data", async () => {
     const input = randomBytes(1024 * 1024 + 123);
     for (const level of [0, 1, 6, 9]) {

@@ -15,6 +15,7 @@ import { createWriteStream } from "node:fs";
 import { pack as tarPack } from "tar-stream";
 import { listBackupSnapshots, runBackup, runRestore } from "../src/backup/index.js";
 import { verifySnapshots } from "../src/backup/verify.js";
+import { walkIncludeSet } from "../src/archive/index.js";
 import { createLocalProvider } from "../src/providers/local/index.js";
 import type { StorageProvider } from "../src/providers/types.js";
 import { expectedWorkspace, sampleAgent, tempDir, treeDiff, treeFingerprint } from "./support/tree.js";
@@ -42,6 +43,8 @@ test("encrypted round trip: the restored tree equals the source (content, modes,
   assert.equal(b.encrypted, true);
   const stored = await fsp.stat(path.join(root, b.snapshotName));
   assert.equal(stored.size, b.sizeBytes);
+  const counted = await walkIncludeSet({ workspaceDir, stateDir });
+  assert.equal(b.plainBytes, counted.totalBytes, "the bytes read while packing are the file content, hard links once");
   const head = (await fsp.readFile(path.join(root, b.snapshotName))).subarray(0, 8).toString("latin1");
   assert.equal(head, "Salted__");
 

@@ -42,6 +42,8 @@ const TINY_READ = 4 * 1024;
 const SLAB_SIZE = READ_CHUNK + TINY_READ;
 /** Reads in flight between a file and the gzip stage are few; more slabs only add memory. */
 const MAX_SLABS = 6;
+/** Padding for a file that shrank while read (only ever read from). */
+const ZEROS = Buffer.alloc(READ_CHUNK);
 const PROGRESS_EVERY = 1024 * 1024;
 /** Largest mtime tar-stream encodes correctly (it stores seconds through a 32-bit integer). */
 const MAX_MTIME_MS = (2 ** 31 - 1) * 1000;
@@ -283,7 +285,7 @@ class EntryWriter {
       this.sizeWarning(entry, grew ? size + 1 : pos);
       while (pos < size) {
         const n = Math.min(READ_CHUNK, size - pos);
-        await writeChunk(sink, Buffer.alloc(n));
+        await writeChunk(sink, ZEROS.subarray(0, n));
         pos += n;
       }
       (sink as unknown as { end(): void }).end();

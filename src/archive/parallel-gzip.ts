@@ -10,8 +10,9 @@ import zlib from "node:zlib";
 import { abortError } from "../errors.js";
 
 /**
- * Output chunk size of each member's deflate: output buffers are allocated as the member grows, so
- * a block that compresses well costs little memory, and each chunk is one thread-pool round trip.
+ * Output chunk size of each member's deflate: output buffers are allocated as the member grows
+ * (a block that compresses to 300 KiB allocates 512 KiB, not the block size plus slack), and each
+ * chunk is one thread-pool round trip.
  */
 const MEMBER_CHUNK = 256 * 1024;
 
@@ -22,7 +23,13 @@ function gzipMember(block: Buffer, level: number): Promise<Buffer[]> {
     const out: Buffer[] = [];
     gz.on("data", (chunk: Buffer) => out.push(chunk));
     gz.once("error", reject);
-    gz.once("end", () => resolve(out));
+    gz.once("end", () => {
+      // The last chunk is a slice of a 256 KiB output buffer: when it uses little of it, a copy lets
+      // the big buffer go now rather than when the slice has gone through every later stage.
+      const last = out.at(-1);
+      if (last !== undefined && last.length * 4 < last.buffer.byteLength) out[out.length - 1] = Buffer.from(last);
+      resolve(out);
+    });
     gz.end(block);
   });
 }
@@ -112,7 +119,6 @@ export async function* parallelGzip(source: AsyncIterable<Uint8Array>, options: 
   let emittedAny = false;
   for await (const chunk of source) {
     if (signal?.aborted) throw abortError(signal.reason);
-    // The whole chunk is copied before anything is emitted, so the producer gets it back at once.
     let offset = 0;
     while (offset < chunk.length) {
       const n = Math.min(blockSize - filled, chunk.length - offset);
@@ -122,14 +128,14 @@ export async function* parallelGzip(source: AsyncIterable<Uint8Array>, options: 
       if (filled === blockSize) {
         dispatch(block);
         filled = 0;
+        while (inFlight.length >= concurrency) {
+          emittedAny = true;
+          yield* await take();
+        }
         block = free.pop() ?? Buffer.allocUnsafe(blockSize);
       }
     }
     options.onConsumed?.(chunk);
-    while (inFlight.length >= concurrency) {
-      emittedAny = true;
-      yield* await take();
-    }
   }
   if (filled > 0 || (!emittedAny && inFlight.length === 0)) dispatch(block.subarray(0, filled));
   while (inFlight.length > 0) {

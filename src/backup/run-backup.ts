@@ -141,11 +141,16 @@ async function createSnapshot(params: RunBackupParams, logger: Logger, startedAt
   const key = joinRemotePath(dir, snapshotName);
   logger.info(`[backup] Streaming to ${provider.description}/${key} (no local temp file needed)`);
 
+  // What was read while packing: the walk's count may differ if files changed in between.
+  let plainBytes = walk.totalBytes;
   const archive = createArchiveStream(walk, {
     level: backup.compressionLevel,
     signal,
     onWarning: warn,
-    onProgress: params.onProgress,
+    onProgress: (p) => {
+      plainBytes = p.bytes;
+      params.onProgress?.(p);
+    },
   });
   const stages: NodeJS.ReadWriteStream[] = [];
   const metadata: Record<string, string> = {
@@ -201,7 +206,7 @@ async function createSnapshot(params: RunBackupParams, logger: Logger, startedAt
     // pruneSnapshots logs its own failures; a failed prune never fails the backup.
     prune = await pruneSnapshots({ provider, dir, policy: backup.retain, justWritten: snapshotName, logger, signal });
   }
-  return { ok: true, snapshotName, encrypted, sizeBytes, plainBytes: walk.totalBytes, sha256, prune, warnings };
+  return { ok: true, snapshotName, encrypted, sizeBytes, plainBytes, sha256, prune, warnings };
 }
 
 /** The snapshot name for `time`, with a `-N` suffix when a snapshot of that second exists. */
