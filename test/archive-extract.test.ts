@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import zlib from "node:zlib";
 import { checkArchive, extractArchive, type ExtractOptions, walkIncludeSet, walkSources } from "../src/archive/index.js";
 import { WorkspaceSyncError, isWorkspaceSyncError } from "../src/errors.js";
-import { bufferStream, gnuList, makeTarGz, mkTmp, packToFile, rmTmp, run, snapshotTree, treeObject } from "./archive-helpers.js";
+import { bufferStream, gnuList, makeTarGz, mkTmp, packToFile, rmTmp, run, snapshotTree, treeObject, suiteTmp } from "./archive-helpers.js";
 
 /** Deterministic incompressible bytes. */
 function seeded(n: number, seed = "seed"): Buffer {
@@ -107,15 +107,11 @@ describe("extract: archives made by GNU tar", () => {
 });
 
 describe("extract: round trip", () => {
-  let tmp: string;
-  before(async () => {
-    tmp = await mkTmp();
-  });
-  after(() => rmTmp(tmp));
+  const tmp = suiteTmp();
 
   it("pack → extract gives back the same tree, overlapping items as hard links", async () => {
-    const ws = path.join(tmp, "workspace");
-    const state = path.join(tmp, "state");
+    const ws = path.join(tmp(), "workspace");
+    const state = path.join(tmp(), "state");
     await makeTree(ws);
     await fs.mkdir(path.join(state, "sessions"), { recursive: true });
     await fs.writeFile(path.join(state, "sessions/a.jsonl"), "x\n");
@@ -126,9 +122,9 @@ describe("extract: round trip", () => {
       // sessions + transcripts are one folder, stored once; notes-hardlink.md sorts before notes.md.
       [".env", "memory/MEMORY.md", "workspace/notes.md"],
     );
-    const archive = path.join(tmp, "rt.tar.gz");
+    const archive = path.join(tmp(), "rt.tar.gz");
     await packToFile(walk, archive, { blockSize: 128 * 1024 });
-    const out = path.join(tmp, "new/nested/target");
+    const out = path.join(tmp(), "new/nested/target");
     const progress: number[] = [];
     const result = await extractArchive(createReadStream(archive), out, { onProgress: (p) => progress.push(p.bytes) });
     assert.equal(result.compressedBytes, (await fs.stat(archive)).size);
@@ -143,13 +139,13 @@ describe("extract: round trip", () => {
 
   it("drops setuid/setgid bits", async () => {
     const gz = await makeTarGz([{ header: { name: "suid", mode: 0o6755, type: "file" }, content: "x" }]);
-    const out = path.join(tmp, "suid-out");
+    const out = path.join(tmp(), "suid-out");
     await extractArchive(bufferStream(gz), out);
     assert.equal((await fs.stat(path.join(out, "suid"))).mode & 0o7777, 0o755);
   });
 
   it("refuses a target that is not empty, and leaves it untouched", async () => {
-    const target = path.join(tmp, "busy");
+    const target = path.join(tmp(), "busy");
     await fs.mkdir(target);
     await fs.writeFile(path.join(target, "keep.txt"), "mine");
     const gz = await makeTarGz([{ header: { name: "keep.txt" }, content: "theirs" }]);

@@ -8,6 +8,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import zlib from "node:zlib";
+import { after, before } from "node:test";
 import * as tar from "tar-stream";
 import { type ArchiveStreamOptions, createArchiveStream, type WalkResult } from "../src/archive/index.js";
 
@@ -20,6 +21,16 @@ export async function rmTmp(dir: string): Promise<void> {
   // Restored folders may be read-only: make them writable before removing.
   spawnSync("chmod", ["-R", "u+rwX", dir]);
   await fs.rm(dir, { recursive: true, force: true });
+}
+
+/** A temp folder for the enclosing `describe`: made before its tests, removed after them. */
+export function suiteTmp(): () => string {
+  let dir = "";
+  before(async () => {
+    dir = await mkTmp();
+  });
+  after(() => rmTmp(dir));
+  return () => dir;
 }
 
 export interface RunResult {

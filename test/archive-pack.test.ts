@@ -6,7 +6,7 @@ import { after, before, describe, it } from "node:test";
 import zlib from "node:zlib";
 import { createArchiveStream, gzipBytesUpperBound, parallelGzip, walkIncludeSet, walkSources, type WalkResult } from "../src/archive/index.js";
 import { isWorkspaceSyncError } from "../src/errors.js";
-import { gnuList, mkTmp, packToFile, rmTmp, run, snapshotTree, treeObject } from "./archive-helpers.js";
+import { gnuList, mkTmp, packToFile, rmTmp, run, snapshotTree, treeObject, suiteTmp } from "./archive-helpers.js";
 
 const LONG_DIR = ["long", ...Array.from({ length: 5 }, (_, i) => `${String(i)}${"d".repeat(49)}`)].join("/");
 const LONG_FILE = `${LONG_DIR}/${"f".repeat(40)}.txt`;
@@ -178,14 +178,10 @@ describe("pack", () => {
 });
 
 describe("pack: files changing while read", () => {
-  let tmp: string;
-  before(async () => {
-    tmp = await mkTmp();
-  });
-  after(() => rmTmp(tmp));
+  const tmp = suiteTmp();
 
   it("stores exactly the listed size when a file shrinks or grows while read, with a warning", async () => {
-    const ws = path.join(tmp, "workspace");
+    const ws = path.join(tmp(), "workspace");
     await fs.mkdir(ws);
     const bigShrink = randomBytes(600 * 1024);
     const bigGrow = randomBytes(500 * 1024);
@@ -205,14 +201,14 @@ describe("pack: files changing while read", () => {
     await fs.appendFile(path.join(ws, "small-grow"), "defgh");
     await fs.rm(path.join(ws, "vanishes"));
 
-    const archive = path.join(tmp, "changed.tar.gz");
+    const archive = path.join(tmp(), "changed.tar.gz");
     const warnings = await packToFile(walk, archive);
     assert.equal(warnings.filter((w) => /shrank while it was read/.test(w)).length, 2, warnings.join("\n"));
     assert.equal(warnings.filter((w) => /grew while it was read/.test(w)).length, 2, warnings.join("\n"));
     assert.equal(warnings.filter((w) => /vanishes: removed before it was read/.test(w)).length, 1, warnings.join("\n"));
 
     assert.equal(run("gunzip", ["-t", archive]).status, 0);
-    const out = path.join(tmp, "out");
+    const out = path.join(tmp(), "out");
     await fs.mkdir(out);
     const r = run("tar", ["-xzf", archive, "-C", out]);
     assert.equal(r.status, 0, r.stderr);
@@ -229,14 +225,10 @@ describe("pack: files changing while read", () => {
 });
 
 describe("walk: counting pass, then a lazy pass while packing", () => {
-  let tmp: string;
-  before(async () => {
-    tmp = await mkTmp();
-  });
-  after(() => rmTmp(tmp));
+  const tmp = suiteTmp();
 
   it("writes the tree as it is when packed, while the totals stay those counted", async () => {
-    const ws = path.join(tmp, "workspace");
+    const ws = path.join(tmp(), "workspace");
     await fs.mkdir(path.join(ws, "sub"), { recursive: true });
     await fs.writeFile(path.join(ws, "a.txt"), "aaaa");
     await fs.writeFile(path.join(ws, "sub/b.txt"), "bb");
@@ -246,7 +238,7 @@ describe("walk: counting pass, then a lazy pass while packing", () => {
     await fs.writeFile(path.join(ws, "sub/c.txt"), "added after counting");
     await fs.rm(path.join(ws, "a.txt"));
 
-    const archive = path.join(tmp, "later.tar.gz");
+    const archive = path.join(tmp(), "later.tar.gz");
     const warnings = await packToFile(walk, archive);
     assert.deepEqual(warnings, [], "a file gone before its folder is listed again is simply not there");
     const list = gnuList(archive);
@@ -256,7 +248,7 @@ describe("walk: counting pass, then a lazy pass while packing", () => {
   });
 
   it("reports a warning of the counting pass once, and a new one from the packing pass", async () => {
-    const dir = path.join(tmp, "warned");
+    const dir = path.join(tmp(), "warned");
     await fs.mkdir(dir);
     assert.equal(run("mkfifo", [path.join(dir, "pipe")]).status, 0);
     const counted: string[] = [];
@@ -264,28 +256,24 @@ describe("walk: counting pass, then a lazy pass while packing", () => {
     assert.equal(counted.length, 1);
     assert.match(counted[0] ?? "", /warned\/pipe: not a regular file/);
     assert.equal(run("mkfifo", [path.join(dir, "pipe2")]).status, 0);
-    const packed = await packToFile(walk, path.join(tmp, "warned.tar.gz"));
+    const packed = await packToFile(walk, path.join(tmp(), "warned.tar.gz"));
     assert.equal(packed.length, 1, packed.join("\n"));
     assert.match(packed[0] ?? "", /warned\/pipe2: not a regular file/);
   });
 });
 
 describe("pack: parallel gzip", () => {
-  let tmp: string;
-  before(async () => {
-    tmp = await mkTmp();
-  });
-  after(() => rmTmp(tmp));
+  const tmp = suiteTmp();
 
   it("writes independent gzip members that gunzip -t and tar -tzf read", async () => {
-    const ws = path.join(tmp, "workspace");
+    const ws = path.join(tmp(), "workspace");
     await fs.mkdir(ws);
     const text = Array.from({ length: 30000 }, (_, i) => `line ${i}: the quick brown fox ${i % 97}\n`).join("");
     await fs.writeFile(path.join(ws, "text.txt"), text);
     await fs.writeFile(path.join(ws, "random.bin"), randomBytes(1024 * 1024));
     for (let i = 0; i < 50; i++) await fs.writeFile(path.join(ws, `f${i}.md`), `file ${i}\n`.repeat(i * 10));
     const walk = await walkSources([{ item: "workspace", path: ws, archiveName: "workspace" }]);
-    const archive = path.join(tmp, "multi.tar.gz");
+    const archive = path.join(tmp(), "multi.tar.gz");
     await packToFile(walk, archive, { blockSize: 64 * 1024, concurrency: 3 });
     const gz = await fs.readFile(archive);
 
@@ -297,7 +285,7 @@ describe("pack: parallel gzip", () => {
     assert.equal(list.status, 0, list.stderr);
     assert.equal(list.stdout.split("\n").filter(Boolean).length, [...walk.entries()].length);
 
-    const out = path.join(tmp, "out");
+    const out = path.join(tmp(), "out");
     await fs.mkdir(out);
     assert.equal(run("tar", ["-xzf", archive, "-C", out]).status, 0);
     assert.deepEqual(treeObject(await snapshotTree(path.join(out, "workspace"))), treeObject(await snapshotTree(ws)));
@@ -356,7 +344,7 @@ describe("pack: parallel gzip", () => {
   });
 
   it("writes a size over 8 GiB in a header GNU tar reads", async () => {
-    const ws = path.join(tmp, "huge");
+    const ws = path.join(tmp(), "huge");
     await fs.mkdir(ws);
     const size = 8 * 1024 ** 3 + 1;
     const fh = await fs.open(path.join(ws, "sparse.img"), "w");
@@ -380,7 +368,7 @@ describe("pack: parallel gzip", () => {
   });
 
   it("fails with ABORTED when the signal fires", async () => {
-    const ws = path.join(tmp, "workspace");
+    const ws = path.join(tmp(), "workspace");
     const walk = await walkSources([{ item: "workspace", path: ws, archiveName: "workspace" }]);
     const ac = new AbortController();
     const stream = createArchiveStream(walk, { signal: ac.signal, blockSize: 64 * 1024 });
