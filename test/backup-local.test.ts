@@ -19,6 +19,7 @@ import { walkIncludeSet } from "../src/archive/index.js";
 import { createLocalProvider } from "../src/providers/local/index.js";
 import type { StorageProvider } from "../src/providers/types.js";
 import { expectedWorkspace, sampleAgent, tempDir, treeDiff, treeFingerprint } from "./support/tree.js";
+import { assertListedAndRestored } from "./support/round-trip.js";
 
 const PASS = "correct horse battery staple ✓ $HOME `x`";
 
@@ -48,15 +49,8 @@ test("encrypted round trip: the restored tree equals the source (content, modes,
   const head = (await fsp.readFile(path.join(root, b.snapshotName))).subarray(0, 8).toString("latin1");
   assert.equal(head, "Salted__");
 
-  const list = await listBackupSnapshots({ syncConfig, stateDir });
-  assert.ok(list.ok);
-  assert.deepEqual(list.snapshots, [b.snapshotName]);
-
   const restoreTo = path.join(dir, "restored");
-  const r = await runRestore({ syncConfig, workspaceDir, stateDir, snapshotName: "latest", restoreTo });
-  assert.ok(r.ok, JSON.stringify(r));
-  assert.equal(r.verified, true);
-  assert.deepEqual(treeDiff(await expectedWorkspace(workspaceDir), await treeFingerprint(path.join(restoreTo, "workspace"))), []);
+  await assertListedAndRestored({ syncConfig, workspaceDir, stateDir, snapshotName: b.snapshotName, restoreTo });
   // The other default items land at the archive root under their basenames, as in the plugin.
   assert.equal(await fsp.readFile(path.join(restoreTo, "openclaw.json"), "utf8"), '{"agents":{}}\n');
   assert.equal(await fsp.readFile(path.join(restoreTo, "cron", "jobs.json"), "utf8"), "[]\n");

@@ -8,9 +8,10 @@ import { randomBytes } from "node:crypto";
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { ListMultipartUploadsCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
-import { listBackupSnapshots, runBackup, runRestore } from "../src/backup/index.js";
-import { rawS3Client, s3TestSettings, type S3TestSettings } from "./support/s3.js";
-import { expectedWorkspace, sampleAgent, tempDir, treeDiff, treeFingerprint } from "./support/tree.js";
+import { listBackupSnapshots, runBackup } from "../src/backup/index.js";
+import { s3TestSettings, type S3TestSettings, testS3Client } from "./support/s3.js";
+import { sampleAgent, tempDir } from "./support/tree.js";
+import { assertListedAndRestored } from "./support/round-trip.js";
 
 const PASS = "s3 round trip passphrase";
 
@@ -43,8 +44,7 @@ for (const encrypt of [true, false]) {
     const b = await runBackup({ syncConfig, workspaceDir, stateDir });
     assert.ok(b.ok, JSON.stringify(b));
     assert.ok(b.sizeBytes > 50 * 1024 * 1024);
-    const client = rawS3Client(s3);
-    t.after(() => client.destroy());
+    const client = testS3Client(t, s3);
     const objects = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket }));
     assert.deepEqual(
       (objects.Contents ?? []).map((o) => o.Key).sort(),
@@ -53,14 +53,7 @@ for (const encrypt of [true, false]) {
     );
     assert.match((objects.Contents ?? []).find((o) => o.Key === `agent1/${b.snapshotName}`)?.ETag ?? "", /-7"?$/, "uploaded in 7 fixed-size parts");
 
-    const list = await listBackupSnapshots({ syncConfig, stateDir });
-    assert.ok(list.ok);
-    assert.deepEqual(list.snapshots, [b.snapshotName]);
-    const restoreTo = path.join(dir, "restored");
-    const r = await runRestore({ syncConfig, workspaceDir, stateDir, snapshotName: "latest", restoreTo });
-    assert.ok(r.ok, JSON.stringify(r));
-    assert.equal(r.verified, true);
-    assert.deepEqual(treeDiff(await expectedWorkspace(workspaceDir), await treeFingerprint(path.join(restoreTo, "workspace"))), []);
+    await assertListedAndRestored({ syncConfig, workspaceDir, stateDir, snapshotName: b.snapshotName, restoreTo: path.join(dir, "restored") });
   });
 }
 
@@ -85,8 +78,7 @@ test("a failed backup to S3 leaves no object and no pending multipart upload", a
   });
   assert.equal(!b.ok && b.code, "ABORTED");
   assert.ok(seen > 0);
-  const client = rawS3Client(s3);
-  t.after(() => client.destroy());
+  const client = testS3Client(t, s3);
   const objects = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket }));
   assert.equal(objects.KeyCount ?? 0, 0);
   // The SDK aborts asynchronously: poll briefly.

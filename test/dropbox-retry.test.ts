@@ -6,7 +6,8 @@ import { isWorkspaceSyncError } from "../src/errors.js";
 import type { Logger } from "../src/logger.js";
 import { createDropboxProvider } from "../src/providers/dropbox/index.js";
 import type { StorageProvider } from "../src/providers/types.js";
-import { startDropboxFake, type DropboxFake } from "./support/dropbox-fake.js";
+import { startDropboxFake, type DropboxFake, writeContention } from "./support/dropbox-fake.js";
+import { mapLimit } from "../src/util/concurrency.js";
 
 const MiB = 1024 * 1024;
 
@@ -19,16 +20,6 @@ async function readAll(stream: Readable): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const c of stream) parts.push(c as Buffer);
   return Buffer.concat(parts);
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight, like the sync engine. */
-async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
 }
 
 describe("dropbox provider: rate limits and retries", () => {
@@ -48,16 +39,10 @@ describe("dropbox provider: rate limits and retries", () => {
     const provider = make(logger);
     fake.inject({ path: "/2/files/upload_session/start", status: 429, retryAfter: 0, times: 12, skip: 50 });
     fake.inject({ path: "/2/files/upload_session/finish_batch_v2", status: 429, retryAfter: 1, times: 2 });
-    fake.inject({
-      path: "/2/files/upload",
-      status: 429,
-      retryAfter: 0,
-      times: 3,
-      body: { error_summary: "too_many_write_operations/..", error: { reason: { ".tag": "too_many_write_operations" }, retry_after: 0 } },
-    });
+    fake.inject(writeContention(3));
     fake.inject({ path: "/2/files/upload_session/start", status: 503, times: 3, skip: 400 });
     const items = Array.from({ length: 2000 }, (_, i) => ({ path: `storm/${i % 10}/f${i}.txt`, body: Buffer.from(`file number ${i}`) }));
-    await pool(items, 16, (it) => provider.write(it.path, Readable.from([it.body])));
+    await mapLimit(items, 16, (it) => provider.write(it.path, Readable.from([it.body])));
     for (const it of items) assert.ok(fake.read(`/${it.path}`)?.equals(it.body), it.path);
     assert.ok(logger.warnings.length >= 14, `${logger.warnings.length} warnings`);
     assert.ok(logger.warnings.every((w) => !w.includes(token)));

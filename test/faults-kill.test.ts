@@ -19,7 +19,7 @@ import type { SyncSettings } from "../src/config/types.js";
 import { createLocalProvider } from "../src/providers/local/index.js";
 import { runSyncWithProvider } from "../src/sync/run.js";
 import type { ChildJob } from "./support/fault-child.js";
-import { rawS3Client, s3TestSettings } from "./support/s3.js";
+import { s3TestSettings, testS3Client } from "./support/s3.js";
 import { tempDir, treeDiff, treeFingerprint, writeTree } from "./support/tree.js";
 import { syncSettings } from "./sync-suite.js";
 
@@ -58,19 +58,22 @@ function backupConfig(root: string) {
   return { backup: { enabled: true, provider: "local", local: { root }, encrypt: true, passphrase: PASS, include: ["workspace"] } };
 }
 
+/** A temp folder (removed after the test) with a big workspace and a local-provider backup config. */
+async function backupFixture(t: { after: (fn: () => Promise<void>) => void }) {
+  const { dir, cleanup } = await tempDir("ws-kill-");
+  t.after(cleanup);
+  const ws = path.join(dir, "workspace");
+  const cloud = path.join(dir, "cloud");
+  await bigWorkspace(ws);
+  return { dir, ws, stateDir: path.join(dir, "state"), cloud, before: await treeFingerprint(ws), syncConfig: backupConfig(cloud) };
+}
+
 async function namesIn(dir: string): Promise<string[]> {
   return (await fsp.readdir(dir).catch(() => [] as string[])).sort();
 }
 
 test("backup killed mid-upload (local): no snapshot is listed; the next backup and its restore are complete", async (t) => {
-  const { dir, cleanup } = await tempDir("ws-kill-");
-  t.after(cleanup);
-  const ws = path.join(dir, "workspace");
-  const stateDir = path.join(dir, "state");
-  const cloud = path.join(dir, "cloud");
-  await bigWorkspace(ws);
-  const before = await treeFingerprint(ws);
-  const syncConfig = backupConfig(cloud);
+  const { dir, ws, stateDir, cloud, before, syncConfig } = await backupFixture(t);
 
   const run = await runChild({ op: "backup", syncConfig, workspaceDir: ws, stateDir, freezeAfterBytes: 8 * MiB });
   assert.ok(run.killed, `the child was killed mid-backup (stdout: ${run.stdout}, stderr: ${run.stderr})`);
@@ -98,11 +101,7 @@ test("backup killed mid-upload (local): no snapshot is listed; the next backup a
 test("backup killed mid-upload (S3 multipart): no object, the pending upload is invisible and cleaned up", async (t) => {
   const s3 = await s3TestSettings(t);
   if (!s3) return;
-  const { dir, cleanup } = await tempDir("ws-kill-");
-  t.after(cleanup);
-  const ws = path.join(dir, "workspace");
-  const stateDir = path.join(dir, "state");
-  await bigWorkspace(ws);
+  const { dir, ws, stateDir } = await backupFixture(t);
   const syncConfig = {
     backup: {
       enabled: true,
@@ -117,8 +116,7 @@ test("backup killed mid-upload (S3 multipart): no object, the pending upload is 
   // Frozen once the first 5 MiB part is stored: the multipart upload then certainly exists.
   const run = await runChild({ op: "backup", syncConfig, workspaceDir: ws, stateDir, freezeAfterStoredBytes: 5 * MiB });
   assert.ok(run.killed, `the child was killed mid-backup (stdout: ${run.stdout}, stderr: ${run.stderr})`);
-  const raw = rawS3Client(s3);
-  t.after(() => raw.destroy());
+  const raw = testS3Client(t, s3);
   const objects = await raw.send(new ListObjectsV2Command({ Bucket: s3.bucket }));
   assert.deepEqual(objects.Contents ?? [], [], "no object was created");
   const pending = await raw.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket }));
@@ -141,14 +139,7 @@ test("backup killed mid-upload (S3 multipart): no object, the pending upload is 
 });
 
 test("restore killed mid-extraction: the workspace is untouched, only a marked partial folder is left, and restoring again into the same place is exact", async (t) => {
-  const { dir, cleanup } = await tempDir("ws-kill-");
-  t.after(cleanup);
-  const ws = path.join(dir, "workspace");
-  const stateDir = path.join(dir, "state");
-  const cloud = path.join(dir, "cloud");
-  await bigWorkspace(ws);
-  const before = await treeFingerprint(ws);
-  const syncConfig = backupConfig(cloud);
+  const { dir, ws, stateDir, cloud, before, syncConfig } = await backupFixture(t);
   const b = await runBackup({ syncConfig, workspaceDir: ws, stateDir });
   assert.ok(b.ok, JSON.stringify(b));
 

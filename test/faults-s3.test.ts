@@ -17,7 +17,8 @@ import { isWorkspaceSyncError } from "../src/errors.js";
 import { silentLogger } from "../src/logger.js";
 import { createS3Provider } from "../src/providers/s3/index.js";
 import { s3, startFaultProxy } from "./support/fault-proxy.js";
-import { forEachLimit, rawS3Client, s3TestSettings } from "./support/s3.js";
+import { s3TestSettings, testS3Client } from "./support/s3.js";
+import { mapLimit } from "../src/util/concurrency.js";
 import { tempDir, treeDiff, treeFingerprint, writeTree } from "./support/tree.js";
 
 const MiB = 1024 * 1024;
@@ -67,8 +68,7 @@ test("a connection dropped mid-part costs one extra UploadPart, not a new multip
   assert.equal(proxy.count(s3.completeMultipart()), 1);
 
   // What is stored is exactly what was sent, and no upload is left pending.
-  const raw = rawS3Client(settings);
-  t.after(() => raw.destroy());
+  const raw = testS3Client(t, settings);
   const got = await raw.send(new GetObjectCommand({ Bucket: settings.bucket, Key: "big/object.bin" }));
   assert.equal(await sha256Of(got.Body as Readable), sha256);
   const pending = await raw.send(new ListMultipartUploadsCommand({ Bucket: settings.bucket }));
@@ -88,8 +88,7 @@ test("a part that keeps failing past the retry budget fails the write cleanly: n
   assert.ok(proxy.count(s3.uploadPart(2)) > 1, "the part was retried before giving up");
   assert.equal(proxy.count(s3.createMultipart()), 1);
   assert.equal(await p.stat("doomed.bin"), undefined);
-  const raw = rawS3Client(settings);
-  t.after(() => raw.destroy());
+  const raw = testS3Client(t, settings);
   const pending = await raw.send(new ListMultipartUploadsCommand({ Bucket: settings.bucket }));
   assert.equal(pending.Uploads?.length ?? 0, 0, "the multipart upload was aborted");
 });
@@ -99,7 +98,7 @@ test("a 503 SlowDown storm during listing is ridden out; one that outlasts the b
   if (!settings) return;
   const seed = createS3Provider(settings, { logger: silentLogger });
   t.after(() => seed.close?.());
-  await forEachLimit(Array.from({ length: 30 }, (_, i) => i), 8, async (i) => {
+  await mapLimit(Array.from({ length: 30 }, (_, i) => i), 8, async (i) => {
     await seed.write(`docs/f${i}.txt`, Readable.from([Buffer.from(`file ${i}`)]));
   });
 

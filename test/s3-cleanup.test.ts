@@ -11,7 +11,7 @@ import { runBackup } from "../src/backup/index.js";
 import { silentLogger } from "../src/logger.js";
 import { createS3Provider } from "../src/providers/s3/index.js";
 import type { StorageProvider } from "../src/providers/types.js";
-import { rawS3Client, s3TestSettings, type S3TestSettings } from "./support/s3.js";
+import { rawS3Client, s3TestSettings, type S3TestSettings, s3TestProvider } from "./support/s3.js";
 import { sampleAgent, tempDir } from "./support/tree.js";
 
 /** Starts a multipart upload of `key` with one part and leaves it pending. */
@@ -36,10 +36,9 @@ async function pendingKeys(s3: S3TestSettings): Promise<string[]> {
 }
 
 test("cleanupIncomplete with match aborts only the uploads whose path below the folder matches", async (t) => {
-  const s3 = await s3TestSettings(t);
-  if (!s3) return;
-  const p = createS3Provider(s3, { logger: silentLogger });
-  t.after(() => p.close?.());
+  const fx = await s3TestProvider(t);
+  if (!fx) return;
+  const { s3, p } = fx;
   await pendingUpload(s3, "agent/backup-20200101T000000Z.tar.gz.enc");
   await pendingUpload(s3, "agent/sub/keep.bin");
   await pendingUpload(s3, "agent-other/backup-20200101T000000Z.tar.gz.enc");

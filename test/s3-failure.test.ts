@@ -4,10 +4,8 @@ import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CreateMultipartUploadCommand, ListMultipartUploadsCommand, UploadPartCommand } from "@aws-sdk/client-s3";
-import { silentLogger } from "../src/logger.js";
 import { isWorkspaceSyncError } from "../src/errors.js";
-import { createS3Provider } from "../src/providers/s3/index.js";
-import { rawS3Client, s3TestSettings, type S3TestSettings } from "./support/s3.js";
+import { rawS3Client, type S3TestSettings, s3TestProvider, testS3Client } from "./support/s3.js";
 
 const MiB = 1024 * 1024;
 
@@ -40,10 +38,9 @@ function failingStream(failAfter: number, error: Error): Readable {
 }
 
 test("a source that fails after a few parts leaves no object and no pending upload", async (t) => {
-  const s3 = await s3TestSettings(t, { partSizeMiB: 5, queueSize: 2 });
-  if (!s3) return;
-  const p = createS3Provider(s3, { logger: silentLogger });
-  t.after(() => p.close?.());
+  const fx = await s3TestProvider(t, { partSizeMiB: 5, queueSize: 2 });
+  if (!fx) return;
+  const { s3, p } = fx;
 
   let uploaded = 0;
   const err = new Error("disk read failed");
@@ -57,10 +54,9 @@ test("a source that fails after a few parts leaves no object and no pending uplo
 });
 
 test("aborting a write through its signal leaves no object and no pending upload", async (t) => {
-  const s3 = await s3TestSettings(t, { partSizeMiB: 5 });
-  if (!s3) return;
-  const p = createS3Provider(s3, { logger: silentLogger });
-  t.after(() => p.close?.());
+  const fx = await s3TestProvider(t, { partSizeMiB: 5 });
+  if (!fx) return;
+  const { s3, p } = fx;
 
   const ac = new AbortController();
   let uploaded = 0;
@@ -87,10 +83,9 @@ test("aborting a write through its signal leaves no object and no pending upload
 });
 
 test("aborting a read destroys the stream with ABORTED", async (t) => {
-  const s3 = await s3TestSettings(t, { partSizeMiB: 5 });
-  if (!s3) return;
-  const p = createS3Provider(s3, { logger: silentLogger });
-  t.after(() => p.close?.());
+  const fx = await s3TestProvider(t, { partSizeMiB: 5 });
+  if (!fx) return;
+  const { p } = fx;
   await p.write("big.bin", Readable.from([randomBytes(12 * MiB)]));
   const ac = new AbortController();
   const stream = await p.read("big.bin", { signal: ac.signal });
@@ -108,12 +103,10 @@ test("aborting a read destroys the stream with ABORTED", async (t) => {
 });
 
 test("cleanupIncomplete aborts pending multipart uploads under the folder only", async (t) => {
-  const s3 = await s3TestSettings(t);
-  if (!s3) return;
-  const p = createS3Provider(s3, { logger: silentLogger });
-  t.after(() => p.close?.());
-  const client = rawS3Client(s3);
-  t.after(() => client.destroy());
+  const fx = await s3TestProvider(t);
+  if (!fx) return;
+  const { s3, p } = fx;
+  const client = testS3Client(t, s3);
 
   const start = async (Key: string) => {
     const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key }));

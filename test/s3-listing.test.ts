@@ -2,10 +2,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { Readable } from "node:stream";
-import { silentLogger } from "../src/logger.js";
-import { createS3Provider } from "../src/providers/s3/index.js";
 import type { StorageProvider } from "../src/providers/types.js";
-import { forEachLimit, rawS3Client, s3TestSettings } from "./support/s3.js";
+import { s3TestProvider, testS3Client } from "./support/s3.js";
+import { mapLimit } from "../src/util/concurrency.js";
 
 async function paths(p: StorageProvider, dir: string, recursive = true): Promise<string[]> {
   const out: string[] = [];
@@ -14,15 +13,13 @@ async function paths(p: StorageProvider, dir: string, recursive = true): Promise
 }
 
 test("listing paginates past 1000 keys, keeps prefixes apart, and deleteMany clears more than 1000", async (t) => {
-  const s3 = await s3TestSettings(t);
-  if (!s3) return;
-  const p = createS3Provider(s3, { logger: silentLogger });
-  t.after(() => p.close?.());
-  const client = rawS3Client(s3);
-  t.after(() => client.destroy());
+  const fx = await s3TestProvider(t);
+  if (!fx) return;
+  const { s3, p } = fx;
+  const client = testS3Client(t, s3);
 
   const names = Array.from({ length: 1234 }, (_, i) => `f${String(i).padStart(4, "0")}.txt`);
-  await forEachLimit(names, 32, async (name) => {
+  await mapLimit(names, 32, async (name) => {
     await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `many/${name}`, Body: name }));
   });
   // A sibling prefix that shares the leading characters must not leak into "many".
@@ -43,12 +40,10 @@ test("listing paginates past 1000 keys, keeps prefixes apart, and deleteMany cle
 });
 
 test("keys with unicode, spaces and '+' round-trip; non-recursive lists one level; folder markers are skipped", async (t) => {
-  const s3 = await s3TestSettings(t);
-  if (!s3) return;
-  const p = createS3Provider(s3, { logger: silentLogger });
-  t.after(() => p.close?.());
-  const client = rawS3Client(s3);
-  t.after(() => client.destroy());
+  const fx = await s3TestProvider(t);
+  if (!fx) return;
+  const { s3, p } = fx;
+  const client = testS3Client(t, s3);
 
   const files = ["a+b.txt", "mit leerzeichen.md", "日本語/ファイル.txt", "emoji 🎉/x+y z.bin", "ä/ö/ü.txt", "100% sure?.txt"];
   for (const f of files) await p.write(`root/${f}`, Readable.from([Buffer.from(f)]));

@@ -9,7 +9,7 @@ import { silentLogger } from "../src/logger.js";
 import { isWorkspaceSyncError } from "../src/errors.js";
 import { createS3Provider } from "../src/providers/s3/index.js";
 import type { StorageProvider } from "../src/providers/types.js";
-import { s3TestSettings } from "./support/s3.js";
+import { s3TestProvider } from "./support/s3.js";
 
 const MiB = 1024 * 1024;
 
@@ -46,10 +46,9 @@ async function readAll(p: StorageProvider, file: string, start?: number): Promis
 }
 
 test("50 MiB random stream: multipart write, stat, read, ranged read, delete", async (t) => {
-  const s3 = await s3TestSettings(t, { partSizeMiB: 5 });
-  if (!s3) return;
-  const p = createS3Provider(s3, { logger: silentLogger });
-  t.after(() => p.close?.());
+  const fx = await s3TestProvider(t, { partSizeMiB: 5 });
+  if (!fx) return;
+  const { p } = fx;
 
   const size = 50 * MiB + 12345;
   const src = randomStream(size);
@@ -97,10 +96,9 @@ test("50 MiB random stream: multipart write, stat, read, ranged read, delete", a
 });
 
 test("small file: single PutObject, ETag is the MD5 that hashLocalFile computes", async (t) => {
-  const s3 = await s3TestSettings(t);
-  if (!s3) return;
-  const p = createS3Provider(s3, { logger: silentLogger });
-  t.after(() => p.close?.());
+  const fx = await s3TestProvider(t);
+  if (!fx) return;
+  const { p } = fx;
   const dir = await mkdtemp(path.join(tmpdir(), "ws-s3-"));
   t.after(() => rm(dir, { recursive: true, force: true }));
 
@@ -126,10 +124,9 @@ test("small file: single PutObject, ETag is the MD5 that hashLocalFile computes"
 });
 
 test("overwrite: false refuses an existing object (single and multipart) and keeps it intact", async (t) => {
-  const s3 = await s3TestSettings(t, { partSizeMiB: 5 });
-  if (!s3) return;
-  const p = createS3Provider(s3, { logger: silentLogger });
-  t.after(() => p.close?.());
+  const fx = await s3TestProvider(t, { partSizeMiB: 5 });
+  if (!fx) return;
+  const { p } = fx;
 
   await p.write("a.txt", Readable.from([Buffer.from("first")]), { overwrite: false });
   await assert.rejects(
@@ -146,10 +143,9 @@ test("overwrite: false refuses an existing object (single and multipart) and kee
 });
 
 test("ensureDir is a no-op, check passes, paths are validated, keys stay under a bucket/prefix root", async (t) => {
-  const s3 = await s3TestSettings(t);
-  if (!s3) return;
-  const p = createS3Provider(s3, { logger: silentLogger });
-  t.after(() => p.close?.());
+  const fx = await s3TestProvider(t);
+  if (!fx) return;
+  const { s3, p } = fx;
   await p.check();
   await p.ensureDir("some/dir");
   const none = [];

@@ -14,7 +14,7 @@ import { createDropboxProvider } from "../src/providers/dropbox/index.js";
 import type { StorageProvider } from "../src/providers/types.js";
 import { runSyncWithProvider } from "../src/sync/run.js";
 import type { SyncRunResult, SyncRunSuccess } from "../src/sync/types.js";
-import { startDropboxFake, type DropboxFake } from "./support/dropbox-fake.js";
+import { startDropboxFake, type DropboxFake, writeContention } from "./support/dropbox-fake.js";
 import { describeSyncSuite, memoryLogger, syncSettings } from "./sync-suite.js";
 
 describeSyncSuite("Dropbox (wire fake)", async (dir) => {
@@ -244,13 +244,7 @@ describe("sync over Dropbox: what only Dropbox has", () => {
     const { fake } = env;
     fake.inject({ path: "/2/files/upload_session/start", status: 429, retryAfter: 0, times: 40, skip: 30 });
     fake.inject({ path: "/2/files/upload_session/finish_batch_v2", status: 429, retryAfter: 0, times: 5, skip: 3 });
-    fake.inject({
-      path: "/2/files/upload",
-      status: 429,
-      retryAfter: 0,
-      times: 3,
-      body: { error_summary: "too_many_write_operations/..", error: { reason: { ".tag": "too_many_write_operations" }, retry_after: 0 } },
-    });
+    fake.inject(writeContention(3));
     fake.inject({ path: "/2/files/list_folder", status: 429, retryAfter: 0, times: 2 });
     fake.failBatchEntries(25);
     const r = ok(await env.run({ mode: "mailbox" }));

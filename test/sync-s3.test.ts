@@ -10,14 +10,14 @@ import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { afterEach, describe, it } from "node:test";
-import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
+import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import type { S3Settings, SyncSettings } from "../src/config/types.js";
 import { silentLogger } from "../src/logger.js";
 import { createS3Provider } from "../src/providers/s3/index.js";
 import type { RemoteEntry, StorageProvider } from "../src/providers/types.js";
 import { runSyncWithProvider } from "../src/sync/run.js";
 import type { SyncRunSuccess } from "../src/sync/types.js";
-import { rawS3Client, rgwFromEnv } from "./support/s3.js";
+import { createTestBucket, rawS3Client, rgwFromEnv } from "./support/s3.js";
 import { describeSyncSuite, instrument, syncSettings } from "./sync-suite.js";
 
 const rgw = rgwFromEnv();
@@ -26,13 +26,7 @@ if (!rgw && process.env.CI === "true") throw new Error("RGW missing under CI (WS
 describeSyncSuite(
   "S3 (Ceph RGW)",
   async () => {
-    const settings = { ...rgw!, region: "us-east-1", maxRetrySeconds: 2, bucket: `ws-sync-${randomBytes(6).toString("hex")}` };
-    const admin = rawS3Client(settings);
-    try {
-      await admin.send(new CreateBucketCommand({ Bucket: settings.bucket }));
-    } finally {
-      admin.destroy();
-    }
+    const settings = await createTestBucket(rgw!, "ws-sync-");
     const provider = createS3Provider(settings, { logger: silentLogger });
     return { provider, cleanup: () => provider.close?.() ?? Promise.resolve() };
   },
@@ -54,13 +48,7 @@ interface S3Env {
 }
 
 async function s3Env(overrides: Partial<S3Settings> = {}): Promise<S3Env> {
-  const settings = { ...rgw!, region: "us-east-1", maxRetrySeconds: 2, ...overrides, bucket: `ws-sync-${randomBytes(6).toString("hex")}` };
-  const admin = rawS3Client(settings);
-  try {
-    await admin.send(new CreateBucketCommand({ Bucket: settings.bucket }));
-  } finally {
-    admin.destroy();
-  }
+  const settings = await createTestBucket(rgw!, "ws-sync-", overrides);
   const provider = createS3Provider(settings, { logger: silentLogger });
   const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), "wsync-s3-"));
   const ws = path.join(tmp, "ws");

@@ -49,6 +49,20 @@ export interface InjectRule {
   skip?: number;
 }
 
+/**
+ * A rule answering `times` simple uploads (`/2/files/upload`) with 429 too_many_write_operations,
+ * the namespace-lock contention Dropbox reports when writes to one folder overlap.
+ */
+export function writeContention(times: number): InjectRule {
+  return {
+    path: "/2/files/upload",
+    status: 429,
+    retryAfter: 0,
+    times,
+    body: { error_summary: "too_many_write_operations/..", error: { reason: { ".tag": "too_many_write_operations" }, retry_after: 0 } },
+  };
+}
+
 /** Handle on a running fake. */
 export interface DropboxFake {
   port: number;

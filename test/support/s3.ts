@@ -8,7 +8,10 @@ import type { IncomingMessage } from "node:http";
 import type { TestContext } from "node:test";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import type { S3Settings } from "../../src/config/types.js";
+import { silentLogger } from "../../src/logger.js";
 import { buildS3Client } from "../../src/providers/s3/client.js";
+import { createS3Provider } from "../../src/providers/s3/index.js";
+import type { StorageProvider } from "../../src/providers/types.js";
 import { startFaultProxy } from "./fault-proxy.js";
 
 /** Settings for `createS3Provider`, with the bucket always set. */
@@ -39,7 +42,19 @@ export async function s3TestSettings(t: TestContext, overrides: Partial<S3Settin
     t.skip(INSTALL_HINT);
     return undefined;
   }
-  const bucket = `ws-test-${randomBytes(6).toString("hex")}`;
+  return createTestBucket(rgw, "ws-test-", overrides);
+}
+
+/**
+ * Creates a new, empty bucket named `<prefix><random>` on `rgw` and returns settings for it (short
+ * retries, so failing tests fail fast).
+ */
+export async function createTestBucket(
+  rgw: { endpoint: string; accessKeyId: string; secretAccessKey: string },
+  prefix: string,
+  overrides: Partial<S3Settings> = {},
+): Promise<S3TestSettings> {
+  const bucket = `${prefix}${randomBytes(6).toString("hex")}`;
   const settings: S3TestSettings = { ...rgw, region: "us-east-1", maxRetrySeconds: 2, ...overrides, bucket };
   const client = rawS3Client(settings);
   try {
@@ -50,21 +65,28 @@ export async function s3TestSettings(t: TestContext, overrides: Partial<S3Settin
   return settings;
 }
 
+/**
+ * {@link s3TestSettings} plus a provider on that bucket, closed when the test ends.
+ * Usage: `const fx = await s3TestProvider(t); if (!fx) return; const { s3, p } = fx;`
+ */
+export async function s3TestProvider(t: TestContext, overrides: Partial<S3Settings> = {}): Promise<{ s3: S3TestSettings; p: StorageProvider } | undefined> {
+  const s3 = await s3TestSettings(t, overrides);
+  if (!s3) return undefined;
+  const p = createS3Provider(s3, { logger: silentLogger });
+  t.after(() => p.close?.());
+  return { s3, p };
+}
+
+/** {@link rawS3Client}, destroyed when the test ends. */
+export function testS3Client(t: TestContext, settings: S3Settings): S3Client {
+  const client = rawS3Client(settings);
+  t.after(() => client.destroy());
+  return client;
+}
+
 /** A bare SDK client built exactly as the provider builds its own, for arranging and inspecting tests. */
 export function rawS3Client(settings: S3Settings): S3Client {
   return buildS3Client(settings).client;
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight. */
-export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /** What {@link startS3Proxy}'s hook may answer instead of forwarding. */
