@@ -16,6 +16,7 @@ import type { Logger } from "../src/logger.js";
 import type { RemoteEntry, StorageProvider } from "../src/providers/types.js";
 import { runSyncWithProvider, type RunSyncWithProviderOptions } from "../src/sync/run.js";
 import { statePathFor } from "../src/sync/state.js";
+import { installToken, syncTempName } from "../src/util/temp-names.js";
 import type { SyncRunResult, SyncRunSuccess } from "../src/sync/types.js";
 
 /** Builds a fresh, empty provider for one scenario; `dir` is a private temp folder it may use. */
@@ -643,14 +644,19 @@ export function describeSyncSuite(name: string, makeProvider: MakeProvider, opti
         assert.equal(!r.ok && r.code, "TIMEOUT");
       });
 
-      it("download temp files are never synced; stale ones from a crash are removed", async () => {
+      it("only our own download temp files are hidden and stale ones removed; user files named like them sync", async () => {
+        const token = installToken(env.stateDir);
+        const crashed = syncTempName(token);
+        const inFlight = syncTempName(token);
+        const old = new Date(Date.now() - 2 * 3600_000);
         await writeWs("a.txt", "a");
-        await writeWs(".ws-sync-old.tmp", "left by a crash", new Date(Date.now() - 2 * 3600_000));
-        await writeWs("sub/.ws-sync-fresh.tmp", "in flight elsewhere");
+        await writeWs(crashed, "left by a crash", old);
+        await writeWs(`sub/${inFlight}`, "in flight elsewhere");
+        await writeWs(".ws-sync-old.tmp", "a user file", old);
         const r = ok(await run({}));
-        assert.deepEqual(r.uploaded, ["a.txt"]);
-        assert.deepEqual(Object.keys(await listCloud()), ["a.txt"]);
-        assert.deepEqual(Object.keys(await listWs()).sort(), ["a.txt", "sub/.ws-sync-fresh.tmp"]);
+        assert.deepEqual(r.uploaded, [".ws-sync-old.tmp", "a.txt"]);
+        assert.deepEqual(Object.keys(await listCloud()).sort(), [".ws-sync-old.tmp", "a.txt"]);
+        assert.deepEqual(Object.keys(await listWs()).sort(), [".ws-sync-old.tmp", "a.txt", `sub/${inFlight}`]);
       });
 
       it("cloud names that would escape the workspace are skipped", async () => {

@@ -71,6 +71,15 @@ export interface StorageProvider {
    */
   hashLocalFile?(absolutePath: string, options?: { signal?: AbortSignal }): Promise<string>;
 
+  /**
+   * Whether the bare file name `name` is one of this backend's own in-flight temp files (`"own"`:
+   * made by this install, never listed, removed by {@link cleanupIncomplete} once stale) or has the
+   * exact shape of another install's (`"other"`: reported by sync, never synced or deleted).
+   * `undefined` for every other name, which is then a user file like any other. Backends whose
+   * temp data is never visible as files (S3 multipart uploads, Dropbox sessions) omit it.
+   */
+  tempFileKind?(name: string): "own" | "other" | undefined;
+
   /** Releases sockets and timers. */
   close?(): Promise<void>;
 }

@@ -3,16 +3,17 @@
  * concurrency, and returns the new agreed state entries. Transfers (uploads, downloads, conflict
  * copies) run first; deletions run only when every transfer succeeded.
  */
-import { promises as fsp, constants as fsConstants } from "node:fs";
+import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { WorkspaceSyncError, throwIfAborted, toWorkspaceSyncError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { joinRemotePath } from "../providers/paths.js";
 import type { StorageProvider } from "../providers/types.js";
+import { isLocalNameProblem, nameProblemReason, type WorkspaceFs } from "../util/safe-fs.js";
 import { localSignature, remoteSignature } from "./deltas.js";
 import { forEachLimit } from "./limit.js";
 import { downloadFile, uploadFile } from "./transfer.js";
-import type { LocalFile, RemoteFile, StateEntry, SyncAction } from "./types.js";
+import type { LocalFile, RemoteFile, SkipNote, StateEntry, SyncAction } from "./types.js";
 
 /** What the executor needs besides the plan. */
 export interface ExecuteContext {
@@ -21,6 +22,10 @@ export interface ExecuteContext {
   remoteDir: string;
   /** Absolute workspace folder. */
   workspace: string;
+  /** Every local write, rename and delete goes through this (never through a symlink). */
+  wfs: WorkspaceFs;
+  /** This install's temp-name token. */
+  token: string;
   local: ReadonlyMap<string, LocalFile>;
   remote: ReadonlyMap<string, RemoteFile>;
   /** Prior state entries (kept for `skip` actions with `keepState`). */
@@ -38,6 +43,8 @@ export interface ExecuteOutcome {
   deleted: string[];
   conflicts: string[];
   files: Record<string, StateEntry>;
+  /** Files left alone because the workspace could not take them (symlink in the way, name it cannot hold). */
+  skipped: SkipNote[];
 }
 
 /** Absolute local path of a workspace-relative path. */
@@ -72,7 +79,7 @@ export function localNamer(local: ReadonlyMap<string, LocalFile>, keyOf: (p: str
 
 /** Executes `actions`. Throws the first failure (after in-flight transfers settle); deletions are then not attempted. */
 export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteContext): Promise<ExecuteOutcome> {
-  const out: ExecuteOutcome = { uploaded: [], downloaded: [], deleted: [], conflicts: [], files: {} };
+  const out: ExecuteOutcome = { uploaded: [], downloaded: [], deleted: [], conflicts: [], files: {}, skipped: [] };
   const { provider, logger, signal } = ctx;
   const remoteFull = (rel: string): string => joinRemotePath(ctx.remoteDir, rel);
   const localAbs = (rel: string): string => localAbsPath(ctx.workspace, rel);
@@ -104,8 +111,8 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
 
   const localNameFor = localNamer(ctx.local, ctx.keyOf);
 
-  const download = async (rel: string, r: RemoteFile): Promise<LocalFile> => {
-    const { local } = await downloadFile(provider, remoteFull(r.path), localAbs(rel), {
+  const download = async (rel: string, r: RemoteFile, signal: AbortSignal | undefined): Promise<LocalFile> => {
+    const { local } = await downloadFile(provider, remoteFull(r.path), ctx.wfs, ctx.token, rel, {
       mtimeMs: listSource ? r.mtimeMs : undefined,
       signal,
     });
@@ -115,11 +122,21 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
   await forEachLimit(
     transfers,
     ctx.concurrency,
-    async (a) => {
+    async (a, _i, workerSignal) => {
       throwIfAborted(signal);
       try {
-        await transfer(a);
+        await transfer(a, workerSignal);
       } catch (err) {
+        // One name the workspace cannot take never blocks the others: reported, no state entry (so
+        // a later run never reads its absence as a deletion), the cloud copy untouched.
+        if (!signal?.aborted && isLocalNameProblem(err)) {
+          const name = ctx.remote.get(a.path)?.path ?? ctx.local.get(a.path)?.path ?? a.path;
+          const reason = nameProblemReason(err);
+          logger.warn(`[workspace-sync] Skipping ${name}: ${reason}`);
+          out.skipped.push({ path: name, reason });
+          delete out.files[a.path];
+          return;
+        }
         // A file that vanished since the listing is simply left for the next run to see.
         if (await vanished(a, err)) {
           logger.warn(`[workspace-sync] ${a.path} disappeared during the sync; it will be looked at again next run`);
@@ -139,7 +156,8 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
     return a.kind === "download";
   }
 
-  async function transfer(a: SyncAction): Promise<void> {
+  /** One transfer; its streams and requests listen on the worker's own `signal`. */
+  async function transfer(a: SyncAction, signal: AbortSignal | undefined): Promise<void> {
     const l = ctx.local.get(a.path);
     const r = ctx.remote.get(a.path);
     if (a.kind === "upload") {
@@ -153,7 +171,7 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
       if (!r) return;
       const rel = l?.path ?? localNameFor(r.path);
       logger.debug?.(`[workspace-sync] download ${r.path} (${a.reason})`);
-      const local = await download(rel, r);
+      const local = await download(rel, r, signal);
       out.files[a.path] = { local: localSignature(local), remote: remoteSignature(r) };
       out.downloaded.push(rel);
     } else if (a.kind === "conflict") {
@@ -162,7 +180,7 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
       const loserKey = ctx.keyOf(a.loserPath);
       if (a.winner === "local") {
         // Cloud copy → <name>.conflict on both sides, then the workspace copy over the cloud one.
-        const loserLocal = await download(a.loserPath, r);
+        const loserLocal = await download(a.loserPath, r, signal);
         const loserRemote = await uploadFile(provider, localAbs(a.loserPath), remoteFull(a.loserPath), loserLocal, signal);
         out.files[loserKey] = { local: localSignature(loserLocal), remote: remoteSignature(loserRemote) };
         const stored = await uploadFile(provider, localAbs(l.path), remoteFull(r.path), l, signal);
@@ -171,9 +189,8 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
         out.downloaded.push(a.loserPath);
       } else {
         // Workspace copy → <name>.conflict (copied, so the original stays until the cloud copy replaces it).
-        const loserAbs = localAbs(a.loserPath);
-        await fsp.copyFile(localAbs(l.path), loserAbs, fsConstants.COPYFILE_EXCL).catch((err) => {
-          throw toWorkspaceSyncError(err);
+        const loserAbs = await ctx.wfs.copyFileExcl(l.path, a.loserPath).catch((err) => {
+          throw isLocalNameProblem(err) ? err : toWorkspaceSyncError(err);
         });
         const t = new Date(l.mtimeMs);
         await fsp.utimes(loserAbs, t, t);
@@ -181,7 +198,7 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
         const loserLocal: LocalFile = { path: a.loserPath, size: st.size, mtimeMs: Math.trunc(st.mtimeMs) };
         const loserRemote = await uploadFile(provider, loserAbs, remoteFull(a.loserPath), loserLocal, signal);
         out.files[loserKey] = { local: localSignature(loserLocal), remote: remoteSignature(loserRemote) };
-        const local = await download(l.path, r);
+        const local = await download(l.path, r, signal);
         out.files[a.path] = { local: localSignature(local), remote: remoteSignature(r) };
         out.uploaded.push(a.loserPath);
         out.downloaded.push(l.path);
@@ -195,16 +212,22 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
     throwIfAborted(signal);
     const l = ctx.local.get(a.path);
     if (!l) continue;
-    const abs = localAbs(l.path);
-    const st = await fsp.lstat(abs).catch(() => undefined);
-    if (!st) continue;
-    if (st.size !== l.size || Math.trunc(st.mtimeMs) !== l.mtimeMs) {
+    let outcome: "deleted" | "gone" | "changed";
+    try {
+      // Checked right before the call: never through a folder that became a symlink.
+      outcome = await ctx.wfs.unlinkFile(l.path, l);
+    } catch (err) {
+      if (!isLocalNameProblem(err)) throw toWorkspaceSyncError(err);
+      const reason = nameProblemReason(err);
+      logger.warn(`[workspace-sync] Not deleting ${l.path}: ${reason}`);
+      out.skipped.push({ path: l.path, reason });
+      continue;
+    }
+    if (outcome === "gone") continue;
+    if (outcome === "changed") {
       logger.warn(`[workspace-sync] Not deleting ${l.path}: it changed during the sync; it will be uploaded next run`);
       continue;
     }
-    await fsp.unlink(abs).catch((err) => {
-      throw toWorkspaceSyncError(err);
-    });
     out.deleted.push(l.path);
   }
   if (deleteRemote.length > 0) {

@@ -8,13 +8,9 @@ import type { Dirent } from "node:fs";
 import path from "node:path";
 import { throwIfAborted, toWorkspaceSyncError } from "../errors.js";
 import type { StorageProvider } from "../providers/types.js";
+import { syncTempKind } from "../util/temp-names.js";
 import type { SyncFilter } from "./filters.js";
 import type { LocalFile, RemoteFile, SkipNote } from "./types.js";
-
-/** Prefix of this module's download temp files in the workspace; never listed. */
-export const SYNC_TEMP_PREFIX = ".ws-sync-";
-/** The local provider's temp prefix (a workspace may sit inside a local provider's root). */
-const OTHER_TEMP_PREFIXES = [".ws-tmp-"];
 
 const FS_CONCURRENCY = 64;
 
@@ -25,13 +21,25 @@ export interface LocalListOptions {
   /** Lower-cased names the provider refuses (skipped with a note). */
   ignoredNames?: readonly string[];
   keyOf: (p: string) => string;
-  /** Remove this module's download temp files older than an hour (left by a crash). Off for dry runs. */
-  removeStaleTemps?: boolean;
+  /**
+   * This install's temp-name token: sync download temps carrying it are ours (never listed, returned
+   * in `ownTemps`); those with another install's token are reported and left alone. Every other name,
+   * `.ws-sync-draft.tmp` included, is a user file.
+   */
+  syncToken: string;
+  /** The provider's own word on its temp files (a workspace may sit inside a local provider's root). */
+  providerTempKind?: (name: string) => "own" | "other" | undefined;
   signal?: AbortSignal;
 }
 
-/** Age after which a download temp file counts as left over by a crashed run. */
-const STALE_TEMP_MS = 60 * 60 * 1000;
+/** A temp file of ours found in the workspace (a crashed run's leftover, or one in flight). */
+export interface OwnTemp {
+  path: string;
+  mtimeMs: number;
+}
+
+/** Skip reason of another install's in-flight temp file. */
+export const OTHER_TEMP_REASON = "an in-flight temp file of another workspace-sync install: not synced, left alone";
 
 /** A listing: files by key, plus what was skipped and which names clashed by case. */
 export interface Listing<T> {
@@ -49,6 +57,13 @@ export interface Listing<T> {
    * copySymlinks, special files, names the provider refuses). Nothing may be written over them.
    */
   blocked?: string[];
+  /**
+   * Local only: blocked names whose insides are out of scope too (symlinks not followed, special
+   * files, folders with a refused name): nothing is ever written under them.
+   */
+  opaque?: string[];
+  /** Local only: this install's sync temp files found (the runner removes stale ones after a successful run). */
+  ownTemps?: OwnTemp[];
 }
 
 /**
@@ -59,15 +74,18 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
   const found: LocalFile[] = [];
   const skipped: SkipNote[] = [];
   const blocked: string[] = [];
-  const block = (p: string, reason: string): void => {
+  const ownTemps: OwnTemp[] = [];
+  const opaque: string[] = [];
+  const block = (p: string, reason: string, isOpaque = false): void => {
     skipped.push({ path: p, reason });
     blocked.push(p);
+    if (isOpaque) opaque.push(p);
   };
   const ignored = new Set((options.ignoredNames ?? []).map((n) => n.toLowerCase()));
   const seenDirs = new Set<string>();
   const realRoot = await fsp.realpath(root).catch(() => path.resolve(root));
 
-  type Task = { op: "dir" | "link" | "temp"; abs: string; rel: string };
+  type Task = { op: "dir" | "link"; abs: string; rel: string; viaLink?: boolean };
   const queue: Task[] = [{ op: "dir", abs: root, rel: "" }];
   let inFlight = 0;
   let failure: unknown;
@@ -83,19 +101,35 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
     const onDir = (t: Task, items: Dirent[]): void => {
       for (const item of items) {
         const name = item.name;
-        if (name.startsWith(SYNC_TEMP_PREFIX)) {
-          if (options.removeStaleTemps && name.endsWith(".tmp")) queue.push({ op: "temp", abs: path.join(t.abs, name), rel: "" });
-          continue;
-        }
-        if (OTHER_TEMP_PREFIXES.some((p) => name.startsWith(p))) continue;
         const relPath = t.rel ? `${t.rel}/${name}` : name;
+        if (name.charCodeAt(0) === 46 /* . */) {
+          const kind = syncTempKind(name, options.syncToken);
+          if (kind === "own") {
+            // Ours (a crashed run's, or a concurrent run's in flight); only outside symlinked folders
+            // is it ever removed, and only through the guarded file system.
+            if (!t.viaLink && item.isFile()) {
+              try {
+                ownTemps.push({ path: relPath, mtimeMs: fs.lstatSync(path.join(t.abs, name)).mtimeMs });
+              } catch {
+                /* vanished */
+              }
+            }
+            continue;
+          }
+          const pkind = kind ?? options.providerTempKind?.(name);
+          if (pkind === "own") continue; // the provider's upload in flight into a root inside the workspace
+          if (kind === "other" || pkind === "other") {
+            block(relPath, OTHER_TEMP_REASON);
+            continue;
+          }
+        }
         if (options.filter.matches(relPath)) continue;
         if (ignored.has(name.toLowerCase())) {
-          block(relPath, "the provider does not store this name");
+          block(relPath, "the provider does not store this name", item.isDirectory());
           continue;
         }
         const abs = path.join(t.abs, name);
-        if (item.isDirectory()) queue.push({ op: "dir", abs, rel: relPath });
+        if (item.isDirectory()) queue.push({ op: "dir", abs, rel: relPath, viaLink: t.viaLink });
         else if (item.isFile()) {
           // Synchronous lstat: the metadata of a just-listed folder is in the page cache, and a
           // thread-pool round trip per file costs more than the call (40 000 files: ~1 s → ~0.4 s).
@@ -108,8 +142,8 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
         }
         else if (item.isSymbolicLink()) {
           if (options.copySymlinks) queue.push({ op: "link", abs, rel: relPath });
-          else block(relPath, "symlink (set copySymlinks to copy its target)");
-        } else block(relPath, "not a regular file");
+          else block(relPath, "symlink (set copySymlinks to copy its target)", true);
+        } else block(relPath, "not a regular file", true);
       }
     };
     const start = (t: Task): void => {
@@ -122,14 +156,9 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
           } else onDir(t, items);
           finish();
         });
-      } else if (t.op === "temp") {
-        fs.lstat(t.abs, (err, st) => {
-          if (!err && st.isFile() && Date.now() - st.mtimeMs > STALE_TEMP_MS) fs.unlink(t.abs, () => finish());
-          else finish();
-        });
       } else {
         fs.stat(t.abs, (err, st) => {
-          if (err) block(t.rel, "broken symlink");
+          if (err) block(t.rel, "broken symlink", true);
           else if (st.isFile()) found.push({ path: t.rel, size: st.size, mtimeMs: Math.trunc(st.mtimeMs) });
           else if (st.isDirectory()) {
             let real: string | undefined;
@@ -139,10 +168,10 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
               real = undefined;
             }
             if (!real || seenDirs.has(real) || isInside(real, realRoot)) {
-              block(t.rel, "symlink to a folder already synced (loop)");
+              block(t.rel, "symlink to a folder already synced (loop)", true);
             } else {
               seenDirs.add(real);
-              queue.push({ op: "dir", abs: t.abs, rel: t.rel });
+              queue.push({ op: "dir", abs: t.abs, rel: t.rel, viaLink: true });
             }
           }
           finish();
@@ -162,7 +191,7 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
   throwIfAborted(options.signal);
   if (failure !== undefined) throw failure;
   found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const listing: Listing<LocalFile> = { ...keyed(found, options.keyOf, skipped), skipped, blocked };
+  const listing: Listing<LocalFile> = { ...keyed(found, options.keyOf, skipped), skipped, blocked, opaque, ownTemps };
   skipFilesNamedLikeFolders(listing, options.keyOf);
   return listing;
 }
@@ -206,18 +235,41 @@ export interface RemoteListOptions {
   signal?: AbortSignal;
 }
 
-/** Lists the cloud folder `dir` recursively. */
+/** Longest name (one path segment) a workspace file system holds, in bytes. */
+const MAX_SEGMENT_BYTES = 255;
+
+/**
+ * Lists the cloud folder `dir` recursively. Names the workspace cannot hold are skipped with a
+ * reason and listed in `blocked` (so nothing of that name is deleted or overwritten on either side):
+ * unsafe names (`..`, backslash, NUL), segments over 255 bytes, a file beside a folder of the same
+ * name (the file is skipped; the folder's files sync), another install's in-flight temp files.
+ */
 export async function listRemote(provider: StorageProvider, dir: string, options: RemoteListOptions): Promise<Listing<RemoteFile>> {
   const found: RemoteFile[] = [];
   const skipped: SkipNote[] = [];
+  const blocked: string[] = [];
+  const block = (p: string, reason: string): void => {
+    skipped.push({ path: p, reason });
+    blocked.push(p);
+  };
   try {
     for await (const e of provider.list(dir, { recursive: true, signal: options.signal })) {
       if (!isSafeRelativePath(e.path)) {
         // A key such as `share/../../etc/x` must never become a path outside the workspace.
-        skipped.push({ path: e.path, reason: "unsafe name (empty, `.` or `..` component, backslash or NUL): skipped" });
+        block(e.path, "unsafe name (empty, `.` or `..` component, backslash or NUL): skipped");
         continue;
       }
       if (options.filter.excluded(e.path)) continue;
+      const base = e.path.slice(e.path.lastIndexOf("/") + 1);
+      if (base.charCodeAt(0) === 46 /* . */ && provider.tempFileKind?.(base)) {
+        // The provider's own temps never reach a listing; another install's in flight are reported.
+        block(e.path, OTHER_TEMP_REASON);
+        continue;
+      }
+      if (e.path.split("/").some((seg) => Buffer.byteLength(seg) > MAX_SEGMENT_BYTES)) {
+        block(e.path, `a name part is longer than ${MAX_SEGMENT_BYTES} bytes; the workspace file system cannot hold it: skipped`);
+        continue;
+      }
       const f: RemoteFile = { path: e.path, size: e.size };
       if (e.mtime) f.mtimeMs = Math.trunc(e.mtime.getTime());
       if (e.hash !== undefined) f.hash = e.hash;
@@ -228,7 +280,34 @@ export async function listRemote(provider: StorageProvider, dir: string, options
     throw toWorkspaceSyncError(err);
   }
   found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { ...keyed(found, options.keyOf, skipped), skipped };
+  const listing: Listing<RemoteFile> = { ...keyed(found, options.keyOf, skipped), skipped, blocked };
+  skipRemoteFilesNamedLikeFolders(listing, options.keyOf);
+  return listing;
+}
+
+/**
+ * Object stores hold `a` beside `a/b`; a folder tree cannot. The file is skipped and blocked (kept
+ * in the cloud, never deleted) so the folder's files still sync.
+ */
+function skipRemoteFilesNamedLikeFolders(listing: Listing<RemoteFile>, keyOf: (p: string) => string): void {
+  const dirs = new Map<string, string>();
+  for (const f of listing.files.values()) {
+    for (let i = f.path.lastIndexOf("/"); i > 0; i = f.path.lastIndexOf("/", i - 1)) {
+      const d = f.path.slice(0, i);
+      const k = keyOf(d);
+      if (dirs.has(k)) break;
+      dirs.set(k, d);
+    }
+  }
+  if (dirs.size === 0) return;
+  for (const [k, f] of listing.files) {
+    const d = dirs.get(k);
+    if (d === undefined) continue;
+    listing.files.delete(k);
+    listing.clashGroups?.delete(k);
+    listing.skipped.push({ path: f.path, reason: `the cloud also holds a folder ${d}/; the workspace cannot hold a file and a folder of one name: skipped, the cloud copy is kept` });
+    listing.blocked?.push(f.path);
+  }
 }
 
 /** True for a `/`-separated relative path with no empty, `.` or `..` component, backslash or NUL. */

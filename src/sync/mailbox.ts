@@ -10,8 +10,11 @@ import { joinRemotePath } from "../providers/paths.js";
 import type { StorageProvider } from "../providers/types.js";
 import type { SyncFilter } from "./filters.js";
 import { forEachLimit } from "./limit.js";
+import { isLocalNameProblem, nameProblemReason, WorkspaceFs } from "../util/safe-fs.js";
+import { installToken } from "../util/temp-names.js";
 import { listRemote } from "./listing.js";
 import { compareContent, downloadFile } from "./transfer.js";
+import type { SkipNote } from "./types.js";
 
 /** Workspace folder that receives drained files. */
 export const INBOX_DIR = "_inbox";
@@ -27,8 +30,12 @@ export function formatInboxNotification(names: readonly string[]): string {
   return `[workspace-sync] New files in _inbox: ${listing}`;
 }
 
-/** Makes sure cloud `_outbox/` and workspace `_inbox/` exist. */
-export async function ensureMailboxFolders(provider: StorageProvider, remoteDir: string, workspace: string, logger: Logger, signal?: AbortSignal): Promise<void> {
+/**
+ * Makes sure cloud `_outbox/` and workspace `_inbox/` exist. A workspace `_inbox` that is a symlink
+ * (or a file) is left as it is, with a warning: the drain then skips every file, and they stay in
+ * the cloud `_outbox`.
+ */
+export async function ensureMailboxFolders(provider: StorageProvider, remoteDir: string, workspace: string, logger: Logger, signal?: AbortSignal, wfs?: WorkspaceFs): Promise<void> {
   const outbox = joinRemotePath(remoteDir, OUTBOX_DIR);
   try {
     await provider.ensureDir(outbox, { signal });
@@ -37,10 +44,15 @@ export async function ensureMailboxFolders(provider: StorageProvider, remoteDir:
     logger.warn(`[workspace-sync] Mailbox: failed to create cloud _outbox: ${toWorkspaceSyncError(err).message}`);
   }
   const inbox = path.join(workspace, INBOX_DIR);
-  const existed = await fsp.stat(inbox).then(() => true, () => false);
-  await fsp.mkdir(inbox, { recursive: true }).catch((err) => {
-    throw toWorkspaceSyncError(err);
-  });
+  const existed = await fsp.lstat(inbox).then(() => true, () => false);
+  const guard = wfs ?? (await WorkspaceFs.open(workspace));
+  try {
+    await guard.ensureDir(INBOX_DIR);
+  } catch (err) {
+    if (!isLocalNameProblem(err)) throw toWorkspaceSyncError(err);
+    logger.warn(`[workspace-sync] Mailbox: local _inbox is not usable (${nameProblemReason(err)}); nothing will be drained into it`);
+    return;
+  }
   if (!existed) logger.info(`[workspace-sync] Mailbox: created local _inbox at ${inbox}`);
 }
 
@@ -54,6 +66,12 @@ export interface DrainOptions {
   logger: Logger;
   dryRun?: boolean;
   signal?: AbortSignal;
+  /** The guarded workspace (default: opened on `workspace`). */
+  wfs?: WorkspaceFs;
+  /** This install's temp-name token (default: the process's). */
+  token?: string;
+  /** Called for each `_outbox` file left in the cloud because the workspace cannot take it (path relative to the cloud folder). */
+  onSkipped?: (note: SkipNote) => void;
 }
 
 /**
@@ -62,41 +80,62 @@ export interface DrainOptions {
  * only then delete it from the cloud. A file already in `_inbox` under that name with the same bytes is
  * not copied again (it was moved by a run that stopped before the cloud delete). Resolves with the
  * new names, relative to `_inbox`.
+ * Nothing is ever written through a symlink (`_inbox` or a folder under it); a file whose name the
+ * workspace cannot hold (or that would go through a link) stays in the cloud, is reported through
+ * `onSkipped`, and never stops the others.
  * With `dryRun`, lists what would move and changes nothing.
  */
 export async function drainOutbox(options: DrainOptions): Promise<string[]> {
   const { provider, logger, signal } = options;
   const outbox = joinRemotePath(options.remoteDir, OUTBOX_DIR);
-  const inbox = path.join(options.workspace, INBOX_DIR);
   const listing = await listRemote(provider, outbox, { filter: options.filter, keyOf: (p) => p, signal });
+  const skip = (p: string, reason: string): void => {
+    logger.warn(`[workspace-sync] Mailbox: leaving ${OUTBOX_DIR}/${p} in the cloud: ${reason}`);
+    options.onSkipped?.({ path: `${OUTBOX_DIR}/${p}`, reason });
+  };
+  for (const s of listing.skipped) skip(s.path, s.reason);
   const files = [...listing.files.values()];
   if (options.dryRun) return files.map((f) => f.path);
+  const wfs = options.wfs ?? (await WorkspaceFs.open(options.workspace));
+  const token = options.token ?? installToken();
   const moved: string[] = [];
   const listSource = provider.capabilities.listMtime === "source";
   await forEachLimit(
     files,
     options.concurrency,
-    async (f) => {
+    async (f, _i, signal) => {
       throwIfAborted(signal);
-      const target = path.join(inbox, ...f.path.split("/"));
+      const targetRel = `${INBOX_DIR}/${f.path}`;
       const remoteFull = joinRemotePath(outbox, f.path);
-      // Already there with the same bytes (a run that stopped between the copy and the cloud delete,
-      // or the same file sent twice): just finish the move.
-      const existing = await fsp.lstat(target).catch(() => undefined);
-      if (existing?.isFile() && existing.size === f.size && (await compareContent(provider, target, f, remoteFull, signal))) {
+      try {
+        // Already there with the same bytes (a run that stopped between the copy and the cloud delete,
+        // or the same file sent twice): just finish the move. Looked at only through real folders.
+        const slash = targetRel.lastIndexOf("/");
+        const existing = await wfs
+          .verifyDir(targetRel.slice(0, slash))
+          .then(() => fsp.lstat(wfs.abs(targetRel)))
+          .catch((err: unknown) => {
+            if (isLocalNameProblem(err)) throw err;
+            return undefined;
+          });
+        if (existing?.isFile() && existing.size === f.size && (await compareContent(provider, wfs.abs(targetRel), f, remoteFull, signal))) {
+          await provider.delete(remoteFull, { signal });
+          logger.debug?.(`[workspace-sync] Mailbox: ${f.path} was already in _inbox; removed from the cloud _outbox`);
+          return;
+        }
+        const { finalRel } = await downloadFile(provider, remoteFull, wfs, token, targetRel, {
+          noClobber: true,
+          mtimeMs: listSource ? f.mtimeMs : undefined,
+          signal,
+        });
         await provider.delete(remoteFull, { signal });
-        logger.debug?.(`[workspace-sync] Mailbox: ${f.path} was already in _inbox; removed from the cloud _outbox`);
-        return;
+        const rel = finalRel.slice(INBOX_DIR.length + 1);
+        logger.debug?.(`[workspace-sync] Mailbox: moved ${f.path} → _inbox/${rel}`);
+        moved.push(rel);
+      } catch (err) {
+        if (options.signal?.aborted || !isLocalNameProblem(err)) throw err;
+        skip(f.path, nameProblemReason(err));
       }
-      const { finalPath } = await downloadFile(provider, remoteFull, target, {
-        noClobber: true,
-        mtimeMs: listSource ? f.mtimeMs : undefined,
-        signal,
-      });
-      await provider.delete(remoteFull, { signal });
-      const rel = path.relative(inbox, finalPath).split(path.sep).join("/");
-      logger.debug?.(`[workspace-sync] Mailbox: moved ${f.path} → _inbox/${rel}`);
-      moved.push(rel);
     },
     signal,
   );

@@ -3,6 +3,7 @@
  * save the state. Modes `mailbox`, `mirror` and `bisync` share these steps; they differ in the plan
  * rules and in the extra drain (mailbox) or ingest (mirror) step.
  */
+import { setMaxListeners } from "node:events";
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import type { SyncMode, SyncSettings } from "../config/types.js";
@@ -22,6 +23,9 @@ import { checkSafety } from "./safety.js";
 import { loadState, saveState, statePathFor, type StateIdentity } from "./state.js";
 import { acquireLock } from "./lock.js";
 import { compareContent, downloadFile } from "./transfer.js";
+import { isLocalNameProblem, nameProblemReason, WorkspaceFs } from "../util/safe-fs.js";
+import { installToken } from "../util/temp-names.js";
+import { applyBlocked, removeStaleTemps, STALE_TEMP_MS } from "./scope.js";
 import { syncFailure, type LocalFile, type RemoteFile, type RemoteSignature, type SkipNote, type StateEntry, type SyncAction, type SyncRunResult, type SyncRunSuccess, type SyncState } from "./types.js";
 
 /** Arguments of {@link runSyncWithProvider}. */
@@ -64,6 +68,8 @@ export async function runSyncWithProvider(options: RunSyncWithProviderOptions): 
   const identity: StateIdentity = { description: options.provider.description, remotePath: remoteDir, workspace };
   const stateFile = statePathFor(options.stateDir, identity);
   const { signal, dispose } = runSignal(options.signal, settings.timeout);
+  // Our own signal, listened on once per concurrent worker (plus listings): a known, bounded fan-out.
+  setMaxListeners(Math.max(1, Math.floor(settings.concurrency || 4)) + 16, signal);
 
   let lock;
   try {
@@ -91,6 +97,8 @@ export async function runSyncWithProvider(options: RunSyncWithProviderOptions): 
     concurrency: Math.max(1, Math.floor(settings.concurrency || 4)),
     remoteLabel: remoteDir ? `${options.provider.description}/${remoteDir}` : options.provider.description,
     onInboxFiles: options.onInboxFiles,
+    token: installToken(options.stateDir),
+    wfs: undefined,
   };
   try {
     if (mode === "mailbox") return await runMailbox(ctx);
@@ -122,6 +130,10 @@ interface RunContext {
   concurrency: number;
   remoteLabel: string;
   onInboxFiles: RunSyncWithProviderOptions["onInboxFiles"];
+  /** This install's temp-name token (kept in the state folder). */
+  token: string;
+  /** The guarded workspace, opened by {@link ensureWorkspace}. */
+  wfs: WorkspaceFs | undefined;
 }
 
 /** `<workspaceDir>/<localPath>`; an absolute localPath is refused as in the plugin. */
@@ -181,7 +193,8 @@ async function prepare(ctx: RunContext): Promise<Prepared> {
       copySymlinks: ctx.settings.copySymlinks === true,
       ignoredNames,
       keyOf: ctx.keyOf,
-      removeStaleTemps: !ctx.dryRun,
+      syncToken: ctx.token,
+      providerTempKind: ctx.provider.tempFileKind?.bind(ctx.provider),
       signal: ctx.signal,
     }),
     listRemote(ctx.provider, ctx.remoteDir, { filter: ctx.filter, keyOf: ctx.keyOf, signal: ctx.signal }),
@@ -210,20 +223,14 @@ async function prepare(ctx: RunContext): Promise<Prepared> {
     if (s.reason.startsWith("the provider")) ctx.logger.info(`[workspace-sync] Skipping ${s.path}: ${s.reason}`);
     else if (s.reason.startsWith("differs only in")) ctx.logger.warn(`[workspace-sync] Skipping ${s.path}: ${s.reason}`);
   }
-  // A workspace name that is not synced (a symlink, a special file) must not be written over by a
-  // cloud file of the same name, nor its cloud copy deleted: the path is out of scope on both sides.
-  const blocked = new Set((local.blocked ?? []).map(ctx.keyOf));
-  for (const k of blocked) {
-    const r = remote.files.get(k);
-    if (r) {
-      remote.files.delete(k);
-      remote.skipped.push({ path: r.path, reason: "the workspace has a name there that is not synced (symlink, special file or name clash): left alone" });
-    }
-  }
+  // A name either side cannot sync (a workspace symlink, special file or clash; a cloud name the
+  // workspace cannot hold) is out of scope on both sides, and so is everything under a workspace
+  // symlink: never written over, never deleted, and its state entry set aside.
+  const inScope = applyBlocked(local, remote, ctx.keyOf);
   let priorFiles: Record<string, StateEntry> | undefined;
   if (state) {
     priorFiles = {};
-    for (const [k, v] of Object.entries(state.files)) if (!ctx.filter.excluded(k) && !blocked.has(k)) priorFiles[k] = v;
+    for (const [k, v] of Object.entries(state.files)) if (!ctx.filter.excluded(k) && inScope(k)) priorFiles[k] = v;
   }
   return { state, priorFiles, local, remote, noDeletes };
 }
@@ -249,10 +256,10 @@ async function findEqualContent(ctx: RunContext, p: Prepared, keys: readonly str
   await forEachLimit(
     todo,
     ctx.concurrency,
-    async (k) => {
+    async (k, _i, signal) => {
       const l = p.local.files.get(k)!;
       const r = p.remote.files.get(k)!;
-      const same = await compareContent(ctx.provider, localAbsPath(ctx.workspace, l.path), r, joinRemotePath(ctx.remoteDir, r.path), ctx.signal);
+      const same = await compareContent(ctx.provider, localAbsPath(ctx.workspace, l.path), r, joinRemotePath(ctx.remoteDir, r.path), signal);
       if (same) equal.add(k);
     },
     ctx.signal,
@@ -304,7 +311,7 @@ async function syncPart(ctx: RunContext, p: Prepared): Promise<{ outcome: Execut
   const caseConflicts = [...p.local.caseClashes, ...p.remote.caseClashes];
 
   if (ctx.dryRun) {
-    const outcome: ExecuteOutcome = { uploaded: [], downloaded: [], deleted: [], conflicts: [...caseConflicts], files: {} };
+    const outcome: ExecuteOutcome = { uploaded: [], downloaded: [], deleted: [], conflicts: [...caseConflicts], files: {}, skipped: [] };
     for (const a of plan.actions) {
       const name = p.local.files.get(a.path)?.path ?? p.remote.files.get(a.path)?.path ?? a.path;
       if (a.kind === "upload") outcome.uploaded.push(name);
@@ -320,6 +327,8 @@ async function syncPart(ctx: RunContext, p: Prepared): Promise<{ outcome: Execut
     provider: ctx.provider,
     remoteDir: ctx.remoteDir,
     workspace: ctx.workspace,
+    wfs: ctx.wfs!,
+    token: ctx.token,
     local: p.local.files,
     remote: p.remote.files,
     prior: p.priorFiles,
@@ -329,6 +338,7 @@ async function syncPart(ctx: RunContext, p: Prepared): Promise<{ outcome: Execut
     signal: ctx.signal,
   });
   outcome.conflicts.push(...caseConflicts);
+  skipped.push(...outcome.skipped);
   return { outcome, skipped };
 }
 
@@ -344,12 +354,12 @@ async function useSourceMtimes(ctx: RunContext, p: Prepared, actions: SyncAction
   await forEachLimit(
     conflicts,
     ctx.concurrency,
-    async ([a, i]) => {
+    async ([a, i], _j, signal) => {
       if (a.kind !== "conflict") return;
       const l = p.local.files.get(a.path);
       const r = p.remote.files.get(a.path);
       if (!l || !r) return;
-      const st = await ctx.provider.stat(joinRemotePath(ctx.remoteDir, r.path), { signal: ctx.signal });
+      const st = await ctx.provider.stat(joinRemotePath(ctx.remoteDir, r.path), { signal });
       if (!st?.mtime) return;
       actions[i] = { ...a, winner: conflictWinner(l, { ...r, mtimeMs: Math.trunc(st.mtime.getTime()) }, "newer") };
     },
@@ -408,22 +418,49 @@ function success(ctx: RunContext, outcome: ExecuteOutcome, inboxFiles: string[],
 }
 
 async function ensureWorkspace(ctx: RunContext): Promise<void> {
-  if (ctx.dryRun) return;
-  await fsp.mkdir(ctx.workspace, { recursive: true }).catch((err) => {
-    throw toWorkspaceSyncError(err);
-  });
+  if (!ctx.dryRun) {
+    await fsp.mkdir(ctx.workspace, { recursive: true }).catch((err) => {
+      throw toWorkspaceSyncError(err);
+    });
+  }
+  ctx.wfs = await WorkspaceFs.open(ctx.workspace);
+}
+
+/**
+ * After a successful run: removes this install's own leftovers (sync download temps in the
+ * workspace, the provider's visible upload temps in the cloud folder) that no run can still be
+ * writing. Only names carrying this install's token; failures are only logged.
+ */
+async function cleanUpLeftovers(ctx: RunContext, p: Prepared | undefined): Promise<void> {
+  if (ctx.dryRun || ctx.signal.aborted) return;
+  if (p?.local.ownTemps?.length) {
+    const removed = await removeStaleTemps(ctx.wfs!, p.local.ownTemps, Date.now() - STALE_TEMP_MS);
+    if (removed > 0) ctx.logger.info(`[workspace-sync] Removed ${removed} download temp file(s) left by an interrupted sync`);
+  }
+  // Only backends whose temp files are visible as files can tell theirs apart; multipart uploads
+  // and upload sessions carry no marker, so they are left to the backend's own expiry.
+  if (ctx.provider.tempFileKind) {
+    try {
+      const removed = await ctx.provider.cleanupIncomplete(ctx.remoteDir, STALE_TEMP_MS, { signal: ctx.signal, match: (rel) => !ctx.filter.excluded(rel) });
+      if (removed > 0) ctx.logger.info(`[workspace-sync] Removed ${removed} partial upload(s) left by an interrupted sync`);
+    } catch (err) {
+      ctx.logger.warn(`[workspace-sync] Could not clean up partial uploads: ${errorMessage(err)}`);
+    }
+  }
 }
 
 async function runMailbox(ctx: RunContext): Promise<SyncRunResult> {
   const { logger } = ctx;
   await ensureWorkspace(ctx);
-  if (!ctx.dryRun) await ensureMailboxFolders(ctx.provider, ctx.remoteDir, ctx.workspace, logger, ctx.signal);
+  if (!ctx.dryRun) await ensureMailboxFolders(ctx.provider, ctx.remoteDir, ctx.workspace, logger, ctx.signal, ctx.wfs);
 
   let pushError: WorkspaceSyncError | undefined;
   let push: { outcome: ExecuteOutcome; skipped: SkipNote[] } | undefined;
+  let p: Prepared | undefined;
+  const drainSkipped: SkipNote[] = [];
   logger.info(`[workspace-sync] Mailbox: pushing workspace → ${ctx.remoteLabel}`);
   try {
-    const p = await prepare(ctx);
+    p = await prepare(ctx);
     push = await syncPart(ctx, p);
     if (!ctx.dryRun) await saveState(ctx.stateFile, newState(ctx, push.outcome.files));
     logger.info("[workspace-sync] Mailbox push completed");
@@ -447,6 +484,9 @@ async function runMailbox(ctx: RunContext): Promise<SyncRunResult> {
         logger,
         dryRun: ctx.dryRun,
         signal: ctx.signal,
+        wfs: ctx.wfs,
+        token: ctx.token,
+        onSkipped: (note) => drainSkipped.push(note),
       });
       logger.info("[workspace-sync] Mailbox drain completed");
     } catch (err) {
@@ -463,7 +503,8 @@ async function runMailbox(ctx: RunContext): Promise<SyncRunResult> {
   }
   const error = pushError ?? drainError;
   if (error) return syncFailure(error);
-  return success(ctx, push!.outcome, inboxFiles, push!.skipped);
+  await cleanUpLeftovers(ctx, p);
+  return success(ctx, push!.outcome, inboxFiles, [...push!.skipped, ...drainSkipped]);
 }
 
 async function runMirror(ctx: RunContext): Promise<SyncRunResult> {
@@ -479,17 +520,19 @@ async function runMirror(ctx: RunContext): Promise<SyncRunResult> {
     const ingestDir = normalizeRemotePath(ctx.settings.ingestPath || "inbox");
     logger.info(`[workspace-sync] Mirror: ingesting ${ctx.remoteLabel}/${ingestDir} → ${path.join(ctx.workspace, ingestDir)}`);
     const result = await ingest(ctx, p, ingestDir);
+    part.skipped.push(...result.skipped);
     ingested = result.ingested;
     inboxFiles.push(...result.added);
     part.outcome.downloaded.push(...result.added);
     logger.info("[workspace-sync] Mirror ingest completed");
   }
   if (!ctx.dryRun) await saveState(ctx.stateFile, newState(ctx, part.outcome.files, ingested));
+  await cleanUpLeftovers(ctx, p);
   return success(ctx, part.outcome, inboxFiles.sort(), part.skipped);
 }
 
 /** Mirror ingest: cloud `<ingestDir>/` → workspace `<ingestDir>/`, additive, never overwriting. */
-async function ingest(ctx: RunContext, p: Prepared, ingestDir: string): Promise<{ ingested: Record<string, RemoteSignature>; added: string[] }> {
+async function ingest(ctx: RunContext, p: Prepared, ingestDir: string): Promise<{ ingested: Record<string, RemoteSignature>; added: string[]; skipped: SkipNote[] }> {
   const prefix = ctx.keyOf(`${ingestDir}/`);
   const remote = new Map<string, RemoteFile>();
   for (const [k, r] of p.remote.files) if (k.startsWith(prefix)) remote.set(k, r);
@@ -502,10 +545,10 @@ async function ingest(ctx: RunContext, p: Prepared, ingestDir: string): Promise<
     await forEachLimit(
       check,
       ctx.concurrency,
-      async (k) => {
+      async (k, _i, signal) => {
         const l = p.local.files.get(k)!;
         const r = remote.get(k)!;
-        if (await compareContent(ctx.provider, localAbsPath(ctx.workspace, l.path), r, joinRemotePath(ctx.remoteDir, r.path), ctx.signal)) equal.add(k);
+        if (await compareContent(ctx.provider, localAbsPath(ctx.workspace, l.path), r, joinRemotePath(ctx.remoteDir, r.path), signal)) equal.add(k);
       },
       ctx.signal,
     );
@@ -518,28 +561,37 @@ async function ingest(ctx: RunContext, p: Prepared, ingestDir: string): Promise<
     if (s.kind === "keep" && prior?.[s.path]) ingested[s.path] = prior[s.path]!;
     if (s.kind === "record") ingested[s.path] = remoteSignature(remote.get(s.path)!);
   }
+  const skipped: SkipNote[] = [];
   if (ctx.dryRun) {
-    return { ingested, added: downloads.map((s) => remote.get(s.path)!.path) };
+    return { ingested, added: downloads.map((s) => remote.get(s.path)!.path), skipped };
   }
   const listSource = ctx.provider.capabilities.listMtime === "source";
   const localNameFor = localNamer(p.local.files, ctx.keyOf);
   await forEachLimit(
     downloads,
     ctx.concurrency,
-    async (s) => {
+    async (s, _i, signal) => {
       const r = remote.get(s.path)!;
       const target = p.local.files.get(s.path)?.path ?? localNameFor(r.path);
-      const { finalPath } = await downloadFile(ctx.provider, joinRemotePath(ctx.remoteDir, r.path), localAbsPath(ctx.workspace, target), {
-        noClobber: true,
-        mtimeMs: listSource ? r.mtimeMs : undefined,
-        signal: ctx.signal,
-      });
-      ingested[s.path] = remoteSignature(r);
-      added.push(path.relative(ctx.workspace, finalPath).split(path.sep).join("/"));
+      try {
+        const { finalRel } = await downloadFile(ctx.provider, joinRemotePath(ctx.remoteDir, r.path), ctx.wfs!, ctx.token, target, {
+          noClobber: true,
+          mtimeMs: listSource ? r.mtimeMs : undefined,
+          signal,
+        });
+        ingested[s.path] = remoteSignature(r);
+        added.push(finalRel);
+      } catch (err) {
+        // Not recorded as ingested, so a later run tries again once the workspace can take it.
+        if (ctx.signal.aborted || !isLocalNameProblem(err)) throw err;
+        const reason = nameProblemReason(err);
+        ctx.logger.warn(`[workspace-sync] Not ingesting ${r.path}: ${reason}`);
+        skipped.push({ path: r.path, reason });
+      }
     },
     ctx.signal,
   );
-  return { ingested, added };
+  return { ingested, added, skipped };
 }
 
 async function runBisync(ctx: RunContext): Promise<SyncRunResult> {
@@ -550,6 +602,7 @@ async function runBisync(ctx: RunContext): Promise<SyncRunResult> {
   if (!p.state) logger.info("[workspace-sync] Bisync: no prior state (first run or state lost): merging both sides without deleting");
   const part = await syncPart(ctx, p);
   if (!ctx.dryRun) await saveState(ctx.stateFile, newState(ctx, part.outcome.files));
+  await cleanUpLeftovers(ctx, p);
   logger.info("[workspace-sync] Bisync completed");
   return success(ctx, part.outcome, [], part.skipped);
 }

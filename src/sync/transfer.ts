@@ -1,17 +1,18 @@
 /**
  * Single-file transfers between the workspace and the provider, streaming. Downloads land in a temp
  * name in the target folder, are fsync'd, get the cloud mtime, and are renamed into place (or linked,
- * when an existing file must not be overwritten).
+ * when an existing file must not be overwritten), all through the symlink-refusing {@link WorkspaceFs}.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream, promises as fsp } from "node:fs";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { Writable } from "node:stream";
 import { toWorkspaceSyncError } from "../errors.js";
 import type { StorageProvider } from "../providers/types.js";
+import { isLocalNameProblem, type WorkspaceFs } from "../util/safe-fs.js";
+import { syncTempName } from "../util/temp-names.js";
 import { numberedName } from "./ingest.js";
-import { SYNC_TEMP_PREFIX } from "./listing.js";
 import type { LocalFile, RemoteFile } from "./types.js";
 
 /** Largest file compared by downloading it when the provider has no comparable hash. */
@@ -44,16 +45,17 @@ export interface DownloadOptions {
 }
 
 /**
- * Downloads `remoteFull` to `targetAbs` (temp name, fsync, rename). Resolves with the final absolute
- * path (differs from `targetAbs` only with `noClobber`) and the local file's new signature.
+ * Downloads `remoteFull` to workspace path `targetRel` through `wfs` (folders created and the
+ * parent chain checked for symlinks before the temp file is created and again right before the
+ * rename; temp name carrying this install's token; fsync; rename). Resolves with the final relative
+ * path (differs from `targetRel` only with `noClobber`) and the local file's new signature. Throws a
+ * {@link import("../util/safe-fs.js").LocalPathError} when the path cannot be written safely.
  */
-export async function downloadFile(provider: StorageProvider, remoteFull: string, targetAbs: string, options: DownloadOptions = {}): Promise<{ finalPath: string; local: LocalFile }> {
-  const dir = path.dirname(targetAbs);
-  await fsp.mkdir(dir, { recursive: true }).catch((err) => {
-    throw toWorkspaceSyncError(err);
-  });
-  const tmp = path.join(dir, `${SYNC_TEMP_PREFIX}${randomBytes(6).toString("hex")}.tmp`);
-  let finalPath = targetAbs;
+export async function downloadFile(provider: StorageProvider, remoteFull: string, wfs: WorkspaceFs, token: string, targetRel: string, options: DownloadOptions = {}): Promise<{ finalRel: string; local: LocalFile }> {
+  const slash = targetRel.lastIndexOf("/");
+  const dir = await wfs.ensureDir(slash < 0 ? "" : targetRel.slice(0, slash));
+  const tmp = path.join(dir, syncTempName(token));
+  let finalRel = targetRel;
   try {
     const source = await provider.read(remoteFull, { signal: options.signal });
     await pipeline(source, createWriteStream(tmp, { flags: "wx" }), { signal: options.signal });
@@ -67,41 +69,16 @@ export async function downloadFile(provider: StorageProvider, remoteFull: string
       const t = new Date(options.mtimeMs);
       await fsp.utimes(tmp, t, t);
     }
-    if (options.noClobber) finalPath = await linkNoClobber(tmp, targetAbs);
-    else await fsp.rename(tmp, targetAbs);
+    if (options.noClobber) finalRel = await wfs.linkNoClobber(tmp, targetRel, numberedName);
+    else await wfs.rename(tmp, targetRel);
   } catch (err) {
     await fsp.rm(tmp, { force: true }).catch(() => undefined);
+    if (isLocalNameProblem(err)) throw err;
     throw toWorkspaceSyncError(err);
   }
   await fsp.rm(tmp, { force: true }).catch(() => undefined);
-  const st = await fsp.stat(finalPath);
-  return { finalPath, local: { path: finalPath, size: st.size, mtimeMs: Math.trunc(st.mtimeMs) } };
-}
-
-/** Links `tmp` to `target`, or to the first free `target (n).ext`; `link()` fails atomically when a name exists. */
-async function linkNoClobber(tmp: string, target: string): Promise<string> {
-  for (let n = 0; n < 10_000; n++) {
-    const candidate = n === 0 ? target : numberedName(target, n);
-    try {
-      await fsp.link(tmp, candidate);
-      return candidate;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === "EEXIST") continue;
-      if (code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "EXDEV") {
-        // No hard links here: check-then-rename (racy only against other writers of the same name).
-        try {
-          await fsp.lstat(candidate);
-          continue;
-        } catch {
-          await fsp.rename(tmp, candidate);
-          return candidate;
-        }
-      }
-      throw err;
-    }
-  }
-  throw new Error(`No free name for ${target}`);
+  const st = await fsp.lstat(wfs.abs(finalRel));
+  return { finalRel, local: { path: finalRel, size: st.size, mtimeMs: Math.trunc(st.mtimeMs) } };
 }
 
 /**

@@ -2,12 +2,12 @@
  * The `local` provider: a folder on disk plays the bucket. It is the embedded default for demos and
  * tests. Writes go to a hidden temporary name in the target folder and are renamed into place only
  * after the whole stream was written and fsync'd, so a failed or interrupted upload never leaves a
- * visible file.
+ * visible file. Temp names carry this install's token (see `util/temp-names.ts`): only those are
+ * hidden from listings and removed as leftovers; a user's `.ws-tmp-report.txt` is a file like any other.
  */
 import fsSync, { createReadStream, createWriteStream, promises as fsp } from "node:fs";
 import type { Stats } from "node:fs";
 import path from "node:path";
-import { randomBytes } from "node:crypto";
 import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { WorkspaceSyncError, throwIfAborted, toWorkspaceSyncError } from "../../errors.js";
@@ -23,6 +23,7 @@ import type {
 } from "../types.js";
 import { mapLimit } from "../../util/concurrency.js";
 import { normalizeRemotePath } from "../paths.js";
+import { PROVIDER_TEMP_PREFIX, installToken, providerTempKind, providerTempName } from "../../util/temp-names.js";
 
 /** Settings of the local provider. */
 export interface LocalProviderSettings {
@@ -30,17 +31,22 @@ export interface LocalProviderSettings {
   root: string;
 }
 
-/** Prefix of in-flight temporary files; never listed. */
-export const LOCAL_TEMP_PREFIX = ".ws-tmp-";
+/**
+ * Prefix of in-flight temporary files. A name with this prefix is ours only with this install's
+ * token after it (`tempFileKind`); the prefix alone decides nothing.
+ */
+export const LOCAL_TEMP_PREFIX = PROVIDER_TEMP_PREFIX;
 
 const READ_BUFFER = 1024 * 1024;
 
 /** Creates a {@link StorageProvider} over a folder on disk. */
-export function createLocalProvider(settings: LocalProviderSettings, _ctx?: ProviderContext): StorageProvider {
+export function createLocalProvider(settings: LocalProviderSettings, ctx?: ProviderContext): StorageProvider {
   if (!settings.root) {
     throw new WorkspaceSyncError("CONFIG_INVALID", 'local.root is required for provider "local": set it to a folder path', { path: "local.root" });
   }
   const root = path.resolve(settings.root);
+  const token = installToken(ctx?.stateDir);
+  const kindOf = (name: string): "own" | "other" | undefined => (name.startsWith(LOCAL_TEMP_PREFIX) ? providerTempKind(name, token)?.kind : undefined);
 
   const abs = (p: string): string => {
     const rel = normalizeRemotePath(p);
@@ -61,7 +67,7 @@ export function createLocalProvider(settings: LocalProviderSettings, _ctx?: Prov
     // thread-pool round trip per file costs far more than the call (40 000 files: ~1 s → ~0.3 s).
     // The event loop gets a turn between folders.
     const stats = names.map((name) => {
-      if (name.startsWith(LOCAL_TEMP_PREFIX)) return undefined;
+      if (kindOf(name) === "own") return undefined; // our upload in flight (or a crash's leftover)
       try {
         return { name, st: fsSync.lstatSync(path.join(dirAbs, name)) };
       } catch (err) {
@@ -86,6 +92,8 @@ export function createLocalProvider(settings: LocalProviderSettings, _ctx?: Prov
   const provider: StorageProvider = {
     description: `local:${root}`,
     capabilities: { listMtime: "source", metadata: false, caseInsensitive: false, folders: true },
+
+    tempFileKind: kindOf,
 
     list(dir: string, options: ListOptions = {}): AsyncIterable<RemoteEntry> {
       return walk(abs(dir), "", options.recursive ?? true, options.signal);
@@ -128,7 +136,7 @@ export function createLocalProvider(settings: LocalProviderSettings, _ctx?: Prov
       await fsp.mkdir(dir, { recursive: true }).catch((err) => {
         throw toWorkspaceSyncError(err);
       });
-      const tmp = path.join(dir, `${LOCAL_TEMP_PREFIX}${randomBytes(6).toString("hex")}-${path.basename(target)}`.slice(0, 255));
+      const tmp = path.join(dir, providerTempName(token, path.basename(target)));
       let written = 0;
       const counter = new PassThrough({ highWaterMark: READ_BUFFER });
       counter.on("data", (chunk: Buffer) => {
@@ -219,11 +227,8 @@ export function createLocalProvider(settings: LocalProviderSettings, _ctx?: Prov
       let removed = 0;
       const cutoff = Date.now() - olderThanMs;
       const base = abs(dir);
-      /** The path a temp file was going to become, relative to `dir` (`.ws-tmp-<hex>-<name>`). */
-      const finalPath = (full: string): string => {
-        const name = path.basename(full).slice(LOCAL_TEMP_PREFIX.length).replace(/^[0-9a-f]{12}-/, "");
-        return [...path.relative(base, path.dirname(full)).split(path.sep).filter(Boolean), name].join("/");
-      };
+      /** The path a temp file was going to become, relative to `dir`. */
+      const finalPath = (full: string, name: string): string => [...path.relative(base, path.dirname(full)).split(path.sep).filter(Boolean), name].join("/");
       const visit = async (d: string): Promise<void> => {
         let items: import("node:fs").Dirent[];
         try {
@@ -234,9 +239,12 @@ export function createLocalProvider(settings: LocalProviderSettings, _ctx?: Prov
         for (const item of items) {
           const full = path.join(d, item.name);
           if (item.isDirectory()) await visit(full);
-          else if (item.name.startsWith(LOCAL_TEMP_PREFIX) && (!options.match || options.match(finalPath(full)))) {
+          else if (item.isFile() && item.name.startsWith(LOCAL_TEMP_PREFIX)) {
+            // Only our own temp files (this install's token), never a name pattern alone.
+            const t = providerTempKind(item.name, token);
+            if (t?.kind !== "own" || (options.match && !options.match(finalPath(full, t.finalName)))) continue;
             const st = await fsp.lstat(full).catch(() => undefined);
-            if (st && st.mtimeMs <= cutoff) {
+            if (st?.isFile() && st.mtimeMs <= cutoff) {
               await fsp.rm(full, { force: true });
               removed++;
             }

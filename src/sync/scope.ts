@@ -1,0 +1,76 @@
+/**
+ * What a run leaves out of scope on both sides, and the removal of its own stale temp files.
+ *
+ * A name one side cannot sync (a workspace symlink, special file or clash; a cloud name the
+ * workspace cannot hold) is left alone on both sides: nothing is written over it, nothing of that
+ * name is deleted, and its state entry is set aside so its absence on one side is never read as a
+ * deletion. Everything under a workspace symlink (or special file) is out of scope too: with
+ * `copySymlinks` off a cloud `link/precious.txt` is never written through `link`.
+ */
+import type { WorkspaceFs } from "../util/safe-fs.js";
+import type { Listing, OwnTemp } from "./listing.js";
+import type { LocalFile, RemoteFile } from "./types.js";
+
+/** Idle time after which one of our temp files counts as left by an interrupted run (its mtime moves while it is written). */
+export const STALE_TEMP_MS = 60 * 60 * 1000;
+
+/**
+ * Removes blocked names (and cloud files under blocked workspace names) from both listings, with
+ * skip notes, and returns the test for state keys that stay in scope.
+ */
+export function applyBlocked(local: Listing<LocalFile>, remote: Listing<RemoteFile>, keyOf: (p: string) => string): (key: string) => boolean {
+  const localReason = new Map<string, string>();
+  for (const s of local.skipped) localReason.set(s.path, s.reason);
+  const localBlocked = new Map<string, string>();
+  for (const p of local.blocked ?? []) localBlocked.set(keyOf(p), p);
+  const opaque = new Map<string, string>();
+  for (const p of local.opaque ?? []) opaque.set(keyOf(p), p);
+  const remoteBlocked = new Map<string, string>();
+  for (const p of remote.blocked ?? []) remoteBlocked.set(keyOf(p), p);
+
+  /** The workspace symlink or special file above `key`, if any. */
+  const blockedAbove = (key: string): string | undefined => {
+    if (opaque.size === 0) return undefined;
+    for (let i = key.indexOf("/"); i > 0; i = key.indexOf("/", i + 1)) {
+      const hit = opaque.get(key.slice(0, i));
+      if (hit !== undefined) return hit;
+    }
+    return undefined;
+  };
+
+  for (const [k, r] of [...remote.files]) {
+    const same = localBlocked.get(k);
+    if (same !== undefined) {
+      remote.files.delete(k);
+      remote.skipped.push({ path: r.path, reason: "the workspace has a name there that is not synced (symlink, special file or name clash): left alone" });
+      continue;
+    }
+    const above = blockedAbove(k);
+    if (above !== undefined) {
+      remote.files.delete(k);
+      const why = localReason.get(above) ?? "not synced";
+      remote.skipped.push({ path: r.path, reason: `under ${above} in the workspace (${why}); sync never writes through it: left alone, the cloud copy is kept` });
+    }
+  }
+  for (const [k, l] of [...local.files]) {
+    const clash = remoteBlocked.get(k);
+    if (clash === undefined) continue;
+    local.files.delete(k);
+    local.skipped.push({ path: l.path, reason: `the cloud holds ${clash} under a name the workspace cannot take: left alone on both sides` });
+  }
+  return (key) => !localBlocked.has(key) && !remoteBlocked.has(key) && blockedAbove(key) === undefined;
+}
+
+/** Removes our temp files idle since before `cutoffMs`, through the guarded file system. Returns how many. */
+export async function removeStaleTemps(wfs: WorkspaceFs, temps: readonly OwnTemp[], cutoffMs: number): Promise<number> {
+  let removed = 0;
+  for (const t of temps) {
+    if (t.mtimeMs > cutoffMs) continue;
+    try {
+      if ((await wfs.unlinkFile(t.path)) === "deleted") removed++;
+    } catch {
+      /* a link or folder appeared in its place, or it is gone: not ours to force */
+    }
+  }
+  return removed;
+}

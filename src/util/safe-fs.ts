@@ -1,0 +1,232 @@
+/**
+ * Writes, renames and deletes inside one folder tree (the synced workspace) that never go through a
+ * symbolic link: right before each operation the real parent chain is checked (one `realpath` of
+ * the parent compared with the expected path; on a difference every component is `lstat`ed), and
+ * folders are created one level at a time, each checked, never with a recursive `mkdir` that would
+ * follow a link. Folders created or checked once are remembered for the run, so a download costs
+ * one extra `realpath` call. Whatever the tree holds, nothing outside it is created, changed or
+ * deleted (short of a race with another process swapping a folder between the check and the call,
+ * which Node cannot close without `openat`).
+ *
+ * Refusals are {@link LocalPathError}s with a reason for the run's `skipped` list.
+ */
+import { constants as fsConstants, promises as fsp } from "node:fs";
+import path from "node:path";
+import { WorkspaceSyncError } from "../errors.js";
+
+/** Why a local path was refused: a symlink in the way, or a name the file system cannot hold here. */
+export class LocalPathError extends WorkspaceSyncError {
+  /** Text for a skip note. */
+  readonly reason: string;
+  constructor(rel: string, reason: string, cause?: unknown) {
+    super("INVALID_PATH", `Not written: ${rel}: ${reason}`, { path: rel, cause });
+    this.reason = reason;
+  }
+}
+
+/** Node error codes that mean "this name cannot exist here" rather than "the disk or the run failed". */
+const NAME_ERRNOS = new Set(["ENAMETOOLONG", "ENOTDIR", "EISDIR", "EEXIST", "ENOTEMPTY", "EINVAL", "EILSEQ", "ELOOP"]);
+
+/** True when `err` (or its cause) is a refusal or file-system error about one name, not about the run. */
+export function isLocalNameProblem(err: unknown): boolean {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    if (e instanceof LocalPathError) return true;
+    if (typeof e.code === "string" && NAME_ERRNOS.has(e.code)) return true;
+  }
+  return false;
+}
+
+/** The skip reason for a name problem. */
+export function nameProblemReason(err: unknown): string {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    if (e instanceof LocalPathError) return e.reason;
+    switch (e.code) {
+      case "ENAMETOOLONG":
+        return "name too long for the workspace file system: skipped";
+      case "ENOTDIR":
+      case "EEXIST":
+        return "a file in the workspace has the name of a folder on this path (or the other way round): skipped";
+      case "EISDIR":
+      case "ENOTEMPTY":
+        return "a folder in the workspace has this file's name: skipped";
+      case "ELOOP":
+        return "a symlink is in the way: skipped";
+      case "EINVAL":
+      case "EILSEQ":
+        return "the workspace file system refuses this name: skipped";
+    }
+  }
+  return "could not be written in the workspace: skipped";
+}
+
+const SYMLINK_REASON = (dir: string): string => `the workspace has a symlink at ${dir}; sync never writes through one: skipped, the cloud copy is kept`;
+
+/** A guarded view of one folder tree. */
+export class WorkspaceFs {
+  private readonly known = new Set<string>();
+
+  private constructor(
+    /** Absolute root as given. */
+    readonly root: string,
+    private readonly realRoot: string,
+  ) {}
+
+  /** Opens `root` (its own path may contain links; everything below it may not). */
+  static async open(root: string): Promise<WorkspaceFs> {
+    const abs = path.resolve(root);
+    const real = await fsp.realpath(abs).catch(() => abs);
+    return new WorkspaceFs(abs, real);
+  }
+
+  /** Absolute path of a `/`-separated relative path. */
+  abs(rel: string): string {
+    return rel === "" ? this.root : path.join(this.root, ...rel.split("/"));
+  }
+
+  /**
+   * Makes sure `relDir` exists as real folders all the way down, creating missing levels one at a
+   * time. Throws {@link LocalPathError} for a symlink or a file in the way. Returns the absolute path.
+   */
+  async ensureDir(relDir: string): Promise<string> {
+    if (relDir !== "" && !this.known.has(relDir)) {
+      let cur = "";
+      for (const seg of relDir.split("/")) {
+        cur = cur ? `${cur}/${seg}` : seg;
+        if (this.known.has(cur)) continue;
+        const abs = this.abs(cur);
+        let st = await lstatOrUndefined(abs, cur);
+        if (!st) {
+          try {
+            await fsp.mkdir(abs);
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw asNameError(err, cur);
+            st = await lstatOrUndefined(abs, cur);
+          }
+        }
+        if (st?.isSymbolicLink()) throw new LocalPathError(cur, SYMLINK_REASON(cur));
+        if (st && !st.isDirectory()) throw new LocalPathError(cur, `${cur} is a file in the workspace, not a folder: skipped`);
+        this.known.add(cur);
+      }
+    }
+    return this.verifyDir(relDir);
+  }
+
+  /** Checks, now, that `relDir` is a real folder reached without links. Returns its absolute path. */
+  async verifyDir(relDir: string): Promise<string> {
+    const abs = this.abs(relDir);
+    const expected = relDir === "" ? this.realRoot : path.join(this.realRoot, ...relDir.split("/"));
+    let real: string;
+    try {
+      real = await fsp.realpath(abs);
+    } catch (err) {
+      throw asNameError(err, relDir);
+    }
+    if (real === expected) return abs;
+    // Slow path: find the link (or accept real folders whose real path differs only by spelling,
+    // as on a case-insensitive file system).
+    let cur = "";
+    for (const seg of relDir.split("/").filter(Boolean)) {
+      cur = cur ? `${cur}/${seg}` : seg;
+      const st = await lstatOrUndefined(this.abs(cur), cur);
+      if (!st) throw new LocalPathError(cur, `${cur} vanished during the sync: skipped`);
+      if (st.isSymbolicLink()) throw new LocalPathError(cur, SYMLINK_REASON(cur));
+      if (!st.isDirectory()) throw new LocalPathError(cur, `${cur} is a file in the workspace, not a folder: skipped`);
+    }
+    if (relDir === "" || path.relative(this.realRoot, real).startsWith("..")) {
+      throw new LocalPathError(relDir || ".", "the workspace folder was replaced during the sync: skipped");
+    }
+    return abs;
+  }
+
+  /** Checks the parent chain of `rel` and that `rel` itself is absent or a regular file; returns its absolute path. */
+  async checkTarget(rel: string): Promise<string> {
+    await this.verifyDir(parentOf(rel));
+    const abs = this.abs(rel);
+    const st = await lstatOrUndefined(abs, rel);
+    if (st?.isSymbolicLink()) throw new LocalPathError(rel, "a symlink in the workspace has this name; it is never replaced: skipped");
+    if (st && !st.isFile()) throw new LocalPathError(rel, st.isDirectory() ? "a folder in the workspace has this file's name: skipped" : "a special file in the workspace has this name: skipped");
+    return abs;
+  }
+
+  /** Renames `fromAbs` (a temp file of ours in the same folder) to `rel`, replacing a regular file there. */
+  async rename(fromAbs: string, rel: string): Promise<void> {
+    const abs = await this.checkTarget(rel);
+    await fsp.rename(fromAbs, abs);
+  }
+
+  /**
+   * Links `fromAbs` to `rel`, or to the first free `numbered(rel, n)`, never replacing anything
+   * (`link()` fails atomically on an existing name). Returns the relative name used.
+   */
+  async linkNoClobber(fromAbs: string, rel: string, numbered: (rel: string, n: number) => string): Promise<string> {
+    for (let n = 0; n < 10_000; n++) {
+      const candidate = n === 0 ? rel : numbered(rel, n);
+      await this.verifyDir(parentOf(candidate));
+      const abs = this.abs(candidate);
+      try {
+        await fsp.link(fromAbs, abs);
+        return candidate;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === "EEXIST") continue;
+        if (code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "EXDEV") {
+          // No hard links here: check-then-rename (racy only against other writers of the same name).
+          if (await lstatOrUndefined(abs, candidate)) continue;
+          await fsp.rename(fromAbs, abs);
+          return candidate;
+        }
+        throw asNameError(err, candidate);
+      }
+    }
+    throw new LocalPathError(rel, "no free name for it in the workspace: skipped");
+  }
+
+  /** Copies regular file `fromRel` to `toRel`, which must not exist (never through a link). */
+  async copyFileExcl(fromRel: string, toRel: string): Promise<string> {
+    const src = await this.checkTarget(fromRel);
+    await this.verifyDir(parentOf(toRel));
+    const dest = this.abs(toRel);
+    await fsp.copyFile(src, dest, fsConstants.COPYFILE_EXCL);
+    return dest;
+  }
+
+  /**
+   * Deletes regular file `rel` if it still has `expect`'s size and mtime. `"gone"` when it is
+   * absent, `"changed"` when it differs (then it is kept). Refuses links and non-files.
+   */
+  async unlinkFile(rel: string, expect?: { size: number; mtimeMs: number }): Promise<"deleted" | "gone" | "changed"> {
+    await this.verifyDir(parentOf(rel)).catch((err) => {
+      if (err instanceof LocalPathError || (err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    });
+    const abs = this.abs(rel);
+    const st = await lstatOrUndefined(abs, rel);
+    if (!st) return "gone";
+    if (st.isSymbolicLink()) throw new LocalPathError(rel, "it is a symlink now; sync never deletes through or over one: skipped");
+    if (!st.isFile()) throw new LocalPathError(rel, "it is not a regular file now: skipped");
+    if (expect && (st.size !== expect.size || Math.trunc(st.mtimeMs) !== expect.mtimeMs)) return "changed";
+    await fsp.unlink(abs);
+    return "deleted";
+  }
+}
+
+function parentOf(rel: string): string {
+  const i = rel.lastIndexOf("/");
+  return i < 0 ? "" : rel.slice(0, i);
+}
+
+async function lstatOrUndefined(abs: string, rel: string): Promise<import("node:fs").Stats | undefined> {
+  try {
+    return await fsp.lstat(abs);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw asNameError(err, rel);
+  }
+}
+
+function asNameError(err: unknown, rel: string): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === "ENOTDIR") return new LocalPathError(rel, "a file in the workspace has the name of a folder on this path: skipped", err);
+  if (code === "ELOOP") return new LocalPathError(rel, SYMLINK_REASON(rel), err);
+  if (code === "ENAMETOOLONG") return new LocalPathError(rel, "name too long for the workspace file system: skipped", err);
+  return err;
+}

@@ -1,0 +1,163 @@
+/**
+ * Issue 12 (sync part) on the local provider: the safety suite, plus what needs a real folder as
+ * the cloud: our own temp leftovers (from a killed process) are cleaned up by a later run while
+ * look-alike user files are not, the provider (not the sync listing) says what its temp files are,
+ * and a sync of many files emits no MaxListenersExceededWarning.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { promises as fsp } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { afterEach, beforeEach, describe, it } from "node:test";
+import { silentLogger } from "../src/logger.js";
+import { createLocalProvider } from "../src/providers/local/index.js";
+import { runSyncWithProvider } from "../src/sync/run.js";
+import type { SyncRunResult, SyncRunSuccess } from "../src/sync/types.js";
+import { describeSafetySuite } from "./sync-safety-suite.js";
+import { syncSettings } from "./sync-suite.js";
+
+describeSafetySuite("the local provider", async (dir) => ({ provider: createLocalProvider({ root: dir }) }));
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+function ok(r: SyncRunResult): SyncRunSuccess {
+  if (!r.ok) assert.fail(`sync failed: ${r.code} ${r.error}`);
+  return r;
+}
+
+/** Runs crash-child with `job`, waits for STUCK, kills it. */
+async function crashChild(job: Record<string, unknown>): Promise<void> {
+  const child = spawn(process.execPath, [path.join(here, "support", "crash-child.js"), JSON.stringify(job)], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`child never got stuck: ${out} ${err}`)), 20_000);
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (out.includes("STUCK")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`child exited (${code}) before getting stuck: ${out} ${err}`));
+    });
+  });
+  child.removeAllListeners("exit");
+  const exited = new Promise((resolve) => child.on("exit", resolve));
+  child.kill("SIGKILL");
+  await exited;
+}
+
+async function namesUnder(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const visit = async (d: string, rel: string): Promise<void> => {
+    for (const e of await fsp.readdir(d, { withFileTypes: true }).catch(() => [])) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) await visit(path.join(d, e.name), r);
+      else out.push(r);
+    }
+  };
+  await visit(root, "");
+  return out.sort();
+}
+
+describe("sync safety on the local provider: our own temp files", () => {
+  let tmp: string;
+  let cloudRoot: string;
+  let ws: string;
+  let stateDir: string;
+  beforeEach(async () => {
+    tmp = await fsp.mkdtemp(path.join(os.tmpdir(), "wsync-temps-"));
+    cloudRoot = path.join(tmp, "cloud");
+    ws = path.join(tmp, "ws");
+    stateDir = path.join(tmp, "state");
+    await fsp.mkdir(ws, { recursive: true });
+  });
+  afterEach(() => fsp.rm(tmp, { recursive: true, force: true }));
+
+  const age = async (abs: string, days: number): Promise<void> => {
+    const t = new Date(Date.now() - days * 86400_000);
+    await fsp.utimes(abs, t, t);
+  };
+
+  it("a partial upload left by a killed process is removed by a later successful run; look-alike user files stay", async () => {
+    await crashChild({ op: "upload", root: cloudRoot, stateDir, key: "share/big.bin" });
+    const left = (await namesUnder(path.join(cloudRoot, "share"))).filter((n) => n.startsWith(".ws-tmp-"));
+    assert.equal(left.length, 1, `the killed upload left its temp file: ${left.join(", ")}`);
+    await age(path.join(cloudRoot, "share", left[0]!), 3);
+    const provider = createLocalProvider({ root: cloudRoot }, { logger: silentLogger, stateDir });
+    await provider.write("share/.ws-tmp-report.txt", Readable.from([Buffer.from("user report")]), { mtime: new Date(Date.now() - 3 * 86400_000) });
+    await fsp.writeFile(path.join(ws, ".ws-tmp-0123456789ab-x.txt"), "user file in the old temp shape");
+    await age(path.join(ws, ".ws-tmp-0123456789ab-x.txt"), 3);
+
+    const r = ok(await runSyncWithProvider({ settings: syncSettings({}), provider, workspaceDir: ws, stateDir }));
+    assert.deepEqual(r.downloaded, [".ws-tmp-report.txt"]);
+    assert.deepEqual(r.uploaded, [".ws-tmp-0123456789ab-x.txt"]);
+    const after = await namesUnder(path.join(cloudRoot, "share"));
+    assert.ok(!after.includes(left[0]!), "our stale partial upload was removed");
+    assert.deepEqual(after, [".ws-tmp-0123456789ab-x.txt", ".ws-tmp-report.txt"]);
+  });
+
+  it("a partial download left by a killed bisync is removed by a later successful run; user files named like it stay", async () => {
+    const provider = createLocalProvider({ root: cloudRoot }, { logger: silentLogger, stateDir });
+    await provider.write("share/dir/cloud.bin", Readable.from([Buffer.alloc(1000, 1)]));
+    await crashChild({ op: "download", root: cloudRoot, stateDir, ws });
+    const temps = (await namesUnder(ws)).filter((n) => path.basename(n).startsWith(".ws-sync-"));
+    assert.equal(temps.length, 1, `the killed download left its temp file: ${temps.join(", ")}`);
+    for (const t of temps) await age(path.join(ws, t), 3);
+    await fsp.writeFile(path.join(ws, "dir", ".ws-sync-draft.tmp"), "user draft");
+    await age(path.join(ws, "dir", ".ws-sync-draft.tmp"), 3);
+
+    const r = ok(await runSyncWithProvider({ settings: syncSettings({}), provider, workspaceDir: ws, stateDir }));
+    assert.deepEqual(r.uploaded, ["dir/.ws-sync-draft.tmp"]);
+    assert.deepEqual(r.downloaded, ["dir/cloud.bin"]);
+    assert.deepEqual(await namesUnder(ws), ["dir/.ws-sync-draft.tmp", "dir/cloud.bin"], "our stale temp removed, the user's kept");
+  });
+
+  it("the local provider says which names are its own temp files; a provider without that hides nothing", async () => {
+    const provider = createLocalProvider({ root: cloudRoot }, { logger: silentLogger, stateDir });
+    assert.equal(typeof provider.tempFileKind, "function");
+    assert.equal(provider.tempFileKind!(".ws-tmp-report.txt"), undefined);
+    assert.equal(provider.tempFileKind!("notes.txt"), undefined);
+    // A workspace inside the provider's root: a file named like the provider's old temp shape syncs
+    // when the provider does not claim it.
+    await fsp.writeFile(path.join(ws, ".ws-tmp-aaaaaaaaaaaa-n.txt"), "mine");
+    const bare = { ...provider, tempFileKind: undefined };
+    const r = ok(await runSyncWithProvider({ settings: syncSettings({}), provider: bare, workspaceDir: ws, stateDir }));
+    assert.deepEqual(r.uploaded, [".ws-tmp-aaaaaaaaaaaa-n.txt"]);
+  });
+});
+
+describe("sync of many files", () => {
+  it("emits no MaxListenersExceededWarning", async () => {
+    const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), "wsync-listeners-"));
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on("warning", onWarning);
+    try {
+      const ws = path.join(tmp, "ws");
+      const provider = createLocalProvider({ root: path.join(tmp, "cloud") });
+      for (let i = 0; i < 40; i++) {
+        await fsp.mkdir(path.join(ws, "up"), { recursive: true });
+        await fsp.writeFile(path.join(ws, "up", `f${i}.txt`), `local ${i}`);
+        await provider.write(`share/down/g${i}.txt`, Readable.from([Buffer.from(`cloud ${i}`)]));
+      }
+      for (const mode of ["bisync", "mailbox", "mirror"] as const) {
+        const r = ok(await runSyncWithProvider({ settings: syncSettings({ mode, concurrency: 16, timeout: 600 }), provider, workspaceDir: ws, stateDir: path.join(tmp, `state-${mode}`) }));
+        if (mode === "bisync") assert.equal(r.downloaded.length + r.uploaded.length, 80);
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+      const bad = warnings.filter((w) => w.name === "MaxListenersExceededWarning");
+      assert.deepEqual(bad.map((w) => w.message), []);
+    } finally {
+      process.off("warning", onWarning);
+      await fsp.rm(tmp, { recursive: true, force: true });
+    }
+  });
+});
