@@ -189,6 +189,21 @@ export function describeSafetySuite(name: string, make: MakeSafetyProvider, opti
         });
       }
 
+      it("copySymlinks: a linked folder's files are uploaded, but nothing is written or deleted through the link", async () => {
+        await link("link");
+        await putCloud("link/precious.txt", "cloud version", new Date(Date.now() + 60_000));
+        await putCloud("link/new.txt", "new in the cloud");
+        for (let i = 0; i < 2; i++) {
+          const r = ok(await run({ copySymlinks: true }));
+          await assertOutsideUntouched();
+          assert.deepEqual(r.deleted, []);
+          assert.ok(skippedPaths(r).includes("link/new.txt"), JSON.stringify(r.skipped));
+        }
+        assert.equal(await readCloud("link/a.txt"), "outside a", "read through the link: uploaded");
+        assert.equal(await readCloud("link/precious.txt"), "cloud version");
+        assert.equal(await readCloud("link/new.txt"), "new in the cloud");
+      });
+
       it("a folder swapped for a symlink after the listing is caught right before the write", async () => {
         await writeWs("dir/keep.txt", "k");
         ok(await run({}));

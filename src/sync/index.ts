@@ -2,7 +2,8 @@
  * Folder sync without rclone: `mailbox`, `mirror` (with ingest) and `bisync` over any
  * {@link import("../providers/types.js").StorageProvider}.
  *
- * Layout (one job per file): `listing` (both sides), `deltas` (change tests), `plan` (pure planner),
+ * Layout (one job per file): `listing` (both sides), `scope` (names out of scope on both sides),
+ * `deltas` (change tests), `plan` (pure planner),
  * `ingest` (mirror ingest planner), `safety` (maxDelete / empty-side checks), `execute` (transfers
  * and deletions), `transfer` (one file up or down), `mailbox` (drain, notification), `filters`,
  * `state` (atomic state store), `lock` (in-process + lock file), `run` (one run), `run-config`
@@ -28,6 +29,18 @@
  * - A mode change, unreadable state or state for another folder is treated as a first run (merge,
  *   no deletions). The in-process lock fails fast with `LOCKED` instead of waiting.
  * - Failures come back as `{ ok: false, error: string, code }` (as the backup API).
+ * - Workspace symlinks (issue 12): every local write, rename and delete goes through
+ *   `util/safe-fs.ts`, which checks the real parent chain right before the call; with or without
+ *   `copySymlinks`, nothing is ever written or deleted through a link (with it, linked folders are
+ *   read and uploaded only). A cloud file under a workspace symlink is skipped with a reason, gets
+ *   no state entry and is never deleted from the cloud because of that (`scope`).
+ * - Temp files are ours only with this install's token in the name (`util/temp-names.ts`);
+ *   `.ws-sync-draft.tmp` is a user file. Our leftovers idle for an hour are removed after a
+ *   successful run (workspace downloads; the provider's visible upload temps). S3 multipart uploads
+ *   and Dropbox sessions carry no marker of ours, so sync leaves them to the backend's expiry.
+ * - Names the workspace cannot hold (a cloud file beside a folder of the same name, parts over 255
+ *   bytes, `..`, backslashes, NUL) are skipped with a reason and kept on both sides; any other
+ *   per-file name error at execution skips that file only. Control characters are legal here and sync.
  */
 export { runSync, type RunSyncOptions } from "./run-config.js";
 export { runSyncWithProvider, MODE_REQUIRED_MESSAGE, type RunSyncWithProviderOptions } from "./run.js";
