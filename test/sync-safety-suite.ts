@@ -234,6 +234,28 @@ export function describeSafetySuite(name: string, make: MakeSafetyProvider, opti
         assert.equal(await readCloud("dir/keep.txt"), "cloud keep");
       });
 
+      it("a file that appears in the workspace after the listing is never replaced by a new cloud file", async () => {
+        await writeWs("x.txt", "x");
+        await putCloud("new.txt", "cloud new");
+        const inner = cloud;
+        cloud = {
+          ...inner,
+          async read(key, o) {
+            await writeWs("new.txt", "written by the user meanwhile");
+            return inner.read(key, o);
+          },
+        } as HostileCloud;
+        const r = ok(await run({}));
+        cloud = inner;
+        assert.equal(await readWs("new.txt"), "written by the user meanwhile");
+        assert.ok(skippedPaths(r).includes("new.txt"), JSON.stringify(r.skipped));
+        const r2 = ok(await run({}));
+        assert.deepEqual(r2.deleted, []);
+        const copies = [await readWs("new.txt"), await readCloud("new.txt")].sort();
+        assert.ok(copies.includes("written by the user meanwhile"));
+        assert.ok((await readWs("new.txt.conflict").catch(() => "")) !== "" || copies.includes("cloud new"), "both versions kept");
+      });
+
       it("a local delete is refused when its folder became a symlink after the listing", async () => {
         await writeWs("dir/a.txt", "outside a"); // same bytes as outside/a.txt
         await writeWs("x.txt", "x");

@@ -111,8 +111,10 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
 
   const localNameFor = localNamer(ctx.local, ctx.keyOf);
 
-  const download = async (rel: string, r: RemoteFile, signal: AbortSignal | undefined): Promise<LocalFile> => {
+  /** Downloads `r` to `rel`; `exclusive` for a name new to the workspace (never replaces what appeared there since the listing). */
+  const download = async (rel: string, r: RemoteFile, signal: AbortSignal | undefined, exclusive: boolean): Promise<LocalFile> => {
     const { local } = await downloadFile(provider, remoteFull(r.path), ctx.wfs, ctx.token, rel, {
+      exclusive,
       mtimeMs: listSource ? r.mtimeMs : undefined,
       signal,
     });
@@ -171,7 +173,7 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
       if (!r) return;
       const rel = l?.path ?? localNameFor(r.path);
       logger.debug?.(`[workspace-sync] download ${r.path} (${a.reason})`);
-      const local = await download(rel, r, signal);
+      const local = await download(rel, r, signal, !l);
       out.files[a.path] = { local: localSignature(local), remote: remoteSignature(r) };
       out.downloaded.push(rel);
     } else if (a.kind === "conflict") {
@@ -180,7 +182,7 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
       const loserKey = ctx.keyOf(a.loserPath);
       if (a.winner === "local") {
         // Cloud copy → <name>.conflict on both sides, then the workspace copy over the cloud one.
-        const loserLocal = await download(a.loserPath, r, signal);
+        const loserLocal = await download(a.loserPath, r, signal, true);
         const loserRemote = await uploadFile(provider, localAbs(a.loserPath), remoteFull(a.loserPath), loserLocal, signal);
         out.files[loserKey] = { local: localSignature(loserLocal), remote: remoteSignature(loserRemote) };
         const stored = await uploadFile(provider, localAbs(l.path), remoteFull(r.path), l, signal);
@@ -198,7 +200,7 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
         const loserLocal: LocalFile = { path: a.loserPath, size: st.size, mtimeMs: Math.trunc(st.mtimeMs) };
         const loserRemote = await uploadFile(provider, loserAbs, remoteFull(a.loserPath), loserLocal, signal);
         out.files[loserKey] = { local: localSignature(loserLocal), remote: remoteSignature(loserRemote) };
-        const local = await download(l.path, r, signal);
+        const local = await download(l.path, r, signal, false);
         out.files[a.path] = { local: localSignature(local), remote: remoteSignature(r) };
         out.uploaded.push(a.loserPath);
         out.downloaded.push(l.path);

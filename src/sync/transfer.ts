@@ -41,6 +41,8 @@ export interface DownloadOptions {
   mtimeMs?: number;
   /** Never replace an existing file: use `name (1).ext`, `name (2).ext`… instead. */
   noClobber?: boolean;
+  /** The file is new to the workspace: if the name is taken meanwhile (or by a case twin), skip instead of replacing. */
+  exclusive?: boolean;
   signal?: AbortSignal;
 }
 
@@ -70,6 +72,7 @@ export async function downloadFile(provider: StorageProvider, remoteFull: string
       await fsp.utimes(tmp, t, t);
     }
     if (options.noClobber) finalRel = await wfs.linkNoClobber(tmp, targetRel, numberedName);
+    else if (options.exclusive) await wfs.placeNew(tmp, targetRel);
     else await wfs.rename(tmp, targetRel);
   } catch (err) {
     await fsp.rm(tmp, { force: true }).catch(() => undefined);

@@ -155,6 +155,29 @@ export class WorkspaceFs {
   }
 
   /**
+   * Puts `fromAbs` (a temp file of ours) at `rel` only if nothing has that name: a file that appeared
+   * since the listing, or one whose name differs only in case on a case-insensitive disk, is never
+   * replaced (`link()` fails atomically on an existing name).
+   */
+  async placeNew(fromAbs: string, rel: string): Promise<void> {
+    await this.verifyDir(parentOf(rel));
+    const abs = this.abs(rel);
+    const taken = (): LocalPathError =>
+      new LocalPathError(rel, "the workspace already has a file of this name (or of the same name in another case, on a case-insensitive disk): not replaced, skipped");
+    try {
+      await fsp.link(fromAbs, abs);
+      return;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EEXIST") throw taken();
+      if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "EXDEV") throw asNameError(err, rel);
+    }
+    // No hard links here: check, then rename (racy only against another writer of the same name).
+    if (await lstatOrUndefined(abs, rel)) throw taken();
+    await fsp.rename(fromAbs, abs);
+  }
+
+  /**
    * Links `fromAbs` to `rel`, or to the first free `numbered(rel, n)`, never replacing anything
    * (`link()` fails atomically on an existing name). Returns the relative name used.
    */
