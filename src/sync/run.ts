@@ -426,6 +426,9 @@ async function ensureWorkspace(ctx: RunContext): Promise<void> {
   ctx.wfs = await WorkspaceFs.open(ctx.workspace);
 }
 
+/** When this process last cleaned up provider leftovers, by provider and cloud folder. */
+const lastProviderCleanup = new Map<string, number>();
+
 /**
  * After a successful run: removes this install's own leftovers (sync download temps in the
  * workspace, the provider's visible upload temps in the cloud folder) that no run can still be
@@ -438,8 +441,13 @@ async function cleanUpLeftovers(ctx: RunContext, p: Prepared | undefined): Promi
     if (removed > 0) ctx.logger.info(`[workspace-sync] Removed ${removed} download temp file(s) left by an interrupted sync`);
   }
   // Only backends whose temp files are visible as files can tell theirs apart; multipart uploads
-  // and upload sessions carry no marker, so they are left to the backend's own expiry.
-  if (ctx.provider.tempFileKind) {
+  // and upload sessions carry no marker, so they are left to the backend's own expiry. The walk
+  // costs a pass over the cloud folder, and a leftover only counts once idle for STALE_TEMP_MS:
+  // at most once per that period per folder in one process.
+  const key = `${ctx.provider.description}\n${ctx.remoteDir}`;
+  const last = lastProviderCleanup.get(key);
+  if (ctx.provider.tempFileKind && (last === undefined || Date.now() - last >= STALE_TEMP_MS)) {
+    lastProviderCleanup.set(key, Date.now());
     try {
       const removed = await ctx.provider.cleanupIncomplete(ctx.remoteDir, STALE_TEMP_MS, { signal: ctx.signal, match: (rel) => !ctx.filter.excluded(rel) });
       if (removed > 0) ctx.logger.info(`[workspace-sync] Removed ${removed} partial upload(s) left by an interrupted sync`);
