@@ -8,7 +8,7 @@ import type { Dirent } from "node:fs";
 import path from "node:path";
 import { throwIfAborted, toWorkspaceSyncError } from "../errors.js";
 import type { StorageProvider } from "../providers/types.js";
-import { syncTempKind } from "../util/temp-names.js";
+import { installToken, syncTempKind } from "../util/temp-names.js";
 import type { SyncFilter } from "./filters.js";
 import type { LocalFile, RemoteFile, SkipNote } from "./types.js";
 
@@ -22,11 +22,13 @@ export interface LocalListOptions {
   ignoredNames?: readonly string[];
   keyOf: (p: string) => string;
   /**
-   * This install's temp-name token: sync download temps carrying it are ours (never listed, returned
+   * This install's temp-name token (default: the process's, see `util/temp-names.ts`): sync download temps carrying it are ours (never listed, returned
    * in `ownTemps`); those with another install's token are reported and left alone. Every other name,
    * `.ws-sync-draft.tmp` included, is a user file.
    */
-  syncToken: string;
+  syncToken?: string;
+  /** @deprecated Ignored: stale temp files are removed by the runner after a successful run, through the guarded file system. */
+  removeStaleTemps?: boolean;
   /** The provider's own word on its temp files (a workspace may sit inside a local provider's root). */
   providerTempKind?: (name: string) => "own" | "other" | undefined;
   signal?: AbortSignal;
@@ -76,6 +78,7 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
   const blocked: string[] = [];
   const ownTemps: OwnTemp[] = [];
   const opaque: string[] = [];
+  const syncToken = options.syncToken ?? installToken();
   const block = (p: string, reason: string, isOpaque = false): void => {
     skipped.push({ path: p, reason });
     blocked.push(p);
@@ -103,7 +106,7 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
         const name = item.name;
         const relPath = t.rel ? `${t.rel}/${name}` : name;
         if (name.charCodeAt(0) === 46 /* . */) {
-          const kind = syncTempKind(name, options.syncToken);
+          const kind = syncTempKind(name, syncToken);
           if (kind === "own") {
             // Ours (a crashed run's, or a concurrent run's in flight); only outside symlinked folders
             // is it ever removed, and only through the guarded file system.
