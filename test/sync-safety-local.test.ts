@@ -134,6 +134,47 @@ describe("sync safety on the local provider: our own temp files", () => {
   });
 });
 
+describe("the local provider's own folder holding symlinks", () => {
+  let tmp: string;
+  let outside: string;
+  beforeEach(async () => {
+    tmp = await fsp.mkdtemp(path.join(os.tmpdir(), "wsync-cloudlinks-"));
+    outside = path.join(tmp, "outside");
+    await fsp.mkdir(outside, { recursive: true });
+    await fsp.writeFile(path.join(outside, "a.txt"), "outside a");
+    await fsp.mkdir(path.join(tmp, "cloud", "share"), { recursive: true });
+    await fsp.symlink(outside, path.join(tmp, "cloud", "share", "docs"));
+  });
+  afterEach(() => fsp.rm(tmp, { recursive: true, force: true }));
+
+  it("writes and deletes never go through them", async () => {
+    const provider = createLocalProvider({ root: path.join(tmp, "cloud") });
+    await assert.rejects(provider.write("share/docs/x.txt", Readable.from([Buffer.from("x")])), (err: Error & { code?: string }) => err.code === "INVALID_PATH" && /symlink/.test(err.message));
+    await assert.rejects(provider.write("share/docs", Readable.from([Buffer.from("x")])), (err: Error & { code?: string }) => err.code === "INVALID_PATH");
+    await assert.rejects(provider.delete("share/docs/a.txt"), (err: Error & { code?: string }) => err.code === "INVALID_PATH");
+    await assert.rejects(provider.ensureDir("share/docs/sub"), (err: Error & { code?: string }) => err.code === "INVALID_PATH");
+    assert.deepEqual(await fsp.readdir(outside), ["a.txt"]);
+    assert.equal(await fsp.readFile(path.join(outside, "a.txt"), "utf8"), "outside a");
+    // Ordinary use is unchanged.
+    await provider.write("share/ok/y.txt", Readable.from([Buffer.from("y")]));
+    await provider.delete("share/ok/y.txt");
+    await provider.delete("share/ok/never-there.txt");
+    await provider.delete("share/ok/y.txt/deeper");
+  });
+
+  it("a sync upload into a linked cloud folder is skipped with a reason; the rest syncs", async () => {
+    const ws = path.join(tmp, "ws");
+    await fsp.mkdir(path.join(ws, "docs"), { recursive: true });
+    await fsp.writeFile(path.join(ws, "docs", "new.txt"), "local new");
+    await fsp.writeFile(path.join(ws, "fine.txt"), "fine");
+    const provider = createLocalProvider({ root: path.join(tmp, "cloud") });
+    const r = ok(await runSyncWithProvider({ settings: syncSettings({}), provider, workspaceDir: ws, stateDir: path.join(tmp, "state") }));
+    assert.deepEqual(r.uploaded, ["fine.txt"]);
+    assert.ok(r.skipped?.some((s) => s.path === "docs/new.txt" && /symlink/.test(s.reason)), JSON.stringify(r.skipped));
+    assert.deepEqual(await fsp.readdir(outside), ["a.txt"]);
+  });
+});
+
 describe("sync of many files", () => {
   it("emits no MaxListenersExceededWarning", async () => {
     const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), "wsync-listeners-"));

@@ -1,5 +1,6 @@
 /**
- * Writes, renames and deletes inside one folder tree (the synced workspace) that never go through a
+ * Writes, renames and deletes inside one folder tree (the synced workspace, the local provider's
+ * folder) that never go through a
  * symbolic link: right before each operation the real parent chain is checked (one `realpath` of
  * the parent compared with the expected path; on a difference every component is `lstat`ed), and
  * folders are created one level at a time, each checked, never with a recursive `mkdir` that would
@@ -42,24 +43,24 @@ export function nameProblemReason(err: unknown): string {
     if (e instanceof LocalPathError) return e.reason;
     switch (e.code) {
       case "ENAMETOOLONG":
-        return "name too long for the workspace file system: skipped";
+        return "name too long for the file system it goes to: skipped";
       case "ENOTDIR":
       case "EEXIST":
-        return "a file in the workspace has the name of a folder on this path (or the other way round): skipped";
+        return "a file has the name of a folder on this path (or the other way round) where it goes: skipped";
       case "EISDIR":
       case "ENOTEMPTY":
-        return "a folder in the workspace has this file's name: skipped";
+        return "a folder has this file's name where it goes: skipped";
       case "ELOOP":
         return "a symlink is in the way: skipped";
       case "EINVAL":
       case "EILSEQ":
-        return "the workspace file system refuses this name: skipped";
+        return "the file system it goes to refuses this name: skipped";
     }
   }
-  return "could not be written in the workspace: skipped";
+  return "could not be written: skipped";
 }
 
-const SYMLINK_REASON = (dir: string): string => `the workspace has a symlink at ${dir}; sync never writes through one: skipped, the cloud copy is kept`;
+const SYMLINK_REASON = (label: string, dir: string): string => `${label} has a symlink at ${dir}; nothing is ever written through one: skipped, the other copy is kept`;
 
 /** A guarded view of one folder tree. */
 export class WorkspaceFs {
@@ -68,14 +69,17 @@ export class WorkspaceFs {
   private constructor(
     /** Absolute root as given. */
     readonly root: string,
-    private readonly realRoot: string,
+    /** The root's real path; resolved again while the root does not exist yet. */
+    private realRoot: string | undefined,
+    /** How reasons name the tree (`the workspace`, `the local provider folder`). */
+    readonly label: string,
   ) {}
 
   /** Opens `root` (its own path may contain links; everything below it may not). */
-  static async open(root: string): Promise<WorkspaceFs> {
+  static async open(root: string, label = "the workspace"): Promise<WorkspaceFs> {
     const abs = path.resolve(root);
-    const real = await fsp.realpath(abs).catch(() => abs);
-    return new WorkspaceFs(abs, real);
+    const real = await fsp.realpath(abs).catch(() => undefined);
+    return new WorkspaceFs(abs, real, label);
   }
 
   /** Absolute path of a `/`-separated relative path. */
@@ -88,23 +92,34 @@ export class WorkspaceFs {
    * time. Throws {@link LocalPathError} for a symlink or a file in the way. Returns the absolute path.
    */
   async ensureDir(relDir: string): Promise<string> {
+    try {
+      return await this.ensureDirOnce(relDir);
+    } catch (err) {
+      // A folder remembered from earlier that was removed since: forget it and create it again.
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT" || !this.known.has(relDir)) throw err;
+      for (const k of [...this.known]) if (k === relDir || relDir.startsWith(`${k}/`)) this.known.delete(k);
+      return this.ensureDirOnce(relDir);
+    }
+  }
+
+  private async ensureDirOnce(relDir: string): Promise<string> {
     if (relDir !== "" && !this.known.has(relDir)) {
       let cur = "";
       for (const seg of relDir.split("/")) {
         cur = cur ? `${cur}/${seg}` : seg;
         if (this.known.has(cur)) continue;
         const abs = this.abs(cur);
-        let st = await lstatOrUndefined(abs, cur);
+        let st = await lstatOrUndefined(abs, cur, this.label);
         if (!st) {
           try {
             await fsp.mkdir(abs);
           } catch (err) {
-            if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw asNameError(err, cur);
-            st = await lstatOrUndefined(abs, cur);
+            if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw asNameErrorIn(err, cur, this.label);
+            st = await lstatOrUndefined(abs, cur, this.label);
           }
         }
-        if (st?.isSymbolicLink()) throw new LocalPathError(cur, SYMLINK_REASON(cur));
-        if (st && !st.isDirectory()) throw new LocalPathError(cur, `${cur} is a file in the workspace, not a folder: skipped`);
+        if (st?.isSymbolicLink()) throw new LocalPathError(cur, SYMLINK_REASON(this.label, cur));
+        if (st && !st.isDirectory()) throw new LocalPathError(cur, `${cur} is a file in ${this.label}, not a folder: skipped`);
         this.known.add(cur);
       }
     }
@@ -114,12 +129,16 @@ export class WorkspaceFs {
   /** Checks, now, that `relDir` is a real folder reached without links. Returns its absolute path. */
   async verifyDir(relDir: string): Promise<string> {
     const abs = this.abs(relDir);
-    const expected = relDir === "" ? this.realRoot : path.join(this.realRoot, ...relDir.split("/"));
+    this.realRoot ??= await fsp.realpath(this.root).catch((err) => {
+      throw asNameErrorIn(err, ".", this.label);
+    });
+    const realRoot = this.realRoot;
+    const expected = relDir === "" ? realRoot : path.join(realRoot, ...relDir.split("/"));
     let real: string;
     try {
       real = await fsp.realpath(abs);
     } catch (err) {
-      throw asNameError(err, relDir);
+      throw asNameErrorIn(err, relDir, this.label);
     }
     if (real === expected) return abs;
     // Slow path: find the link (or accept real folders whose real path differs only by spelling,
@@ -127,13 +146,13 @@ export class WorkspaceFs {
     let cur = "";
     for (const seg of relDir.split("/").filter(Boolean)) {
       cur = cur ? `${cur}/${seg}` : seg;
-      const st = await lstatOrUndefined(this.abs(cur), cur);
+      const st = await lstatOrUndefined(this.abs(cur), cur, this.label);
       if (!st) throw new LocalPathError(cur, `${cur} vanished during the sync: skipped`);
-      if (st.isSymbolicLink()) throw new LocalPathError(cur, SYMLINK_REASON(cur));
-      if (!st.isDirectory()) throw new LocalPathError(cur, `${cur} is a file in the workspace, not a folder: skipped`);
+      if (st.isSymbolicLink()) throw new LocalPathError(cur, SYMLINK_REASON(this.label, cur));
+      if (!st.isDirectory()) throw new LocalPathError(cur, `${cur} is a file in ${this.label}, not a folder: skipped`);
     }
-    if (relDir === "" || path.relative(this.realRoot, real).startsWith("..")) {
-      throw new LocalPathError(relDir || ".", "the workspace folder was replaced during the sync: skipped");
+    if (relDir === "" || path.relative(realRoot, real).startsWith("..")) {
+      throw new LocalPathError(relDir || ".", `${this.label} was replaced during the sync: skipped`);
     }
     return abs;
   }
@@ -142,9 +161,9 @@ export class WorkspaceFs {
   async checkTarget(rel: string): Promise<string> {
     await this.verifyDir(parentOf(rel));
     const abs = this.abs(rel);
-    const st = await lstatOrUndefined(abs, rel);
-    if (st?.isSymbolicLink()) throw new LocalPathError(rel, "a symlink in the workspace has this name; it is never replaced: skipped");
-    if (st && !st.isFile()) throw new LocalPathError(rel, st.isDirectory() ? "a folder in the workspace has this file's name: skipped" : "a special file in the workspace has this name: skipped");
+    const st = await lstatOrUndefined(abs, rel, this.label);
+    if (st?.isSymbolicLink()) throw new LocalPathError(rel, `a symlink in ${this.label} has this name; it is never replaced: skipped`);
+    if (st && !st.isFile()) throw new LocalPathError(rel, st.isDirectory() ? `a folder in ${this.label} has this file's name: skipped` : `a special file in ${this.label} has this name: skipped`);
     return abs;
   }
 
@@ -163,17 +182,17 @@ export class WorkspaceFs {
     await this.verifyDir(parentOf(rel));
     const abs = this.abs(rel);
     const taken = (): LocalPathError =>
-      new LocalPathError(rel, "the workspace already has a file of this name (or of the same name in another case, on a case-insensitive disk): not replaced, skipped");
+      new LocalPathError(rel, `${this.label} already has a file of this name (or of the same name in another case, on a case-insensitive disk): not replaced, skipped`);
     try {
       await fsp.link(fromAbs, abs);
       return;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "EEXIST") throw taken();
-      if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "EXDEV") throw asNameError(err, rel);
+      if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "EXDEV") throw asNameErrorIn(err, rel, this.label);
     }
     // No hard links here: check, then rename (racy only against another writer of the same name).
-    if (await lstatOrUndefined(abs, rel)) throw taken();
+    if (await lstatOrUndefined(abs, rel, this.label)) throw taken();
     await fsp.rename(fromAbs, abs);
   }
 
@@ -194,14 +213,14 @@ export class WorkspaceFs {
         if (code === "EEXIST") continue;
         if (code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "EXDEV") {
           // No hard links here: check-then-rename (racy only against other writers of the same name).
-          if (await lstatOrUndefined(abs, candidate)) continue;
+          if (await lstatOrUndefined(abs, candidate, this.label)) continue;
           await fsp.rename(fromAbs, abs);
           return candidate;
         }
-        throw asNameError(err, candidate);
+        throw asNameErrorIn(err, candidate, this.label);
       }
     }
-    throw new LocalPathError(rel, "no free name for it in the workspace: skipped");
+    throw new LocalPathError(rel, `no free name for it in ${this.label}: skipped`);
   }
 
   /** Copies regular file `fromRel` to `toRel`, which must not exist (never through a link). */
@@ -222,7 +241,7 @@ export class WorkspaceFs {
       if (err instanceof LocalPathError || (err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
     });
     const abs = this.abs(rel);
-    const st = await lstatOrUndefined(abs, rel);
+    const st = await lstatOrUndefined(abs, rel, this.label);
     if (!st) return "gone";
     if (st.isSymbolicLink()) throw new LocalPathError(rel, "it is a symlink now; sync never deletes through or over one: skipped");
     if (!st.isFile()) throw new LocalPathError(rel, "it is not a regular file now: skipped");
@@ -237,19 +256,19 @@ function parentOf(rel: string): string {
   return i < 0 ? "" : rel.slice(0, i);
 }
 
-async function lstatOrUndefined(abs: string, rel: string): Promise<import("node:fs").Stats | undefined> {
+async function lstatOrUndefined(abs: string, rel: string, label: string): Promise<import("node:fs").Stats | undefined> {
   try {
     return await fsp.lstat(abs);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw asNameError(err, rel);
+    throw asNameErrorIn(err, rel, label);
   }
 }
 
-function asNameError(err: unknown, rel: string): unknown {
+function asNameErrorIn(err: unknown, rel: string, label: string): unknown {
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === "ENOTDIR") return new LocalPathError(rel, "a file in the workspace has the name of a folder on this path: skipped", err);
-  if (code === "ELOOP") return new LocalPathError(rel, SYMLINK_REASON(rel), err);
-  if (code === "ENAMETOOLONG") return new LocalPathError(rel, "name too long for the workspace file system: skipped", err);
+  if (code === "ENOTDIR") return new LocalPathError(rel, `a file in ${label} has the name of a folder on this path: skipped`, err);
+  if (code === "ELOOP") return new LocalPathError(rel, SYMLINK_REASON(label, rel), err);
+  if (code === "ENAMETOOLONG") return new LocalPathError(rel, `name too long for the file system of ${label}: skipped`, err);
   return err;
 }

@@ -24,6 +24,7 @@ import type {
 import { mapLimit } from "../../util/concurrency.js";
 import { normalizeRemotePath } from "../paths.js";
 import { PROVIDER_TEMP_PREFIX, installToken, providerTempKind, providerTempName } from "../../util/temp-names.js";
+import { LocalPathError, WorkspaceFs, isLocalNameProblem } from "../../util/safe-fs.js";
 
 /** Settings of the local provider. */
 export interface LocalProviderSettings {
@@ -46,6 +47,10 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
   }
   const root = path.resolve(settings.root);
   const token = installToken(ctx?.stateDir);
+  // Writes and deletes never go through a symlink inside the folder (a link there is not the
+  // provider's to follow): the same guard sync uses for the workspace.
+  let guardPromise: Promise<WorkspaceFs> | undefined;
+  const guard = (): Promise<WorkspaceFs> => (guardPromise ??= WorkspaceFs.open(root, "the local provider folder"));
   const kindOf = (name: string): "own" | "other" | undefined => (name.startsWith(LOCAL_TEMP_PREFIX) ? providerTempKind(name, token)?.kind : undefined);
 
   const abs = (p: string): string => {
@@ -132,10 +137,16 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
       const rel = normalizeRemotePath(p);
       if (rel === "") throw new WorkspaceSyncError("INVALID_PATH", "Cannot write to the provider root: give a file path", { path: p });
       const target = abs(rel);
-      const dir = path.dirname(target);
-      await fsp.mkdir(dir, { recursive: true }).catch((err) => {
-        throw toWorkspaceSyncError(err);
-      });
+      const slash = rel.lastIndexOf("/");
+      const g = await guard();
+      let dir: string;
+      try {
+        await fsp.mkdir(root, { recursive: true });
+        dir = await g.ensureDir(slash < 0 ? "" : rel.slice(0, slash));
+      } catch (err) {
+        source.destroy();
+        throw isLocalNameProblem(err) ? err : toWorkspaceSyncError(err);
+      }
       const tmp = path.join(dir, providerTempName(token, path.basename(target)));
       let written = 0;
       const counter = new PassThrough({ highWaterMark: READ_BUFFER });
@@ -155,6 +166,7 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
         if (options.mtime) await fsp.utimes(tmp, options.mtime, options.mtime);
         if (options.overwrite === false) {
           // link() fails atomically when the name exists, unlike rename().
+          await g.verifyDir(slash < 0 ? "" : rel.slice(0, slash));
           await fsp.link(tmp, target).catch((err) => {
             if ((err as NodeJS.ErrnoException).code === "EEXIST") {
               throw new WorkspaceSyncError("ALREADY_EXISTS", `Already exists on ${provider.description}: ${rel}`, { path: rel });
@@ -163,12 +175,12 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
           });
           await fsp.unlink(tmp);
         } else {
-          await fsp.rename(tmp, target);
+          await g.rename(tmp, rel);
         }
       } catch (err) {
         source.destroy();
         await fsp.rm(tmp, { force: true }).catch(() => undefined);
-        throw toWorkspaceSyncError(err);
+        throw isLocalNameProblem(err) && err instanceof LocalPathError ? err : toWorkspaceSyncError(err);
       }
       const st = await fsp.stat(target);
       return entryOf(rel, st);
@@ -176,10 +188,12 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
 
     async delete(p: string): Promise<void> {
       try {
-        await fsp.unlink(abs(p));
+        await (await guard()).unlinkFile(normalizeRemotePath(p));
       } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code !== "ENOENT" && code !== "ENOTDIR") throw toWorkspaceSyncError(err);
+        const e = err as NodeJS.ErrnoException;
+        const code = e instanceof LocalPathError ? (e.cause as NodeJS.ErrnoException | undefined)?.code : e.code;
+        if (code === "ENOENT" || code === "ENOTDIR") return; // nothing of that name: deleted already
+        throw err instanceof LocalPathError ? err : toWorkspaceSyncError(err);
       }
     },
 
@@ -197,9 +211,12 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
     },
 
     async ensureDir(dir: string): Promise<void> {
-      await fsp.mkdir(abs(dir), { recursive: true }).catch((err) => {
-        throw toWorkspaceSyncError(err);
-      });
+      try {
+        await fsp.mkdir(root, { recursive: true });
+        await (await guard()).ensureDir(normalizeRemotePath(dir));
+      } catch (err) {
+        throw err instanceof LocalPathError ? err : toWorkspaceSyncError(err);
+      }
     },
 
     async check(): Promise<void> {
