@@ -4,7 +4,8 @@
  * - a sentinel folder outside the workspace (files, a sub-folder), fingerprinted;
  * - a workspace with random files and random symlinks (to the sentinel, into it, to a file in it,
  *   dangling, or relative `../`), often at names the cloud uses too (`link`, `_inbox`, `inbox/sub`…);
- * - a cloud folder with random files: names that a folder can hold are real files, the rest (`..`,
+ * - a cloud folder (sometimes holding a link to the sentinel) with random files: names that a folder
+ *   can hold are real files, the rest (`..`,
  *   `.`, empty parts, backslashes, control characters, 256+ byte parts, `a` beside `a/b`, case twins)
  *   sit in a {@link hostileCloud} overlay;
  * then runs the mode two or three times (deleting a random file on one side between runs) and checks:
@@ -195,6 +196,23 @@ async function iteration(seed: number, dir: string, report: SyncFuzzReport): Pro
     await putCloud(rel);
     if (chance(0.25)) await putCloud(`${rel}/${pick(plain)}`); // a file and a folder of one name
     if (chance(0.15)) await putCloud(rel.toUpperCase()); // a case twin
+  }
+
+  // Sometimes the cloud folder itself (a plain folder here) holds a link to outside.
+  if (chance(0.3)) {
+    const rel = pick(linkNames);
+    const parents = rel.split("/").slice(0, -1).map((_, j, all) => all.slice(0, j + 1).join("/"));
+    const base = path.join(cloudRoot, REMOTE);
+    const throughLink = await Promise.all(parents.map((p) => fsp.lstat(path.join(base, p)).then((st) => !st.isDirectory(), () => false)));
+    if (!throughLink.some(Boolean)) {
+      try {
+        await fsp.mkdir(path.dirname(path.join(base, rel)), { recursive: true });
+        await fsp.symlink(outside, path.join(base, rel));
+        log.push(`cloud link ${rel} -> outside`);
+      } catch {
+        /* taken */
+      }
+    }
   }
 
   const deliberatelyDeleted = new Set<string>();
