@@ -363,6 +363,7 @@ export function describeSafetySuite(name: string, make: MakeSafetyProvider, opti
         await putRaw(`${"z".repeat(256)}`, "z");
         await putCloud("fine.txt", "fine");
         await writeWs("local.txt", "l");
+        await writeWs("local\\back.txt", "a backslash in a local name");
         const r = ok(await run({}));
         assert.ok(r.downloaded.includes("fine.txt"));
         assert.ok(r.uploaded.includes("local.txt"));
@@ -374,6 +375,9 @@ export function describeSafetySuite(name: string, make: MakeSafetyProvider, opti
         );
         ok(await run({}));
         assert.equal(await readCloud("back\\slash.txt"), "b");
+        assert.ok(skippedPaths(r).includes("local\\back.txt"), "a local backslash name is reported, not pushed");
+        assert.ok(!(await cloudNames()).includes("local\\back.txt"));
+        assert.equal(await readWs("local\\back.txt"), "a backslash in a local name");
       });
     });
   });

@@ -131,6 +131,12 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
           block(relPath, "the provider does not store this name", item.isDirectory());
           continue;
         }
+        if (name.includes("\\")) {
+          // The cloud listing refuses such names (a backslash is a separator elsewhere), so a copy
+          // pushed up could never be synced back: both sides leave it alone.
+          block(relPath, "a backslash in the name (a folder separator on other systems): not synced", item.isDirectory());
+          continue;
+        }
         const abs = path.join(t.abs, name);
         if (item.isDirectory()) queue.push({ op: "dir", abs, rel: relPath, viaLink: t.viaLink });
         else if (item.isFile()) {
