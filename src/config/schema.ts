@@ -126,6 +126,12 @@ export const s3Schema = z.object({
     expect: "a number of seconds >= 0",
     defaultText: "300",
   }),
+  idleTimeoutSeconds: field(num().min(1).max(86400).optional(), {
+    description:
+      "Seconds a request may go without any data moving (no answer, or a stalled transfer) before it fails; retried once, so a server that never answers fails a command in about twice this. Slow but moving transfers are never cut off.",
+    expect: "a number of seconds between 1 and 86400",
+    defaultText: "60",
+  }),
 });
 
 /** `dropbox` block. */
