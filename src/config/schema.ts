@@ -102,7 +102,8 @@ const ignoredBlock = (name: string) =>
 /** `s3` block: S3, Cloudflare R2, Backblaze B2, MinIO. */
 export const s3Schema = z.object({
   endpoint: optString({
-    description: "Custom endpoint: R2 `https://<account>.r2.cloudflarestorage.com`, B2 `https://s3.<region>.backblazeb2.com`. Unset for AWS.",
+    description:
+      "Custom endpoint: R2 `https://<account>.r2.cloudflarestorage.com`, B2 `https://s3.<region>.backblazeb2.com`. Unset for AWS. Credentials in the URL (`https://<key id>:<secret>@host`) are used as the key pair when `accessKeyId`/`secretAccessKey` are unset, and never shown.",
   }),
   region: optString({ description: "Region; `auto` for R2.", defaultText: "us-east-1" }),
   bucket: optString({ description: "Bucket name (for backups, `backup.bucket` takes precedence)." }),

@@ -22,9 +22,6 @@ import { URL_CREDENTIALS_MASK } from "../../util/url-credentials.js";
 import { PlanRetryStrategy } from "./retry.js";
 import { resolveS3Endpoint, retryPlan, s3Deadlines, type ResolvedS3Endpoint, type S3Deadlines } from "./settings.js";
 
-/** S3 settings plus the deadline key (`s3.idleTimeoutSeconds`, seconds; default 60). */
-export type S3ClientSettings = S3Settings & { idleTimeoutSeconds?: number };
-
 /** Requests whose answer comes only after their whole body was sent: a long wait there is normal. */
 const BODY_COMMANDS = new Set(["PutObjectCommand", "UploadPartCommand"]);
 
@@ -39,7 +36,7 @@ export interface BuiltS3Client {
 }
 
 /** Creates the S3 client for `settings`; `logger` gets the "still waiting" lines and setting warnings. */
-export function buildS3Client(settings: S3ClientSettings, logger: Logger = silentLogger): BuiltS3Client {
+export function buildS3Client(settings: S3Settings, logger: Logger = silentLogger): BuiltS3Client {
   const log = redactingLogger(logger);
   const endpoint = resolveS3Endpoint(settings);
   const fromUrl = endpoint.urlCredentials;
