@@ -6,9 +6,13 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { promises as fsp } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import { createServer, type Socket } from "node:net";
+import path from "node:path";
 import { Readable } from "node:stream";
+import { fileURLToPath } from "node:url";
 import { inspect } from "node:util";
 import { isWorkspaceSyncError } from "../src/errors.js";
 import type { Logger } from "../src/logger.js";
@@ -20,6 +24,9 @@ import { DEFAULT_IDLE_TIMEOUT_SECONDS, s3Deadlines } from "../src/providers/s3/s
 import { FetchDeadlineError, withDeadlines } from "../src/util/fetch-deadline.js";
 import { startFaultProxy } from "./support/fault-proxy.js";
 import { s3TestSettings } from "./support/s3.js";
+import { sampleAgent, tempDir } from "./support/tree.js";
+
+const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "src", "cli", "main.js");
 
 const MiB = 1024 * 1024;
 
@@ -185,3 +192,31 @@ test("fetch deadlines are idle limits: a slow but moving body and a slow reader 
   const stalled = await f(`${base}/stall`);
   await assert.rejects(stalled.arrayBuffer(), (e: unknown) => e instanceof FetchDeadlineError && /stopped sending the answer for 0\.4 s/.test(e.message));
 });
+
+test("CLI: backup list -v, backup now and sync against a silent S3 server fail with the endpoint and the fix, and say they are waiting", { timeout: 90_000 }, async (t) => {
+  const silent = await silentServer(t);
+  const { dir, cleanup } = await tempDir("ws-deadline-cli-");
+  t.after(cleanup);
+  const { workspaceDir, stateDir } = await sampleAgent(dir);
+  const s3 = { endpoint: silent.endpoint, region: "us-east-1", accessKeyId: "k", secretAccessKey: "s", idleTimeoutSeconds: 1 };
+  const configFile = path.join(dir, "ws.json");
+  await fsp.writeFile(configFile, JSON.stringify({ sync: { provider: "s3", mode: "mirror", s3: { ...s3, bucket: "b" } }, backup: { enabled: true, provider: "s3", bucket: "b", s3 } }));
+  const base = ["--config", configFile, "--workspace", workspaceDir, "--state-dir", stateDir];
+  for (const cmd of [["backup", "list", "-v"], ["backup", "now"], ["sync"]]) {
+    const r = await runCli([...base, ...cmd]);
+    assert.notEqual(r.code, 0, `${cmd.join(" ")}: ${r.out}`);
+    assert.ok(r.out.includes(`still waiting for ${silent.endpoint}`), `${cmd.join(" ")} says it is waiting: ${r.out}`);
+    assert.match(r.out, new RegExp(`${silent.endpoint.replace(/[.]/g, "\\.")} sent nothing for 1 s \\(2 attempts\\).*s3\\.idleTimeoutSeconds`), `${cmd.join(" ")}: ${r.out}`);
+  }
+});
+
+function runCli(args: string[]): Promise<{ code: number; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? -1, out }));
+  });
+}

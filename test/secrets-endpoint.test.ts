@@ -20,6 +20,7 @@ import { resolveS3Endpoint } from "../src/providers/s3/settings.js";
 import { readLastRun, recordRun } from "../src/state/last-run.js";
 import { runBackup, runSync } from "../src/index.js";
 import { collectSecrets, redact } from "../src/cli/redact.js";
+import { maskSecrets } from "../src/config/mask.js";
 import { redactUrlCredentials, splitUrlCredentials } from "../src/util/url-credentials.js";
 import { rgwFromEnv, s3TestSettings } from "./support/s3.js";
 import { sampleAgent, tempDir } from "./support/tree.js";
@@ -50,6 +51,8 @@ test("redactUrlCredentials masks the userinfo of every URL in a text, and nothin
   // Without whitespace the match runs to the last `@` before a `/`: more is masked, never less.
   assert.ok(!redactUrlCredentials(JSON.stringify({ e: 'http://u:p"w@h' })).includes('p\\"w'));
   assert.equal(redactUrlCredentials("mail me at a@b.c, see http://host/x?y=@z"), "mail me at a@b.c, see http://host/x?y=@z");
+  // config check uses the same function: an unescaped @ in the password no longer leaves its tail.
+  assert.deepEqual(maskSecrets({ s3: { endpoint: "http://u:p@ss-tail@host" } }), { s3: { endpoint: "http://***@host" } });
   assert.deepEqual(splitUrlCredentials(`http://k%40ey:${PW_RAW}@h:1/p`), { url: "http://h:1/p", username: "k@ey", password: PW });
   assert.deepEqual(splitUrlCredentials("http://h:1"), { url: "http://h:1" });
 });
