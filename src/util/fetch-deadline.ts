@@ -69,10 +69,8 @@ export function withDeadlines(base: typeof globalThis.fetch, options: DeadlineOp
     const answerMs = clampTimerMs(idleMs + (options.extraMs?.(url, init?.body) ?? 0) + (sent / MIN_SEND_BYTES_PER_SECOND) * 1000);
     const controller = new AbortController();
     const parent = init?.signal ?? undefined;
-    const onParentAbort = (): void => controller.abort(parent?.reason);
-    if (parent?.aborted) onParentAbort();
-    else parent?.addEventListener("abort", onParentAbort, { once: true });
-    const release = (): void => parent?.removeEventListener("abort", onParentAbort);
+    // AbortSignal.any adds no listener to the caller's signal (many requests in flight share one).
+    const signal = parent ? AbortSignal.any([parent, controller.signal]) : controller.signal;
     let deadline: FetchDeadlineError | undefined;
     const expire = (stalledBody: boolean): void => {
       deadline = new FetchDeadlineError(origin, stalledBody ? idleMs : answerMs, stalledBody);
@@ -90,18 +88,14 @@ export function withDeadlines(base: typeof globalThis.fetch, options: DeadlineOp
     notice.unref();
     let res: Response;
     try {
-      res = await base(input, { ...init, signal: controller.signal });
+      res = await base(input, { ...init, signal });
     } catch (err) {
-      release();
       throw deadline ?? err;
     } finally {
       clearTimeout(timer);
       clearInterval(notice);
     }
-    if (!res.body) {
-      release();
-      return res;
-    }
+    if (!res.body) return res;
     // The body: each read that waits longer than the idle limit fails (only while we wait for the
     // network, so a slow consumer never trips it).
     const reader = res.body.getReader();
@@ -110,19 +104,15 @@ export function withDeadlines(base: typeof globalThis.fetch, options: DeadlineOp
         const idle = setTimeout(() => expire(true), idleMs);
         try {
           const next = await reader.read();
-          if (next.done) {
-            release();
-            c.close();
-          } else c.enqueue(next.value);
+          if (next.done) c.close();
+          else c.enqueue(next.value);
         } catch (err) {
-          release();
           c.error(deadline ?? err);
         } finally {
           clearTimeout(idle);
         }
       },
       cancel(reason) {
-        release();
         return reader.cancel(reason);
       },
     });
