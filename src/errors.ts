@@ -1,8 +1,10 @@
 /**
  * Typed errors. Every error the library reports is a {@link WorkspaceSyncError} with a stable
  * {@link ErrorCode}, the path or key involved where there is one, and a message that says what to do.
- * Messages never contain secrets (passphrases, keys, tokens).
+ * Messages never contain secrets (passphrases, keys, tokens): credentials inside URLs
+ * (`http://user:pw@host`) are masked by the constructor and by {@link errorMessage}, whatever built them.
  */
+import { redactUrlCredentials } from "./util/url-credentials.js";
 
 /** Stable machine-readable error codes. */
 export type ErrorCode =
@@ -55,7 +57,7 @@ export class WorkspaceSyncError extends Error {
   readonly retryable: boolean;
 
   constructor(code: ErrorCode, message: string, options: WorkspaceSyncErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(redactUrlCredentials(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "WorkspaceSyncError";
     this.code = code;
     this.path = options.path;
@@ -85,8 +87,7 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
 
 /** A human-readable message for any thrown value. */
 export function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return String(err);
+  return redactUrlCredentials(err instanceof Error ? err.message : String(err));
 }
 
 /**

@@ -2,6 +2,8 @@
  * The logger shape the plugin host passes (info/warn/error, optional debug). Every module logs
  * through it; nothing writes to the console by itself.
  */
+import { redactUrlCredentials } from "./util/url-credentials.js";
+
 export interface Logger {
   /** Progress and outcomes (`[backup] Snapshot uploaded: …`). */
   info(message: string): void;
@@ -20,6 +22,20 @@ export const silentLogger: Logger = {
   error() {},
   debug() {},
 };
+
+/**
+ * Wraps `logger` so every line has URL credentials masked (`http://***@host`): the last guard for
+ * messages that carry an endpoint or a foreign error text.
+ */
+export function redactingLogger(logger: Logger): Logger {
+  const debug = logger.debug;
+  return {
+    info: (m) => logger.info(redactUrlCredentials(m)),
+    warn: (m) => logger.warn(redactUrlCredentials(m)),
+    error: (m) => logger.error(redactUrlCredentials(m)),
+    ...(debug ? { debug: (m: string) => debug.call(logger, redactUrlCredentials(m)) } : {}),
+  };
+}
 
 /** Progress of a long transfer, reported through `onProgress` callbacks. */
 export interface Progress {

@@ -218,8 +218,37 @@ test("backup and restore through the CLI against the S3 server", async (t) => {
   assert.ok(s3.secretAccessKey && !now.stderr.includes(s3.secretAccessKey), "S3 secret never logged");
 });
 
+/** A password written into s3.endpoint (with a percent-escape: both spellings must stay hidden). */
+const URL_PW_RAW = "Endp0int-Pw%2Fq";
+const URL_PW = "Endp0int-Pw/q";
+
+test("credentials in s3.endpoint: used to sign, never printed (plain, --json, -v), never in state files", async (t) => {
+  const s3 = await s3TestSettings(t);
+  if (!s3) return;
+  // Working: the key pair only in the URL.
+  const good = s3.endpoint!.replace("://", `://${s3.accessKeyId}:${encodeURIComponent(s3.secretAccessKey!)}@`);
+  const f = await fixture(t, { provider: "s3", bucket: s3.bucket, s3: { endpoint: good, region: "us-east-1" } });
+  const now = await cli([...f.base, "backup", "now", "--json", "-v"], f.env);
+  assert.equal(now.code, 0, now.stderr);
+  assert.ok(!(now.stdout + now.stderr).includes(s3.secretAccessKey!), "the URL's secret is not printed");
+  // Failing: a wrong password in the URL and a missing bucket, in every output mode.
+  const bad = s3.endpoint!.replace("://", `://${s3.accessKeyId}:${URL_PW_RAW}@`);
+  const g = await fixture(t, { provider: "s3", bucket: `${s3.bucket}-missing`, s3: { endpoint: bad, region: "us-east-1", maxRetrySeconds: 1 } });
+  for (const flags of [[], ["--json"], ["-v"], ["--json", "-v"]]) {
+    for (const cmd of [["backup", "now"], ["backup", "list"]]) {
+      const r = await cli([...g.base, ...cmd, ...flags], g.env);
+      assert.notEqual(r.code, 0, `${cmd.join(" ")} ${flags.join(" ")}: ${r.stdout}${r.stderr}`);
+      for (const secret of [URL_PW_RAW, URL_PW]) assert.ok(!(r.stdout + r.stderr).includes(secret), `${cmd.join(" ")} ${flags.join(" ")} printed the endpoint password`);
+    }
+  }
+  const state = await fsp.readFile(path.join(g.stateDir, "workspace-sync", "last-backup.json"), "utf8");
+  assert.match(state, /"lastRunOk": false/);
+  for (const secret of [URL_PW_RAW, URL_PW]) assert.ok(!state.includes(secret), "the endpoint password is in last-backup.json");
+});
+
 test("no invocation printed the passphrase", () => {
   const all = ALL_OUTPUT.join("\n");
   assert.ok(all.length > 0);
   assert.ok(!all.includes(PASS), "passphrase leaked into CLI output");
+  for (const secret of [URL_PW_RAW, URL_PW]) assert.ok(!all.includes(secret), "an endpoint password leaked into CLI output");
 });

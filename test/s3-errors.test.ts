@@ -109,3 +109,20 @@ test("S3 error names map to their own codes", () => {
 async function collect(p: StorageProvider, dir: string): Promise<void> {
   for await (const _ of p.list(dir)) void _;
 }
+
+test("a password in s3.endpoint never reaches errors or logs (missing bucket, unreachable endpoint)", async (t) => {
+  const s3 = await s3TestSettings(t);
+  if (!s3) return;
+  const logger = recordingLogger();
+  const withSecret = (endpoint: string) => endpoint.replace("://", `://${s3.accessKeyId}:${SECRET}@`);
+  const missing = createS3Provider({ ...s3, bucket: `${s3.bucket}-missing`, endpoint: withSecret(s3.endpoint!) }, { logger });
+  t.after(() => missing.close?.());
+  // The explicit keys sign; the URL's are ignored (with a warning) and shown as ***.
+  await rejectsWith(missing.check(), "BUCKET_NOT_FOUND", /does not exist at http:\/\/\*\*\*@127\.0\.0\.1:\d+: create it/);
+  await rejectsWith(collect(missing, ""), "BUCKET_NOT_FOUND", /http:\/\/\*\*\*@/);
+  const endpoint = `http://127.0.0.1:${await closedPort()}`;
+  const down = createS3Provider({ ...s3, endpoint: withSecret(endpoint), maxRetrySeconds: 0.3 }, { logger });
+  t.after(() => down.close?.());
+  await rejectsWith(down.stat("a"), "NETWORK", /cannot reach http:\/\/\*\*\*@127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
+  assert.ok(!logger.lines.join("\n").includes(SECRET));
+});

@@ -3,6 +3,7 @@
  * secret values (also in their JSON-escaped form), whatever module produced it.
  */
 import type { ResolvedConfig } from "../config/types.js";
+import { redactUrlCredentials } from "../util/url-credentials.js";
 
 const SECRET_KEYS = ["passphrase", "accessKeyId", "secretAccessKey", "sessionToken", "token", "appKey", "appSecret"] as const;
 
@@ -13,6 +14,7 @@ export function collectSecrets(config: ResolvedConfig): string[] {
     if (!obj || typeof obj !== "object") return;
     for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
       if (typeof v === "string" && (SECRET_KEYS as readonly string[]).includes(k) && v.length >= 4) found.add(v);
+      else if (typeof v === "string" && k === "endpoint") addUrlCredentials(v, found);
       else if (v && typeof v === "object") visit(v);
     }
   };
@@ -26,9 +28,28 @@ export function collectSecrets(config: ResolvedConfig): string[] {
   return [...out].sort((a, b) => b.length - a.length);
 }
 
-/** Replaces every occurrence of each secret in `text` with `***`. */
+/** The userinfo and password of an endpoint URL, raw and percent-decoded (the user name alone is not masked). */
+function addUrlCredentials(url: string, found: Set<string>): void {
+  const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(url.trim());
+  if (!m) return;
+  const userinfo = m[1]!;
+  const colon = userinfo.indexOf(":");
+  for (const part of colon >= 0 ? [userinfo, userinfo.slice(colon + 1)] : [userinfo]) {
+    for (const v of [part, safeDecode(part)]) if (v.length >= 4) found.add(v);
+  }
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/** Replaces every occurrence of each secret in `text` with `***`, and the userinfo of every URL. */
 export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
+  let out = redactUrlCredentials(text);
   for (const s of secrets) if (s && out.includes(s)) out = out.split(s).join("***");
   return out;
 }

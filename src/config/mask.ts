@@ -1,11 +1,10 @@
 /** Secret masking for `config check` output and logs. */
 import { SECRET_KEYS } from "./schema.js";
 import { setOwn } from "./env.js";
+import { redactUrlCredentials } from "../util/url-credentials.js";
 
 /** What every secret value is replaced with. */
 export const MASK = "***";
-
-const URL_USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)[^/?#@]*@/i;
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (v === null || typeof v !== "object") return false;
@@ -21,7 +20,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
  */
 export function maskSecrets<T>(config: T): T {
   const walk = (v: unknown, maskAll: boolean): unknown => {
-    if (typeof v === "string") return maskAll ? MASK : v.replace(URL_USERINFO, `$1${MASK}@`);
+    if (typeof v === "string") return maskAll ? MASK : redactUrlCredentials(v);
     if (maskAll && (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint")) return MASK;
     if (Array.isArray(v)) return v.map((item) => walk(item, maskAll));
     if (isPlainObject(v)) {

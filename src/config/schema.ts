@@ -102,7 +102,8 @@ const ignoredBlock = (name: string) =>
 /** `s3` block: S3, Cloudflare R2, Backblaze B2, MinIO. */
 export const s3Schema = z.object({
   endpoint: optString({
-    description: "Custom endpoint: R2 `https://<account>.r2.cloudflarestorage.com`, B2 `https://s3.<region>.backblazeb2.com`. Unset for AWS.",
+    description:
+      "Custom endpoint: R2 `https://<account>.r2.cloudflarestorage.com`, B2 `https://s3.<region>.backblazeb2.com`. Unset for AWS. Credentials in the URL (`https://<key id>:<secret>@host`) are used as the key pair when `accessKeyId`/`secretAccessKey` are unset, and never shown.",
   }),
   region: optString({ description: "Region; `auto` for R2.", defaultText: "us-east-1" }),
   bucket: optString({ description: "Bucket name (for backups, `backup.bucket` takes precedence)." }),
@@ -125,6 +126,12 @@ export const s3Schema = z.object({
     description: "Longest total time to keep retrying a request, in seconds (B2 answers 503 by design).",
     expect: "a number of seconds >= 0",
     defaultText: "300",
+  }),
+  idleTimeoutSeconds: field(num().min(1).max(86400).optional(), {
+    description:
+      "Seconds a request may go without any data moving (no answer, or a stalled transfer) before it fails; retried once, so a server that never answers fails a command in about twice this. Slow but moving transfers are never cut off.",
+    expect: "a number of seconds between 1 and 86400",
+    defaultText: "60",
   }),
 });
 

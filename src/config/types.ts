@@ -44,6 +44,8 @@ export interface S3Settings {
   queueSize?: number;
   /** Longest total time to keep retrying a request, in seconds (default 300: B2 answers 503 by design). */
   maxRetrySeconds?: number;
+  /** Seconds a request may go without any data moving before it fails; retried once (default 60). */
+  idleTimeoutSeconds?: number;
 }
 
 /** Dropbox settings (the plugin's `dropbox` block). */

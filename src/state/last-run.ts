@@ -5,6 +5,7 @@
  */
 import path from "node:path";
 import { readJsonFile, writeJsonFileAtomic } from "../util/json-file.js";
+import { redactUrlCredentials } from "../util/url-credentials.js";
 
 /** Which kind of run. */
 export type RunKind = "backup" | "sync";
@@ -32,7 +33,7 @@ export async function readLastRun(stateDir: string, kind: RunKind): Promise<Last
   return (await readJsonFile<LastRunState>(lastRunPath(stateDir, kind))) ?? {};
 }
 
-/** Records the outcome of one run. */
+/** Records the outcome of one run. Credentials inside URLs in the texts are masked before saving. */
 export async function recordRun(
   stateDir: string,
   kind: RunKind,
@@ -41,8 +42,8 @@ export async function recordRun(
 ): Promise<LastRunState> {
   const prev = await readLastRun(stateDir, kind);
   const next: LastRunState = outcome.ok
-    ? { lastRunAt: at.toISOString(), lastRunOk: true, lastSuccessAt: at.toISOString(), ...(outcome.result ? { lastResult: outcome.result } : {}) }
-    : { ...prev, lastRunAt: at.toISOString(), lastRunOk: false, lastError: outcome.error };
+    ? { lastRunAt: at.toISOString(), lastRunOk: true, lastSuccessAt: at.toISOString(), ...(outcome.result ? { lastResult: redactUrlCredentials(outcome.result) } : {}) }
+    : { ...prev, lastRunAt: at.toISOString(), lastRunOk: false, lastError: redactUrlCredentials(outcome.error) };
   await writeJsonFileAtomic(lastRunPath(stateDir, kind), next);
   return next;
 }

@@ -9,6 +9,7 @@ import path from "node:path";
 import type { SyncMode, SyncSettings } from "../config/types.js";
 import { WorkspaceSyncError, abortError, errorMessage, throwIfAborted, toWorkspaceSyncError } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
+import { setLongTimeout, type LongTimeout } from "../util/timers.js";
 import { joinRemotePath, normalizeRemotePath } from "../providers/paths.js";
 import type { StorageProvider } from "../providers/types.js";
 import { localChanged, remoteChanged, remoteSignature } from "./deltas.js";
@@ -150,17 +151,17 @@ function runSignal(parent: AbortSignal | undefined, timeoutSeconds: number | und
   const onAbort = (): void => controller.abort(abortError(parent?.reason));
   if (parent?.aborted) onAbort();
   else parent?.addEventListener("abort", onAbort, { once: true });
-  let timer: NodeJS.Timeout | undefined;
+  let timer: LongTimeout | undefined;
   if (timeoutSeconds && timeoutSeconds > 0) {
-    timer = setTimeout(() => {
+    // setLongTimeout: a timeout beyond Node's ~24.8-day timer limit must not fire at once.
+    timer = setLongTimeout(() => {
       controller.abort(new WorkspaceSyncError("TIMEOUT", `Sync timed out after ${timeoutSeconds}s and was stopped cleanly; raise "timeout" if the folder is large or the link slow`, { retryable: true }));
-    }, timeoutSeconds * 1000);
-    timer.unref();
+    }, timeoutSeconds * 1000, { unref: true });
   }
   return {
     signal: controller.signal,
     dispose() {
-      if (timer) clearTimeout(timer);
+      timer?.clear();
       parent?.removeEventListener("abort", onAbort);
     },
   };

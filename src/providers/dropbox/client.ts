@@ -3,6 +3,8 @@ import { setTimeout as delay } from "node:timers/promises";
 import { Dropbox, DropboxAuth } from "dropbox";
 import { WorkspaceSyncError, abortError, throwIfAborted } from "../../errors.js";
 import type { Logger } from "../../logger.js";
+import { FetchDeadlineError, withDeadlines } from "../../util/fetch-deadline.js";
+import { clampTimerMs } from "../../util/timers.js";
 import { REAUTH_ADVICE, classifyFailure, toDropboxError } from "./errors.js";
 import type { ParsedToken } from "./token.js";
 
@@ -17,6 +19,40 @@ export interface DropboxClientOptions {
   maxRetryMs: number;
   /** First back-off step for 5xx and network errors. */
   backoffBaseMs: number;
+  /**
+   * A request fails when no answer starts, or its body stops, for this long (ms); it is retried
+   * {@link DEADLINE_RETRIES} time(s), then the call fails with NETWORK. Default
+   * {@link DEFAULT_DROPBOX_IDLE_TIMEOUT_MS}.
+   */
+  idleTimeoutMs?: number;
+}
+
+/** Default idle limit per Dropbox request: 60 s without an answer (or without body data) fails it. */
+export const DEFAULT_DROPBOX_IDLE_TIMEOUT_MS = 60_000;
+/** Retries after a request went silent: a server that never answers fails a call in ~2 idle periods. */
+export const DEADLINE_RETRIES = 1;
+/** Dropbox may answer a longpoll up to 90 s after its `timeout`. */
+const LONGPOLL_JITTER_MS = 90_000;
+
+/** Extra time Dropbox may hold a `list_folder/longpoll`: its `timeout` (30-480 s, default 30) plus jitter. */
+function longpollMs(url: string, body: unknown): number {
+  if (!/\/files\/list_folder\/longpoll/.test(url)) return 0;
+  let timeout = 30;
+  try {
+    const text = typeof body === "string" ? body : body instanceof Uint8Array ? Buffer.from(body).toString() : "";
+    const t = (JSON.parse(text) as { timeout?: unknown }).timeout;
+    if (typeof t === "number" && Number.isFinite(t)) timeout = Math.min(480, Math.max(30, t));
+  } catch {
+    // keep the default
+  }
+  return timeout * 1000 + LONGPOLL_JITTER_MS;
+}
+
+function deadlineOf(err: unknown): FetchDeadlineError | undefined {
+  for (let e = err, depth = 0; e && typeof e === "object" && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof FetchDeadlineError) return e;
+  }
+  return undefined;
 }
 
 /** Attempts for 5xx / network failures before giving up (rate limits are bounded by time instead). */
@@ -37,7 +73,12 @@ export class DropboxClient {
   private refreshing: Promise<void> | undefined;
 
   constructor(private readonly options: DropboxClientOptions) {
-    const base = options.fetch;
+    const base = withDeadlines(options.fetch, {
+      idleMs: options.idleTimeoutMs ?? DEFAULT_DROPBOX_IDLE_TIMEOUT_MS,
+      logger: options.logger,
+      label: "dropbox",
+      extraMs: longpollMs,
+    });
     const signals = this.signals;
     this.fetch = ((input: Parameters<typeof fetch>[0], init?: RequestInit) => {
       const signal = init?.signal ?? signals.getStore();
@@ -98,6 +139,7 @@ export class DropboxClient {
     // The retry budget runs from the first failure, not from the start of a long upload.
     let started = 0;
     let attempts = 0;
+    let deadlines = 0;
     let refreshed = false;
     for (;;) {
       throwIfAborted(signal);
@@ -129,6 +171,16 @@ export class DropboxClient {
           );
         }
         if (c.kind !== "rate-limit" && c.kind !== "server" && c.kind !== "network") throw toDropboxError(err, path);
+        const silent = deadlineOf(err);
+        if (silent && ++deadlines > DEADLINE_RETRIES) {
+          const at = path !== undefined ? ` (${path === "" ? "/" : path})` : "";
+          throw new WorkspaceSyncError(
+            "NETWORK",
+            `Dropbox ${what}${at} failed: ${silent.message} (${deadlines} attempts): check the network connection and any proxy or firewall, then try again`,
+            { path, cause: err, retryable: true },
+          );
+        }
+        if (!silent) deadlines = 0;
         if (attempts++ === 0) started = Date.now();
         let waitMs: number;
         if (c.kind === "rate-limit") {
@@ -147,7 +199,7 @@ export class DropboxClient {
         if (c.kind === "rate-limit") this.options.logger.warn(`dropbox: rate limited (${c.summary || "429"}) on ${what}; waiting ${seconds} s`);
         else this.options.logger.debug?.(`dropbox: ${what} failed (${c.summary}); retrying in ${seconds} s`);
         try {
-          await delay(waitMs, undefined, signal ? { signal } : undefined);
+          await delay(clampTimerMs(waitMs), undefined, signal ? { signal } : undefined);
         } catch {
           throw abortError(signal?.reason);
         }

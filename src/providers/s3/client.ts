@@ -1,33 +1,55 @@
 /**
- * Builds the one S3Client a provider uses: endpoint presets, credentials (explicit keys or the SDK's
- * default chain), the retry strategy and socket timeouts.
+ * Builds the one S3Client a provider uses: endpoint presets, credentials (explicit keys, keys written
+ * into the endpoint URL, or the SDK's default chain), the retry strategy and the network deadlines.
+ *
+ * Deadlines: every request fails when its connection stays idle for `s3.idleTimeoutSeconds` (default
+ * 60; no byte either way: no answer, or a stalled transfer) and is retried once; connecting is limited
+ * to 10 s. While a command waits for an answer, a "still waiting for <endpoint>" line is logged every
+ * half idle period. A server that accepts connections and never answers thus fails a command in about
+ * two minutes with NETWORK naming the endpoint and the fix; a slow but moving transfer is never cut.
+ *
+ * Userinfo in `s3.endpoint` (`https://<key id>:<secret>@host`) means credentials: it is removed from
+ * the URL the SDK gets (so no SDK message can carry it) and used as the access key pair when
+ * `s3.accessKeyId`/`s3.secretAccessKey` are not set; explicit keys win, with a warning.
  */
 import { createHash } from "node:crypto";
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
-import type { BuildMiddleware, MetadataBearer } from "@smithy/types";
+import type { BuildMiddleware, InitializeMiddleware, MetadataBearer } from "@smithy/types";
 import type { S3Settings } from "../../config/types.js";
 import { WorkspaceSyncError } from "../../errors.js";
+import { redactingLogger, silentLogger, type Logger } from "../../logger.js";
+import { URL_CREDENTIALS_MASK } from "../../util/url-credentials.js";
 import { PlanRetryStrategy } from "./retry.js";
-import { resolveS3Endpoint, retryPlan, type ResolvedS3Endpoint } from "./settings.js";
+import { resolveS3Endpoint, retryPlan, s3Deadlines, type ResolvedS3Endpoint, type S3Deadlines } from "./settings.js";
 
-/** Fails a connection attempt that gets no answer at all. */
-const CONNECT_TIMEOUT_MS = 10_000;
-/** Fails a request whose socket stays silent this long (a stalled upload or download). */
-const SOCKET_IDLE_TIMEOUT_MS = 120_000;
+/** Requests whose answer comes only after their whole body was sent: a long wait there is normal. */
+const BODY_COMMANDS = new Set(["PutObjectCommand", "UploadPartCommand"]);
 
 /** A client plus what it resolved to, for messages. */
 export interface BuiltS3Client {
   client: S3Client;
   endpoint: ResolvedS3Endpoint;
-  /** The endpoint for messages: the URL, or `AWS S3 (<region>)`. */
+  /** The endpoint for messages: the URL (userinfo shown as `***@`), or `AWS S3 (<region>)`. */
   endpointLabel: string;
+  /** The network deadlines in force. */
+  deadlines: S3Deadlines;
 }
 
-/** Creates the S3 client for `settings`. */
-export function buildS3Client(settings: S3Settings): BuiltS3Client {
+/** Creates the S3 client for `settings`; `logger` gets the "still waiting" lines and setting warnings. */
+export function buildS3Client(settings: S3Settings, logger: Logger = silentLogger): BuiltS3Client {
+  const log = redactingLogger(logger);
   const endpoint = resolveS3Endpoint(settings);
-  const hasKey = Boolean(settings.accessKeyId);
-  const hasSecret = Boolean(settings.secretAccessKey);
+  const fromUrl = endpoint.urlCredentials;
+  let keys: { accessKeyId?: string; secretAccessKey?: string } = settings;
+  if (fromUrl && (settings.accessKeyId || settings.secretAccessKey)) {
+    log.warn("s3.endpoint contains credentials (user:password@) and s3.accessKeyId/s3.secretAccessKey are set too: using the s3.* keys; remove the credentials from s3.endpoint");
+  } else if (fromUrl?.secretAccessKey) {
+    keys = fromUrl;
+  } else if (fromUrl) {
+    log.warn("s3.endpoint contains a user name without a password: ignored; set s3.accessKeyId and s3.secretAccessKey");
+  }
+  const hasKey = Boolean(keys.accessKeyId);
+  const hasSecret = Boolean(keys.secretAccessKey);
   if (hasKey !== hasSecret) {
     throw new WorkspaceSyncError(
       "CONFIG_INVALID",
@@ -36,6 +58,7 @@ export function buildS3Client(settings: S3Settings): BuiltS3Client {
     );
   }
   const plan = retryPlan(settings.maxRetrySeconds);
+  const deadlines = s3Deadlines(settings.idleTimeoutSeconds);
   const config: S3ClientConfig = {
     region: endpoint.region,
     forcePathStyle: endpoint.forcePathStyle,
@@ -47,24 +70,50 @@ export function buildS3Client(settings: S3Settings): BuiltS3Client {
     // part is re-sent alone), with backoff and jitter, honouring Retry-After, within maxRetrySeconds.
     maxAttempts: plan.maxAttempts,
     retryStrategy: new PlanRetryStrategy(plan),
-    requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, socketTimeout: SOCKET_IDLE_TIMEOUT_MS },
+    // socketTimeout is an idle limit (no byte either way), so slow but moving transfers go on; the
+    // SDK's requestTimeout would be a total cap (and only a warning by default): not used.
+    requestHandler: { connectionTimeout: deadlines.connectMs, socketTimeout: deadlines.idleMs },
   };
   if (endpoint.endpoint) config.endpoint = endpoint.endpoint;
   else config.followRegionRedirects = true;
   if (hasKey) {
     config.credentials = {
-      accessKeyId: settings.accessKeyId!,
-      secretAccessKey: settings.secretAccessKey!,
+      accessKeyId: keys.accessKeyId!,
+      secretAccessKey: keys.secretAccessKey!,
       ...(settings.sessionToken ? { sessionToken: settings.sessionToken } : {}),
     };
   }
   const client = new S3Client(config);
   useContentMd5ForDeleteObjects(client);
-  return {
-    client,
-    endpoint,
-    endpointLabel: endpoint.endpoint ?? `AWS S3 (${endpoint.region})`,
+  const endpointLabel = endpoint.endpoint ? (fromUrl ? endpoint.endpoint.replace("://", `://${URL_CREDENTIALS_MASK}@`) : endpoint.endpoint) : `AWS S3 (${endpoint.region})`;
+  logWhileWaiting(client, log, endpointLabel, deadlines);
+  return { client, endpoint, endpointLabel, deadlines };
+}
+
+/**
+ * Logs "still waiting for <endpoint> after N s" every `noticeMs` while a command (its retries
+ * included) has no answer: a silent server is never silent for the user. Warn level, except for
+ * uploads, whose answer only comes after the whole body went out (info there).
+ */
+function logWhileWaiting(client: S3Client, logger: Logger, endpointLabel: string, deadlines: S3Deadlines): void {
+  const idleSeconds = Math.round(deadlines.idleMs / 100) / 10;
+  const notice: InitializeMiddleware<object, MetadataBearer> = (next, context) => async (args) => {
+    const started = Date.now();
+    const command = String(context.commandName ?? "request").replace(/Command$/, "");
+    const timer = setInterval(() => {
+      const seconds = Math.round((Date.now() - started) / 1000);
+      const line = `s3: still waiting for ${endpointLabel} after ${seconds} s (${command}); a request fails after ${idleSeconds} s without any data (s3.idleTimeoutSeconds)`;
+      if (BODY_COMMANDS.has(String(context.commandName))) logger.info(line);
+      else logger.warn(line);
+    }, deadlines.noticeMs);
+    timer.unref();
+    try {
+      return await next(args);
+    } finally {
+      clearInterval(timer);
+    }
   };
+  client.middlewareStack.add(notice, { step: "initialize", priority: "high", name: "workspaceSyncWaitNotice" });
 }
 
 /**

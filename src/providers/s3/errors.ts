@@ -4,6 +4,8 @@
  * `StringToSign` that must not reach logs. A sanitised cause keeps name, HTTP status and request id.
  */
 import { WorkspaceSyncError, abortError, type ErrorCode } from "../../errors.js";
+import { redactUrlCredentials } from "../../util/url-credentials.js";
+import { isIdleTimeout } from "./retry.js";
 
 /** Where the failing request went, for the message. */
 export interface S3ErrorContext {
@@ -57,7 +59,7 @@ function sanitisedCause(err: unknown): Error {
   const status = e.$metadata?.httpStatusCode;
   const requestId = e.$metadata?.requestId;
   const cause = new Error(
-    `${s3ErrorName(err) ?? "Error"}${status ? ` (HTTP ${status})` : ""}: ${e.message ?? String(err)}${requestId ? ` [request id ${requestId}]` : ""}`,
+    redactUrlCredentials(`${s3ErrorName(err) ?? "Error"}${status ? ` (HTTP ${status})` : ""}: ${e.message ?? String(err)}${requestId ? ` [request id ${requestId}]` : ""}`),
   );
   cause.name = s3ErrorName(err) ?? "Error";
   return cause;
@@ -92,6 +94,16 @@ export function mapS3Error(err: unknown, ctx: S3ErrorContext): WorkspaceSyncErro
   const make = (code: ErrorCode, message: string, retryable = false) =>
     new WorkspaceSyncError(code, `S3 ${ctx.operation} failed${where}: ${message}`, { path: ctx.key, cause: sanitisedCause(err), retryable });
 
+  if (isIdleTimeout(err)) {
+    const ms = /after (\d+) ms/.exec((err as SdkErrorShape).message ?? "")?.[1];
+    const seconds = ms ? ` for ${Math.round(Number(ms) / 100) / 10} s` : "";
+    const attempts = (err as { $metadata?: { attempts?: number } }).$metadata?.attempts;
+    return make(
+      "NETWORK",
+      `${ctx.endpoint} sent nothing${seconds}${attempts && attempts > 1 ? ` (${attempts} attempts)` : ""}: no answer, or a stalled transfer; check that s3.endpoint is an S3 server and the network works, or raise s3.idleTimeoutSeconds if the server is just slow`,
+      true,
+    );
+  }
   const net = networkCode(err);
   if (net) {
     return make("NETWORK", `cannot reach ${ctx.endpoint} (${net}): check s3.endpoint and the network connection`, true);

@@ -20,6 +20,7 @@ import {
 } from "@aws-sdk/client-s3";
 import type { S3Settings } from "../../config/types.js";
 import { WorkspaceSyncError, abortError, throwIfAborted, toWorkspaceSyncError } from "../../errors.js";
+import { redactingLogger } from "../../logger.js";
 import { normalizeRemotePath } from "../paths.js";
 import type {
   CleanupOptions,
@@ -99,8 +100,8 @@ export function createS3Provider(settings: S3Settings & { bucket: string }, ctx:
     throw new WorkspaceSyncError("CONFIG_INVALID", "s3.bucket is empty: set it to the bucket name", { path: "s3.bucket" });
   }
   const root = rootParts.join("/");
-  const { client, endpointLabel } = buildS3Client(settings);
-  const logger = ctx.logger;
+  const logger = redactingLogger(ctx.logger);
+  const { client, endpointLabel } = buildS3Client(settings, logger);
 
   const keyOf = (path: string): string => {
     const rel = normalizeRemotePath(path);

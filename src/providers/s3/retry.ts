@@ -7,15 +7,19 @@
  * reach the server at all (connection refused, unknown host, DNS failure, no route, connect timeout)
  * get a short one ({@link CONNECT_RETRY_SECONDS}, a few attempts): a wrong endpoint or a machine
  * offline should fail in seconds, not minutes. TLS certificate errors are never retried (the SDK
- * classifies them as client errors).
+ * classifies them as client errors). A request whose connection went idle (no answer at all, or a
+ * stalled transfer, after `s3.idleTimeoutSeconds`) is retried {@link IDLE_TIMEOUT_RETRIES} time(s)
+ * in a row: a server that accepts and never answers must fail a command in minutes, not in
+ * `maxRetrySeconds` times the idle limit.
  *
  * Why not the SDK's `StandardRetryStrategy`: it shares one retry quota (500 tokens, 5 per retry,
  * refunded slowly) across every request of the client. A long backup or a sync of thousands of
  * files through a throttling storm drains it, after which requests fail on their first error with
  * budget to spare ("retries ran out" after one attempt). Here each request gets the whole plan.
  */
+import { clampTimerMs } from "../../util/timers.js";
 import type { RetryErrorInfo, RetryStrategyV2, StandardRetryToken } from "@smithy/types";
-import { retryPlan, type RetryPlan } from "./settings.js";
+import { IDLE_TIMEOUT_RETRIES, retryPlan, type RetryPlan } from "./settings.js";
 
 /** Waiting budget for failures to reach the endpoint at all (never more than `maxRetrySeconds`). */
 export const CONNECT_RETRY_SECONDS = 12;
@@ -56,6 +60,23 @@ export function isConnectionFailure(err: unknown): boolean {
   return visit(err, 0);
 }
 
+/**
+ * True when `err` is the idle deadline of a request on an established connection: the socket saw no
+ * byte for `s3.idleTimeoutSeconds` (or the SDK's total request timeout, when one is set, fired).
+ */
+export function isIdleTimeout(err: unknown): boolean {
+  const seen = new Set<unknown>();
+  const visit = (value: unknown, depth: number): boolean => {
+    if (!value || typeof value !== "object" || depth > 4 || seen.has(value)) return false;
+    seen.add(value);
+    const e = value as ErrorShape;
+    if (e.$metadata?.httpStatusCode !== undefined) return false;
+    if (e.name === "TimeoutError" && /of inactivity|requestTimeout/.test(e.message ?? "")) return true;
+    return visit(e.cause, depth + 1);
+  };
+  return visit(err, 0);
+}
+
 /** A retry token: attempts so far, the wait before the next attempt, and the time waited. */
 class PlanToken implements StandardRetryToken {
   constructor(
@@ -69,6 +90,8 @@ class PlanToken implements StandardRetryToken {
     readonly connectFailures: number = 0,
     /** Start of the first attempt of the current connection-failure streak. */
     readonly connectSince?: number,
+    /** Consecutive idle timeouts so far (0 after any other outcome). */
+    readonly idleFailures: number = 0,
   ) {}
   getRetryCount(): number {
     return this.count;
@@ -122,14 +145,17 @@ export class PlanRetryStrategy implements RetryStrategyV2 {
       if (now - since + wait > CONNECT_RETRY_WINDOW_MS || waited + wait > this.budgetMs + 1) throw new NoRetry("connection time budget exhausted");
       return new PlanToken(count + 1, Math.round(wait), waited + wait, now + wait, streak + 1, since);
     }
+    const idleFailures = isIdleTimeout(info.error) ? (prev?.idleFailures ?? 0) + 1 : 0;
+    if (idleFailures > IDLE_TIMEOUT_RETRIES) throw new NoRetry("the server did not answer");
     const step = this.plan.delays[count];
     if (step === undefined) throw new NoRetry("attempts exhausted");
     let wait = this.jitter(step);
     if (info.retryAfterHint instanceof Date) wait = Math.max(wait, info.retryAfterHint.getTime() - now);
     // A Retry-After beyond the remaining budget: give up now with the server's error.
     if (waited + wait > this.budgetMs + 1) throw new NoRetry("time budget exhausted");
-    wait = Math.max(0, Math.round(wait));
-    return new PlanToken(count + 1, wait, waited + wait, now + wait);
+    // The SDK sleeps with one Node timer: keep the wait within what a timer holds.
+    wait = clampTimerMs(wait);
+    return new PlanToken(count + 1, wait, waited + wait, now + wait, 0, undefined, idleFailures);
   }
 
   recordSuccess(): void {}

@@ -4,6 +4,8 @@
  */
 import { WorkspaceSyncError } from "../../errors.js";
 import type { S3Settings } from "../../config/types.js";
+import { clampTimerMs } from "../../util/timers.js";
+import { URL_CREDENTIALS_MASK, splitUrlCredentials } from "../../util/url-credentials.js";
 
 const MiB = 1024 * 1024;
 
@@ -23,10 +25,48 @@ export const DEFAULT_UPLOAD_BUFFER_BYTES = 64 * MiB;
 /** Default total retry budget: B2 answers 500/503 by design while a pod is busy. */
 export const DEFAULT_MAX_RETRY_SECONDS = 300;
 
+/**
+ * Default for `s3.idleTimeoutSeconds`: a request fails when no byte moves on its connection for
+ * this long (no answer at all, or a transfer that stalled). An idle limit, not a total one, so a slow
+ * but progressing large part is never cut off. With {@link IDLE_TIMEOUT_RETRIES} a server that
+ * accepts connections and never answers fails a command in about two minutes.
+ */
+export const DEFAULT_IDLE_TIMEOUT_SECONDS = 60;
+/** Retries after a request went idle (then the error names the endpoint and the fix). */
+export const IDLE_TIMEOUT_RETRIES = 1;
+/** Longest wait for a TCP (and TLS) connection to be established. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
+/** The network deadlines of one client, in ms (all safe for Node timers). */
+export interface S3Deadlines {
+  /** Socket idle limit per request. */
+  idleMs: number;
+  /** Connection establishment limit. */
+  connectMs: number;
+  /** After this long without an answer a request is logged as "still waiting", and again each period. */
+  noticeMs: number;
+}
+
+/**
+ * Deadlines from `s3.idleTimeoutSeconds` (default {@link DEFAULT_IDLE_TIMEOUT_SECONDS}); values are
+ * clamped to what a Node timer holds (~24.8 days). The "still waiting" notice comes at half the limit.
+ */
+export function s3Deadlines(idleTimeoutSeconds: number | undefined): S3Deadlines {
+  const seconds = idleTimeoutSeconds !== undefined && Number.isFinite(idleTimeoutSeconds) && idleTimeoutSeconds > 0 ? idleTimeoutSeconds : DEFAULT_IDLE_TIMEOUT_SECONDS;
+  const idleMs = Math.max(1, clampTimerMs(seconds * 1000));
+  return { idleMs, connectMs: Math.min(CONNECT_TIMEOUT_MS, idleMs), noticeMs: Math.max(1, Math.round(idleMs / 2)) };
+}
+
 /** What the client is built with after presets were applied. */
 export interface ResolvedS3Endpoint {
-  /** Endpoint URL with scheme, or undefined for AWS. */
+  /** Endpoint URL with scheme and without userinfo (`user:password@`), or undefined for AWS. */
   endpoint: string | undefined;
+  /**
+   * Credentials that were written into the endpoint URL (`https://<key id>:<secret>@host`), split off
+   * so the URL given to the SDK (and every message built from it) never carries them. Only present
+   * when the URL had userinfo.
+   */
+  urlCredentials?: { accessKeyId: string; secretAccessKey?: string };
   region: string;
   forcePathStyle: boolean;
   /** Which preset matched, for logs. */
@@ -38,28 +78,37 @@ export interface ResolvedS3Endpoint {
  * `*.r2.cloudflarestorage.com` → region `auto`; `s3.<region>.backblazeb2.com` → that region; any
  * custom endpoint → path-style addressing (MinIO, Ceph RGW, B2 and R2 all accept it; virtual-host
  * style needs wildcard DNS). Explicit settings always win. A bare host gets `https://`.
+ * Userinfo in the URL is split off into `urlCredentials` (see {@link ResolvedS3Endpoint}).
  */
 export function resolveS3Endpoint(settings: Pick<S3Settings, "endpoint" | "region" | "forcePathStyle">): ResolvedS3Endpoint {
   const raw = settings.endpoint?.trim();
   if (!raw) {
     return { endpoint: undefined, region: settings.region || "us-east-1", forcePathStyle: settings.forcePathStyle ?? false, preset: "aws" };
   }
-  const endpoint = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw.replace(/\/+$/, "") : `https://${raw.replace(/\/+$/, "")}`;
+  const withUserinfo = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw.replace(/\/+$/, "") : `https://${raw.replace(/\/+$/, "")}`;
   let host: string;
+  let endpoint: string;
+  let urlCredentials: ResolvedS3Endpoint["urlCredentials"];
   try {
-    host = new URL(endpoint).hostname.toLowerCase();
+    host = new URL(withUserinfo).hostname.toLowerCase();
+    const split = splitUrlCredentials(withUserinfo);
+    endpoint = split.url;
+    if (split.username) urlCredentials = { accessKeyId: split.username, ...(split.password ? { secretAccessKey: split.password } : {}) };
   } catch {
-    throw new WorkspaceSyncError("CONFIG_INVALID", `s3.endpoint ${JSON.stringify(raw)} is not a URL: use e.g. https://<account>.r2.cloudflarestorage.com`, { path: "s3.endpoint" });
+    // The raw text may hold a password: show everything up to the last `@` masked.
+    const shown = raw.replace(/^(([a-z][a-z0-9+.-]*:\/\/)?).*@/i, `$1${URL_CREDENTIALS_MASK}@`);
+    throw new WorkspaceSyncError("CONFIG_INVALID", `s3.endpoint ${JSON.stringify(shown)} is not a URL: use e.g. https://<account>.r2.cloudflarestorage.com`, { path: "s3.endpoint" });
   }
+  const extra = urlCredentials ? { urlCredentials } : {};
   const forcePathStyle = settings.forcePathStyle ?? true;
   if (host.endsWith(".r2.cloudflarestorage.com")) {
-    return { endpoint, region: settings.region || "auto", forcePathStyle, preset: "r2" };
+    return { endpoint, region: settings.region || "auto", forcePathStyle, preset: "r2", ...extra };
   }
   const b2 = /^s3\.([a-z0-9-]+)\.backblazeb2\.com$/.exec(host);
   if (b2) {
-    return { endpoint, region: settings.region || b2[1]!, forcePathStyle, preset: "b2" };
+    return { endpoint, region: settings.region || b2[1]!, forcePathStyle, preset: "b2", ...extra };
   }
-  return { endpoint, region: settings.region || "us-east-1", forcePathStyle, preset: "custom" };
+  return { endpoint, region: settings.region || "us-east-1", forcePathStyle, preset: "custom", ...extra };
 }
 
 /** The part size {@link choosePartSize} picked, and why it differs from the override if it does. */
