@@ -16,6 +16,8 @@ export {
 } from "./entry.js";
 export { walkIncludeSet, walkSources, type WalkOptions, type WalkResult, type WalkSourcesOptions } from "./walk.js";
 export { chooseBlockLevel, gzipBytesUpperBound, parallelGzip, type ParallelGzipOptions } from "./parallel-gzip.js";
+export { DEFAULT_GUNZIP_CONCURRENCY, GzipTrailingDataError, parallelGunzip, type ParallelGunzipOptions, type SequentialReason } from "./parallel-gunzip.js";
+export { INDEX_SUBFIELD_ID, MAX_INDEXED_ISIZE, MAX_INDEXED_MEMBER, readMemberHeader, type MemberHeader } from "./bgzf-index.js";
 export { createArchiveStream, type ArchiveStreamOptions } from "./pack.js";
 export { extractArchive, type ExtractOptions, type ExtractResult } from "./extract.js";
 export { checkArchive, type CheckResult } from "./check.js";

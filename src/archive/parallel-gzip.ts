@@ -3,11 +3,13 @@
  * zlib's thread pool, a bounded number at a time, and emitted in order. Each block is a complete
  * gzip member; concatenated members are one valid gzip stream (RFC 1952 §2.2) that `gunzip`,
  * `tar -xz` and node's gunzip read. Blocks that barely compress are stored or deflated at level 1
- * instead of spending deflate time on them.
+ * instead of spending deflate time on them. Each member records its size in its header (the BGZF
+ * idea, see bgzf-index.ts) so that a restore can inflate members in parallel too.
  */
 import os from "node:os";
 import zlib from "node:zlib";
 import { abortError } from "../errors.js";
+import { GZIP_BASE_HEADER, INDEX_EXTRA_BYTES, indexedHeader } from "./bgzf-index.js";
 
 /**
  * Output chunk size of each member's deflate: output buffers are allocated as the member grows
@@ -16,8 +18,11 @@ import { abortError } from "../errors.js";
  */
 const MEMBER_CHUNK = 256 * 1024;
 
-/** Deflates one block into one gzip member on zlib's thread pool; resolves with its output chunks. */
-function gzipMember(block: Buffer, level: number): Promise<Buffer[]> {
+/**
+ * Deflates one block into one gzip member on zlib's thread pool; resolves with its output chunks.
+ * With `index`, zlib's header is swapped for one that records the member's size (see bgzf-index.ts).
+ */
+function gzipMember(block: Buffer, level: number, index: boolean): Promise<Buffer[]> {
   return new Promise((resolve, reject) => {
     const gz = zlib.createGzip({ level, memLevel: 9, chunkSize: MEMBER_CHUNK });
     const out: Buffer[] = [];
@@ -28,10 +33,29 @@ function gzipMember(block: Buffer, level: number): Promise<Buffer[]> {
       // the big buffer go now rather than when the slice has gone through every later stage.
       const last = out.at(-1);
       if (last !== undefined && last.length * 4 < last.buffer.byteLength) out[out.length - 1] = Buffer.from(last);
-      resolve(out);
+      resolve(index ? addIndex(out) : out);
     });
     gz.end(block);
   });
+}
+
+/**
+ * The member `chunks` as zlib wrote them, with the 10-byte header replaced by an indexed one (the
+ * chunks' bytes are not copied). Unchanged when the member cannot be indexed.
+ */
+function addIndex(chunks: Buffer[]): Buffer[] {
+  let first = chunks[0];
+  if (first === undefined) return chunks;
+  if (first.length < GZIP_BASE_HEADER && chunks.length > 1) {
+    chunks = [Buffer.concat(chunks)];
+    first = chunks[0] as Buffer;
+  }
+  let total = 0;
+  for (const c of chunks) total += c.length;
+  const header = indexedHeader(first, total);
+  if (header === undefined) return chunks;
+  const rest = first.subarray(GZIP_BASE_HEADER);
+  return rest.length > 0 ? [header, rest, ...chunks.slice(1)] : [header, ...chunks.slice(1)];
 }
 
 /** Options of {@link parallelGzip}. */
@@ -44,6 +68,11 @@ export interface ParallelGzipOptions {
   concurrency?: number;
   /** Skip deflate effort on blocks whose sample barely compresses (default true). */
   adaptive?: boolean;
+  /**
+   * Record each member's size in its gzip header (FEXTRA subfield "WS", see bgzf-index.ts) so a
+   * reader can inflate members in parallel (default true). Blocks over 4 MiB are never indexed.
+   */
+  index?: boolean;
   signal?: AbortSignal;
   /**
    * Called with each source chunk once its bytes have been copied into a block: from then on the
@@ -96,6 +125,7 @@ export async function* parallelGzip(source: AsyncIterable<Uint8Array>, options: 
   const blockSize = Math.max(64 * 1024, options.blockSize ?? DEFAULT_GZIP_BLOCK_SIZE);
   const concurrency = Math.max(1, options.concurrency ?? defaultConcurrency());
   const adaptive = options.adaptive ?? true;
+  const index = options.index ?? true;
   const signal = options.signal;
   const inFlight: { done: Promise<Buffer[]>; block: Buffer }[] = [];
   // Input blocks are reused once their member is out: a fresh buffer per block is garbage that
@@ -109,7 +139,7 @@ export async function* parallelGzip(source: AsyncIterable<Uint8Array>, options: 
   };
 
   const dispatch = (block: Buffer): void => {
-    const p = gzipMember(block, adaptive ? chooseBlockLevel(block, level) : level);
+    const p = gzipMember(block, adaptive ? chooseBlockLevel(block, level) : level, index);
     p.catch(() => {}); // awaited in order below; avoid an unhandled rejection while waiting for earlier blocks
     inFlight.push({ done: p, block });
   };
@@ -147,10 +177,10 @@ export async function* parallelGzip(source: AsyncIterable<Uint8Array>, options: 
 /**
  * An upper bound of the gzip output for `inputBytes` of input cut into `blockSize` blocks.
  * Deflate never emits much more than stored blocks, but node's zlib (Chromium's) cuts incompressible
- * data into small blocks: about 1 byte per KiB was measured, so allow 4 per KiB, plus 18 bytes of
- * gzip header and trailer per member.
+ * data into small blocks: about 1 byte per KiB was measured, so allow 4 per KiB, plus 28 bytes of
+ * gzip header (with its index) and trailer per member.
  */
 export function gzipBytesUpperBound(inputBytes: number, blockSize = DEFAULT_GZIP_BLOCK_SIZE): number {
   const members = Math.max(1, Math.ceil(inputBytes / blockSize));
-  return inputBytes + Math.ceil(inputBytes / 256) + 32 * members + 64;
+  return inputBytes + Math.ceil(inputBytes / 256) + (32 + INDEX_EXTRA_BYTES) * members + 64;
 }

@@ -1,12 +1,13 @@
 /**
- * Reading a `.tar.gz` stream: source → gunzip (multi-member) → tar-stream, entry by entry, with
- * every failure mapped to one typed error. Shared by extract and check.
+ * Reading a `.tar.gz` stream: source → gunzip (multi-member; indexed members in parallel, see
+ * parallel-gunzip.ts) → tar-stream, entry by entry, with every failure mapped to one typed error.
+ * Shared by extract and check.
  */
-import { type Readable, Transform, type TransformCallback, finished, pipeline } from "node:stream";
-import zlib from "node:zlib";
+import { Readable, Transform, type TransformCallback, finished } from "node:stream";
 import * as tar from "tar-stream";
 import { WorkspaceSyncError, abortError, errorMessage, isWorkspaceSyncError, toWorkspaceSyncError } from "../errors.js";
 import { padToBlock } from "./entry.js";
+import { GzipTrailingDataError, parallelGunzip } from "./parallel-gunzip.js";
 
 /** One entry stream of tar-stream's extract (its type is not exported): `header` plus the data. */
 export type TarEntry = tar.Extract extends AsyncIterable<infer S> ? S : never;
@@ -85,11 +86,6 @@ export async function readTarGz(
       cb(null, chunk);
     },
   });
-  const gunzip = zlib.createGunzip({ chunkSize: 256 * 1024 });
-  gunzip.on("error", (err) => {
-    if (isAbortErr(err)) return;
-    first ??= { origin: "gzip", err };
-  });
   // `source` is piped in rather than made part of the pipeline: a pipeline would destroy it with
   // gunzip's raw error, which is what a caller writing into `source` (a restore's decrypt
   // pipeline) would then report. On failure it is destroyed below with the classified error.
@@ -101,7 +97,9 @@ export async function readTarGz(
     counter.destroy(err);
   });
   source.pipe(counter);
-  const plain = pipeline(counter, gunzip, () => {});
+  // Members whose header records their size inflate in parallel on the thread pool; a stream
+  // without that index (older snapshots, `tar -cz | openssl enc`) is inflated in order.
+  const plain = Readable.from(parallelGunzip(counter as AsyncIterable<Buffer>, { signal }), { objectMode: false, highWaterMark: 256 * 1024 });
   const ext = tar.extract({ allowUnknownFormat: true } as Parameters<typeof tar.extract>[0]);
   ext.on("error", (err: unknown) => {
     // Only tar-stream's own findings; a destroy passed down from elsewhere is recorded there.
@@ -130,6 +128,7 @@ export async function readTarGz(
       }
       (ext as unknown as { end(): void }).end();
     } catch (err) {
+      if (isZlibError(err) || err instanceof GzipTrailingDataError) first ??= { origin: "gzip", err };
       ext.destroy(err as Error);
     }
   })();
@@ -174,6 +173,7 @@ function isAbortErr(err: unknown): boolean {
 
 function classify(err: unknown, fromSource: boolean): WorkspaceSyncError {
   if (isWorkspaceSyncError(err)) return err;
+  if (err instanceof GzipTrailingDataError) return corrupt(err.message, err);
   // The source's own failure (a provider read error), unless it is the gunzip error the pipeline
   // passed back up to it.
   if (fromSource && !isZlibError(err)) return toWorkspaceSyncError(err);
