@@ -45,16 +45,26 @@ interface ErrorShape {
  * established connection (resets, idle timeouts), which keep the long budget.
  */
 export function isConnectionFailure(err: unknown): boolean {
+  return someInChain(err, (e) => {
+    if (e.code && CONNECT_CODES.has(e.code)) return true;
+    if (e.syscall === "connect" || e.syscall === "getaddrinfo") return true;
+    return e.name === "TimeoutError" && /establish a connection/.test(e.message ?? "");
+  });
+}
+
+/**
+ * Walks `err`, its causes and (for happy-eyeballs connects on Node 20, which fail with an
+ * AggregateError of per-address errors) its `errors`, and tells whether `test` holds for one of
+ * them. Anything that carries an HTTP status stops the walk: the server answered.
+ */
+function someInChain(err: unknown, test: (e: ErrorShape) => boolean): boolean {
   const seen = new Set<unknown>();
   const visit = (value: unknown, depth: number): boolean => {
     if (!value || typeof value !== "object" || depth > 4 || seen.has(value)) return false;
     seen.add(value);
     const e = value as ErrorShape;
     if (e.$metadata?.httpStatusCode !== undefined) return false;
-    if (e.code && CONNECT_CODES.has(e.code)) return true;
-    if (e.syscall === "connect" || e.syscall === "getaddrinfo") return true;
-    if (e.name === "TimeoutError" && /establish a connection/.test(e.message ?? "")) return true;
-    // Happy-eyeballs connects (Node 20) fail with an AggregateError of per-address errors.
+    if (test(e)) return true;
     return visit(e.cause, depth + 1) || (Array.isArray(e.errors) && e.errors.some((x) => visit(x, depth + 1)));
   };
   return visit(err, 0);
@@ -65,16 +75,7 @@ export function isConnectionFailure(err: unknown): boolean {
  * byte for `s3.idleTimeoutSeconds` (or the SDK's total request timeout, when one is set, fired).
  */
 export function isIdleTimeout(err: unknown): boolean {
-  const seen = new Set<unknown>();
-  const visit = (value: unknown, depth: number): boolean => {
-    if (!value || typeof value !== "object" || depth > 4 || seen.has(value)) return false;
-    seen.add(value);
-    const e = value as ErrorShape;
-    if (e.$metadata?.httpStatusCode !== undefined) return false;
-    if (e.name === "TimeoutError" && /of inactivity|requestTimeout/.test(e.message ?? "")) return true;
-    return visit(e.cause, depth + 1);
-  };
-  return visit(err, 0);
+  return someInChain(err, (e) => e.name === "TimeoutError" && /of inactivity|requestTimeout/.test(e.message ?? ""));
 }
 
 /** A retry token: attempts so far, the wait before the next attempt, and the time waited. */
