@@ -400,3 +400,15 @@ describe("fuzz: the size field lies, the data may be damaged too", () => {
     assert.ok(v.ok && v.snapshots[0]?.ok, JSON.stringify(v));
   });
 });
+
+describe("parallelGzip as a consumer stops it", () => {
+  it("throw(err) while it yields rejects with err itself (Node 24's Readable.from destroys through throw())", async () => {
+    const data = randomBytes(4 * 64 * 1024);
+    const gen = parallelGzip(bufferStream(data, 64 * 1024) as AsyncIterable<Uint8Array>, { blockSize: 64 * 1024, concurrency: 1 });
+    const first = await gen.next();
+    assert.equal(first.done, false, "it emitted output and is suspended mid-stream");
+    const stop = new Error("consumer stopped");
+    await assert.rejects(gen.throw(stop), (err: unknown) => err === stop);
+    assert.equal((await gen.next()).done, true, "and it is finished afterwards");
+  });
+});

@@ -160,7 +160,9 @@ export async function* parallelGzip(source: AsyncIterable<Uint8Array>, options: 
         filled = 0;
         while (inFlight.length >= concurrency) {
           emittedAny = true;
-          yield* await take();
+          // Not `yield* array`: its sync iterator has no throw(), so a consumer's throw(err) (Node 24's
+          // Readable.from on destroy) would surface as a TypeError instead of err.
+          for (const out of await take()) yield out;
         }
         block = free.pop() ?? Buffer.allocUnsafe(blockSize);
       }
@@ -170,7 +172,7 @@ export async function* parallelGzip(source: AsyncIterable<Uint8Array>, options: 
   if (filled > 0 || (!emittedAny && inFlight.length === 0)) dispatch(block.subarray(0, filled));
   while (inFlight.length > 0) {
     if (signal?.aborted) throw abortError(signal.reason);
-    yield* await take();
+    for (const out of await take()) yield out;
   }
 }
 
