@@ -155,6 +155,12 @@ export async function planAuthentication(ctx: PlanContext): Promise<AuthPlan> {
       { path: name },
     );
   }
+  if (encrypted && backup.passphrase) {
+    // Written with a MAC and presented without one: the MAC file was deleted. Said before anything
+    // else (the stream checks the mark again while restoring).
+    const head = await plainHead(provider, dir, name, backup, signal);
+    if (startsWithAuthMarker(head)) throw markerWithoutMac(name);
+  }
   const what = encrypted ? "was made without authentication (before workspace-sync authenticated snapshots, by the plugin or by tar | openssl)" : "is not encrypted, so it cannot be authenticated";
   if (ctx.policy.requireAuthenticated) {
     throw new WorkspaceSyncError(

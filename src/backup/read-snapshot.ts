@@ -123,9 +123,10 @@ export async function explainReadFailure(
   ctx: { provider: StorageProvider; dir: string; name: string; auth: AuthPlan | undefined; signal?: AbortSignal },
 ): Promise<WorkspaceSyncError> {
   const e = toWorkspaceSyncError(err);
-  if (e.code !== "SNAPSHOT_CORRUPT" && e.code !== "INTEGRITY_MISMATCH") return e;
   const { auth } = ctx;
-  if (auth?.kind === "mac") {
+  // With a MAC, the passphrase was proven right before reading: a "wrong passphrase" from the first
+  // block means the bytes were changed (e.g. the salt in the header).
+  if (auth?.kind === "mac" && ["SNAPSHOT_CORRUPT", "INTEGRITY_MISMATCH", "WRONG_PASSPHRASE"].includes(e.code)) {
     if (ctx.signal?.aborted) return e;
     try {
       const mac = createMacStream(auth.keys);
