@@ -226,6 +226,17 @@ export function authSuite(label: string, make: MakeFixture): void {
     await assertVerifyFails(f, "latest", "SNAPSHOT_UNAUTHENTICATED");
   });
 
+  it("rollback by deletion: a latest restore says when the newest snapshot this host wrote is gone", async (f) => {
+    await backupAt(f, "2026-03-01T10:00:00Z");
+    // Recorded as this host's last snapshot only through runBackup's own bookkeeping.
+    const b = await runBackup({ syncConfig: f.config({ retain: -1 }), workspaceDir: f.workspaceDir, stateDir: f.stateDir, now: () => new Date("2026-03-08T10:00:00Z"), skipPrune: true });
+    assert.ok(b.ok);
+    for (const n of [b.snapshotName, `${b.snapshotName}.mac`, `${b.snapshotName}.sha256`]) await f.storage.delete(n);
+    const { r } = await restore(f, "latest");
+    assert.ok(r.ok && r.authenticated, JSON.stringify(r));
+    assert.match(r.warnings.join("\n"), new RegExp(`newest snapshot this host wrote, ${b.snapshotName.replace(/\./g, "\\.")}, is not in the backup storage`));
+  });
+
   it("a swapped MAC file: another snapshot's (SUBSTITUTED), or one made with another passphrase and edited (TAMPERED)", async (f) => {
     const a = await backupAt(f, "2026-03-01T10:00:00Z");
     const b = await backupAt(f, "2026-03-02T10:00:00Z");

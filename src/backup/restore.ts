@@ -16,6 +16,8 @@ import type { StorageProvider } from "../providers/types.js";
 import { planAuthentication, type AuthPlan } from "./authenticate.js";
 import { loadSyncConfig, type ConfigInput } from "./config-input.js";
 import { explainReadFailure, openSnapshotPlaintext } from "./read-snapshot.js";
+import { compareNewestFirst, parseSnapshotName } from "./snapshot-name.js";
+import { readBackupState } from "./state.js";
 import { listSnapshotsIn } from "./list.js";
 import { openBackupTarget, requireBackupSettings } from "./target.js";
 
@@ -123,6 +125,11 @@ async function restoreOnce(params: RunRestoreParams, logger: Logger): Promise<Ru
   };
   const auth: AuthPlan = await planAuthentication({ provider, dir, name: snapshotName, backup, policy, signal });
   const warnings: string[] = [];
+  const missing = await newerSnapshotMissing(params, snapshotName);
+  if (missing) {
+    warnings.push(missing);
+    logger.warn(`[backup] ${missing}`);
+  }
   if (auth.kind === "none") {
     warnings.push(auth.warning);
     logger.warn(`[backup] ${auth.warning}`);
@@ -189,6 +196,20 @@ async function restoreOnce(params: RunRestoreParams, logger: Logger): Promise<Ru
     warnings,
     ...(usedKdf ? { kdf: usedKdf } : {}),
   };
+}
+
+/**
+ * Storage alone cannot show that the newest snapshots were deleted (a rollback by deletion): this
+ * host remembers the last snapshot it wrote, and a "latest" restore that resolves to an older one
+ * says so.
+ */
+async function newerSnapshotMissing(params: RunRestoreParams, resolved: string): Promise<string | undefined> {
+  if (params.snapshotName !== "latest" && params.snapshotName !== "") return undefined;
+  const last = (await readBackupState(params.stateDir).catch(() => ({}) as { lastSnapshot?: string })).lastSnapshot;
+  const mine = last ? parseSnapshotName(last) : undefined;
+  const chosen = parseSnapshotName(resolved);
+  if (!mine || !chosen || compareNewestFirst(mine, chosen) >= 0) return undefined;
+  return `The newest snapshot this host wrote, ${mine.name}, is not in the backup storage any more (deleted there?): "latest" is the older ${resolved}`;
 }
 
 /** Name prefix of the folder a restore extracts into before moving entries into place. */
