@@ -35,7 +35,15 @@ export type ErrorCode =
   | "TIMEOUT"
   | "LOCKED"
   | "SYNC_SAFETY_ABORT"
-  | "NOT_SUPPORTED";
+  | "NOT_SUPPORTED"
+  /** An authenticated snapshot's bytes or identity do not match its MAC (changed in storage). */
+  | "SNAPSHOT_TAMPERED"
+  /** A snapshot presented under another name than the one its MAC binds (renamed, swapped MAC file, rollback). */
+  | "SNAPSHOT_SUBSTITUTED"
+  /** A snapshot without a valid MAC where one is required (MAC file deleted, refused legacy snapshot). */
+  | "SNAPSHOT_UNAUTHENTICATED"
+  /** A snapshot shorter than its MAC file records (cut off in storage or in transfer). */
+  | "SNAPSHOT_TRUNCATED";
 
 /** Options for {@link WorkspaceSyncError}. */
 export interface WorkspaceSyncErrorOptions {

@@ -158,14 +158,14 @@ const flipMiddle = async (file: string) => {
   await fsp.writeFile(file, buf);
 };
 
-test("truncated snapshot: SNAPSHOT_CORRUPT without a checksum file, INTEGRITY_MISMATCH with one", async (t) => {
-  assert.equal(await damagedRestore(t, truncate, false), "SNAPSHOT_CORRUPT");
-  assert.equal(await damagedRestore(t, truncate, true), "INTEGRITY_MISMATCH");
+test("truncated snapshot: SNAPSHOT_TRUNCATED, with or without its checksum file (the MAC file records the size)", async (t) => {
+  assert.equal(await damagedRestore(t, truncate, false), "SNAPSHOT_TRUNCATED");
+  assert.equal(await damagedRestore(t, truncate, true), "SNAPSHOT_TRUNCATED");
 });
 
-test("a corrupted middle block never restores silently", async (t) => {
-  assert.equal(await damagedRestore(t, flipMiddle, false), "SNAPSHOT_CORRUPT");
-  assert.equal(await damagedRestore(t, flipMiddle, true), "INTEGRITY_MISMATCH");
+test("a corrupted middle block never restores silently: the MAC says it was changed", async (t) => {
+  assert.equal(await damagedRestore(t, flipMiddle, false), "SNAPSHOT_TAMPERED");
+  assert.equal(await damagedRestore(t, flipMiddle, true), "SNAPSHOT_TAMPERED");
 });
 
 test("backup verify: OK for a good snapshot, damaged after a flipped bit", async (t) => {
@@ -179,7 +179,7 @@ test("backup verify: OK for a good snapshot, damaged after a flipped bit", async
   const bad = await verifySnapshots({ syncConfig, stateDir, snapshotName: b.snapshotName });
   assert.ok(bad.ok);
   assert.equal(bad.snapshots[0]?.ok, false);
-  assert.equal(bad.snapshots[0]?.ok === false && bad.snapshots[0].code, "INTEGRITY_MISMATCH");
+  assert.equal(bad.snapshots[0]?.ok === false && bad.snapshots[0].code, "SNAPSHOT_TAMPERED");
 });
 
 test("missing snapshot and empty snapshot folder give SNAPSHOT_NOT_FOUND", async (t) => {
@@ -269,7 +269,11 @@ test("retention runs after a backup and keeps the new snapshot", async (t) => {
   assert.ok(list.ok);
   assert.deepEqual(list.snapshots, [names[3], names[2]]);
   const files = (await fsp.readdir(root)).sort();
-  assert.deepEqual(files, [names[2], `${names[2]}.sha256`, names[3], `${names[3]}.sha256`].sort(), "checksum files are pruned with their snapshots");
+  assert.deepEqual(
+    files,
+    [names[2], `${names[2]}.mac`, `${names[2]}.sha256`, names[3], `${names[3]}.mac`, `${names[3]}.sha256`].sort(),
+    "checksum and MAC files are pruned with their snapshots",
+  );
 });
 
 test("a hostile archive is refused at restore and nothing is written outside the target", async (t) => {

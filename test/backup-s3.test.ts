@@ -48,7 +48,7 @@ for (const encrypt of [true, false]) {
     const objects = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket }));
     assert.deepEqual(
       (objects.Contents ?? []).map((o) => o.Key).sort(),
-      [`agent1/${b.snapshotName}`, `agent1/${b.snapshotName}.sha256`],
+      [`agent1/${b.snapshotName}`, ...(encrypt ? [`agent1/${b.snapshotName}.mac`] : []), `agent1/${b.snapshotName}.sha256`],
       "the bucket and prefix are joined as the plugin did",
     );
     assert.match((objects.Contents ?? []).find((o) => o.Key === `agent1/${b.snapshotName}`)?.ETag ?? "", /-7"?$/, "uploaded in 7 fixed-size parts");

@@ -47,6 +47,7 @@ test("backup defaults match the plugin's documented defaults", () => {
     retain: 7,
     compressionLevel: 6,
     kdfIterations: 100000,
+    requireAuthenticated: false,
   });
 });
 

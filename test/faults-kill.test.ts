@@ -14,7 +14,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { ListMultipartUploadsCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
-import { listBackupSnapshots, runBackup, runRestore } from "../src/backup/index.js";
+import { listBackupSnapshots, parseChecksumClaim, runBackup, runRestore } from "../src/backup/index.js";
 import type { SyncSettings } from "../src/config/types.js";
 import { createLocalProvider } from "../src/providers/local/index.js";
 import { runSyncWithProvider } from "../src/sync/run.js";
@@ -77,8 +77,11 @@ test("backup killed mid-upload (local): no snapshot is listed; the next backup a
 
   const run = await runChild({ op: "backup", syncConfig, workspaceDir: ws, stateDir, freezeAfterBytes: 8 * MiB });
   assert.ok(run.killed, `the child was killed mid-backup (stdout: ${run.stdout}, stderr: ${run.stderr})`);
-  // Only an invisible temp file may remain; nothing named like a snapshot.
-  for (const name of await namesIn(cloud)) assert.match(name, /^\.ws-tmp-/, `leftover ${name}`);
+  // Only an invisible temp file and the name claim (a checksum file holding a claim line) may remain.
+  for (const name of await namesIn(cloud)) {
+    if (/^backup-.*\.sha256$/.test(name)) assert.ok(parseChecksumClaim(await fsp.readFile(path.join(cloud, name), "utf8")), `leftover ${name} is a name claim`);
+    else assert.match(name, /^\.ws-tmp-/, `leftover ${name}`);
+  }
   const listed = await listBackupSnapshots({ syncConfig, stateDir });
   assert.ok(listed.ok);
   assert.deepEqual(listed.snapshots, []);
@@ -89,6 +92,8 @@ test("backup killed mid-upload (local): no snapshot is listed; the next backup a
 
   const b = await runBackup({ syncConfig, workspaceDir: ws, stateDir });
   assert.ok(b.ok, JSON.stringify(b));
+  const visible = (await namesIn(cloud)).filter((n) => !n.startsWith(".ws-tmp-"));
+  assert.deepEqual(visible, [b.snapshotName, `${b.snapshotName}.mac`, `${b.snapshotName}.sha256`].sort(), "the dead backup's name claim was removed");
   const again = await listBackupSnapshots({ syncConfig, stateDir });
   assert.ok(again.ok);
   assert.deepEqual(again.snapshots, [b.snapshotName]);
@@ -118,7 +123,9 @@ test("backup killed mid-upload (S3 multipart): no object, the pending upload is 
   assert.ok(run.killed, `the child was killed mid-backup (stdout: ${run.stdout}, stderr: ${run.stderr})`);
   const raw = testS3Client(t, s3);
   const objects = await raw.send(new ListObjectsV2Command({ Bucket: s3.bucket }));
-  assert.deepEqual(objects.Contents ?? [], [], "no object was created");
+  const left = (objects.Contents ?? []).map((o) => o.Key ?? "");
+  assert.equal(left.length, 1, "no object was created but the name claim");
+  assert.match(left[0] ?? "", /^backup-.*\.tar\.gz\.enc\.sha256$/);
   const pending = await raw.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket }));
   assert.ok((pending.Uploads?.length ?? 0) >= 1, "the killed upload is pending (invisible)");
   const listed = await listBackupSnapshots({ syncConfig, stateDir });
@@ -127,6 +134,8 @@ test("backup killed mid-upload (S3 multipart): no object, the pending upload is 
 
   const b = await runBackup({ syncConfig, workspaceDir: ws, stateDir });
   assert.ok(b.ok, JSON.stringify(b));
+  const now = await raw.send(new ListObjectsV2Command({ Bucket: s3.bucket }));
+  assert.deepEqual((now.Contents ?? []).map((o) => o.Key).sort(), [b.snapshotName, `${b.snapshotName}.mac`, `${b.snapshotName}.sha256`].sort(), "the dead backup's claim is gone");
   const r = await runRestore({ syncConfig, workspaceDir: ws, stateDir, snapshotName: "latest", restoreTo: path.join(dir, "restored") });
   assert.ok(r.ok, JSON.stringify(r));
   assert.deepEqual(treeDiff(await treeFingerprint(ws), await treeFingerprint(path.join(dir, "restored", "workspace"))), []);
@@ -147,7 +156,7 @@ test("restore killed mid-extraction: the workspace is untouched, only a marked p
   const run = await runChild({ op: "restore", syncConfig, workspaceDir: ws, stateDir, snapshotName: "latest", restoreTo: staging, freezeAfterBytes: 8 * MiB });
   assert.ok(run.killed, `the child was killed mid-restore (stdout: ${run.stdout}, stderr: ${run.stderr})`);
   assert.deepEqual(treeDiff(before, await treeFingerprint(ws)), [], "restore never touches the workspace");
-  assert.deepEqual(await namesIn(cloud), [b.snapshotName, `${b.snapshotName}.sha256`].sort(), "the snapshot is intact");
+  assert.deepEqual(await namesIn(cloud), [b.snapshotName, `${b.snapshotName}.mac`, `${b.snapshotName}.sha256`].sort(), "the snapshot is intact");
 
   // Nothing under the names the user asked for: only the marked partial folder ...
   const left = await fsp.readdir(staging);

@@ -22,3 +22,21 @@ export function parseChecksumFile(text: string): string | undefined {
   const m = /^([0-9a-f]{64})\s/i.exec(text.trim() + " ");
   return m ? (m[1] as string).toLowerCase() : undefined;
 }
+
+/**
+ * Content of a checksum file while its snapshot is being uploaded: the backup claims the snapshot
+ * name by creating this file create-only before the upload starts, so two writers on one folder
+ * never pick the same name (the loser moves on to the next suffix). Replaced by the real checksum
+ * once the snapshot is complete. `sha256sum -c` reports it as not a checksum line.
+ */
+export function formatChecksumClaim(claimId: string, since: Date): string {
+  return `# workspace-sync: name claimed by a backup in progress (claim ${claimId}, since ${since.toISOString()})\n`;
+}
+
+/** The claim in a checksum file written by {@link formatChecksumClaim}, or `undefined` when it is not one. */
+export function parseChecksumClaim(text: string): { claimId: string; since: Date } | undefined {
+  const m = /^# workspace-sync: name claimed by a backup in progress \(claim ([0-9a-f]{16,64}), since (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)\)\n?$/.exec(text);
+  if (!m) return undefined;
+  const since = new Date(m[2] as string);
+  return Number.isNaN(since.getTime()) ? undefined : { claimId: m[1] as string, since };
+}

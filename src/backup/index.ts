@@ -1,8 +1,11 @@
 /** Backup API: the plugin's `runBackup`, `listBackupSnapshots`, `runRestore`, plus helpers. */
 export { runBackup, SNAPSHOT_FORMAT_VERSION, type RunBackupParams, type RunBackupResult } from "./run-backup.js";
 export { listBackupSnapshots, listSnapshotsIn, type ListBackupSnapshotsParams, type SnapshotListing } from "./list.js";
-export { runRestore, resolveSnapshotName, readStoredChecksum, type RunRestoreParams, type RunRestoreResult } from "./restore.js";
+export { runRestore, resolveSnapshotName, type RunRestoreParams, type RunRestoreResult } from "./restore.js";
+export { readStoredChecksum, openSnapshotPlaintext, explainReadFailure, type OpenSnapshot, type OpenSnapshotOptions } from "./read-snapshot.js";
+export { planAuthentication, checkMac, type AuthPlan, type AuthPolicy } from "./authenticate.js";
+export { MAC_SUFFIX, macFileName, formatMacFile, parseMacFile, type MacRecord } from "./auth-file.js";
 export { formatSnapshotName, parseSnapshotName, compareNewestFirst, type SnapshotInfo } from "./snapshot-name.js";
-export { checksumFileName, formatChecksumFile, parseChecksumFile, CHECKSUM_SUFFIX } from "./checksum.js";
+export { checksumFileName, formatChecksumFile, parseChecksumFile, formatChecksumClaim, parseChecksumClaim, CHECKSUM_SUFFIX } from "./checksum.js";
 export { backupRemotePath, openBackupTarget } from "./target.js";
 export { isResolvedConfig, loadSyncConfig, type ConfigInput } from "./config-input.js";

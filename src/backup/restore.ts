@@ -1,22 +1,23 @@
 /**
- * `runRestore`: provider → SHA-256 check → (decrypt, KDF auto-detected) → gunzip → untar into a
- * staging folder that must be empty or new. Live data is never touched; on any failure (wrong
- * passphrase, corruption, checksum mismatch, disk full, abort) the staging folder is removed again.
+ * `runRestore`: provider → MAC check (SHA-256 for unauthenticated snapshots) → (decrypt, KDF
+ * auto-detected) → gunzip → untar into a staging folder inside the target, which must be empty or
+ * new; the entries are moved into the target only after the last byte was read and the MAC matched.
+ * Live data is never touched; on any failure (wrong passphrase, tampering, corruption, disk full,
+ * abort) the staging folder is removed again and the target is left as it was.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { promises as fsp } from "node:fs";
 import path from "node:path";
-import { PassThrough, type Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { extractArchive } from "../archive/index.js";
-import { createDecryptStream, createHashStream, kdfCandidates, kdfToString, pbkdf2Kdf } from "../crypto/index.js";
 import { WorkspaceSyncError, errorMessage, toWorkspaceSyncError, type ErrorCode } from "../errors.js";
 import { silentLogger, type Logger, type ProgressCallback } from "../logger.js";
 import { joinRemotePath } from "../providers/paths.js";
 import type { StorageProvider } from "../providers/types.js";
-import type { BackupSettings } from "../config/types.js";
-import { checksumFileName, parseChecksumFile } from "./checksum.js";
+import { planAuthentication, type AuthPlan } from "./authenticate.js";
 import { loadSyncConfig, type ConfigInput } from "./config-input.js";
+import { explainReadFailure, openSnapshotPlaintext } from "./read-snapshot.js";
+import { compareNewestFirst, parseSnapshotName } from "./snapshot-name.js";
+import { readBackupState } from "./state.js";
 import { listSnapshotsIn } from "./list.js";
 import { openBackupTarget, requireBackupSettings } from "./target.js";
 
@@ -46,6 +47,17 @@ export interface RunRestoreParams {
    * they were; extraction still never writes through a link).
    */
   externalSymlinks?: "refuse" | "skip" | "allow";
+  /**
+   * Refuse snapshots without a valid MAC (made before authentication, by the plugin, by
+   * `tar | openssl`, or unencrypted) instead of warning. Default: `backup.requireAuthenticated`.
+   */
+  requireAuthenticated?: boolean;
+  /**
+   * Restore a snapshot without a MAC even when an older snapshot in the folder is authenticated
+   * (normally refused: that is what a renamed old snapshot looks like). Never accepts a MAC that
+   * does not match, nor a snapshot whose MAC file was deleted.
+   */
+  allowUnauthenticated?: boolean;
 }
 
 /** Result of {@link runRestore}. */
@@ -54,8 +66,12 @@ export type RunRestoreResult =
       ok: true;
       snapshotName: string;
       restoredTo: string;
-      /** Whether a stored checksum was found and matched. */
+      /** Whether the content was checked: its MAC matched, or (unauthenticated snapshots) a stored SHA-256 matched. */
       verified: boolean;
+      /** Whether the snapshot's MAC matched (content and identity proven unaltered). */
+      authenticated: boolean;
+      /** Why an unauthenticated snapshot was accepted (also logged). */
+      warnings: string[];
       /** Key derivation that decrypted the snapshot (e.g. `pbkdf2-sha256:100000`), when encrypted. */
       kdf?: string;
     }
@@ -89,46 +105,6 @@ export async function resolveSnapshotName(provider: StorageProvider, dir: string
   return requested;
 }
 
-/** The stored checksum of a snapshot, or `undefined` when none was stored. */
-export async function readStoredChecksum(provider: StorageProvider, dir: string, snapshotName: string, signal?: AbortSignal): Promise<string | undefined> {
-  const key = joinRemotePath(dir, checksumFileName(snapshotName));
-  if (!(await provider.stat(key, { signal }))) return undefined;
-  const chunks: Buffer[] = [];
-  for await (const chunk of await provider.read(key, { signal })) {
-    chunks.push(chunk as Buffer);
-    if (chunks.length > 16) break; // a checksum file is tiny; never buffer something else
-  }
-  return parseChecksumFile(Buffer.concat(chunks).toString("utf8"));
-}
-
-/**
- * Streams the stored bytes of a snapshot through the checksum check and the decrypt stage,
- * returning the gzip stream and a promise that settles when the whole snapshot was read and checked.
- */
-export async function openSnapshotPlaintext(
-  provider: StorageProvider,
-  dir: string,
-  snapshotName: string,
-  backup: BackupSettings,
-  opts: { signal?: AbortSignal; onBytes?: (n: number) => void },
-): Promise<{ plain: Readable; done: Promise<void>; expected: string | undefined; kdf: () => string | undefined }> {
-  const encrypted = snapshotName.endsWith(".enc");
-  if (encrypted && !backup.passphrase) {
-    throw new WorkspaceSyncError("PASSPHRASE_MISSING", `Snapshot ${snapshotName} is encrypted but no passphrase is configured: set backup.passphrase`, { path: "backup.passphrase" });
-  }
-  const expected = await readStoredChecksum(provider, dir, snapshotName, opts.signal);
-  const source = await provider.read(joinRemotePath(dir, snapshotName), { signal: opts.signal });
-  const hash = createHashStream({ expected, path: snapshotName });
-  if (opts.onBytes) hash.on("data", () => opts.onBytes?.(hash.bytes));
-  const decrypt = encrypted
-    ? createDecryptStream({ passphrase: backup.passphrase as string, candidates: kdfCandidates(pbkdf2Kdf(backup.kdfIterations)), path: snapshotName })
-    : undefined;
-  const plain = new PassThrough({ highWaterMark: 1024 * 1024 });
-  const stages: NodeJS.ReadWriteStream[] = decrypt ? [hash, decrypt] : [hash];
-  const done = pipeline([source, ...stages, plain], { signal: opts.signal });
-  return { plain, done, expected, kdf: () => (decrypt?.kdf ? kdfToString(decrypt.kdf) : undefined) };
-}
-
 async function restoreOnce(params: RunRestoreParams, logger: Logger): Promise<RunRestoreResult & { ok: true }> {
   const { signal } = params;
   const backup = requireBackupSettings(loadSyncConfig(params.syncConfig, logger));
@@ -136,16 +112,48 @@ async function restoreOnce(params: RunRestoreParams, logger: Logger): Promise<Ru
   const snapshotName = await resolveSnapshotName(provider, dir, params.snapshotName, signal);
   const restoredTo = path.resolve(params.restoreTo ?? path.join(params.stateDir, ".backup-restore", snapshotName));
   logger.info(`[backup] Restoring snapshot: ${snapshotName}`);
+  if (params.requireAuthenticated && params.allowUnauthenticated) {
+    throw new WorkspaceSyncError("CONFIG_INVALID", "requireAuthenticated and allowUnauthenticated contradict each other: pass one of them", { path: "allowUnauthenticated" });
+  }
+  if (snapshotName.endsWith(".enc") && !backup.passphrase) {
+    throw new WorkspaceSyncError("PASSPHRASE_MISSING", `Snapshot ${snapshotName} is encrypted but no passphrase is configured: set backup.passphrase`, { path: "backup.passphrase" });
+  }
+  // Decided before the target is touched: a refused snapshot leaves no trace.
+  const policy = {
+    requireAuthenticated: params.requireAuthenticated ?? (params.allowUnauthenticated ? false : backup.requireAuthenticated ?? false),
+    allowUnauthenticated: params.allowUnauthenticated ?? false,
+  };
+  const auth: AuthPlan = await planAuthentication({ provider, dir, name: snapshotName, backup, policy, signal });
+  const warnings: string[] = [];
+  const missing = await newerSnapshotMissing(params, snapshotName);
+  if (missing) {
+    warnings.push(missing);
+    logger.warn(`[backup] ${missing}`);
+  }
+  if (auth.kind === "none") {
+    warnings.push(auth.warning);
+    logger.warn(`[backup] ${auth.warning}`);
+  }
 
-  const created = await prepareTarget(restoredTo, logger);
+  const created = await prepareTarget(restoredTo, params.stateDir, logger);
   // Extract into a hidden folder inside the target (same disk, so a mount point works) and move
-  // the entries up at the end: a restore killed midway leaves only that marked folder, which the
-  // next restore into the same place removes.
+  // the entries up at the end, once the MAC matched: a restore killed midway leaves only that
+  // folder, recorded in the state folder, which the next restore into the same place removes.
   const partial = path.join(restoredTo, `${PARTIAL_PREFIX}${randomBytes(4).toString("hex")}`);
-  const { plain, done, expected, kdf } = await openSnapshotPlaintext(provider, dir, snapshotName, backup, {
-    signal,
-    onBytes: params.onProgress ? (bytes) => params.onProgress?.({ phase: "restore", bytes }) : undefined,
-  });
+  await recordStaging(params.stateDir, partial);
+  let opened: Awaited<ReturnType<typeof openSnapshotPlaintext>>;
+  try {
+    opened = await openSnapshotPlaintext(provider, dir, snapshotName, backup, {
+      signal,
+      auth,
+      onBytes: params.onProgress ? (bytes) => params.onProgress?.({ phase: "restore", bytes }) : undefined,
+    });
+  } catch (err) {
+    await forgetStaging(params.stateDir, partial);
+    if (created) await fsp.rmdir(restoredTo).catch(() => undefined);
+    throw err;
+  }
+  const { plain, done, expected, kdf } = opened;
   logger.info(`[backup] Streaming restore to ${restoredTo} (no local temp file needed)`);
   const extracted = extractArchive(plain, partial, {
     signal,
@@ -156,6 +164,7 @@ async function restoreOnce(params: RunRestoreParams, logger: Logger): Promise<Ru
   if (read.status === "rejected" || wrote.status === "rejected") {
     plain.destroy();
     await fsp.rm(partial, { recursive: true, force: true }).catch((err) => logger.warn(`[backup] Could not clean up ${partial}: ${errorMessage(err)}`));
+    await forgetStaging(params.stateDir, partial);
     if (created) await fsp.rmdir(restoredTo).catch(() => undefined);
     // Reading/decrypting explains an extraction failure better than the other way round, except
     // for an unsafe entry or a full disk, which are the extractor's own findings.
@@ -165,7 +174,7 @@ async function restoreOnce(params: RunRestoreParams, logger: Logger): Promise<Ru
       writeErr && ["UNSAFE_ARCHIVE_ENTRY", "INSUFFICIENT_SPACE", "TARGET_NOT_EMPTY", "ACCESS_DENIED"].includes(writeErr.code)
         ? writeErr
         : readErr ?? writeErr;
-    throw primary as WorkspaceSyncError;
+    throw await explainReadFailure(primary, { provider, dir, name: snapshotName, auth, signal });
   }
   for (const name of await fsp.readdir(partial)) {
     await fsp.rename(path.join(partial, name), path.join(restoredTo, name)).catch((err) => {
@@ -173,20 +182,77 @@ async function restoreOnce(params: RunRestoreParams, logger: Logger): Promise<Ru
     });
   }
   await fsp.rmdir(partial);
-  if (!expected) logger.warn(`[backup] No checksum stored for ${snapshotName}: restored without integrity check`);
-  logger.info(`[backup] Restore complete: ${snapshotName} → ${restoredTo}`);
+  await forgetStaging(params.stateDir, partial);
+  const authenticated = auth.kind === "mac";
+  if (!authenticated && !expected) logger.warn(`[backup] No checksum stored for ${snapshotName}: restored without integrity check`);
+  logger.info(`[backup] Restore complete: ${snapshotName} → ${restoredTo}${authenticated ? " (MAC verified)" : ""}`);
   const usedKdf = kdf();
-  return { ok: true, snapshotName, restoredTo, verified: expected !== undefined, ...(usedKdf ? { kdf: usedKdf } : {}) };
+  return {
+    ok: true,
+    snapshotName,
+    restoredTo,
+    verified: authenticated || expected !== undefined,
+    authenticated,
+    warnings,
+    ...(usedKdf ? { kdf: usedKdf } : {}),
+  };
+}
+
+/**
+ * Storage alone cannot show that the newest snapshots were deleted (a rollback by deletion): this
+ * host remembers the last snapshot it wrote, and a "latest" restore that resolves to an older one
+ * says so.
+ */
+async function newerSnapshotMissing(params: RunRestoreParams, resolved: string): Promise<string | undefined> {
+  if (params.snapshotName !== "latest" && params.snapshotName !== "") return undefined;
+  const last = (await readBackupState(params.stateDir).catch(() => ({}) as { lastSnapshot?: string })).lastSnapshot;
+  const mine = last ? parseSnapshotName(last) : undefined;
+  const chosen = parseSnapshotName(resolved);
+  if (!mine || !chosen || compareNewestFirst(mine, chosen) >= 0) return undefined;
+  return `The newest snapshot this host wrote, ${mine.name}, is not in the backup storage any more (deleted there?): "latest" is the older ${resolved}`;
 }
 
 /** Name prefix of the folder a restore extracts into before moving entries into place. */
 const PARTIAL_PREFIX = ".ws-restore-partial-";
 
+/** Folder in the state folder recording the staging folders restores created (see {@link recordStaging}). */
+function stagingRecordDir(stateDir: string): string {
+  return path.join(path.resolve(stateDir), "workspace-sync", "restore-staging");
+}
+
+function stagingRecordFile(stateDir: string, partial: string): string {
+  return path.join(stagingRecordDir(stateDir), `${createHash("sha256").update(path.resolve(partial)).digest("hex").slice(0, 32)}.json`);
+}
+
 /**
- * Makes sure the target is new or empty (leftovers of an interrupted restore, and nothing else, are
- * removed): a restore never mixes with existing files. Returns whether the folder was created.
+ * Records, in the state folder, that this library is about to create staging folder `partial`:
+ * only recorded folders are ever removed as leftovers, whatever their name (a user folder named
+ * like one, e.g. restored from a snapshot, is data like any other).
  */
-async function prepareTarget(dir: string, logger: Logger): Promise<boolean> {
+async function recordStaging(stateDir: string, partial: string): Promise<void> {
+  await fsp.mkdir(stagingRecordDir(stateDir), { recursive: true });
+  await fsp.writeFile(stagingRecordFile(stateDir, partial), JSON.stringify({ path: path.resolve(partial), created: new Date().toISOString() }) + "\n");
+}
+
+async function forgetStaging(stateDir: string, partial: string): Promise<void> {
+  await fsp.rm(stagingRecordFile(stateDir, partial), { force: true }).catch(() => undefined);
+}
+
+async function isRecordedStaging(stateDir: string, partial: string): Promise<boolean> {
+  try {
+    const rec = JSON.parse(await fsp.readFile(stagingRecordFile(stateDir, partial), "utf8")) as { path?: unknown };
+    return rec.path === path.resolve(partial);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Makes sure the target is new or empty: a restore never mixes with existing files. Staging
+ * folders that an interrupted restore recorded in this state folder are removed first; nothing else
+ * is. Returns whether the folder was created.
+ */
+async function prepareTarget(dir: string, stateDir: string, logger: Logger): Promise<boolean> {
   let names: string[];
   try {
     names = await fsp.readdir(dir);
@@ -201,9 +267,14 @@ async function prepareTarget(dir: string, logger: Logger): Promise<boolean> {
     });
     return true;
   }
-  if (names.length > 0 && names.every((n) => n.startsWith(PARTIAL_PREFIX))) {
+  const leftovers: string[] = [];
+  for (const n of names) if (n.startsWith(PARTIAL_PREFIX) && (await isRecordedStaging(stateDir, path.join(dir, n)))) leftovers.push(n);
+  if (leftovers.length > 0 && leftovers.length === names.length) {
     logger.warn(`[backup] Removing what an interrupted restore left in ${dir}`);
-    for (const n of names) await fsp.rm(path.join(dir, n), { recursive: true, force: true });
+    for (const n of leftovers) {
+      await fsp.rm(path.join(dir, n), { recursive: true, force: true });
+      await forgetStaging(stateDir, path.join(dir, n));
+    }
     return false;
   }
   if (names.length > 0) {

@@ -1,16 +1,33 @@
 /**
- * `runBackup`: walk the include set → tar → gzip → (AES-256-CBC) → provider, as one stream with no
- * temp file. The provider's write is atomic, so a failed backup leaves no snapshot; the SHA-256 of
- * the stored bytes goes into a `<snapshot>.sha256` file beside it (sha256sum format) once the
- * snapshot is complete. Retention runs after a successful upload and never deletes the new snapshot.
+ * `runBackup`: walk the include set → tar → gzip → (authentication mark → AES-256-CBC → MAC) →
+ * provider, as one stream with no temp file. Before uploading, the backup claims its snapshot name
+ * by creating `<snapshot>.sha256` create-only, so two writers sharing a folder never pick the same
+ * name (the one that finds it taken moves on to the next suffix). The provider's write is atomic,
+ * so a failed backup leaves no snapshot (and its claim is removed). Once the snapshot is complete,
+ * `<snapshot>.mac` (encrypted snapshots: the MAC over the stored bytes and the identity, see
+ * `crypto/mac.ts`) and the SHA-256 of the stored bytes (sha256sum format, replacing the claim) are
+ * written beside it. Retention runs after a successful upload and never deletes the new snapshot.
  */
 import { pipeline } from "node:stream/promises";
 import { PassThrough, type Readable } from "node:stream";
 import path from "node:path";
+import { promises as fsp } from "node:fs";
+import { readJsonFile, writeJsonFileAtomic } from "../util/json-file.js";
 import { createArchiveStream, gzipBytesUpperBound, walkIncludeSet } from "../archive/index.js";
 import type { BackupSettings } from "../config/types.js";
 import { acquireLock } from "../util/run-lock.js";
-import { createEncryptStream, createHashStream, kdfToString } from "../crypto/index.js";
+import { randomBytes } from "node:crypto";
+import {
+  createEncryptStream,
+  createHashStream,
+  createMacStream,
+  deriveMacKeys,
+  kdfToString,
+  MAC_SALT_LENGTH,
+  prependAuthMarker,
+  snapshotMac,
+  type MacKeys,
+} from "../crypto/index.js";
 import { WorkspaceSyncError, errorMessage, throwIfAborted, toWorkspaceSyncError, type ErrorCode } from "../errors.js";
 import { silentLogger, type Logger, type ProgressCallback } from "../logger.js";
 import { joinRemotePath } from "../providers/paths.js";
@@ -18,12 +35,17 @@ import type { StorageProvider } from "../providers/types.js";
 import { pruneSnapshots, type PruneResult } from "../retention/index.js";
 import { loadSyncConfig, type ConfigInput } from "./config-input.js";
 import { formatSnapshotName, parseSnapshotName } from "./snapshot-name.js";
-import { checksumFileName, formatChecksumFile } from "./checksum.js";
+import { CHECKSUM_SUFFIX, checksumFileName, formatChecksumClaim, formatChecksumFile, parseChecksumClaim } from "./checksum.js";
+import { formatMacFile, macFileName } from "./auth-file.js";
+import { newClaimId, readSmallFile } from "./authenticate.js";
 import { openBackupTarget, requireBackupSettings } from "./target.js";
 import { recordRun } from "../state/last-run.js";
 
-/** Version of the snapshot layout, stored as metadata where the provider keeps metadata. */
-export const SNAPSHOT_FORMAT_VERSION = "1";
+/**
+ * Version of the snapshot layout, stored as metadata where the provider keeps metadata and bound
+ * by the MAC. 2: encrypted snapshots start with the authentication mark and have a `.mac` file.
+ */
+export const SNAPSHOT_FORMAT_VERSION = "2";
 
 /** Leftover multipart uploads / temp files older than this are ours and abandoned. */
 const STALE_UPLOAD_MS = 24 * 60 * 60 * 1000;
@@ -136,86 +158,212 @@ async function createSnapshot(params: RunBackupParams, logger: Logger, startedAt
     logger.warn(`[backup] Could not clean up abandoned uploads: ${errorMessage(err)}`);
   }
 
+  const claimRecord = path.join(params.stateDir, "workspace-sync", "backup-claim.json");
+  await removeOwnDeadClaim(provider, claimRecord, logger, signal);
+  await removeStaleClaims(provider, dir, logger, signal);
+
   const encrypted = backup.encrypt;
-  const snapshotName = await freeSnapshotName(provider, dir, startedAt, encrypted, signal);
+  // The MAC key derivation (PBKDF2, on the thread pool) overlaps with claiming the name.
+  const macSalt = randomBytes(MAC_SALT_LENGTH);
+  const macKeys: Promise<MacKeys> | undefined = encrypted ? deriveMacKeys(backup.passphrase as string, macSalt, backup.kdfIterations) : undefined;
+  macKeys?.catch(() => undefined); // reported where awaited
+  const claimId = newClaimId();
+  // Recorded first: if this process dies, the next backup from this state folder (which then holds
+  // the lock, so this one is gone) removes exactly this claim instead of waiting a day.
+  await writeJsonFileAtomic(claimRecord, { provider: provider.description, dir, claimId });
+  const { snapshotName } = await claimSnapshotName(provider, dir, startedAt, encrypted, claimId, signal);
   const key = joinRemotePath(dir, snapshotName);
-  logger.info(`[backup] Streaming to ${provider.description}/${key} (no local temp file needed)`);
-
-  // What was read while packing: the walk's count may differ if files changed in between.
-  let plainBytes = walk.totalBytes;
-  const archive = createArchiveStream(walk, {
-    level: backup.compressionLevel,
-    signal,
-    onWarning: warn,
-    onProgress: (p) => {
-      plainBytes = p.bytes;
-      params.onProgress?.(p);
-    },
-  });
-  const stages: NodeJS.ReadWriteStream[] = [];
-  const metadata: Record<string, string> = {
-    "ws-format": SNAPSHOT_FORMAT_VERSION,
-    "ws-plain-bytes": String(walk.totalBytes),
-    "ws-encrypted": encrypted ? "1" : "0",
-  };
-  if (encrypted) {
-    const enc = createEncryptStream({ passphrase: backup.passphrase as string, iterations: backup.kdfIterations });
-    metadata["ws-kdf"] = kdfToString(enc.kdf);
-    stages.push(enc);
+  const claimKey = joinRemotePath(dir, checksumFileName(snapshotName));
+  try {
+    const result = await uploadSnapshot();
+    await fsp.rm(claimRecord, { force: true });
+    return result;
+  } catch (err) {
+    // Nothing of a failed backup stays: its claim goes too (the snapshot was never stored, or was removed).
+    await provider.delete(claimKey).then(
+      () => fsp.rm(claimRecord, { force: true }),
+      (e: unknown) => logger.warn(`[backup] Could not remove the name claim ${checksumFileName(snapshotName)}: ${errorMessage(e)}`),
+    );
+    throw err;
   }
-  const hash = createHashStream({ path: snapshotName });
-  const body = new PassThrough({ highWaterMark: 1024 * 1024 });
 
-  // The provider consumes `body` while the pipeline fills it; either side failing fails both.
-  const produce = pipeline([archive as Readable, ...stages, hash, body], { signal });
-  const store = provider.write(key, body, {
-    // Upper bound: gzip of incompressible data grows slightly; encryption adds a header and padding.
-    sizeHint: gzipBytesUpperBound(walk.tarBytesUpperBound) + 32,
-    metadata,
-    overwrite: false,
-    signal,
-  });
-  // A store that fails without draining its input must not leave the producer waiting forever.
-  // (Destroyed without an error: the pipeline then fails with a premature close, and the store's own
-  // error is what gets reported below.)
-  store.catch(() => body.destroy());
-  const [produced, stored] = await Promise.allSettled([produce, store]);
-  if (produced.status === "rejected" || stored.status === "rejected") {
-    body.destroy();
-    // The first failure explains it: a store error (network, disk) breaks the producer's pipe with a
-    // "premature close", and a producer error (unreadable file, abort) breaks the store's input.
-    const producerReason = produced.status === "rejected" ? (produced.reason as unknown) : undefined;
-    const storeReason = stored.status === "rejected" ? (stored.reason as unknown) : undefined;
-    const prematureClose = (producerReason as NodeJS.ErrnoException | undefined)?.code === "ERR_STREAM_PREMATURE_CLOSE";
-    const reason = producerReason === undefined || (storeReason !== undefined && prematureClose) ? storeReason : producerReason;
-    if (stored.status === "fulfilled") {
-      // Should not happen (the store saw a complete stream), but never leave a snapshot from a failed run.
-      await provider.delete(key).catch(() => undefined);
+  async function uploadSnapshot(): Promise<RunBackupResult & { ok: true }> {
+    logger.info(`[backup] Streaming to ${provider.description}/${key} (no local temp file needed)`);
+
+    // What was read while packing: the walk's count may differ if files changed in between.
+    let plainBytes = walk.totalBytes;
+    const archive = createArchiveStream(walk, {
+      level: backup.compressionLevel,
+      signal,
+      onWarning: warn,
+      onProgress: (p) => {
+        plainBytes = p.bytes;
+        params.onProgress?.(p);
+      },
+    });
+    const stages: NodeJS.ReadWriteStream[] = [];
+    const metadata: Record<string, string> = {
+      "ws-format": SNAPSHOT_FORMAT_VERSION,
+      "ws-plain-bytes": String(walk.totalBytes),
+      "ws-encrypted": encrypted ? "1" : "0",
+    };
+    let kdf: string | undefined;
+    let mac: ReturnType<typeof createMacStream> | undefined;
+    let keys: MacKeys | undefined;
+    if (encrypted) {
+      const enc = createEncryptStream({ passphrase: backup.passphrase as string, iterations: backup.kdfIterations });
+      kdf = kdfToString(enc.kdf);
+      metadata["ws-kdf"] = kdf;
+      keys = await (macKeys as Promise<MacKeys>);
+      mac = createMacStream(keys);
+      // The mark goes into the plaintext, before the archive; the MAC over what is stored.
+      stages.push(prependAuthMarker(), enc, mac);
     }
-    throw toWorkspaceSyncError(reason);
-  }
-  const sha256 = hash.digest as string;
-  const sizeBytes = stored.value.size;
-  await provider.write(joinRemotePath(dir, checksumFileName(snapshotName)), bufferStream(formatChecksumFile(sha256, snapshotName)), { signal }).catch((err) => {
-    warn(`Could not store the checksum file for ${snapshotName}: ${errorMessage(err)} (the snapshot itself is complete)`);
-  });
-  logger.info(`[backup] Snapshot uploaded: ${snapshotName} (~${(sizeBytes / 1024 / 1024).toFixed(1)} MB)`);
+    const hash = createHashStream({ path: snapshotName });
+    const body = new PassThrough({ highWaterMark: 1024 * 1024 });
 
-  let prune: PruneResult | undefined;
-  if (!params.skipPrune) {
-    // pruneSnapshots logs its own failures; a failed prune never fails the backup.
-    prune = await pruneSnapshots({ provider, dir, policy: backup.retain, justWritten: snapshotName, logger, signal });
+    // The provider consumes `body` while the pipeline fills it; either side failing fails both.
+    const produce = pipeline([archive as Readable, ...stages, hash, body], { signal });
+    const store = provider.write(key, body, {
+      // Upper bound: gzip of incompressible data grows slightly; encryption adds a header, the mark and padding.
+      sizeHint: gzipBytesUpperBound(walk.tarBytesUpperBound) + 96,
+      metadata,
+      overwrite: false,
+      signal,
+    });
+    // A store that fails without draining its input must not leave the producer waiting forever.
+    // (Destroyed without an error: the pipeline then fails with a premature close, and the store's own
+    // error is what gets reported below.)
+    store.catch(() => body.destroy());
+    const [produced, stored] = await Promise.allSettled([produce, store]);
+    if (produced.status === "rejected" || stored.status === "rejected") {
+      body.destroy();
+      // The first failure explains it: a store error (network, disk) breaks the producer's pipe with a
+      // "premature close", and a producer error (unreadable file, abort) breaks the store's input.
+      const producerReason = produced.status === "rejected" ? (produced.reason as unknown) : undefined;
+      const storeReason = stored.status === "rejected" ? (stored.reason as unknown) : undefined;
+      const prematureClose = (producerReason as NodeJS.ErrnoException | undefined)?.code === "ERR_STREAM_PREMATURE_CLOSE";
+      const reason = producerReason === undefined || (storeReason !== undefined && prematureClose) ? storeReason : producerReason;
+      if (stored.status === "fulfilled") {
+        // Should not happen (the store saw a complete stream), but never leave a snapshot from a failed run.
+        await provider.delete(key).catch(() => undefined);
+      }
+      throw toWorkspaceSyncError(reason);
+    }
+    const sha256 = hash.digest as string;
+    const sizeBytes = stored.value.size;
+    if (mac && keys && kdf) {
+      // The MAC binds the name finally used, the creation time, the format and the size.
+      const identity = { name: snapshotName, created: startedAt.toISOString(), format: SNAPSHOT_FORMAT_VERSION, kdf, size: mac.bytes };
+      const record = {
+        ...identity,
+        macIterations: backup.kdfIterations,
+        salt: macSalt.toString("hex"),
+        passphraseCheck: keys.check.toString("hex"),
+        mac: snapshotMac(keys, identity, mac.tag as Buffer),
+      };
+      try {
+        await provider.write(joinRemotePath(dir, macFileName(snapshotName)), bufferStream(formatMacFile(record)), { signal });
+      } catch (err) {
+        // A snapshot without its MAC would be refused by every restore: remove it, report the failure.
+        await provider.delete(key).catch(() => undefined);
+        throw new WorkspaceSyncError("PROVIDER_ERROR", `Could not store the MAC file of ${snapshotName}, so the snapshot was removed again: ${errorMessage(err)}`, {
+          path: macFileName(snapshotName),
+          cause: err,
+          retryable: toWorkspaceSyncError(err).retryable,
+        });
+      }
+    }
+    await provider.write(claimKey, bufferStream(formatChecksumFile(sha256, snapshotName)), { signal }).catch((err) => {
+      warn(`Could not store the checksum file for ${snapshotName}: ${errorMessage(err)} (the snapshot itself is complete${encrypted ? " and authenticated" : ""})`);
+    });
+    logger.info(`[backup] Snapshot uploaded: ${snapshotName} (~${(sizeBytes / 1024 / 1024).toFixed(1)} MB)${encrypted ? ", MAC stored" : ""}`);
+
+    let prune: PruneResult | undefined;
+    if (!params.skipPrune) {
+      // pruneSnapshots logs its own failures; a failed prune never fails the backup.
+      prune = await pruneSnapshots({ provider, dir, policy: backup.retain, justWritten: snapshotName, logger, signal });
+    }
+    return { ok: true, snapshotName, encrypted, sizeBytes, plainBytes, sha256, prune, warnings };
   }
-  return { ok: true, snapshotName, encrypted, sizeBytes, plainBytes, sha256, prune, warnings };
 }
 
-/** The snapshot name for `time`, with a `-N` suffix when a snapshot of that second exists. */
-async function freeSnapshotName(provider: StorageProvider, dir: string, time: Date, encrypted: boolean, signal?: AbortSignal): Promise<string> {
+/**
+ * Finds a free snapshot name for `time` and claims it: `-N` suffixes after the time when a snapshot
+ * of that second exists or another writer (another host, another state folder) claimed the name
+ * first. The claim is `<name>.sha256` created create-only (atomic on every provider), holding a
+ * claim line until the real checksum replaces it.
+ */
+async function claimSnapshotName(
+  provider: StorageProvider,
+  dir: string,
+  time: Date,
+  encrypted: boolean,
+  claimId: string,
+  signal?: AbortSignal,
+): Promise<{ snapshotName: string; claimId: string }> {
   for (let seq = 0; seq < 1000; seq++) {
     const name = formatSnapshotName(time, encrypted, seq);
-    if (!(await provider.stat(joinRemotePath(dir, name), { signal }))) return name;
+    if (await provider.stat(joinRemotePath(dir, name), { signal })) continue;
+    try {
+      await provider.write(joinRemotePath(dir, checksumFileName(name)), bufferStream(formatChecksumClaim(claimId, new Date())), { overwrite: false, signal });
+    } catch (err) {
+      if (toWorkspaceSyncError(err).code === "ALREADY_EXISTS") continue; // another writer's claim, or an old checksum file
+      throw err;
+    }
+    return { snapshotName: name, claimId };
   }
   throw new WorkspaceSyncError("ALREADY_EXISTS", "Too many snapshots within one second");
+}
+
+/**
+ * Removes the name claim of a backup from this state folder that died (its record is still there
+ * while this backup holds the lock): only the claim file whose content carries the recorded id.
+ */
+async function removeOwnDeadClaim(provider: StorageProvider, record: string, logger: Logger, signal?: AbortSignal): Promise<void> {
+  const rec = await readJsonFile<{ provider?: unknown; dir?: unknown; claimId?: unknown }>(record).catch(() => undefined);
+  if (!rec) return;
+  try {
+    if (rec.provider === provider.description && typeof rec.dir === "string" && typeof rec.claimId === "string") {
+      for await (const entry of provider.list(rec.dir, { recursive: false, signal })) {
+        if (!entry.path.endsWith(CHECKSUM_SUFFIX)) continue;
+        const snapshot = entry.path.slice(0, -CHECKSUM_SUFFIX.length);
+        if (!parseSnapshotName(snapshot)) continue;
+        const key = joinRemotePath(rec.dir, entry.path);
+        const claim = parseChecksumClaim((await readSmallFile(provider, key, signal)) ?? "");
+        if (claim?.claimId !== rec.claimId) continue;
+        // A snapshot under that name would be complete but without its checksum: leave both to retention.
+        if (await provider.stat(joinRemotePath(rec.dir, snapshot), { signal })) continue;
+        await provider.delete(key, { signal });
+        logger.info(`[backup] Removed the name claim of an interrupted backup: ${entry.path}`);
+      }
+    }
+    await fsp.rm(record, { force: true });
+  } catch (err) {
+    logger.warn(`[backup] Could not remove the name claim of an interrupted backup: ${errorMessage(err)}`);
+  }
+}
+
+/**
+ * Removes name claims left by backups that died more than a day ago: only checksum files whose
+ * content is a claim line (never decided by the name alone) and whose snapshot does not exist.
+ */
+async function removeStaleClaims(provider: StorageProvider, dir: string, logger: Logger, signal?: AbortSignal): Promise<void> {
+  try {
+    const names = new Set<string>();
+    for await (const entry of provider.list(dir, { recursive: false, signal })) names.add(entry.path);
+    for (const n of names) {
+      if (!n.endsWith(CHECKSUM_SUFFIX)) continue;
+      const snapshot = n.slice(0, -CHECKSUM_SUFFIX.length);
+      if (!parseSnapshotName(snapshot) || names.has(snapshot)) continue;
+      const claim = parseChecksumClaim((await readSmallFile(provider, joinRemotePath(dir, n), signal)) ?? "");
+      if (!claim || Date.now() - claim.since.getTime() < STALE_UPLOAD_MS) continue;
+      await provider.delete(joinRemotePath(dir, n), { signal });
+      logger.info(`[backup] Removed the claim of an abandoned backup: ${n}`);
+    }
+  } catch (err) {
+    logger.warn(`[backup] Could not clean up abandoned name claims: ${errorMessage(err)}`);
+  }
 }
 
 function bufferStream(text: string): Readable {

@@ -1,7 +1,8 @@
 /**
- * `backup verify`: reads a snapshot end to end (SHA-256 against its checksum file, decrypt, gunzip
- * with CRC checks, tar structure) without writing anything, so damage in storage is found before
- * the day a restore is needed.
+ * `backup verify`: reads a snapshot end to end (its MAC, or the SHA-256 against its checksum file
+ * for unauthenticated snapshots; decrypt, gunzip with CRC checks, tar structure) without writing
+ * anything, so damage or tampering in storage is found before the day a restore is needed. The
+ * same authentication rules as a restore apply.
  */
 import { checkArchive } from "../archive/index.js";
 import { toWorkspaceSyncError, type ErrorCode } from "../errors.js";
@@ -10,13 +11,26 @@ import type { StorageProvider } from "../providers/types.js";
 import type { BackupSettings } from "../config/types.js";
 import { loadSyncConfig, type ConfigInput } from "./config-input.js";
 import { listSnapshotsIn } from "./list.js";
-import { openSnapshotPlaintext, resolveSnapshotName } from "./restore.js";
+import { resolveSnapshotName } from "./restore.js";
+import { explainReadFailure, openSnapshotPlaintext } from "./read-snapshot.js";
+import type { AuthPlan, AuthPolicy } from "./authenticate.js";
 import { openBackupTarget, requireBackupSettings } from "./target.js";
 
 /** Outcome of verifying one snapshot. */
 export type SnapshotVerification =
-  | { snapshotName: string; ok: true; checksum: boolean; entries: number; bytes: number }
-  | { snapshotName: string; ok: false; checksum: boolean; error: string; code: ErrorCode };
+  | {
+      snapshotName: string;
+      ok: true;
+      /** Whether a stored SHA-256 or MAC was checked. */
+      checksum: boolean;
+      /** Whether the MAC matched (content and identity proven unaltered). */
+      authenticated: boolean;
+      entries: number;
+      bytes: number;
+      /** Why an unauthenticated snapshot was accepted. */
+      warning?: string;
+    }
+  | { snapshotName: string; ok: false; checksum: boolean; authenticated: false; error: string; code: ErrorCode };
 
 /** Parameters of {@link verifySnapshots}. */
 export interface VerifySnapshotsParams {
@@ -32,6 +46,10 @@ export interface VerifySnapshotsParams {
   signal?: AbortSignal;
   /** Use this provider instance instead of building one from the config. */
   provider?: StorageProvider;
+  /** Refuse snapshots without a valid MAC (default: `backup.requireAuthenticated`). */
+  requireAuthenticated?: boolean;
+  /** Accept an unauthenticated snapshot newer than an authenticated one (see `runRestore`). */
+  allowUnauthenticated?: boolean;
 }
 
 /** Verifies one or all snapshots. Never throws. */
@@ -46,8 +64,16 @@ export async function verifySnapshots(
       params.snapshotName === "all"
         ? (await listSnapshotsIn(provider, dir, params.signal)).map((s) => s.name)
         : [await resolveSnapshotName(provider, dir, params.snapshotName, params.signal)];
+    const policy: AuthPolicy = {
+      requireAuthenticated: params.requireAuthenticated ?? (params.allowUnauthenticated ? false : backup.requireAuthenticated ?? false),
+      allowUnauthenticated: params.allowUnauthenticated ?? false,
+    };
     const snapshots: SnapshotVerification[] = [];
-    for (const name of names) snapshots.push(await verifyOne(provider, dir, name, backup, params.signal));
+    for (const name of names) {
+      const v = await verifyOne(provider, dir, name, backup, policy, params.signal);
+      if (v.ok && v.warning) logger.warn(`[backup] ${v.warning}`);
+      snapshots.push(v);
+    }
     return { ok: true, snapshots };
   } catch (err) {
     const e = toWorkspaceSyncError(err);
@@ -55,17 +81,27 @@ export async function verifySnapshots(
   }
 }
 
-async function verifyOne(provider: StorageProvider, dir: string, name: string, backup: BackupSettings, signal?: AbortSignal): Promise<SnapshotVerification> {
+async function verifyOne(provider: StorageProvider, dir: string, name: string, backup: BackupSettings, policy: AuthPolicy, signal?: AbortSignal): Promise<SnapshotVerification> {
   let checksum = false;
+  let auth: AuthPlan | undefined;
   try {
-    const { plain, done, expected } = await openSnapshotPlaintext(provider, dir, name, backup, { signal });
-    checksum = expected !== undefined;
-    const [read, parsed] = await Promise.allSettled([done, checkArchive(plain, { signal })]);
+    const opened = await openSnapshotPlaintext(provider, dir, name, backup, { signal, policy });
+    auth = opened.auth;
+    checksum = opened.expected !== undefined || auth.kind === "mac";
+    const [read, parsed] = await Promise.allSettled([opened.done, checkArchive(opened.plain, { signal })]);
     if (read.status === "rejected") throw read.reason;
     if (parsed.status === "rejected") throw parsed.reason;
-    return { snapshotName: name, ok: true, checksum, entries: parsed.value.entries, bytes: parsed.value.bytes };
+    return {
+      snapshotName: name,
+      ok: true,
+      checksum,
+      authenticated: auth.kind === "mac",
+      entries: parsed.value.entries,
+      bytes: parsed.value.bytes,
+      ...(auth.kind === "none" ? { warning: auth.warning } : {}),
+    };
   } catch (err) {
-    const e = toWorkspaceSyncError(err);
-    return { snapshotName: name, ok: false, checksum, error: e.message, code: e.code };
+    const e = await explainReadFailure(err, { provider, dir, name, auth, signal });
+    return { snapshotName: name, ok: false, checksum, authenticated: false, error: e.message, code: e.code };
   }
 }

@@ -42,16 +42,21 @@ ${COMMON}`,
   "backup list": `Usage: workspace-sync backup list [options]
 Lists snapshots newest first, with the retention rules that keep each one.
 ${COMMON}`,
-  "backup restore": `Usage: workspace-sync backup restore [--snapshot NAME|latest] [--to DIR] [--dry-run] [--symlinks refuse|skip|allow] [options]
+  "backup restore": `Usage: workspace-sync backup restore [--snapshot NAME|latest] [--to DIR] [--dry-run] [--symlinks refuse|skip|allow]
+                              [--require-authenticated|--allow-unauthenticated] [options]
 Restores into a staging folder (default <state-dir>/.backup-restore/<snapshot>) that must be empty
 or new; live data is never overwritten. Move what you need back by hand. Symlinks pointing outside
 the folder fail the restore by default; --symlinks skip leaves them out, allow recreates them.
+The snapshot's MAC is checked before anything is moved into the folder. Snapshots without a MAC
+(older ones, the plugin's, tar | openssl) restore with a warning; --require-authenticated (or
+backup.requireAuthenticated) refuses them. --allow-unauthenticated restores one even though an
+older snapshot is authenticated (normally refused as a possible rollback).
 ${COMMON}`,
   "backup prune": `Usage: workspace-sync backup prune [--dry-run] [options]
 Applies backup.retain (restic's forget semantics). Names that are not snapshots are never deleted.
 ${COMMON}`,
-  "backup verify": `Usage: workspace-sync backup verify [--snapshot NAME|latest|--all] [options]
-Downloads and checks snapshots without writing anything: stored SHA-256, decryption, gzip CRC, tar.
+  "backup verify": `Usage: workspace-sync backup verify [--snapshot NAME|latest|--all] [--require-authenticated|--allow-unauthenticated] [options]
+Downloads and checks snapshots without writing anything: MAC (or stored SHA-256), decryption, gzip CRC, tar.
 ${COMMON}`,
   "backup status": `Usage: workspace-sync backup status [options]
 ${COMMON}`,

@@ -20,9 +20,9 @@ const GLOBAL = { flags: ["json", "verbose", "help"], values: ["config", "workspa
 const COMMANDS: Record<string, CommandSpec> = {
   "backup now": {},
   "backup list": {},
-  "backup restore": { flags: ["dry-run"], values: ["snapshot", "to", "symlinks"] },
+  "backup restore": { flags: ["dry-run", "require-authenticated", "allow-unauthenticated"], values: ["snapshot", "to", "symlinks"] },
   "backup prune": { flags: ["dry-run"] },
-  "backup verify": { flags: ["all"], values: ["snapshot"] },
+  "backup verify": { flags: ["all", "require-authenticated", "allow-unauthenticated"], values: ["snapshot"] },
   "backup status": {},
   sync: { flags: ["dry-run"] },
   "sync status": {},

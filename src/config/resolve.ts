@@ -217,6 +217,7 @@ function buildBackup(
     retain: b.retain,
     compressionLevel: b.compressionLevel,
     kdfIterations: b.kdfIterations,
+    requireAuthenticated: b.requireAuthenticated,
     s3: s3 && defined(s3),
     dropbox: dropbox && defined(dropbox),
     local: resolveLocal(local, baseDir),

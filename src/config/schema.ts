@@ -297,6 +297,10 @@ export const backupSchema = z.object({
     expect: "a whole number >= 1",
     fix: "keep the default 100000 to stay compatible with the plugin",
   }),
+  requireAuthenticated: bool(false, {
+    description:
+      "Refuse to restore or verify snapshots without a valid MAC (made before authentication, by the plugin, by `tar | openssl`, or unencrypted) instead of warning.",
+  }),
   remoteName: ignoredKey("remote name"),
   configPath: ignoredKey("rclone.conf path"),
   ...providerBlocks,

@@ -140,6 +140,8 @@ export interface BackupSettings {
   compressionLevel: number;
   /** PBKDF2 iterations used when writing; also tried first when reading (default 100000). */
   kdfIterations: number;
+  /** Refuse snapshots without a valid MAC (legacy, unencrypted) instead of warning (default false). */
+  requireAuthenticated?: boolean;
   s3?: S3Settings;
   dropbox?: DropboxSettings;
   local?: LocalSettings;

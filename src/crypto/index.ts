@@ -16,3 +16,18 @@ export {
 export { CRYPTO_HIGH_WATER_MARK, EncryptStream, createEncryptStream, type EncryptOptions } from "./encrypt.js";
 export { DecryptStream, createDecryptStream, type DecryptOptions } from "./decrypt.js";
 export { HashStream, createHashStream, type HashStreamOptions } from "./hash.js";
+export {
+  MAC_ALGORITHM,
+  MAC_SALT_LENGTH,
+  MAX_MAC_ITERATIONS,
+  MacStream,
+  PASSPHRASE_CHECK_LENGTH,
+  canonicalIdentity,
+  createMacStream,
+  deriveMacKeys,
+  sameHex,
+  snapshotMac,
+  type MacKeys,
+  type SnapshotIdentity,
+} from "./mac.js";
+export { AUTH_MARKER, StripAuthMarker, createStripAuthMarker, prependAuthMarker, startsWithAuthMarker } from "./auth-marker.js";

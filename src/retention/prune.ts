@@ -14,6 +14,21 @@ import { describePolicy, normalizePolicy, type PolicyInput, type RetentionPolicy
 /** Suffix of integrity sidecar files (`<snapshot>.sha256`), deleted together with their snapshot. */
 export const SIDECAR_SUFFIX = ".sha256";
 
+/**
+ * Suffixes of every sidecar deleted together with its snapshot: the checksum (or name claim) and
+ * the MAC file. They are deleted after their snapshot, so a failure half-way never leaves a
+ * snapshot without its MAC file (which restores would refuse).
+ */
+export const SIDECAR_SUFFIXES: readonly string[] = [SIDECAR_SUFFIX, ".mac"];
+
+/** The snapshot a sidecar name belongs to, or `undefined` when `name` is not a sidecar name. */
+function sidecarOf(name: string): string | undefined {
+  for (const suffix of SIDECAR_SUFFIXES) {
+    if (name.endsWith(suffix) && parseSnapshotName(name.slice(0, -suffix.length))) return name.slice(0, -suffix.length);
+  }
+  return undefined;
+}
+
 /** A snapshot found in the folder. */
 export interface ListedSnapshot extends SnapshotInfo {
   /** Size in bytes as listed. */
@@ -117,7 +132,7 @@ export async function pruneSnapshots(options: PruneOptions): Promise<PruneResult
   for (const { name, size } of names) {
     const info = parseSnapshotName(name);
     if (info) snapshots.push({ ...info, size });
-    else if (!(name.endsWith(SIDECAR_SUFFIX) && parseSnapshotName(name.slice(0, -SIDECAR_SUFFIX.length)) && present.has(name.slice(0, -SIDECAR_SUFFIX.length)))) {
+    else if (!present.has(sidecarOf(name) ?? "\0")) {
       ignored.push(name);
     }
   }
@@ -156,21 +171,30 @@ export async function pruneSnapshots(options: PruneOptions): Promise<PruneResult
   // 4. Delete the planned snapshots and their sidecars.
   logger.info(`[backup] Pruning ${prune.length} old snapshot(s), keeping ${keep.length}`);
   const targets: string[] = [];
-  for (const s of prune) {
-    targets.push(s.name);
-    if (present.has(s.name + SIDECAR_SUFFIX)) targets.push(s.name + SIDECAR_SUFFIX);
-  }
-  const pathOf = new Map(targets.map((name) => [joinRemotePath(dir, name), name]));
   const failedByName = new Map<string, WorkspaceSyncError>();
-  try {
-    const failures = await provider.deleteMany([...pathOf.keys()], { signal });
-    for (const f of failures) failedByName.set(pathOf.get(f.path) ?? baseName(f.path), toWorkspaceSyncError(f.error));
-  } catch (err) {
-    // deleteMany should not throw (an abort may make it); find out what is still there.
-    const error = toWorkspaceSyncError(err);
-    for (const [p, name] of pathOf) {
-      const still = await provider.stat(p).then((e) => e !== undefined, () => true);
-      if (still) failedByName.set(name, error);
+  // Snapshots first, then the sidecars of those that are gone.
+  const snapshotNames = prune.map((s) => s.name);
+  await deleteNames(snapshotNames);
+  const sidecars: string[] = [];
+  for (const s of prune) {
+    if (failedByName.has(s.name)) continue;
+    for (const suffix of SIDECAR_SUFFIXES) if (present.has(s.name + suffix)) sidecars.push(s.name + suffix);
+  }
+  if (sidecars.length > 0) await deleteNames(sidecars);
+
+  async function deleteNames(names: string[]): Promise<void> {
+    targets.push(...names);
+    const pathOf = new Map(names.map((name) => [joinRemotePath(dir, name), name]));
+    try {
+      const failures = await provider.deleteMany([...pathOf.keys()], { signal });
+      for (const f of failures) failedByName.set(pathOf.get(f.path) ?? baseName(f.path), toWorkspaceSyncError(f.error));
+    } catch (err) {
+      // deleteMany should not throw (an abort may make it); find out what is still there.
+      const error = toWorkspaceSyncError(err);
+      for (const [p, name] of pathOf) {
+        const still = await provider.stat(p).then((e) => e !== undefined, () => true);
+        if (still) failedByName.set(name, error);
+      }
     }
   }
   const deleted: string[] = [];

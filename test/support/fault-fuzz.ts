@@ -1,7 +1,7 @@
 /**
  * The restore fuzzer shared by test/faults-fuzz.test.ts (a few thousand iterations in CI) and
  * scripts/fuzz.mjs (as many as you like, from build/). Each iteration takes a real snapshot
- * (unencrypted or encrypted seed), damages it, stores it and runs `runRestore` into a fresh target
+ * (unencrypted, authenticated-encrypted or legacy-encrypted seed), damages it, stores it and runs `runRestore` into a fresh target
  * under a per-iteration timeout, then checks the invariants:
  *
  * - `outer` mutations (bit flips, byte changes, truncation, inserted/deleted bytes, header and
@@ -12,6 +12,9 @@
  * - `inner` mutations (tar headers and data damaged, including `../`, absolute and link names with
  *   a valid header checksum, then validly re-compressed, re-encrypted and checksummed): anything may
  *   be restored, but only inside the target;
+ * - the authenticated seed (its MAC file kept beside every outer mutation): the restore MUST fail
+ *   as `SNAPSHOT_TAMPERED` or `SNAPSHOT_TRUNCATED` whenever a byte changed; the legacy seed (the
+ *   same archive encrypted without mark and MAC, as the plugin did) keeps the rules above;
  * - always: `runRestore` resolves (never throws, never hangs past the timeout), failures carry an
  *   expected typed code, nothing appears outside the target (a sentinel folder and the parent
  *   folders are checked), and a failed restore removes its staging folder.
@@ -89,9 +92,15 @@ const PASSPHRASE = "fuzz ✓ $(not run) `x`";
 const KDF_ITERATIONS = 1000;
 const SNAPSHOT = "backup-20250101T000000Z.tar.gz";
 const EXPECTED_CODES = new Set(["SNAPSHOT_CORRUPT", "INTEGRITY_MISMATCH", "WRONG_PASSPHRASE", "UNSAFE_ARCHIVE_ENTRY"]);
+/** An authenticated snapshot damaged after the backup fails with exactly these. */
+const AUTH_CODES = new Set(["SNAPSHOT_TAMPERED", "SNAPSHOT_TRUNCATED"]);
 
 interface Seed {
   encrypted: boolean;
+  /** The MAC file the backup wrote (authenticated seed only): kept beside every outer mutation. */
+  mac?: Buffer;
+  /** Label in reports: plain, enc (authenticated), legacy (encrypted without MAC, as the plugin's). */
+  kind: "plain" | "enc" | "legacy";
   name: string;
   bytes: Buffer;
   /** The plain tar inside. */
@@ -341,10 +350,15 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     const expected = await treeFingerprint(probe);
     await fsp.rm(probe, { recursive: true, force: true });
     const plainGz = encrypted ? undefined : bytes;
-    seeds.push({ encrypted, name: encrypted ? `${SNAPSHOT}.enc` : SNAPSHOT, bytes, tar: plainGz ? gunzipSync(plainGz) : Buffer.alloc(0), expected });
+    const mac = encrypted ? await fsp.readFile(path.join(seedCloud, `${b.snapshotName}.mac`)) : undefined;
+    // The MAC binds the name: the authenticated seed keeps the name it was made under.
+    const name = encrypted ? b.snapshotName : SNAPSHOT;
+    seeds.push({ encrypted, kind: encrypted ? "enc" : "plain", name, bytes, mac, tar: plainGz ? gunzipSync(plainGz) : Buffer.alloc(0), expected });
   }
   // The encrypted seed holds the same workspace: reuse the plain tar for its inner mutations.
   seeds[1]!.tar = seeds[0]!.tar;
+  // A legacy seed: the same archive encrypted as the plugin did (no mark, no MAC file).
+  seeds.push({ encrypted: true, kind: "legacy", name: `${SNAPSHOT}.enc`, bytes: await encrypt(seeds[0]!.bytes), tar: seeds[0]!.tar, expected: seeds[0]!.expected });
 
   const provider: StorageProvider = createLocalProvider({ root: cloud });
   // Resolved once: thousands of restores need not re-validate the same config.
@@ -372,7 +386,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       what = m.what;
       withSum = mode === "outer+sum";
     }
-    const label = `${seed.encrypted ? "enc" : "plain"}/${mode}: ${what}`;
+    const label = `${seed.kind}/${mode}: ${what}`;
     options.onIteration?.(i, label);
     const skipped = options.knownIssues?.skip?.(label);
     if (skipped) {
@@ -390,6 +404,9 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     // outer+sum: the checksum of the original (the damage happened after the backup); inner: a
     // fresh one (the damage was there when the snapshot was made).
     if (withSum) await fsp.writeFile(path.join(cloud, `${seed.name}.sha256`), `${sha256(mode === "inner" ? bytes : seed.bytes)}  ${seed.name}\n`);
+    // The MAC file stays as the backup wrote it (the damage happened in storage, afterwards).
+    const authenticated = seed.mac !== undefined && mode !== "inner";
+    if (authenticated) await fsp.writeFile(path.join(cloud, `${seed.name}.mac`), seed.mac as Buffer);
     await fsp.rm(iterDir, { recursive: true, force: true });
     await fsp.mkdir(iterDir, { recursive: true });
     const target = path.join(iterDir, "target");
@@ -435,12 +452,13 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     if (ac.signal.aborted) fail(`restore took longer than ${timeoutMs} ms (aborted)`);
     if (result.ok) {
       if (mode === "outer+sum" && !bytes.equals(seed.bytes)) fail("damaged snapshot restored although its checksum file was present");
+      if (authenticated && !bytes.equals(seed.bytes)) fail("damaged snapshot restored although its MAC file was present");
       if (mode === "outer") {
         const diff = await treeFingerprint(target).then((got) => [...new Set([...got.keys(), ...seed.expected.keys()])].filter((k) => got.get(k) !== seed.expected.get(k)));
         if (diff.length > 0) fail(`restore reported success with a different tree: ${diff.slice(0, 5).join(", ")}`);
       }
     } else {
-      if (!EXPECTED_CODES.has(result.code)) fail(`unexpected error code ${result.code}: ${result.error}`);
+      if (authenticated ? !AUTH_CODES.has(result.code) : !EXPECTED_CODES.has(result.code)) fail(`unexpected error code ${result.code}: ${result.error}`);
       if ((await entries(iterDir)).length > 0) fail(`failed restore left ${await entries(iterDir)} behind`);
     }
     // Nothing may appear outside the target.

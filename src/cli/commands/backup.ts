@@ -1,6 +1,6 @@
 /** `workspace-sync backup now|list|restore|prune|status|verify`. Wording follows the plugin's CLI. */
 import path from "node:path";
-import { CHECKSUM_SUFFIX, listBackupSnapshots, runBackup, runRestore, openBackupTarget, resolveSnapshotName } from "../../backup/index.js";
+import { listBackupSnapshots, parseSnapshotName, runBackup, runRestore, openBackupTarget, resolveSnapshotName } from "../../backup/index.js";
 import { verifySnapshots } from "../../backup/verify.js";
 import { readLastRun } from "../../state/last-run.js";
 import { planPrune, pruneSnapshots, type PruneResult } from "../../retention/index.js";
@@ -55,7 +55,7 @@ async function backupNow(ctx: CliContext): Promise<number> {
   ctx.print(`Backup complete: ${result.snapshotName}`);
   ctx.print(`Size: ${(result.sizeBytes / 1024 / 1024).toFixed(1)} MB`);
   ctx.print(`Encrypted: ${result.encrypted ? "yes" : "no"}`);
-  const pruned = result.prune?.ok ? result.prune.deleted.filter((n) => !n.endsWith(CHECKSUM_SUFFIX)).length : 0;
+  const pruned = result.prune?.ok ? result.prune.deleted.filter((n) => parseSnapshotName(n) !== undefined).length : 0;
   if (pruned > 0) ctx.print(`Pruned: ${pruned} old snapshot(s)`);
   if (result.warnings.length > 0) {
     // As restic: exit 3 = a snapshot was made but some source data was not read as it was.
@@ -128,6 +128,7 @@ async function backupRestore(ctx: CliContext): Promise<number> {
     snapshotName: name,
     restoreTo: dest,
     externalSymlinks: symlinkPolicy(ctx.args.values.get("symlinks")),
+    ...authFlags(ctx),
     logger: ctx.logger,
     signal: ctx.signal,
     onProgress: (p) => bar.update(p),
@@ -140,7 +141,9 @@ async function backupRestore(ctx: CliContext): Promise<number> {
   }
   ctx.print(`\nRestore complete: ${result.snapshotName}`);
   ctx.print(`Files extracted to: ${result.restoredTo}`);
-  if (!result.verified) ctx.print("(no checksum was stored with this snapshot: content not verified)");
+  if (result.authenticated) ctx.print("Authenticated: MAC verified (content and name as written)");
+  else if (!result.verified) ctx.print("(not authenticated and no checksum was stored with this snapshot: content not verified)");
+  for (const w of result.warnings) ctx.io.stderr.write(`Warning: ${w}\n`);
   return 0;
 }
 
@@ -197,7 +200,7 @@ async function backupVerify(ctx: CliContext): Promise<number> {
   const config = await ctx.config();
   const all = ctx.args.flags.has("all");
   const requested = ctx.args.values.get("snapshot") ?? "latest";
-  const results = await verifySnapshots({ syncConfig: config, stateDir: ctx.stateDir, logger: ctx.logger, signal: ctx.signal, snapshotName: all ? "all" : requested });
+  const results = await verifySnapshots({ syncConfig: config, stateDir: ctx.stateDir, logger: ctx.logger, signal: ctx.signal, snapshotName: all ? "all" : requested, ...authFlags(ctx) });
   ctx.printJson(results);
   if (!results.ok) {
     ctx.io.stderr.write(`Verify failed: ${results.error}\n`);
@@ -205,13 +208,24 @@ async function backupVerify(ctx: CliContext): Promise<number> {
   }
   let bad = 0;
   for (const r of results.snapshots) {
-    if (r.ok) ctx.print(`OK       ${r.snapshotName}${r.checksum ? "" : " (no stored checksum: archive structure checked only)"}`);
+    if (r.ok) {
+      const how = r.authenticated ? " (MAC verified)" : r.checksum ? " (not authenticated: SHA-256 checked)" : " (not authenticated, no stored checksum: archive structure checked only)";
+      ctx.print(`OK       ${r.snapshotName}${how}`);
+    }
     else {
       bad++;
       ctx.print(`DAMAGED  ${r.snapshotName}: ${r.error}`);
     }
   }
   return bad ? 1 : 0;
+}
+
+/** `--require-authenticated` / `--allow-unauthenticated`, when given. */
+function authFlags(ctx: CliContext): { requireAuthenticated?: boolean; allowUnauthenticated?: boolean } {
+  return {
+    ...(ctx.args.flags.has("require-authenticated") ? { requireAuthenticated: true } : {}),
+    ...(ctx.args.flags.has("allow-unauthenticated") ? { allowUnauthenticated: true } : {}),
+  };
 }
 
 function symlinkPolicy(value: string | undefined): "refuse" | "skip" | "allow" | undefined {
