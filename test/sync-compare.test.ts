@@ -8,7 +8,7 @@ import { compareTimes, localTime, remoteSourceTime, sameSizeAndTime } from "../s
 import { conflictName, conflictWinner } from "../src/sync/plan.js";
 import { formatMtimeMetadata, md5FromChecksumMetadata, parseMtimeMetadata } from "../src/providers/s3/index.js";
 import { contentTypeFor } from "../src/providers/s3/content-type.js";
-import { formatRcloneSeconds, parseRcloneSeconds, utimesArg } from "../src/util/mtime.js";
+import { formatRcloneSeconds, parseRcloneSeconds, setFileTimes, utimesArg } from "../src/util/mtime.js";
 
 describe("rclone's time format (S3 mtime metadata)", () => {
   it("formats as rclone 1.60 writes it (checked against rclone on RGW)", () => {
@@ -46,10 +46,30 @@ describe("rclone's time format (S3 mtime metadata)", () => {
     assert.equal(contentTypeFor("dir.d/README"), "application/octet-stream");
   });
 
-  it("utimes argument: floored microsecond plus half, before 1970 too", () => {
-    assert.equal(utimesArg(1_614_834_367_123_456_789n), "1614834367.1234565");
-    assert.equal(utimesArg(-1_500_000_000n), "-2.5000005");
-    assert.equal(utimesArg(-1n), "-1.9999995");
+  it("utimes argument: half a microsecond away from zero, signed as a whole", () => {
+    assert.equal(utimesArg(1_614_834_367_123_456_789n), "1614834367.123457289");
+    assert.equal(utimesArg(-1_500_000_000n), "-1.500000500");
+    assert.equal(utimesArg(-1n), "-0.000000501");
+    assert.equal(utimesArg(0n), "0.000000500");
+  });
+
+  it("setFileTimes lands within a microsecond, before 1970 and after 2038 too", async () => {
+    const { promises: fsp } = await import("node:fs");
+    const os = await import("node:os");
+    const path = await import("node:path");
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "ws-mtime-"));
+    try {
+      const f = path.join(dir, "f");
+      await fsp.writeFile(f, "x");
+      for (const ns of [1_614_834_367_123_456_789n, 1_700_000_000_000_000_000n, 1_700_000_000_000_000_999n, -315_619_199_750_000_000n, -315_619_199_749_999_999n, -1n, 4_102_444_800_000_000_123n]) {
+        await setFileTimes(f, ns);
+        const got = (await fsp.lstat(f, { bigint: true })).mtimeNs;
+        const dt = got - ns;
+        assert.ok(dt < 1000n && dt > -1000n, `${ns}: got ${got}`);
+      }
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

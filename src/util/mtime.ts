@@ -32,16 +32,21 @@ function floorDiv(a: bigint, b: bigint): bigint {
 
 /**
  * The argument to give `fs.utimes` for `ns`: a decimal string of seconds (a number or Date would
- * lose the sub-millisecond part, and Node turns a negative number into "now"). The microsecond is
- * floored and half a microsecond added, so that the double's rounding can never cross a microsecond
- * boundary before libuv truncates: the file gets exactly the floored microsecond on Node 20, and
- * within a microsecond of `ns` where libuv keeps more.
+ * lose the sub-millisecond part, and Node turns a negative number into "now"). Node converts it to
+ * a double (about 0.24 µs apart today) and libuv up to 1.49 then truncates toward zero to the
+ * microsecond; moving the value half a microsecond away from zero first keeps the file's time
+ * within 0.62 µs of `ns` either way (before 1970 too), so it compares equal at
+ * {@link SET_MTIME_PRECISION_NS}.
  */
 export function utimesArg(ns: bigint): string {
-  const us = floorDiv(ns, 1000n);
-  const sec = floorDiv(us, 1_000_000n);
-  const frac = us - sec * 1_000_000n; // 0..999999, also for times before 1970
-  return `${sec.toString()}.${frac.toString().padStart(6, "0")}5`;
+  return formatSeconds9(ns + (ns < 0n ? -500n : 500n));
+}
+
+/** Seconds with nine decimals, signed as a whole (`-1.500000000` is -1.5 s). */
+function formatSeconds9(ns: bigint): string {
+  const neg = ns < 0n;
+  const abs = neg ? -ns : ns;
+  return `${neg ? "-" : ""}${(abs / NS_PER_S).toString()}.${(abs % NS_PER_S).toString().padStart(9, "0")}`;
 }
 
 /** Sets the access and modification time of `path` to `ns` (see {@link utimesArg} for the precision). */
