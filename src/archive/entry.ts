@@ -55,12 +55,36 @@ export type ArchiveEntry = FileEntry | DirectoryEntry | SymlinkEntry | HardLinkE
 
 const BLOCK = 512;
 
+/**
+ * Largest whole second tar-stream writes correctly in a header's mtime field (it passes seconds
+ * through a 32-bit integer). Times outside 0..this go in a pax `mtime` record instead, which GNU tar
+ * and our reader both apply.
+ */
+export const USTAR_MTIME_MAX_S = 2 ** 31 - 1;
+
+/**
+ * Latest (and, negated, earliest) time a restore applies (year 9999): beyond it file systems refuse
+ * or clamp it. Backups store any time; restore warns and leaves the time alone beyond this.
+ */
+export const MAX_MTIME_MS = 253402300799000;
+
+/**
+ * How a time (ms since the epoch) is stored: whole seconds, as GNU tar's default format keeps them;
+ * `pax` is the pax `mtime` record when the header field cannot hold them (before 1970, after 2038).
+ */
+export function tarMtime(mtimeMs: number): { headerSeconds: number; pax?: string } {
+  const seconds = Math.floor(mtimeMs / 1000);
+  if (seconds >= 0 && seconds <= USTAR_MTIME_MAX_S) return { headerSeconds: seconds };
+  return { headerSeconds: seconds < 0 ? 0 : USTAR_MTIME_MAX_S, pax: String(seconds) };
+}
+
 /** `n` rounded up to whole 512-byte tar blocks. */
 export function padToBlock(n: number): number {
   return Math.ceil(n / BLOCK) * BLOCK;
 }
 
-function needsPax(name: string, linkname: string | undefined): boolean {
+function needsPax(name: string, linkname: string | undefined, mtimeMs: number): boolean {
+  if (tarMtime(mtimeMs).pax !== undefined) return true;
   const nameBytes = Buffer.byteLength(name) + 1; // directories get a trailing '/'
   if (nameBytes !== name.length + 1) return true; // non-ASCII names go in a pax header
   if (nameBytes > 100) return true; // may fit a ustar prefix split, but count the pax header to be safe
@@ -74,9 +98,9 @@ function needsPax(name: string, linkname: string | undefined): boolean {
 export function tarEntryBytesUpperBound(entry: ArchiveEntry): number {
   const linkname = entry.type === "symlink" || entry.type === "link" ? entry.linkname : undefined;
   let bytes = BLOCK;
-  if (needsPax(entry.name, linkname)) {
-    // `<len> path=<name>\n` + `<len> linkpath=<target>\n`, each length prefix at most 20 digits.
-    const paxData = Buffer.byteLength(entry.name) + 32 + (linkname === undefined ? 0 : Buffer.byteLength(linkname) + 32);
+  if (needsPax(entry.name, linkname, entry.mtime)) {
+    // `<len> path=<name>\n` + `<len> linkpath=<target>\n` + `<len> mtime=<seconds>\n`, each length prefix at most 20 digits.
+    const paxData = Buffer.byteLength(entry.name) + 32 + (linkname === undefined ? 0 : Buffer.byteLength(linkname) + 32) + 48;
     bytes += BLOCK + padToBlock(paxData);
   }
   if (entry.type === "file") bytes += padToBlock(entry.size);

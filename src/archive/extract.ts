@@ -11,6 +11,7 @@ import { WorkspaceSyncError, abortError, toWorkspaceSyncError } from "../errors.
 import type { ProgressCallback } from "../logger.js";
 import { type TarEntry, drainEntry, readTarGz } from "./read-tar-gz.js";
 import { SymlinkGuard, safeEntryName, unsafeEntry } from "./safe-path.js";
+import { MAX_MTIME_MS } from "./entry.js";
 
 /** Options of {@link extractArchive}. */
 export interface ExtractOptions {
@@ -133,9 +134,6 @@ export async function extractArchive(source: Readable, targetDir: string, option
   report();
   return result;
 }
-
-/** Latest time accepted from an archive header (year 9999): beyond it, filesystems reject or clamp it. */
-const MAX_MTIME_MS = 253402300799000;
 
 /**
  * The header's mtime when it is usable, else `undefined`. tar-stream turns a damaged octal field

@@ -10,7 +10,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import * as tar from "tar-stream";
 import { WorkspaceSyncError, abortError, errorMessage, isWorkspaceSyncError, throwIfAborted, toWorkspaceSyncError } from "../errors.js";
 import type { ProgressCallback } from "../logger.js";
-import type { ArchiveEntry, FileEntry, HardLinkEntry } from "./entry.js";
+import { tarMtime, type ArchiveEntry, type FileEntry, type HardLinkEntry } from "./entry.js";
 import { ReadBufferPool } from "./buffer-pool.js";
 import { parallelGzip } from "./parallel-gzip.js";
 import type { WalkResult } from "./walk.js";
@@ -45,8 +45,6 @@ const MAX_SLABS = 6;
 /** Padding for a file that shrank while read (only ever read from). */
 const ZEROS = Buffer.alloc(READ_CHUNK);
 const PROGRESS_EVERY = 1024 * 1024;
-/** Largest mtime tar-stream encodes correctly (it stores seconds through a 32-bit integer). */
-const MAX_MTIME_MS = (2 ** 31 - 1) * 1000;
 
 /**
  * Streams the `.tar.gz` bytes of a walk. Errors (unreadable files other than vanished or
@@ -122,13 +120,26 @@ class EntryWriter {
     this.report(true);
   }
 
-  /** The tar header of `entry` stored as `type` (one object per entry: tar-stream fills in the rest). */
+  /**
+   * The tar header of `entry` stored as `type` (one object per entry: tar-stream fills in the rest).
+   * Any time is kept to the second, as GNU tar keeps it: outside 1970-2038 in a pax `mtime` record.
+   */
   private header(entry: ArchiveEntry, type: TarHeader["type"], extra?: { size?: number; linkname?: string }): TarHeader {
-    const ms = Math.min(Math.max(entry.mtime, 0), MAX_MTIME_MS);
+    const time = tarMtime(entry.mtime);
     // tar-stream takes mode 0 for "unset" and would store 0644/0755: the file-type bits keep a real
     // 000 (it masks them off when writing the header).
     const typeBits = entry.type === "directory" ? 0o040000 : entry.type === "symlink" ? 0o120000 : 0o100000;
-    return { name: entry.name, mode: entry.mode | typeBits, mtime: new Date(ms), uid: entry.uid, gid: entry.gid, type, size: extra?.size, linkname: extra?.linkname };
+    return {
+      name: entry.name,
+      mode: entry.mode | typeBits,
+      mtime: new Date(time.headerSeconds * 1000),
+      uid: entry.uid,
+      gid: entry.gid,
+      type,
+      size: extra?.size,
+      linkname: extra?.linkname,
+      ...(time.pax !== undefined ? { pax: { mtime: time.pax } } : {}),
+    };
   }
 
   private async writeEntry(entry: ArchiveEntry): Promise<void> {

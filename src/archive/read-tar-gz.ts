@@ -8,6 +8,9 @@ import * as tar from "tar-stream";
 import { WorkspaceSyncError, abortError, errorMessage, isWorkspaceSyncError, toWorkspaceSyncError } from "../errors.js";
 import { padToBlock } from "./entry.js";
 import { GzipTrailingDataError, parallelGunzip } from "./parallel-gunzip.js";
+import { applyPaxTimes, installTarStreamFixes } from "./tar-headers.js";
+
+installTarStreamFixes();
 
 /** One entry stream of tar-stream's extract (its type is not exported): `header` plus the data. */
 export type TarEntry = tar.Extract extends AsyncIterable<infer S> ? S : never;
@@ -137,6 +140,7 @@ export async function readTarGz(
   try {
     for await (const entry of ext) {
       const h = entry.header;
+      applyPaxTimes(h);
       checkHeader(h);
       // tar-stream skips the data of every entry with a size except folders (refused above).
       lastEnd = ((h as tar.Header & { byteOffset?: number }).byteOffset ?? 0) + padToBlock(h.size);

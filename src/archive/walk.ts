@@ -14,6 +14,7 @@ import { WorkspaceSyncError, errorMessage, throwIfAborted, toWorkspaceSyncError 
 import { type ArchiveEntry, TAR_END_BYTES, tarEntryBytesUpperBound } from "./entry.js";
 import { DEFAULT_EXCLUDE, createExcludeMatcher, type ExcludeMatcher } from "./exclude.js";
 import { DEFAULT_INCLUDE, type IncludeRoots, type IncludeSource, resolveIncludeSources } from "./include-set.js";
+import { NON_UTF8_REASON, displayName, isValidUtf8, nonUtf8Names } from "../util/utf8-names.js";
 
 /** Options of {@link walkSources}. */
 export interface WalkSourcesOptions {
@@ -57,6 +58,8 @@ export interface WalkResult {
   tarBytesUpperBound: number;
   /** The warnings also passed to `onWarning`. */
   warnings: string[];
+  /** Entries left out on purpose, with the reason (names that are not valid UTF-8); each also in `warnings`. */
+  skipped?: { path: string; reason: string }[];
 }
 
 /** Entries counted between two yields to the event loop, so a huge tree never blocks it for long. */
@@ -102,11 +105,13 @@ export async function walkSources(sources: readonly IncludeSource[], options: Wa
   }
 
   const warnings: string[] = [];
+  const skipped: { path: string; reason: string }[] = [];
   const counted = new Set<string>();
-  const countWarning = (message: string): void => {
+  const countWarning = (message: string, skip?: { path: string; reason: string }): void => {
     if (counted.has(message)) return;
     counted.add(message);
     warnings.push(message);
+    if (skip) skipped.push(skip);
     options.onWarning?.(message);
   };
   let totalBytes = 0;
@@ -133,6 +138,7 @@ export async function walkSources(sources: readonly IncludeSource[], options: Wa
     fileCount,
     tarBytesUpperBound: tarBytes + TAR_END_BYTES,
     warnings,
+    skipped,
   };
 }
 
@@ -142,9 +148,10 @@ function* walkTree(
   excluded: ExcludeMatcher,
   /** Paths of items that lie inside (or are) another item's path. */
   overlapRoots: readonly string[],
-  warn: (message: string) => void,
+  warn: (message: string, skip?: { path: string; reason: string }) => void,
   signal: AbortSignal | undefined,
 ): Generator<ArchiveEntry, void, undefined> {
+  const skip = (abs: string, reason: string): void => warn(`Skipped ${abs}: ${reason}`, { path: abs, reason });
   // Only content that can be reached twice is remembered (genuine hard links, and files under an
   // item that lies inside another item): remembering every file costs ~100 bytes each.
   const seenFiles = new Map<string, string>();
@@ -182,6 +189,17 @@ function* walkTree(
       warn(`Cannot read folder ${dir} (${errorMessage(err)}): its contents are not in the backup`);
       return;
     }
+    if (names.some((n) => n.includes("\uFFFD"))) {
+      // Names that are not valid UTF-8 came back decoded lossily: the decoded name opens nothing.
+      try {
+        const check = nonUtf8Names(dir);
+        for (const bad of check.invalid) skip(path.join(dir, bad), NON_UTF8_REASON);
+        names = names.filter(check.exists);
+      } catch (err) {
+        warn(`Cannot read folder ${dir} (${errorMessage(err)}): its contents are not in the backup`);
+        return;
+      }
+    }
     names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     for (const n of names) {
       const abs = path.join(dir, n);
@@ -191,7 +209,14 @@ function* walkTree(
       try {
         st = fs.lstatSync(abs);
         if (excluded(name, st.isDirectory(), true)) continue;
-        if (st.isSymbolicLink()) linkname = fs.readlinkSync(abs);
+        if (st.isSymbolicLink()) {
+          const target = fs.readlinkSync(abs, { encoding: "buffer" });
+          if (!isValidUtf8(target)) {
+            skip(abs, `a symlink whose target ${displayName(target)} is not valid UTF-8: a tar header here holds UTF-8 only`);
+            continue;
+          }
+          linkname = target.toString("utf8");
+        }
       } catch (err) {
         warn(`Skipped ${abs}: ${errorMessage(err)}`);
         continue;

@@ -88,6 +88,8 @@ export type RunBackupResult =
       prune?: PruneResult;
       /** Non-fatal findings (files that changed while read, skipped entries). */
       warnings: string[];
+      /** Entries left out on purpose, with the reason (names that are not valid UTF-8); each is also a warning. */
+      skipped?: { path: string; reason: string }[];
     }
   | { ok: false; error: string; code: ErrorCode };
 
@@ -284,7 +286,7 @@ async function createSnapshot(params: RunBackupParams, logger: Logger, startedAt
       // pruneSnapshots logs its own failures; a failed prune never fails the backup.
       prune = await pruneSnapshots({ provider, dir, policy: backup.retain, justWritten: snapshotName, logger, signal });
     }
-    return { ok: true, snapshotName, encrypted, sizeBytes, plainBytes, sha256, prune, warnings };
+    return { ok: true, snapshotName, encrypted, sizeBytes, plainBytes, sha256, prune, warnings, ...(walk.skipped?.length ? { skipped: walk.skipped } : {}) };
   }
 }
 

@@ -97,6 +97,11 @@ export interface ProviderCapabilities {
   caseInsensitive: boolean;
   /** The backend can store empty folders (local, Dropbox) rather than only keys (S3). */
   folders: boolean;
+  /**
+   * Reading a file costs no transfer (a folder on this machine): sync compares contents by reading
+   * both copies, whatever their size, instead of only up to its download limit.
+   */
+  cheapReads?: boolean;
   /** Names the backend refuses or silently ignores (Dropbox: desktop.ini, thumbs.db, ...), lower-cased. */
   ignoredNames?: readonly string[];
 }
@@ -109,6 +114,14 @@ export interface RemoteEntry {
   size: number;
   /** Modification time; see {@link ProviderCapabilities.listMtime} for what it means. */
   mtime?: Date;
+  /**
+   * The source modification time (the one given to `write()`, never an upload time) in nanoseconds
+   * since the epoch, at the full precision the backend stored it; set only where the backend stores a
+   * source time (local utimes, S3 `mtime` metadata from `stat()`).
+   */
+  mtimeNs?: bigint;
+  /** How precise {@link mtimeNs} is, in nanoseconds (1 = exact; 1 000 000 = whole milliseconds). */
+  mtimePrecisionNs?: number;
   /** Content hash in the backend's own scheme, comparable with `hashLocalFile()`. */
   hash?: string;
   /** A revision or version token that changes whenever the content changes (Dropbox `rev`, S3 ETag). */
@@ -140,6 +153,13 @@ export interface WriteOptions {
   sizeHint?: number;
   /** Source modification time to record (utimes, S3 metadata, Dropbox client_modified). */
   mtime?: Date;
+  /** The same time in nanoseconds since the epoch, when known that precisely (wins over `mtime` where the backend keeps more than milliseconds). */
+  mtimeNs?: bigint;
+  /**
+   * The local file `source` reads, when it is one. A backend may read it before the upload (S3
+   * hashes it for rclone's `md5chksum` on multipart uploads, and checks the streamed bytes against it).
+   */
+  sourceFile?: string;
   /** User metadata to store with the file (ASCII keys and values). */
   metadata?: Record<string, string>;
   /** Fail with `ALREADY_EXISTS` instead of replacing an existing file. */

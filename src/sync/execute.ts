@@ -13,6 +13,7 @@ import { isLocalNameProblem, nameProblemReason, type WorkspaceFs } from "../util
 import { localSignature, remoteSignature } from "./deltas.js";
 import { forEachLimit } from "./limit.js";
 import { downloadFile, uploadFile } from "./transfer.js";
+import { msFromNs, nsFromMs, setFileTimes } from "../util/mtime.js";
 import type { LocalFile, RemoteFile, SkipNote, StateEntry, SyncAction } from "./types.js";
 
 /** What the executor needs besides the plan. */
@@ -116,6 +117,7 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
     const { local } = await downloadFile(provider, remoteFull(r.path), ctx.wfs, ctx.token, rel, {
       exclusive,
       mtimeMs: listSource ? r.mtimeMs : undefined,
+      mtimeNs: listSource ? r.mtimeNs : undefined,
       signal,
     });
     return { ...local, path: rel };
@@ -194,10 +196,9 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
         const loserAbs = await ctx.wfs.copyFileExcl(l.path, a.loserPath).catch((err) => {
           throw isLocalNameProblem(err) ? err : toWorkspaceSyncError(err);
         });
-        const t = new Date(l.mtimeMs);
-        await fsp.utimes(loserAbs, t, t);
-        const st = await fsp.stat(loserAbs);
-        const loserLocal: LocalFile = { path: a.loserPath, size: st.size, mtimeMs: Math.trunc(st.mtimeMs) };
+        await setFileTimes(loserAbs, l.mtimeNs ?? nsFromMs(l.mtimeMs));
+        const st = await fsp.stat(loserAbs, { bigint: true });
+        const loserLocal: LocalFile = { path: a.loserPath, size: Number(st.size), mtimeMs: msFromNs(st.mtimeNs), mtimeNs: st.mtimeNs };
         const loserRemote = await uploadFile(provider, loserAbs, remoteFull(a.loserPath), loserLocal, signal);
         out.files[loserKey] = { local: localSignature(loserLocal), remote: remoteSignature(loserRemote) };
         const local = await download(l.path, r, signal, false);

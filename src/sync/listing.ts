@@ -9,6 +9,8 @@ import path from "node:path";
 import { throwIfAborted, toWorkspaceSyncError } from "../errors.js";
 import type { StorageProvider } from "../providers/types.js";
 import { installToken, syncTempKind } from "../util/temp-names.js";
+import { msFromNs } from "../util/mtime.js";
+import { NON_UTF8_REASON, nonUtf8Names } from "../util/utf8-names.js";
 import type { SyncFilter } from "./filters.js";
 import type { LocalFile, RemoteFile, SkipNote } from "./types.js";
 
@@ -102,6 +104,18 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
       failure ??= err;
     };
     const onDir = (t: Task, items: Dirent[]): void => {
+      if (items.some((item) => item.name.includes("\uFFFD"))) {
+        // Names that are not valid UTF-8 come back decoded lossily and open nothing: each is
+        // reported (skipped, with the reason) instead of vanishing from the listing.
+        try {
+          const check = nonUtf8Names(t.abs);
+          for (const bad of check.invalid) block(t.rel ? `${t.rel}/${bad}` : bad, NON_UTF8_REASON, true);
+          items = items.filter((item) => check.exists(item.name));
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== "ENOENT") fail(toWorkspaceSyncError(err));
+          return;
+        }
+      }
       for (const item of items) {
         const name = item.name;
         const relPath = t.rel ? `${t.rel}/${name}` : name;
@@ -143,8 +157,9 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
           // Synchronous lstat: the metadata of a just-listed folder is in the page cache, and a
           // thread-pool round trip per file costs more than the call (40 000 files: ~1 s → ~0.4 s).
           try {
-            const st = fs.lstatSync(abs);
-            if (st.isFile()) found.push({ path: relPath, size: st.size, mtimeMs: Math.trunc(st.mtimeMs) });
+            // bigint: the nanoseconds rclone and the cloud's metadata keep (a double of ms cannot).
+            const st = fs.lstatSync(abs, { bigint: true });
+            if (st.isFile()) found.push({ path: relPath, size: Number(st.size), mtimeMs: msFromNs(st.mtimeNs), mtimeNs: st.mtimeNs });
           } catch (err) {
             if ((err as NodeJS.ErrnoException).code !== "ENOENT") fail(toWorkspaceSyncError(err));
           }
@@ -166,9 +181,9 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
           finish();
         });
       } else {
-        fs.stat(t.abs, (err, st) => {
+        fs.stat(t.abs, { bigint: true }, (err, st) => {
           if (err) block(t.rel, "broken symlink", true);
-          else if (st.isFile()) found.push({ path: t.rel, size: st.size, mtimeMs: Math.trunc(st.mtimeMs) });
+          else if (st.isFile()) found.push({ path: t.rel, size: Number(st.size), mtimeMs: msFromNs(st.mtimeNs), mtimeNs: st.mtimeNs });
           else if (st.isDirectory()) {
             let real: string | undefined;
             try {
@@ -281,6 +296,10 @@ export async function listRemote(provider: StorageProvider, dir: string, options
       }
       const f: RemoteFile = { path: e.path, size: e.size };
       if (e.mtime) f.mtimeMs = Math.trunc(e.mtime.getTime());
+      if (e.mtimeNs !== undefined) {
+        f.mtimeNs = e.mtimeNs;
+        if (e.mtimePrecisionNs !== undefined) f.mtimePrecisionNs = e.mtimePrecisionNs;
+      }
       if (e.hash !== undefined) f.hash = e.hash;
       if (e.revision !== undefined) f.revision = e.revision;
       found.push(f);

@@ -13,7 +13,8 @@ import { forEachLimit } from "./limit.js";
 import { isLocalNameProblem, nameProblemReason, WorkspaceFs } from "../util/safe-fs.js";
 import { installToken } from "../util/temp-names.js";
 import { listRemote } from "./listing.js";
-import { compareContent, downloadFile } from "./transfer.js";
+import { compareContent } from "./compare.js";
+import { downloadFile } from "./transfer.js";
 import type { SkipNote } from "./types.js";
 
 /** Workspace folder that receives drained files. */

@@ -14,6 +14,7 @@
  * looked at on either side.
  */
 import type { SyncMode } from "../config/types.js";
+import { compareTimes, localTime } from "./compare.js";
 import { localChanged, localDelta, remoteChanged, remoteDelta, sameContent } from "./deltas.js";
 import type { LocalFile, RemoteFile, Side, StateEntry, SyncAction } from "./types.js";
 
@@ -151,17 +152,30 @@ function planBisyncPath(
   return undefined;
 }
 
-/** The winning side of a conflict. */
+/**
+ * The winning side of a conflict. `newer` compares the times at the coarser precision of the two
+ * sides: a difference below it (a millisecond of rounding, whole seconds on Dropbox) is a tie, and a
+ * tie or an unknown cloud time goes to the workspace copy.
+ */
 export function conflictWinner(l: LocalFile, r: RemoteFile, rule: "newer" | "local" | "remote"): Side {
   if (rule === "local" || rule === "remote") return rule;
-  if (r.mtimeMs === undefined) return "local";
-  return r.mtimeMs > l.mtimeMs ? "remote" : "local";
+  const rt = r.mtimeNs !== undefined ? { ns: r.mtimeNs, precisionNs: r.mtimePrecisionNs ?? 1 } : r.mtimeMs !== undefined ? { ns: BigInt(Math.trunc(r.mtimeMs)) * 1_000_000n, precisionNs: 1_000_000 } : undefined;
+  if (!rt) return "local";
+  return compareTimes(rt, localTime(l)) > 0 ? "remote" : "local";
 }
 
-/** `<name>.conflict`, or `.conflict1`, `.conflict2`… when taken; reserves the name in `taken`. */
+/** A conflict copy's suffix: `.conflict`, `.conflict1`, … */
+const CONFLICT_SUFFIX = /\.conflict\d*$/;
+
+/**
+ * `<name>.conflict`, or `.conflict1`, `.conflict2`… when taken; reserves the name in `taken`. A
+ * conflict copy in conflict itself gets a sibling number (`a.conflict` → `a.conflict1`), never
+ * `a.conflict.conflict`.
+ */
 export function conflictName(name: string, taken: Set<string>, keyOf: (p: string) => string = (p) => p): string {
+  const base = name.replace(CONFLICT_SUFFIX, "");
   for (let i = 0; ; i++) {
-    const candidate = `${name}.conflict${i === 0 ? "" : i}`;
+    const candidate = `${base}.conflict${i === 0 ? "" : i}`;
     const k = keyOf(candidate);
     if (!taken.has(k)) {
       taken.add(k);

@@ -13,7 +13,7 @@ import { setLongTimeout, type LongTimeout } from "../util/timers.js";
 import { joinRemotePath, normalizeRemotePath } from "../providers/paths.js";
 import type { StorageProvider } from "../providers/types.js";
 import { localChanged, remoteChanged, remoteSignature } from "./deltas.js";
-import { executePlan, localAbsPath, localNamer, type ExecuteOutcome } from "./execute.js";
+import { executePlan, localNamer, type ExecuteOutcome } from "./execute.js";
 import { createFilter, DEFAULT_EXCLUDE, type SyncFilter } from "./filters.js";
 import { planIngest } from "./ingest.js";
 import { forEachLimit } from "./limit.js";
@@ -23,9 +23,11 @@ import { planSync, conflictWinner, contentCheckCandidates } from "./plan.js";
 import { checkSafety } from "./safety.js";
 import { loadState, saveState, statePathFor, type StateIdentity } from "./state.js";
 import { acquireLock } from "./lock.js";
-import { compareContent, downloadFile } from "./transfer.js";
+import { downloadFile } from "./transfer.js";
+import { COMPARE_BY_DOWNLOAD_LIMIT, ContentComparer, type ComparePair } from "./compare.js";
 import { isLocalNameProblem, nameProblemReason, WorkspaceFs } from "../util/safe-fs.js";
 import { installToken } from "../util/temp-names.js";
+import { NON_UTF8_REASON } from "../util/utf8-names.js";
 import { applyBlocked, removeStaleTemps, STALE_TEMP_MS } from "./scope.js";
 import { syncFailure, type LocalFile, type RemoteFile, type RemoteSignature, type SkipNote, type StateEntry, type SyncAction, type SyncRunResult, type SyncRunSuccess, type SyncState } from "./types.js";
 
@@ -222,7 +224,7 @@ async function prepare(ctx: RunContext): Promise<Prepared> {
   });
   for (const s of local.skipped) {
     if (s.reason.startsWith("the provider")) ctx.logger.info(`[workspace-sync] Skipping ${s.path}: ${s.reason}`);
-    else if (s.reason.startsWith("differs only in")) ctx.logger.warn(`[workspace-sync] Skipping ${s.path}: ${s.reason}`);
+    else if (s.reason.startsWith("differs only in") || s.reason === NON_UTF8_REASON) ctx.logger.warn(`[workspace-sync] Skipping ${s.path}: ${s.reason}`);
   }
   // A name either side cannot sync (a workspace symlink, special file or clash; a cloud name the
   // workspace cannot hold) is out of scope on both sides, and so is everything under a workspace
@@ -242,30 +244,34 @@ function wrapListingError(err: unknown, what: string): WorkspaceSyncError {
   return new WorkspaceSyncError(e.code, `Could not list ${what}; nothing was changed: ${e.message}`, { path: e.path, cause: err, retryable: e.retryable });
 }
 
-/** Compares contents where sameness is unknown and matters; returns the keys found equal. */
-async function findEqualContent(ctx: RunContext, p: Prepared, keys: readonly string[]): Promise<Set<string>> {
-  const equal = new Set<string>();
+/** The run's comparer (one per run: it remembers each cloud object's `stat()`). */
+function comparerFor(ctx: RunContext): ContentComparer {
+  return new ContentComparer({ provider: ctx.provider, workspace: ctx.workspace, remoteDir: ctx.remoteDir, concurrency: ctx.concurrency, signal: ctx.signal });
+}
+
+/**
+ * What to compare, and how far to go, where sameness is unknown and matters (see `compare.ts`).
+ * Without state or with changes on both sides, bisync may read both copies whatever their size
+ * (a conflict copy costs more than a comparison) and the push modes up to
+ * {@link COMPARE_BY_DOWNLOAD_LIMIT} (the alternative is an upload). With only one side moved the
+ * transfer happens anyway unless a proof costs no request: the listing's source time or hash, or
+ * cheap reads.
+ */
+function comparePairs(ctx: RunContext, p: Prepared, keys: readonly string[]): ComparePair[] {
+  const caps = ctx.provider.capabilities;
   const canHash = typeof ctx.provider.hashLocalFile === "function";
-  const todo = keys.filter((k) => {
-    const s = p.priorFiles?.[k];
-    const l = p.local.files.get(k)!;
-    const r = p.remote.files.get(k)!;
-    // With a state entry and only one side moved, a comparison is worth it only when hashing is cheap.
-    if (s && !(localChanged(l, s.local) && remoteChanged(r, s.remote))) return canHash && r.hash !== undefined;
-    return true;
-  });
-  await forEachLimit(
-    todo,
-    ctx.concurrency,
-    async (k, _i, signal) => {
-      const l = p.local.files.get(k)!;
-      const r = p.remote.files.get(k)!;
-      const same = await compareContent(ctx.provider, localAbsPath(ctx.workspace, l.path), r, joinRemotePath(ctx.remoteDir, r.path), signal);
-      if (same) equal.add(k);
-    },
-    ctx.signal,
-  );
-  return equal;
+  const pairs: ComparePair[] = [];
+  for (const key of keys) {
+    const s = p.priorFiles?.[key];
+    const local = p.local.files.get(key)!;
+    const remote = p.remote.files.get(key)!;
+    if (s && !(localChanged(local, s.local) && remoteChanged(remote, s.remote))) {
+      if (caps.listMtime === "source" || caps.cheapReads || (canHash && remote.hash !== undefined)) pairs.push({ key, local, remote, readLimit: 0 });
+      continue;
+    }
+    pairs.push({ key, local, remote, readLimit: ctx.mode === "bisync" ? Number.POSITIVE_INFINITY : COMPARE_BY_DOWNLOAD_LIMIT });
+  }
+  return pairs;
 }
 
 function protectedPrefixes(ctx: RunContext): string[] {
@@ -279,7 +285,8 @@ async function syncPart(ctx: RunContext, p: Prepared): Promise<{ outcome: Execut
   const prefixes = protectedPrefixes(ctx);
   const inScope = (k: string): boolean => !prefixes.some((x) => k.startsWith(x));
   const candidates = contentCheckCandidates(p.local.files, p.remote.files, p.priorFiles).filter(inScope);
-  const equalContent = await findEqualContent(ctx, p, candidates);
+  const comparer = comparerFor(ctx);
+  const equalContent = await comparer.findEqual(comparePairs(ctx, p, candidates));
   throwIfAborted(ctx.signal);
   const plan = planSync(p.local.files, p.remote.files, p.priorFiles, {
     mode: ctx.mode,
@@ -289,7 +296,7 @@ async function syncPart(ctx: RunContext, p: Prepared): Promise<{ outcome: Execut
     protectedPrefixes: prefixes,
     keyOf: ctx.keyOf,
   });
-  await useSourceMtimes(ctx, p, plan.actions);
+  await useSourceMtimes(ctx, p, plan.actions, comparer);
   const count = (keys: Iterable<string>): number => {
     let n = 0;
     for (const k of keys) if (inScope(k)) n++;
@@ -346,9 +353,10 @@ async function syncPart(ctx: RunContext, p: Prepared): Promise<{ outcome: Execut
 /**
  * `newer` conflicts on backends whose listings give the upload time (S3): the time the cloud copy
  * was edited is the source mtime stored with the object (this tool and rclone both store it), so
- * each conflicting file is looked up once and the winner decided on that instead.
+ * each conflicting file is looked up once (the comparer's `stat()`, shared with the comparison) and
+ * the winner decided on that instead.
  */
-async function useSourceMtimes(ctx: RunContext, p: Prepared, actions: SyncAction[]): Promise<void> {
+async function useSourceMtimes(ctx: RunContext, p: Prepared, actions: SyncAction[], comparer: ContentComparer): Promise<void> {
   const caps = ctx.provider.capabilities;
   if (caps.listMtime !== "upload" || !caps.metadata || (ctx.settings.conflictResolve ?? "newer") !== "newer") return;
   const conflicts = actions.map((a, i) => [a, i] as const).filter(([a]) => a.kind === "conflict");
@@ -360,9 +368,9 @@ async function useSourceMtimes(ctx: RunContext, p: Prepared, actions: SyncAction
       const l = p.local.files.get(a.path);
       const r = p.remote.files.get(a.path);
       if (!l || !r) return;
-      const st = await ctx.provider.stat(joinRemotePath(ctx.remoteDir, r.path), { signal });
-      if (!st?.mtime) return;
-      actions[i] = { ...a, winner: conflictWinner(l, { ...r, mtimeMs: Math.trunc(st.mtime.getTime()) }, "newer") };
+      const st = await comparer.withSourceTime(r, signal);
+      if (st?.mtimeNs === undefined) return;
+      actions[i] = { ...a, winner: conflictWinner(l, st, "newer") };
     },
     ctx.signal,
   );
@@ -550,18 +558,8 @@ async function ingest(ctx: RunContext, p: Prepared, ingestDir: string): Promise<
   // Same-size local files may already hold the content: compare before downloading a duplicate.
   const check = steps.filter((s) => s.kind === "download" && p.local.files.get(s.path)?.size === remote.get(s.path)!.size).map((s) => s.path);
   if (check.length > 0) {
-    const equal = new Set<string>();
-    await forEachLimit(
-      check,
-      ctx.concurrency,
-      async (k, _i, signal) => {
-        const l = p.local.files.get(k)!;
-        const r = remote.get(k)!;
-        if (await compareContent(ctx.provider, localAbsPath(ctx.workspace, l.path), r, joinRemotePath(ctx.remoteDir, r.path), signal)) equal.add(k);
-      },
-      ctx.signal,
-    );
-    steps = planIngest(remote, p.local.files, prior, equal);
+    const pairs = check.map((key): ComparePair => ({ key, local: p.local.files.get(key)!, remote: remote.get(key)!, readLimit: COMPARE_BY_DOWNLOAD_LIMIT }));
+    steps = planIngest(remote, p.local.files, prior, await comparerFor(ctx).findEqual(pairs));
   }
   const ingested: Record<string, RemoteSignature> = {};
   const added: string[] = [];

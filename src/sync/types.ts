@@ -11,6 +11,8 @@ export interface LocalFile {
   size: number;
   /** Modification time in ms (truncated to whole ms). */
   mtimeMs: number;
+  /** The same time in nanoseconds, at the file system's full precision (from the listing; absent in older callers' data). */
+  mtimeNs?: bigint;
   /** Content hash in the provider's scheme, when computed for a comparison. */
   hash?: string;
 }
@@ -20,6 +22,10 @@ export interface RemoteFile {
   path: string;
   size: number;
   mtimeMs?: number;
+  /** The source mtime in nanoseconds where the backend stores one at more than ms precision (see `RemoteEntry.mtimeNs`). */
+  mtimeNs?: bigint;
+  /** Precision of {@link mtimeNs} in nanoseconds. */
+  mtimePrecisionNs?: number;
   hash?: string;
   revision?: string;
 }

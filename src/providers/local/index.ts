@@ -6,7 +6,7 @@
  * hidden from listings and removed as leftovers; a user's `.ws-tmp-report.txt` is a file like any other.
  */
 import fsSync, { createReadStream, createWriteStream, promises as fsp } from "node:fs";
-import type { Stats } from "node:fs";
+import type { BigIntStats, Stats } from "node:fs";
 import path from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -25,6 +25,7 @@ import { mapLimit } from "../../util/concurrency.js";
 import { normalizeRemotePath } from "../paths.js";
 import { PROVIDER_TEMP_PREFIX, installToken, providerTempKind, providerTempName } from "../../util/temp-names.js";
 import { LocalPathError, WorkspaceFs, isLocalNameProblem } from "../../util/safe-fs.js";
+import { SET_MTIME_PRECISION_NS, dateFromNs, msFromNs, nsFromMs, setFileTimes } from "../../util/mtime.js";
 
 /** Settings of the local provider. */
 export interface LocalProviderSettings {
@@ -74,7 +75,7 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
     const stats = names.map((name) => {
       if (kindOf(name) === "own") return undefined; // our upload in flight (or a crash's leftover)
       try {
-        return { name, st: fsSync.lstatSync(path.join(dirAbs, name)) };
+        return { name, st: fsSync.lstatSync(path.join(dirAbs, name), { bigint: true }) };
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined; // vanished meanwhile
         throw toWorkspaceSyncError(err);
@@ -96,7 +97,7 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
 
   const provider: StorageProvider = {
     description: `local:${root}`,
-    capabilities: { listMtime: "source", metadata: false, caseInsensitive: false, folders: true },
+    capabilities: { listMtime: "source", metadata: false, caseInsensitive: false, folders: true, cheapReads: true },
 
     tempFileKind: kindOf,
 
@@ -106,7 +107,7 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
 
     async stat(p: string): Promise<RemoteEntry | undefined> {
       try {
-        const st = await fsp.stat(abs(p));
+        const st = await fsp.stat(abs(p), { bigint: true });
         return st.isFile() ? entryOf(normalizeRemotePath(p), st) : undefined;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "ENOENT" || (err as NodeJS.ErrnoException).code === "ENOTDIR") return undefined;
@@ -163,7 +164,8 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
         } finally {
           await fh.close();
         }
-        if (options.mtime) await fsp.utimes(tmp, options.mtime, options.mtime);
+        const mtimeNs = options.mtimeNs ?? (options.mtime ? nsFromMs(options.mtime.getTime()) : undefined);
+        if (mtimeNs !== undefined) await setFileTimes(tmp, mtimeNs);
         if (options.overwrite === false) {
           // link() fails atomically when the name exists, unlike rename().
           await g.verifyDir(slash < 0 ? "" : rel.slice(0, slash));
@@ -182,7 +184,7 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
         await fsp.rm(tmp, { force: true }).catch(() => undefined);
         throw isLocalNameProblem(err) && err instanceof LocalPathError ? err : toWorkspaceSyncError(err);
       }
-      const st = await fsp.stat(target);
+      const st = await fsp.stat(target, { bigint: true });
       return entryOf(rel, st);
     },
 
@@ -275,6 +277,15 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
   return provider;
 }
 
-function entryOf(rel: string, st: Stats): RemoteEntry {
-  return { path: rel, size: st.size, mtime: st.mtime, revision: `${st.size}:${Math.trunc(st.mtimeMs)}:${st.ino}` };
+/** A listed file: the mtime at the file system's full precision (nanoseconds), compared at the microsecond this library can set. */
+function entryOf(rel: string, st: BigIntStats): RemoteEntry {
+  const size = Number(st.size);
+  return {
+    path: rel,
+    size,
+    mtime: dateFromNs(st.mtimeNs),
+    mtimeNs: st.mtimeNs,
+    mtimePrecisionNs: SET_MTIME_PRECISION_NS,
+    revision: `${size}:${msFromNs(st.mtimeNs)}:${st.ino}`,
+  };
 }

@@ -37,6 +37,8 @@ import { buildS3Client } from "./client.js";
 import { mapS3Error, s3ErrorName, s3ErrorStatus } from "./errors.js";
 import { chooseQueueSize, choosePartSize } from "./settings.js";
 import { uploadObject } from "./upload.js";
+import { contentTypeFor } from "./content-type.js";
+import { dateFromNs, formatRcloneSeconds, nsFromMs, parseRcloneSeconds, type PreciseTime } from "../../util/mtime.js";
 
 export { resolveS3Endpoint, choosePartSize, chooseQueueSize, retryPlan, MAX_PARTS, MIN_PART_SIZE, DEFAULT_PART_SIZE } from "./settings.js";
 export type { ResolvedS3Endpoint, PartSizeChoice, RetryPlan } from "./settings.js";
@@ -44,6 +46,11 @@ export { mapS3Error } from "./errors.js";
 
 /** Metadata key holding the source mtime, as rclone writes it: seconds since the epoch with a fraction. */
 export const MTIME_METADATA_KEY = "mtime";
+/**
+ * Metadata key holding the whole-object MD5 (base64) of a multipart upload, as rclone writes it: the
+ * ETag of a multipart object is not an MD5 of its content, this is.
+ */
+export const MD5_METADATA_KEY = "md5chksum";
 /**
  * Metadata key holding a random id per write. When the answer to a PutObject or
  * CompleteMultipartUpload is lost and the SDK's retry then meets its own object (412 from
@@ -61,17 +68,27 @@ const CAPABILITIES: ProviderCapabilities = {
   folders: false,
 };
 
-/** Formats a source mtime for object metadata (rclone's format, so either tool reads the other's). */
-export function formatMtimeMetadata(mtime: Date): string {
-  return (mtime.getTime() / 1000).toFixed(3);
+/**
+ * Formats a source mtime for object metadata exactly as rclone does (seconds with up to nine
+ * decimals, trailing zeros dropped), so either tool reads the other's at full precision.
+ * A Date gives milliseconds; a bigint is nanoseconds since the epoch.
+ */
+export function formatMtimeMetadata(mtime: Date | bigint): string {
+  return formatRcloneSeconds(typeof mtime === "bigint" ? mtime : nsFromMs(mtime.getTime()));
 }
 
-/** Parses the stored source mtime: rclone's seconds (with fraction) or milliseconds since the epoch. */
+/** Parses the stored source mtime: rclone's seconds (with fraction, before 1970 too) or milliseconds since the epoch. */
 export function parseMtimeMetadata(value: string | undefined): Date | undefined {
-  if (!value || !/^\d+(\.\d+)?$/.test(value.trim())) return undefined;
-  const n = Number(value);
-  const date = new Date(n > 1e11 ? n : n * 1000);
+  const t = parseRcloneSeconds(value);
+  if (!t) return undefined;
+  const date = dateFromNs(t.ns);
   return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+/** The whole-object MD5 as hex from rclone's `md5chksum` (base64); undefined when absent or malformed. */
+export function md5FromChecksumMetadata(value: string | undefined): string | undefined {
+  if (!value || !/^[A-Za-z0-9+/]{22}==$/.test(value.trim())) return undefined;
+  return Buffer.from(value.trim(), "base64").toString("hex");
 }
 
 /** The MD5 hex of a single-part ETag; undefined for multipart (`<md5>-<parts>`) or odd ETags. */
@@ -125,10 +142,25 @@ export function createS3Provider(settings: S3Settings & { bucket: string }, ctx:
     }
   }
 
+  /**
+   * A HEAD answer as an entry: the source mtime from `mtime` metadata at its full precision (else
+   * the upload time, without `mtimeNs`), and as `hash` the content MD5: the ETag's for a single-part
+   * object, else the `md5chksum` that rclone (and this provider) store with multipart uploads.
+   */
   function entryFromHead(path: string, out: HeadObjectCommandOutput): RemoteEntry {
     const { [MTIME_METADATA_KEY]: storedMtime, [WRITE_ID_METADATA_KEY]: _writeId, ...metadata } = out.Metadata ?? {};
-    const mtime = parseMtimeMetadata(storedMtime) ?? out.LastModified;
-    return { ...toEntry(path, out.ContentLength, mtime, out.ETag), metadata };
+    const source: PreciseTime | undefined = parseRcloneSeconds(storedMtime);
+    const mtime = source ? dateFromNs(source.ns) : out.LastModified;
+    const entry: RemoteEntry = { ...toEntry(path, out.ContentLength, mtime, out.ETag), metadata };
+    if (source) {
+      entry.mtimeNs = source.ns;
+      entry.mtimePrecisionNs = source.precisionNs;
+    }
+    if (entry.hash === undefined) {
+      const md5 = md5FromChecksumMetadata(metadata[MD5_METADATA_KEY]);
+      if (md5) entry.hash = md5;
+    }
+    return entry;
   }
 
   async function* list(dir: string, options: ListOptions = {}): AsyncIterable<RemoteEntry> {
@@ -226,11 +258,24 @@ export function createS3Provider(settings: S3Settings & { bucket: string }, ctx:
         throw new WorkspaceSyncError("INVALID_PATH", `metadata ${JSON.stringify(k)} is not printable ASCII: S3 metadata travels in HTTP headers`, { path });
       }
     }
-    if (options.mtime) metadata[MTIME_METADATA_KEY] = formatMtimeMetadata(options.mtime);
+    if (options.mtimeNs !== undefined) metadata[MTIME_METADATA_KEY] = formatMtimeMetadata(options.mtimeNs);
+    else if (options.mtime) metadata[MTIME_METADATA_KEY] = formatMtimeMetadata(options.mtime);
     const writeId = randomBytes(8).toString("hex");
     metadata[WRITE_ID_METADATA_KEY] = writeId;
     const { partSize, warning } = choosePartSize(options.sizeHint, settings.partSizeMiB);
     if (warning) logger.warn(`workspace-sync: ${warning}`);
+    // A multipart ETag is no content MD5: as rclone does, store the file's MD5 (hashed before the
+    // upload starts; the streamed bytes are checked against it before the upload completes).
+    let expectMd5: string | undefined;
+    if (options.sourceFile !== undefined && options.sizeHint !== undefined && options.sizeHint >= partSize) {
+      try {
+        expectMd5 = await hashLocalFile(options.sourceFile, { signal: options.signal });
+      } catch (err) {
+        source.destroy();
+        throw toWorkspaceSyncError(err);
+      }
+      metadata[MD5_METADATA_KEY] = Buffer.from(expectMd5, "hex").toString("base64");
+    }
     try {
       await uploadObject({
         client,
@@ -240,6 +285,8 @@ export function createS3Provider(settings: S3Settings & { bucket: string }, ctx:
         partSize,
         queueSize: chooseQueueSize(partSize, settings.queueSize),
         metadata,
+        contentType: contentTypeFor(key),
+        ...(expectMd5 ? { expectMd5 } : {}),
         ifNoneMatch: options.overwrite === false,
         logger,
         ...(options.signal ? { signal: options.signal } : {}),

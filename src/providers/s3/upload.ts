@@ -4,15 +4,17 @@
  * the parts in flight, stops reading the source, and the multipart upload is aborted and awaited
  * before `uploadObject` rejects, so no object and no pending upload are left behind.
  */
-import type { Readable } from "node:stream";
+import { createHash } from "node:crypto";
+import { Transform, type Readable } from "node:stream";
 import {
   AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   PutObjectCommand,
   UploadPartCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import { abortError, toWorkspaceSyncError, type WorkspaceSyncError } from "../../errors.js";
+import { WorkspaceSyncError, abortError, toWorkspaceSyncError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import { s3ErrorName } from "./errors.js";
 
@@ -27,6 +29,14 @@ export interface UploadRequest {
   /** Parts in flight. */
   queueSize: number;
   metadata: Record<string, string>;
+  /** Content-Type header of the object. */
+  contentType?: string;
+  /**
+   * MD5 (hex) the streamed bytes must have (the `md5chksum` stored in `metadata`): checked before a
+   * multipart upload is completed, so a file that changed while it was read is never stored under
+   * a checksum it does not have.
+   */
+  expectMd5?: string;
   /** Send `If-None-Match: *` so a concurrent writer cannot be overwritten either. */
   ifNoneMatch: boolean;
   signal?: AbortSignal;
@@ -57,6 +67,20 @@ export async function uploadObject(req: UploadRequest): Promise<void> {
   signal?.addEventListener("abort", onAbort, { once: true });
   source.once("error", onSourceError);
 
+  // The bytes as they are read, hashed for the check against `expectMd5`.
+  const md5 = req.expectMd5 ? createHash("md5") : undefined;
+  let body: Readable = source;
+  if (md5) {
+    const tap = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        md5.update(chunk);
+        cb(null, chunk);
+      },
+    });
+    source.once("error", (err) => tap.destroy(err));
+    body = source.pipe(tap);
+  }
+
   // lib-storage sends through the client it is given: hand it a per-upload view of the shared client
   // that reports the first failed request and gives data-carrying requests the in-flight signal, so an
   // abort or a failure elsewhere cancels them. CreateMultipartUpload, Complete and Abort get no signal:
@@ -64,6 +88,14 @@ export async function uploadObject(req: UploadRequest): Promise<void> {
   const uploadClient = Object.create(client) as S3Client;
   const send = ((command: Parameters<S3Client["send"]>[0]) => {
     const cancellable = command instanceof UploadPartCommand || command instanceof PutObjectCommand;
+    if (md5 && command instanceof CompleteMultipartUploadCommand) {
+      const got = md5.copy().digest("hex");
+      if (got !== req.expectMd5) {
+        const err = new WorkspaceSyncError("INTEGRITY_MISMATCH", `"${req.key}" changed while it was uploaded (MD5 ${got}, hashed before the upload as ${req.expectMd5}): the upload was cancelled; the next run uploads it again`, { retryable: true });
+        stop(err);
+        return Promise.reject(err);
+      }
+    }
     return client.send(command, cancellable ? { abortSignal: inFlight.signal } : {}).catch((err: unknown) => {
       stop(err);
       throw err;
@@ -76,8 +108,9 @@ export async function uploadObject(req: UploadRequest): Promise<void> {
     params: {
       Bucket: req.bucket,
       Key: req.key,
-      Body: source,
+      Body: body,
       Metadata: req.metadata,
+      ...(req.contentType ? { ContentType: req.contentType } : {}),
       ...(req.ifNoneMatch ? { IfNoneMatch: "*" } : {}),
     },
     partSize: req.partSize,
