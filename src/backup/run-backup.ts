@@ -176,23 +176,28 @@ async function createSnapshot(params: RunBackupParams, logger: Logger, startedAt
     signal,
   });
   // A store that fails without draining its input must not leave the producer waiting forever.
-  // (Destroyed without an error: the pipeline then fails with a premature close, and the store's own
-  // error is what gets reported below.)
-  store.catch(() => body.destroy());
+  // Which side broke first is decided here, by state, not by the producer's later error: once its
+  // output is destroyed that error says nothing about the cause, and its wording differs between
+  // Node versions (a premature close on 20 and 22, an iterator TypeError on 24). `body.errored` is
+  // set when the producer failed first (the pipeline destroyed `body` with its error), or when the
+  // provider destroyed its input with its own error; unset when the store gave up on an intact input.
+  let storeFailedFirst = false;
+  store.catch((err: unknown) => {
+    storeFailedFirst = !body.errored || body.errored === err;
+    body.destroy();
+  });
   const [produced, stored] = await Promise.allSettled([produce, store]);
   if (produced.status === "rejected" || stored.status === "rejected") {
     body.destroy();
-    // The first failure explains it: a store error (network, disk) breaks the producer's pipe with a
-    // "premature close", and a producer error (unreadable file, abort) breaks the store's input.
-    const producerReason = produced.status === "rejected" ? (produced.reason as unknown) : undefined;
-    const storeReason = stored.status === "rejected" ? (stored.reason as unknown) : undefined;
-    const prematureClose = (producerReason as NodeJS.ErrnoException | undefined)?.code === "ERR_STREAM_PREMATURE_CLOSE";
-    const reason = producerReason === undefined || (storeReason !== undefined && prematureClose) ? storeReason : producerReason;
     if (stored.status === "fulfilled") {
       // Should not happen (the store saw a complete stream), but never leave a snapshot from a failed run.
       await provider.delete(key).catch(() => undefined);
     }
-    throw toWorkspaceSyncError(reason);
+    // A cancelled run is reported as cancelled, whichever side noticed first.
+    throwIfAborted(signal);
+    const producerReason = produced.status === "rejected" ? (produced.reason as unknown) : undefined;
+    const storeReason = stored.status === "rejected" ? (stored.reason as unknown) : undefined;
+    throw toWorkspaceSyncError(storeFailedFirst || producerReason === undefined ? storeReason : producerReason);
   }
   const sha256 = hash.digest as string;
   const sizeBytes = stored.value.size;
