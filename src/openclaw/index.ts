@@ -6,7 +6,7 @@
 import { PLUGIN_ID } from "../config/index.js";
 import { ConfigError } from "../config/index.js";
 import { errorMessage } from "../errors.js";
-import { pluginConfigJsonSchema } from "./config-schema.js";
+import { pluginConfigJsonSchema, type JsonSchema } from "./config-schema.js";
 import { resolvePluginConfig } from "./config.js";
 import type { HostApi } from "./host.js";
 import { PLUGIN_DESCRIPTION, PLUGIN_NAME } from "./manifest.js";
@@ -35,12 +35,21 @@ export function safeParsePluginConfig(value: unknown): { success: true; data: un
   }
 }
 
+let jsonSchema: JsonSchema | undefined;
+
 /** The plugin entry object the host loads (`{ id, name, description, configSchema, register }`). */
 const workspaceSyncPlugin = {
   id: PLUGIN_ID,
   name: PLUGIN_NAME,
   description: PLUGIN_DESCRIPTION,
-  configSchema: { jsonSchema: pluginConfigJsonSchema(), safeParse: safeParsePluginConfig },
+  configSchema: {
+    // Built on first read, not at import: importing the entry runs nothing (hosts and checkers
+    // that import it with stand-in dependencies, such as plugin-inspector's mock SDK, rely on that).
+    get jsonSchema(): JsonSchema {
+      return (jsonSchema ??= pluginConfigJsonSchema());
+    },
+    safeParse: safeParsePluginConfig,
+  },
   register(api: HostApi): void {
     registerWorkspaceSync(api);
   },
