@@ -2,7 +2,12 @@
 // Runs the compiled test suite with node's built-in runner. When Ceph RGW is installed it starts a
 // throwaway single-node S3 server on 127.0.0.1 first (scripts/rgw.mjs) and stops it afterwards; the
 // S3 tests read its address from WS_S3_* variables and skip (or fail under CI=true) without it.
-import { spawn } from "node:child_process";
+//
+// Node versions: the suite runs on the Node that runs this script. Under CI=true (what .ci/run sets),
+// or with --all-nodes / WS_TEST_ALL_NODES=1, it then also runs on the other supported versions,
+// fetched as the npm registry's `node` package (npx -p node@N): the whole suite on Node 20 and 24,
+// the plugin, backup and CLI tests on Node 22 (what OpenClaw 2026.1 hosts ran on). One RGW serves all.
+import { spawn, spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,6 +17,13 @@ const testDir = path.join(root, "build", "test");
 const args = process.argv.slice(2);
 const only = args.includes("--faults") ? /^faults-/ : undefined;
 const filter = args.find((a) => !a.startsWith("--"));
+const allNodes = args.includes("--all-nodes") || process.env.WS_TEST_ALL_NODES === "1" || (process.env.CI === "true" && !only && !filter);
+/** Other Node versions and what runs on each (`undefined` = the whole suite). */
+const OTHER_NODES = [
+  { major: 24, files: undefined },
+  { major: 20, files: undefined },
+  { major: 22, files: /^(openclaw-|backup-|cli)/ },
+];
 
 function findTests(dir) {
   const out = [];
@@ -67,7 +79,44 @@ for (const sig of ["SIGINT", "SIGTERM"]) {
   });
 }
 
-const child = spawn(process.execPath, ["--test", "--test-concurrency=2", ...files], { stdio: "inherit", env, cwd: root });
-const code = await new Promise((resolve) => child.on("close", (c, s) => resolve(c ?? (s ? 1 : 0))));
+/** Runs the files on one Node binary; resolves to { code, ms }. */
+function runSuite(nodeBin, list) {
+  const started = Date.now();
+  const child = spawn(nodeBin, ["--test", "--test-concurrency=2", ...list], { stdio: "inherit", env, cwd: root });
+  return new Promise((resolve) => child.on("close", (c, s) => resolve({ code: c ?? (s ? 1 : 0), ms: Date.now() - started })));
+}
+
+/** The path of a Node binary of that major version from the npm registry's `node` package, or undefined. */
+function fetchNode(major) {
+  const r = spawnSync("npx", ["-y", "-p", `node@${major}`, "node", "-p", "process.execPath + ' ' + process.version"], { encoding: "utf8", env, cwd: root });
+  const [bin, version] = (r.stdout ?? "").trim().split("\n").pop()?.split(" ") ?? [];
+  if (r.status !== 0 || !bin || !version?.startsWith(`v${major}.`)) {
+    process.stderr.write(`[tests] could not fetch Node ${major} with npx -p node@${major}: ${(r.stderr ?? "").trim().split("\n").pop() ?? r.error?.message}\n`);
+    return undefined;
+  }
+  return { bin, version };
+}
+
+const minutes = (ms) => `${Math.floor(ms / 60000)}m${String(Math.round((ms % 60000) / 1000)).padStart(2, "0")}s`;
+const summary = [];
+const first = await runSuite(process.execPath, files);
+summary.push({ label: `Node ${process.version}: ${files.length} files`, ...first });
+if (allNodes) {
+  const currentMajor = Number(process.versions.node.split(".")[0]);
+  for (const other of OTHER_NODES) {
+    if (other.major === currentMajor) continue;
+    const node = fetchNode(other.major);
+    if (!node) {
+      summary.push({ label: `Node ${other.major}: not available`, code: 1, ms: 0 });
+      continue;
+    }
+    const list = other.files ? files.filter((f) => other.files.test(path.basename(f))) : files;
+    process.stderr.write(`[tests] Node ${node.version}: ${other.files ? `the plugin, backup and CLI tests (${list.length} files)` : `${filter ? "the selected" : "all"} tests (${list.length} files)`}\n`);
+    summary.push({ label: `Node ${node.version}: ${list.length} files`, ...(await runSuite(node.bin, list)) });
+  }
+}
 await stopRgw();
-process.exit(code);
+if (summary.length > 1) {
+  for (const r of summary) process.stderr.write(`[tests] ${r.code === 0 ? "pass" : "FAIL"}  ${r.label}  (${minutes(r.ms)})\n`);
+}
+process.exit(summary.some((r) => r.code !== 0) ? 1 : 0);

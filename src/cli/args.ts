@@ -3,6 +3,7 @@
  * take a value is declared, so `--dry-run restore` is never misread. Pure, no I/O.
  */
 import { WorkspaceSyncError } from "../errors.js";
+import type { CliCommand, CliFlag } from "./table.js";
 
 /** Parsed command line. */
 export interface ParsedArgs {
@@ -14,8 +15,11 @@ export interface ParsedArgs {
   flags: Set<string>;
 }
 
-/** Parses `argv` (without node and the script). `valueOptions` lists options that take a value. */
-export function parseArgs(argv: readonly string[], valueOptions: ReadonlySet<string>): ParsedArgs {
+/**
+ * Parses `argv` (without node and the script). `valueOptions` lists options that take a value;
+ * `shortFlags` maps one-letter flags to their long names.
+ */
+export function parseArgs(argv: readonly string[], valueOptions: ReadonlySet<string>, shortFlags: Readonly<Record<string, string>> = { h: "help", v: "verbose" }): ParsedArgs {
   const out: ParsedArgs = { positional: [], values: new Map(), flags: new Set() };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
@@ -38,10 +42,8 @@ export function parseArgs(argv: readonly string[], valueOptions: ReadonlySet<str
       } else {
         out.flags.add(name);
       }
-    } else if (arg === "-h") {
-      out.flags.add("help");
-    } else if (arg === "-v") {
-      out.flags.add("verbose");
+    } else if (/^-[a-zA-Z]$/.test(arg) && Object.hasOwn(shortFlags, arg.slice(1))) {
+      out.flags.add(shortFlags[arg.slice(1)] as string);
     } else if (arg.startsWith("-") && arg !== "-") {
       throw new WorkspaceSyncError("CONFIG_INVALID", `Unknown option ${arg}`);
     } else {
@@ -51,26 +53,15 @@ export function parseArgs(argv: readonly string[], valueOptions: ReadonlySet<str
   return out;
 }
 
-/** Options one command accepts besides the global ones. */
-export interface CommandSpec {
-  flags?: readonly string[];
-  values?: readonly string[];
-  /** Positional words after the command path (default 0). */
-  args?: number;
-}
-
 /**
  * Refuses options the command does not know and extra words, so a typo such as `--dryrun` can
  * never run the real (destructive) command. Returns an error message, or undefined when fine.
  */
-export function checkArgs(parsed: ParsedArgs, commandWords: number, spec: CommandSpec, global: { flags: readonly string[]; values: readonly string[] }): string | undefined {
-  for (const f of parsed.flags) {
-    if (!global.flags.includes(f) && !(spec.flags ?? []).includes(f)) return `Unknown option --${f} for this command`;
-  }
-  for (const v of parsed.values.keys()) {
-    if (!global.values.includes(v) && !(spec.values ?? []).includes(v)) return `Unknown option --${v} for this command`;
-  }
-  const extra = parsed.positional.slice(commandWords + (spec.args ?? 0));
+export function checkArgs(parsed: ParsedArgs, command: CliCommand, global: readonly CliFlag[]): string | undefined {
+  const known = (name: string, takesValue: boolean) => [...global, ...command.flags].some((f) => f.name === name && !!f.value === takesValue);
+  for (const f of parsed.flags) if (!known(f, false)) return `Unknown option --${f} for this command`;
+  for (const v of parsed.values.keys()) if (!known(v, true)) return `Unknown option --${v} for this command`;
+  const extra = parsed.positional.slice(command.path.length + (command.args ?? 0));
   if (extra.length) return `Unexpected argument ${JSON.stringify(extra[0])}`;
   return undefined;
 }

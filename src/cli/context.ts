@@ -22,6 +22,7 @@ export interface CliIO {
 
 /** Per-invocation context handed to commands. */
 export interface CliContext {
+  /** The options given (names without dashes), whichever front end parsed them. */
   args: ParsedArgs;
   io: CliIO;
   json: boolean;
@@ -29,7 +30,7 @@ export interface CliContext {
   stateDir: string;
   /** Loads (once) and returns the resolved config. */
   config(): Promise<ResolvedConfig>;
-  /** Path of the config file in use, if any. */
+  /** Where the config comes from (a file path, or the host's config entry), if known. */
   configPath: string | undefined;
   logger: Logger;
   /** Prints a line on stdout (suppressed in `--json` mode). */
@@ -42,13 +43,58 @@ export interface CliContext {
   signal: AbortSignal;
 }
 
+/** What a front end hands to {@link createCliContext}: the bin reads it from argv and the environment, a host from its own state. */
+export interface CliContextOptions {
+  /** The parsed options (`json` and `verbose` are read from it). */
+  args: ParsedArgs;
+  io: CliIO;
+  signal: AbortSignal;
+  /** The agent workspace (absolute). */
+  workspaceDir: string;
+  /** The state folder (absolute). */
+  stateDir: string;
+  /**
+   * The config: loaded on first use by `config()`. The bin passes a loader of its config file; a
+   * host passes its already-loaded plugin config.
+   */
+  loadConfig: () => Promise<ResolvedConfig>;
+  /** Where the config comes from, shown by `status` and `config check`. */
+  configPath?: string;
+}
+
+/** Where the bin finds its config, workspace and state folder: options first, then the environment. */
+export interface CliLocations {
+  workspaceDir: string;
+  stateDir: string;
+  /** Absolute path of the config file, when one was given. */
+  configPath: string | undefined;
+}
+
+/** Resolves `--config`, `--workspace` and `--state-dir` (or WORKSPACE_SYNC_CONFIG, OPENCLAW_WORKSPACE, OPENCLAW_STATE_DIR). */
+export function cliLocations(args: ParsedArgs, io: CliIO): CliLocations {
+  const configPath = args.values.get("config") ?? io.env.WORKSPACE_SYNC_CONFIG;
+  return {
+    workspaceDir: path.resolve(io.cwd, args.values.get("workspace") ?? io.env.OPENCLAW_WORKSPACE ?? io.cwd),
+    stateDir: path.resolve(io.cwd, args.values.get("state-dir") ?? io.env.OPENCLAW_STATE_DIR ?? path.join(os.homedir(), ".openclaw")),
+    configPath: configPath ? path.resolve(io.cwd, configPath) : undefined,
+  };
+}
+
+/** A loader of the bin's config file (`${ENV}` read from `io.env`); a clear error when none was given. */
+export function configFileLoader(configPath: string | undefined, io: CliIO): () => Promise<ResolvedConfig> {
+  return async () => {
+    if (!configPath) {
+      throw new WorkspaceSyncError("CONFIG_INVALID", "No config given: pass --config FILE or set WORKSPACE_SYNC_CONFIG", { path: "--config" });
+    }
+    return loadConfigFile(configPath, { env: io.env });
+  };
+}
+
 /** Builds the context for one invocation. */
-export function createCliContext(args: ParsedArgs, io: CliIO, signal: AbortSignal): CliContext {
+export function createCliContext(options: CliContextOptions): CliContext {
+  const { args, io, signal, workspaceDir, stateDir, configPath } = options;
   const json = args.flags.has("json");
   const verbose = args.flags.has("verbose");
-  const configPath = args.values.get("config") ?? io.env.WORKSPACE_SYNC_CONFIG;
-  const workspaceDir = path.resolve(io.cwd, args.values.get("workspace") ?? io.env.OPENCLAW_WORKSPACE ?? io.cwd);
-  const stateDir = path.resolve(io.cwd, args.values.get("state-dir") ?? io.env.OPENCLAW_STATE_DIR ?? path.join(os.homedir(), ".openclaw"));
   let secrets: string[] = [];
   let loaded: Promise<ResolvedConfig> | undefined;
 
@@ -70,15 +116,12 @@ export function createCliContext(args: ParsedArgs, io: CliIO, signal: AbortSigna
     json,
     workspaceDir,
     stateDir,
-    configPath: configPath ? path.resolve(io.cwd, configPath) : undefined,
+    configPath,
     logger,
     signal,
     config() {
       loaded ??= (async () => {
-        if (!configPath) {
-          throw new WorkspaceSyncError("CONFIG_INVALID", "No config given: pass --config FILE or set WORKSPACE_SYNC_CONFIG", { path: "--config" });
-        }
-        const config = await loadConfigFile(path.resolve(io.cwd, configPath), { env: io.env });
+        const config = await options.loadConfig();
         secrets = collectSecrets(config);
         for (const w of config.warnings) logger.warn(`config: ${w}`);
         return config;

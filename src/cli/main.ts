@@ -4,41 +4,23 @@
  */
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { errorMessage, toWorkspaceSyncError } from "../errors.js";
-import { checkArgs, parseArgs, type CommandSpec } from "./args.js";
-import { createCliContext, type CliIO } from "./context.js";
+import { errorMessage } from "../errors.js";
+import { checkArgs, parseArgs } from "./args.js";
+import { cliLocations, configFileLoader, createCliContext, type CliIO } from "./context.js";
+import { runCommandHandler } from "./dispatch.js";
 import { HELP } from "./help.js";
-import { backupCommand } from "./commands/backup.js";
-import { syncCommand, syncStatusCommand, listCommand } from "./commands/sync.js";
-import { statusCommand } from "./commands/status.js";
-import { configCheckCommand } from "./commands/config.js";
-import { runCommand } from "./commands/run.js";
+import { COMMANDS, GLOBAL_FLAGS, commandKey, findCommand } from "./table.js";
 
-const GLOBAL = { flags: ["json", "verbose", "help"], values: ["config", "workspace", "state-dir"] } as const;
-
-/** Every command and the options it accepts besides the global ones. */
-const COMMANDS: Record<string, CommandSpec> = {
-  "backup now": {},
-  "backup list": {},
-  "backup restore": { flags: ["dry-run", "require-authenticated", "allow-unauthenticated"], values: ["snapshot", "to", "symlinks"] },
-  "backup prune": { flags: ["dry-run"] },
-  "backup verify": { flags: ["all", "require-authenticated", "allow-unauthenticated"], values: ["snapshot"] },
-  "backup status": {},
-  sync: { flags: ["dry-run"] },
-  "sync status": {},
-  list: {},
-  status: {},
-  "config check": {},
-  run: {},
-};
-
-const VALUE_OPTIONS = new Set([...GLOBAL.values, ...Object.values(COMMANDS).flatMap((c) => c.values ?? [])]);
+/** Options that take a value, for the parser (from the table). */
+const VALUE_OPTIONS = new Set([...GLOBAL_FLAGS, ...COMMANDS.flatMap((c) => c.flags)].filter((f) => f.value).map((f) => f.name));
+/** One-letter flags, for the parser (from the table). */
+const SHORT_FLAGS: Record<string, string> = Object.fromEntries(GLOBAL_FLAGS.filter((f) => f.short).map((f) => [f.short, f.name]));
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
 export async function main(argv: readonly string[], io: CliIO, signal: AbortSignal): Promise<number> {
   let args;
   try {
-    args = parseArgs(argv, VALUE_OPTIONS);
+    args = parseArgs(argv, VALUE_OPTIONS, SHORT_FLAGS);
   } catch (err) {
     io.stderr.write(`${errorMessage(err)}\n${HELP[""]}\n`);
     return 2;
@@ -54,44 +36,21 @@ export async function main(argv: readonly string[], io: CliIO, signal: AbortSign
     io.stdout.write(`${text}\n`);
     return cmd === "" && !args.flags.has("help") ? 2 : 0;
   }
-  // The daemon's log lines are its output.
-  if (cmd === "run") args.flags.add("verbose");
-  const key = sub && COMMANDS[`${cmd} ${sub}`] ? `${cmd} ${sub}` : cmd;
-  const spec = COMMANDS[key];
-  if (!spec) {
+  // The longest table path the words name: `sync status`, else `sync` (then "status" would be an extra word).
+  const command = (sub ? findCommand([cmd, sub]) : undefined) ?? findCommand([cmd]);
+  if (!command) {
     io.stderr.write(`Unknown command: ${[cmd, sub].filter(Boolean).join(" ")}\n${HELP[HELP[cmd] ? cmd : ""]}\n`);
     return 2;
   }
-  const usage = checkArgs(args, key.split(" ").length, spec, GLOBAL);
+  const usage = checkArgs(args, command, GLOBAL_FLAGS);
   if (usage) {
-    io.stderr.write(`${usage}. See: workspace-sync ${key} --help\n`);
+    io.stderr.write(`${usage}. See: workspace-sync ${commandKey(command.path)} --help\n`);
     return 2;
   }
-  const ctx = createCliContext(args, io, signal);
-  try {
-    switch (cmd) {
-      case "backup":
-        return await backupCommand(ctx, sub);
-      case "sync":
-        return sub === "status" ? await syncStatusCommand(ctx) : await syncCommand(ctx);
-      case "list":
-        return await listCommand(ctx);
-      case "status":
-        return await statusCommand(ctx);
-      case "config":
-        if (sub !== "check") break;
-        return await configCheckCommand(ctx);
-      case "run":
-        return await runCommand(ctx);
-    }
-    io.stderr.write(`Unknown command: ${[cmd, sub].filter(Boolean).join(" ")}\n${HELP[""]}\n`);
-    return 2;
-  } catch (err) {
-    const e = toWorkspaceSyncError(err);
-    ctx.printJson({ ok: false, error: e.message, code: e.code });
-    io.stderr.write(`Error: ${e.message}\n`);
-    return 1;
-  }
+  if (command.verbose) args.flags.add("verbose");
+  const where = cliLocations(args, io);
+  const ctx = createCliContext({ args, io, signal, ...where, loadConfig: configFileLoader(where.configPath, io) });
+  return runCommandHandler(command, ctx);
 }
 
 function isEntryPoint(): boolean {

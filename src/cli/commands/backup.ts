@@ -8,28 +8,8 @@ import { WorkspaceSyncError, errorMessage, toWorkspaceSyncError } from "../../er
 import type { CliContext } from "../context.js";
 import { formatBytes } from "../context.js";
 
-/** Runs a `backup` subcommand; returns the exit code. */
-export async function backupCommand(ctx: CliContext, sub: string | undefined): Promise<number> {
-  switch (sub) {
-    case "now":
-      return backupNow(ctx);
-    case "list":
-      return backupList(ctx);
-    case "restore":
-      return backupRestore(ctx);
-    case "prune":
-      return backupPrune(ctx);
-    case "status":
-      return backupStatus(ctx);
-    case "verify":
-      return backupVerify(ctx);
-    default:
-      ctx.io.stderr.write(`Unknown backup command: ${sub ?? "(none)"}. Try: workspace-sync backup --help\n`);
-      return 1;
-  }
-}
-
-async function backupNow(ctx: CliContext): Promise<number> {
+/** `backup now`: one snapshot now. */
+export async function backupNow(ctx: CliContext): Promise<number> {
   const config = await ctx.config();
   if (!config.backup?.enabled) {
     ctx.io.stderr.write("Backup not enabled. Add a backup block to your plugin config.\n");
@@ -65,7 +45,8 @@ async function backupNow(ctx: CliContext): Promise<number> {
   return 0;
 }
 
-async function backupList(ctx: CliContext): Promise<number> {
+/** `backup list`: snapshots newest first, with the rule keeping each. */
+export async function backupList(ctx: CliContext): Promise<number> {
   const config = await ctx.config();
   const result = await listBackupSnapshots({ syncConfig: config, stateDir: ctx.stateDir, logger: ctx.logger, signal: ctx.signal });
   if (!result.ok) {
@@ -96,7 +77,8 @@ async function backupList(ctx: CliContext): Promise<number> {
   return 0;
 }
 
-async function backupRestore(ctx: CliContext): Promise<number> {
+/** `backup restore`: a snapshot into a staging folder. */
+export async function backupRestore(ctx: CliContext): Promise<number> {
   const config = await ctx.config();
   const requested = ctx.args.values.get("snapshot") ?? "latest";
   const to = ctx.args.values.get("to");
@@ -147,7 +129,8 @@ async function backupRestore(ctx: CliContext): Promise<number> {
   return 0;
 }
 
-async function backupPrune(ctx: CliContext): Promise<number> {
+/** `backup prune`: applies the retention policy. */
+export async function backupPrune(ctx: CliContext): Promise<number> {
   const config = await ctx.config();
   if (!config.backup) {
     ctx.io.stderr.write("Backup not configured. Add a backup block to your plugin config.\n");
@@ -176,7 +159,8 @@ async function backupPrune(ctx: CliContext): Promise<number> {
   return result.failed.length ? 1 : 0;
 }
 
-async function backupStatus(ctx: CliContext): Promise<number> {
+/** `backup status`: the last backup recorded on this host. */
+export async function backupStatus(ctx: CliContext): Promise<number> {
   const config = await ctx.config();
   const state = await readLastRun(ctx.stateDir, "backup");
   ctx.printJson({ enabled: !!config.backup?.enabled, encrypted: !!config.backup?.encrypt, interval: config.backup?.interval ?? null, ...state });
@@ -196,7 +180,8 @@ async function backupStatus(ctx: CliContext): Promise<number> {
   return 0;
 }
 
-async function backupVerify(ctx: CliContext): Promise<number> {
+/** `backup verify`: checks snapshots end to end. */
+export async function backupVerify(ctx: CliContext): Promise<number> {
   const config = await ctx.config();
   const all = ctx.args.flags.has("all");
   const requested = ctx.args.values.get("snapshot") ?? "latest";

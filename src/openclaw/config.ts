@@ -1,0 +1,44 @@
+/**
+ * The plugin config as the host hands it over: `plugins.entries["openclaw-workspace-sync"].config`,
+ * with `${ENV}` references already replaced by the host. Resolving it again must not interpolate
+ * a second time (a passphrase the user wrote as `$${X}` reaches us as the literal `${X}`).
+ */
+import { PLUGIN_ID, resolveConfig } from "../config/index.js";
+import type { ResolvedConfig } from "../config/index.js";
+import type { HostConfig } from "./host.js";
+
+/** Where the plugin config sits in the host config, for messages. */
+export const PLUGIN_CONFIG_PATH = `plugins.entries["${PLUGIN_ID}"].config`;
+
+const REFERENCE = /\$\{[A-Z_][A-Z0-9_]*\}/g;
+
+/**
+ * A copy of `value` in which every `${NAME}` reads `$${NAME}`, so the library's interpolation
+ * gives back exactly the text the host produced (`$${NAME}` → `${NAME}`).
+ */
+export function protectFromInterpolation(value: unknown): unknown {
+  if (typeof value === "string") return value.replace(REFERENCE, (m) => `$${m}`);
+  if (Array.isArray(value)) return value.map(protectFromInterpolation);
+  if (value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) Object.defineProperty(out, k, { value: protectFromInterpolation(v), enumerable: true, writable: true, configurable: true });
+    return out;
+  }
+  return value;
+}
+
+/** This plugin's entry config inside a host config, if there is one. */
+export function pluginConfigFromHost(config: HostConfig | undefined): Record<string, unknown> | undefined {
+  const entry = config?.plugins?.entries?.[PLUGIN_ID];
+  const raw = entry && typeof entry === "object" ? entry.config : undefined;
+  return raw && typeof raw === "object" && !Array.isArray(raw) ? (raw as Record<string, unknown>) : undefined;
+}
+
+/**
+ * Validates and resolves the host-provided plugin config. Relative `local.root` folders are
+ * resolved against `baseDir` (the state folder, where `openclaw.json` lives, as the CLI does for
+ * a config file). Throws the library's typed config errors.
+ */
+export function resolvePluginConfig(raw: unknown, options: { baseDir?: string } = {}): ResolvedConfig {
+  return resolveConfig(protectFromInterpolation(raw ?? {}), { env: {}, baseDir: options.baseDir, source: PLUGIN_CONFIG_PATH });
+}
