@@ -73,5 +73,5 @@ up=0; for i in $(seq 1 100); do ceph -c "$C" osd stat 2>/dev/null | grep -q '1 u
 radosgw -c "$C" -n client.rgw.a
 up=0; for i in $(seq 1 150); do curl -s -o /dev/null "http://127.0.0.1:$PORT/" && { up=1; break; }; sleep 0.2; done
 [ "$up" = 1 ] || { echo "radosgw did not answer on :$PORT" >&2; exit 1; }
-radosgw-admin -c "$C" user create --uid=test --display-name=test --access-key="$AK" --secret-key="$SK" >/dev/null
+radosgw-admin -c "$C" user create --uid=test --display-name=test --max-buckets=0 --access-key="$AK" --secret-key="$SK" >/dev/null
 echo "RGW ready on http://127.0.0.1:$PORT (ak=$AK sk=$SK) conf=$C"

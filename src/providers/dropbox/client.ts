@@ -25,10 +25,20 @@ export interface DropboxClientOptions {
    * {@link DEFAULT_DROPBOX_IDLE_TIMEOUT_MS}.
    */
   idleTimeoutMs?: number;
+  /**
+   * Longest wait for a batch job (`finish_batch`, `delete_batch`) that keeps answering
+   * `in_progress`, in ms; then the operation fails as retryable. Default
+   * {@link DEFAULT_DROPBOX_JOB_TIMEOUT_MS}.
+   */
+  jobTimeoutMs?: number;
 }
 
 /** Default idle limit per Dropbox request: 60 s without an answer (or without body data) fails it. */
 export const DEFAULT_DROPBOX_IDLE_TIMEOUT_MS = 60_000;
+/** Default limit for a batch job to complete: 10 minutes of `in_progress` answers. */
+export const DEFAULT_DROPBOX_JOB_TIMEOUT_MS = 10 * 60_000;
+/** Longest `backoff` a server may impose between longpolls; a larger hint waits this long. */
+export const MAX_SERVER_BACKOFF_MS = 5 * 60_000;
 /** Retries after a request went silent: a server that never answers fails a call in ~2 idle periods. */
 export const DEADLINE_RETRIES = 1;
 /** Dropbox may answer a longpoll up to 90 s after its `timeout`. */
@@ -198,12 +208,40 @@ export class DropboxClient {
         const seconds = Math.round(waitMs / 100) / 10;
         if (c.kind === "rate-limit") this.options.logger.warn(`dropbox: rate limited (${c.summary || "429"}) on ${what}; waiting ${seconds} s`);
         else this.options.logger.debug?.(`dropbox: ${what} failed (${c.summary}); retrying in ${seconds} s`);
-        try {
-          await delay(clampTimerMs(waitMs), undefined, signal ? { signal } : undefined);
-        } catch {
-          throw abortError(signal?.reason);
-        }
+        await this.pause(waitMs, signal);
       }
+    }
+  }
+  /**
+   * Polls a batch job with `check` until it stops answering `in_progress`, backing off from 100 ms
+   * to 2 s. A job still running after `jobTimeoutMs` fails as a retryable `PROVIDER_ERROR` (a
+   * server that never finishes must not hang a run); `signal` stops the wait at once.
+   */
+  async waitForJob<T extends { ".tag": string }>(what: string, check: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const limitMs = this.options.jobTimeoutMs ?? DEFAULT_DROPBOX_JOB_TIMEOUT_MS;
+    const started = Date.now();
+    let wait = 100;
+    for (;;) {
+      const r = await check();
+      if (r[".tag"] !== "in_progress") return r;
+      if (Date.now() - started + wait > limitMs) {
+        throw new WorkspaceSyncError(
+          "PROVIDER_ERROR",
+          `Dropbox ${what} was still in progress after ${Math.round((Date.now() - started) / 1000)} s: try again later`,
+          { retryable: true },
+        );
+      }
+      await this.pause(wait, signal);
+      wait = Math.min(wait * 2, 2000);
+    }
+  }
+
+  /** Waits `ms` (clamped to a valid timer), or throws the abort error as soon as `signal` fires. */
+  async pause(ms: number, signal?: AbortSignal): Promise<void> {
+    try {
+      await delay(clampTimerMs(ms), undefined, signal ? { signal } : undefined);
+    } catch {
+      throw abortError(signal?.reason);
     }
   }
 }

@@ -133,15 +133,16 @@ export class CommitBatcher {
     }
   }
 
-  private async poll(jobId: string): Promise<files.UploadSessionFinishBatchResult> {
-    let wait = 100;
-    for (;;) {
-      const r = (await this.client.call("files/upload_session/finish_batch/check", undefined, (sdk) => sdk.filesUploadSessionFinishBatchCheck({ async_job_id: jobId }))).result;
-      if (r[".tag"] === "complete") return r;
-      if (r[".tag"] !== "in_progress") throw new WorkspaceSyncError("PROVIDER_ERROR", `Dropbox batch commit failed (${r[".tag"]}): upload the files again`, { retryable: true });
-      await new Promise((res) => setTimeout(res, wait));
-      wait = Math.min(wait * 2, 2000);
-    }
+  private poll(jobId: string): Promise<files.UploadSessionFinishBatchResult> {
+    return this.client
+      .waitForJob("batch commit", async () => {
+        const r = (await this.client.call("files/upload_session/finish_batch/check", undefined, (sdk) => sdk.filesUploadSessionFinishBatchCheck({ async_job_id: jobId }))).result;
+        if (r[".tag"] !== "complete" && r[".tag"] !== "in_progress") {
+          throw new WorkspaceSyncError("PROVIDER_ERROR", `Dropbox batch commit failed (${r[".tag"]}): upload the files again`, { retryable: true });
+        }
+        return r;
+      })
+      .then((r) => r as files.UploadSessionFinishBatchResult);
   }
 
   /** Stops the pending timer. */

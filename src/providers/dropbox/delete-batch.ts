@@ -1,5 +1,5 @@
 import type { files } from "dropbox";
-import { WorkspaceSyncError, throwIfAborted } from "../../errors.js";
+import { WorkspaceSyncError } from "../../errors.js";
 import type { DeleteFailure } from "../types.js";
 import type { DropboxClient } from "./client.js";
 import { tagPath } from "./commit-batcher.js";
@@ -29,21 +29,23 @@ export async function deleteBatch(client: DropboxClient, group: { path: string; 
       failures.push({ path: g.path, error: toDropboxError({ status: 409, body: { error_summary: summary, error: r.failure } }, g.path) });
     });
     todo = again;
-    if (todo.length > 0) await new Promise((res) => setTimeout(res, 200 * (round + 1)));
+    if (todo.length > 0) await client.pause(200 * (round + 1), signal);
   }
   return failures;
 }
 
-async function pollDelete(client: DropboxClient, jobId: string, signal?: AbortSignal): Promise<files.DeleteBatchResult> {
-  let wait = 100;
-  for (;;) {
-    const r = (await client.call("files/delete_batch/check", undefined, (sdk) => sdk.filesDeleteBatchCheck({ async_job_id: jobId }), signal)).result;
-    if (r[".tag"] === "complete") return r;
-    if (r[".tag"] !== "in_progress") {
-      throw new WorkspaceSyncError("PROVIDER_ERROR", `Dropbox batch delete failed (${tagPath(r)}): try again`, { retryable: true });
-    }
-    throwIfAborted(signal);
-    await new Promise((res) => setTimeout(res, wait));
-    wait = Math.min(wait * 2, 2000);
-  }
+function pollDelete(client: DropboxClient, jobId: string, signal?: AbortSignal): Promise<files.DeleteBatchResult> {
+  return client
+    .waitForJob(
+      "batch delete",
+      async () => {
+        const r = (await client.call("files/delete_batch/check", undefined, (sdk) => sdk.filesDeleteBatchCheck({ async_job_id: jobId }), signal)).result;
+        if (r[".tag"] !== "complete" && r[".tag"] !== "in_progress") {
+          throw new WorkspaceSyncError("PROVIDER_ERROR", `Dropbox batch delete failed (${tagPath(r)}): try again`, { retryable: true });
+        }
+        return r;
+      },
+      signal,
+    )
+    .then((r) => r as files.DeleteBatchResult);
 }

@@ -36,6 +36,10 @@ export interface DropboxProviderOptions {
    * (it goes at once when none are). Default 1 000.
    */
   batchDelayMs?: number;
+  /** A request with no answer (or a body that stalls) for this long fails and is retried once, in ms. Default 60 000. */
+  idleTimeoutMs?: number;
+  /** Longest wait for a batch commit or delete job to complete, in ms. Default 600 000. */
+  jobTimeoutMs?: number;
 }
 
 /** The Dropbox provider: a {@link StorageProvider} plus change notification. */
@@ -92,6 +96,8 @@ export function createDropboxProvider(settings: DropboxSettings, ctx: ProviderCo
     logger: ctx.logger,
     maxRetryMs: options.maxRetryMs ?? 300_000,
     backoffBaseMs: options.backoffBaseMs ?? 500,
+    ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+    ...(options.jobTimeoutMs !== undefined ? { jobTimeoutMs: options.jobTimeoutMs } : {}),
   });
   const chunkSize = checkChunkSize(options.chunkSize ?? 8 * MiB);
   const batcher = new CommitBatcher(client, options.batchDelayMs ?? 1000);

@@ -1,7 +1,7 @@
 import type { files } from "dropbox";
 import { isWorkspaceSyncError } from "../../errors.js";
 import type { RemoteEntry } from "../types.js";
-import type { DropboxClient } from "./client.js";
+import { MAX_SERVER_BACKOFF_MS, type DropboxClient } from "./client.js";
 import type { CursorStore, ListingState, SavedEntry } from "./cursor-store.js";
 import { relativeTo } from "./paths.js";
 
@@ -128,7 +128,8 @@ export async function longpollChanges(client: DropboxClient, store: CursorStore,
   try {
     const res = (await client.call("files/list_folder/longpoll", path, (sdk) => sdk.filesListFolderLongpoll({ cursor, timeout: timeoutSec }), signal)).result;
     if (res.backoff) {
-      await new Promise<void>((resolve) => setTimeout(resolve, res.backoff! * 1000).unref());
+      // The server's hint, bounded: a hostile or broken answer must not park the caller for days.
+      await client.pause(Math.min(res.backoff * 1000, MAX_SERVER_BACKOFF_MS), signal);
     }
     return res.changes;
   } catch (err) {
