@@ -17,6 +17,8 @@ import { inspect } from "node:util";
 import { isWorkspaceSyncError } from "../src/errors.js";
 import type { Logger } from "../src/logger.js";
 import { DropboxClient } from "../src/providers/dropbox/client.js";
+import { createDropboxProvider } from "../src/providers/dropbox/index.js";
+import { resolveConfig } from "../src/config/resolve.js";
 import { parseToken } from "../src/providers/dropbox/token.js";
 import { createS3Provider } from "../src/providers/s3/index.js";
 import { isIdleTimeout } from "../src/providers/s3/retry.js";
@@ -143,6 +145,21 @@ test("Dropbox: a server that accepts and never answers fails the call with NETWO
   );
   assert.ok(silent.connections() - before >= 1);
   assert.ok(logger.lines.some((l) => /^dropbox: still waiting for https:\/\/api\.dropboxapi\.com after \d+ s/.test(l)), logger.lines.join("\n"));
+});
+
+test("Dropbox: dropbox.idleTimeoutSeconds from the config sets the limit, and the error names the key", { timeout: 60_000 }, async (t) => {
+  const silent = await silentServer(t);
+  const settings = resolveConfig({ sync: { provider: "dropbox", mode: "mirror", dropbox: { token: "sl.test-access-token", idleTimeoutSeconds: 1 } } }).sync.dropbox!;
+  const p = createDropboxProvider({ ...settings, fetch: redirectFetch(silent.endpoint) }, { logger: recordingLogger() }, { backoffBaseMs: 10 });
+  t.after(() => p.close?.());
+  const started = Date.now();
+  await assert.rejects(p.stat("a.txt"), (e: unknown) => {
+    assert.ok(isWorkspaceSyncError(e, "NETWORK"), inspect(e));
+    assert.match(e.message, /sent no answer for 1 s \(2 attempts\)/);
+    assert.match(e.message, /dropbox\.idleTimeoutSeconds/);
+    return true;
+  });
+  assert.ok(Date.now() - started < 20_000, "failed after about two idle periods, not the 60 s default");
 });
 
 test("fetch deadlines are idle limits: a slow but moving body and a slow reader pass; a stalled body fails", { timeout: 30_000 }, async (t) => {

@@ -143,6 +143,12 @@ export const dropboxSchema = z.object({
     description: "A bare access token, a refresh token (with appKey/appSecret) or rclone's token JSON string (secret).",
   }),
   appFolder: optBool({ description: "The token is an app-folder token: the app folder is the root (use `remotePath: \"\"`).", defaultText: "false" }),
+  idleTimeoutSeconds: field(num().min(1).max(86400).optional(), {
+    description:
+      "Seconds a Dropbox request may go without an answer (or with its download stalled) before it fails; retried once. Long polls get Dropbox's own hold time on top.",
+    expect: "a number of seconds between 1 and 86400",
+    defaultText: "60",
+  }),
   fetch: field(z.custom<typeof globalThis.fetch>((v) => typeof v === "function").optional(), {
     description: "Replacement HTTP client (tests, proxies). Only settable when the config object is built in code.",
     expect: "a function",

@@ -56,6 +56,8 @@ export interface DropboxSettings {
   token?: string;
   /** The token is an app-folder token: the app folder is the root. */
   appFolder?: boolean;
+  /** Seconds a request may go without an answer before it fails (retried once). Default 60. */
+  idleTimeoutSeconds?: number;
   /** Replaces the HTTP client for every request (tests, proxies). Only settable from code. */
   fetch?: typeof globalThis.fetch;
 }

@@ -186,7 +186,7 @@ export class DropboxClient {
           const at = path !== undefined ? ` (${path === "" ? "/" : path})` : "";
           throw new WorkspaceSyncError(
             "NETWORK",
-            `Dropbox ${what}${at} failed: ${silent.message} (${deadlines} attempts): check the network connection and any proxy or firewall, then try again`,
+            `Dropbox ${what}${at} failed: ${silent.message} (${deadlines} attempts): check the network connection and any proxy or firewall, then try again (dropbox.idleTimeoutSeconds sets the limit)`,
             { path, cause: err, retryable: true },
           );
         }

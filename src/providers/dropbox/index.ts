@@ -96,7 +96,11 @@ export function createDropboxProvider(settings: DropboxSettings, ctx: ProviderCo
     logger: ctx.logger,
     maxRetryMs: options.maxRetryMs ?? 300_000,
     backoffBaseMs: options.backoffBaseMs ?? 500,
-    ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+    ...(options.idleTimeoutMs !== undefined
+      ? { idleTimeoutMs: options.idleTimeoutMs }
+      : settings.idleTimeoutSeconds !== undefined
+        ? { idleTimeoutMs: settings.idleTimeoutSeconds * 1000 }
+        : {}),
     ...(options.jobTimeoutMs !== undefined ? { jobTimeoutMs: options.jobTimeoutMs } : {}),
   });
   const chunkSize = checkChunkSize(options.chunkSize ?? 8 * MiB);
