@@ -1,0 +1,68 @@
+/**
+ * Worker thread of {@link SmallFileWriter} (small-file-writer.ts): creates the small files of an
+ * extraction, in the order given, with synchronous calls. Each message is a batch of files and
+ * their bytes; each is answered once, after its last file is closed or at the first failure.
+ * After a failure every later batch is refused unwritten: the extraction is failing anyway.
+ *
+ * This file holds no decision: the main thread has already checked each name against the
+ * extractor's rules (inside the target, parents are folders it created, nothing to replace), and
+ * the open flags (`O_CREAT | O_EXCL | O_NOFOLLOW`) refuse anything already at the path, symlink or
+ * not, so a file is only ever created new.
+ */
+import fs, { constants as fsConstants } from "node:fs";
+import { parentPort } from "node:worker_threads";
+import type { SmallFileBatch, SmallFileReply } from "./small-file-writer.js";
+
+const FLAGS = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | (fsConstants.O_NOFOLLOW ?? 0);
+
+/** The kernel or filesystem refused the time itself (not the file): the content is still fine. */
+function isBadTime(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === "EINVAL" || code === "EOVERFLOW" || code === "ERANGE";
+}
+
+let failed = false;
+
+function writeBatch(batch: SmallFileBatch): SmallFileReply {
+  if (failed) return { id: batch.id, skipped: true, badTimes: [], data: batch.data };
+  const data = Buffer.from(batch.data);
+  const badTimes: number[] = [];
+  for (let i = 0; i < batch.files.length; i++) {
+    const f = batch.files[i] as SmallFileBatch["files"][number];
+    try {
+      const fd = fs.openSync(f.path, FLAGS, 0o600);
+      try {
+        let off = f.offset;
+        const end = f.offset + f.length;
+        while (off < end) off += fs.writeSync(fd, data, off, end - off);
+        fs.fchmodSync(fd, f.mode);
+        if (f.mtimeMs !== undefined) {
+          const t = new Date(f.mtimeMs);
+          try {
+            fs.futimesSync(fd, t, t);
+          } catch (err) {
+            if (!isBadTime(err)) throw err;
+            badTimes.push(i);
+          }
+        }
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch (err) {
+      failed = true;
+      const e = err as NodeJS.ErrnoException;
+      return {
+        id: batch.id,
+        skipped: false,
+        badTimes,
+        data: batch.data,
+        error: { message: e.message, code: e.code, errno: e.errno, syscall: e.syscall, path: f.path, index: i },
+      };
+    }
+  }
+  return { id: batch.id, skipped: false, badTimes, data: batch.data };
+}
+
+parentPort?.on("message", (batch: SmallFileBatch) => {
+  parentPort?.postMessage(writeBatch(batch), [batch.data]);
+});
