@@ -37,7 +37,7 @@ export interface SmallFileReply {
 const BATCH_BYTES = 256 * 1024;
 const BATCH_FILES = 128;
 /** File data queued or in the worker at most. */
-export const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
+export const MAX_QUEUED_BYTES = 2 * 1024 * 1024;
 /**
  * Size of a batch buffer: a full batch plus one more file of the largest size the extractor sends
  * here. Buffers go to the worker and back (transferred, not copied) and are reused, so a restore
