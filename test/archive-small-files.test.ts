@@ -56,6 +56,24 @@ describe("small files written off the main thread", () => {
     await fs.chmod(path.join(out, "ro"), 0o755);
   });
 
+  it("many files near the size limit: every byte, mode and time lands, whichever thread wrote the file", async () => {
+    // 48 × 200 KiB is far more than the thread may have queued (1 MiB): the main thread writes
+    // files too while it is busy.
+    const entries: RawEntry[] = [];
+    const body = (i: number): Buffer => Buffer.from(`${i}:`.repeat(200 * 1024).slice(0, 200 * 1024 - i));
+    for (let i = 0; i < 48; i++) entries.push({ header: { name: `d/f${i}`, mode: i % 2 ? 0o600 : 0o644, mtime: new Date(OLD.getTime() + i * 1000) }, content: body(i) });
+    const out = path.join(tmp, "big-small");
+    const r = await extractArchive(bufferStream(await makeTarGz(entries)), out);
+    assert.equal(r.files, 48);
+    for (let i = 0; i < 48; i++) {
+      const p = path.join(out, `d/f${i}`);
+      assert.ok((await fs.readFile(p)).equals(body(i)), `content of f${i}`);
+      const st = await fs.stat(p);
+      assert.equal(st.mode & 0o777, i % 2 ? 0o600 : 0o644);
+      assert.equal(st.mtimeMs, OLD.getTime() + i * 1000);
+    }
+  });
+
   it("a file that cannot be created fails the extraction, and nothing is written after it settles", async () => {
     // A name component longer than the filesystem allows passes every check of the extractor and
     // fails only at open(2), on the thread: ENAMETOOLONG.

@@ -2,7 +2,7 @@
  * Extract: gunzip (multi-member) → tar-stream extract → files under a target folder that must be
  * empty or new. Nothing is ever written outside the target, and damaged input never ends in success.
  */
-import fsSync, { constants as fsConstants } from "node:fs";
+import fsSync from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
@@ -13,6 +13,7 @@ import { type TarEntry, drainEntry, readTarGz } from "./read-tar-gz.js";
 import { SymlinkGuard, safeEntryName, unsafeEntry } from "./safe-path.js";
 import { MAX_MTIME_MS } from "./entry.js";
 import { SmallFileWriter } from "./small-file-writer.js";
+import { NEW_FILE_FLAGS, isBadTime } from "./write-new-file.js";
 
 /** Options of {@link extractArchive}. */
 export interface ExtractOptions {
@@ -150,11 +151,6 @@ function usableMtime(mtime: Date | undefined): Date | undefined {
   return ms !== undefined && Number.isFinite(ms) && Math.abs(ms) <= MAX_MTIME_MS ? mtime : undefined;
 }
 
-/** The kernel or filesystem refused the time itself (not the file): the content is still fine. */
-function isBadTime(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return code === "EINVAL" || code === "EOVERFLOW" || code === "ERANGE";
-}
 
 /** Writes every byte of `chunks` (`writev` may write less than asked). */
 async function writeAll(fh: fs.FileHandle, chunks: Buffer[], total: number): Promise<void> {
@@ -270,7 +266,6 @@ class EntryExtractor {
     await this.parents(name, h.name);
     await this.replace(name, h.name);
     const full = this.full(name);
-    const flags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | (fsConstants.O_NOFOLLOW ?? 0);
     if (h.size <= SMALL_FILE) {
       // Small files go to the small-file thread in batches (see small-file-writer.ts): creating
       // them here, one syscall after the other, was most of a restore's main-thread time.
@@ -281,12 +276,12 @@ class EntryExtractor {
         length += chunk.length;
       }
       this.kinds.set(name, "file");
-      await this.small.write(full, h.name, chunks, length, h.mode & 0o777, this.mtime(h));
+      this.small.write(full, h.name, chunks, length, h.mode & 0o777, this.mtime(h));
       this.result.bytes += length;
       this.result.files++;
       return;
     }
-    const fh = await fs.open(full, flags, 0o600);
+    const fh = await fs.open(full, NEW_FILE_FLAGS, 0o600);
     this.kinds.set(name, "file");
     try {
       let batch: Buffer[] = [];

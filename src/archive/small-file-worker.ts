@@ -9,17 +9,9 @@
  * the open flags (`O_CREAT | O_EXCL | O_NOFOLLOW`) refuse anything already at the path, symlink or
  * not, so a file is only ever created new.
  */
-import fs, { constants as fsConstants } from "node:fs";
 import { parentPort } from "node:worker_threads";
 import type { SmallFileBatch, SmallFileReply } from "./small-file-writer.js";
-
-const FLAGS = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | (fsConstants.O_NOFOLLOW ?? 0);
-
-/** The kernel or filesystem refused the time itself (not the file): the content is still fine. */
-function isBadTime(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return code === "EINVAL" || code === "EOVERFLOW" || code === "ERANGE";
-}
+import { writeNewFileSync } from "./write-new-file.js";
 
 let failed = false;
 
@@ -30,24 +22,7 @@ function writeBatch(batch: SmallFileBatch): SmallFileReply {
   for (let i = 0; i < batch.files.length; i++) {
     const f = batch.files[i] as SmallFileBatch["files"][number];
     try {
-      const fd = fs.openSync(f.path, FLAGS, 0o600);
-      try {
-        let off = f.offset;
-        const end = f.offset + f.length;
-        while (off < end) off += fs.writeSync(fd, data, off, end - off);
-        fs.fchmodSync(fd, f.mode);
-        if (f.mtimeMs !== undefined) {
-          const t = new Date(f.mtimeMs);
-          try {
-            fs.futimesSync(fd, t, t);
-          } catch (err) {
-            if (!isBadTime(err)) throw err;
-            badTimes.push(i);
-          }
-        }
-      } finally {
-        fs.closeSync(fd);
-      }
+      if (!writeNewFileSync(f.path, data, f.offset, f.length, f.mode, f.mtimeMs)) badTimes.push(i);
     } catch (err) {
       failed = true;
       const e = err as NodeJS.ErrnoException;
