@@ -16,6 +16,8 @@
  *
  * Memory: at most {@link MAX_QUEUED_BYTES} plus one batch of file data is queued or being written.
  */
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { writeNewFileSync } from "./write-new-file.js";
 
@@ -54,6 +56,25 @@ const BATCH_CAPACITY = BATCH_BYTES + 256 * 1024;
 /** Batch buffers kept for reuse. */
 const FREE_BUFFERS = 4;
 
+const WORKER_URL = new URL("./small-file-worker.js", import.meta.url);
+let workerFound: boolean | undefined;
+
+/**
+ * Whether the worker's compiled module is next to this one. It is in the package; a host that
+ * runs the TypeScript sources through a loader of its own (or a bundler that drops the file)
+ * gets every file written on the main thread instead, as before the thread existed.
+ */
+function workerAvailable(): boolean {
+  if (workerFound === undefined) {
+    try {
+      workerFound = WORKER_URL.protocol === "file:" && existsSync(fileURLToPath(WORKER_URL));
+    } catch {
+      workerFound = false;
+    }
+  }
+  return workerFound;
+}
+
 interface Pending {
   bytes: number;
   names: string[];
@@ -85,7 +106,7 @@ export class SmallFileWriter {
    */
   write(full: string, name: string, data: Buffer[], length: number, mode: number, mtime: Date | undefined): void {
     this.check();
-    if (this.#queuedBytes >= MAX_QUEUED_BYTES) {
+    if (this.#queuedBytes >= MAX_QUEUED_BYTES || !workerAvailable()) {
       const bytes = data.length === 1 ? (data[0] as Buffer) : Buffer.concat(data, length);
       if (!writeNewFileSync(full, bytes, 0, length, mode, mtime?.getTime())) this.onBadTime(name);
       return;
@@ -144,7 +165,7 @@ export class SmallFileWriter {
     if (this.#closed) throw new Error("small-file writer used after close");
     if (this.#worker) return this.#worker;
     // Small heap limits: the worker holds a batch at a time and allocates next to nothing.
-    const worker = new Worker(new URL("./small-file-worker.js", import.meta.url), {
+    const worker = new Worker(WORKER_URL, {
       resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 },
     });
     worker.on("message", (reply: SmallFileReply) => this.#onReply(reply));
