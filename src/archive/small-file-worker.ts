@@ -9,11 +9,13 @@
  * the open flags (`O_CREAT | O_EXCL | O_NOFOLLOW`) refuse anything already at the path, symlink or
  * not, so a file is only ever created new.
  */
-import { parentPort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import type { SmallFileBatch, SmallFileReply } from "./small-file-writer.js";
 import { writeNewFileSync } from "./write-new-file.js";
 
 let failed = false;
+/** File bytes finished with, read by the main thread without waiting for replies. */
+const doneBytes = new BigInt64Array((workerData as { doneBytes: SharedArrayBuffer }).doneBytes);
 
 function writeBatch(batch: SmallFileBatch): SmallFileReply {
   if (failed) return { id: batch.id, skipped: true, badTimes: [], data: batch.data };
@@ -39,5 +41,7 @@ function writeBatch(batch: SmallFileBatch): SmallFileReply {
 }
 
 parentPort?.on("message", (batch: SmallFileBatch) => {
-  parentPort?.postMessage(writeBatch(batch), [batch.data]);
+  const reply = writeBatch(batch);
+  Atomics.add(doneBytes, 0, BigInt(batch.bytes));
+  parentPort?.postMessage(reply, [batch.data]);
 });

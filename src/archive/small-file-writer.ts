@@ -12,9 +12,12 @@
  * When the thread has {@link MAX_QUEUED_BYTES} queued (file creation is slow on this disk, e.g.
  * 170 µs per file on the bench machine's ext4), the main thread creates the next files itself
  * rather than wait: both write, in whatever order, new files at distinct names that the extractor
- * checked, so the order between them does not matter; the barrier covers both.
+ * checked, so the order between them does not matter; the barrier covers both. The thread's
+ * progress is read from shared memory, not from its replies: a busy main thread handles messages
+ * late, and would otherwise keep writing itself while the thread sat idle.
  *
- * Memory: at most {@link MAX_QUEUED_BYTES} plus one batch of file data is queued or being written.
+ * Memory: at most {@link MAX_QUEUED_BYTES} plus one batch of file data is queued or being written,
+ * and at most {@link MAX_BATCHES} batch buffers exist.
  */
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -24,6 +27,8 @@ import { writeNewFileSync } from "./write-new-file.js";
 /** A batch of files sent to the worker; `data` holds their bytes one after the other. */
 export interface SmallFileBatch {
   id: number;
+  /** File bytes in the batch (added to the shared done counter once the batch is finished with). */
+  bytes: number;
   data: ArrayBuffer;
   files: { path: string; offset: number; length: number; mode: number; mtimeMs: number | undefined }[];
 }
@@ -55,6 +60,8 @@ export const MAX_QUEUED_BYTES = 1024 * 1024;
 const BATCH_CAPACITY = BATCH_BYTES + 256 * 1024;
 /** Batch buffers kept for reuse. */
 const FREE_BUFFERS = 4;
+/** Batches sent and not yet answered, at most (the main thread writes files itself meanwhile). */
+const MAX_BATCHES = 8;
 
 const WORKER_URL = new URL("./small-file-worker.js", import.meta.url);
 let workerFound: boolean | undefined;
@@ -89,7 +96,10 @@ export class SmallFileWriter {
   #names: string[] = [];
   #bytes = 0;
   readonly #pending = new Map<number, Pending>();
-  #queuedBytes = 0;
+  /** File bytes sent to the thread. */
+  #sentBytes = 0;
+  /** File bytes the thread has finished with (written, failed or skipped), stored by the thread. */
+  readonly #doneBytes = new BigInt64Array(new SharedArrayBuffer(8));
   #failure: Error | undefined;
   readonly #free: ArrayBuffer[] = [];
   #wake: (() => void) | undefined;
@@ -106,7 +116,7 @@ export class SmallFileWriter {
    */
   write(full: string, name: string, data: Buffer[], length: number, mode: number, mtime: Date | undefined): void {
     this.check();
-    if (this.#queuedBytes >= MAX_QUEUED_BYTES || !workerAvailable()) {
+    if (this.#sentBytes - Number(Atomics.load(this.#doneBytes, 0)) >= MAX_QUEUED_BYTES || this.#pending.size >= MAX_BATCHES || !workerAvailable()) {
       const bytes = data.length === 1 ? (data[0] as Buffer) : Buffer.concat(data, length);
       if (!writeNewFileSync(full, bytes, 0, length, mode, mtime?.getTime())) this.onBadTime(name);
       return;
@@ -151,9 +161,9 @@ export class SmallFileWriter {
       view.set(c, off);
       off += c.length;
     }
-    const batch: SmallFileBatch = { id: this.#nextId++, data, files: this.#files };
+    const batch: SmallFileBatch = { id: this.#nextId++, bytes: this.#bytes, data, files: this.#files };
     this.#pending.set(batch.id, { bytes: this.#bytes, names: this.#names });
-    this.#queuedBytes += this.#bytes;
+    this.#sentBytes += this.#bytes;
     this.#files = [];
     this.#chunks = [];
     this.#names = [];
@@ -166,6 +176,7 @@ export class SmallFileWriter {
     if (this.#worker) return this.#worker;
     // Small heap limits: the worker holds a batch at a time and allocates next to nothing.
     const worker = new Worker(WORKER_URL, {
+      workerData: { doneBytes: this.#doneBytes.buffer },
       resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 },
     });
     worker.on("message", (reply: SmallFileReply) => this.#onReply(reply));
@@ -181,7 +192,6 @@ export class SmallFileWriter {
     const p = this.#pending.get(reply.id);
     if (!p) return;
     this.#pending.delete(reply.id);
-    this.#queuedBytes -= p.bytes;
     if (reply.data.byteLength === BATCH_CAPACITY && this.#free.length < FREE_BUFFERS) this.#free.push(reply.data);
     for (const i of reply.badTimes) this.onBadTime(p.names[i] as string);
     if (reply.error) {
