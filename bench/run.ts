@@ -159,12 +159,15 @@ async function restoreRows(data: { bytes: number }, stateDir: string, dest: stri
   const keep = (a: Measured | undefined, m: Measured): Measured => (a === undefined || m.ms < a.ms ? m : a);
   for (let i = 0; i < runs; i++) {
     await fsp.rm(target, { recursive: true, force: true });
-    rs = keep(rs, await measure(process.execPath, [childJs, "restore", stateDir, dest, target]));
+    const ours = await measure(process.execPath, [childJs, "restore", stateDir, dest, target]);
+    rs = keep(rs, ours);
     await fsp.rm(cliTarget, { recursive: true, force: true });
     await fsp.mkdir(cliTarget);
-    crs = keep(
-      crs,
-      await measure("sh", ["-c", `openssl enc -d -aes-256-cbc -pbkdf2 -iter 100000 -pass env:BENCH_PASS -in "${path.join(dest, snapshot)}" | tar -xz -C "${cliTarget}"`]),
+    const cli = await measure("sh", ["-c", `openssl enc -d -aes-256-cbc -pbkdf2 -iter 100000 -pass env:BENCH_PASS -in "${path.join(dest, snapshot)}" | tar -xz -C "${cliTarget}"`]);
+    crs = keep(crs, cli);
+    // Every pair, with the load: on a shared machine the best of each can come from different moments.
+    console.log(
+      `restore run ${i + 1}: ours ${(ours.ms / 1000).toFixed(1)} s (${ours.rssMiB.toFixed(0)} MiB), CLI ${(cli.ms / 1000).toFixed(1)} s, ratio ${(cli.ms / ours.ms).toFixed(2)}, load ${os.loadavg()[0]?.toFixed(1)}`,
     );
   }
   if (!rs || !crs) return;

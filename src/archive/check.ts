@@ -44,7 +44,7 @@ export async function checkArchive(
       if (h.type === "link") safeEntryName(h.linkname ?? "");
       if (h.type === "symlink" && (options.externalSymlinks ?? "refuse") === "refuse") {
         const outside = guard.check(name, h.linkname ?? "");
-        if (outside !== undefined) throw unsafeEntry(h.name, `${outside} (a restore refuses it unless run with --symlinks skip or allow)`);
+        if (outside !== undefined) throw unsafeEntry(h.name, `${outside} (a restore refuses it unless its option externalSymlinks is "skip" or "allow")`);
         guard.add(name, h.linkname ?? "");
       } else if (h.type !== "symlink") guard.remove(name);
       if (h.type === "character-device" || h.type === "block-device" || h.type === "fifo") throw unsafeEntry(h.name, `${h.type} entries are not restored`);

@@ -2,7 +2,7 @@
  * Extract: gunzip (multi-member) → tar-stream extract → files under a target folder that must be
  * empty or new. Nothing is ever written outside the target, and damaged input never ends in success.
  */
-import fsSync, { constants as fsConstants } from "node:fs";
+import fsSync from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
@@ -12,6 +12,8 @@ import type { ProgressCallback } from "../logger.js";
 import { type TarEntry, drainEntry, readTarGz } from "./read-tar-gz.js";
 import { SymlinkGuard, safeEntryName, unsafeEntry } from "./safe-path.js";
 import { MAX_MTIME_MS } from "./entry.js";
+import { SmallFileWriter } from "./small-file-writer.js";
+import { NEW_FILE_FLAGS, isBadTime } from "./write-new-file.js";
 
 /** Options of {@link extractArchive}. */
 export interface ExtractOptions {
@@ -49,7 +51,7 @@ export interface ExtractResult {
 type Kind = "dir" | "file" | "symlink";
 
 const WRITE_BATCH = 1024 * 1024;
-/** File entries up to this size are written with synchronous calls. */
+/** File entries up to this size are written by the small-file thread (see small-file-writer.ts). */
 const SMALL_FILE = 256 * 1024;
 const PROGRESS_EVERY = 1024 * 1024;
 
@@ -116,20 +118,25 @@ export async function extractArchive(source: Readable, targetDir: string, option
   };
   let lastReport = 0;
   const writer = new EntryExtractor(root, options, result);
-  await readTarGz(source, (entry) => writer.entry(entry), {
-    signal,
-    onCompressedBytes: (n) => {
-      result.compressedBytes = n;
-      if (n - lastReport >= PROGRESS_EVERY) {
-        lastReport = n;
-        report();
-      }
-    },
-  });
   try {
-    await writer.finish();
-  } catch (err) {
-    throw toWorkspaceSyncError(err);
+    await readTarGz(source, (entry) => writer.entry(entry), {
+      signal,
+      onCompressedBytes: (n) => {
+        result.compressedBytes = n;
+        if (n - lastReport >= PROGRESS_EVERY) {
+          lastReport = n;
+          report();
+        }
+      },
+    });
+    try {
+      await writer.finish();
+    } catch (err) {
+      throw toWorkspaceSyncError(err);
+    }
+  } finally {
+    // Once this settles nothing more is written: a failed restore may remove what was extracted.
+    await writer.close();
   }
   report();
   return result;
@@ -144,11 +151,6 @@ function usableMtime(mtime: Date | undefined): Date | undefined {
   return ms !== undefined && Number.isFinite(ms) && Math.abs(ms) <= MAX_MTIME_MS ? mtime : undefined;
 }
 
-/** The kernel or filesystem refused the time itself (not the file): the content is still fine. */
-function isBadTime(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return code === "EINVAL" || code === "EOVERFLOW" || code === "ERANGE";
-}
 
 /** Writes every byte of `chunks` (`writev` may write less than asked). */
 async function writeAll(fh: fs.FileHandle, chunks: Buffer[], total: number): Promise<void> {
@@ -172,6 +174,14 @@ class EntryExtractor {
   private readonly kinds = new Map<string, Kind>();
   private readonly dirs: DeferredDir[] = [];
   private readonly guard: SymlinkGuard;
+  /**
+   * Creates small files on a thread of its own, in order. A queued file may not be on disk yet:
+   * whatever depends on that (replacing it, hard-linking to it, folder modes and times at the
+   * end) waits for `small.barrier()` first. Parents are created here, before a file is queued,
+   * and a folder is never removed or replaced during an extraction, so the checks made here
+   * still hold when the file is written; `O_EXCL | O_NOFOLLOW` refuses anything at the path.
+   */
+  private readonly small: SmallFileWriter;
 
   constructor(
     private readonly root: string,
@@ -179,6 +189,12 @@ class EntryExtractor {
     private readonly result: ExtractResult,
   ) {
     this.guard = new SymlinkGuard(root);
+    this.small = new SmallFileWriter((name) => this.badTime(name));
+  }
+
+  /** Stops the small-file thread (see {@link SmallFileWriter.close}). */
+  close(): Promise<void> {
+    return this.small.close();
   }
 
   private full(name: string): string {
@@ -186,6 +202,7 @@ class EntryExtractor {
   }
 
   async entry(entry: TarEntry): Promise<void> {
+    this.small.check();
     const h = entry.header;
     const name = safeEntryName(h.name);
     if (name === "" && h.type !== "directory") throw unsafeEntry(h.name, "it would replace the restore folder itself");
@@ -239,6 +256,7 @@ class EntryExtractor {
     const kind = this.kinds.get(name);
     if (kind === undefined) return;
     if (kind === "dir") throw unsafeEntry(original, "it would replace a folder");
+    await this.small.barrier();
     await fs.unlink(this.full(name));
     this.kinds.delete(name);
     this.guard.remove(name);
@@ -248,36 +266,22 @@ class EntryExtractor {
     await this.parents(name, h.name);
     await this.replace(name, h.name);
     const full = this.full(name);
-    const flags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | (fsConstants.O_NOFOLLOW ?? 0);
     if (h.size <= SMALL_FILE) {
-      // Small files in one go with synchronous calls: five thread-pool round trips per file cost
-      // more than the writes themselves (a restore is mostly small files).
+      // Small files go to the small-file thread in batches (see small-file-writer.ts): creating
+      // them here, one syscall after the other, was most of a restore's main-thread time.
       const chunks: Buffer[] = [];
-      for await (const chunk of entry as AsyncIterable<Buffer>) chunks.push(chunk);
-      const data = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-      const fd = fsSync.openSync(full, flags, 0o600);
-      this.kinds.set(name, "file");
-      try {
-        let off = 0;
-        while (off < data.length) off += fsSync.writeSync(fd, data, off, data.length - off);
-        fsSync.fchmodSync(fd, h.mode & 0o777);
-        const mtime = this.mtime(h);
-        if (mtime) {
-          try {
-            fsSync.futimesSync(fd, mtime, mtime);
-          } catch (err) {
-            if (!isBadTime(err)) throw err;
-            this.badTime(h.name);
-          }
-        }
-      } finally {
-        fsSync.closeSync(fd);
+      let length = 0;
+      for await (const chunk of entry as AsyncIterable<Buffer>) {
+        chunks.push(chunk);
+        length += chunk.length;
       }
-      this.result.bytes += data.length;
+      this.kinds.set(name, "file");
+      this.small.write(full, h.name, chunks, length, h.mode & 0o777, this.mtime(h));
+      this.result.bytes += length;
       this.result.files++;
       return;
     }
-    const fh = await fs.open(full, flags, 0o600);
+    const fh = await fs.open(full, NEW_FILE_FLAGS, 0o600);
     this.kinds.set(name, "file");
     try {
       let batch: Buffer[] = [];
@@ -331,7 +335,7 @@ class EntryExtractor {
       if (policy === "refuse") {
         throw unsafeEntry(
           h.name,
-          `${outside} (restore with externalSymlinks "skip" — CLI --symlinks skip — to leave such links out, or "allow" to recreate them as they were)`,
+          `${outside} (restore with the option externalSymlinks: "skip" to leave such links out, or "allow" to recreate them as they were)`,
         );
       }
       this.options.onWarning?.(`Skipped symlink ${JSON.stringify(h.name)} → ${JSON.stringify(linkname)}: ${outside}`);
@@ -363,6 +367,7 @@ class EntryExtractor {
     }
     await this.parents(name, h.name);
     await this.replace(name, h.name);
+    await this.small.barrier(); // the target may still be queued
     await fs.link(this.full(target), this.full(name));
     this.kinds.set(name, "file");
     this.result.hardLinks++;
@@ -370,6 +375,7 @@ class EntryExtractor {
 
   /** Applies folder modes and mtimes, deepest first, once their contents are in place. */
   async finish(): Promise<void> {
+    await this.small.barrier();
     const dirs = [...this.dirs].sort((a, b) => b.depth - a.depth);
     for (const d of dirs) {
       await fs.chmod(d.full, d.mode);

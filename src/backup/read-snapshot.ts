@@ -104,7 +104,7 @@ export async function openSnapshotPlaintext(
     }
     stages.push(strip);
   }
-  const plain = new PassThrough({ highWaterMark: 1024 * 1024 });
+  const plain = new PassThrough({ highWaterMark: 256 * 1024 });
   const done = pipeline([source, ...stages, plain], { signal }).then(() => {
     if (auth.kind === "mac") checkMac(auth, mac as MacStream);
   });

@@ -259,7 +259,7 @@ async function prepareTarget(dir: string, stateDir: string, logger: Logger): Pro
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOTDIR") {
-      throw new WorkspaceSyncError("TARGET_NOT_EMPTY", `Restore target ${dir} is a file: choose a new or empty folder with --to`, { path: dir });
+      throw new WorkspaceSyncError("TARGET_NOT_EMPTY", `Restore target ${dir} is a file: choose a new or empty folder (option restoreTo)`, { path: dir });
     }
     if (code !== "ENOENT") throw toWorkspaceSyncError(err);
     await fsp.mkdir(dir, { recursive: true }).catch((e) => {
@@ -278,7 +278,7 @@ async function prepareTarget(dir: string, stateDir: string, logger: Logger): Pro
     return false;
   }
   if (names.length > 0) {
-    throw new WorkspaceSyncError("TARGET_NOT_EMPTY", `Restore target ${dir} is not empty: choose a new or empty folder with --to`, { path: dir });
+    throw new WorkspaceSyncError("TARGET_NOT_EMPTY", `Restore target ${dir} is not empty: choose a new or empty folder (option restoreTo)`, { path: dir });
   }
   return false;
 }

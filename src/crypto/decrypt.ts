@@ -35,6 +35,14 @@ export interface DecryptOptions {
 
 const FIX_CORRUPT = "download it again, or restore an older snapshot";
 
+/**
+ * Ciphertext is passed to OpenSSL in pieces of at most this size. Node allocates a fresh output
+ * buffer per `update()`: with the 1 MiB chunks a local read delivers, decryption ran at ~0.6 GB/s
+ * on the bench machine, with 64 KiB pieces at ~1.7–3 GB/s (the buffers stay in cache and in the
+ * allocator's heap). Decryption runs on the main thread, which a restore keeps busy.
+ */
+const DECRYPT_PIECE = 64 * 1024;
+
 /** A Transform reading an `openssl enc` file; see {@link createDecryptStream}. */
 export class DecryptStream extends Transform {
   /** The KDF that matched, once the first block has been checked (record or log it). */
@@ -80,8 +88,7 @@ export class DecryptStream extends Transform {
     this.bytesIn += chunk.length;
     const decipher = this.#decipher;
     if (decipher) {
-      const out = decipher.update(chunk);
-      if (out.length > 0) this.push(out);
+      this.#update(decipher, chunk);
       callback();
       return;
     }
@@ -121,8 +128,7 @@ export class DecryptStream extends Transform {
       this.emit("kdf", spec);
       const decipher = createDecipheriv(CIPHER, key, iv);
       this.#decipher = decipher;
-      const out = decipher.update(head.subarray(HEADER_LENGTH));
-      if (out.length > 0) this.push(out);
+      this.#update(decipher, head.subarray(HEADER_LENGTH));
       return;
     }
     throw new WorkspaceSyncError(
@@ -130,6 +136,13 @@ export class DecryptStream extends Transform {
       `wrong passphrase: the snapshot could not be decrypted with the configured passphrase (tried ${this.#candidates.map(kdfToString).join(", ")}); set backup.passphrase to the passphrase the snapshot was made with`,
       { path: this.#path },
     );
+  }
+
+  #update(decipher: Decipher, chunk: Buffer): void {
+    for (let off = 0; off < chunk.length; off += DECRYPT_PIECE) {
+      const out = decipher.update(off === 0 && chunk.length <= DECRYPT_PIECE ? chunk : chunk.subarray(off, off + DECRYPT_PIECE));
+      if (out.length > 0) this.push(out);
+    }
   }
 
   override _flush(callback: TransformCallback): void {
