@@ -26,15 +26,14 @@ export {
   runBackup,
   listBackupSnapshots,
   runRestore,
-  parseSnapshotName,
   type RunBackupParams,
   type RunBackupResult,
   type ListBackupSnapshotsParams,
   type SnapshotListing,
   type RunRestoreParams,
   type RunRestoreResult,
-  type SnapshotInfo,
 } from "./backup/index.js";
+export { parseSnapshotName, type SnapshotInfo } from "./snapshot/index.js";
 export { verifySnapshots, type SnapshotVerification, type VerifySnapshotsParams } from "./backup/verify.js";
 
 // Retention.

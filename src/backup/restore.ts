@@ -16,7 +16,7 @@ import type { StorageProvider } from "../providers/types.js";
 import { planAuthentication, type AuthPlan } from "./authenticate.js";
 import { loadSyncConfig, type ConfigInput } from "./config-input.js";
 import { explainReadFailure, openSnapshotPlaintext } from "./read-snapshot.js";
-import { compareNewestFirst, parseSnapshotName } from "./snapshot-name.js";
+import { compareNewestFirst, parseSnapshotName } from "../snapshot/index.js";
 import { readBackupState } from "./state.js";
 import { listSnapshotsIn } from "./list.js";
 import { openBackupTarget, requireBackupSettings } from "./target.js";

@@ -34,7 +34,7 @@ import { joinRemotePath } from "../providers/paths.js";
 import type { StorageProvider } from "../providers/types.js";
 import { pruneSnapshots, type PruneResult } from "../retention/index.js";
 import { loadSyncConfig, type ConfigInput } from "./config-input.js";
-import { formatSnapshotName, parseSnapshotName } from "./snapshot-name.js";
+import { formatSnapshotName, parseSnapshotName } from "../snapshot/index.js";
 import { CHECKSUM_SUFFIX, checksumFileName, formatChecksumClaim, formatChecksumFile, parseChecksumClaim } from "./checksum.js";
 import { formatMacFile, macFileName } from "./auth-file.js";
 import { newClaimId, readSmallFile } from "./authenticate.js";

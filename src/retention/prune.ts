@@ -7,7 +7,7 @@ import { WorkspaceSyncError, abortError, type ErrorCode, errorMessage, throwIfAb
 import { silentLogger, type Logger } from "../logger.js";
 import type { StorageProvider } from "../providers/types.js";
 import { joinRemotePath } from "../providers/paths.js";
-import { parseSnapshotName, type SnapshotInfo } from "../backup/snapshot-name.js";
+import { parseSnapshotName, type SnapshotInfo } from "../snapshot/index.js";
 import { planPrune } from "./prune-plan.js";
 import { describePolicy, normalizePolicy, type PolicyInput, type RetentionPolicy } from "./policy.js";
 
