@@ -3,3 +3,4 @@
  * it. The backup room writes these names and the retention room reads them; both import them from here.
  */
 export { formatSnapshotName, parseSnapshotName, compareNewestFirst, type SnapshotInfo } from "./name.js";
+export { CHECKSUM_SUFFIX, MAC_SUFFIX, SIDECAR_SUFFIXES } from "./sidecars.js";
