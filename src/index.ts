@@ -19,7 +19,7 @@ export type { Logger, Progress, ProgressCallback } from "./logger.js";
 // Config loading.
 export type * from "./config/types.js";
 export { resolveConfig, loadConfigFile, parseConfigJson, maskSecrets, ConfigError, type ResolveOptions, type ConfigIssue } from "./config/index.js";
-export { loadSyncConfig, type ConfigInput } from "./backup/index.js";
+export { loadSyncConfig, type ConfigInput } from "./config/index.js";
 
 // Backups, restore, verify.
 export {

@@ -8,4 +8,3 @@ export { macFileName, formatMacFile, parseMacFile, type MacRecord } from "./auth
 export { formatSnapshotName, parseSnapshotName, compareNewestFirst, type SnapshotInfo } from "../snapshot/index.js";
 export { checksumFileName, formatChecksumFile, parseChecksumFile, formatChecksumClaim, parseChecksumClaim } from "./checksum.js";
 export { backupRemotePath, openBackupTarget } from "./target.js";
-export { isResolvedConfig, loadSyncConfig, type ConfigInput } from "./config-input.js";

@@ -14,7 +14,7 @@ import { silentLogger, type Logger, type ProgressCallback } from "../logger.js";
 import { joinRemotePath } from "../providers/paths.js";
 import type { StorageProvider } from "../providers/types.js";
 import { planAuthentication, type AuthPlan } from "./authenticate.js";
-import { loadSyncConfig, type ConfigInput } from "./config-input.js";
+import { loadSyncConfig, type ConfigInput } from "../config/index.js";
 import { explainReadFailure, openSnapshotPlaintext } from "./read-snapshot.js";
 import { compareNewestFirst, parseSnapshotName } from "../snapshot/index.js";
 import { readBackupState } from "./state.js";

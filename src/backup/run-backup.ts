@@ -33,7 +33,7 @@ import { silentLogger, type Logger, type ProgressCallback } from "../logger.js";
 import { joinRemotePath } from "../providers/paths.js";
 import type { StorageProvider } from "../providers/types.js";
 import { pruneSnapshots, type PruneResult } from "../retention/index.js";
-import { loadSyncConfig, type ConfigInput } from "./config-input.js";
+import { loadSyncConfig, type ConfigInput } from "../config/index.js";
 import { formatSnapshotName, parseSnapshotName } from "../snapshot/index.js";
 import { CHECKSUM_SUFFIX } from "../snapshot/index.js";
 import { checksumFileName, formatChecksumClaim, formatChecksumFile, parseChecksumClaim } from "./checksum.js";

@@ -16,3 +16,4 @@ export {
   INCLUDE_ITEMS,
   MIN_TIMEOUT_SECONDS,
 } from "./schema.js";
+export { isResolvedConfig, loadSyncConfig, type ConfigInput } from "./input.js";
