@@ -2,13 +2,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
   createExcludeMatcher,
-  DEFAULT_EXCLUDE,
-  DEFAULT_INCLUDE,
   includeItemPath,
   normaliseExcludePattern,
   resolveIncludeSources,
 } from "../src/archive/index.js";
 import type { IncludeItem } from "../src/config/types.js";
+import { DEFAULT_BACKUP_EXCLUDE, DEFAULT_BACKUP_INCLUDE } from "../src/config/defaults.js";
 
 const roots = { workspaceDir: "/home/a/.openclaw/workspace", stateDir: "/home/a/.openclaw" };
 
@@ -33,7 +32,7 @@ describe("include set", () => {
   });
 
   it("defaults to workspace, config, cron, memory", () => {
-    assert.deepEqual([...DEFAULT_INCLUDE], ["workspace", "config", "cron", "memory"]);
+    assert.deepEqual([...DEFAULT_BACKUP_INCLUDE], ["workspace", "config", "cron", "memory"]);
   });
 
   it("names each item by its basename at the archive root and drops repeated paths", () => {
@@ -65,7 +64,7 @@ describe("exclude patterns (GNU tar --exclude semantics)", () => {
   });
 
   it("matches a pattern without '/' against any path component", () => {
-    const m = createExcludeMatcher(DEFAULT_EXCLUDE);
+    const m = createExcludeMatcher(DEFAULT_BACKUP_EXCLUDE);
     assert.equal(m("workspace/.git", true), true);
     assert.equal(m("workspace/a/b/node_modules", true), true);
     assert.equal(m("workspace/a/node_modules/x/y.js"), true, "anything below an excluded folder");

@@ -69,7 +69,7 @@ export async function names(p: StorageProvider): Promise<string[]> {
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
-/** Recomputes the `.sha256` file of `name`, as the attacker in the issue did. */
+/** Recomputes the `.sha256` file of `name`, as an attacker with write access to the bucket can. */
 async function forgeChecksum(p: StorageProvider, name: string): Promise<void> {
   await put(p, `${name}.sha256`, `${sha256(await readAll(p, name))}  ${name}\n`);
 }
@@ -209,7 +209,7 @@ export function authSuite(label: string, make: MakeFixture): void {
     const old = await backupAt(f, "2026-03-01T10:00:00Z");
     await fsp.writeFile(path.join(f.workspaceDir, "notes", "today.md"), "new data\n");
     const newest = await backupAt(f, "2026-03-08T10:00:00Z");
-    // The attack from the issue: the old snapshot takes the newest one's place.
+    // Substitution: an attacker with write access puts the old snapshot in the newest one's place.
     for (const n of [newest, `${newest}.mac`, `${newest}.sha256`]) await f.storage.delete(n);
     await rename(f.storage, old, newest);
     await rename(f.storage, `${old}.mac`, `${newest}.mac`);

@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { planRetention, isoWeek, isoWeekKey, subtractDuration, parseRetentionDuration } from "../src/retention/index.js";
-import { formatSnapshotName, parseSnapshotName } from "../src/backup/snapshot-name.js";
+import { formatSnapshotName, parseSnapshotName } from "../src/snapshot/index.js";
 import { isWorkspaceSyncError } from "../src/errors.js";
 
 const NOW = new Date(Date.UTC(2030, 0, 1));

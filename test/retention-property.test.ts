@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { planRetention, hourKey, dayKey, isoWeekKey, monthKey, yearKey, COUNT_RULES, WITHIN_RULES } from "../src/retention/index.js";
-import { formatSnapshotName } from "../src/backup/snapshot-name.js";
+import { formatSnapshotName } from "../src/snapshot/index.js";
 import type { RetainSetting } from "../src/config/types.js";
 
 const CASES = 300;

@@ -9,7 +9,7 @@ import { mkdtemp, mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { pruneSnapshots, planPrune } from "../src/retention/index.js";
-import { parseSnapshotName } from "../src/backup/snapshot-name.js";
+import { parseSnapshotName } from "../src/snapshot/index.js";
 import { createLocalProvider } from "../src/providers/local/index.js";
 import type { StorageProvider } from "../src/providers/types.js";
 import type { Logger } from "../src/logger.js";

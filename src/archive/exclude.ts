@@ -7,9 +7,6 @@
  */
 import { Minimatch } from "minimatch";
 
-/** Excludes used when neither `backup.exclude` nor the sync `exclude` is set (the plugin's default). */
-export const DEFAULT_EXCLUDE: readonly string[] = Object.freeze([".git", "node_modules", "__pycache__", ".venv", "venv"]);
-
 /**
  * The plugin's normalisation of rclone-style patterns for tar: `**\/x` → `x`, `x/**` → `x`
  * (so `**\/.DS_Store` → `.DS_Store`, `node_modules/**` → `node_modules`).

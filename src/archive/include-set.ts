@@ -5,9 +5,6 @@
 import path from "node:path";
 import type { IncludeItem } from "../config/types.js";
 
-/** The include items a backup holds when the config names none (the plugin's default). */
-export const DEFAULT_INCLUDE: readonly IncludeItem[] = Object.freeze(["workspace", "config", "cron", "memory"]);
-
 /** The two folders include items live in. */
 export interface IncludeRoots {
   /** The agent's workspace folder. */

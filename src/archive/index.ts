@@ -2,8 +2,8 @@
  * The archive layer: what a backup holds (include set, excludes, walk), writing it as a `.tar.gz`
  * stream (tar-stream + parallel gzip) and extracting one safely.
  */
-export { DEFAULT_INCLUDE, includeItemPath, resolveIncludeSources, type IncludeRoots, type IncludeSource } from "./include-set.js";
-export { DEFAULT_EXCLUDE, createExcludeMatcher, normaliseExcludePattern, type ExcludeMatcher } from "./exclude.js";
+export { includeItemPath, resolveIncludeSources, type IncludeRoots, type IncludeSource } from "./include-set.js";
+export { createExcludeMatcher, normaliseExcludePattern, type ExcludeMatcher } from "./exclude.js";
 export {
   type ArchiveEntry,
   type DirectoryEntry,

@@ -12,13 +12,14 @@ import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type { IncludeItem } from "../config/types.js";
 import { WorkspaceSyncError, errorMessage, throwIfAborted, toWorkspaceSyncError } from "../errors.js";
 import { type ArchiveEntry, TAR_END_BYTES, tarEntryBytesUpperBound } from "./entry.js";
-import { DEFAULT_EXCLUDE, createExcludeMatcher, type ExcludeMatcher } from "./exclude.js";
-import { DEFAULT_INCLUDE, type IncludeRoots, type IncludeSource, resolveIncludeSources } from "./include-set.js";
+import { DEFAULT_BACKUP_EXCLUDE, DEFAULT_BACKUP_INCLUDE } from "../config/defaults.js";
+import { createExcludeMatcher, type ExcludeMatcher } from "./exclude.js";
+import { type IncludeRoots, type IncludeSource, resolveIncludeSources } from "./include-set.js";
 import { NON_UTF8_REASON, displayName, isValidUtf8, nonUtf8Names } from "../util/utf8-names.js";
 
 /** Options of {@link walkSources}. */
 export interface WalkSourcesOptions {
-  /** Exclude patterns (GNU tar semantics, see `createExcludeMatcher`). Default {@link DEFAULT_EXCLUDE}. */
+  /** Exclude patterns (GNU tar semantics, see `createExcludeMatcher`). Default {@link DEFAULT_BACKUP_EXCLUDE}. */
   exclude?: readonly string[];
   signal?: AbortSignal;
   /** Called for each non-fatal finding of the counting pass (skipped special file, unreadable folder). */
@@ -29,7 +30,7 @@ export interface WalkSourcesOptions {
 
 /** Options of {@link walkIncludeSet}. */
 export interface WalkOptions extends WalkSourcesOptions, IncludeRoots {
-  /** Include items (default {@link DEFAULT_INCLUDE}). */
+  /** Include items (default {@link DEFAULT_BACKUP_INCLUDE}). */
   include?: readonly IncludeItem[];
 }
 
@@ -67,7 +68,7 @@ const YIELD_EVERY = 2000;
 
 /** Resolves the include set and walks it. Throws `NO_BACKUP_SOURCES` when no item exists. */
 export async function walkIncludeSet(options: WalkOptions): Promise<WalkResult> {
-  const include = options.include ?? DEFAULT_INCLUDE;
+  const include = options.include ?? DEFAULT_BACKUP_INCLUDE;
   const sources = resolveIncludeSources(include, options);
   const result = await walkSources(sources, options);
   if (result.sources.length === 0) {
@@ -89,7 +90,7 @@ export async function walkIncludeSet(options: WalkOptions): Promise<WalkResult> 
 export async function walkSources(sources: readonly IncludeSource[], options: WalkSourcesOptions = {}): Promise<WalkResult> {
   const resolved = sources.map((s) => path.resolve(s.path));
   const overlapRoots = resolved.filter((p, i) => resolved.some((q, j) => j !== i && (p === q || p.startsWith(q.endsWith(path.sep) ? q : q + path.sep))));
-  const excluded = createExcludeMatcher(options.exclude ?? DEFAULT_EXCLUDE);
+  const excluded = createExcludeMatcher(options.exclude ?? DEFAULT_BACKUP_EXCLUDE);
   const present: IncludeSource[] = [];
   const missing: IncludeSource[] = [];
   for (const src of sources) {

@@ -10,9 +10,7 @@
  * ```
  */
 import { MAC_ALGORITHM, MAC_SALT_LENGTH, MAX_MAC_ITERATIONS, PASSPHRASE_CHECK_LENGTH, type SnapshotIdentity } from "../crypto/index.js";
-
-/** Suffix of MAC files. */
-export const MAC_SUFFIX = ".mac";
+import { MAC_SUFFIX } from "../snapshot/index.js";
 
 /** Name of the MAC file of `snapshotName`. */
 export function macFileName(snapshotName: string): string {

@@ -38,7 +38,7 @@ import type { StorageProvider } from "../providers/types.js";
 import type { BackupSettings } from "../config/types.js";
 import { macFileName, parseMacFile, type MacRecord } from "./auth-file.js";
 import { checksumFileName, parseChecksumClaim } from "./checksum.js";
-import { compareNewestFirst, parseSnapshotName } from "./snapshot-name.js";
+import { compareNewestFirst, parseSnapshotName } from "../snapshot/index.js";
 
 /** What a restore or verify accepts. */
 export interface AuthPolicy {

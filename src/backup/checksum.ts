@@ -3,9 +3,7 @@
  * `sha256sum` format, so `sha256sum -c` can check a downloaded snapshot too. CBC has no
  * authentication; this is what catches a flipped bit that gzip's CRC might not. Pure functions.
  */
-
-/** Suffix of checksum files. */
-export const CHECKSUM_SUFFIX = ".sha256";
+import { CHECKSUM_SUFFIX } from "../snapshot/index.js";
 
 /** Name of the checksum file of `snapshotName`. */
 export function checksumFileName(snapshotName: string): string {

@@ -4,8 +4,7 @@ export { listBackupSnapshots, listSnapshotsIn, type ListBackupSnapshotsParams, t
 export { runRestore, resolveSnapshotName, type RunRestoreParams, type RunRestoreResult } from "./restore.js";
 export { readStoredChecksum, openSnapshotPlaintext, explainReadFailure, type OpenSnapshot, type OpenSnapshotOptions } from "./read-snapshot.js";
 export { planAuthentication, checkMac, type AuthPlan, type AuthPolicy } from "./authenticate.js";
-export { MAC_SUFFIX, macFileName, formatMacFile, parseMacFile, type MacRecord } from "./auth-file.js";
-export { formatSnapshotName, parseSnapshotName, compareNewestFirst, type SnapshotInfo } from "./snapshot-name.js";
-export { checksumFileName, formatChecksumFile, parseChecksumFile, formatChecksumClaim, parseChecksumClaim, CHECKSUM_SUFFIX } from "./checksum.js";
+export { macFileName, formatMacFile, parseMacFile, type MacRecord } from "./auth-file.js";
+export { formatSnapshotName, parseSnapshotName, compareNewestFirst, type SnapshotInfo } from "../snapshot/index.js";
+export { checksumFileName, formatChecksumFile, parseChecksumFile, formatChecksumClaim, parseChecksumClaim } from "./checksum.js";
 export { backupRemotePath, openBackupTarget } from "./target.js";
-export { isResolvedConfig, loadSyncConfig, type ConfigInput } from "./config-input.js";

@@ -5,8 +5,8 @@
 import { toWorkspaceSyncError, type ErrorCode } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
 import type { StorageProvider } from "../providers/types.js";
-import { loadSyncConfig, type ConfigInput } from "./config-input.js";
-import { compareNewestFirst, parseSnapshotName, type SnapshotInfo } from "./snapshot-name.js";
+import { loadSyncConfig, type ConfigInput } from "../config/index.js";
+import { compareNewestFirst, parseSnapshotName, type SnapshotInfo } from "../snapshot/index.js";
 import { openBackupTarget, requireBackupSettings } from "./target.js";
 
 /** A snapshot as listed: its parsed name plus what the provider reports. */

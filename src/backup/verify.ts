@@ -9,7 +9,7 @@ import { toWorkspaceSyncError, type ErrorCode } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
 import type { StorageProvider } from "../providers/types.js";
 import type { BackupSettings } from "../config/types.js";
-import { loadSyncConfig, type ConfigInput } from "./config-input.js";
+import { loadSyncConfig, type ConfigInput } from "../config/index.js";
 import { listSnapshotsIn } from "./list.js";
 import { resolveSnapshotName } from "./restore.js";
 import { explainReadFailure, openSnapshotPlaintext } from "./read-snapshot.js";

@@ -10,9 +10,8 @@ export { ConfigError, type ConfigIssue } from "./issues.js";
 export { interpolateEnv } from "./env.js";
 export {
   SECRET_KEYS,
-  DEFAULT_BACKUP_EXCLUDE,
-  DEFAULT_BACKUP_INCLUDE,
-  DEFAULT_SYNC_EXCLUDE,
   INCLUDE_ITEMS,
   MIN_TIMEOUT_SECONDS,
 } from "./schema.js";
+export { DEFAULT_BACKUP_EXCLUDE, DEFAULT_BACKUP_INCLUDE, DEFAULT_SYNC_EXCLUDE } from "./defaults.js";
+export { isResolvedConfig, loadSyncConfig, type ConfigInput } from "./input.js";

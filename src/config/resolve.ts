@@ -13,13 +13,13 @@ import { keyWarnings } from "./warnings.js";
 import { formatPath } from "./path.js";
 import {
   backupSchema,
-  DEFAULT_BACKUP_EXCLUDE,
   MIN_TIMEOUT_SECONDS,
   syncSchema,
   UNSUPPORTED_PROVIDERS,
   type RawBackup,
   type RawSync,
 } from "./schema.js";
+import { DEFAULT_BACKUP_EXCLUDE } from "./defaults.js";
 
 /** Options for {@link resolveConfig}. */
 export interface ResolveOptions {

@@ -7,6 +7,7 @@
 // zod's v3 API, which zod 4 ships at `zod/v3`: zod 4's own API loads all its locale files on
 // import, about 6 MiB more resident memory that every backup process would pay for.
 import { z } from "zod/v3";
+import { DEFAULT_BACKUP_EXCLUDE, DEFAULT_BACKUP_INCLUDE, DEFAULT_SYNC_EXCLUDE } from "./defaults.js";
 
 /** Per-key annotations: read by `describeConfig`, error formatting and the unknown-key walker. */
 export interface FieldMeta {
@@ -79,10 +80,6 @@ export const INCLUDE_ITEMS = [
   "pages",
 ] as const;
 
-/** Plugin defaults (§3.2, §3.3, §4.2 of the behaviour reference). */
-export const DEFAULT_SYNC_EXCLUDE = ["**/.DS_Store"];
-export const DEFAULT_BACKUP_EXCLUDE = [".git", "node_modules", "__pycache__", ".venv", "venv"];
-export const DEFAULT_BACKUP_INCLUDE = ["workspace", "config", "cron", "memory"] as const;
 /** The schema minimum for `timeout` (seconds); lower values are raised to it with a warning. */
 export const MIN_TIMEOUT_SECONDS = 60;
 

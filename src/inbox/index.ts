@@ -6,12 +6,9 @@ export { listInbox, peekInbox, type InboxEntry, type InboxEntryType, type InboxL
 export { moveFromInbox, moveEntryNoClobber, suffixedName, type MoveFromInboxOptions, type MoveFromInboxResult } from "./move.js";
 export { formatBytes, describeInboxEntry, inboxListingPayload } from "./format.js";
 export {
-  INBOX_FOLDER,
-  OUTBOX_FOLDER,
   inboxPath,
   isSafeBasename,
   assertSafeBasename,
-  isInside,
   resolveMoveTarget,
   type InboxLocation,
   type ResolvedTarget,

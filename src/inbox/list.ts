@@ -6,7 +6,8 @@ import { promises as fsp } from "node:fs";
 import type { Stats } from "node:fs";
 import path from "node:path";
 import { WorkspaceSyncError, toWorkspaceSyncError } from "../errors.js";
-import { INBOX_FOLDER, OUTBOX_FOLDER, assertSafeBasename, inboxPath, realInbox, realWorkspace, type InboxLocation } from "./paths.js";
+import { INBOX_DIR, OUTBOX_DIR } from "../sync/index.js";
+import { assertSafeBasename, inboxPath, realInbox, realWorkspace, type InboxLocation } from "./paths.js";
 
 /** Kind of an inbox entry. */
 export type InboxEntryType = "file" | "dir" | "symlink" | "other";
@@ -42,7 +43,7 @@ export interface InboxListing {
 }
 
 /** Folder names never offered as move targets. */
-const SKIP_DIRS = new Set(["node_modules", INBOX_FOLDER, OUTBOX_FOLDER]);
+const SKIP_DIRS = new Set(["node_modules", INBOX_DIR, OUTBOX_DIR]);
 
 function typeOf(st: Stats): InboxEntryType {
   if (st.isSymbolicLink()) return "symlink";
@@ -121,7 +122,7 @@ export async function peekInbox(options: InboxLocation & { name: string }): Prom
   assertSafeBasename(name, "inbox entry name");
   const wsReal = await realWorkspace(options.workspaceDir);
   const inbox = await realInbox(options, wsReal);
-  const notFound = () => new WorkspaceSyncError("NOT_FOUND", `${JSON.stringify(name)} is not in ${INBOX_FOLDER}: list the inbox to see what arrived`, { path: name });
+  const notFound = () => new WorkspaceSyncError("NOT_FOUND", `${JSON.stringify(name)} is not in ${INBOX_DIR}: list the inbox to see what arrived`, { path: name });
   if (!inbox) throw notFound();
   const full = path.join(inbox, name);
   let st: Stats;

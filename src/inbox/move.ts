@@ -7,7 +7,8 @@ import { constants as fsConstants, promises as fsp } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { errorMessage, toWorkspaceSyncError } from "../errors.js";
-import { INBOX_FOLDER, isSafeBasename, realInbox, realWorkspace, resolveMoveTarget, type InboxLocation } from "./paths.js";
+import { INBOX_DIR } from "../sync/index.js";
+import { isSafeBasename, realInbox, realWorkspace, resolveMoveTarget, type InboxLocation } from "./paths.js";
 
 /** Options of {@link moveFromInbox}. */
 export interface MoveFromInboxOptions extends InboxLocation {
@@ -123,13 +124,13 @@ export async function moveFromInbox(options: MoveFromInboxOptions): Promise<Move
   const moved: string[] = [];
   const errors: string[] = [];
   if (!inbox) {
-    for (const name of options.files ?? []) errors.push(`${name}: not in ${INBOX_FOLDER} (the inbox does not exist yet)`);
+    for (const name of options.files ?? []) errors.push(`${name}: not in ${INBOX_DIR} (the inbox does not exist yet)`);
     return { moved, errors, remaining: [] };
   }
   const names = options.files ?? (await fsp.readdir(inbox)).sort();
   for (const name of names) {
     if (!isSafeBasename(name)) {
-      errors.push(`${String(name)}: not a plain file name from ${INBOX_FOLDER} (no "/", "\\" or ".."), skipped`);
+      errors.push(`${String(name)}: not a plain file name from ${INBOX_DIR} (no "/", "\\" or ".."), skipped`);
       continue;
     }
     const src = path.join(inbox, name);
@@ -137,7 +138,7 @@ export async function moveFromInbox(options: MoveFromInboxOptions): Promise<Move
     try {
       st = await fsp.lstat(src);
     } catch (err) {
-      errors.push((err as NodeJS.ErrnoException).code === "ENOENT" ? `${name}: not in ${INBOX_FOLDER}` : `${name}: ${toWorkspaceSyncError(err).message}`);
+      errors.push((err as NodeJS.ErrnoException).code === "ENOENT" ? `${name}: not in ${INBOX_DIR}` : `${name}: ${toWorkspaceSyncError(err).message}`);
       continue;
     }
     if (st.isSymbolicLink()) {

@@ -6,11 +6,8 @@
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { WorkspaceSyncError, toWorkspaceSyncError } from "../errors.js";
-
-/** Name of the folder drained files land in (the sync module's `INBOX_DIR`). */
-export const INBOX_FOLDER = "_inbox";
-/** Name of the cloud folder that is drained; skipped in directory listings. */
-export const OUTBOX_FOLDER = "_outbox";
+import { INBOX_DIR } from "../sync/index.js";
+import { isInside } from "../util/inside.js";
 
 /** Where the inbox is: the workspace plus the sync `localPath`. */
 export interface InboxLocation {
@@ -41,12 +38,6 @@ export function assertSafeBasename(name: unknown, what = "name"): asserts name i
       path: typeof name === "string" ? name : undefined,
     });
   }
-}
-
-/** True when `child` is `parent` or inside it (both absolute, already resolved). */
-export function isInside(parent: string, child: string): boolean {
-  const rel = path.relative(parent, child);
-  return rel === "" || (!rel.startsWith(`..${path.sep}`) && rel !== ".." && !path.isAbsolute(rel));
 }
 
 function isAbsoluteAnywhere(p: string): boolean {
@@ -83,7 +74,7 @@ export function inboxPath(loc: InboxLocation): string {
   if (!isInside(ws, local)) {
     throw new WorkspaceSyncError("INVALID_PATH", `localPath ${JSON.stringify(localPath)} leads outside the workspace: use a subfolder such as "shared"`, { path: localPath });
   }
-  return path.join(local, INBOX_FOLDER);
+  return path.join(local, INBOX_DIR);
 }
 
 /**

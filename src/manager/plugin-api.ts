@@ -9,7 +9,7 @@
  * objects (what the plugin's host does), they share one instance.
  * Each start resets that manager's counters (the plugin leaked them across restarts).
  */
-import type { ConfigInput } from "../backup/config-input.js";
+import type { ConfigInput } from "../config/index.js";
 import { errorMessage } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
 import type { SyncRunResult } from "../sync/index.js";

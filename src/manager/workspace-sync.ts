@@ -7,7 +7,7 @@
  */
 import { EventEmitter } from "node:events";
 import type { RunBackupResult, RunRestoreResult } from "../backup/index.js";
-import { loadSyncConfig, type ConfigInput } from "../backup/config-input.js";
+import { loadSyncConfig, type ConfigInput } from "../config/index.js";
 import { readBackupState } from "../backup/state.js";
 import type { ResolvedConfig } from "../config/types.js";
 import { WorkspaceSyncError, abortError, errorMessage, toWorkspaceSyncError } from "../errors.js";

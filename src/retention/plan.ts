@@ -3,7 +3,7 @@
  * restic's `ApplyPolicy` (`internal/data/snapshot_policy.go`), with calendar buckets in UTC.
  */
 import { WorkspaceSyncError } from "../errors.js";
-import { parseSnapshotName } from "../backup/snapshot-name.js";
+import { parseSnapshotName } from "../snapshot/index.js";
 import { dayKey, hourKey, isoWeekKey, monthKey, yearKey } from "./buckets.js";
 import { formatRetentionDuration, subtractDuration, type RetentionDuration } from "./duration.js";
 import { normalizePolicy, type CountRule, type PolicyInput, type WithinRule } from "./policy.js";

@@ -7,19 +7,9 @@ import { WorkspaceSyncError, abortError, type ErrorCode, errorMessage, throwIfAb
 import { silentLogger, type Logger } from "../logger.js";
 import type { StorageProvider } from "../providers/types.js";
 import { joinRemotePath } from "../providers/paths.js";
-import { parseSnapshotName, type SnapshotInfo } from "../backup/snapshot-name.js";
+import { SIDECAR_SUFFIXES, parseSnapshotName, type SnapshotInfo } from "../snapshot/index.js";
 import { planPrune } from "./prune-plan.js";
 import { describePolicy, normalizePolicy, type PolicyInput, type RetentionPolicy } from "./policy.js";
-
-/** Suffix of integrity sidecar files (`<snapshot>.sha256`), deleted together with their snapshot. */
-export const SIDECAR_SUFFIX = ".sha256";
-
-/**
- * Suffixes of every sidecar deleted together with its snapshot: the checksum (or name claim) and
- * the MAC file. They are deleted after their snapshot, so a failure half-way never leaves a
- * snapshot without its MAC file (which restores would refuse).
- */
-export const SIDECAR_SUFFIXES: readonly string[] = [SIDECAR_SUFFIX, ".mac"];
 
 /** The snapshot a sidecar name belongs to, or `undefined` when `name` is not a sidecar name. */
 function sidecarOf(name: string): string | undefined {

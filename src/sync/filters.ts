@@ -16,9 +16,6 @@ export interface SyncFilter {
   readonly hash: string;
 }
 
-/** Default excludes (the plugin's). */
-export const DEFAULT_EXCLUDE: readonly string[] = ["**/.DS_Store"];
-
 /** Compiles `patterns`. `copySymlinks` is part of the hash because it changes what is in scope. */
 export function createFilter(patterns: readonly string[], copySymlinks = false): SyncFilter {
   const matchers = patterns

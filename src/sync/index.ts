@@ -47,7 +47,7 @@ export { runSyncWithProvider, MODE_REQUIRED_MESSAGE, type RunSyncWithProviderOpt
 export { planSync, conflictName, conflictWinner, contentCheckCandidates, type PlanOptions, type SyncPlan } from "./plan.js";
 export { planIngest, numberedName, type IngestStep } from "./ingest.js";
 export { checkSafety, type SafetyInput } from "./safety.js";
-export { createFilter, DEFAULT_EXCLUDE, type SyncFilter } from "./filters.js";
+export { createFilter, type SyncFilter } from "./filters.js";
 export { acquireLock, type SyncLock, type LockInfo } from "./lock.js";
 export { loadState, saveState, statePathFor, type StateIdentity } from "./state.js";
 export { listLocal, listRemote, resolveClashes, type Listing } from "./listing.js";

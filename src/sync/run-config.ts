@@ -2,8 +2,8 @@
  * `runSync`: the config-level entry point. Resolves the raw config (or accepts an already resolved
  * one), builds the provider for the sync settings and runs {@link runSyncWithProvider}.
  */
-import { resolveConfig } from "../config/index.js";
-import type { ProviderSettings, ResolvedConfig, SyncSettings } from "../config/types.js";
+import { isResolvedConfig, resolveConfig } from "../config/index.js";
+import type { ProviderSettings, SyncSettings } from "../config/types.js";
 import { WorkspaceSyncError, toWorkspaceSyncError } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
 import { normalizeRemotePath, openLocation } from "../providers/index.js";
@@ -28,16 +28,6 @@ export interface RunSyncOptions {
    * wrap a provider). The caller keeps ownership: it is not closed.
    */
   provider?: StorageProvider;
-}
-
-const SYNC_FIELDS: readonly (keyof SyncSettings)[] = ["provider", "remotePath", "localPath", "exclude", "conflictResolve", "maxDelete", "concurrency", "timeout"];
-
-/** True when `value` already is a {@link ResolvedConfig}. */
-export function isResolvedConfig(value: unknown): value is ResolvedConfig {
-  if (typeof value !== "object" || value === null) return false;
-  const v = value as { warnings?: unknown; sync?: unknown };
-  if (!Array.isArray(v.warnings) || typeof v.sync !== "object" || v.sync === null) return false;
-  return SYNC_FIELDS.every((k) => k in (v.sync as object));
 }
 
 /** Runs one sync from config. Never throws: failures come back as `{ ok: false, error }`. */

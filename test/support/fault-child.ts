@@ -7,7 +7,8 @@
  * runs to the end and prints `DONE <json result>`.
  */
 import { Transform, type Readable } from "node:stream";
-import { loadSyncConfig, openBackupTarget, runBackup, runRestore } from "../../src/backup/index.js";
+import { openBackupTarget, runBackup, runRestore } from "../../src/backup/index.js";
+import { loadSyncConfig } from "../../src/config/index.js";
 import { requireBackupSettings } from "../../src/backup/target.js";
 import { createLocalProvider } from "../../src/providers/local/index.js";
 import type { StorageProvider } from "../../src/providers/types.js";
