@@ -114,3 +114,21 @@ test("a relative local.root in the host config is resolved against the state fol
   const config = resolvePluginConfig({ sync: { provider: "local", mode: "mirror", local: { root: "cloud" } } }, { baseDir: "/state" });
   assert.equal(config.sync.local?.root, path.resolve("/state", "cloud"));
 });
+
+test("the config schema carries no `default`: the host fills defaults in, and root ones would turn a nested config into the flat form", () => {
+  const found: string[] = [];
+  const walk = (node: unknown, at: string): void => {
+    if (Array.isArray(node)) return node.forEach((n, i) => walk(n, `${at}[${i}]`));
+    if (!node || typeof node !== "object") return;
+    for (const [k, v] of Object.entries(node)) {
+      if (k === "default") found.push(at);
+      walk(v, `${at}.${k}`);
+    }
+  };
+  const m = buildManifest();
+  walk(m.configSchema, "configSchema");
+  assert.deepEqual(found, []);
+  // The defaults are still told, in the descriptions the host's UI shows.
+  const props = (m.configSchema as { properties: Record<string, { properties?: Record<string, { description?: string }> }> }).properties;
+  assert.match(props.sync!.properties!.conflictResolve!.description ?? "", /Default: "newer"\./);
+});

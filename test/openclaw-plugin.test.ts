@@ -225,3 +225,11 @@ async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+test("cli-metadata registration (how `openclaw <command>` starts) touches no runtime, logs no error and still declares the CLI", async (t) => {
+  const fx = await setup(t, {});
+  const host = createFakeHost({ manifest: MANIFEST, pluginConfig: { sync: { provider: "local", mode: "mirror", local: { root: fx.cloud } } }, registrationMode: "cli-metadata" });
+  loadPlugin(host);
+  assert.deepEqual(host.logs.filter((l) => l.level === "error" || l.level === "warn"), []);
+  assert.deepEqual(host.cli.flatMap((c) => c.commands), ["workspace-sync"]);
+});

@@ -104,9 +104,13 @@ export function toJsonSchema(schema: z.ZodTypeAny): JsonSchema | undefined {
     throw new Error(`config schema: no JSON Schema form for ${s.constructor.name}`);
   }
   const meta = fieldMeta.get(schema);
-  if (meta?.description) out.description = meta.ignored ? `${meta.description} (Ignored: ${meta.ignored}.)` : meta.description;
+  let description = meta?.description ? (meta.ignored ? `${meta.description} (Ignored: ${meta.ignored}.)` : meta.description) : undefined;
+  // Defaults go into the description, never into `default`: the host fills schema defaults into the
+  // config before the plugin sees it, and a root `provider: "off"` filled in next to a `sync` block
+  // would switch a nested config to the flat form (whose root keys win). The library applies its own.
   const dflt = jsonDefault(schema);
-  if (dflt !== undefined) out.default = dflt;
+  if (dflt !== undefined && description !== undefined) description = `${description} Default: ${JSON.stringify(dflt)}.`;
+  if (description !== undefined) out.description = description;
   return out;
 }
 

@@ -50,13 +50,17 @@ export function registerWorkspaceSync(api: HostApi): PluginState {
   const state: PluginState = { manager: undefined, hostConfig: undefined };
   const log = api.logger;
 
+  // Outside a full load (`cli-metadata`, discovery...) the host only wants the declarations: its
+  // runtime throws on any access then, so nothing here touches it, and only a full load logs.
+  const fullLoad = api.registrationMode === undefined || api.registrationMode === "full";
   let registered: ResolvedConfig | undefined;
   try {
-    registered = resolvePluginConfig(api.pluginConfig ?? pluginConfigFromHost(api.config), { baseDir: api.runtime?.state?.resolveStateDir?.() });
+    const baseDir = fullLoad ? api.runtime?.state?.resolveStateDir?.() : undefined;
+    registered = resolvePluginConfig(api.pluginConfig ?? pluginConfigFromHost(api.config), { baseDir });
   } catch (err) {
-    log.error(`[workspace-sync] ${errorMessage(err)}`);
+    if (fullLoad) log.error(`[workspace-sync] ${errorMessage(err)}`);
   }
-  log.info(`workspace-sync: registered (provider: ${registered && registered.sync.provider !== "off" ? registered.sync.provider : "not configured"})`);
+  if (fullLoad) log.info(`workspace-sync: registered (provider: ${registered && registered.sync.provider !== "off" ? registered.sync.provider : "not configured"})`);
 
   // Older hosts only read `commands`; current ones want descriptors. Both name the same root.
   api.registerCli(hostCliRegistrar(api), { commands: [CLI_ROOT], descriptors: [{ name: CLI_ROOT, description: CLI_DESCRIPTION, hasSubcommands: true }] });

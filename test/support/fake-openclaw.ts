@@ -66,6 +66,16 @@ export interface FakeHost {
 
 const KNOWN_HOOKS = new Set(["session_start", "session_end", "before_agent_start", "agent_end", "before_tool_call", "after_tool_call", "message_received"]);
 
+/** The runtime as the host hands it out in `mode`: unusable (every access throws) outside `full`. */
+function runtimeFor(mode: string, runtime: NonNullable<HostApi["runtime"]>): NonNullable<HostApi["runtime"]> {
+  if (mode === "full") return runtime;
+  return new Proxy(runtime, {
+    get() {
+      throw new Error(`Plugin runtime is intentionally unavailable during "${mode}" registration. Declare root commands in the manifest's cliCommands or defer runtime access out of register().`);
+    },
+  });
+}
+
 /** Builds a fake host around `manifest`, with this plugin config and host config. */
 export function createFakeHost(options: {
   manifest: FakeManifest;
@@ -74,6 +84,11 @@ export function createFakeHost(options: {
   /** Workspace per agent id, for `runtime.agent.resolveAgentWorkspaceDir`. */
   agentWorkspaces?: Record<string, string>;
   stateDir?: string;
+  /**
+   * How the host loads the plugin. In `cli-metadata` (what `openclaw <command>` does first, to
+   * learn the CLI roots) the real host hands out a runtime whose every property access throws.
+   */
+  registrationMode?: "full" | "cli-metadata";
 }): FakeHost {
   const { manifest } = options;
   const hostConfig: HostConfig = { ...options.hostConfig, plugins: { entries: { [manifest.id]: { enabled: true, config: options.pluginConfig } } } };
@@ -104,11 +119,11 @@ export function createFakeHost(options: {
   const api: HostApi = {
     id: manifest.id,
     name: manifest.id,
-    registrationMode: "full",
+    registrationMode: options.registrationMode ?? "full",
     config: hostConfig,
     pluginConfig: options.pluginConfig,
     logger,
-    runtime: {
+    runtime: runtimeFor(options.registrationMode ?? "full", {
       system: {
         enqueueSystemEvent: (text, o) => {
           host.systemEvents.push({ text, sessionKey: o.sessionKey, agentId: o.agentId });
@@ -124,7 +139,7 @@ export function createFakeHost(options: {
         },
       },
       state: { resolveStateDir: () => options.stateDir ?? "/nonexistent-state" },
-    },
+    }),
     registerCli(registrar, opts) {
       const commands = [...(opts?.commands ?? []), ...(opts?.descriptors ?? []).map((d) => d.name)];
       if (commands.length === 0) {
