@@ -2,7 +2,7 @@
 import path from "node:path";
 import { runSync } from "../../sync/index.js";
 import { openLocation } from "../../providers/index.js";
-import { readLastRun, recordRun } from "../../state/last-run.js";
+import { readLastRun } from "../../state/last-run.js";
 import type { ResolvedConfig } from "../../config/types.js";
 import type { CliContext } from "../context.js";
 
@@ -30,11 +30,7 @@ export async function syncCommand(ctx: CliContext): Promise<number> {
   const dryRun = ctx.args.flags.has("dry-run");
   ctx.print(`Syncing ${config.sync.provider}:${config.sync.remotePath} (${config.sync.mode}${dryRun ? ", dry run" : ""})`);
   ctx.print(`Local: ${path.join(ctx.workspaceDir, config.sync.localPath)}`);
-  const startedAt = new Date();
   const result = await runSync({ syncConfig: config, workspaceDir: ctx.workspaceDir, stateDir: ctx.stateDir, logger: ctx.logger, signal: ctx.signal, dryRun });
-  if (!dryRun) {
-    await recordRun(ctx.stateDir, "sync", startedAt, result.ok ? { ok: true, result: `${result.uploaded.length} up, ${result.downloaded.length} down, ${result.deleted.length} deleted` } : { ok: false, error: result.error }).catch(() => undefined);
-  }
   ctx.printJson(result);
   if (!result.ok) {
     ctx.io.stderr.write(`Sync failed: ${result.error}\n`);
