@@ -287,9 +287,7 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
     }
     if (outcome === "stopped") return { ran: false, reason: "stopped" };
     if (outcome.ok) this.logger.info(`[workspace-sync] session ${which} sync completed`);
-    else if (which === "start" && outcome.error.includes("--resync")) {
-      this.logger.warn("[workspace-sync] first sync requires manual --resync. Run: workspace-sync sync --resync");
-    } else this.logger.error(`[workspace-sync] sync failed: ${outcome.error}`);
+    else this.logger.error(`[workspace-sync] sync failed: ${outcome.error}`);
     return { ran: true, result: outcome };
   }
 
