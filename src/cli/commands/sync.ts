@@ -76,10 +76,13 @@ export async function listCommand(ctx: CliContext): Promise<number> {
   }
   const { provider, dir } = await openLocation(config.sync as Parameters<typeof openLocation>[0], config.sync.remotePath, { logger: ctx.logger, stateDir: ctx.stateDir });
   const files: { path: string; size: number; mtime?: string }[] = [];
-  for await (const e of provider.list(dir, { recursive: true, signal: ctx.signal })) {
-    files.push({ path: e.path, size: e.size, ...(e.mtime ? { mtime: e.mtime.toISOString() } : {}) });
+  try {
+    for await (const e of provider.list(dir, { recursive: true, signal: ctx.signal })) {
+      files.push({ path: e.path, size: e.size, ...(e.mtime ? { mtime: e.mtime.toISOString() } : {}) });
+    }
+  } finally {
+    await provider.close?.().catch(() => undefined);
   }
-  await provider.close?.();
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   ctx.printJson({ ok: true, remote: `${provider.description}/${dir}`, files });
   if (files.length === 0) {
