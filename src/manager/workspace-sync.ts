@@ -15,17 +15,16 @@ import { silentLogger, type Logger, type ProgressCallback } from "../logger.js";
 import { syncFailure, type SyncRunResult } from "../sync/index.js";
 import { systemClock, type Clock } from "./clock.js";
 import type {
-  BackupManagerStatus,
   BackupTrigger,
   ErrorContext,
   SessionHookOutcome,
-  SyncManagerStatus,
   SyncTrigger,
   WorkspaceSyncEvents,
   WorkspaceSyncStatus,
 } from "./events.js";
 import { Lane, settleWithin, type Running } from "./lane.js";
 import { defaultOperations, type WorkspaceSyncOperations } from "./operations.js";
+import { countBackup, countSync, emptyBackupStats, emptySyncStats } from "./stats.js";
 import {
   BACKUP_START_DELAY_MS,
   DEFAULT_BACKUP_INTERVAL_S,
@@ -72,8 +71,6 @@ export interface ManagerParts {
   sync?: boolean;
 }
 
-const emptyBackupStats = (): Omit<BackupManagerStatus, "running"> => ({ lastBackupAt: null, lastBackupOk: null, backupCount: 0, errorCount: 0 });
-const emptySyncStats = (): Omit<SyncManagerStatus, "running"> => ({ lastSyncAt: null, lastSyncOk: null, syncCount: 0, errorCount: 0 });
 
 /**
  * Background backups, periodic sync and session hooks for one workspace.
@@ -326,13 +323,10 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
     if (!result.ok && (result.code === "ABORTED" || signal.aborted)) {
       this.logger.info(`[backup] ${label} cancelled`);
     } else {
-      this.backupStats.lastBackupAt = new Date(startedAt);
-      this.backupStats.backupCount++;
-      this.backupStats.lastBackupOk = result.ok;
+      countBackup(this.backupStats, startedAt, result.ok);
       if (result.ok) {
         this.logger.info(`[backup] ${label} complete: ${result.snapshotName} (${(result.sizeBytes / 1024 / 1024).toFixed(1)} MB)`);
       } else {
-        this.backupStats.errorCount++;
         this.logger.error(`[backup] ${label} failed: ${result.error}`);
         this.emitError(new WorkspaceSyncError(result.code, result.error), { operation: "backup", trigger });
       }
@@ -409,11 +403,8 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
     if (cancelled) {
       this.logger.info("[workspace-sync] Sync cancelled");
     } else if (!dryRun) {
-      this.syncStats.lastSyncAt = new Date(startedAt);
-      this.syncStats.syncCount++;
-      this.syncStats.lastSyncOk = result.ok;
+      countSync(this.syncStats, startedAt, result.ok);
       if (!result.ok) {
-        this.syncStats.errorCount++;
         if (trigger === "scheduled") this.logger.warn(`[workspace-sync] Periodic sync failed: ${result.error}`);
         this.emitError(new WorkspaceSyncError(result.code, result.error), { operation: "sync", trigger });
       } else if (trigger === "scheduled") {
