@@ -54,10 +54,12 @@ export interface CliContextOptions {
   /** The state folder (absolute). */
   stateDir: string;
   /**
-   * The config: loaded on first use by `config()`. The bin passes a loader of its config file; a
-   * host passes its already-loaded plugin config.
+   * The config, loaded on first use by `config()`: the bin passes a loader of its config file, a
+   * host a loader of its plugin config. Give this or {@link CliContextOptions.config}.
    */
-  loadConfig: () => Promise<ResolvedConfig>;
+  loadConfig?: () => Promise<ResolvedConfig>;
+  /** A config the host already loaded and resolved (used instead of `loadConfig`). */
+  config?: ResolvedConfig;
   /** Where the config comes from, shown by `status` and `config check`. */
   configPath?: string;
 }
@@ -90,7 +92,15 @@ export function configFileLoader(configPath: string | undefined, io: CliIO): () 
   };
 }
 
-/** Builds the context for one invocation. */
+async function noConfig(): Promise<never> {
+  throw new WorkspaceSyncError("CONFIG_INVALID", "No config given to the command context: pass config or loadConfig");
+}
+
+/**
+ * Builds the context for one invocation. It reads no argv and no environment itself: the front end
+ * (the bin via {@link cliLocations} and {@link configFileLoader}, or a host) supplies the workspace,
+ * the state folder and the config.
+ */
 export function createCliContext(options: CliContextOptions): CliContext {
   const { args, io, signal, workspaceDir, stateDir, configPath } = options;
   const json = args.flags.has("json");
@@ -121,7 +131,7 @@ export function createCliContext(options: CliContextOptions): CliContext {
     signal,
     config() {
       loaded ??= (async () => {
-        const config = await options.loadConfig();
+        const config = options.config ?? (await (options.loadConfig ?? noConfig)());
         secrets = collectSecrets(config);
         for (const w of config.warnings) logger.warn(`config: ${w}`);
         return config;

@@ -13,18 +13,18 @@ import type { ResolvedConfig } from "../config/types.js";
 import { WorkspaceSyncError, abortError, errorMessage, toWorkspaceSyncError } from "../errors.js";
 import { silentLogger, type Logger, type ProgressCallback } from "../logger.js";
 import { syncFailure, type SyncRunResult } from "../sync/index.js";
-import { systemClock, type Clock, type TimerHandle } from "./clock.js";
+import { systemClock, type Clock } from "./clock.js";
 import type {
-  BackupManagerStatus,
   BackupTrigger,
   ErrorContext,
   SessionHookOutcome,
-  SyncManagerStatus,
   SyncTrigger,
   WorkspaceSyncEvents,
   WorkspaceSyncStatus,
 } from "./events.js";
+import { Lane, settleWithin, type Running } from "./lane.js";
 import { defaultOperations, type WorkspaceSyncOperations } from "./operations.js";
+import { countBackup, countSync, emptyBackupStats, emptySyncStats } from "./stats.js";
 import {
   BACKUP_START_DELAY_MS,
   DEFAULT_BACKUP_INTERVAL_S,
@@ -71,28 +71,6 @@ export interface ManagerParts {
   sync?: boolean;
 }
 
-interface Running<R> {
-  promise: Promise<R>;
-  controller: AbortController;
-}
-
-/** One schedule (backup or sync): its timer, the run in flight and a generation that stale callbacks check. */
-interface Lane<R> {
-  scheduled: boolean;
-  timer: TimerHandle | undefined;
-  nextRunAt: number | undefined;
-  generation: number;
-  /** Incremented by stop(): waiters that started before a stop give up. */
-  stops: number;
-  current: Running<R> | undefined;
-}
-
-function newLane<R>(): Lane<R> {
-  return { scheduled: false, timer: undefined, nextRunAt: undefined, generation: 0, stops: 0, current: undefined };
-}
-
-const emptyBackupStats = (): Omit<BackupManagerStatus, "running"> => ({ lastBackupAt: null, lastBackupOk: null, backupCount: 0, errorCount: 0 });
-const emptySyncStats = (): Omit<SyncManagerStatus, "running"> => ({ lastSyncAt: null, lastSyncOk: null, syncCount: 0, errorCount: 0 });
 
 /**
  * Background backups, periodic sync and session hooks for one workspace.
@@ -114,8 +92,8 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
   private readonly clock: Clock;
   private readonly stopTimeoutMs: number;
   private readonly hookWaitMs: number;
-  private readonly backupLane = newLane<RunBackupResult>();
-  private readonly syncLane = newLane<SyncRunResult>();
+  private readonly backupLane: Lane<RunBackupResult>;
+  private readonly syncLane: Lane<SyncRunResult>;
   private readonly restores = new Set<Running<RunRestoreResult>>();
   private backupStats = emptyBackupStats();
   private syncStats = emptySyncStats();
@@ -129,6 +107,8 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
     this.onInboxFiles = options.onInboxFiles;
     this.ops = { ...defaultOperations, ...options.operations };
     this.clock = options.clock ?? systemClock;
+    this.backupLane = new Lane(this.clock);
+    this.syncLane = new Lane(this.clock);
     this.stopTimeoutMs = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
     this.hookWaitMs = options.hookWaitMs ?? DEFAULT_HOOK_WAIT_MS;
   }
@@ -158,8 +138,8 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
     const full = backup && sync;
     const pending: Promise<unknown>[] = [];
     const reason = new WorkspaceSyncError("ABORTED", "Operation aborted: the workspace-sync manager is stopping");
-    if (backup) pending.push(...this.haltLane(this.backupLane, reason));
-    if (sync) pending.push(...this.haltLane(this.syncLane, reason));
+    if (backup) pending.push(...this.backupLane.halt(reason));
+    if (sync) pending.push(...this.syncLane.halt(reason));
     if (full) {
       for (const r of this.restores) {
         r.controller.abort(reason);
@@ -167,7 +147,7 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
       }
     }
     if (pending.length > 0) {
-      const settled = await this.settleWithin(Promise.allSettled(pending), this.stopTimeoutMs);
+      const settled = await settleWithin(this.clock, Promise.allSettled(pending), this.stopTimeoutMs);
       if (!settled) this.logger.warn(`[workspace-sync] Stop: work in flight did not finish within ${Math.round(this.stopTimeoutMs / 1000)}s after being cancelled; not waiting longer`);
     }
     if (full) this.logger.info("[workspace-sync] service stopped");
@@ -178,14 +158,14 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
     const at = (ms: number | undefined) => (ms === undefined ? null : new Date(ms));
     return {
       running: this.backupLane.scheduled || this.syncLane.scheduled,
-      backup: { running: this.backupLane.scheduled, ...this.backupStats, inProgress: !!this.backupLane.current, nextRunAt: at(this.backupLane.nextRunAt) },
-      sync: { running: this.syncLane.scheduled, ...this.syncStats, inProgress: !!this.syncLane.current, nextRunAt: at(this.syncLane.nextRunAt) },
+      backup: { running: this.backupLane.scheduled, ...this.backupStats, inProgress: this.backupLane.busy, nextRunAt: at(this.backupLane.nextRunAt) },
+      sync: { running: this.syncLane.scheduled, ...this.syncStats, inProgress: this.syncLane.busy, nextRunAt: at(this.syncLane.nextRunAt) },
     };
   }
 
   /** True while a sync runs through this instance. */
   isSyncing(): boolean {
-    return !!this.syncLane.current;
+    return this.syncLane.busy;
   }
 
   // ---------------------------------------------------------------- on demand
@@ -196,20 +176,14 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
    */
   backupNow(): Promise<RunBackupResult> {
     const lane = this.backupLane;
-    const joined = !!lane.current;
+    const joined = lane.busy;
     const gen = lane.generation;
     return this.runBackupExclusive("manual").then((result) => {
       // A manual backup counts as the scheduled one: the next is due one interval after it.
-      if (result.ok && !joined && lane.scheduled && gen === lane.generation && lane.timer && this.backupIntervalMs) {
-        const intervalMs = this.backupIntervalMs;
-        this.arm(lane, gen, intervalMs, () => this.backupTick(gen, intervalMs));
-      }
+      if (result.ok && !joined) lane.postpone(gen);
       return result;
     });
   }
-
-  /** Interval of the running backup schedule, in ms (undefined when not scheduled). */
-  private backupIntervalMs: number | undefined;
 
   /**
    * Runs one full sync in the configured mode now (the mailbox drain included). Waits for a sync
@@ -287,9 +261,7 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
     }
     if (outcome === "stopped") return { ran: false, reason: "stopped" };
     if (outcome.ok) this.logger.info(`[workspace-sync] session ${which} sync completed`);
-    else if (which === "start" && outcome.error.includes("--resync")) {
-      this.logger.warn("[workspace-sync] first sync requires manual --resync. Run: workspace-sync sync --resync");
-    } else this.logger.error(`[workspace-sync] sync failed: ${outcome.error}`);
+    else this.logger.error(`[workspace-sync] sync failed: ${outcome.error}`);
     return { ran: true, result: outcome };
   }
 
@@ -297,8 +269,7 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
 
   private async startBackupSchedule(): Promise<void> {
     const lane = this.backupLane;
-    this.disarm(lane);
-    const gen = ++lane.generation;
+    const gen = lane.reset();
     this.backupStats = emptyBackupStats();
     const b = this.config.backup;
     if (!b?.enabled) {
@@ -311,10 +282,9 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
       return;
     }
     if (d.clamped) this.logger.warn(`[backup] ${clampWarning(d)}`);
-    lane.scheduled = true;
-    this.logger.info(`[backup] Backup service started — every ${d.seconds}s`);
     const intervalMs = d.seconds * 1000;
-    this.backupIntervalMs = intervalMs;
+    lane.begin(gen, intervalMs, () => this.runBackupExclusive("scheduled"));
+    this.logger.info(`[backup] Backup service started — every ${d.seconds}s`);
     const state = await readBackupState(this.stateDir).catch(() => ({}) as Awaited<ReturnType<typeof readBackupState>>);
     if (gen !== lane.generation) return; // stopped or restarted meanwhile
     if (state.lastBackupAt) this.backupStats.lastBackupAt = new Date(state.lastBackupAt);
@@ -323,25 +293,12 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
     if (state.lastSuccessAt && delay > BACKUP_START_DELAY_MS) {
       this.logger.info(`[backup] Last successful backup ${state.lastSuccessAt}; next backup at ${new Date(this.clock.now() + delay).toISOString()}`);
     }
-    this.arm(lane, gen, delay, () => this.backupTick(gen, intervalMs));
+    lane.armIn(gen, delay);
   }
 
-  private backupTick(gen: number, intervalMs: number): void {
-    const lane = this.backupLane;
-    void this.runBackupExclusive("scheduled").then(() => {
-      if (lane.scheduled && gen === lane.generation) this.arm(lane, gen, intervalMs, () => this.backupTick(gen, intervalMs));
-    });
-  }
-
+  /** Joins the backup in flight or starts one: two backups never run at once. */
   private runBackupExclusive(trigger: BackupTrigger): Promise<RunBackupResult> {
-    const lane = this.backupLane;
-    if (lane.current) return lane.current.promise;
-    const controller = new AbortController();
-    const promise: Promise<RunBackupResult> = this.doBackup(trigger, controller.signal).finally(() => {
-      if (lane.current?.promise === promise) lane.current = undefined;
-    });
-    lane.current = { promise, controller };
-    return promise;
+    return this.backupLane.startOrJoin((signal) => this.doBackup(trigger, signal));
   }
 
   private async doBackup(trigger: BackupTrigger, signal: AbortSignal): Promise<RunBackupResult> {
@@ -366,13 +323,10 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
     if (!result.ok && (result.code === "ABORTED" || signal.aborted)) {
       this.logger.info(`[backup] ${label} cancelled`);
     } else {
-      this.backupStats.lastBackupAt = new Date(startedAt);
-      this.backupStats.backupCount++;
-      this.backupStats.lastBackupOk = result.ok;
+      countBackup(this.backupStats, startedAt, result.ok);
       if (result.ok) {
         this.logger.info(`[backup] ${label} complete: ${result.snapshotName} (${(result.sizeBytes / 1024 / 1024).toFixed(1)} MB)`);
       } else {
-        this.backupStats.errorCount++;
         this.logger.error(`[backup] ${label} failed: ${result.error}`);
         this.emitError(new WorkspaceSyncError(result.code, result.error), { operation: "backup", trigger });
       }
@@ -385,8 +339,7 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
 
   private startSyncSchedule(): void {
     const lane = this.syncLane;
-    this.disarm(lane);
-    const gen = ++lane.generation;
+    const gen = lane.reset();
     this.syncStats = emptySyncStats();
     const s = this.config.sync;
     if (s.provider === "off") {
@@ -406,51 +359,25 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
     }
     if (d.clamped) this.logger.warn(`[workspace-sync] ${clampWarning(d)}`);
     this.logger.info(`[workspace-sync] Starting periodic sync every ${d.seconds}s in ${s.mode} mode (pure file sync, zero LLM cost)`);
-    lane.scheduled = true;
-    const intervalMs = d.seconds * 1000;
-    this.arm(lane, gen, SYNC_START_DELAY_MS, () => this.syncTick(gen, intervalMs));
+    lane.begin(gen, d.seconds * 1000, () => this.syncTick());
+    lane.armIn(gen, SYNC_START_DELAY_MS);
   }
 
-  private syncTick(gen: number, intervalMs: number): void {
-    const lane = this.syncLane;
-    let run: Promise<unknown>;
-    if (lane.current) {
+  /** A scheduled sync; skipped (not queued) while another sync runs. */
+  private syncTick(): Promise<unknown> {
+    if (this.syncLane.busy) {
       this.logger.info("[workspace-sync] Sync already in progress, skipping this cycle");
-      run = Promise.resolve();
-    } else {
-      run = this.startSync("scheduled", false);
+      return Promise.resolve();
     }
-    void run.then(() => {
-      if (lane.scheduled && gen === lane.generation) this.arm(lane, gen, intervalMs, () => this.syncTick(gen, intervalMs));
-    });
+    return this.syncLane.start((signal) => this.doSync("scheduled", false, signal));
   }
 
   /**
    * Waits until no sync runs (at most `waitMs` when given), then starts one. Returns "busy" when
    * the wait ran out and "stopped" when `stop()` was called while waiting.
    */
-  private async runSyncQueued(trigger: SyncTrigger, dryRun: boolean, waitMs: number | undefined): Promise<SyncRunResult | "busy" | "stopped"> {
-    const lane = this.syncLane;
-    const stops = lane.stops;
-    const deadline = waitMs === undefined ? undefined : this.clock.now() + waitMs;
-    while (lane.current) {
-      const left = deadline === undefined ? undefined : deadline - this.clock.now();
-      if (left !== undefined && left <= 0) return "busy";
-      const settled = await this.settleWithin(lane.current.promise, left);
-      if (lane.stops !== stops) return "stopped";
-      if (!settled) return "busy";
-    }
-    return this.startSync(trigger, dryRun);
-  }
-
-  private startSync(trigger: SyncTrigger, dryRun: boolean): Promise<SyncRunResult> {
-    const lane = this.syncLane;
-    const controller = new AbortController();
-    const promise: Promise<SyncRunResult> = this.doSync(trigger, dryRun, controller.signal).finally(() => {
-      if (lane.current?.promise === promise) lane.current = undefined;
-    });
-    lane.current = { promise, controller };
-    return promise;
+  private runSyncQueued(trigger: SyncTrigger, dryRun: boolean, waitMs: number | undefined): Promise<SyncRunResult | "busy" | "stopped"> {
+    return this.syncLane.runWhenIdle(waitMs, (signal) => this.doSync(trigger, dryRun, signal));
   }
 
   private async doSync(trigger: SyncTrigger, dryRun: boolean, signal: AbortSignal): Promise<SyncRunResult> {
@@ -476,11 +403,8 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
     if (cancelled) {
       this.logger.info("[workspace-sync] Sync cancelled");
     } else if (!dryRun) {
-      this.syncStats.lastSyncAt = new Date(startedAt);
-      this.syncStats.syncCount++;
-      this.syncStats.lastSyncOk = result.ok;
+      countSync(this.syncStats, startedAt, result.ok);
       if (!result.ok) {
-        this.syncStats.errorCount++;
         if (trigger === "scheduled") this.logger.warn(`[workspace-sync] Periodic sync failed: ${result.error}`);
         this.emitError(new WorkspaceSyncError(result.code, result.error), { operation: "sync", trigger });
       } else if (trigger === "scheduled") {
@@ -504,50 +428,6 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
   }
 
   // ---------------------------------------------------------------- plumbing
-
-  private arm<R>(lane: Lane<R>, gen: number, delayMs: number, fn: () => void): void {
-    if (!lane.scheduled || gen !== lane.generation) return;
-    if (lane.timer) this.clock.clearTimeout(lane.timer);
-    lane.nextRunAt = this.clock.now() + delayMs;
-    lane.timer = this.clock.setTimeout(() => {
-      lane.timer = undefined;
-      lane.nextRunAt = undefined;
-      if (lane.scheduled && gen === lane.generation) fn();
-    }, delayMs);
-  }
-
-  private disarm<R>(lane: Lane<R>): void {
-    lane.scheduled = false;
-    if (lane.timer) this.clock.clearTimeout(lane.timer);
-    lane.timer = undefined;
-    lane.nextRunAt = undefined;
-  }
-
-  /** Stops a lane's schedule and aborts its run; returns what to wait for. */
-  private haltLane<R>(lane: Lane<R>, reason: Error): Promise<unknown>[] {
-    this.disarm(lane);
-    lane.generation++;
-    lane.stops++;
-    if (!lane.current) return [];
-    lane.current.controller.abort(reason);
-    return [lane.current.promise];
-  }
-
-  /** Resolves true when `promise` settles within `ms` (no limit when undefined), false otherwise. The timer is always cleared. */
-  private settleWithin(promise: Promise<unknown>, ms: number | undefined): Promise<boolean> {
-    const settled = promise.then(
-      () => true,
-      () => true,
-    );
-    if (ms === undefined) return settled;
-    let timer: TimerHandle | undefined;
-    const timeout = new Promise<boolean>((resolve) => {
-      timer = this.clock.setTimeout(() => resolve(false), Math.max(0, ms));
-    });
-    return Promise.race([settled, timeout]).finally(() => {
-      if (timer) this.clock.clearTimeout(timer);
-    });
-  }
 
   private safeEmit<K extends keyof WorkspaceSyncEvents & string>(event: K, ...args: WorkspaceSyncEvents[K]): void {
     try {

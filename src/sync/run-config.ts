@@ -4,12 +4,13 @@
  */
 import { isResolvedConfig, resolveConfig } from "../config/index.js";
 import type { ProviderSettings, SyncSettings } from "../config/types.js";
-import { WorkspaceSyncError, toWorkspaceSyncError } from "../errors.js";
+import { WorkspaceSyncError, errorMessage, toWorkspaceSyncError } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
 import { normalizeRemotePath, openLocation } from "../providers/index.js";
 import type { StorageProvider } from "../providers/types.js";
 import { MODE_REQUIRED_MESSAGE, runSyncWithProvider, type RunSyncWithProviderOptions } from "./run.js";
 import { syncFailure, type SyncRunResult } from "./types.js";
+import { recordRun } from "../state/last-run.js";
 
 /** Arguments of {@link runSync}. */
 export interface RunSyncOptions {
@@ -30,8 +31,22 @@ export interface RunSyncOptions {
   provider?: StorageProvider;
 }
 
-/** Runs one sync from config. Never throws: failures come back as `{ ok: false, error }`. */
+/**
+ * Runs one sync from config. Never throws: failures come back as `{ ok: false, error }`. Every
+ * run that is not a dry run is recorded in `<stateDir>/workspace-sync/last-sync.json` (what
+ * `sync status` shows), whoever started it: the CLI, a `WorkspaceSync` or the plugin.
+ */
 export async function runSync(options: RunSyncOptions): Promise<SyncRunResult> {
+  const startedAt = new Date();
+  const result = await runSyncOnce(options);
+  if (!options.dryRun) {
+    const outcome = result.ok ? { ok: true as const, result: `${result.uploaded.length} up, ${result.downloaded.length} down, ${result.deleted.length} deleted` } : result;
+    await recordRun(options.stateDir, "sync", startedAt, outcome).catch((err) => (options.logger ?? silentLogger).warn(`[workspace-sync] Could not record the sync outcome: ${errorMessage(err)}`));
+  }
+  return result;
+}
+
+async function runSyncOnce(options: RunSyncOptions): Promise<SyncRunResult> {
   const logger = options.logger ?? silentLogger;
   let settings: SyncSettings;
   try {

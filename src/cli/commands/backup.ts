@@ -1,6 +1,8 @@
 /** `workspace-sync backup now|list|restore|prune|status|verify`. Wording follows the plugin's CLI. */
 import path from "node:path";
-import { listBackupSnapshots, parseSnapshotName, runBackup, runRestore, openBackupTarget, resolveSnapshotName } from "../../backup/index.js";
+import { listBackupSnapshots, parseSnapshotName, runBackup, runRestore, openBackupTarget } from "../../backup/index.js";
+import { findSnapshot } from "../../backup/find-snapshot.js";
+import { DEFAULT_BACKUP_INTERVAL_S } from "../../manager/schedule.js";
 import { verifySnapshots } from "../../backup/verify.js";
 import { readLastRun } from "../../state/last-run.js";
 import { planPrune, pruneSnapshots, type PruneResult } from "../../retention/index.js";
@@ -84,9 +86,7 @@ export async function backupRestore(ctx: CliContext): Promise<number> {
   const to = ctx.args.values.get("to");
   let name: string;
   try {
-    if (!config.backup) throw new WorkspaceSyncError("BACKUP_NOT_ENABLED", "Backup not configured: add a backup block to your plugin config");
-    const { provider, dir } = await openBackupTarget(config.backup, { logger: ctx.logger, stateDir: ctx.stateDir });
-    name = await resolveSnapshotName(provider, dir, requested, ctx.signal);
+    name = await findSnapshot({ config, stateDir: ctx.stateDir, snapshotName: requested, logger: ctx.logger, signal: ctx.signal });
   } catch (err) {
     ctx.io.stderr.write(`Restore failed: ${errorMessage(err)}\n`);
     ctx.printJson({ ok: false, error: errorMessage(err), code: toWorkspaceSyncError(err).code });
@@ -140,7 +140,11 @@ export async function backupPrune(ctx: CliContext): Promise<number> {
   let result: PruneResult;
   try {
     const { provider, dir } = await openBackupTarget(config.backup, { logger: ctx.logger, stateDir: ctx.stateDir });
-    result = await pruneSnapshots({ provider, dir, policy: config.backup.retain, logger: ctx.logger, signal: ctx.signal, dryRun });
+    try {
+      result = await pruneSnapshots({ provider, dir, policy: config.backup.retain, logger: ctx.logger, signal: ctx.signal, dryRun });
+    } finally {
+      await provider.close?.().catch(() => undefined);
+    }
   } catch (err) {
     result = { ok: false, error: errorMessage(err), code: toWorkspaceSyncError(err).code };
   }
@@ -168,7 +172,7 @@ export async function backupStatus(ctx: CliContext): Promise<number> {
   ctx.print("");
   ctx.print(`  Enabled: ${config.backup?.enabled ? "yes" : "no"}`);
   ctx.print(`  Encrypted: ${config.backup?.encrypt ? "yes" : "no"}`);
-  ctx.print(`  Interval: ${config.backup?.interval ?? 86400}s`);
+  ctx.print(`  Interval: ${config.backup?.interval ?? DEFAULT_BACKUP_INTERVAL_S}s`);
   if (state.lastRunAt) {
     ctx.print(`  Last backup: ${state.lastRunAt}`);
     ctx.print(`  Last backup OK: ${state.lastRunOk}`);

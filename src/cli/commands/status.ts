@@ -27,10 +27,13 @@ export async function statusCommand(ctx: CliContext): Promise<number> {
     let files: number | undefined;
     try {
       const { provider, dir } = await openLocation(config.sync as Parameters<typeof openLocation>[0], config.sync.remotePath, { logger: ctx.logger, stateDir: ctx.stateDir });
-      await provider.check({ signal: ctx.signal });
-      files = 0;
-      for await (const _ of provider.list(dir, { recursive: true, signal: ctx.signal })) files++;
-      await provider.close?.();
+      try {
+        await provider.check({ signal: ctx.signal });
+        files = 0;
+        for await (const _ of provider.list(dir, { recursive: true, signal: ctx.signal })) files++;
+      } finally {
+        await provider.close?.().catch(() => undefined);
+      }
     } catch (err) {
       connection = `FAILED (${errorMessage(err)})`;
       failed = true;
@@ -54,8 +57,11 @@ export async function statusCommand(ctx: CliContext): Promise<number> {
     let connection = "OK";
     try {
       const { provider } = await openBackupTarget(config.backup, { logger: ctx.logger, stateDir: ctx.stateDir });
-      await provider.check({ signal: ctx.signal });
-      await provider.close?.();
+      try {
+        await provider.check({ signal: ctx.signal });
+      } finally {
+        await provider.close?.().catch(() => undefined);
+      }
     } catch (err) {
       connection = `FAILED (${errorMessage(err)})`;
       failed = true;

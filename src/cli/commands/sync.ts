@@ -2,7 +2,7 @@
 import path from "node:path";
 import { runSync } from "../../sync/index.js";
 import { openLocation } from "../../providers/index.js";
-import { readLastRun, recordRun } from "../../state/last-run.js";
+import { readLastRun } from "../../state/last-run.js";
 import type { ResolvedConfig } from "../../config/types.js";
 import type { CliContext } from "../context.js";
 
@@ -30,11 +30,7 @@ export async function syncCommand(ctx: CliContext): Promise<number> {
   const dryRun = ctx.args.flags.has("dry-run");
   ctx.print(`Syncing ${config.sync.provider}:${config.sync.remotePath} (${config.sync.mode}${dryRun ? ", dry run" : ""})`);
   ctx.print(`Local: ${path.join(ctx.workspaceDir, config.sync.localPath)}`);
-  const startedAt = new Date();
   const result = await runSync({ syncConfig: config, workspaceDir: ctx.workspaceDir, stateDir: ctx.stateDir, logger: ctx.logger, signal: ctx.signal, dryRun });
-  if (!dryRun) {
-    await recordRun(ctx.stateDir, "sync", startedAt, result.ok ? { ok: true, result: `${result.uploaded.length} up, ${result.downloaded.length} down, ${result.deleted.length} deleted` } : { ok: false, error: result.error }).catch(() => undefined);
-  }
   ctx.printJson(result);
   if (!result.ok) {
     ctx.io.stderr.write(`Sync failed: ${result.error}\n`);
@@ -80,10 +76,13 @@ export async function listCommand(ctx: CliContext): Promise<number> {
   }
   const { provider, dir } = await openLocation(config.sync as Parameters<typeof openLocation>[0], config.sync.remotePath, { logger: ctx.logger, stateDir: ctx.stateDir });
   const files: { path: string; size: number; mtime?: string }[] = [];
-  for await (const e of provider.list(dir, { recursive: true, signal: ctx.signal })) {
-    files.push({ path: e.path, size: e.size, ...(e.mtime ? { mtime: e.mtime.toISOString() } : {}) });
+  try {
+    for await (const e of provider.list(dir, { recursive: true, signal: ctx.signal })) {
+      files.push({ path: e.path, size: e.size, ...(e.mtime ? { mtime: e.mtime.toISOString() } : {}) });
+    }
+  } finally {
+    await provider.close?.().catch(() => undefined);
   }
-  await provider.close?.();
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   ctx.printJson({ ok: true, remote: `${provider.description}/${dir}`, files });
   if (files.length === 0) {

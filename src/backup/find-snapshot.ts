@@ -1,0 +1,33 @@
+/**
+ * `findSnapshot`: which snapshot a request names, before anything is restored (a front end shows
+ * it, a dry run stops there). Opens the backup target, resolves `"latest"` or checks that the
+ * named snapshot exists, and closes the provider it opened.
+ */
+import type { ResolvedConfig } from "../config/types.js";
+import { silentLogger, type Logger } from "../logger.js";
+import type { StorageProvider } from "../providers/types.js";
+import { resolveSnapshotName } from "./restore.js";
+import { openBackupTarget, requireBackupSettings } from "./target.js";
+
+/** Arguments of {@link findSnapshot}. */
+export interface FindSnapshotParams {
+  config: ResolvedConfig;
+  stateDir: string;
+  /** `"latest"` (or empty) for the newest, else a snapshot name. */
+  snapshotName: string;
+  logger?: Logger;
+  signal?: AbortSignal;
+  /** Use this provider instead of building one from the config; the caller keeps (and closes) it. */
+  provider?: StorageProvider;
+}
+
+/** The snapshot's name. Throws BACKUP_NOT_ENABLED without a backup block, SNAPSHOT_NOT_FOUND when there is none such. */
+export async function findSnapshot(params: FindSnapshotParams): Promise<string> {
+  const backup = requireBackupSettings(params.config);
+  const { provider, dir } = await openBackupTarget(backup, { logger: params.logger ?? silentLogger, stateDir: params.stateDir, provider: params.provider });
+  try {
+    return await resolveSnapshotName(provider, dir, params.snapshotName, params.signal);
+  } finally {
+    if (!params.provider) await provider.close?.().catch(() => undefined);
+  }
+}
