@@ -11,7 +11,7 @@ import { joinRemotePath } from "../providers/paths.js";
 import type { StorageProvider } from "../providers/types.js";
 import { isLocalNameProblem, nameProblemReason, type WorkspaceFs } from "../util/safe-fs.js";
 import { localSignature, remoteSignature } from "./deltas.js";
-import { forEachLimit } from "./limit.js";
+import { forEachLimit } from "../util/concurrency.js";
 import { downloadFile, uploadFile } from "./transfer.js";
 import { msFromNs, nsFromMs, setFileTimes } from "../util/mtime.js";
 import type { LocalFile, RemoteFile, SkipNote, StateEntry, SyncAction } from "./types.js";

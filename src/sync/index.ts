@@ -3,11 +3,14 @@
  * {@link import("../providers/types.js").StorageProvider}.
  *
  * Layout (one job per file): `listing` (both sides), `scope` (names out of scope on both sides),
- * `deltas` (change tests), `plan` (pure planner),
- * `ingest` (mirror ingest planner), `safety` (maxDelete / empty-side checks), `execute` (transfers
- * and deletions), `transfer` (one file up or down), `mailbox` (drain, notification), `filters`,
- * `state` (atomic state store), `lock` (in-process + lock file), `run` (one run), `run-config`
- * (`runSync` from config).
+ * `deltas` (change tests), `compare` (content comparison), `plan` (pure planner),
+ * `ingest` (mirror ingest planner) and `ingest-run` (its execution), `safety` (maxDelete /
+ * empty-side checks), `execute` (transfers and deletions), `transfer` (one file up or down),
+ * `mailbox` (drain, notification), `filters`, `state` (atomic state store), `lock` (in-process +
+ * lock file), `run` (one run: lock, timeout, dispatch), `run-context` (what a run carries, its
+ * shared edges), `prepare` (state and listings), `reconcile` (compare, plan, safety, execute),
+ * `dry-run` (the dry-run report), `modes` (the three mode runners), `run-config` (`runSync` from
+ * config).
  *
  * Decisions where the issue left room:
  * - Content equality when both sides changed (or without state): the provider's hash via

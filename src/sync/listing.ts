@@ -12,7 +12,7 @@ import { installToken, syncTempKind } from "../util/temp-names.js";
 import { msFromNs } from "../util/mtime.js";
 import { NON_UTF8_REASON, nonUtf8Names } from "../util/utf8-names.js";
 import type { SyncFilter } from "./filters.js";
-import type { LocalFile, RemoteFile, SkipNote } from "./types.js";
+import type { LocalFile, RemoteFile, SkipKind, SkipNote } from "./types.js";
 
 const FS_CONCURRENCY = 64;
 
@@ -81,8 +81,8 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
   const ownTemps: OwnTemp[] = [];
   const opaque: string[] = [];
   const syncToken = options.syncToken ?? installToken();
-  const block = (p: string, reason: string, isOpaque = false): void => {
-    skipped.push({ path: p, reason });
+  const block = (p: string, reason: string, isOpaque = false, kind?: SkipKind): void => {
+    skipped.push(kind ? { path: p, reason, kind } : { path: p, reason });
     blocked.push(p);
     if (isOpaque) opaque.push(p);
   };
@@ -109,7 +109,7 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
         // reported (skipped, with the reason) instead of vanishing from the listing.
         try {
           const check = nonUtf8Names(t.abs);
-          for (const bad of check.invalid) block(t.rel ? `${t.rel}/${bad}` : bad, NON_UTF8_REASON, true);
+          for (const bad of check.invalid) block(t.rel ? `${t.rel}/${bad}` : bad, NON_UTF8_REASON, true, "non-utf8");
           items = items.filter((item) => check.exists(item.name));
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== "ENOENT") fail(toWorkspaceSyncError(err));
@@ -142,7 +142,7 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
         }
         if (options.filter.matches(relPath)) continue;
         if (ignored.has(name.toLowerCase())) {
-          block(relPath, "the provider does not store this name", item.isDirectory());
+          block(relPath, "the provider does not store this name", item.isDirectory(), "ignored-name");
           continue;
         }
         if (name.includes("\\")) {
@@ -242,7 +242,7 @@ function skipFilesNamedLikeFolders(listing: Listing<LocalFile>, keyOf: (p: strin
     listing.files.delete(k);
     listing.clashGroups?.delete(k);
     listing.caseClashes.push(f.path);
-    listing.skipped.push({ path: f.path, reason: `${CLASH_REASON} the folder ${dir}/; the provider cannot hold both: skipped` });
+    listing.skipped.push({ path: f.path, reason: `${CLASH_REASON} the folder ${dir}/; the provider cannot hold both: skipped`, kind: "name-clash" });
     listing.blocked?.push(f.path);
   }
 }
@@ -348,7 +348,7 @@ export function isSafeRelativePath(p: string): boolean {
 const CLASH_REASON = "differs only in case or Unicode form from";
 
 function clashNote(path: string, kept: string): SkipNote {
-  return { path, reason: `${CLASH_REASON} ${kept}; the provider cannot hold both: skipped` };
+  return { path, reason: `${CLASH_REASON} ${kept}; the provider cannot hold both: skipped`, kind: "name-clash" };
 }
 
 function keyed<T extends { path: string }>(list: T[], keyOf: (p: string) => string, skipped: SkipNote[]): { files: Map<string, T>; caseClashes: string[]; clashGroups: Map<string, T[]> } {
@@ -386,7 +386,7 @@ export function resolveClashes<T extends { path: string }>(listing: Listing<T>, 
     listing.clashGroups!.set(key, [chosen, ...others]);
     for (let i = listing.skipped.length - 1; i >= 0; i--) {
       const s = listing.skipped[i]!;
-      if (names.has(s.path) && s.reason.startsWith(CLASH_REASON)) listing.skipped.splice(i, 1);
+      if (names.has(s.path) && s.kind === "name-clash") listing.skipped.splice(i, 1);
     }
     for (let i = listing.caseClashes.length - 1; i >= 0; i--) if (names.has(listing.caseClashes[i]!)) listing.caseClashes.splice(i, 1);
     for (const o of others) {

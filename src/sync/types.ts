@@ -68,10 +68,21 @@ export interface SyncState {
   ingested?: Record<string, RemoteSignature>;
 }
 
+/**
+ * What kind of skip a note is, for code that acts on it (logging level, clash resolution): never
+ * decided from the reason's text. Absent for the rest.
+ * - `ignored-name`: a name the provider refuses to store (`ProviderCapabilities.ignoredNames`);
+ * - `name-clash`: differs only in case or Unicode form from a name that is synced;
+ * - `non-utf8`: a name that is not valid UTF-8.
+ */
+export type SkipKind = "ignored-name" | "name-clash" | "non-utf8";
+
 /** Why a file was left alone. */
 export interface SkipNote {
   path: string;
   reason: string;
+  /** Set by the listings where code acts on the kind (see {@link SkipKind}); not part of a run's result. */
+  kind?: SkipKind;
 }
 
 /** Which side wins a conflict. */
