@@ -11,8 +11,7 @@ import { runIngest } from "./ingest-run.js";
 import { drainOutbox, ensureMailboxFolders, formatInboxNotification, INBOX_DIR, OUTBOX_DIR } from "./mailbox.js";
 import { prepare } from "./prepare.js";
 import { reconcile } from "./reconcile.js";
-import { cleanUpLeftovers, ensureWorkspace, newState, success, type Prepared, type RunContext } from "./run-context.js";
-import { saveState } from "./state.js";
+import { cleanUpLeftovers, ensureWorkspace, newState, saveRunState, success, type Prepared, type RunContext } from "./run-context.js";
 import type { RemoteSignature, SkipNote, SyncRunResult } from "./types.js";
 import { syncFailure } from "./types.js";
 
@@ -30,7 +29,7 @@ export async function runMailbox(ctx: RunContext): Promise<SyncRunResult> {
   try {
     p = await prepare(ctx);
     push = await reconcile(ctx, p);
-    if (!ctx.dryRun) await saveState(ctx.stateFile, newState(ctx, push.outcome.files));
+    if (!ctx.dryRun) await saveRunState(ctx, newState(ctx, push.outcome.files));
     logger.info("[workspace-sync] Mailbox push completed");
   } catch (err) {
     pushError = ctx.signal.aborted ? abortError(ctx.signal.reason) : toWorkspaceSyncError(err);
@@ -95,7 +94,7 @@ export async function runMirror(ctx: RunContext): Promise<SyncRunResult> {
     part.outcome.downloaded.push(...result.added);
     logger.info("[workspace-sync] Mirror ingest completed");
   }
-  if (!ctx.dryRun) await saveState(ctx.stateFile, newState(ctx, part.outcome.files, ingested));
+  if (!ctx.dryRun) await saveRunState(ctx, newState(ctx, part.outcome.files, ingested));
   await cleanUpLeftovers(ctx, p);
   return success(ctx, part.outcome, inboxFiles.sort(), part.skipped);
 }
@@ -108,7 +107,7 @@ export async function runBisync(ctx: RunContext): Promise<SyncRunResult> {
   const p = await prepare(ctx);
   if (!p.state) logger.info("[workspace-sync] Bisync: no prior state (first run or state lost): merging both sides without deleting");
   const part = await reconcile(ctx, p);
-  if (!ctx.dryRun) await saveState(ctx.stateFile, newState(ctx, part.outcome.files));
+  if (!ctx.dryRun) await saveRunState(ctx, newState(ctx, part.outcome.files));
   await cleanUpLeftovers(ctx, p);
   logger.info("[workspace-sync] Bisync completed");
   return success(ctx, part.outcome, [], part.skipped);

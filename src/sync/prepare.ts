@@ -3,6 +3,7 @@
  * name clashes, and set aside what is out of scope on both sides.
  */
 import { WorkspaceSyncError, toWorkspaceSyncError } from "../errors.js";
+import { bootId } from "../util/boot-id.js";
 import { localChanged } from "./deltas.js";
 import { listLocal, listRemote, resolveClashes } from "./listing.js";
 import type { Prepared, RunContext } from "./run-context.js";
@@ -17,7 +18,16 @@ export async function prepare(ctx: RunContext): Promise<Prepared> {
     ctx.logger.info(`[workspace-sync] Mode changed from ${state.mode} to ${ctx.mode}: this run merges without deleting`);
     state = undefined;
   }
-  let noDeletes = state === undefined;
+  let restarted = false;
+  if (state?.bootId !== undefined && state.bootId !== bootId()) {
+    // Written before a restart by a run whose small files were not flushed one by one: a power cut
+    // may have left some empty under their names. A merge compares instead of trusting it.
+    // (Its ingest records describe workspace files, which are flushed one by one: kept.)
+    ctx.logger.info("[workspace-sync] The machine restarted since the last sync, whose last writes were not flushed one by one: this run merges without deleting");
+    state = { ...state, files: {} };
+    restarted = true;
+  }
+  let noDeletes = state === undefined || restarted;
   if (state && state.filtersHash !== ctx.filter.hash) {
     ctx.logger.info("[workspace-sync] Exclude settings changed since the last sync: this run merges without deleting");
     noDeletes = true;

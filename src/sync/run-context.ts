@@ -10,13 +10,14 @@ import type { Logger } from "../logger.js";
 import { normalizeRemotePath } from "../providers/paths.js";
 import type { StorageProvider } from "../providers/types.js";
 import { WorkspaceFs } from "../util/safe-fs.js";
+import { bootId } from "../util/boot-id.js";
 import { ContentComparer } from "./compare.js";
 import type { ExecuteOutcome } from "./execute.js";
 import type { SyncFilter } from "./filters.js";
 import type { Listing } from "./listing.js";
 import { INBOX_DIR, OUTBOX_DIR } from "./mailbox.js";
 import { removeStaleTemps, STALE_TEMP_MS } from "./scope.js";
-import type { StateIdentity } from "./state.js";
+import { saveState, type StateIdentity } from "./state.js";
 import type { LocalFile, RemoteFile, RemoteSignature, SkipNote, StateEntry, SyncState, SyncRunSuccess } from "./types.js";
 
 /** One run's settings and handles. */
@@ -71,6 +72,17 @@ export async function ensureWorkspace(ctx: RunContext): Promise<void> {
     });
   }
   ctx.wfs = await WorkspaceFs.open(ctx.workspace);
+}
+
+/**
+ * Saves the state after a fully successful run. Where the provider flushes small files lazily
+ * (`capabilities.lazyFlush`), the state records this boot: after a restart it is unconfirmed (see
+ * `prepare.ts`).
+ */
+export async function saveRunState(ctx: RunContext, state: SyncState): Promise<void> {
+  const boot = ctx.provider.capabilities.lazyFlush ? bootId() : undefined;
+  if (boot !== undefined) state.bootId = boot;
+  await saveState(ctx.stateFile, state);
 }
 
 /** The state record to save after a fully successful run. */

@@ -64,6 +64,12 @@ export interface SyncState {
   savedAt: string;
   /** Agreed files by path (the comparison key). */
   files: Record<string, StateEntry>;
+  /**
+   * The boot the state was written in, when the provider flushes small files lazily
+   * (`ProviderCapabilities.lazyFlush`): a state from another boot may describe files that never
+   * reached the disk, and is not trusted (a merge run).
+   */
+  bootId?: string;
   /** Mirror ingest: cloud signature of each ingested file at the time it was copied in. */
   ingested?: Record<string, RemoteSignature>;
 }
