@@ -72,8 +72,20 @@ export async function prepare(ctx: RunContext): Promise<Prepared> {
   const inScope = applyBlocked(local, remote, ctx.keyOf);
   let priorFiles: Record<string, StateEntry> | undefined;
   if (state) {
-    priorFiles = {};
-    for (const [k, v] of Object.entries(state.files)) if (!ctx.filter.excluded(k) && inScope(k)) priorFiles[k] = v;
+    // The state's own record when every entry stays in scope (no copy of a large map).
+    const files = state.files;
+    let all = true;
+    for (const k in files) {
+      if (ctx.filter.excluded(k) || !inScope(k)) {
+        all = false;
+        break;
+      }
+    }
+    if (all) priorFiles = files;
+    else {
+      priorFiles = {};
+      for (const k in files) if (!ctx.filter.excluded(k) && inScope(k)) priorFiles[k] = files[k]!;
+    }
   }
   return { state, priorFiles, local, remote, noDeletes };
 }

@@ -79,10 +79,27 @@ export async function ensureWorkspace(ctx: RunContext): Promise<void> {
  * (`capabilities.lazyFlush`), the state records this boot: after a restart it is unconfirmed (see
  * `prepare.ts`).
  */
-export async function saveRunState(ctx: RunContext, state: SyncState): Promise<void> {
+export async function saveRunState(ctx: RunContext, state: SyncState, prior?: SyncState): Promise<void> {
   const boot = ctx.provider.capabilities.lazyFlush ? bootId() : undefined;
   if (boot !== undefined) state.bootId = boot;
+  // A run that changed nothing keeps the state file as it is (no rewrite of every entry).
+  if (prior && sameState(prior, state)) return;
   await saveState(ctx.stateFile, state);
+}
+
+/** True when `next` records exactly what `prior` does (entries compared by identity: kept entries are reused). */
+function sameState(prior: SyncState, next: SyncState): boolean {
+  if (prior.version !== next.version || prior.mode !== next.mode || prior.filtersHash !== next.filtersHash || prior.bootId !== next.bootId) return false;
+  if (prior.description !== next.description || prior.remotePath !== next.remotePath || prior.workspace !== next.workspace) return false;
+  if (prior.ingested !== undefined || next.ingested !== undefined) return false;
+  let n = 0;
+  for (const k in next.files) {
+    if (prior.files[k] !== next.files[k]) return false;
+    n++;
+  }
+  let m = 0;
+  for (const _ in prior.files) m++;
+  return n === m;
 }
 
 /** The state record to save after a fully successful run. */
