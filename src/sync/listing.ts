@@ -16,6 +16,13 @@ import type { LocalFile, RemoteFile, SkipKind, SkipNote } from "./types.js";
 
 const FS_CONCURRENCY = 64;
 
+/**
+ * Most entries of one folder listed in one turn of the event loop: the file metadata is read with
+ * synchronous calls (cheaper than a thread-pool round trip each), so a folder of 100 000 files
+ * must still let timers and I/O run in between.
+ */
+export const WALK_YIELD_EVERY = 512;
+
 /** Options of {@link listLocal}. */
 export interface LocalListOptions {
   filter: SyncFilter;
@@ -103,8 +110,9 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
     const fail = (err: unknown): void => {
       failure ??= err;
     };
-    const onDir = (t: Task, items: Dirent[]): void => {
-      if (items.some((item) => item.name.includes("\uFFFD"))) {
+    /** Lists one folder's entries, {@link WALK_YIELD_EVERY} at a time (the event loop gets a turn between). */
+    const onDir = (t: Task, items: Dirent[], from = 0): void => {
+      if (from === 0 && items.some((item) => item.name.includes("\uFFFD"))) {
         // Names that are not valid UTF-8 come back decoded lossily and open nothing: each is
         // reported (skipped, with the reason) instead of vanishing from the listing.
         try {
@@ -113,10 +121,18 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
           items = items.filter((item) => check.exists(item.name));
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== "ENOENT") fail(toWorkspaceSyncError(err));
-          return;
+          return finish();
         }
       }
-      for (const item of items) {
+      const end = Math.min(items.length, from + WALK_YIELD_EVERY);
+      if (end < items.length) {
+        setImmediate(() => {
+          if (failure !== undefined || options.signal?.aborted) finish();
+          else onDir(t, items, end);
+        });
+      }
+      for (let i = from; i < end; i++) {
+        const item = items[i]!;
         const name = item.name;
         const relPath = t.rel ? `${t.rel}/${name}` : name;
         if (name.charCodeAt(0) === 46 /* . */) {
@@ -169,6 +185,8 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
           else block(relPath, "symlink (set copySymlinks to copy its target)", true);
         } else block(relPath, "not a regular file", true);
       }
+      if (end >= items.length) finish();
+      else pump(); // folders found so far can be read meanwhile
     };
     const start = (t: Task): void => {
       inFlight++;
@@ -177,8 +195,8 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
           if (err) {
             // A missing root lists as empty; a folder that vanished meanwhile is simply gone.
             if (err.code !== "ENOENT") fail(toWorkspaceSyncError(err));
+            finish();
           } else onDir(t, items);
-          finish();
         });
       } else {
         fs.stat(t.abs, { bigint: true }, (err, st) => {
