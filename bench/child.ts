@@ -94,6 +94,15 @@ async function main(): Promise<Record<string, unknown>> {
         httpRequests,
       };
     }
+    case "sync-once": {
+      // One sync run in its own process (its whole wall time and peak RSS are the row): a first run
+      // when the state folder and the cloud folder are empty, a no-change run after one.
+      const [workspace, stateDir, mode, root] = args as [string, string, string, string];
+      const sync = { mode, remotePath: "bench", provider: "local", local: { root } };
+      const r = await runSync({ syncConfig: { sync }, workspaceDir: workspace, stateDir, logger: silent });
+      if (!r.ok) throw new Error(r.error);
+      return { transfers: r.uploaded.length + r.downloaded.length + r.deleted.length };
+    }
     case "sync-dropbox": {
       // Mailbox sync of a many-file workspace against the Dropbox wire fake: the cloud already holds
       // the same files, so the first run is a full scan (listing pages + local content hashes) and

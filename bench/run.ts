@@ -9,6 +9,10 @@
  *          --only backup|restore|s3|sync|scale  --runs N (repeat each timed op, best kept; default 1)
  *          (`restore`: one backup, then the restore rows only, ours and the CLI's taking turns)
  *          --scale-gib N (scale run: random data, default 10) --scale-files N (default 100000)
+ *          --only syncscale: local mirror of --sync-files files (default 40000, 200 folders) side by
+ *          side with `rclone sync` (first run, no-change run, peak RSS; whole processes, taking turns,
+ *          best of --runs), then --sync-scale-files (default 100000) in every mode (first run and
+ *          no-change, peak RSS)
  */
 import { execFileSync, spawn } from "node:child_process";
 import { promises as fsp } from "node:fs";
@@ -121,6 +125,7 @@ async function main(): Promise<void> {
     if (!only || only === "sync") await syncBench(benchDir, work);
     // Not part of the default run: it writes 10 GiB (and as much again for the snapshot and restore).
     if (only === "scale") await scaleBench(benchDir, work);
+    if (only === "syncscale") await syncScaleBench(benchDir, work);
   } finally {
     await stopRgw?.();
     await cleanup();
@@ -240,6 +245,85 @@ async function syncBench(benchDir: string, work: string): Promise<void> {
   );
   console.log(syncRows.slice(-2).join("\n"));
   rows.push("", ...syncRows);
+}
+
+/** One sync run in its own process (wall time and peak RSS of the whole process). */
+function syncOnce(ws: string, stateDir: string, mode: string, cloud: string): Promise<Measured> {
+  return measure(process.execPath, [childJs, "sync-once", ws, stateDir, mode, cloud]);
+}
+
+/**
+ * Local mirror against `rclone sync` (local to local) on the same tree, first run and no-change run,
+ * whole processes, ours and rclone's taking turns (best of `--runs`); then the larger tree in every
+ * mode, first run and no-change run, with peak RSS.
+ */
+async function syncScaleBench(benchDir: string, work: string): Promise<void> {
+  const n = opt("sync-files", 40000);
+  const big = opt("sync-scale-files", 100000);
+  const out = ["| local sync, whole process | files | workspace-sync | rclone sync | ratio (ours / rclone) |", "|---|---|---|---|---|"];
+  const keep = (a: Measured | undefined, m: Measured): Measured => (a === undefined || m.ms < a.ms ? m : a);
+  if (has("rclone")) {
+    console.log(`\nsync scale: ${n} files in ${Math.ceil(n / 200)} folders, mirror vs rclone sync (${runs} round(s))...`);
+    const ws = await ensureManyFiles(path.join(benchDir, `many-${n}`), n);
+    let first: Measured | undefined, again: Measured | undefined, rFirst: Measured | undefined, rAgain: Measured | undefined;
+    let rss = 0, rRss = 0;
+    for (let i = 0; i < runs; i++) {
+      const cloud = path.join(work, "scale-cloud");
+      const state = path.join(work, "scale-state");
+      const rdest = path.join(work, "scale-rclone");
+      for (const d of [cloud, state, rdest]) await fsp.rm(d, { recursive: true, force: true });
+      const rc = (): Promise<Measured> => measure("rclone", ["sync", "--config", "/dev/null", ws, rdest]);
+      // Alternate who goes first, so neither always meets a warmer cache.
+      const ourPair = async (): Promise<void> => {
+        const a = await syncOnce(ws, state, "mirror", cloud);
+        const b = await syncOnce(ws, state, "mirror", cloud);
+        if (b.extra.transfers !== 0) throw new Error(`no-change run transferred ${String(b.extra.transfers)}`);
+        first = keep(first, a);
+        again = keep(again, b);
+        rss = Math.max(rss, a.rssMiB, b.rssMiB);
+      };
+      const rclonePair = async (): Promise<void> => {
+        const a = await rc();
+        const b = await rc();
+        rFirst = keep(rFirst, a);
+        rAgain = keep(rAgain, b);
+        rRss = Math.max(rRss, a.rssMiB, b.rssMiB);
+      };
+      if (i % 2 === 0) {
+        await ourPair();
+        await rclonePair();
+      } else {
+        await rclonePair();
+        await ourPair();
+      }
+      for (const d of [cloud, state, rdest]) await fsp.rm(d, { recursive: true, force: true });
+    }
+    const s = (m: Measured): string => `${(m.ms / 1000).toFixed(2)} s`;
+    out.push(
+      `| mirror, first run | ${n} | ${s(first!)} | ${s(rFirst!)} | ${(first!.ms / rFirst!.ms).toFixed(2)}x |`,
+      `| mirror, no change | ${n} | ${s(again!)} | ${s(rAgain!)} | ${(again!.ms / rAgain!.ms).toFixed(2)}x |`,
+      `| peak RSS (either run) | ${n} | ${rss.toFixed(0)} MiB | ${rRss.toFixed(0)} MiB | ${(rss / rRss).toFixed(2)}x |`,
+    );
+    console.log(out.slice(-3).join("\n"));
+  } else console.log("(rclone not installed: the side-by-side rows are skipped)");
+
+  if (big > 0) {
+    console.log(`\nsync scale: ${big} files in every mode (first run, then no change)...`);
+    const ws = await ensureManyFiles(path.join(benchDir, `many-${big}`), big);
+    out.push("", "| local sync, whole process | files | first run | peak RSS | no change | peak RSS |", "|---|---|---|---|---|---|");
+    for (const mode of ["mailbox", "mirror", "bisync"]) {
+      const cloud = path.join(work, `big-cloud-${mode}`);
+      const state = path.join(work, `big-state-${mode}`);
+      const a = await syncOnce(ws, state, mode, cloud);
+      const b = await syncOnce(ws, state, mode, cloud);
+      if (b.extra.transfers !== 0) throw new Error(`${mode} no-change run transferred ${String(b.extra.transfers)}`);
+      out.push(`| ${mode} | ${big} | ${(a.ms / 1000).toFixed(1)} s | ${a.rssMiB.toFixed(0)} MiB | ${(b.ms / 1000).toFixed(2)} s | ${b.rssMiB.toFixed(0)} MiB |`);
+      console.log(out[out.length - 1]);
+      await fsp.rm(cloud, { recursive: true, force: true });
+      await fsp.rm(state, { recursive: true, force: true });
+    }
+  }
+  rows.push("", ...out);
 }
 
 async function scaleBench(benchDir: string, work: string): Promise<void> {

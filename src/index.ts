@@ -70,6 +70,7 @@ export {
   type StateEntry,
   type SyncAction,
   type SkipNote,
+  type SkipKind,
   type Side,
   type SyncRunSuccess,
   type SyncRunFailure,

@@ -104,6 +104,14 @@ export interface ProviderCapabilities {
   cheapReads?: boolean;
   /** Names the backend refuses or silently ignores (Dropbox: desktop.ini, thumbs.db, ...), lower-cased. */
   ignoredNames?: readonly string[];
+  /**
+   * Small files copied in with `sourceFile` are renamed into place complete but not flushed one by
+   * one: they reach the disk when the OS writes them back (seconds later), so a power cut right
+   * after may leave such a file empty under its name. Set only where the boot can be told apart
+   * (`util/boot-id.ts`): sync then records the boot with its state and, after a restart, treats
+   * that state as unconfirmed (a merge run: nothing deleted, both copies kept where they differ).
+   */
+  lazyFlush?: boolean;
 }
 
 /** One file as a backend lists it. */
@@ -157,7 +165,8 @@ export interface WriteOptions {
   mtimeNs?: bigint;
   /**
    * The local file `source` reads, when it is one. A backend may read it before the upload (S3
-   * hashes it for rclone's `md5chksum` on multipart uploads, and checks the streamed bytes against it).
+   * hashes it for rclone's `md5chksum` on multipart uploads, and checks the streamed bytes against it),
+   * or instead of `source`, which it then destroys unread (the local provider copies the file).
    */
   sourceFile?: string;
   /** User metadata to store with the file (ASCII keys and values). */

@@ -24,8 +24,9 @@ import { Writable } from "node:stream";
 import type { StorageProvider } from "../providers/types.js";
 import { joinRemotePath } from "../providers/paths.js";
 import { SET_MTIME_PRECISION_NS } from "../util/mtime.js";
-import { forEachLimit } from "./limit.js";
-import type { LocalFile, RemoteFile } from "./types.js";
+import { forEachLimit } from "../util/concurrency.js";
+import { localChanged, remoteChanged } from "./deltas.js";
+import type { LocalFile, RemoteFile, StateEntry } from "./types.js";
 
 /** Largest file compared by reading both copies when a transfer would be the alternative anyway. */
 export const COMPARE_BY_DOWNLOAD_LIMIT = 8 * 1024 * 1024;
@@ -100,6 +101,44 @@ export interface ComparePair {
   remote: RemoteFile;
   /** Largest size compared by reading both copies (ignored where reads are cheap). 0 = cheap proofs only. */
   readLimit: number;
+}
+
+/** What {@link pairsToCompare} needs to know of the run. */
+export interface PairRules {
+  /** Bisync may read both copies whatever their size (a conflict copy costs more than a comparison). */
+  bisync: boolean;
+  provider: StorageProvider;
+}
+
+/**
+ * What to compare, and how far to go, for `keys` present on both sides, where sameness is unknown
+ * and matters. Without state (`prior` undefined or no entry) or with changes on both sides, bisync
+ * may read both copies whatever their size and the push modes (and mirror ingest) up to
+ * {@link COMPARE_BY_DOWNLOAD_LIMIT} (the alternative is a transfer). With only one side moved the
+ * transfer happens anyway unless a proof costs no request: the listing's source time or hash, or
+ * cheap reads. Pure.
+ */
+export function pairsToCompare(
+  keys: Iterable<string>,
+  local: ReadonlyMap<string, LocalFile>,
+  remote: ReadonlyMap<string, RemoteFile>,
+  prior: Readonly<Record<string, StateEntry>> | undefined,
+  rules: PairRules,
+): ComparePair[] {
+  const caps = rules.provider.capabilities;
+  const canHash = typeof rules.provider.hashLocalFile === "function";
+  const pairs: ComparePair[] = [];
+  for (const key of keys) {
+    const s = prior?.[key];
+    const l = local.get(key)!;
+    const r = remote.get(key)!;
+    if (s && !(localChanged(l, s.local) && remoteChanged(r, s.remote))) {
+      if (caps.listMtime === "source" || caps.cheapReads || (canHash && r.hash !== undefined)) pairs.push({ key, local: l, remote: r, readLimit: 0 });
+      continue;
+    }
+    pairs.push({ key, local: l, remote: r, readLimit: rules.bisync ? Number.POSITIVE_INFINITY : COMPARE_BY_DOWNLOAD_LIMIT });
+  }
+  return pairs;
 }
 
 /**

@@ -63,3 +63,16 @@ export function remoteSignature(file: RemoteFile): RemoteSignature {
   if (file.revision !== undefined) sig.revision = file.revision;
   return sig;
 }
+
+/** True when `entry` already records exactly these two copies (a state entry that can be kept as it is). */
+export function entryMatches(entry: StateEntry, local: LocalFile, remote: RemoteFile): boolean {
+  const r = entry.remote;
+  return (
+    entry.local.size === local.size &&
+    entry.local.mtimeMs === local.mtimeMs &&
+    r.size === remote.size &&
+    r.mtimeMs === remote.mtimeMs &&
+    r.hash === remote.hash &&
+    r.revision === remote.revision
+  );
+}

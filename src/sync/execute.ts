@@ -10,8 +10,8 @@ import type { Logger } from "../logger.js";
 import { joinRemotePath } from "../providers/paths.js";
 import type { StorageProvider } from "../providers/types.js";
 import { isLocalNameProblem, nameProblemReason, type WorkspaceFs } from "../util/safe-fs.js";
-import { localSignature, remoteSignature } from "./deltas.js";
-import { forEachLimit } from "./limit.js";
+import { entryMatches, localSignature, remoteSignature } from "./deltas.js";
+import { forEachLimit } from "../util/concurrency.js";
 import { downloadFile, uploadFile } from "./transfer.js";
 import { msFromNs, nsFromMs, setFileTimes } from "../util/mtime.js";
 import type { LocalFile, RemoteFile, SkipNote, StateEntry, SyncAction } from "./types.js";
@@ -94,7 +94,11 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
     const r = ctx.remote.get(a.path);
     switch (a.kind) {
       case "same":
-        if (l && r) out.files[a.path] = { local: localSignature(l), remote: remoteSignature(r) };
+        if (l && r) {
+          // The prior entry itself where it already says this (no new objects on a no-change run).
+          const s = ctx.prior?.[a.path];
+          out.files[a.path] = s && entryMatches(s, l, r) ? s : { local: localSignature(l), remote: remoteSignature(r) };
+        }
         break;
       case "skip":
         if (a.keepState && ctx.prior?.[a.path]) out.files[a.path] = ctx.prior[a.path]!;

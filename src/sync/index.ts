@@ -3,13 +3,16 @@
  * {@link import("../providers/types.js").StorageProvider}.
  *
  * Layout (one job per file): `listing` (both sides), `scope` (names out of scope on both sides),
- * `deltas` (change tests), `plan` (pure planner),
- * `ingest` (mirror ingest planner), `safety` (maxDelete / empty-side checks), `execute` (transfers
- * and deletions), `transfer` (one file up or down), `mailbox` (drain, notification), `filters`,
- * `state` (atomic state store), `lock` (in-process + lock file), `run` (one run), `run-config`
- * (`runSync` from config).
+ * `deltas` (change tests), `compare` (content comparison), `plan` (pure planner),
+ * `ingest` (mirror ingest planner) and `ingest-run` (its execution), `safety` (maxDelete /
+ * empty-side checks), `execute` (transfers and deletions), `transfer` (one file up or down),
+ * `mailbox` (drain, notification), `filters`, `state` (atomic state store), `lock` (in-process +
+ * lock file), `run` (one run: lock, timeout, dispatch), `run-context` (what a run carries, its
+ * shared edges), `prepare` (state and listings), `reconcile` (compare, plan, safety, execute),
+ * `dry-run` (the dry-run report), `modes` (the three mode runners), `run-config` (`runSync` from
+ * config).
  *
- * Decisions where the issue left room:
+ * Choices made here (see also README "Choices and known limits"):
  * - Content equality when both sides changed (or without state): the provider's hash via
  *   `hashLocalFile` when the listing has one; otherwise both copies are streamed through SHA-256 when
  *   the file is at most 8 MiB; larger files with no hash count as different (a conflict: both kept).
@@ -29,7 +32,7 @@
  * - A mode change, unreadable state or state for another folder is treated as a first run (merge,
  *   no deletions). The in-process lock fails fast with `LOCKED` instead of waiting.
  * - Failures come back as `{ ok: false, error: string, code }` (as the backup API).
- * - Workspace symlinks (issue 12): every local write, rename and delete goes through
+ * - Workspace symlinks: every local write, rename and delete goes through
  *   `util/safe-fs.ts`, which checks the real parent chain right before the call; with or without
  *   `copySymlinks`, nothing is ever written or deleted through a link (with it, linked folders are
  *   read and uploaded only). A cloud file under a workspace symlink is skipped with a reason, gets

@@ -3,6 +3,7 @@
  * `readdir`/`stat` calls in flight (tens of thousands of files list in about a second). A listing
  * that fails throws: callers treat it as unknown, never as empty.
  */
+import { isInside } from "../util/inside.js";
 import fs, { promises as fsp } from "node:fs";
 import type { Dirent } from "node:fs";
 import path from "node:path";
@@ -12,9 +13,16 @@ import { installToken, syncTempKind } from "../util/temp-names.js";
 import { msFromNs } from "../util/mtime.js";
 import { NON_UTF8_REASON, nonUtf8Names } from "../util/utf8-names.js";
 import type { SyncFilter } from "./filters.js";
-import type { LocalFile, RemoteFile, SkipNote } from "./types.js";
+import type { LocalFile, RemoteFile, SkipKind, SkipNote } from "./types.js";
 
 const FS_CONCURRENCY = 64;
+
+/**
+ * Most entries of one folder listed in one turn of the event loop: the file metadata is read with
+ * synchronous calls (cheaper than a thread-pool round trip each), so a folder of 100 000 files
+ * must still let timers and I/O run in between.
+ */
+export const WALK_YIELD_EVERY = 512;
 
 /** Options of {@link listLocal}. */
 export interface LocalListOptions {
@@ -81,8 +89,8 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
   const ownTemps: OwnTemp[] = [];
   const opaque: string[] = [];
   const syncToken = options.syncToken ?? installToken();
-  const block = (p: string, reason: string, isOpaque = false): void => {
-    skipped.push({ path: p, reason });
+  const block = (p: string, reason: string, isOpaque = false, kind?: SkipKind): void => {
+    skipped.push(kind ? { path: p, reason, kind } : { path: p, reason });
     blocked.push(p);
     if (isOpaque) opaque.push(p);
   };
@@ -103,20 +111,29 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
     const fail = (err: unknown): void => {
       failure ??= err;
     };
-    const onDir = (t: Task, items: Dirent[]): void => {
-      if (items.some((item) => item.name.includes("\uFFFD"))) {
+    /** Lists one folder's entries, {@link WALK_YIELD_EVERY} at a time (the event loop gets a turn between). */
+    const onDir = (t: Task, items: Dirent[], from = 0): void => {
+      if (from === 0 && items.some((item) => item.name.includes("\uFFFD"))) {
         // Names that are not valid UTF-8 come back decoded lossily and open nothing: each is
         // reported (skipped, with the reason) instead of vanishing from the listing.
         try {
           const check = nonUtf8Names(t.abs);
-          for (const bad of check.invalid) block(t.rel ? `${t.rel}/${bad}` : bad, NON_UTF8_REASON, true);
+          for (const bad of check.invalid) block(t.rel ? `${t.rel}/${bad}` : bad, NON_UTF8_REASON, true, "non-utf8");
           items = items.filter((item) => check.exists(item.name));
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== "ENOENT") fail(toWorkspaceSyncError(err));
-          return;
+          return finish();
         }
       }
-      for (const item of items) {
+      const end = Math.min(items.length, from + WALK_YIELD_EVERY);
+      if (end < items.length) {
+        setImmediate(() => {
+          if (failure !== undefined || options.signal?.aborted) finish();
+          else onDir(t, items, end);
+        });
+      }
+      for (let i = from; i < end; i++) {
+        const item = items[i]!;
         const name = item.name;
         const relPath = t.rel ? `${t.rel}/${name}` : name;
         if (name.charCodeAt(0) === 46 /* . */) {
@@ -142,7 +159,7 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
         }
         if (options.filter.matches(relPath)) continue;
         if (ignored.has(name.toLowerCase())) {
-          block(relPath, "the provider does not store this name", item.isDirectory());
+          block(relPath, "the provider does not store this name", item.isDirectory(), "ignored-name");
           continue;
         }
         if (name.includes("\\")) {
@@ -169,6 +186,8 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
           else block(relPath, "symlink (set copySymlinks to copy its target)", true);
         } else block(relPath, "not a regular file", true);
       }
+      if (end >= items.length) finish();
+      else pump(); // folders found so far can be read meanwhile
     };
     const start = (t: Task): void => {
       inFlight++;
@@ -177,8 +196,8 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
           if (err) {
             // A missing root lists as empty; a folder that vanished meanwhile is simply gone.
             if (err.code !== "ENOENT") fail(toWorkspaceSyncError(err));
+            finish();
           } else onDir(t, items);
-          finish();
         });
       } else {
         fs.stat(t.abs, { bigint: true }, (err, st) => {
@@ -191,7 +210,7 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
             } catch {
               real = undefined;
             }
-            if (!real || seenDirs.has(real) || isInside(real, realRoot)) {
+            if (!real || seenDirs.has(real) || isInside(realRoot, real)) {
               block(t.rel, "symlink to a folder already synced (loop)", true);
             } else {
               seenDirs.add(real);
@@ -242,14 +261,9 @@ function skipFilesNamedLikeFolders(listing: Listing<LocalFile>, keyOf: (p: strin
     listing.files.delete(k);
     listing.clashGroups?.delete(k);
     listing.caseClashes.push(f.path);
-    listing.skipped.push({ path: f.path, reason: `${CLASH_REASON} the folder ${dir}/; the provider cannot hold both: skipped` });
+    listing.skipped.push({ path: f.path, reason: `${CLASH_REASON} the folder ${dir}/; the provider cannot hold both: skipped`, kind: "name-clash" });
     listing.blocked?.push(f.path);
   }
-}
-
-function isInside(child: string, parent: string): boolean {
-  const rel = path.relative(parent, child);
-  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
 }
 
 /** Options of {@link listRemote}. */
@@ -348,7 +362,7 @@ export function isSafeRelativePath(p: string): boolean {
 const CLASH_REASON = "differs only in case or Unicode form from";
 
 function clashNote(path: string, kept: string): SkipNote {
-  return { path, reason: `${CLASH_REASON} ${kept}; the provider cannot hold both: skipped` };
+  return { path, reason: `${CLASH_REASON} ${kept}; the provider cannot hold both: skipped`, kind: "name-clash" };
 }
 
 function keyed<T extends { path: string }>(list: T[], keyOf: (p: string) => string, skipped: SkipNote[]): { files: Map<string, T>; caseClashes: string[]; clashGroups: Map<string, T[]> } {
@@ -386,7 +400,7 @@ export function resolveClashes<T extends { path: string }>(listing: Listing<T>, 
     listing.clashGroups!.set(key, [chosen, ...others]);
     for (let i = listing.skipped.length - 1; i >= 0; i--) {
       const s = listing.skipped[i]!;
-      if (names.has(s.path) && s.reason.startsWith(CLASH_REASON)) listing.skipped.splice(i, 1);
+      if (names.has(s.path) && s.kind === "name-clash") listing.skipped.splice(i, 1);
     }
     for (let i = listing.caseClashes.length - 1; i >= 0; i--) if (names.has(listing.caseClashes[i]!)) listing.caseClashes.splice(i, 1);
     for (const o of others) {

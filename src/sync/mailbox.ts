@@ -9,7 +9,7 @@ import type { Logger } from "../logger.js";
 import { joinRemotePath } from "../providers/paths.js";
 import type { StorageProvider } from "../providers/types.js";
 import type { SyncFilter } from "./filters.js";
-import { forEachLimit } from "./limit.js";
+import { forEachLimit } from "../util/concurrency.js";
 import { isLocalNameProblem, nameProblemReason, WorkspaceFs } from "../util/safe-fs.js";
 import { installToken } from "../util/temp-names.js";
 import { listRemote } from "./listing.js";

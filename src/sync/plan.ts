@@ -56,8 +56,8 @@ export function planSync(
   for (const k of remote.keys()) keys.add(k);
   if (state) for (const k of Object.keys(state)) keys.add(k);
 
-  // Names already used anywhere, so a conflict copy never lands on an existing file.
-  const taken = new Set(keys);
+  // Names already used anywhere, so a conflict copy never lands on an existing file (bisync only).
+  const taken = options.mode === "bisync" ? new Set(keys) : keys;
   const actions: SyncAction[] = [];
   const noDeletes = options.noDeletes === true || state === undefined;
 

@@ -64,14 +64,31 @@ export interface SyncState {
   savedAt: string;
   /** Agreed files by path (the comparison key). */
   files: Record<string, StateEntry>;
+  /**
+   * The boot the state was written in, when the provider flushes small files lazily
+   * (`ProviderCapabilities.lazyFlush`): a state from another boot may describe files that never
+   * reached the disk, and is not trusted (a merge run).
+   */
+  bootId?: string;
   /** Mirror ingest: cloud signature of each ingested file at the time it was copied in. */
   ingested?: Record<string, RemoteSignature>;
 }
+
+/**
+ * What kind of skip a note is, for code that acts on it (logging level, clash resolution): never
+ * decided from the reason's text. Absent for the rest.
+ * - `ignored-name`: a name the provider refuses to store (`ProviderCapabilities.ignoredNames`);
+ * - `name-clash`: differs only in case or Unicode form from a name that is synced;
+ * - `non-utf8`: a name that is not valid UTF-8.
+ */
+export type SkipKind = "ignored-name" | "name-clash" | "non-utf8";
 
 /** Why a file was left alone. */
 export interface SkipNote {
   path: string;
   reason: string;
+  /** Set by the listings where code acts on the kind (see {@link SkipKind}); not part of a run's result. */
+  kind?: SkipKind;
 }
 
 /** Which side wins a conflict. */

@@ -11,7 +11,7 @@
  *
  * Refusals are {@link LocalPathError}s with a reason for the run's `skipped` list.
  */
-import { constants as fsConstants, promises as fsp } from "node:fs";
+import fs, { constants as fsConstants, promises as fsp } from "node:fs";
 import path from "node:path";
 import { WorkspaceSyncError } from "../errors.js";
 
@@ -124,6 +124,90 @@ export class WorkspaceFs {
       }
     }
     return this.verifyDir(relDir);
+  }
+
+  /**
+   * {@link ensureDir} with synchronous calls, with the same checks: for small files, whose folder
+   * metadata is in the page cache, a thread-pool round trip per call costs more than the call.
+   */
+  ensureDirSync(relDir: string): string {
+    try {
+      return this.ensureDirOnceSync(relDir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT" || !this.known.has(relDir)) throw err;
+      for (const k of [...this.known]) if (k === relDir || relDir.startsWith(`${k}/`)) this.known.delete(k);
+      return this.ensureDirOnceSync(relDir);
+    }
+  }
+
+  private ensureDirOnceSync(relDir: string): string {
+    if (relDir !== "" && !this.known.has(relDir)) {
+      let cur = "";
+      for (const seg of relDir.split("/")) {
+        cur = cur ? `${cur}/${seg}` : seg;
+        if (this.known.has(cur)) continue;
+        const abs = this.abs(cur);
+        let st = lstatOrUndefinedSync(abs, cur, this.label);
+        if (!st) {
+          try {
+            fs.mkdirSync(abs);
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw asNameErrorIn(err, cur, this.label);
+            st = lstatOrUndefinedSync(abs, cur, this.label);
+          }
+        }
+        if (st?.isSymbolicLink()) throw new LocalPathError(cur, SYMLINK_REASON(this.label, cur));
+        if (st && !st.isDirectory()) throw new LocalPathError(cur, `${cur} is a file in ${this.label}, not a folder: skipped`);
+        this.known.add(cur);
+      }
+    }
+    return this.verifyDirSync(relDir);
+  }
+
+  /** {@link verifyDir} with synchronous calls (see {@link ensureDirSync}). */
+  verifyDirSync(relDir: string): string {
+    const abs = this.abs(relDir);
+    if (this.realRoot === undefined) {
+      try {
+        this.realRoot = fs.realpathSync.native(this.root);
+      } catch (err) {
+        throw asNameErrorIn(err, ".", this.label);
+      }
+    }
+    const realRoot = this.realRoot;
+    const expected = relDir === "" ? realRoot : path.join(realRoot, ...relDir.split("/"));
+    let real: string;
+    try {
+      real = fs.realpathSync.native(abs);
+    } catch (err) {
+      throw asNameErrorIn(err, relDir, this.label);
+    }
+    if (real === expected) return abs;
+    let cur = "";
+    for (const seg of relDir.split("/").filter(Boolean)) {
+      cur = cur ? `${cur}/${seg}` : seg;
+      const st = lstatOrUndefinedSync(this.abs(cur), cur, this.label);
+      if (!st) throw new LocalPathError(cur, `${cur} vanished during the sync: skipped`);
+      if (st.isSymbolicLink()) throw new LocalPathError(cur, SYMLINK_REASON(this.label, cur));
+      if (!st.isDirectory()) throw new LocalPathError(cur, `${cur} is a file in ${this.label}, not a folder: skipped`);
+    }
+    if (relDir === "" || path.relative(realRoot, real).startsWith("..")) {
+      throw new LocalPathError(relDir || ".", `${this.label} was replaced during the sync: skipped`);
+    }
+    return abs;
+  }
+
+  /**
+   * {@link rename} with synchronous calls (see {@link ensureDirSync}). `parentChecked`: the caller
+   * checked the parent chain with {@link ensureDirSync} or {@link verifyDirSync} with no `await` since.
+   */
+  renameSync(fromAbs: string, rel: string, options: { parentChecked?: boolean } = {}): void {
+    if (!options.parentChecked) this.verifyDirSync(parentOf(rel));
+    const abs = this.abs(rel);
+    const st = lstatOrUndefinedSync(abs, rel, this.label);
+    if (st?.isSymbolicLink()) throw new LocalPathError(rel, `a symlink in ${this.label} has this name; it is never replaced: skipped`);
+    if (st && !st.isFile()) throw new LocalPathError(rel, st.isDirectory() ? `a folder in ${this.label} has this file's name: skipped` : `a special file in ${this.label} has this name: skipped`);
+    fs.renameSync(fromAbs, abs);
   }
 
   /** Checks, now, that `relDir` is a real folder reached without links. Returns its absolute path. */
@@ -259,6 +343,15 @@ function parentOf(rel: string): string {
 async function lstatOrUndefined(abs: string, rel: string, label: string): Promise<import("node:fs").Stats | undefined> {
   try {
     return await fsp.lstat(abs);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw asNameErrorIn(err, rel, label);
+  }
+}
+
+function lstatOrUndefinedSync(abs: string, rel: string, label: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(abs);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw asNameErrorIn(err, rel, label);

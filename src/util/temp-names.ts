@@ -54,9 +54,14 @@ export function installToken(stateDir?: string): string {
   return token;
 }
 
-/** Random part of one temp name. */
+/** Random base of this process's temp-name nonces; each name adds a counter (one random read per process, not per file). */
+const nonceBase = randomBytes(6).readUIntBE(0, 6);
+let nonceCounter = 0;
+
+/** Random part of one temp name: 12 hex digits, unique within the process. */
 function nonce(): string {
-  return randomBytes(6).toString("hex");
+  nonceCounter = (nonceCounter + 1) % 0x1000000000000;
+  return ((nonceBase + nonceCounter) % 0x1000000000000).toString(16).padStart(12, "0");
 }
 
 /** Prefix of sync download temp files in the workspace. */

@@ -81,7 +81,9 @@ function freezingProvider(inner: StorageProvider, job: Extract<ChildJob, { op: "
     },
     async write(p, source, o) {
       const n = ++writes;
-      return inner.write(p, n === job.freezeInUpload ? (source.pipe(freezer(after)) as Readable) : source, o);
+      // The frozen stream is no longer the file itself: without `sourceFile` the provider must read it.
+      if (n === job.freezeInUpload) return inner.write(p, source.pipe(freezer(after)) as Readable, { ...o, sourceFile: undefined });
+      return inner.write(p, source, o);
     },
   };
 }

@@ -1,0 +1,103 @@
+/**
+ * The first step of the push and bisync parts: load the state, list both sides at once, settle
+ * name clashes, and set aside what is out of scope on both sides.
+ */
+import { WorkspaceSyncError, toWorkspaceSyncError } from "../errors.js";
+import { bootId } from "../util/boot-id.js";
+import { localChanged } from "./deltas.js";
+import { listLocal, listRemote, resolveClashes } from "./listing.js";
+import type { Prepared, RunContext } from "./run-context.js";
+import { applyBlocked } from "./scope.js";
+import { loadState } from "./state.js";
+import type { SkipNote, StateEntry } from "./types.js";
+
+/** Loads the state and both listings, resolves clashes and scope; throws (nothing changed) when a listing fails. */
+export async function prepare(ctx: RunContext): Promise<Prepared> {
+  let state = await loadState(ctx.stateFile, ctx.identity, (m) => ctx.logger.warn(`[workspace-sync] ${m}`));
+  if (state && state.mode !== ctx.mode) {
+    ctx.logger.info(`[workspace-sync] Mode changed from ${state.mode} to ${ctx.mode}: this run merges without deleting`);
+    state = undefined;
+  }
+  let restarted = false;
+  if (state?.bootId !== undefined && state.bootId !== bootId()) {
+    // Written before a restart by a run whose small files were not flushed one by one: a power cut
+    // may have left some empty under their names. A merge compares instead of trusting it.
+    // (Its ingest records describe workspace files, which are flushed one by one: kept.)
+    ctx.logger.info("[workspace-sync] The machine restarted since the last sync, whose last writes were not flushed one by one: this run merges without deleting");
+    state = { ...state, files: {} };
+    restarted = true;
+  }
+  let noDeletes = state === undefined || restarted;
+  if (state && state.filtersHash !== ctx.filter.hash) {
+    ctx.logger.info("[workspace-sync] Exclude settings changed since the last sync: this run merges without deleting");
+    noDeletes = true;
+  }
+  const ignoredNames = ctx.provider.capabilities.ignoredNames;
+  const [localRes, remoteRes] = await Promise.allSettled([
+    listLocal(ctx.workspace, {
+      filter: ctx.filter,
+      copySymlinks: ctx.settings.copySymlinks === true,
+      ignoredNames,
+      keyOf: ctx.keyOf,
+      syncToken: ctx.token,
+      providerTempKind: ctx.provider.tempFileKind?.bind(ctx.provider),
+      signal: ctx.signal,
+    }),
+    listRemote(ctx.provider, ctx.remoteDir, { filter: ctx.filter, keyOf: ctx.keyOf, signal: ctx.signal }),
+  ]);
+  if (localRes.status === "rejected") {
+    throw wrapListingError(localRes.reason, `the workspace ${ctx.workspace}`);
+  }
+  if (remoteRes.status === "rejected") {
+    throw wrapListingError(remoteRes.reason, `the cloud folder ${ctx.remoteLabel}`);
+  }
+  const local = localRes.value;
+  const remote = remoteRes.value;
+  // Two workspace names for one cloud name (`code/a.txt` and `CODE/a.txt` on Dropbox): keep syncing
+  // the one synced before (it matches the state, or the cloud spelling), so a new twin never
+  // replaces its cloud copy; the other is skipped and reported.
+  const prior = state?.files;
+  resolveClashes(local, (key, variants) => {
+    const s = prior?.[key];
+    const synced = s ? variants.find((v) => !localChanged(v, s.local)) : undefined;
+    if (synced) return synced;
+    const r = remote.files.get(key);
+    const spelled = r ? (variants.find((v) => v.path === r.path) ?? variants.find((v) => v.path.normalize("NFC") === r.path.normalize("NFC"))) : undefined;
+    return spelled ?? variants[0]!;
+  });
+  for (const s of local.skipped) logSkip(ctx, s);
+  // A name either side cannot sync (a workspace symlink, special file or clash; a cloud name the
+  // workspace cannot hold) is out of scope on both sides, and so is everything under a workspace
+  // symlink: never written over, never deleted, and its state entry set aside.
+  const inScope = applyBlocked(local, remote, ctx.keyOf);
+  let priorFiles: Record<string, StateEntry> | undefined;
+  if (state) {
+    // The state's own record when every entry stays in scope (no copy of a large map).
+    const files = state.files;
+    let all = true;
+    for (const k in files) {
+      if (ctx.filter.excluded(k) || !inScope(k)) {
+        all = false;
+        break;
+      }
+    }
+    if (all) priorFiles = files;
+    else {
+      priorFiles = {};
+      for (const k in files) if (!ctx.filter.excluded(k) && inScope(k)) priorFiles[k] = files[k]!;
+    }
+  }
+  return { state, priorFiles, local, remote, noDeletes };
+}
+
+/** A name the provider refuses is routine (info); a clash or an unreadable name needs the user (warn). */
+function logSkip(ctx: RunContext, s: SkipNote): void {
+  if (s.kind === "ignored-name") ctx.logger.info(`[workspace-sync] Skipping ${s.path}: ${s.reason}`);
+  else if (s.kind === "name-clash" || s.kind === "non-utf8") ctx.logger.warn(`[workspace-sync] Skipping ${s.path}: ${s.reason}`);
+}
+
+function wrapListingError(err: unknown, what: string): WorkspaceSyncError {
+  const e = toWorkspaceSyncError(err);
+  if (e.code === "ABORTED" || e.code === "TIMEOUT") return e;
+  return new WorkspaceSyncError(e.code, `Could not list ${what}; nothing was changed: ${e.message}`, { path: e.path, cause: err, retryable: e.retryable });
+}

@@ -1,0 +1,102 @@
+/**
+ * The push (mailbox, mirror) or bisync part of a run, after `prepare`: compare where sameness is
+ * unknown, plan, check safety, then execute (or report, on a dry run).
+ */
+import { throwIfAborted } from "../errors.js";
+import { forEachLimit } from "../util/concurrency.js";
+import { pairsToCompare, type ContentComparer } from "./compare.js";
+import { dryRunReport } from "./dry-run.js";
+import { executePlan, type ExecuteOutcome } from "./execute.js";
+import { conflictWinner, contentCheckCandidates, planSync } from "./plan.js";
+import { comparerFor, protectedPrefixes, type Prepared, type RunContext } from "./run-context.js";
+import { checkSafety } from "./safety.js";
+import type { SkipNote, SyncAction } from "./types.js";
+
+/** Plans, checks and executes the push or bisync part. Returns the outcome (with the new state entries) and every skip. */
+export async function reconcile(ctx: RunContext, p: Prepared): Promise<{ outcome: ExecuteOutcome; skipped: SkipNote[] }> {
+  const prefixes = protectedPrefixes(ctx);
+  const inScope = (k: string): boolean => !prefixes.some((x) => k.startsWith(x));
+  const candidates = contentCheckCandidates(p.local.files, p.remote.files, p.priorFiles).filter(inScope);
+  const comparer = comparerFor(ctx);
+  const equalContent = await comparer.findEqual(pairsToCompare(candidates, p.local.files, p.remote.files, p.priorFiles, { bisync: ctx.mode === "bisync", provider: ctx.provider }));
+  throwIfAborted(ctx.signal);
+  const plan = planSync(p.local.files, p.remote.files, p.priorFiles, {
+    mode: ctx.mode,
+    conflictResolve: ctx.settings.conflictResolve ?? "newer",
+    noDeletes: p.noDeletes,
+    equalContent,
+    protectedPrefixes: prefixes,
+    keyOf: ctx.keyOf,
+  });
+  await useSourceMtimes(ctx, p, plan.actions, comparer);
+  const count = (keys: Iterable<string>): number => {
+    let n = 0;
+    for (const k of keys) if (inScope(k)) n++;
+    return n;
+  };
+  const unsafe = checkSafety({
+    actions: plan.actions,
+    localCount: count(p.local.files.keys()),
+    remoteCount: count(p.remote.files.keys()),
+    stateCount: p.priorFiles ? count(Object.keys(p.priorFiles)) : 0,
+    maxDelete: ctx.settings.maxDelete ?? 50,
+    workspace: ctx.workspace,
+    remote: ctx.remoteLabel,
+    statePath: ctx.stateFile,
+  });
+  if (unsafe) throw unsafe;
+
+  const skipped: SkipNote[] = [...p.local.skipped, ...p.remote.skipped];
+  for (const a of plan.actions) if (a.kind === "skip") skipped.push({ path: a.path, reason: a.reason });
+  const caseConflicts = [...p.local.caseClashes, ...p.remote.caseClashes];
+
+  if (ctx.dryRun) {
+    const report = dryRunReport(plan.actions, p.local.files, p.remote.files, caseConflicts);
+    for (const line of report.lines) ctx.logger.info(line);
+    return { outcome: report.outcome, skipped };
+  }
+
+  const outcome = await executePlan(plan.actions, {
+    provider: ctx.provider,
+    remoteDir: ctx.remoteDir,
+    workspace: ctx.workspace,
+    wfs: ctx.wfs!,
+    token: ctx.token,
+    local: p.local.files,
+    remote: p.remote.files,
+    prior: p.priorFiles,
+    keyOf: ctx.keyOf,
+    concurrency: ctx.concurrency,
+    logger: ctx.logger,
+    signal: ctx.signal,
+  });
+  outcome.conflicts.push(...caseConflicts);
+  skipped.push(...outcome.skipped);
+  return { outcome, skipped };
+}
+
+/**
+ * `newer` conflicts on backends whose listings give the upload time (S3): the time the cloud copy
+ * was edited is the source mtime stored with the object (this tool and rclone both store it), so
+ * each conflicting file is looked up once (the comparer's `stat()`, shared with the comparison) and
+ * the winner decided on that instead.
+ */
+async function useSourceMtimes(ctx: RunContext, p: Prepared, actions: SyncAction[], comparer: ContentComparer): Promise<void> {
+  const caps = ctx.provider.capabilities;
+  if (caps.listMtime !== "upload" || !caps.metadata || (ctx.settings.conflictResolve ?? "newer") !== "newer") return;
+  const conflicts = actions.map((a, i) => [a, i] as const).filter(([a]) => a.kind === "conflict");
+  await forEachLimit(
+    conflicts,
+    ctx.concurrency,
+    async ([a, i], _j, signal) => {
+      if (a.kind !== "conflict") return;
+      const l = p.local.files.get(a.path);
+      const r = p.remote.files.get(a.path);
+      if (!l || !r) return;
+      const st = await comparer.withSourceTime(r, signal);
+      if (st?.mtimeNs === undefined) return;
+      actions[i] = { ...a, winner: conflictWinner(l, st, "newer") };
+    },
+    ctx.signal,
+  );
+}

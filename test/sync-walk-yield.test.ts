@@ -1,0 +1,74 @@
+/**
+ * The event loop stays responsive during a large walk: both walks read file metadata with
+ * synchronous calls, and must give the loop a turn at least once per WALK_YIELD_EVERY entries of
+ * one folder (counted, not timed: the entries seen between two ticks of a setImmediate chain).
+ */
+import assert from "node:assert/strict";
+import { promises as fsp } from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { createLocalProvider, WALK_YIELD_EVERY as PROVIDER_YIELD_EVERY } from "../src/providers/local/index.js";
+import { createFilter } from "../src/sync/filters.js";
+import { listLocal, WALK_YIELD_EVERY } from "../src/sync/listing.js";
+import { tempDir } from "./support/tree.js";
+
+/**
+ * Counts entries seen between two turns of the event loop's check phase: `seen()` per entry, and
+ * `stop()` returns the most seen in one stretch without a turn.
+ */
+function stretches(): { seen: () => void; stop: () => number } {
+  let current = 0;
+  let most = 0;
+  let running = true;
+  const tick = (): void => {
+    if (!running) return;
+    current = 0;
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  return {
+    seen() {
+      current++;
+      if (current > most) most = current;
+    },
+    stop() {
+      running = false;
+      return most;
+    },
+  };
+}
+
+async function oneBigFolder(dir: string, files: number): Promise<void> {
+  await fsp.mkdir(dir, { recursive: true });
+  for (let i = 0; i < files; i += 256) {
+    await Promise.all(Array.from({ length: Math.min(256, files - i) }, (_, j) => fsp.writeFile(path.join(dir, `f${i + j}.txt`), "x")));
+  }
+}
+
+test("a walk of one large folder gives the event loop a turn every WALK_YIELD_EVERY entries", async (t) => {
+  const { dir, cleanup } = await tempDir("ws-walk-yield-");
+  t.after(cleanup);
+  const chunks = 8;
+  const ws = path.join(dir, "ws");
+  await oneBigFolder(path.join(ws, "big"), chunks * WALK_YIELD_EVERY);
+
+  const base = createFilter([], false);
+  const local = stretches();
+  // The walk asks the filter about every entry: that is where the entries are counted.
+  const filter = { ...base, matches: (p: string) => (local.seen(), base.matches(p)) };
+  const listing = await listLocal(ws, { filter, copySymlinks: false, keyOf: (p) => p });
+  const localMost = local.stop();
+  assert.equal(listing.files.size, chunks * WALK_YIELD_EVERY);
+  assert.ok(localMost <= WALK_YIELD_EVERY + 1, `the workspace walk went through ${localMost} entries without a turn of the event loop`);
+
+  const provider = createLocalProvider({ root: ws });
+  const remote = stretches();
+  let n = 0;
+  for await (const _ of provider.list("", { recursive: true })) {
+    remote.seen();
+    n++;
+  }
+  const remoteMost = remote.stop();
+  assert.equal(n, chunks * PROVIDER_YIELD_EVERY);
+  assert.ok(remoteMost <= PROVIDER_YIELD_EVERY, `the provider walk yielded ${remoteMost} entries without a turn of the event loop`);
+});
