@@ -226,3 +226,14 @@ test("warnings found before a failure travel on the error", () => {
   const err = configError(() => resolveConfig({ sync: { mode: 1, colour: "x" } }, { env }));
   assert.deepEqual(err.warnings, ["sync.colour: unknown key, ignored — check the spelling against the config reference"]);
 });
+
+test("a passphrase without encrypt: true loads (the plugin's default is unencrypted) but warns that snapshots are not encrypted", () => {
+  const warned = resolveConfig({ backup: { enabled: true, provider: "local", local: { root: "/srv/b" }, passphrase: "s3cret pass" } });
+  assert.equal(warned.backup?.encrypt, false);
+  const w = warned.warnings.filter((m) => m.startsWith("backup.encrypt:"));
+  assert.equal(w.length, 1, warned.warnings.join("\n"));
+  assert.match(w[0]!, /NOT encrypted .*"encrypt": true/);
+  assert.ok(!w[0]!.includes("s3cret"), "the passphrase is never echoed");
+  const quiet = resolveConfig({ backup: { enabled: true, provider: "local", local: { root: "/srv/b" }, passphrase: "s3cret pass", encrypt: true } });
+  assert.deepEqual(quiet.warnings.filter((m) => m.startsWith("backup.encrypt:")), []);
+});

@@ -2,7 +2,8 @@
  * The packed package in the real OpenClaw host (the npm package `openclaw` at the version in
  * `package.json` `openclaw.build`, on Node 24): `openclaw plugins install`, then
  * `openclaw workspace-sync backup now` / `backup list` / `backup restore` / `sync` / `status` on the
- * local provider, with a nested `{ sync, backup }` config in `plugins.entries`.
+ * local provider, with a nested `{ sync, backup }` config in `plugins.entries`; and the adapter
+ * type-checked against the host's published SDK types (`OpenClawPluginApi`, `OpenClawPluginDefinition`).
  *
  * Opt-in (`WS_OPENCLAW_HOST_TEST=1`): the host install is ~400 MB from the npm registry and every
  * `openclaw` command starts the host (~30-40 s each on a 2-core machine), several minutes in all,
@@ -46,6 +47,27 @@ test("the real OpenClaw host installs the packed plugin and runs backup now → 
     }
   };
   run("npm", ["install", "--no-audit", "--no-fund", "--prefix", dir, `openclaw@${OPENCLAW_VERSION}`]);
+  // The adapter against the host's published types: our structural HostApi must accept the SDK's
+  // OpenClawPluginApi, and the entry must be an OpenClawPluginDefinition.
+  writeFileSync(
+    path.join(dir, "types-check.ts"),
+    [
+      'import type { OpenClawPluginApi, OpenClawPluginDefinition } from "openclaw/plugin-sdk/plugin-entry";',
+      `import entry from ${JSON.stringify(path.join(ROOT, "src", "openclaw", "index.js"))};`,
+      `import { registerWorkspaceSync } from ${JSON.stringify(path.join(ROOT, "src", "openclaw", "plugin.js"))};`,
+      "export function register(api: OpenClawPluginApi): void { registerWorkspaceSync(api); }",
+      "export const definition: OpenClawPluginDefinition = entry;",
+    ].join("\n"),
+  );
+  writeFileSync(
+    path.join(dir, "tsconfig.json"),
+    JSON.stringify({
+      compilerOptions: { strict: true, module: "nodenext", moduleResolution: "nodenext", target: "es2022", skipLibCheck: true, noEmit: true, types: ["node"], typeRoots: [path.join(ROOT, "node_modules", "@types")] },
+      files: ["types-check.ts"],
+    }),
+  );
+  run(process.execPath, [path.join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", path.join(dir, "tsconfig.json")]);
+
   const tgz = run("npm", ["pack", "--silent", "--pack-destination", dir], ROOT).trim().split("\n").pop()!;
   const openclaw = (args: string[]) => run(node, [path.join(dir, "node_modules", ".bin", "openclaw"), ...args]);
   openclaw(["plugins", "install", "--force", "--accept-capabilities", path.join(dir, tgz)]);
@@ -64,7 +86,7 @@ test("the real OpenClaw host installs the packed plugin and runs backup now → 
 
   const backup = openclaw(["workspace-sync", "backup", "now"]);
   assert.match(backup, /Backup complete: backup-\d{8}T\d{6}Z\.tar\.gz\.enc/);
-  assert.doesNotMatch(backup, /runtime is intentionally unavailable|not configured|ignored because sync keys/);
+  assert.doesNotMatch(backup, /runtime is intentionally unavailable|sync: off|ignored because sync keys/);
   assert.match(openclaw(["workspace-sync", "backup", "list"]), /1 snapshot\(s\)/);
   const restored = path.join(dir, "restored");
   assert.match(openclaw(["workspace-sync", "backup", "restore", "--snapshot", "latest", "--to", restored]), /MAC verified/);

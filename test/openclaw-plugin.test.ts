@@ -63,7 +63,7 @@ test("register → start → session hook syncs → inbox notification → tool 
   assert.equal(host.hooks.session_start.length, 1);
   assert.equal(host.hooks.session_end.length, 1);
   assert.deepEqual(host.tools.map((x) => x.names), [["workspace_inbox"]]);
-  assert.match(host.logs.map((l) => l.message).join("\n"), /workspace-sync: registered \(provider: local\)/);
+  assert.match(host.logs.map((l) => l.message).join("\n"), /workspace-sync: registered \(sync: local, backup: local\)/);
 
   const before = timers();
   await host.startServices({ workspaceDir, stateDir });

@@ -196,6 +196,10 @@ function buildBackup(
   if (b.encrypt && passphrase === undefined) {
     warnings.push('backup.passphrase: backup.encrypt is true but no passphrase is set — backups and restores will fail until you set one (e.g. "${BACKUP_PASSPHRASE}")');
   }
+  if (!b.encrypt && passphrase !== undefined) {
+    // The plugin's default is encrypt: false; a passphrase alone does not change that, so say so.
+    warnings.push("backup.encrypt: a passphrase is set but encrypt is not true, so snapshots are NOT encrypted — set \"encrypt\": true to encrypt them");
+  }
   // The retention policy is checked by the same code that applies it, so a config never loads
   // and then fails (or deletes more than meant) at prune time.
   normalizePolicy(b.retain);

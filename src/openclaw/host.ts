@@ -111,12 +111,13 @@ export interface HostRuntime {
   system?: {
     enqueueSystemEvent?: (text: string, options: { sessionKey: string; agentId?: string; contextKey?: string | null }) => boolean;
     /** Current hosts. */
-    requestHeartbeat?: (options: { source: string; intent: string; reason?: string; agentId?: string; sessionKey?: string }) => void;
+    requestHeartbeat?: (options: { source: "other"; intent: "event"; reason?: string; agentId?: string; sessionKey?: string }) => void;
     /** Deprecated in current hosts in favour of `requestHeartbeat`; what 2026.1 hosts have. */
     requestHeartbeatNow?: (options?: { reason?: string; agentId?: string; sessionKey?: string }) => void;
   };
   agent?: {
-    resolveAgentWorkspaceDir?: (config: HostConfig, agentId: string) => string;
+    // Method syntax: the host types its config far more precisely; we hand back the one it gave us.
+    resolveAgentWorkspaceDir?(config: HostConfig, agentId: string): string;
   };
   state?: {
     resolveStateDir?: () => string;

@@ -60,7 +60,11 @@ export function registerWorkspaceSync(api: HostApi): PluginState {
   } catch (err) {
     if (fullLoad) log.error(`[workspace-sync] ${errorMessage(err)}`);
   }
-  if (fullLoad) log.info(`workspace-sync: registered (provider: ${registered && registered.sync.provider !== "off" ? registered.sync.provider : "not configured"})`);
+  if (fullLoad) {
+    const sync = registered && registered.sync.provider !== "off" ? registered.sync.provider : "off";
+    const backup = registered?.backup?.enabled ? registered.backup.provider : "off";
+    log.info(`workspace-sync: registered (sync: ${sync}, backup: ${backup})`);
+  }
 
   // Older hosts only read `commands`; current ones want descriptors. Both name the same root.
   api.registerCli(hostCliRegistrar(api), { commands: [CLI_ROOT], descriptors: [{ name: CLI_ROOT, description: CLI_DESCRIPTION, hasSubcommands: true }] });
