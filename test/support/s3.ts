@@ -1,12 +1,21 @@
 /**
  * S3 test settings against the Ceph RGW that scripts/run-tests.mjs starts (scripts/rgw.mjs) and
  * announces through WS_S3_ENDPOINT, WS_S3_ACCESS_KEY_ID and WS_S3_SECRET_ACCESS_KEY.
- * Each call creates a fresh bucket; RGW is thrown away after the run, buckets with it.
+ * Each call creates a fresh bucket, emptied and removed when the test ends: one run of the suite (CI
+ * runs it on three Node versions against one RGW) must fit the OSD's in-memory store.
  */
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { TestContext } from "node:test";
-import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+  AbortMultipartUploadCommand,
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectsCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import type { S3Settings } from "../../src/config/types.js";
 import { silentLogger } from "../../src/logger.js";
 import { buildS3Client } from "../../src/providers/s3/client.js";
@@ -42,7 +51,36 @@ export async function s3TestSettings(t: TestContext, overrides: Partial<S3Settin
     t.skip(INSTALL_HINT);
     return undefined;
   }
-  return createTestBucket(rgw, "ws-test-", overrides);
+  const settings = await createTestBucket(rgw, "ws-test-", overrides);
+  t.after(() => removeTestBucket(settings));
+  return settings;
+}
+
+/**
+ * Empties and deletes a test bucket (objects, then unfinished multipart uploads, then the bucket).
+ * Best effort: a test that broke the bucket on purpose must not fail in its clean-up.
+ */
+export async function removeTestBucket(settings: S3TestSettings): Promise<void> {
+  const client = rawS3Client({ ...settings, maxRetrySeconds: 2 });
+  const Bucket = settings.bucket;
+  try {
+    for (let token: string | undefined; ; ) {
+      const page = await client.send(new ListObjectsV2Command({ Bucket, ContinuationToken: token }));
+      const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
+      if (keys.length > 0) await client.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects: keys, Quiet: true } }));
+      if (!page.IsTruncated) break;
+      token = page.NextContinuationToken;
+    }
+    const uploads = await client.send(new ListMultipartUploadsCommand({ Bucket }));
+    for (const u of uploads.Uploads ?? []) {
+      if (u.Key && u.UploadId) await client.send(new AbortMultipartUploadCommand({ Bucket, Key: u.Key, UploadId: u.UploadId }));
+    }
+    await client.send(new DeleteBucketCommand({ Bucket }));
+  } catch {
+    // left for the throwaway RGW
+  } finally {
+    client.destroy();
+  }
 }
 
 /**
