@@ -186,14 +186,9 @@ export class WorkspaceFs {
     let cur = "";
     for (const seg of relDir.split("/").filter(Boolean)) {
       cur = cur ? `${cur}/${seg}` : seg;
-      const st = lstatOrUndefinedSync(this.abs(cur), cur, this.label);
-      if (!st) throw new LocalPathError(cur, `${cur} vanished during the sync: skipped`);
-      if (st.isSymbolicLink()) throw new LocalPathError(cur, SYMLINK_REASON(this.label, cur));
-      if (!st.isDirectory()) throw new LocalPathError(cur, `${cur} is a file in ${this.label}, not a folder: skipped`);
+      this.checkSegment(lstatOrUndefinedSync(this.abs(cur), cur, this.label), cur);
     }
-    if (relDir === "" || path.relative(realRoot, real).startsWith("..")) {
-      throw new LocalPathError(relDir || ".", `${this.label} was replaced during the sync: skipped`);
-    }
+    this.checkNotReplaced(relDir, realRoot, real);
     return abs;
   }
 
@@ -205,9 +200,28 @@ export class WorkspaceFs {
     if (!options.parentChecked) this.verifyDirSync(parentOf(rel));
     const abs = this.abs(rel);
     const st = lstatOrUndefinedSync(abs, rel, this.label);
+    this.checkFileSlot(st, rel);
+    fs.renameSync(fromAbs, abs);
+  }
+
+  /** A folder on the way to a write must exist, be a folder and not be a link. */
+  private checkSegment(st: { isSymbolicLink(): boolean; isDirectory(): boolean } | undefined, cur: string): void {
+    if (!st) throw new LocalPathError(cur, `${cur} vanished during the sync: skipped`);
+    if (st.isSymbolicLink()) throw new LocalPathError(cur, SYMLINK_REASON(this.label, cur));
+    if (!st.isDirectory()) throw new LocalPathError(cur, `${cur} is a file in ${this.label}, not a folder: skipped`);
+  }
+
+  /** After the slow path: the folder's real path must still lie inside the tree. */
+  private checkNotReplaced(relDir: string, realRoot: string, real: string): void {
+    if (relDir === "" || path.relative(realRoot, real).startsWith("..")) {
+      throw new LocalPathError(relDir || ".", `${this.label} was replaced during the sync: skipped`);
+    }
+  }
+
+  /** The name a file is written to must be absent or a regular file (never a link, folder or device). */
+  private checkFileSlot(st: { isSymbolicLink(): boolean; isDirectory(): boolean; isFile(): boolean } | undefined, rel: string): void {
     if (st?.isSymbolicLink()) throw new LocalPathError(rel, `a symlink in ${this.label} has this name; it is never replaced: skipped`);
     if (st && !st.isFile()) throw new LocalPathError(rel, st.isDirectory() ? `a folder in ${this.label} has this file's name: skipped` : `a special file in ${this.label} has this name: skipped`);
-    fs.renameSync(fromAbs, abs);
   }
 
   /** Checks, now, that `relDir` is a real folder reached without links. Returns its absolute path. */
@@ -230,14 +244,9 @@ export class WorkspaceFs {
     let cur = "";
     for (const seg of relDir.split("/").filter(Boolean)) {
       cur = cur ? `${cur}/${seg}` : seg;
-      const st = await lstatOrUndefined(this.abs(cur), cur, this.label);
-      if (!st) throw new LocalPathError(cur, `${cur} vanished during the sync: skipped`);
-      if (st.isSymbolicLink()) throw new LocalPathError(cur, SYMLINK_REASON(this.label, cur));
-      if (!st.isDirectory()) throw new LocalPathError(cur, `${cur} is a file in ${this.label}, not a folder: skipped`);
+      this.checkSegment(await lstatOrUndefined(this.abs(cur), cur, this.label), cur);
     }
-    if (relDir === "" || path.relative(realRoot, real).startsWith("..")) {
-      throw new LocalPathError(relDir || ".", `${this.label} was replaced during the sync: skipped`);
-    }
+    this.checkNotReplaced(relDir, realRoot, real);
     return abs;
   }
 
@@ -246,8 +255,7 @@ export class WorkspaceFs {
     await this.verifyDir(parentOf(rel));
     const abs = this.abs(rel);
     const st = await lstatOrUndefined(abs, rel, this.label);
-    if (st?.isSymbolicLink()) throw new LocalPathError(rel, `a symlink in ${this.label} has this name; it is never replaced: skipped`);
-    if (st && !st.isFile()) throw new LocalPathError(rel, st.isDirectory() ? `a folder in ${this.label} has this file's name: skipped` : `a special file in ${this.label} has this name: skipped`);
+    this.checkFileSlot(st, rel);
     return abs;
   }
 
