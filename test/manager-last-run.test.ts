@@ -5,27 +5,17 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { runNode } from "./support/run-node.js";
 import { WorkspaceSync } from "../src/manager/index.js";
 import { readLastRun } from "../src/state/last-run.js";
 import { sampleAgent, tempDir } from "./support/tree.js";
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "src", "cli", "main.js");
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const cli = (args: string[]) => runNode(MAIN, args);
 
 test("a sync run by WorkspaceSync is recorded and shows in `sync status`; a dry run is not recorded", async (t) => {
   const { dir, cleanup } = await tempDir("ws-last-run-");

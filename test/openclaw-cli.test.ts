@@ -5,10 +5,10 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { runNode, type NodeRun } from "./support/run-node.js";
 import { Command } from "commander";
 import { addCommandsTo, argsFromCommander, commanderFlags } from "../src/cli/commander.js";
 import { COMMANDS, GROUPS } from "../src/cli/table.js";
@@ -21,23 +21,9 @@ const BIN = path.resolve(HERE, "..", "src", "cli", "main.js");
 const HOST = path.resolve(HERE, "support", "openclaw-cli-child.js");
 const PASS = "host-cli passphrase $(x)";
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = NodeRun;
 
-function run(file: string, args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [file, ...args], { env: { ...process.env, WS_TEST_PASS: PASS }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const run = (file: string, args: string[]): Promise<Run> => runNode(file, args, { WS_TEST_PASS: PASS });
 
 async function fixture(t: { after(fn: () => Promise<void>): void }) {
   const { dir, cleanup } = await tempDir("ws-hostcli-");
