@@ -14,7 +14,7 @@
  *          best of --runs), then --sync-scale-files (default 100000) in every mode (first run and
  *          no-change, peak RSS)
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { promises as fsp } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -164,10 +164,12 @@ async function restoreRows(data: { bytes: number }, stateDir: string, dest: stri
   const keep = (a: Measured | undefined, m: Measured): Measured => (a === undefined || m.ms < a.ms ? m : a);
   for (let i = 0; i < runs; i++) {
     await fsp.rm(target, { recursive: true, force: true });
+    settleDisk();
     const ours = await measure(process.execPath, [childJs, "restore", stateDir, dest, target]);
     rs = keep(rs, ours);
     await fsp.rm(cliTarget, { recursive: true, force: true });
     await fsp.mkdir(cliTarget);
+    settleDisk();
     const cli = await measure("sh", ["-c", `openssl enc -d -aes-256-cbc -pbkdf2 -iter 100000 -pass env:BENCH_PASS -in "${path.join(dest, snapshot)}" | tar -xz -C "${cliTarget}"`]);
     crs = keep(crs, cli);
     // Every pair, with the load: on a shared machine the best of each can come from different moments.
@@ -180,6 +182,15 @@ async function restoreRows(data: { bytes: number }, stateDir: string, dest: stri
   row("openssl enc -d \\| tar -xz (same snapshot)", data.bytes, crs, `${(rs.ms ? crs.ms / rs.ms : 0).toFixed(2)}x our restore time`);
   await fsp.rm(target, { recursive: true, force: true });
   await fsp.rm(cliTarget, { recursive: true, force: true });
+}
+
+/**
+ * Flush dirty pages before a timed restore, so that neither side pays for writing back the
+ * previous run's gigabyte (the page cache absorbs ~1 GiB of writes; whoever runs second used to
+ * inherit the first one's writeback, and run times drifted upwards through a series).
+ */
+function settleDisk(): void {
+  spawnSync("sync");
 }
 
 let stopRgw: (() => Promise<void>) | undefined;
