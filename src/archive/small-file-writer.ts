@@ -19,9 +19,8 @@
  * Memory: at most {@link MAX_QUEUED_BYTES} plus one batch of file data is queued or being written,
  * and at most {@link MAX_BATCHES} batch buffers exist.
  */
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import { workerModuleAvailable } from "../util/worker-module.js";
 import { writeNewFileSync } from "./write-new-file.js";
 
 /** A batch of files sent to the worker; `data` holds their bytes one after the other. */
@@ -63,25 +62,8 @@ const FREE_BUFFERS = 4;
 /** Batches sent and not yet answered, at most (the main thread writes files itself meanwhile). */
 const MAX_BATCHES = 8;
 
+/** The worker's module; where it is missing (see workerModuleAvailable), every file is written here. */
 const WORKER_URL = new URL("./small-file-worker.js", import.meta.url);
-let workerFound: boolean | undefined;
-
-/**
- * Whether the worker's compiled module is next to this one. It is in the package; a host that
- * runs the TypeScript sources through a loader of its own (or a bundler that drops the file)
- * gets every file written on the main thread instead, as before the thread existed.
- */
-function workerAvailable(): boolean {
-  if (workerFound === undefined) {
-    try {
-      workerFound = WORKER_URL.protocol === "file:" && existsSync(fileURLToPath(WORKER_URL));
-    } catch {
-      workerFound = false;
-    }
-  }
-  return workerFound;
-}
-
 interface Pending {
   bytes: number;
   names: string[];
@@ -116,7 +98,7 @@ export class SmallFileWriter {
    */
   write(full: string, name: string, data: Buffer[], length: number, mode: number, mtime: Date | undefined): void {
     this.check();
-    if (this.#sentBytes - Number(Atomics.load(this.#doneBytes, 0)) >= MAX_QUEUED_BYTES || this.#pending.size >= MAX_BATCHES || !workerAvailable()) {
+    if (this.#sentBytes - Number(Atomics.load(this.#doneBytes, 0)) >= MAX_QUEUED_BYTES || this.#pending.size >= MAX_BATCHES || !workerModuleAvailable(WORKER_URL)) {
       const bytes = data.length === 1 ? (data[0] as Buffer) : Buffer.concat(data, length);
       if (!writeNewFileSync(full, bytes, 0, length, mode, mtime?.getTime())) this.onBadTime(name);
       return;

@@ -196,9 +196,9 @@ export function sizeError(name: string, stored: number, recorded: number): Works
 }
 
 /** After all bytes were read through `mac`: throws unless they and the identity match the MAC file. */
-export function checkMac(plan: AuthPlan & { kind: "mac" }, mac: MacStream): void {
+export function checkMac(plan: AuthPlan & { kind: "mac" }, mac: Pick<MacStream, "bytes" | "tag"> | undefined): void {
   const { record, keys } = plan;
-  if (mac.bytes !== record.size) throw sizeError(record.name, mac.bytes, record.size);
+  if (!mac || mac.bytes !== record.size) throw sizeError(record.name, mac?.bytes ?? 0, record.size);
   const tag = mac.tag;
   if (!tag || !sameHex(snapshotMac(keys, record, tag), record.mac)) {
     throw new WorkspaceSyncError(

@@ -1,21 +1,14 @@
 /**
  * Reading a snapshot for restore and verify: provider → MAC (authenticated snapshots) or SHA-256
  * check (others) → decrypt (KDF auto-detected) → strip the authentication mark → gzip stream. The
+ * integrity check and decryption run on a worker thread (crypto/decode-thread.ts). The
  * MAC is checked once the last byte was read, before the caller may use what it extracted; a
  * failure is explained as exactly as the evidence allows.
  */
 import { PassThrough, Writable, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import {
-  createDecryptStream,
-  createHashStream,
-  createMacStream,
-  createStripAuthMarker,
-  kdfCandidates,
-  kdfToString,
-  pbkdf2Kdf,
-  type MacStream,
-} from "../crypto/index.js";
+import { createMacStream, kdfCandidates, kdfToString, pbkdf2Kdf } from "../crypto/index.js";
+import { createSnapshotDecoder } from "../crypto/decode-thread.js";
 import { WorkspaceSyncError, toWorkspaceSyncError } from "../errors.js";
 import { joinRemotePath } from "../providers/paths.js";
 import type { StorageProvider } from "../providers/types.js";
@@ -34,6 +27,8 @@ export interface OpenSnapshotOptions {
   auth?: AuthPlan;
   /** Names in the snapshot folder, when listed already. */
   folder?: ReadonlySet<string>;
+  /** Check and decrypt on a worker thread where available (default true; false: on this thread). */
+  offThread?: boolean;
 }
 
 /** An open snapshot; see {@link openSnapshotPlaintext}. */
@@ -77,38 +72,36 @@ export async function openSnapshotPlaintext(
   // The MAC covers everything the SHA-256 would: it is only checked where there is no MAC.
   const expected = auth.kind === "mac" ? undefined : await readStoredChecksum(provider, dir, snapshotName, signal);
   const source = await provider.read(joinRemotePath(dir, snapshotName), { signal });
-  const stages: NodeJS.ReadWriteStream[] = [];
-  let mac: MacStream | undefined;
-  let counted: { bytes: number; on(event: "data", fn: () => void): unknown };
-  if (auth.kind === "mac") {
-    mac = createMacStream(auth.keys);
-    stages.push(mac);
-    counted = mac;
-  } else {
-    const hash = createHashStream({ expected, path: snapshotName });
-    stages.push(hash);
-    counted = hash;
+  if (opts.onBytes) {
+    let read = 0;
+    source.on("data", (chunk: Buffer) => {
+      read += chunk.length;
+      opts.onBytes?.(read);
+    });
   }
-  if (opts.onBytes) counted.on("data", () => opts.onBytes?.(counted.bytes));
-  const decrypt = encrypted
-    ? createDecryptStream({ passphrase: backup.passphrase as string, candidates: kdfCandidates(pbkdf2Kdf(backup.kdfIterations)), path: snapshotName })
-    : undefined;
-  if (decrypt) {
-    stages.push(decrypt);
-    const strip = createStripAuthMarker();
-    if (auth.kind === "none") {
-      // Written with a MAC, presented without one: its MAC file was deleted. Nothing is passed on.
-      strip.on("marker", (marked: boolean) => {
-        if (marked) strip.destroy(markerWithoutMac(snapshotName));
-      });
-    }
-    stages.push(strip);
-  }
+  // Written with a MAC, presented without one (its MAC file was deleted): nothing is passed on.
+  const decoder = createSnapshotDecoder(
+    {
+      check: auth.kind === "mac" ? { kind: "mac", key: auth.keys.body } : { kind: "sha256", expected },
+      decrypt: encrypted ? { passphrase: backup.passphrase as string, candidates: kdfCandidates(pbkdf2Kdf(backup.kdfIterations)) } : undefined,
+      path: snapshotName,
+    },
+    { ...(auth.kind === "none" ? { refuseMarked: () => markerWithoutMac(snapshotName) } : {}), ...(opts.offThread === false ? { offThread: false } : {}) },
+  );
   const plain = new PassThrough({ highWaterMark: 256 * 1024 });
-  const done = pipeline([source, ...stages, plain], { signal }).then(() => {
-    if (auth.kind === "mac") checkMac(auth, mac as MacStream);
+  const done = pipeline([source, ...decoder.stages, plain], { signal }).then(() => {
+    if (auth.kind === "mac") checkMac(auth, decoder.result());
   });
-  return { plain, done, expected, auth, kdf: () => (decrypt?.kdf ? kdfToString(decrypt.kdf) : undefined) };
+  return {
+    plain,
+    done,
+    expected,
+    auth,
+    kdf: () => {
+      const kdf = decoder.kdf();
+      return kdf ? kdfToString(kdf) : undefined;
+    },
+  };
 }
 
 /**

@@ -1,0 +1,24 @@
+/**
+ * Locating a worker thread's compiled module next to the module that starts it. The modules are in
+ * the package; a host that runs the TypeScript sources through a loader of its own (or a bundler
+ * that drops the file) does not have them, and the caller then does the work on its own thread,
+ * as it did before the worker existed.
+ */
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const found = new Map<string, boolean>();
+
+/** Whether `url` (a worker module, `new URL("./x.js", import.meta.url)`) is a file that exists. */
+export function workerModuleAvailable(url: URL): boolean {
+  let ok = found.get(url.href);
+  if (ok === undefined) {
+    try {
+      ok = url.protocol === "file:" && existsSync(fileURLToPath(url));
+    } catch {
+      ok = false;
+    }
+    found.set(url.href, ok);
+  }
+  return ok;
+}
