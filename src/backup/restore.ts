@@ -77,6 +77,11 @@ export type RunRestoreResult =
     }
   | { ok: false; error: string; code: ErrorCode };
 
+/** Where a restore goes when no folder is given: `<stateDir>/.backup-restore/<snapshot>`. */
+export function defaultRestoreFolder(stateDir: string, snapshotName: string): string {
+  return path.resolve(stateDir, ".backup-restore", snapshotName);
+}
+
 /** Restores one snapshot into a staging folder. Never throws. */
 export async function runRestore(params: RunRestoreParams): Promise<RunRestoreResult> {
   const logger = params.logger ?? silentLogger;
@@ -110,7 +115,7 @@ async function restoreOnce(params: RunRestoreParams, logger: Logger): Promise<Ru
   const backup = requireBackupSettings(loadSyncConfig(params.syncConfig, logger));
   const { provider, dir } = await openBackupTarget(backup, { logger, stateDir: params.stateDir, provider: params.provider });
   const snapshotName = await resolveSnapshotName(provider, dir, params.snapshotName, signal);
-  const restoredTo = path.resolve(params.restoreTo ?? path.join(params.stateDir, ".backup-restore", snapshotName));
+  const restoredTo = path.resolve(params.restoreTo ?? defaultRestoreFolder(params.stateDir, snapshotName));
   logger.info(`[backup] Restoring snapshot: ${snapshotName}`);
   if (params.requireAuthenticated && params.allowUnauthenticated) {
     throw new WorkspaceSyncError("CONFIG_INVALID", "requireAuthenticated and allowUnauthenticated contradict each other: pass one of them", { path: "allowUnauthenticated" });

@@ -28,6 +28,7 @@ import { countBackup, countSync, emptyBackupStats, emptySyncStats } from "./stat
 import {
   BACKUP_START_DELAY_MS,
   DEFAULT_BACKUP_INTERVAL_S,
+  DEFAULT_SYNC_INTERVAL_S,
   MIN_BACKUP_INTERVAL_S,
   MIN_SYNC_INTERVAL_S,
   SYNC_START_DELAY_MS,
@@ -352,7 +353,7 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
       );
       return;
     }
-    const d = decideInterval(s.interval, 0, MIN_SYNC_INTERVAL_S);
+    const d = decideInterval(s.interval, DEFAULT_SYNC_INTERVAL_S, MIN_SYNC_INTERVAL_S);
     if (!d.enabled) {
       this.logger.info("[workspace-sync] Periodic sync disabled (interval=0)");
       return;
