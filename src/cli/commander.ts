@@ -63,9 +63,10 @@ export function argsFromCommander(opts: Record<string, unknown>, flags: readonly
 /**
  * Adds every table command under `parent` (for the host: `parent` is the `workspace-sync`
  * command it created under `openclaw`). Options the front end does not support (`--config`,
- * `--state-dir`: the host owns them) are simply not in `globalFlags`.
+ * `--state-dir`: the host owns them) are simply not in `globalFlags`. `commands` defaults to the
+ * whole table (a host may offer fewer).
  */
-export function addCommandsTo<const F extends readonly CliFlag[]>(parent: CommanderCommand, frontEnd: CommanderFrontEnd<F>): void {
+export function addCommandsTo<const F extends readonly CliFlag[]>(parent: CommanderCommand, frontEnd: CommanderFrontEnd<F>, commands: readonly CliCommand[] = COMMANDS): void {
   const nodes = new Map<string, CommanderCommand>([["", parent]]);
   const nodeFor = (path: readonly string[]): CommanderCommand => {
     const key = commandKey(path);
@@ -77,8 +78,8 @@ export function addCommandsTo<const F extends readonly CliFlag[]>(parent: Comman
     nodes.set(key, node);
     return node;
   };
-  for (const g of GROUPS) nodeFor(g.path);
-  for (const c of COMMANDS) {
+  for (const g of GROUPS) if (commands.some((c) => commandKey(c.path).startsWith(`${commandKey(g.path)} `))) nodeFor(g.path);
+  for (const c of commands) {
     const node = (nodes.get(commandKey(c.path)) ?? nodeFor(c.path)).description(c.summary);
     const flags: readonly CliFlag[] = [...c.flags, ...frontEnd.globalFlags];
     for (const f of flags) node.option(commanderFlags(f), f.help.replace(/\n/g, " "));

@@ -5,7 +5,7 @@
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { errorMessage } from "../errors.js";
-import { globalOptions, optionsFor, parseArgs, type OptionValues } from "./args.js";
+import { globalOptions, optionsFor, parseArgs, type OptionValues, type ParsedArgs } from "./args.js";
 import { cliLocations, configFileLoader, createCliContext, type CliIO } from "./context.js";
 import { runCommandHandler } from "./dispatch.js";
 import { HELP } from "./help.js";
@@ -17,11 +17,16 @@ const VALUE_OPTIONS = new Set(ALL_FLAGS.filter((f) => f.value).map((f) => f.name
 /** One-letter flags, for the parser (from the table). */
 const SHORT_FLAGS: Record<string, string> = Object.fromEntries(ALL_FLAGS.filter((f) => f.short).map((f) => [f.short, f.name]));
 
+/** The bin's parse of `argv` (value options and short flags from the table). @throws {CliUsageError} */
+export function parseBinArgs(argv: readonly string[]): ParsedArgs {
+  return parseArgs(argv, VALUE_OPTIONS, SHORT_FLAGS);
+}
+
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
 export async function main(argv: readonly string[], io: CliIO, signal: AbortSignal): Promise<number> {
   let args;
   try {
-    args = parseArgs(argv, VALUE_OPTIONS, SHORT_FLAGS);
+    args = parseBinArgs(argv);
   } catch (err) {
     io.stderr.write(`${errorMessage(err)}\n${HELP[""]}\n`);
     return 2;

@@ -13,13 +13,16 @@ import { PLUGIN_CONFIG_PATH, pluginConfigFromHost, resolvePluginConfig } from ".
 import type { HostApi, HostCliContext } from "./host.js";
 import { CLI_DESCRIPTION, CLI_ROOT } from "./manifest.js";
 
-/** Options of every host command besides its own (`--config` and `--state-dir` belong to the host). */
-export const HOST_FLAGS = [
+/** The host's global options, typed (its commands' context reads `agent`, `workspace`, `json`, `verbose`). */
+const HOST_FLAG_LIST = [
   { name: "agent", value: "ID", help: "Use this agent's workspace (default: the current or default agent's)" },
   { name: "workspace", value: "DIR", help: "Agent workspace folder (overrides --agent)" },
   { name: "json", help: "Machine-readable output on stdout" },
   { name: "verbose", short: "v", help: "Log lines on stderr" },
 ] as const satisfies readonly CliFlag[];
+
+/** Options of every host command besides its own (`--config` and `--state-dir` belong to the host). */
+export const HOST_FLAGS: readonly CliFlag[] = HOST_FLAG_LIST;
 
 /** The host's state folder: its runtime's answer, else OPENCLAW_STATE_DIR, else ~/.openclaw. */
 export function hostStateDir(api: HostApi, env: NodeJS.ProcessEnv = process.env): string {
@@ -50,8 +53,8 @@ function interruptSignal(): { signal: AbortSignal; release(): void } {
 export function hostCliRegistrar(api: HostApi): (ctx: HostCliContext) => void {
   return (cli) => {
     let release: (() => void) | undefined;
-    const frontEnd: CommanderFrontEnd<typeof HOST_FLAGS> = {
-      globalFlags: HOST_FLAGS,
+    const frontEnd: CommanderFrontEnd<typeof HOST_FLAG_LIST> = {
+      globalFlags: HOST_FLAG_LIST,
       context(globals): CliContext {
         const stateDir = hostStateDir(api);
         const agent = globals.agent;
