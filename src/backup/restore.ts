@@ -19,7 +19,9 @@ import { explainReadFailure, openSnapshotPlaintext } from "./read-snapshot.js";
 import { compareNewestFirst, parseSnapshotName } from "../snapshot/index.js";
 import { readBackupState } from "./state.js";
 import { listSnapshotsIn } from "./list.js";
-import { openBackupTarget, requireBackupSettings } from "./target.js";
+import { requireBackupSettings, withBackupTarget } from "./target.js";
+import type { BackupSettings } from "../config/types.js";
+import type { ProviderLocation } from "../providers/index.js";
 
 /** Parameters of {@link runRestore}. */
 export interface RunRestoreParams {
@@ -111,9 +113,13 @@ export async function resolveSnapshotName(provider: StorageProvider, dir: string
 }
 
 async function restoreOnce(params: RunRestoreParams, logger: Logger): Promise<RunRestoreResult & { ok: true }> {
-  const { signal } = params;
   const backup = requireBackupSettings(loadSyncConfig(params.syncConfig, logger));
-  const { provider, dir } = await openBackupTarget(backup, { logger, stateDir: params.stateDir, provider: params.provider });
+  const ctx = { logger, stateDir: params.stateDir, provider: params.provider };
+  return withBackupTarget(backup, ctx, (location) => restoreFrom(params, logger, backup, location));
+}
+
+async function restoreFrom(params: RunRestoreParams, logger: Logger, backup: BackupSettings, { provider, dir }: ProviderLocation): Promise<RunRestoreResult & { ok: true }> {
+  const { signal } = params;
   const snapshotName = await resolveSnapshotName(provider, dir, params.snapshotName, signal);
   const restoredTo = path.resolve(params.restoreTo ?? defaultRestoreFolder(params.stateDir, snapshotName));
   logger.info(`[backup] Restoring snapshot: ${snapshotName}`);
