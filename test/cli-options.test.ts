@@ -66,7 +66,7 @@ test("both front ends hand the handler the same typed options", async () => {
     assert.deepEqual(host.codes, [0], argv.join(" "));
     assert.deepEqual(host.options, bin, `${command.path.join(" ")} ${argv.join(" ")}`);
   }
-  assert.deepEqual(binOptions(restore, ["--snapshot", "latest", "--dry-run", "--symlinks", "allow"]), {
+  assert.deepEqual(binOptions(restore, ["--dry-run", "--symlinks", "allow"]), {
     snapshot: "latest",
     to: undefined,
     dryRun: true,

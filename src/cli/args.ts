@@ -17,6 +17,8 @@ export interface CliFlag {
   readonly value?: string;
   /** The only values it accepts (value options only); anything else is a usage error naming the option. */
   readonly choices?: readonly string[];
+  /** The value when the option is not given (value options only); the handler then always gets a string. */
+  readonly default?: string;
   /** What it does. A `\n` starts a continuation line in the bin's help (a space elsewhere). */
   readonly help: string;
 }
@@ -26,9 +28,9 @@ type CamelCase<S extends string> = S extends `${infer Head}-${infer Tail}` ? `${
 
 /** What one flag becomes in the options object. */
 type FlagType<F extends CliFlag> = F extends { readonly choices: readonly (infer C)[] }
-  ? C | undefined
+  ? C | (F extends { readonly default: string } ? never : undefined)
   : F extends { readonly value: string }
-    ? string | undefined
+    ? string | (F extends { readonly default: string } ? never : undefined)
     : boolean;
 
 /** The typed options of a flag list: `{ name: "dry-run" }` → `{ dryRun: boolean }`, a value option → `string | undefined`. */
@@ -100,7 +102,7 @@ export function optionKey(name: string): string {
 /** The options object of `flags` from parsed options (only those flags; nothing is checked). */
 export function optionValues(parsed: Pick<ParsedArgs, "values" | "flags">, flags: readonly CliFlag[]): OptionValues {
   const out: Record<string, string | boolean | undefined> = {};
-  for (const f of flags) out[optionKey(f.name)] = f.value ? parsed.values.get(f.name) : parsed.flags.has(f.name);
+  for (const f of flags) out[optionKey(f.name)] = f.value ? (parsed.values.get(f.name) ?? f.default) : parsed.flags.has(f.name);
   return out;
 }
 

@@ -72,7 +72,7 @@ export const GLOBAL_FLAGS = [
 ] as const satisfies readonly CliFlag[];
 
 const dryRun = (what: string) => ({ name: "dry-run", help: what }) as const;
-const snapshot = { name: "snapshot", value: "NAME|latest", help: "Snapshot name, or latest (the default)" } as const;
+const snapshot = { name: "snapshot", value: "NAME|latest", default: "latest", help: "Snapshot name, or latest (the default)" } as const;
 const authFlags = [
   { name: "require-authenticated", help: "Refuse snapshots without a valid MAC (older ones, the plugin's, tar | openssl)" },
   { name: "allow-unauthenticated", help: "Accept a snapshot without a MAC even though an older one is authenticated" },

@@ -83,13 +83,12 @@ export async function backupList(ctx: CliContext): Promise<number> {
 /** `backup restore`: a snapshot into a staging folder. */
 export async function backupRestore(
   ctx: CliContext,
-  options: AuthOptions & { snapshot: string | undefined; to: string | undefined; dryRun: boolean; symlinks: "refuse" | "skip" | "allow" | undefined },
+  options: AuthOptions & { snapshot: string; to: string | undefined; dryRun: boolean; symlinks: "refuse" | "skip" | "allow" | undefined },
 ): Promise<number> {
   const config = await ctx.config();
-  const requested = options.snapshot ?? "latest";
   let name: string;
   try {
-    name = await findSnapshot({ config, stateDir: ctx.stateDir, snapshotName: requested, logger: ctx.logger, signal: ctx.signal });
+    name = await findSnapshot({ config, stateDir: ctx.stateDir, snapshotName: options.snapshot, logger: ctx.logger, signal: ctx.signal });
   } catch (err) {
     ctx.io.stderr.write(`Restore failed: ${errorMessage(err)}\n`);
     ctx.printJson({ ok: false, error: errorMessage(err), code: toWorkspaceSyncError(err).code });
@@ -178,9 +177,9 @@ export async function backupStatus(ctx: CliContext): Promise<number> {
 }
 
 /** `backup verify`: checks snapshots end to end. */
-export async function backupVerify(ctx: CliContext, options: AuthOptions & { all: boolean; snapshot: string | undefined }): Promise<number> {
+export async function backupVerify(ctx: CliContext, options: AuthOptions & { all: boolean; snapshot: string }): Promise<number> {
   const config = await ctx.config();
-  const snapshotName = options.all ? "all" : (options.snapshot ?? "latest");
+  const snapshotName = options.all ? "all" : options.snapshot;
   const results = await verifySnapshots({ syncConfig: config, stateDir: ctx.stateDir, logger: ctx.logger, signal: ctx.signal, snapshotName, ...authPolicy(options) });
   ctx.printJson(results);
   if (!results.ok) {
