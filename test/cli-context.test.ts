@@ -22,7 +22,6 @@ test("a host hands createCliContext a loaded config, workspace and state folder"
   const stdout = sink();
   const stderr = sink();
   const ctx = createCliContext({
-    args: { positional: [], flags: new Set(), values: new Map() },
     io: { stdout, stderr, env: {}, cwd: "/nowhere" },
     signal: new AbortController().signal,
     workspaceDir: "/host/workspace",
@@ -41,7 +40,6 @@ test("a host hands createCliContext a loaded config, workspace and state folder"
 
 test("without config or loader, config() fails with a typed error", async () => {
   const ctx = createCliContext({
-    args: { positional: [], flags: new Set(), values: new Map() },
     io: { stdout: sink(), stderr: sink(), env: {}, cwd: "/" },
     signal: new AbortController().signal,
     workspaceDir: "/w",

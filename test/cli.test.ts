@@ -73,7 +73,7 @@ test("a mistyped option never runs the command (a typo of --dry-run must not pru
   const f = await fixture(t, { retain: 1 });
   assert.equal((await cli([...f.base, "backup", "now"], f.env)).code, 0);
   const before = await fsp.readdir(path.join(f.cloud, "backups"));
-  for (const args of [["backup", "prune", "--dryrun"], ["backup", "prune", "-n"], ["backup", "now", "--dry-run"], ["sync", "--dryrun"], ["backup", "list", "extra"], ["backup", "restore", "--to", "--json"]]) {
+  for (const args of [["backup", "prune", "--dryrun"], ["backup", "prune", "-n"], ["backup", "now", "--dry-run"], ["sync", "--dryrun"], ["backup", "list", "extra"], ["backup", "restore", "--to", "--json"], ["backup", "restore", "--symlinks", "everywhere"]]) {
     const r = await cli([...f.base, ...args], f.env);
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
   }

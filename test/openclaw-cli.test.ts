@@ -91,6 +91,9 @@ test("host CLI usage errors: a mistyped option never runs the command; --help sh
   const typo = await f.host("backup", "prune", "--dryrun");
   assert.equal(typo.code, 2);
   assert.match(typo.stderr, /unknown option '--dryrun'/);
+  const choice = await f.host("backup", "restore", "--symlinks", "everywhere");
+  assert.equal(choice.code, 2, "a value outside the option's choices is the table's usage error, as in the bin");
+  assert.match(choice.stderr, /--symlinks must be refuse, skip or allow \(got "everywhere"\)/);
   const help = await f.host("backup", "restore", "--help");
   assert.equal(help.code, 0);
   assert.match(help.stdout, /Restore a snapshot into a staging folder/);

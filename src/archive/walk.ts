@@ -24,8 +24,6 @@ export interface WalkSourcesOptions {
   signal?: AbortSignal;
   /** Called for each non-fatal finding of the counting pass (skipped special file, unreadable folder). */
   onWarning?: (message: string) => void;
-  /** @deprecated Ignored: the walk lstats synchronously, one entry at a time. */
-  statConcurrency?: number;
 }
 
 /** Options of {@link walkIncludeSet}. */

@@ -7,7 +7,7 @@ import type { ResolvedConfig } from "../config/types.js";
 import { silentLogger, type Logger } from "../logger.js";
 import type { StorageProvider } from "../providers/types.js";
 import { resolveSnapshotName } from "./restore.js";
-import { openBackupTarget, requireBackupSettings } from "./target.js";
+import { requireBackupSettings, withBackupTarget } from "./target.js";
 
 /** Arguments of {@link findSnapshot}. */
 export interface FindSnapshotParams {
@@ -24,10 +24,6 @@ export interface FindSnapshotParams {
 /** The snapshot's name. Throws BACKUP_NOT_ENABLED without a backup block, SNAPSHOT_NOT_FOUND when there is none such. */
 export async function findSnapshot(params: FindSnapshotParams): Promise<string> {
   const backup = requireBackupSettings(params.config);
-  const { provider, dir } = await openBackupTarget(backup, { logger: params.logger ?? silentLogger, stateDir: params.stateDir, provider: params.provider });
-  try {
-    return await resolveSnapshotName(provider, dir, params.snapshotName, params.signal);
-  } finally {
-    if (!params.provider) await provider.close?.().catch(() => undefined);
-  }
+  const ctx = { logger: params.logger ?? silentLogger, stateDir: params.stateDir, provider: params.provider };
+  return withBackupTarget(backup, ctx, ({ provider, dir }) => resolveSnapshotName(provider, dir, params.snapshotName, params.signal));
 }

@@ -19,7 +19,9 @@ import { explainReadFailure, openSnapshotPlaintext } from "./read-snapshot.js";
 import { compareNewestFirst, parseSnapshotName } from "../snapshot/index.js";
 import { readBackupState } from "./state.js";
 import { listSnapshotsIn } from "./list.js";
-import { openBackupTarget, requireBackupSettings } from "./target.js";
+import { requireBackupSettings, withBackupTarget } from "./target.js";
+import type { BackupSettings } from "../config/types.js";
+import type { ProviderLocation } from "../providers/index.js";
 
 /** Parameters of {@link runRestore}. */
 export interface RunRestoreParams {
@@ -77,6 +79,11 @@ export type RunRestoreResult =
     }
   | { ok: false; error: string; code: ErrorCode };
 
+/** Where a restore goes when no folder is given: `<stateDir>/.backup-restore/<snapshot>`. */
+export function defaultRestoreFolder(stateDir: string, snapshotName: string): string {
+  return path.resolve(stateDir, ".backup-restore", snapshotName);
+}
+
 /** Restores one snapshot into a staging folder. Never throws. */
 export async function runRestore(params: RunRestoreParams): Promise<RunRestoreResult> {
   const logger = params.logger ?? silentLogger;
@@ -106,11 +113,15 @@ export async function resolveSnapshotName(provider: StorageProvider, dir: string
 }
 
 async function restoreOnce(params: RunRestoreParams, logger: Logger): Promise<RunRestoreResult & { ok: true }> {
-  const { signal } = params;
   const backup = requireBackupSettings(loadSyncConfig(params.syncConfig, logger));
-  const { provider, dir } = await openBackupTarget(backup, { logger, stateDir: params.stateDir, provider: params.provider });
+  const ctx = { logger, stateDir: params.stateDir, provider: params.provider };
+  return withBackupTarget(backup, ctx, (location) => restoreFrom(params, logger, backup, location));
+}
+
+async function restoreFrom(params: RunRestoreParams, logger: Logger, backup: BackupSettings, { provider, dir }: ProviderLocation): Promise<RunRestoreResult & { ok: true }> {
+  const { signal } = params;
   const snapshotName = await resolveSnapshotName(provider, dir, params.snapshotName, signal);
-  const restoredTo = path.resolve(params.restoreTo ?? path.join(params.stateDir, ".backup-restore", snapshotName));
+  const restoredTo = path.resolve(params.restoreTo ?? defaultRestoreFolder(params.stateDir, snapshotName));
   logger.info(`[backup] Restoring snapshot: ${snapshotName}`);
   if (params.requireAuthenticated && params.allowUnauthenticated) {
     throw new WorkspaceSyncError("CONFIG_INVALID", "requireAuthenticated and allowUnauthenticated contradict each other: pass one of them", { path: "allowUnauthenticated" });

@@ -150,144 +150,149 @@ async function createSnapshot(params: RunBackupParams, logger: Logger, startedAt
   });
   logger.info(`[backup] Starting backup: ${walk.sources.map((i) => i.item).join(", ")}`);
   const { provider, dir } = await openBackupTarget(backup, { logger, stateDir: params.stateDir, provider: params.provider });
+  // Closed however the backup ends (an S3 client keeps sockets, a Dropbox batcher a timer); a provider passed in stays open.
   try {
-    // Only abandoned snapshot uploads are ours: a shared bucket may hold other tools' pending uploads.
-    const removed = await provider.cleanupIncomplete(dir, STALE_UPLOAD_MS, {
-      signal,
-      match: (p) => parseSnapshotName(path.posix.basename(p)) !== undefined,
-    });
-    if (removed > 0) logger.info(`[backup] Removed ${removed} abandoned partial upload(s)`);
-  } catch (err) {
-    logger.warn(`[backup] Could not clean up abandoned uploads: ${errorMessage(err)}`);
-  }
-
-  const claimRecord = path.join(params.stateDir, "workspace-sync", "backup-claim.json");
-  await removeOwnDeadClaim(provider, claimRecord, logger, signal);
-  await removeStaleClaims(provider, dir, logger, signal);
-
-  const encrypted = backup.encrypt;
-  // The MAC key derivation (PBKDF2, on the thread pool) overlaps with claiming the name.
-  const macSalt = randomBytes(MAC_SALT_LENGTH);
-  const macKeys: Promise<MacKeys> | undefined = encrypted ? deriveMacKeys(backup.passphrase as string, macSalt, backup.kdfIterations) : undefined;
-  macKeys?.catch(() => undefined); // reported where awaited
-  const claimId = newClaimId();
-  // Recorded first: if this process dies, the next backup from this state folder (which then holds
-  // the lock, so this one is gone) removes exactly this claim instead of waiting a day.
-  await writeJsonFileAtomic(claimRecord, { provider: provider.description, dir, claimId });
-  const { snapshotName } = await claimSnapshotName(provider, dir, startedAt, encrypted, claimId, signal);
-  const key = joinRemotePath(dir, snapshotName);
-  const claimKey = joinRemotePath(dir, checksumFileName(snapshotName));
-  try {
-    const result = await uploadSnapshot();
-    await fsp.rm(claimRecord, { force: true });
-    return result;
-  } catch (err) {
-    // Nothing of a failed backup stays: its claim goes too (the snapshot was never stored, or was removed).
-    await provider.delete(claimKey).then(
-      () => fsp.rm(claimRecord, { force: true }),
-      (e: unknown) => logger.warn(`[backup] Could not remove the name claim ${checksumFileName(snapshotName)}: ${errorMessage(e)}`),
-    );
-    throw err;
-  }
-
-  async function uploadSnapshot(): Promise<RunBackupResult & { ok: true }> {
-    logger.info(`[backup] Streaming to ${provider.description}/${key} (no local temp file needed)`);
-
-    // What was read while packing: the walk's count may differ if files changed in between.
-    let plainBytes = walk.totalBytes;
-    const archive = createArchiveStream(walk, {
-      level: backup.compressionLevel,
-      signal,
-      onWarning: warn,
-      onProgress: (p) => {
-        plainBytes = p.bytes;
-        params.onProgress?.(p);
-      },
-    });
-    const stages: NodeJS.ReadWriteStream[] = [];
-    const metadata: Record<string, string> = {
-      "ws-format": SNAPSHOT_FORMAT_VERSION,
-      "ws-plain-bytes": String(walk.totalBytes),
-      "ws-encrypted": encrypted ? "1" : "0",
-    };
-    let kdf: string | undefined;
-    let mac: ReturnType<typeof createMacStream> | undefined;
-    let keys: MacKeys | undefined;
-    if (encrypted) {
-      const enc = createEncryptStream({ passphrase: backup.passphrase as string, iterations: backup.kdfIterations });
-      kdf = kdfToString(enc.kdf);
-      metadata["ws-kdf"] = kdf;
-      keys = await (macKeys as Promise<MacKeys>);
-      mac = createMacStream(keys);
-      // The mark goes into the plaintext, before the archive; the MAC over what is stored.
-      stages.push(prependAuthMarker(), enc, mac);
+    try {
+      // Only abandoned snapshot uploads are ours: a shared bucket may hold other tools' pending uploads.
+      const removed = await provider.cleanupIncomplete(dir, STALE_UPLOAD_MS, {
+        signal,
+        match: (p) => parseSnapshotName(path.posix.basename(p)) !== undefined,
+      });
+      if (removed > 0) logger.info(`[backup] Removed ${removed} abandoned partial upload(s)`);
+    } catch (err) {
+      logger.warn(`[backup] Could not clean up abandoned uploads: ${errorMessage(err)}`);
     }
-    const hash = createHashStream({ path: snapshotName });
-    const body = new PassThrough({ highWaterMark: 1024 * 1024 });
 
-    // The provider consumes `body` while the pipeline fills it; either side failing fails both.
-    const produce = pipeline([archive as Readable, ...stages, hash, body], { signal });
-    const store = provider.write(key, body, {
-      // Upper bound: gzip of incompressible data grows slightly; encryption adds a header, the mark and padding.
-      sizeHint: gzipBytesUpperBound(walk.tarBytesUpperBound) + 96,
-      metadata,
-      overwrite: false,
-      signal,
-    });
-    // A store that fails without draining its input must not leave the producer waiting forever.
-    // (Destroyed without an error: the pipeline then fails with a premature close, and the store's own
-    // error is what gets reported below.)
-    store.catch(() => body.destroy());
-    const [produced, stored] = await Promise.allSettled([produce, store]);
-    if (produced.status === "rejected" || stored.status === "rejected") {
-      body.destroy();
-      // The first failure explains it: a store error (network, disk) breaks the producer's pipe with a
-      // "premature close", and a producer error (unreadable file, abort) breaks the store's input.
-      const producerReason = produced.status === "rejected" ? (produced.reason as unknown) : undefined;
-      const storeReason = stored.status === "rejected" ? (stored.reason as unknown) : undefined;
-      const prematureClose = (producerReason as NodeJS.ErrnoException | undefined)?.code === "ERR_STREAM_PREMATURE_CLOSE";
-      const reason = producerReason === undefined || (storeReason !== undefined && prematureClose) ? storeReason : producerReason;
-      if (stored.status === "fulfilled") {
-        // Should not happen (the store saw a complete stream), but never leave a snapshot from a failed run.
-        await provider.delete(key).catch(() => undefined);
-      }
-      throw toWorkspaceSyncError(reason);
+    const claimRecord = path.join(params.stateDir, "workspace-sync", "backup-claim.json");
+    await removeOwnDeadClaim(provider, claimRecord, logger, signal);
+    await removeStaleClaims(provider, dir, logger, signal);
+
+    const encrypted = backup.encrypt;
+    // The MAC key derivation (PBKDF2, on the thread pool) overlaps with claiming the name.
+    const macSalt = randomBytes(MAC_SALT_LENGTH);
+    const macKeys: Promise<MacKeys> | undefined = encrypted ? deriveMacKeys(backup.passphrase as string, macSalt, backup.kdfIterations) : undefined;
+    macKeys?.catch(() => undefined); // reported where awaited
+    const claimId = newClaimId();
+    // Recorded first: if this process dies, the next backup from this state folder (which then holds
+    // the lock, so this one is gone) removes exactly this claim instead of waiting a day.
+    await writeJsonFileAtomic(claimRecord, { provider: provider.description, dir, claimId });
+    const { snapshotName } = await claimSnapshotName(provider, dir, startedAt, encrypted, claimId, signal);
+    const key = joinRemotePath(dir, snapshotName);
+    const claimKey = joinRemotePath(dir, checksumFileName(snapshotName));
+    try {
+      const result = await uploadSnapshot();
+      await fsp.rm(claimRecord, { force: true });
+      return result;
+    } catch (err) {
+      // Nothing of a failed backup stays: its claim goes too (the snapshot was never stored, or was removed).
+      await provider.delete(claimKey).then(
+        () => fsp.rm(claimRecord, { force: true }),
+        (e: unknown) => logger.warn(`[backup] Could not remove the name claim ${checksumFileName(snapshotName)}: ${errorMessage(e)}`),
+      );
+      throw err;
     }
-    const sha256 = hash.digest as string;
-    const sizeBytes = stored.value.size;
-    if (mac && keys && kdf) {
-      // The MAC binds the name finally used, the creation time, the format and the size.
-      const identity = { name: snapshotName, created: startedAt.toISOString(), format: SNAPSHOT_FORMAT_VERSION, kdf, size: mac.bytes };
-      const record = {
-        ...identity,
-        macIterations: backup.kdfIterations,
-        salt: macSalt.toString("hex"),
-        passphraseCheck: keys.check.toString("hex"),
-        mac: snapshotMac(keys, identity, mac.tag as Buffer),
+
+    async function uploadSnapshot(): Promise<RunBackupResult & { ok: true }> {
+      logger.info(`[backup] Streaming to ${provider.description}/${key} (no local temp file needed)`);
+
+      // What was read while packing: the walk's count may differ if files changed in between.
+      let plainBytes = walk.totalBytes;
+      const archive = createArchiveStream(walk, {
+        level: backup.compressionLevel,
+        signal,
+        onWarning: warn,
+        onProgress: (p) => {
+          plainBytes = p.bytes;
+          params.onProgress?.(p);
+        },
+      });
+      const stages: NodeJS.ReadWriteStream[] = [];
+      const metadata: Record<string, string> = {
+        "ws-format": SNAPSHOT_FORMAT_VERSION,
+        "ws-plain-bytes": String(walk.totalBytes),
+        "ws-encrypted": encrypted ? "1" : "0",
       };
-      try {
-        await provider.write(joinRemotePath(dir, macFileName(snapshotName)), bufferStream(formatMacFile(record)), { signal });
-      } catch (err) {
-        // A snapshot without its MAC would be refused by every restore: remove it, report the failure.
-        await provider.delete(key).catch(() => undefined);
-        throw new WorkspaceSyncError("PROVIDER_ERROR", `Could not store the MAC file of ${snapshotName}, so the snapshot was removed again: ${errorMessage(err)}`, {
-          path: macFileName(snapshotName),
-          cause: err,
-          retryable: toWorkspaceSyncError(err).retryable,
-        });
+      let kdf: string | undefined;
+      let mac: ReturnType<typeof createMacStream> | undefined;
+      let keys: MacKeys | undefined;
+      if (encrypted) {
+        const enc = createEncryptStream({ passphrase: backup.passphrase as string, iterations: backup.kdfIterations });
+        kdf = kdfToString(enc.kdf);
+        metadata["ws-kdf"] = kdf;
+        keys = await (macKeys as Promise<MacKeys>);
+        mac = createMacStream(keys);
+        // The mark goes into the plaintext, before the archive; the MAC over what is stored.
+        stages.push(prependAuthMarker(), enc, mac);
       }
-    }
-    await provider.write(claimKey, bufferStream(formatChecksumFile(sha256, snapshotName)), { signal }).catch((err) => {
-      warn(`Could not store the checksum file for ${snapshotName}: ${errorMessage(err)} (the snapshot itself is complete${encrypted ? " and authenticated" : ""})`);
-    });
-    logger.info(`[backup] Snapshot uploaded: ${snapshotName} (~${(sizeBytes / 1024 / 1024).toFixed(1)} MB)${encrypted ? ", MAC stored" : ""}`);
+      const hash = createHashStream({ path: snapshotName });
+      const body = new PassThrough({ highWaterMark: 1024 * 1024 });
 
-    let prune: PruneResult | undefined;
-    if (!params.skipPrune) {
-      // pruneSnapshots logs its own failures; a failed prune never fails the backup.
-      prune = await pruneSnapshots({ provider, dir, policy: backup.retain, justWritten: snapshotName, logger, signal });
+      // The provider consumes `body` while the pipeline fills it; either side failing fails both.
+      const produce = pipeline([archive as Readable, ...stages, hash, body], { signal });
+      const store = provider.write(key, body, {
+        // Upper bound: gzip of incompressible data grows slightly; encryption adds a header, the mark and padding.
+        sizeHint: gzipBytesUpperBound(walk.tarBytesUpperBound) + 96,
+        metadata,
+        overwrite: false,
+        signal,
+      });
+      // A store that fails without draining its input must not leave the producer waiting forever.
+      // (Destroyed without an error: the pipeline then fails with a premature close, and the store's own
+      // error is what gets reported below.)
+      store.catch(() => body.destroy());
+      const [produced, stored] = await Promise.allSettled([produce, store]);
+      if (produced.status === "rejected" || stored.status === "rejected") {
+        body.destroy();
+        // The first failure explains it: a store error (network, disk) breaks the producer's pipe with a
+        // "premature close", and a producer error (unreadable file, abort) breaks the store's input.
+        const producerReason = produced.status === "rejected" ? (produced.reason as unknown) : undefined;
+        const storeReason = stored.status === "rejected" ? (stored.reason as unknown) : undefined;
+        const prematureClose = (producerReason as NodeJS.ErrnoException | undefined)?.code === "ERR_STREAM_PREMATURE_CLOSE";
+        const reason = producerReason === undefined || (storeReason !== undefined && prematureClose) ? storeReason : producerReason;
+        if (stored.status === "fulfilled") {
+          // Should not happen (the store saw a complete stream), but never leave a snapshot from a failed run.
+          await provider.delete(key).catch(() => undefined);
+        }
+        throw toWorkspaceSyncError(reason);
+      }
+      const sha256 = hash.digest as string;
+      const sizeBytes = stored.value.size;
+      if (mac && keys && kdf) {
+        // The MAC binds the name finally used, the creation time, the format and the size.
+        const identity = { name: snapshotName, created: startedAt.toISOString(), format: SNAPSHOT_FORMAT_VERSION, kdf, size: mac.bytes };
+        const record = {
+          ...identity,
+          macIterations: backup.kdfIterations,
+          salt: macSalt.toString("hex"),
+          passphraseCheck: keys.check.toString("hex"),
+          mac: snapshotMac(keys, identity, mac.tag as Buffer),
+        };
+        try {
+          await provider.write(joinRemotePath(dir, macFileName(snapshotName)), bufferStream(formatMacFile(record)), { signal });
+        } catch (err) {
+          // A snapshot without its MAC would be refused by every restore: remove it, report the failure.
+          await provider.delete(key).catch(() => undefined);
+          throw new WorkspaceSyncError("PROVIDER_ERROR", `Could not store the MAC file of ${snapshotName}, so the snapshot was removed again: ${errorMessage(err)}`, {
+            path: macFileName(snapshotName),
+            cause: err,
+            retryable: toWorkspaceSyncError(err).retryable,
+          });
+        }
+      }
+      await provider.write(claimKey, bufferStream(formatChecksumFile(sha256, snapshotName)), { signal }).catch((err) => {
+        warn(`Could not store the checksum file for ${snapshotName}: ${errorMessage(err)} (the snapshot itself is complete${encrypted ? " and authenticated" : ""})`);
+      });
+      logger.info(`[backup] Snapshot uploaded: ${snapshotName} (~${(sizeBytes / 1024 / 1024).toFixed(1)} MB)${encrypted ? ", MAC stored" : ""}`);
+
+      let prune: PruneResult | undefined;
+      if (!params.skipPrune) {
+        // pruneSnapshots logs its own failures; a failed prune never fails the backup.
+        prune = await pruneSnapshots({ provider, dir, policy: backup.retain, justWritten: snapshotName, logger, signal });
+      }
+      return { ok: true, snapshotName, encrypted, sizeBytes, plainBytes, sha256, prune, warnings, ...(walk.skipped?.length ? { skipped: walk.skipped } : {}) };
     }
-    return { ok: true, snapshotName, encrypted, sizeBytes, plainBytes, sha256, prune, warnings, ...(walk.skipped?.length ? { skipped: walk.skipped } : {}) };
+  } finally {
+    if (!params.provider) await provider.close?.().catch(() => undefined);
   }
 }
 

@@ -40,3 +40,24 @@ export async function openBackupTarget(
   const settings = { provider: backup.provider, s3: backup.s3, dropbox: backup.dropbox, local: backup.local };
   return openLocation(settings, remotePath, { logger: ctx.logger, stateDir: ctx.stateDir });
 }
+
+/** Options of {@link withBackupTarget}. */
+export interface BackupTargetContext {
+  logger: Logger;
+  stateDir?: string;
+  /** Use this provider instead of building one from the config; the caller keeps (and closes) it. */
+  provider?: StorageProvider;
+}
+
+/**
+ * Opens the snapshot folder, runs `fn` on it and closes the provider it opened (in `finally`, so
+ * a failed listing or an abort never leaves a client open). A provider passed in is not closed.
+ */
+export async function withBackupTarget<T>(backup: BackupSettings, ctx: BackupTargetContext, fn: (location: ProviderLocation) => Promise<T>): Promise<T> {
+  const location = await openBackupTarget(backup, ctx);
+  try {
+    return await fn(location);
+  } finally {
+    if (!ctx.provider) await location.provider.close?.().catch(() => undefined);
+  }
+}

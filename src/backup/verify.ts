@@ -14,7 +14,7 @@ import { listSnapshotsIn } from "./list.js";
 import { resolveSnapshotName } from "./restore.js";
 import { explainReadFailure, openSnapshotPlaintext } from "./read-snapshot.js";
 import type { AuthPlan, AuthPolicy } from "./authenticate.js";
-import { openBackupTarget, requireBackupSettings } from "./target.js";
+import { requireBackupSettings, withBackupTarget } from "./target.js";
 
 /** Outcome of verifying one snapshot. */
 export type SnapshotVerification =
@@ -59,21 +59,24 @@ export async function verifySnapshots(
   const logger = params.logger ?? silentLogger;
   try {
     const backup = requireBackupSettings(loadSyncConfig(params.syncConfig, logger));
-    const { provider, dir } = await openBackupTarget(backup, { logger, stateDir: params.stateDir, provider: params.provider });
-    const names =
-      params.snapshotName === "all"
-        ? (await listSnapshotsIn(provider, dir, params.signal)).map((s) => s.name)
-        : [await resolveSnapshotName(provider, dir, params.snapshotName, params.signal)];
-    const policy: AuthPolicy = {
-      requireAuthenticated: params.requireAuthenticated ?? (params.allowUnauthenticated ? false : backup.requireAuthenticated ?? false),
-      allowUnauthenticated: params.allowUnauthenticated ?? false,
-    };
-    const snapshots: SnapshotVerification[] = [];
-    for (const name of names) {
-      const v = await verifyOne(provider, dir, name, backup, policy, params.signal);
-      if (v.ok && v.warning) logger.warn(`[backup] ${v.warning}`);
-      snapshots.push(v);
-    }
+    const ctx = { logger, stateDir: params.stateDir, provider: params.provider };
+    const snapshots = await withBackupTarget(backup, ctx, async ({ provider, dir }) => {
+      const names =
+        params.snapshotName === "all"
+          ? (await listSnapshotsIn(provider, dir, params.signal)).map((s) => s.name)
+          : [await resolveSnapshotName(provider, dir, params.snapshotName, params.signal)];
+      const policy: AuthPolicy = {
+        requireAuthenticated: params.requireAuthenticated ?? (params.allowUnauthenticated ? false : backup.requireAuthenticated ?? false),
+        allowUnauthenticated: params.allowUnauthenticated ?? false,
+      };
+      const snapshots: SnapshotVerification[] = [];
+      for (const name of names) {
+        const v = await verifyOne(provider, dir, name, backup, policy, params.signal);
+        if (v.ok && v.warning) logger.warn(`[backup] ${v.warning}`);
+        snapshots.push(v);
+      }
+      return snapshots;
+    });
     return { ok: true, snapshots };
   } catch (err) {
     const e = toWorkspaceSyncError(err);

@@ -8,7 +8,6 @@ import { loadConfigFile } from "../config/index.js";
 import type { ResolvedConfig } from "../config/types.js";
 import { WorkspaceSyncError } from "../errors.js";
 import type { Logger, Progress } from "../logger.js";
-import type { ParsedArgs } from "./args.js";
 import { collectSecrets, redact } from "./redact.js";
 import { formatBytes as formatSize } from "../util/format.js";
 
@@ -22,9 +21,8 @@ export interface CliIO {
 
 /** Per-invocation context handed to commands. */
 export interface CliContext {
-  /** The options given (names without dashes), whichever front end parsed them. */
-  args: ParsedArgs;
   io: CliIO;
+  /** `--json`: the result as JSON on stdout instead of the text lines. */
   json: boolean;
   workspaceDir: string;
   stateDir: string;
@@ -45,8 +43,10 @@ export interface CliContext {
 
 /** What a front end hands to {@link createCliContext}: the bin reads it from argv and the environment, a host from its own state. */
 export interface CliContextOptions {
-  /** The parsed options (`json` and `verbose` are read from it). */
-  args: ParsedArgs;
+  /** `--json`: print the JSON result, not the text lines. */
+  json?: boolean;
+  /** `--verbose`: log lines (info, errors, debug) on stderr; warnings are always shown. */
+  verbose?: boolean;
   io: CliIO;
   signal: AbortSignal;
   /** The agent workspace (absolute). */
@@ -72,12 +72,19 @@ export interface CliLocations {
   configPath: string | undefined;
 }
 
+/** The bin's `--config`, `--workspace` and `--state-dir`, when given. */
+export interface CliLocationOptions {
+  config?: string | undefined;
+  workspace?: string | undefined;
+  stateDir?: string | undefined;
+}
+
 /** Resolves `--config`, `--workspace` and `--state-dir` (or WORKSPACE_SYNC_CONFIG, OPENCLAW_WORKSPACE, OPENCLAW_STATE_DIR). */
-export function cliLocations(args: ParsedArgs, io: CliIO): CliLocations {
-  const configPath = args.values.get("config") ?? io.env.WORKSPACE_SYNC_CONFIG;
+export function cliLocations(options: CliLocationOptions, io: CliIO): CliLocations {
+  const configPath = options.config ?? io.env.WORKSPACE_SYNC_CONFIG;
   return {
-    workspaceDir: path.resolve(io.cwd, args.values.get("workspace") ?? io.env.OPENCLAW_WORKSPACE ?? io.cwd),
-    stateDir: path.resolve(io.cwd, args.values.get("state-dir") ?? io.env.OPENCLAW_STATE_DIR ?? path.join(os.homedir(), ".openclaw")),
+    workspaceDir: path.resolve(io.cwd, options.workspace ?? io.env.OPENCLAW_WORKSPACE ?? io.cwd),
+    stateDir: path.resolve(io.cwd, options.stateDir ?? io.env.OPENCLAW_STATE_DIR ?? path.join(os.homedir(), ".openclaw")),
     configPath: configPath ? path.resolve(io.cwd, configPath) : undefined,
   };
 }
@@ -102,9 +109,9 @@ async function noConfig(): Promise<never> {
  * the state folder and the config.
  */
 export function createCliContext(options: CliContextOptions): CliContext {
-  const { args, io, signal, workspaceDir, stateDir, configPath } = options;
-  const json = args.flags.has("json");
-  const verbose = args.flags.has("verbose");
+  const { io, signal, workspaceDir, stateDir, configPath } = options;
+  const json = options.json ?? false;
+  const verbose = options.verbose ?? false;
   let secrets: string[] = [];
   let loaded: Promise<ResolvedConfig> | undefined;
 
@@ -121,7 +128,6 @@ export function createCliContext(options: CliContextOptions): CliContext {
   };
 
   return {
-    args,
     io,
     json,
     workspaceDir,

@@ -5,22 +5,28 @@
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { errorMessage } from "../errors.js";
-import { checkArgs, parseArgs } from "./args.js";
+import { globalOptions, optionsFor, parseArgs, type OptionValues, type ParsedArgs } from "./args.js";
 import { cliLocations, configFileLoader, createCliContext, type CliIO } from "./context.js";
 import { runCommandHandler } from "./dispatch.js";
 import { HELP } from "./help.js";
-import { COMMANDS, GLOBAL_FLAGS, commandKey, findCommand } from "./table.js";
+import { COMMANDS, GLOBAL_FLAGS, commandKey, findCommand, type CliFlag } from "./table.js";
 
 /** Options that take a value, for the parser (from the table). */
-const VALUE_OPTIONS = new Set([...GLOBAL_FLAGS, ...COMMANDS.flatMap((c) => c.flags)].filter((f) => f.value).map((f) => f.name));
+const ALL_FLAGS: readonly CliFlag[] = [...GLOBAL_FLAGS, ...COMMANDS.flatMap((c) => c.flags)];
+const VALUE_OPTIONS = new Set(ALL_FLAGS.filter((f) => f.value).map((f) => f.name));
 /** One-letter flags, for the parser (from the table). */
-const SHORT_FLAGS: Record<string, string> = Object.fromEntries(GLOBAL_FLAGS.filter((f) => f.short).map((f) => [f.short, f.name]));
+const SHORT_FLAGS: Record<string, string> = Object.fromEntries(ALL_FLAGS.filter((f) => f.short).map((f) => [f.short, f.name]));
+
+/** The bin's parse of `argv` (value options and short flags from the table). @throws {CliUsageError} */
+export function parseBinArgs(argv: readonly string[]): ParsedArgs {
+  return parseArgs(argv, VALUE_OPTIONS, SHORT_FLAGS);
+}
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
 export async function main(argv: readonly string[], io: CliIO, signal: AbortSignal): Promise<number> {
   let args;
   try {
-    args = parseArgs(argv, VALUE_OPTIONS, SHORT_FLAGS);
+    args = parseBinArgs(argv);
   } catch (err) {
     io.stderr.write(`${errorMessage(err)}\n${HELP[""]}\n`);
     return 2;
@@ -42,15 +48,24 @@ export async function main(argv: readonly string[], io: CliIO, signal: AbortSign
     io.stderr.write(`Unknown command: ${[cmd, sub].filter(Boolean).join(" ")}\n${HELP[HELP[cmd] ? cmd : ""]}\n`);
     return 2;
   }
-  const usage = checkArgs(args, command, GLOBAL_FLAGS);
-  if (usage) {
-    io.stderr.write(`${usage}. See: workspace-sync ${commandKey(command.path)} --help\n`);
+  let options: OptionValues;
+  try {
+    options = optionsFor(args, command, GLOBAL_FLAGS);
+  } catch (err) {
+    io.stderr.write(`${errorMessage(err)}. See: workspace-sync ${commandKey(command.path)} --help\n`);
     return 2;
   }
-  if (command.verbose) args.flags.add("verbose");
-  const where = cliLocations(args, io);
-  const ctx = createCliContext({ args, io, signal, ...where, loadConfig: configFileLoader(where.configPath, io) });
-  return runCommandHandler(command, ctx);
+  const globals = globalOptions(args, GLOBAL_FLAGS);
+  const where = cliLocations(globals, io);
+  const ctx = createCliContext({
+    json: globals.json,
+    verbose: globals.verbose || command.verbose === true,
+    io,
+    signal,
+    ...where,
+    loadConfig: configFileLoader(where.configPath, io),
+  });
+  return runCommandHandler(command, ctx, options);
 }
 
 function isEntryPoint(): boolean {

@@ -4,6 +4,7 @@
  * commander-based front end (the OpenClaw host's `openclaw workspace-sync …`) walks the same rows
  * (`commander.ts`), so both show the same words and run the same code.
  */
+import type { CliFlag, OptionsOf, OptionValues } from "./args.js";
 import type { CliContext } from "./context.js";
 import { backupList, backupNow, backupPrune, backupRestore, backupStatus, backupVerify } from "./commands/backup.js";
 import { configCheckCommand } from "./commands/config.js";
@@ -11,21 +12,11 @@ import { runCommand } from "./commands/run.js";
 import { statusCommand } from "./commands/status.js";
 import { listCommand, syncCommand, syncStatusCommand } from "./commands/sync.js";
 
-/** One option. Without `value` it is a boolean flag; with it, it takes one value. */
-export interface CliFlag {
-  /** Long name without dashes, e.g. `"dry-run"`. */
-  name: string;
-  /** One-letter alias without the dash, e.g. `"v"`. */
-  short?: string;
-  /** Placeholder of the value, e.g. `"NAME|latest"`; absent for boolean flags. */
-  value?: string;
-  /** What it does. A `\n` starts a continuation line in the bin's help (a space elsewhere). */
-  help: string;
-}
+export type { CliFlag, OptionsOf, OptionValues } from "./args.js";
 
 /** One runnable command. */
 export interface CliCommand {
-  /** Words that name it, e.g. `["backup", "restore"]`. */
+  /** Words that name it, e.g. `["backup", "restore"]`. It takes no other words. */
   path: readonly string[];
   /** One line for command lists. */
   summary: string;
@@ -35,14 +26,26 @@ export interface CliCommand {
   usage?: string;
   /** Longer description (may be empty). */
   help: string;
-  /** Options it accepts besides the global ones. */
+  /** Options it accepts besides the front end's global ones; its handler receives them typed. */
   flags: readonly CliFlag[];
-  /** Positional words after the path (default 0). */
-  args?: number;
   /** Log lines are its output: `--verbose` is implied. */
   verbose?: boolean;
-  /** Runs it; resolves to the exit code (0 success, 1 failure, 3 backup made but incomplete). */
-  handler(ctx: CliContext): Promise<number>;
+  /**
+   * Runs it with its options (each flag under its camelCase name, checked against `flags` by
+   * `optionsFor`); resolves to the exit code (0 success, 1 failure, 3 backup made but incomplete).
+   */
+  handler(ctx: CliContext, options: OptionValues): Promise<number>;
+}
+
+/** A table row as written: the handler's options are typed from the row's own flags. */
+export type CommandSpec<F extends readonly CliFlag[]> = Omit<CliCommand, "flags" | "handler"> & {
+  flags: F;
+  handler: (ctx: CliContext, options: OptionsOf<F>) => Promise<number>;
+};
+
+/** A table row whose handler is checked against its flags (a renamed flag is a compile error). */
+export function defineCommand<const F extends readonly CliFlag[]>(spec: CommandSpec<F>): CliCommand {
+  return spec as unknown as CliCommand;
 }
 
 /** A word that only groups commands (`backup`, `config`). */
@@ -54,8 +57,8 @@ export interface CliGroup {
   help: string;
 }
 
-/** Options every command of the bin accepts. */
-export const GLOBAL_FLAGS: readonly CliFlag[] = [
+/** Options every command of the bin accepts (the bin's own: a host front end has its own). */
+export const GLOBAL_FLAGS = [
   {
     name: "config",
     value: "FILE",
@@ -66,32 +69,32 @@ export const GLOBAL_FLAGS: readonly CliFlag[] = [
   { name: "json", help: "Machine-readable output on stdout" },
   { name: "verbose", short: "v", help: "Log lines on stderr" },
   { name: "help", short: "h", help: "Show help" },
-];
+] as const satisfies readonly CliFlag[];
 
-const dryRun = (what: string): CliFlag => ({ name: "dry-run", help: what });
-const snapshot: CliFlag = { name: "snapshot", value: "NAME|latest", help: "Snapshot name, or latest (the default)" };
-const authFlags: readonly CliFlag[] = [
+const dryRun = (what: string) => ({ name: "dry-run", help: what }) as const;
+const snapshot = { name: "snapshot", value: "NAME|latest", default: "latest", help: "Snapshot name, or latest (the default)" } as const;
+const authFlags = [
   { name: "require-authenticated", help: "Refuse snapshots without a valid MAC (older ones, the plugin's, tar | openssl)" },
   { name: "allow-unauthenticated", help: "Accept a snapshot without a MAC even though an older one is authenticated" },
-];
+] as const;
 
 /** Every command, in the order of the bin's command list. */
 export const COMMANDS: readonly CliCommand[] = [
-  {
+  defineCommand({
     path: ["backup", "now"],
     summary: "Create a snapshot now",
     help: "Streams the include set (tar, gzip, AES-256-CBC when backup.encrypt) to the backup provider as\nbackup-YYYYMMDDTHHMMSSZ.tar.gz[.enc], then applies backup.retain.",
     flags: [],
     handler: backupNow,
-  },
-  {
+  }),
+  defineCommand({
     path: ["backup", "list"],
     summary: "List snapshots, newest first, with the retention rule keeping each",
     help: "Lists snapshots newest first, with the retention rules that keep each one.",
     flags: [],
     handler: backupList,
-  },
-  {
+  }),
+  defineCommand({
     path: ["backup", "restore"],
     summary: "Restore a snapshot into a staging folder",
     usage: "[--snapshot NAME|latest] [--to DIR] [--dry-run] [--symlinks refuse|skip|allow]\n                              [--require-authenticated|--allow-unauthenticated]",
@@ -107,12 +110,12 @@ export const COMMANDS: readonly CliCommand[] = [
       snapshot,
       { name: "to", value: "DIR", help: "Folder to restore into (empty or new)" },
       dryRun("Show the snapshot and destination without restoring"),
-      { name: "symlinks", value: "refuse|skip|allow", help: "Symlinks pointing outside the folder: refuse (default), skip or allow" },
+      { name: "symlinks", value: "refuse|skip|allow", choices: ["refuse", "skip", "allow"], help: "Symlinks pointing outside the folder: refuse (default), skip or allow" },
       ...authFlags,
     ],
     handler: backupRestore,
-  },
-  {
+  }),
+  defineCommand({
     path: ["backup", "prune"],
     summary: "Apply the retention policy",
     listUsage: "[--dry-run]",
@@ -120,23 +123,23 @@ export const COMMANDS: readonly CliCommand[] = [
     help: "Applies backup.retain (restic's forget semantics). Names that are not snapshots are never deleted.",
     flags: [dryRun("Show what would be kept and pruned without deleting")],
     handler: backupPrune,
-  },
-  {
+  }),
+  defineCommand({
     path: ["backup", "verify"],
     summary: "Check snapshots end to end (checksum, decrypt, gzip, tar)",
     usage: "[--snapshot NAME|latest|--all] [--require-authenticated|--allow-unauthenticated]",
     help: "Downloads and checks snapshots without writing anything: MAC (or stored SHA-256), decryption, gzip CRC, tar.",
     flags: [{ name: "all", help: "Check every snapshot" }, snapshot, ...authFlags],
     handler: backupVerify,
-  },
-  {
+  }),
+  defineCommand({
     path: ["backup", "status"],
     summary: "Last backup on this host",
     help: "",
     flags: [],
     handler: backupStatus,
-  },
-  {
+  }),
+  defineCommand({
     path: ["sync"],
     summary: "Run the configured sync mode once (mailbox, mirror or bisync)",
     listUsage: "[--dry-run]",
@@ -146,43 +149,43 @@ export const COMMANDS: readonly CliCommand[] = [
       "mirror (workspace → cloud, optional ingest) or bisync (two-way, conflicts kept as .conflict).",
     flags: [dryRun("Show what would change without changing anything")],
     handler: syncCommand,
-  },
-  {
+  }),
+  defineCommand({
     path: ["sync", "status"],
     summary: "Last sync on this host",
     help: "",
     flags: [],
     handler: syncStatusCommand,
-  },
-  {
+  }),
+  defineCommand({
     path: ["list"],
     summary: "List files in the cloud folder",
     help: "Lists the files in the cloud folder (sync.remotePath).",
     flags: [],
     handler: listCommand,
-  },
-  {
+  }),
+  defineCommand({
     path: ["status"],
     summary: "Provider, paths, connectivity and last runs",
     help: "",
     flags: [],
     handler: statusCommand,
-  },
-  {
+  }),
+  defineCommand({
     path: ["config", "check"],
     summary: "Validate the config and print it with secrets masked",
     help: "",
     flags: [],
     handler: configCheckCommand,
-  },
-  {
+  }),
+  defineCommand({
     path: ["run"],
     summary: "Run scheduled backups and syncs until SIGINT/SIGTERM",
     help: "Runs the backup and sync schedules in the foreground until SIGINT or SIGTERM, then stops cleanly.",
     flags: [],
     verbose: true,
     handler: runCommand,
-  },
+  }),
 ];
 
 /** Words that group commands. */

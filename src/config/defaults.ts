@@ -15,3 +15,9 @@ export const DEFAULT_BACKUP_EXCLUDE: readonly string[] = Object.freeze([".git", 
 
 /** The include items a backup holds when the config names none. */
 export const DEFAULT_BACKUP_INCLUDE: readonly IncludeItem[] = Object.freeze(["workspace", "config", "cron", "memory"]);
+
+/** Seconds between scheduled backups when the config does not say (daily, the plugin's default). */
+export const DEFAULT_BACKUP_INTERVAL_S = 86_400;
+
+/** Seconds between periodic syncs when the config does not say (0: manual and session hooks only). */
+export const DEFAULT_SYNC_INTERVAL_S = 0;

@@ -7,7 +7,7 @@
 // zod's v3 API, which zod 4 ships at `zod/v3`: zod 4's own API loads all its locale files on
 // import, about 6 MiB more resident memory that every backup process would pay for.
 import { z } from "zod/v3";
-import { DEFAULT_BACKUP_EXCLUDE, DEFAULT_BACKUP_INCLUDE, DEFAULT_SYNC_EXCLUDE } from "./defaults.js";
+import { DEFAULT_BACKUP_EXCLUDE, DEFAULT_BACKUP_INCLUDE, DEFAULT_BACKUP_INTERVAL_S, DEFAULT_SYNC_EXCLUDE, DEFAULT_SYNC_INTERVAL_S } from "./defaults.js";
 
 /** Per-key annotations: read by `describeConfig`, error formatting and the unknown-key walker. */
 export interface FieldMeta {
@@ -195,7 +195,7 @@ export const syncSchema = z.object({
     description: 'Folder inside the workspace to sync; `""` = the workspace root.',
     expect: "a relative path",
   }),
-  interval: field(num().min(0).default(0), {
+  interval: field(num().min(0).default(DEFAULT_SYNC_INTERVAL_S), {
     description: "Seconds between periodic syncs; 0 = manual only (the manager runs at most every 60 s).",
     expect: "a number >= 0",
     fix: "set a number of seconds (300 = every 5 minutes, 0 = manual only)",
@@ -268,7 +268,7 @@ export const backupSchema = z.object({
   remotePath: field(z.string().default(""), { description: "Folder for snapshots (replaced by `bucket` when set).", expect: "a string" }),
   bucket: optString({ description: "Bucket (S3) or top folder; replaces `remotePath` (as in the plugin)." }),
   prefix: field(z.string().default(""), { description: "Subfolder under the bucket/remotePath, e.g. one per agent.", expect: "a string" }),
-  interval: field(num().min(0).default(86400), {
+  interval: field(num().min(0).default(DEFAULT_BACKUP_INTERVAL_S), {
     description: "Seconds between scheduled backups; 0 = no schedule (the manager runs at most every 300 s).",
     expect: "a number >= 0",
     fix: "set a number of seconds (86400 = daily)",

@@ -12,6 +12,7 @@
 import type { ConfigInput } from "../config/index.js";
 import { errorMessage } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
+import { logNote } from "./messages.js";
 import type { SyncRunResult } from "../sync/index.js";
 import type { BackupManagerStatus, SyncManagerStatus } from "./events.js";
 import { WorkspaceSync, type InboxCallback, type WorkspaceSyncOptions } from "./workspace-sync.js";
@@ -62,7 +63,7 @@ async function defaultFor(kind: Kind, config: ConfigInput, workspaceDir: string,
     slots[kind] = { instance, config, workspaceDir, stateDir, logger, extras };
     return instance;
   } catch (err) {
-    logger.error(`[workspace-sync] ${errorMessage(err)}`);
+    logNote(logger, { kind: "config-rejected", error: errorMessage(err) });
     return undefined;
   }
 }
@@ -125,7 +126,7 @@ export async function triggerImmediateSync(): Promise<SyncRunResult | undefined>
   const instance = slots.sync?.instance;
   if (!instance) return undefined;
   if (instance.isSyncing()) {
-    instance.logger.info("[workspace-sync] Sync already in progress, skipping this cycle");
+    logNote(instance.logger, { kind: "sync-skipped-busy" });
     return undefined;
   }
   return instance.syncNow();

@@ -3,8 +3,7 @@
  * backup runs given the last successful one persisted in the state folder.
  */
 
-/** Seconds between scheduled backups when the config does not say (the plugin's default). */
-export const DEFAULT_BACKUP_INTERVAL_S = 86_400;
+export { DEFAULT_BACKUP_INTERVAL_S, DEFAULT_SYNC_INTERVAL_S } from "../config/defaults.js";
 /** Shortest backup interval the manager accepts. */
 export const MIN_BACKUP_INTERVAL_S = 300;
 /** Shortest sync interval the manager accepts. */

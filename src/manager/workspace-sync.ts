@@ -24,14 +24,16 @@ import type {
 } from "./events.js";
 import { Lane, settleWithin, type Running } from "./lane.js";
 import { defaultOperations, type WorkspaceSyncOperations } from "./operations.js";
+import { logNote, type ManagerNote, type SessionSide } from "./messages.js";
 import { countBackup, countSync, emptyBackupStats, emptySyncStats } from "./stats.js";
+import { judgeRun } from "./verdict.js";
 import {
   BACKUP_START_DELAY_MS,
   DEFAULT_BACKUP_INTERVAL_S,
+  DEFAULT_SYNC_INTERVAL_S,
   MIN_BACKUP_INTERVAL_S,
   MIN_SYNC_INTERVAL_S,
   SYNC_START_DELAY_MS,
-  clampWarning,
   decideInterval,
   firstBackupDelay,
 } from "./schedule.js";
@@ -148,9 +150,9 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
     }
     if (pending.length > 0) {
       const settled = await settleWithin(this.clock, Promise.allSettled(pending), this.stopTimeoutMs);
-      if (!settled) this.logger.warn(`[workspace-sync] Stop: work in flight did not finish within ${Math.round(this.stopTimeoutMs / 1000)}s after being cancelled; not waiting longer`);
+      if (!settled) this.note({ kind: "stop-timeout", timeoutMs: this.stopTimeoutMs });
     }
-    if (full) this.logger.info("[workspace-sync] service stopped");
+    if (full) this.note({ kind: "stopped" });
   }
 
   /** Backup and sync status (the plugin's shapes plus `inProgress` and `nextRunAt`). */
@@ -214,7 +216,7 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
           });
         } catch (err) {
           const e = toWorkspaceSyncError(err);
-          this.logger.error(`[backup] Unexpected error: ${e.message}`);
+          this.note({ kind: "unexpected-error", part: "backup", error: e.message });
           return { ok: false as const, error: e.message, code: e.code };
         }
       })(),
@@ -241,27 +243,26 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
     return this.sessionHook("end");
   }
 
-  private async sessionHook(which: "start" | "end"): Promise<SessionHookOutcome> {
+  private async sessionHook(side: SessionSide): Promise<SessionHookOutcome> {
     const s = this.config.sync;
-    const enabled = which === "start" ? s.onSessionStart : s.onSessionEnd;
+    const enabled = side === "start" ? s.onSessionStart : s.onSessionEnd;
     if (!enabled) {
-      this.logger.debug?.(`[workspace-sync] session ${which} sync is off (sync.onSession${which === "start" ? "Start" : "End"} = false)`);
+      this.note({ kind: "session-disabled", side });
       return { ran: false, reason: "disabled" };
     }
     if (s.provider === "off") return { ran: false, reason: "not-configured" };
     if (!s.mode) {
-      this.logger.warn(`[workspace-sync] mode not set, skipping session ${which} sync`);
+      this.note({ kind: "session-no-mode", side });
       return { ran: false, reason: "no-mode" };
     }
-    this.logger.info(`[workspace-sync] triggered on session ${which} (mode: ${s.mode})`);
-    const outcome = await this.runSyncQueued(which === "start" ? "session-start" : "session-end", false, this.hookWaitMs);
+    this.note({ kind: "session-triggered", side, mode: s.mode });
+    const outcome = await this.runSyncQueued(side === "start" ? "session-start" : "session-end", false, this.hookWaitMs);
     if (outcome === "busy") {
-      this.logger.info(`[workspace-sync] sync already in progress, skipping session ${which} trigger`);
+      this.note({ kind: "session-busy", side });
       return { ran: false, reason: "busy" };
     }
     if (outcome === "stopped") return { ran: false, reason: "stopped" };
-    if (outcome.ok) this.logger.info(`[workspace-sync] session ${which} sync completed`);
-    else this.logger.error(`[workspace-sync] sync failed: ${outcome.error}`);
+    this.note({ kind: "session-finished", side, ...(outcome.ok ? {} : { error: outcome.error }) });
     return { ran: true, result: outcome };
   }
 
@@ -273,25 +274,25 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
     this.backupStats = emptyBackupStats();
     const b = this.config.backup;
     if (!b?.enabled) {
-      this.logger.debug?.("[backup] Backups not enabled; nothing scheduled");
+      this.note({ kind: "not-enabled", part: "backup" });
       return;
     }
     const d = decideInterval(b.interval, DEFAULT_BACKUP_INTERVAL_S, MIN_BACKUP_INTERVAL_S);
     if (!d.enabled) {
-      this.logger.info("[backup] Scheduled backups disabled (interval=0)");
+      this.note({ kind: "schedule-off", part: "backup" });
       return;
     }
-    if (d.clamped) this.logger.warn(`[backup] ${clampWarning(d)}`);
+    if (d.clamped) this.note({ kind: "interval-clamped", part: "backup", decision: d });
     const intervalMs = d.seconds * 1000;
     lane.begin(gen, intervalMs, () => this.runBackupExclusive("scheduled"));
-    this.logger.info(`[backup] Backup service started — every ${d.seconds}s`);
+    this.note({ kind: "schedule-started", part: "backup", seconds: d.seconds });
     const state = await readBackupState(this.stateDir).catch(() => ({}) as Awaited<ReturnType<typeof readBackupState>>);
     if (gen !== lane.generation) return; // stopped or restarted meanwhile
     if (state.lastBackupAt) this.backupStats.lastBackupAt = new Date(state.lastBackupAt);
     if (typeof state.lastBackupOk === "boolean") this.backupStats.lastBackupOk = state.lastBackupOk;
     const delay = firstBackupDelay({ now: this.clock.now(), intervalMs, lastSuccessAt: state.lastSuccessAt, startDelayMs: BACKUP_START_DELAY_MS });
     if (state.lastSuccessAt && delay > BACKUP_START_DELAY_MS) {
-      this.logger.info(`[backup] Last successful backup ${state.lastSuccessAt}; next backup at ${new Date(this.clock.now() + delay).toISOString()}`);
+      this.note({ kind: "backup-next", lastSuccessAt: state.lastSuccessAt, nextAt: new Date(this.clock.now() + delay) });
     }
     lane.armIn(gen, delay);
   }
@@ -302,7 +303,6 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
   }
 
   private async doBackup(trigger: BackupTrigger, signal: AbortSignal): Promise<RunBackupResult> {
-    const label = trigger === "scheduled" ? "Scheduled backup" : "Backup";
     const startedAt = this.clock.now();
     this.safeEmit("backup:start", { trigger });
     let result: RunBackupResult;
@@ -317,20 +317,18 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
       });
     } catch (err) {
       const e = signal.aborted ? abortError(signal.reason) : toWorkspaceSyncError(err);
-      if (!signal.aborted) this.logger.error(`[backup] Unexpected error: ${e.message}`);
+      if (!signal.aborted) this.note({ kind: "unexpected-error", part: "backup", error: e.message });
       result = { ok: false, error: e.message, code: e.code };
     }
-    if (!result.ok && (result.code === "ABORTED" || signal.aborted)) {
-      this.logger.info(`[backup] ${label} cancelled`);
-    } else {
-      countBackup(this.backupStats, startedAt, result.ok);
-      if (result.ok) {
-        this.logger.info(`[backup] ${label} complete: ${result.snapshotName} (${(result.sizeBytes / 1024 / 1024).toFixed(1)} MB)`);
-      } else {
-        this.logger.error(`[backup] ${label} failed: ${result.error}`);
-        this.emitError(new WorkspaceSyncError(result.code, result.error), { operation: "backup", trigger });
-      }
-    }
+    const verdict = judgeRun(result, signal.aborted);
+    if (verdict.counted) countBackup(this.backupStats, startedAt, result.ok);
+    this.note({
+      kind: "backup-finished",
+      trigger,
+      outcome: verdict.outcome,
+      ...(result.ok ? { snapshotName: result.snapshotName, sizeBytes: result.sizeBytes } : { error: result.error }),
+    });
+    if (verdict.reportError && !result.ok) this.emitError(new WorkspaceSyncError(result.code, result.error), { operation: "backup", trigger });
     this.safeEmit("backup:done", { trigger, result });
     return result;
   }
@@ -343,22 +341,20 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
     this.syncStats = emptySyncStats();
     const s = this.config.sync;
     if (s.provider === "off") {
-      this.logger.info("[workspace-sync] Workspace sync not configured");
+      this.note({ kind: "not-enabled", part: "sync" });
       return;
     }
     if (!s.mode) {
-      this.logger.error(
-        '[workspace-sync] BREAKING: "mode" is now required. Set "mode": "mailbox" (inbox/outbox, safest), "mode": "mirror" (remote→local), or "mode": "bisync" (bidirectional) in your config. Sync will not start until mode is explicitly set.',
-      );
+      this.note({ kind: "no-mode" });
       return;
     }
-    const d = decideInterval(s.interval, 0, MIN_SYNC_INTERVAL_S);
+    const d = decideInterval(s.interval, DEFAULT_SYNC_INTERVAL_S, MIN_SYNC_INTERVAL_S);
     if (!d.enabled) {
-      this.logger.info("[workspace-sync] Periodic sync disabled (interval=0)");
+      this.note({ kind: "schedule-off", part: "sync" });
       return;
     }
-    if (d.clamped) this.logger.warn(`[workspace-sync] ${clampWarning(d)}`);
-    this.logger.info(`[workspace-sync] Starting periodic sync every ${d.seconds}s in ${s.mode} mode (pure file sync, zero LLM cost)`);
+    if (d.clamped) this.note({ kind: "interval-clamped", part: "sync", decision: d });
+    this.note({ kind: "schedule-started", part: "sync", seconds: d.seconds, mode: s.mode });
     lane.begin(gen, d.seconds * 1000, () => this.syncTick());
     lane.armIn(gen, SYNC_START_DELAY_MS);
   }
@@ -366,7 +362,7 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
   /** A scheduled sync; skipped (not queued) while another sync runs. */
   private syncTick(): Promise<unknown> {
     if (this.syncLane.busy) {
-      this.logger.info("[workspace-sync] Sync already in progress, skipping this cycle");
+      this.note({ kind: "sync-skipped-busy" });
       return Promise.resolve();
     }
     return this.syncLane.start((signal) => this.doSync("scheduled", false, signal));
@@ -396,21 +392,13 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
       });
     } catch (err) {
       const e = signal.aborted ? abortError(signal.reason) : toWorkspaceSyncError(err);
-      if (!signal.aborted) this.logger.error(`[workspace-sync] Periodic sync error: ${e.message}`);
+      if (!signal.aborted) this.note({ kind: "unexpected-error", part: "sync", error: e.message });
       result = syncFailure(e);
     }
-    const cancelled = !result.ok && (result.code === "ABORTED" || signal.aborted);
-    if (cancelled) {
-      this.logger.info("[workspace-sync] Sync cancelled");
-    } else if (!dryRun) {
-      countSync(this.syncStats, startedAt, result.ok);
-      if (!result.ok) {
-        if (trigger === "scheduled") this.logger.warn(`[workspace-sync] Periodic sync failed: ${result.error}`);
-        this.emitError(new WorkspaceSyncError(result.code, result.error), { operation: "sync", trigger });
-      } else if (trigger === "scheduled") {
-        this.logger.info(`[workspace-sync] Periodic ${result.mode} completed`);
-      }
-    }
+    const verdict = judgeRun(result, signal.aborted, dryRun);
+    if (verdict.counted) countSync(this.syncStats, startedAt, result.ok);
+    this.note({ kind: "sync-finished", trigger, dryRun, outcome: verdict.outcome, ...(result.ok ? { mode: result.mode } : { error: result.error }) });
+    if (verdict.reportError && !result.ok) this.emitError(new WorkspaceSyncError(result.code, result.error), { operation: "sync", trigger });
     this.safeEmit("sync:done", { trigger, dryRun, result });
     return result;
   }
@@ -422,7 +410,7 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
     try {
       await notify([...files], text);
     } catch (err) {
-      this.logger.warn(`[workspace-sync] Inbox notification error: ${errorMessage(err)}`);
+      this.note({ kind: "inbox-notify-failed", error: errorMessage(err) });
       this.emitError(toWorkspaceSyncError(err), { operation: "inbox" });
     }
   }
@@ -433,8 +421,13 @@ export class WorkspaceSync extends EventEmitter<WorkspaceSyncEvents> {
     try {
       (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args);
     } catch (err) {
-      this.logger.warn(`[workspace-sync] A "${event}" listener threw: ${errorMessage(err)}`);
+      this.note({ kind: "listener-threw", event, error: errorMessage(err) });
     }
+  }
+
+  /** Logs what happened; the words are in messages.ts. */
+  private note(note: ManagerNote): void {
+    logNote(this.logger, note);
   }
 
   private emitError(error: WorkspaceSyncError, context: ErrorContext): void {

@@ -13,13 +13,16 @@ import { PLUGIN_CONFIG_PATH, pluginConfigFromHost, resolvePluginConfig } from ".
 import type { HostApi, HostCliContext } from "./host.js";
 import { CLI_DESCRIPTION, CLI_ROOT } from "./manifest.js";
 
-/** Options of every host command besides its own (`--config` and `--state-dir` belong to the host). */
-export const HOST_FLAGS: readonly CliFlag[] = [
+/** The host's global options, typed (its commands' context reads `agent`, `workspace`, `json`, `verbose`). */
+const HOST_FLAG_LIST = [
   { name: "agent", value: "ID", help: "Use this agent's workspace (default: the current or default agent's)" },
   { name: "workspace", value: "DIR", help: "Agent workspace folder (overrides --agent)" },
   { name: "json", help: "Machine-readable output on stdout" },
   { name: "verbose", short: "v", help: "Log lines on stderr" },
-];
+] as const satisfies readonly CliFlag[];
+
+/** Options of every host command besides its own (`--config` and `--state-dir` belong to the host). */
+export const HOST_FLAGS: readonly CliFlag[] = HOST_FLAG_LIST;
 
 /** The host's state folder: its runtime's answer, else OPENCLAW_STATE_DIR, else ~/.openclaw. */
 export function hostStateDir(api: HostApi, env: NodeJS.ProcessEnv = process.env): string {
@@ -50,13 +53,13 @@ function interruptSignal(): { signal: AbortSignal; release(): void } {
 export function hostCliRegistrar(api: HostApi): (ctx: HostCliContext) => void {
   return (cli) => {
     let release: (() => void) | undefined;
-    const frontEnd: CommanderFrontEnd = {
-      globalFlags: HOST_FLAGS,
-      context(args): CliContext {
+    const frontEnd: CommanderFrontEnd<typeof HOST_FLAG_LIST> = {
+      globalFlags: HOST_FLAG_LIST,
+      context(globals): CliContext {
         const stateDir = hostStateDir(api);
-        const agent = args.values.get("agent");
+        const agent = globals.agent;
         const resolveAgent = api.runtime?.agent?.resolveAgentWorkspaceDir;
-        let workspaceDir = args.values.get("workspace");
+        let workspaceDir = globals.workspace;
         if (!workspaceDir && agent) {
           if (!resolveAgent) throw new Error("--agent needs an OpenClaw host that resolves agent workspaces; pass --workspace DIR instead");
           workspaceDir = resolveAgent(cli.config, agent);
@@ -65,7 +68,8 @@ export function hostCliRegistrar(api: HostApi): (ctx: HostCliContext) => void {
         const interrupt = interruptSignal();
         release = interrupt.release;
         return createCliContext({
-          args,
+          json: globals.json,
+          verbose: globals.verbose,
           io: { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() },
           signal: interrupt.signal,
           workspaceDir,

@@ -1,14 +1,22 @@
 /** `workspace-sync backup now|list|restore|prune|status|verify`. Wording follows the plugin's CLI. */
 import path from "node:path";
-import { listBackupSnapshots, parseSnapshotName, runBackup, runRestore, openBackupTarget } from "../../backup/index.js";
+import { parseSnapshotName, runBackup, runRestore } from "../../backup/index.js";
 import { findSnapshot } from "../../backup/find-snapshot.js";
-import { DEFAULT_BACKUP_INTERVAL_S } from "../../manager/schedule.js";
+import { listSnapshotsWithRetention } from "../../backup/list.js";
+import { pruneBackup } from "../../backup/prune.js";
+import { defaultRestoreFolder } from "../../backup/restore.js";
+import { DEFAULT_BACKUP_INTERVAL_S } from "../../config/defaults.js";
 import { verifySnapshots } from "../../backup/verify.js";
 import { readLastRun } from "../../state/last-run.js";
-import { planPrune, pruneSnapshots, type PruneResult } from "../../retention/index.js";
-import { WorkspaceSyncError, errorMessage, toWorkspaceSyncError } from "../../errors.js";
+import { errorMessage, toWorkspaceSyncError } from "../../errors.js";
 import type { CliContext } from "../context.js";
 import { formatBytes } from "../context.js";
+
+/** `--require-authenticated` / `--allow-unauthenticated`. */
+interface AuthOptions {
+  requireAuthenticated: boolean;
+  allowUnauthenticated: boolean;
+}
 
 /** `backup now`: one snapshot now. */
 export async function backupNow(ctx: CliContext): Promise<number> {
@@ -50,50 +58,44 @@ export async function backupNow(ctx: CliContext): Promise<number> {
 /** `backup list`: snapshots newest first, with the rule keeping each. */
 export async function backupList(ctx: CliContext): Promise<number> {
   const config = await ctx.config();
-  const result = await listBackupSnapshots({ syncConfig: config, stateDir: ctx.stateDir, logger: ctx.logger, signal: ctx.signal });
+  const result = await listSnapshotsWithRetention({ config, stateDir: ctx.stateDir, logger: ctx.logger, signal: ctx.signal });
   if (!result.ok) {
     ctx.printJson(result);
     ctx.io.stderr.write(`Failed: ${result.error}\n`);
     return 1;
   }
-  let reasons: Record<string, string[]> = {};
-  try {
-    reasons = planPrune(result.details, config.backup?.retain ?? 7).reasons;
-  } catch (err) {
-    ctx.logger.warn(`retention policy: ${errorMessage(err)}`);
-  }
   ctx.printJson({
     ok: true,
-    snapshots: result.details.map((d) => ({ name: d.name, time: d.time.toISOString(), size: d.size, encrypted: d.encrypted, keptBy: reasons[d.name] ?? [] })),
+    snapshots: result.snapshots.map((d) => ({ name: d.name, time: d.time.toISOString(), size: d.size, encrypted: d.encrypted, keptBy: d.keptBy })),
   });
   if (result.snapshots.length === 0) {
     ctx.print("No snapshots found.");
     return 0;
   }
   ctx.print(`${result.snapshots.length} snapshot(s):\n`);
-  for (const d of result.details) {
-    const why = reasons[d.name];
-    const keep = why && why.length ? `  [${why.join(", ")}]` : "  [would be pruned]";
+  for (const d of result.snapshots) {
+    const keep = d.keptBy.length ? `  [${d.keptBy.join(", ")}]` : "  [would be pruned]";
     ctx.print(`  ${d.name}${d.encrypted ? " (encrypted)" : ""}  ${formatBytes(d.size)}${keep}`);
   }
   return 0;
 }
 
 /** `backup restore`: a snapshot into a staging folder. */
-export async function backupRestore(ctx: CliContext): Promise<number> {
+export async function backupRestore(
+  ctx: CliContext,
+  options: AuthOptions & { snapshot: string; to: string | undefined; dryRun: boolean; symlinks: "refuse" | "skip" | "allow" | undefined },
+): Promise<number> {
   const config = await ctx.config();
-  const requested = ctx.args.values.get("snapshot") ?? "latest";
-  const to = ctx.args.values.get("to");
   let name: string;
   try {
-    name = await findSnapshot({ config, stateDir: ctx.stateDir, snapshotName: requested, logger: ctx.logger, signal: ctx.signal });
+    name = await findSnapshot({ config, stateDir: ctx.stateDir, snapshotName: options.snapshot, logger: ctx.logger, signal: ctx.signal });
   } catch (err) {
     ctx.io.stderr.write(`Restore failed: ${errorMessage(err)}\n`);
     ctx.printJson({ ok: false, error: errorMessage(err), code: toWorkspaceSyncError(err).code });
     return 1;
   }
-  const dest = path.resolve(to ?? path.join(ctx.stateDir, ".backup-restore", name));
-  if (ctx.args.flags.has("dry-run")) {
+  const dest = options.to === undefined ? defaultRestoreFolder(ctx.stateDir, name) : path.resolve(options.to);
+  if (options.dryRun) {
     ctx.print(`Would restore snapshot: ${name}`);
     ctx.print(`Destination: ${dest}`);
     ctx.print("(dry-run — no files changed)");
@@ -109,8 +111,8 @@ export async function backupRestore(ctx: CliContext): Promise<number> {
     stateDir: ctx.stateDir,
     snapshotName: name,
     restoreTo: dest,
-    externalSymlinks: symlinkPolicy(ctx.args.values.get("symlinks")),
-    ...authFlags(ctx),
+    externalSymlinks: options.symlinks,
+    ...authPolicy(options),
     logger: ctx.logger,
     signal: ctx.signal,
     onProgress: (p) => bar.update(p),
@@ -130,23 +132,13 @@ export async function backupRestore(ctx: CliContext): Promise<number> {
 }
 
 /** `backup prune`: applies the retention policy. */
-export async function backupPrune(ctx: CliContext): Promise<number> {
+export async function backupPrune(ctx: CliContext, options: { dryRun: boolean }): Promise<number> {
   const config = await ctx.config();
-  if (!config.backup) {
+  const { dryRun } = options;
+  const result = await pruneBackup({ config, stateDir: ctx.stateDir, logger: ctx.logger, signal: ctx.signal, dryRun });
+  if (!result.ok && result.code === "BACKUP_NOT_ENABLED") {
     ctx.io.stderr.write("Backup not configured. Add a backup block to your plugin config.\n");
     return 1;
-  }
-  const dryRun = ctx.args.flags.has("dry-run");
-  let result: PruneResult;
-  try {
-    const { provider, dir } = await openBackupTarget(config.backup, { logger: ctx.logger, stateDir: ctx.stateDir });
-    try {
-      result = await pruneSnapshots({ provider, dir, policy: config.backup.retain, logger: ctx.logger, signal: ctx.signal, dryRun });
-    } finally {
-      await provider.close?.().catch(() => undefined);
-    }
-  } catch (err) {
-    result = { ok: false, error: errorMessage(err), code: toWorkspaceSyncError(err).code };
   }
   ctx.printJson(result);
   if (!result.ok) {
@@ -185,11 +177,10 @@ export async function backupStatus(ctx: CliContext): Promise<number> {
 }
 
 /** `backup verify`: checks snapshots end to end. */
-export async function backupVerify(ctx: CliContext): Promise<number> {
+export async function backupVerify(ctx: CliContext, options: AuthOptions & { all: boolean; snapshot: string }): Promise<number> {
   const config = await ctx.config();
-  const all = ctx.args.flags.has("all");
-  const requested = ctx.args.values.get("snapshot") ?? "latest";
-  const results = await verifySnapshots({ syncConfig: config, stateDir: ctx.stateDir, logger: ctx.logger, signal: ctx.signal, snapshotName: all ? "all" : requested, ...authFlags(ctx) });
+  const snapshotName = options.all ? "all" : options.snapshot;
+  const results = await verifySnapshots({ syncConfig: config, stateDir: ctx.stateDir, logger: ctx.logger, signal: ctx.signal, snapshotName, ...authPolicy(options) });
   ctx.printJson(results);
   if (!results.ok) {
     ctx.io.stderr.write(`Verify failed: ${results.error}\n`);
@@ -209,16 +200,10 @@ export async function backupVerify(ctx: CliContext): Promise<number> {
   return bad ? 1 : 0;
 }
 
-/** `--require-authenticated` / `--allow-unauthenticated`, when given. */
-function authFlags(ctx: CliContext): { requireAuthenticated?: boolean; allowUnauthenticated?: boolean } {
+/** The library's auth options: only those given (so `backup.requireAuthenticated` applies otherwise). */
+function authPolicy(options: AuthOptions): { requireAuthenticated?: boolean; allowUnauthenticated?: boolean } {
   return {
-    ...(ctx.args.flags.has("require-authenticated") ? { requireAuthenticated: true } : {}),
-    ...(ctx.args.flags.has("allow-unauthenticated") ? { allowUnauthenticated: true } : {}),
+    ...(options.requireAuthenticated ? { requireAuthenticated: true } : {}),
+    ...(options.allowUnauthenticated ? { allowUnauthenticated: true } : {}),
   };
-}
-
-function symlinkPolicy(value: string | undefined): "refuse" | "skip" | "allow" | undefined {
-  if (value === undefined) return undefined;
-  if (value === "refuse" || value === "skip" || value === "allow") return value;
-  throw new WorkspaceSyncError("CONFIG_INVALID", `--symlinks must be refuse, skip or allow (got ${JSON.stringify(value)})`, { path: "--symlinks" });
 }

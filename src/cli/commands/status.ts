@@ -1,9 +1,8 @@
 /** `workspace-sync status`: provider, paths, connectivity and the last runs on this host. */
 import path from "node:path";
-import { openLocation } from "../../providers/index.js";
-import { openBackupTarget } from "../../backup/index.js";
+import { probeBackupTarget } from "../../backup/probe.js";
+import { listSyncRemote } from "../../sync/remote.js";
 import { readLastRun } from "../../state/last-run.js";
-import { errorMessage } from "../../errors.js";
 import type { CliContext } from "../context.js";
 
 /** Prints the status; exit 1 when a configured provider cannot be reached. */
@@ -23,21 +22,10 @@ export async function statusCommand(ctx: CliContext): Promise<number> {
     ctx.print(`Remote: ${config.sync.remotePath || "(provider root)"}`);
     ctx.print(`Local: ${local}`);
     if (ctx.configPath) ctx.print(`Config: ${ctx.configPath}`);
-    let connection = "OK";
-    let files: number | undefined;
-    try {
-      const { provider, dir } = await openLocation(config.sync as Parameters<typeof openLocation>[0], config.sync.remotePath, { logger: ctx.logger, stateDir: ctx.stateDir });
-      try {
-        await provider.check({ signal: ctx.signal });
-        files = 0;
-        for await (const _ of provider.list(dir, { recursive: true, signal: ctx.signal })) files++;
-      } finally {
-        await provider.close?.().catch(() => undefined);
-      }
-    } catch (err) {
-      connection = `FAILED (${errorMessage(err)})`;
-      failed = true;
-    }
+    const listed = await listSyncRemote({ config, stateDir: ctx.stateDir, logger: ctx.logger, signal: ctx.signal, check: true });
+    const connection = listed.ok ? "OK" : `FAILED (${listed.error})`;
+    const files = listed.ok ? listed.files.length : undefined;
+    if (!listed.ok) failed = true;
     ctx.print(`Connection: ${connection}`);
     if (files !== undefined) ctx.print(`Remote files: ${files}`);
     const last = await readLastRun(ctx.stateDir, "sync");
@@ -54,18 +42,9 @@ export async function statusCommand(ctx: CliContext): Promise<number> {
   }
   if (config.backup) {
     const last = await readLastRun(ctx.stateDir, "backup");
-    let connection = "OK";
-    try {
-      const { provider } = await openBackupTarget(config.backup, { logger: ctx.logger, stateDir: ctx.stateDir });
-      try {
-        await provider.check({ signal: ctx.signal });
-      } finally {
-        await provider.close?.().catch(() => undefined);
-      }
-    } catch (err) {
-      connection = `FAILED (${errorMessage(err)})`;
-      failed = true;
-    }
+    const probe = await probeBackupTarget({ config, stateDir: ctx.stateDir, logger: ctx.logger, signal: ctx.signal });
+    const connection = probe.ok ? "OK" : `FAILED (${probe.error})`;
+    if (!probe.ok) failed = true;
     ctx.print("");
     ctx.print("Backup:");
     ctx.print(`  Enabled: ${config.backup.enabled ? "yes" : "no"}`);

@@ -1,7 +1,7 @@
 /** `workspace-sync sync [--dry-run]`, `sync status` and `list`. */
 import path from "node:path";
 import { runSync } from "../../sync/index.js";
-import { openLocation } from "../../providers/index.js";
+import { listSyncRemote } from "../../sync/remote.js";
 import { readLastRun } from "../../state/last-run.js";
 import type { ResolvedConfig } from "../../config/types.js";
 import type { CliContext } from "../context.js";
@@ -24,10 +24,10 @@ function syncConfigured(ctx: CliContext, config: ResolvedConfig): boolean {
 }
 
 /** Runs the configured sync mode once. */
-export async function syncCommand(ctx: CliContext): Promise<number> {
+export async function syncCommand(ctx: CliContext, options: { dryRun: boolean }): Promise<number> {
   const config = await ctx.config();
   if (!syncConfigured(ctx, config)) return 1;
-  const dryRun = ctx.args.flags.has("dry-run");
+  const { dryRun } = options;
   ctx.print(`Syncing ${config.sync.provider}:${config.sync.remotePath} (${config.sync.mode}${dryRun ? ", dry run" : ""})`);
   ctx.print(`Local: ${path.join(ctx.workspaceDir, config.sync.localPath)}`);
   const result = await runSync({ syncConfig: config, workspaceDir: ctx.workspaceDir, stateDir: ctx.stateDir, logger: ctx.logger, signal: ctx.signal, dryRun });
@@ -74,22 +74,19 @@ export async function listCommand(ctx: CliContext): Promise<number> {
     ctx.io.stderr.write("Workspace sync not configured.\n");
     return 1;
   }
-  const { provider, dir } = await openLocation(config.sync as Parameters<typeof openLocation>[0], config.sync.remotePath, { logger: ctx.logger, stateDir: ctx.stateDir });
-  const files: { path: string; size: number; mtime?: string }[] = [];
-  try {
-    for await (const e of provider.list(dir, { recursive: true, signal: ctx.signal })) {
-      files.push({ path: e.path, size: e.size, ...(e.mtime ? { mtime: e.mtime.toISOString() } : {}) });
-    }
-  } finally {
-    await provider.close?.().catch(() => undefined);
+  const listed = await listSyncRemote({ config, stateDir: ctx.stateDir, logger: ctx.logger, signal: ctx.signal });
+  if (!listed.ok) {
+    ctx.printJson(listed);
+    ctx.io.stderr.write(`Error: ${listed.error}\n`);
+    return 1;
   }
-  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  ctx.printJson({ ok: true, remote: `${provider.description}/${dir}`, files });
+  const { remote, files } = listed;
+  ctx.printJson({ ok: true, remote, files });
   if (files.length === 0) {
     ctx.print("No files in remote.");
     return 0;
   }
-  ctx.print(`${provider.description}/${dir}`);
+  ctx.print(remote);
   for (const f of files) ctx.print(`  ${f.path}`);
   ctx.print(`\n${files.length} files`);
   return 0;

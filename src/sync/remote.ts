@@ -1,0 +1,68 @@
+/**
+ * The sync's cloud folder as `list` and `status` see it: opened from `sync` settings, listed (and
+ * optionally checked), and closed again in `finally`. Read-only.
+ */
+import type { ResolvedConfig } from "../config/types.js";
+import { WorkspaceSyncError, toWorkspaceSyncError, type ErrorCode } from "../errors.js";
+import { silentLogger, type Logger } from "../logger.js";
+import { openLocation } from "../providers/index.js";
+
+/** A file in the cloud folder. */
+export interface RemoteListingEntry {
+  /** Path below the sync folder, `/`-separated. */
+  path: string;
+  size: number;
+  /** Modification time (ISO 8601), when the provider reports one. */
+  mtime?: string;
+}
+
+/** Parameters of {@link listSyncRemote}. */
+export interface ListSyncRemoteParams {
+  config: ResolvedConfig;
+  stateDir: string;
+  logger?: Logger;
+  signal?: AbortSignal;
+  /** Run the provider's connectivity check before listing. */
+  check?: boolean;
+}
+
+/** The result of {@link listSyncRemote}. */
+export type ListSyncRemoteResult =
+  | {
+      ok: true;
+      /** Where the files are, e.g. `local:/srv/cloud/share` (no secrets). */
+      remote: string;
+      /** Every file below the sync folder, sorted by path (code-unit order). */
+      files: RemoteListingEntry[];
+    }
+  | { ok: false; error: string; code: ErrorCode };
+
+/**
+ * Lists every file in the sync's cloud folder (`sync.remotePath`). Never throws: sync not
+ * configured (`CONFIG_INVALID`), an unreachable provider or a failed listing come back as `ok: false`.
+ */
+export async function listSyncRemote(params: ListSyncRemoteParams): Promise<ListSyncRemoteResult> {
+  const { signal } = params;
+  const s = params.config.sync;
+  try {
+    if (s.provider === "off") {
+      throw new WorkspaceSyncError("CONFIG_INVALID", 'Workspace sync is not configured: set "provider" (local, s3 or dropbox) in the sync config', { path: "provider" });
+    }
+    const settings = { provider: s.provider, s3: s.s3, dropbox: s.dropbox, local: s.local };
+    const { provider, dir } = await openLocation(settings, s.remotePath, { logger: params.logger ?? silentLogger, stateDir: params.stateDir });
+    try {
+      if (params.check) await provider.check({ signal });
+      const files: RemoteListingEntry[] = [];
+      for await (const e of provider.list(dir, { recursive: true, signal })) {
+        files.push({ path: e.path, size: e.size, ...(e.mtime ? { mtime: e.mtime.toISOString() } : {}) });
+      }
+      files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+      return { ok: true, remote: `${provider.description}/${dir}`, files };
+    } finally {
+      await provider.close?.().catch(() => undefined);
+    }
+  } catch (err) {
+    const e = toWorkspaceSyncError(err);
+    return { ok: false, error: e.message, code: e.code };
+  }
+}
