@@ -12,8 +12,8 @@ import { pipeline } from "node:stream/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { gzipSync } from "node:zlib";
 import { createEncryptStream, prependAuthMarker, pbkdf2Kdf } from "../src/crypto/index.js";
-import { createSnapshotDecoder, type SnapshotDecoderOptions } from "../src/crypto/decode-thread.js";
-import type { SnapshotDecodeSpec } from "../src/crypto/snapshot-decode.js";
+import { createSnapshotDecoder, type SnapshotDecoderOptions } from "../src/backup/decode-thread.js";
+import type { SnapshotDecodeSpec } from "../src/backup/decode-stages.js";
 import { WorkspaceSyncError, isWorkspaceSyncError } from "../src/errors.js";
 
 const PASS = "decode thread passphrase";

@@ -12,7 +12,7 @@ import type { ProgressCallback } from "../logger.js";
 import { type TarEntry, drainEntry, readTarGz } from "./read-tar-gz.js";
 import { SymlinkGuard, safeEntryName, unsafeEntry } from "./safe-path.js";
 import { MAX_MTIME_MS } from "./entry.js";
-import { SmallFileWriter } from "./small-file-writer.js";
+import { SmallFileWriter, type SmallFileHost } from "./small-file-writer.js";
 import { NEW_FILE_FLAGS, isBadTime } from "./write-new-file.js";
 
 /** Options of {@link extractArchive}. */
@@ -33,6 +33,11 @@ export interface ExtractOptions {
    * out with a warning, `"allow"` creates it. Extraction never writes through a symlink either way.
    */
   externalSymlinks?: "refuse" | "skip" | "allow";
+  /**
+   * A helper thread to create the small files on (a restore's, which also decrypts); without
+   * one, the extraction starts a thread of its own for them.
+   */
+  fileThread?: SmallFileHost | undefined;
 }
 
 /** What an extraction wrote. */
@@ -189,7 +194,7 @@ class EntryExtractor {
     private readonly result: ExtractResult,
   ) {
     this.guard = new SymlinkGuard(root);
-    this.small = new SmallFileWriter((name) => this.badTime(name));
+    this.small = new SmallFileWriter((name) => this.badTime(name), options.fileThread);
   }
 
   /** Stops the small-file thread (see {@link SmallFileWriter.close}). */

@@ -19,7 +19,7 @@
  * Memory: at most {@link MAX_QUEUED_BYTES} plus one batch of file data is queued or being written,
  * and at most {@link MAX_BATCHES} batch buffers exist.
  */
-import { Worker } from "node:worker_threads";
+import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
 import { workerModuleAvailable } from "../util/worker-module.js";
 import { writeNewFileSync } from "./write-new-file.js";
 
@@ -32,7 +32,26 @@ export interface SmallFileBatch {
   files: { path: string; offset: number; length: number; mode: number; mtimeMs: number | undefined }[];
 }
 
-/** The worker's answer to one batch. */
+/** Messages to the serving side: batches, then a request to stop (answered `{ closed: true }`). */
+export type ToSmallFiles = SmallFileBatch | { close: true };
+
+/** Memory shared with the serving side. */
+export interface SmallFileShared {
+  /** One BigInt64: file bytes the serving side has finished with (written, failed or skipped). */
+  doneBytes: SharedArrayBuffer;
+  /** One Int32: raised by the writer when it closes; the serving side then writes nothing more. */
+  stop: SharedArrayBuffer;
+}
+
+/**
+ * A thread that serves small-file batches besides its own work (a restore's helper thread): gives
+ * a port to a {@link serveSmallFiles} there. Without one, the writer starts a worker of its own.
+ */
+export interface SmallFileHost {
+  connect(shared: SmallFileShared): MessagePort;
+}
+
+/** The serving side's answer to one batch. */
 export interface SmallFileReply {
   id: number;
   /** Refused unwritten: an earlier batch failed. */
@@ -82,13 +101,25 @@ export class SmallFileWriter {
   #sentBytes = 0;
   /** File bytes the thread has finished with (written, failed or skipped), stored by the thread. */
   readonly #doneBytes = new BigInt64Array(new SharedArrayBuffer(8));
+  /** Raised on close: the thread writes nothing more. */
+  readonly #stop = new Int32Array(new SharedArrayBuffer(4));
+  #port: MessagePort | undefined;
+  /** The thread's end of the port is gone (the thread stopped, or answered the close). */
+  #portGone = false;
+  #closedByThread: (() => void) | undefined;
   #failure: Error | undefined;
   readonly #free: ArrayBuffer[] = [];
   #wake: (() => void) | undefined;
   #closed = false;
 
-  /** @param onBadTime called with the entry name of a file written without its mtime. */
-  constructor(private readonly onBadTime: (name: string) => void) {}
+  /**
+   * @param onBadTime called with the entry name of a file written without its mtime.
+   * @param host a thread to write on; without one, a worker of the writer's own is started.
+   */
+  constructor(
+    private readonly onBadTime: (name: string) => void,
+    private readonly host?: SmallFileHost,
+  ) {}
 
   /**
    * Creates a new file at `full` (a path the extractor checked) with `data` (its chunks), `mode`
@@ -98,7 +129,11 @@ export class SmallFileWriter {
    */
   write(full: string, name: string, data: Buffer[], length: number, mode: number, mtime: Date | undefined): void {
     this.check();
-    if (this.#sentBytes - Number(Atomics.load(this.#doneBytes, 0)) >= MAX_QUEUED_BYTES || this.#pending.size >= MAX_BATCHES || !workerModuleAvailable(WORKER_URL)) {
+    if (
+      this.#sentBytes - Number(Atomics.load(this.#doneBytes, 0)) >= MAX_QUEUED_BYTES ||
+      this.#pending.size >= MAX_BATCHES ||
+      (this.host === undefined && !workerModuleAvailable(WORKER_URL))
+    ) {
       const bytes = data.length === 1 ? (data[0] as Buffer) : Buffer.concat(data, length);
       if (!writeNewFileSync(full, bytes, 0, length, mode, mtime?.getTime())) this.onBadTime(name);
       return;
@@ -128,8 +163,18 @@ export class SmallFileWriter {
    */
   async close(): Promise<void> {
     this.#closed = true;
+    Atomics.store(this.#stop, 0, 1);
+    const port = this.#port;
     const worker = this.#worker;
+    this.#port = undefined;
     this.#worker = undefined;
+    if (port && !this.#portGone) {
+      // The thread answers after the batch it is writing (the stop flag cuts that one short).
+      const answered = new Promise<void>((resolve) => (this.#closedByThread = resolve));
+      port.postMessage({ close: true } satisfies ToSmallFiles);
+      await answered;
+    }
+    port?.close();
     if (worker) await worker.terminate();
     this.#wake?.();
   }
@@ -153,21 +198,38 @@ export class SmallFileWriter {
     this.#start().postMessage(batch, [data]);
   }
 
-  #start(): Worker {
+  #start(): MessagePort {
     if (this.#closed) throw new Error("small-file writer used after close");
-    if (this.#worker) return this.#worker;
-    // Small heap limits: the worker holds a batch at a time and allocates next to nothing.
-    const worker = new Worker(WORKER_URL, {
-      workerData: { doneBytes: this.#doneBytes.buffer },
-      resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 },
+    if (this.#port) return this.#port;
+    const shared: SmallFileShared = { doneBytes: this.#doneBytes.buffer as SharedArrayBuffer, stop: this.#stop.buffer as SharedArrayBuffer };
+    let port: MessagePort;
+    if (this.host) port = this.host.connect(shared);
+    else {
+      const channel = new MessageChannel();
+      // Small heap limits: the worker holds a batch at a time and allocates next to nothing.
+      const worker = new Worker(WORKER_URL, {
+        workerData: { ...shared, port: channel.port2 },
+        transferList: [channel.port2],
+        resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 },
+      });
+      worker.on("error", (err) => this.#fail(err));
+      worker.on("exit", (code) => {
+        if (!this.#closed) this.#fail(new Error(`the file-writing thread stopped (exit code ${code})`));
+      });
+      this.#worker = worker;
+      port = channel.port1;
+    }
+    port.on("message", (reply: SmallFileReply | { closed: true }) => {
+      if ("closed" in reply) this.#closedByThread?.();
+      else this.#onReply(reply);
     });
-    worker.on("message", (reply: SmallFileReply) => this.#onReply(reply));
-    worker.on("error", (err) => this.#fail(err));
-    worker.on("exit", (code) => {
-      if (!this.#closed) this.#fail(new Error(`the file-writing thread stopped (exit code ${code})`));
+    port.on("close", () => {
+      this.#portGone = true;
+      this.#closedByThread?.();
+      if (!this.#closed) this.#fail(new Error("the file-writing thread stopped"));
     });
-    this.#worker = worker;
-    return worker;
+    this.#port = port;
+    return port;
   }
 
   #onReply(reply: SmallFileReply): void {

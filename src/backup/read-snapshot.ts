@@ -1,14 +1,15 @@
 /**
  * Reading a snapshot for restore and verify: provider → MAC (authenticated snapshots) or SHA-256
  * check (others) → decrypt (KDF auto-detected) → strip the authentication mark → gzip stream. The
- * integrity check and decryption run on a worker thread (crypto/decode-thread.ts). The
+ * integrity check and decryption run on a helper thread (backup/decode-thread.ts). The
  * MAC is checked once the last byte was read, before the caller may use what it extracted; a
  * failure is explained as exactly as the evidence allows.
  */
 import { PassThrough, Writable, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createMacStream, kdfCandidates, kdfToString, pbkdf2Kdf } from "../crypto/index.js";
-import { createSnapshotDecoder } from "../crypto/decode-thread.js";
+import { createSnapshotDecoder } from "./decode-thread.js";
+import type { RestoreThread } from "./restore-thread.js";
 import { WorkspaceSyncError, toWorkspaceSyncError } from "../errors.js";
 import { joinRemotePath } from "../providers/paths.js";
 import type { StorageProvider } from "../providers/types.js";
@@ -27,8 +28,10 @@ export interface OpenSnapshotOptions {
   auth?: AuthPlan;
   /** Names in the snapshot folder, when listed already. */
   folder?: ReadonlySet<string>;
-  /** Check and decrypt on a worker thread where available (default true; false: on this thread). */
+  /** Check and decrypt on a helper thread where available (default true; false: on this thread). */
   offThread?: boolean;
+  /** The helper thread (a restore's, shared with its extractor); default: one of the reader's own. */
+  thread?: RestoreThread | undefined;
 }
 
 /** An open snapshot; see {@link openSnapshotPlaintext}. */
@@ -86,7 +89,11 @@ export async function openSnapshotPlaintext(
       decrypt: encrypted ? { passphrase: backup.passphrase as string, candidates: kdfCandidates(pbkdf2Kdf(backup.kdfIterations)) } : undefined,
       path: snapshotName,
     },
-    { ...(auth.kind === "none" ? { refuseMarked: () => markerWithoutMac(snapshotName) } : {}), ...(opts.offThread === false ? { offThread: false } : {}) },
+    {
+      ...(auth.kind === "none" ? { refuseMarked: () => markerWithoutMac(snapshotName) } : {}),
+      ...(opts.offThread === false ? { offThread: false } : {}),
+      thread: opts.thread,
+    },
   );
   const plain = new PassThrough({ highWaterMark: 256 * 1024 });
   const done = pipeline([source, ...decoder.stages, plain], { signal }).then(() => {

@@ -16,6 +16,7 @@ import type { StorageProvider } from "../providers/types.js";
 import { planAuthentication, type AuthPlan } from "./authenticate.js";
 import { loadSyncConfig, type ConfigInput } from "../config/index.js";
 import { explainReadFailure, openSnapshotPlaintext } from "./read-snapshot.js";
+import { RestoreThread } from "./restore-thread.js";
 import { compareNewestFirst, parseSnapshotName } from "../snapshot/index.js";
 import { readBackupState } from "./state.js";
 import { listSnapshotsIn } from "./list.js";
@@ -153,13 +154,17 @@ async function restoreFrom(params: RunRestoreParams, logger: Logger, backup: Bac
   const partial = path.join(restoredTo, `${PARTIAL_PREFIX}${randomBytes(4).toString("hex")}`);
   await recordStaging(params.stateDir, partial);
   let opened: Awaited<ReturnType<typeof openSnapshotPlaintext>>;
+  // One helper thread decrypts and creates the small files while this one reads the archive.
+  const thread = RestoreThread.start();
   try {
     opened = await openSnapshotPlaintext(provider, dir, snapshotName, backup, {
       signal,
       auth,
+      thread,
       onBytes: params.onProgress ? (bytes) => params.onProgress?.({ phase: "restore", bytes }) : undefined,
     });
   } catch (err) {
+    await thread?.close();
     await forgetStaging(params.stateDir, partial);
     if (created) await fsp.rmdir(restoredTo).catch(() => undefined);
     throw err;
@@ -168,10 +173,13 @@ async function restoreFrom(params: RunRestoreParams, logger: Logger, backup: Bac
   logger.info(`[backup] Streaming restore to ${restoredTo} (no local temp file needed)`);
   const extracted = extractArchive(plain, partial, {
     signal,
+    fileThread: thread,
     externalSymlinks: params.externalSymlinks,
     onWarning: (m) => logger.warn(`[backup] ${m}`),
   });
   const [read, wrote] = await Promise.allSettled([done, extracted]);
+  // Once closed, the thread writes nothing more: what was extracted may be removed.
+  await thread?.close();
   if (read.status === "rejected" || wrote.status === "rejected") {
     plain.destroy();
     await fsp.rm(partial, { recursive: true, force: true }).catch((err) => logger.warn(`[backup] Could not clean up ${partial}: ${errorMessage(err)}`));

@@ -6,11 +6,11 @@
  * decode-thread.ts) or, where there is none, on the caller's thread, with the same code.
  */
 import type { Transform } from "node:stream";
-import { StripAuthMarker } from "./auth-marker.js";
-import { DecryptStream } from "./decrypt.js";
-import { HashStream } from "./hash.js";
-import type { KdfSpec } from "./kdf.js";
-import { MacStream } from "./mac.js";
+import { StripAuthMarker } from "../crypto/auth-marker.js";
+import { DecryptStream } from "../crypto/decrypt.js";
+import { HashStream } from "../crypto/hash.js";
+import type { KdfSpec } from "../crypto/kdf.js";
+import { MacStream } from "../crypto/mac.js";
 
 /** What the decode stages check and undo; plain data (it is sent to a worker thread). */
 export interface SnapshotDecodeSpec {

@@ -1,20 +1,20 @@
 /**
- * Decoding a snapshot (integrity check, decryption, mark removal; see snapshot-decode.ts) on a
- * worker thread of its own. A restore keeps the main thread busy parsing the archive and checking
+ * Decoding a snapshot (integrity check, decryption, mark removal; see decode-stages.ts) on a
+ * helper thread (restore-thread.ts; decode-serve.ts is the other side). A restore keeps the main thread busy parsing the archive and checking
  * its entries; hashing and decrypting the stored bytes there as well cost it about a fifth of its
  * time on the bench restore, while the second core sat partly idle.
  *
- * {@link createSnapshotDecoder} is the entry point: it builds the stages on the worker where the
- * worker's module is present, and on this thread otherwise (same stages, same results, same
- * errors). Memory: at most {@link IN_FLIGHT} stored bytes and about as much output are in flight,
+ * {@link createSnapshotDecoder} is the entry point: it builds the stages on the helper thread (the
+ * caller's, or one of its own) where the thread's module is present, and on this thread
+ * otherwise (same stages, same results, same errors). Memory: at most {@link IN_FLIGHT} stored bytes and about as much output are in flight,
  * whatever the snapshot's size.
  */
 import { Duplex } from "node:stream";
-import { Worker } from "node:worker_threads";
+import type { MessagePort } from "node:worker_threads";
 import { WorkspaceSyncError, type ErrorCode } from "../errors.js";
-import { workerModuleAvailable } from "../util/worker-module.js";
-import type { KdfSpec } from "./kdf.js";
-import { createDecodeStages, type SnapshotDecodeResult, type SnapshotDecodeSpec } from "./snapshot-decode.js";
+import type { KdfSpec } from "../crypto/kdf.js";
+import { RestoreThread } from "./restore-thread.js";
+import { createDecodeStages, type SnapshotDecodeResult, type SnapshotDecodeSpec } from "./decode-stages.js";
 
 /** Start data of the worker. */
 export interface DecodeWorkerData {
@@ -46,7 +46,6 @@ export type FromDecodeWorker =
   | { t: "done"; result: Omit<SnapshotDecodeResult, "tag"> & { tag: Uint8Array | undefined } }
   | { t: "error"; error: WireError };
 
-const WORKER_URL = new URL("./decode-worker.js", import.meta.url);
 /**
  * Stored bytes are copied into buffers of this size, sent when full (or at the next turn of the
  * event loop), and handed back by the worker once decrypted, to be filled again. The source's own
@@ -70,8 +69,10 @@ export interface SnapshotDecoderOptions {
    * the stream fails with this function's error.
    */
   refuseMarked?: () => Error;
-  /** Decode on a worker thread where its module is present (default true). */
+  /** Decode on a helper thread where its module is present (default true). */
   offThread?: boolean;
+  /** The helper thread to decode on; without one, the decoder starts (and stops) its own. */
+  thread?: RestoreThread | undefined;
 }
 
 /** The decode stages to put between the stored bytes and their reader. */
@@ -88,8 +89,11 @@ export interface SnapshotDecoder {
 
 /** Builds the decode stages of `spec`; see the module comment. */
 export function createSnapshotDecoder(spec: SnapshotDecodeSpec, options: SnapshotDecoderOptions = {}): SnapshotDecoder {
-  if (options.offThread !== false && workerModuleAvailable(WORKER_URL)) {
-    const d = new OffThreadDecode(spec, options.refuseMarked);
+  const own = options.offThread === false || options.thread ? undefined : RestoreThread.start();
+  const thread = options.offThread === false ? undefined : options.thread ?? own;
+  if (thread) {
+    const data: DecodeWorkerData = { spec, refuseMarked: options.refuseMarked !== undefined };
+    const d = new OffThreadDecode(thread.decode(data), options.refuseMarked, own ? () => void own.close() : undefined);
     return { stages: [d], result: () => d.result, kdf: () => d.kdf, offThread: true };
   }
   const local = createDecodeStages(spec);
@@ -108,7 +112,8 @@ export class OffThreadDecode extends Duplex {
   result: SnapshotDecodeResult | undefined;
   /** The key derivation, once the worker found it. */
   kdf: KdfSpec | undefined;
-  readonly #worker: Worker;
+  readonly #port: MessagePort;
+  readonly #onEnd: (() => void) | undefined;
   readonly #refuseMarked: (() => Error) | undefined;
   #cur: ArrayBuffer | undefined;
   #curLength = 0;
@@ -121,16 +126,19 @@ export class OffThreadDecode extends Duplex {
   #over = false;
   #scheduled = false;
 
-  constructor(spec: SnapshotDecodeSpec, refuseMarked?: () => Error) {
+  /**
+   * @param port a port to the decoding side (decode-serve.ts) on the helper thread
+   * @param refuseMarked see {@link SnapshotDecoderOptions.refuseMarked}
+   * @param onEnd called once when the decoding is over, however it ended
+   */
+  constructor(port: MessagePort, refuseMarked?: () => Error, onEnd?: () => void) {
     super({ readableHighWaterMark: 256 * 1024, writableHighWaterMark: IN_BATCH });
+    this.#port = port;
     this.#refuseMarked = refuseMarked;
-    const workerData: DecodeWorkerData = { spec, refuseMarked: refuseMarked !== undefined };
-    // Small heaps: the worker holds a few megabytes of stream buffers, outside its heap.
-    this.#worker = new Worker(WORKER_URL, { workerData, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 } });
-    this.#worker.on("message", (msg: FromDecodeWorker) => this.#onMessage(msg));
-    this.#worker.on("error", (err) => this.destroy(err));
-    this.#worker.on("exit", (code) => {
-      if (!this.#over) this.destroy(new Error(`the snapshot decoding thread stopped (exit code ${code})`));
+    this.#onEnd = onEnd;
+    port.on("message", (msg: FromDecodeWorker) => this.#onMessage(msg));
+    port.on("close", () => {
+      if (!this.#over) this.destroy(new Error("the snapshot decoding thread stopped"));
     });
   }
 
@@ -168,13 +176,20 @@ export class OffThreadDecode extends Duplex {
   }
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
-    this.#over = true;
-    void this.#worker.terminate();
+    this.#end();
     callback(err);
   }
 
+  /** The decoding is over: the port is closed (the other side stops with it). */
+  #end(): void {
+    if (this.#over) return;
+    this.#over = true;
+    this.#port.close();
+    this.#onEnd?.();
+  }
+
   #post(msg: ToDecodeWorker, transfer: ArrayBuffer[] = []): void {
-    if (!this.#over) this.#worker.postMessage(msg, transfer);
+    if (!this.#over) this.#port.postMessage(msg, transfer);
   }
 
   #send(): void {
@@ -219,8 +234,7 @@ export class OffThreadDecode extends Duplex {
       case "done": {
         const { tag, ...rest } = msg.result;
         this.result = { ...rest, tag: tag ? Buffer.from(tag) : undefined };
-        this.#over = true;
-        void this.#worker.terminate();
+        this.#end();
         this.push(null);
         this.#final?.();
         return;

@@ -1,0 +1,114 @@
+/**
+ * A restore's one helper thread (src/backup/restore-thread.ts) serves both the snapshot decoder
+ * and the small-file writer. What must hold: an extraction through it writes what it writes on a
+ * thread of its own, a closed writer writes nothing more, and a thread that goes away fails
+ * whoever was using it rather than leaving them waiting.
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { Readable, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { setTimeout as sleep } from "node:timers/promises";
+import { after, before, describe, it } from "node:test";
+import { extractArchive } from "../src/archive/index.js";
+import { SmallFileWriter } from "../src/archive/small-file-writer.js";
+import { createSnapshotDecoder } from "../src/backup/decode-thread.js";
+import { RestoreThread } from "../src/backup/restore-thread.js";
+import { type RawEntry, bufferStream, makeTarGz, mkTmp, rmTmp } from "./archive-helpers.js";
+
+function started(): RestoreThread {
+  const t = RestoreThread.start();
+  assert.ok(t, "the compiled restore-worker module is next to restore-thread.js");
+  return t;
+}
+
+describe("the restore helper thread", () => {
+  let tmp = "";
+  before(async () => {
+    tmp = await mkTmp("ws-restore-thread-");
+  });
+  after(async () => {
+    await rmTmp(tmp);
+  });
+
+  it("extracts through the shared thread exactly as through a thread of the extractor's own", async () => {
+    const entries: RawEntry[] = [{ header: { name: "d", type: "directory" } }];
+    for (let i = 0; i < 400; i++) entries.push({ header: { name: `d/f${i}`, mode: 0o640 }, content: `${i}\n`.repeat(i % 97) });
+    entries.push({ header: { name: "d/f5", mode: 0o600 }, content: "replaced" });
+    const tgz = await makeTarGz(entries);
+    const thread = started();
+    try {
+      const shared = await extractArchive(bufferStream(tgz), path.join(tmp, "shared"), { fileThread: thread });
+      const own = await extractArchive(bufferStream(tgz), path.join(tmp, "own"));
+      assert.deepEqual(shared, own);
+      for (const i of [0, 5, 96, 399]) {
+        const a = await fs.readFile(path.join(tmp, "shared/d", `f${i}`), "utf8");
+        assert.equal(a, await fs.readFile(path.join(tmp, "own/d", `f${i}`), "utf8"));
+      }
+      assert.equal(await fs.readFile(path.join(tmp, "shared/d/f5"), "utf8"), "replaced");
+      // The thread serves a second job after the first: a decoder, on the same thread.
+      const plain = randomBytes(200_000);
+      const decoder = createSnapshotDecoder({ check: { kind: "sha256" }, path: "x" }, { thread });
+      assert.equal(decoder.offThread, true);
+      const got: Buffer[] = [];
+      await pipeline([Readable.from([plain]), ...decoder.stages, new Writable({ write: (c: Buffer, _e, cb) => (got.push(c), cb()) })]);
+      assert.ok(Buffer.concat(got).equals(plain));
+    } finally {
+      await thread.close();
+    }
+  });
+
+  for (const hosted of [true, false]) {
+    it(`writes nothing more once the writer is closed (${hosted ? "shared thread" : "own thread"})`, async () => {
+      const dir = path.join(tmp, `closed-${hosted}`);
+      await fs.mkdir(dir);
+      const thread = hosted ? started() : undefined;
+      try {
+        const writer = new SmallFileWriter(() => {}, thread);
+        // Three full batches queued (128 files each, within the writer's 1 MiB queue), and a
+        // fourth not yet sent: close() comes while the thread is busy with them.
+        const body = Buffer.alloc(2000, 1);
+        for (let i = 0; i < 400; i++) writer.write(path.join(dir, `f${i}`), `f${i}`, [body], body.length, 0o644, undefined);
+        await writer.close();
+        const n = (await fs.readdir(dir)).length;
+        await sleep(300);
+        assert.equal((await fs.readdir(dir)).length, n, "no file appeared after close() settled");
+        assert.ok(n <= 384, `the batch not yet sent is never written (${n} files)`);
+      } finally {
+        await thread?.close();
+      }
+    });
+  }
+
+  it("fails the decoder and the writer when the thread goes away, instead of leaving them waiting", async () => {
+    const thread = started();
+    const decoder = createSnapshotDecoder({ check: { kind: "sha256" }, path: "x" }, { thread });
+    const endless = new Readable({
+      read() {
+        this.push(randomBytes(64 * 1024));
+      },
+    });
+    const run = assert.rejects(pipeline([endless, ...decoder.stages, new Writable({ write: (_c, _e, cb) => cb() })]), /decoding thread stopped/);
+    const dir = path.join(tmp, "gone");
+    await fs.mkdir(dir);
+    const writer = new SmallFileWriter(() => {}, thread);
+    writer.write(path.join(dir, "a"), "a", [Buffer.from("a")], 1, 0o644, undefined);
+    await writer.barrier();
+    await sleep(50);
+    await thread.close();
+    await run;
+    // The writer notices too: the next write or barrier reports it.
+    await sleep(50);
+    await assert.rejects(
+      (async () => {
+        writer.write(path.join(dir, "b"), "b", [Buffer.from("b")], 1, 0o644, undefined);
+        await writer.barrier();
+      })(),
+      /file-writing thread stopped/,
+    );
+    // Closing a writer whose thread is gone settles (it used to wait for an answer forever).
+    await writer.close();
+  });
+});
