@@ -43,7 +43,9 @@ export type ErrorCode =
   /** A snapshot without a valid MAC where one is required (MAC file deleted, refused legacy snapshot). */
   | "SNAPSHOT_UNAUTHENTICATED"
   /** A snapshot shorter than its MAC file records (cut off in storage or in transfer). */
-  | "SNAPSHOT_TRUNCATED";
+  | "SNAPSHOT_TRUNCATED"
+  /** A failure inside workspace-sync itself, e.g. a helper thread that stopped (out of memory); retryable. */
+  | "INTERNAL_ERROR";
 
 /** Options for {@link WorkspaceSyncError}. */
 export interface WorkspaceSyncErrorOptions {

@@ -54,7 +54,9 @@ test("listSnapshotsWithRetention: newest first, each with the rules keeping it; 
   const dry = await pruneBackup({ config: f.config, stateDir: f.stateDir, dryRun: true });
   assert.ok(dry.ok && dry.dryRun);
   assert.deepEqual([dry.keep.map((s) => s.name), dry.prune.map((s) => s.name), dry.deleted], [[newer], [older], []]);
-  assert.equal((await listSnapshotsWithRetention({ config: f.config, stateDir: f.stateDir })).ok && 2, 2, "a dry run deletes nothing");
+  const afterDry = await listSnapshotsWithRetention({ config: f.config, stateDir: f.stateDir });
+  assert.ok(afterDry.ok);
+  assert.deepEqual(afterDry.snapshots.map((s) => s.name), [newer, older], "a dry run deletes nothing");
 
   const real = await pruneBackup({ config: f.config, stateDir: f.stateDir });
   assert.ok(real.ok);
@@ -110,6 +112,9 @@ test("listSyncRemote: every file below sync.remotePath, sorted, with sizes; a ty
   assert.deepEqual(listed.files.map((e) => [e.path, e.size]), [["a/y.md", 3], ["a/z.md", 1], ["b.txt", 2]]);
   assert.ok(listed.remote.endsWith("/share"), listed.remote);
   assert.ok(listed.files.every((e) => e.mtime === undefined || !Number.isNaN(Date.parse(e.mtime))));
+  assert.equal(listed.count, 3);
+  const counted = await listSyncRemote({ config: f.config, stateDir: f.stateDir, countOnly: true });
+  assert.deepEqual(counted.ok ? [counted.count, counted.files.length] : counted.error, [3, 0], "countOnly keeps no entries");
 
   const off = resolveConfig({ sync: { provider: "off" } });
   const r = await listSyncRemote({ config: off, stateDir: f.stateDir });

@@ -13,6 +13,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { gzipSync } from "node:zlib";
 import { createEncryptStream, prependAuthMarker, pbkdf2Kdf } from "../src/crypto/index.js";
 import { createSnapshotDecoder, type SnapshotDecoderOptions } from "../src/backup/decode-thread.js";
+import { RestoreThread } from "../src/backup/restore-thread.js";
+import type { MessagePort } from "node:worker_threads";
 import type { SnapshotDecodeSpec } from "../src/backup/decode-stages.js";
 import { WorkspaceSyncError, isWorkspaceSyncError } from "../src/errors.js";
 
@@ -200,19 +202,35 @@ describe("snapshot decoding on its worker thread", () => {
     assert.ok(maxAhead < 16 * 1024 * 1024, `read ahead of the reader: ${(maxAhead / 2 ** 20).toFixed(1)} MiB`);
   });
 
-  it("stops the thread on abort", async () => {
+  it("ends the decoding on the thread on abort", async () => {
     const ac = new AbortController();
     const endless = new Readable({
       read() {
         this.push(randomBytes(256 * 1024));
       },
     });
-    const decoder = createSnapshotDecoder({ check: { kind: "sha256" }, path: "endless" });
-    const run = pipeline([endless, ...decoder.stages, new Writable({ write: (_c, _e, cb) => cb() })], { signal: ac.signal });
-    await sleep(50);
-    ac.abort();
-    const err = await failure(run);
-    assert.equal((err as { name?: string }).name, "AbortError");
-    assert.ok(endless.destroyed);
+    const thread = RestoreThread.start();
+    assert.ok(thread);
+    // The port the decoder gets, to see it closed.
+    const ports: MessagePort[] = [];
+    const decode = thread.decode.bind(thread);
+    thread.decode = (data) => {
+      const port = decode(data);
+      ports.push(port);
+      return port;
+    };
+    const closed = new Promise<void>((resolve) => setImmediate(() => ports[0]?.once("close", resolve)));
+    try {
+      const decoder = createSnapshotDecoder({ check: { kind: "sha256" }, path: "endless" }, { thread });
+      const run = pipeline([endless, ...decoder.stages, new Writable({ write: (_c, _e, cb) => cb() })], { signal: ac.signal });
+      await sleep(50);
+      ac.abort();
+      const err = await failure(run);
+      assert.equal((err as { name?: string }).name, "AbortError");
+      assert.equal(ports.length, 1);
+      await closed;
+    } finally {
+      await thread.close();
+    }
   });
 });

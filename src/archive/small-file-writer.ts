@@ -20,6 +20,7 @@
  * and at most {@link MAX_BATCHES} batch buffers exist.
  */
 import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
+import { WorkspaceSyncError } from "../errors.js";
 import { workerModuleAvailable } from "../util/worker-module.js";
 import { writeNewFileSync } from "./write-new-file.js";
 
@@ -62,6 +63,15 @@ export interface SmallFileReply {
   badTimes: number[];
   /** The system error that stopped the batch, with the index of its file. */
   error?: { message: string; code?: string; errno?: number; syscall?: string; path: string; index: number };
+}
+
+/** The error of files left unwritten because the thread writing them stopped. */
+function fileThreadStopped(why?: string): WorkspaceSyncError {
+  return new WorkspaceSyncError(
+    "INTERNAL_ERROR",
+    `the file-writing thread stopped${why ? ` (${why})` : ""}: the extraction is incomplete; retry, and report it if it happens again`,
+    { retryable: true },
+  );
 }
 
 /** A batch is sent once it holds this many bytes or {@link BATCH_FILES} files. */
@@ -214,7 +224,7 @@ export class SmallFileWriter {
       });
       worker.on("error", (err) => this.#fail(err));
       worker.on("exit", (code) => {
-        if (!this.#closed) this.#fail(new Error(`the file-writing thread stopped (exit code ${code})`));
+        if (!this.#closed) this.#fail(fileThreadStopped(`exit code ${code}`));
       });
       this.#worker = worker;
       port = channel.port1;
@@ -226,7 +236,7 @@ export class SmallFileWriter {
     port.on("close", () => {
       this.#portGone = true;
       this.#closedByThread?.();
-      if (!this.#closed) this.#fail(new Error("the file-writing thread stopped"));
+      if (!this.#closed) this.#fail(fileThreadStopped());
     });
     this.#port = port;
     return port;

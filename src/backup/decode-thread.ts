@@ -13,7 +13,7 @@ import { Duplex } from "node:stream";
 import type { MessagePort } from "node:worker_threads";
 import { WorkspaceSyncError, type ErrorCode } from "../errors.js";
 import type { KdfSpec } from "../crypto/kdf.js";
-import { RestoreThread } from "./restore-thread.js";
+import { RestoreThread, threadStopped } from "./restore-thread.js";
 import { createDecodeStages, type SnapshotDecodeResult, type SnapshotDecodeSpec } from "./decode-stages.js";
 
 /** Start data of the worker. */
@@ -93,7 +93,7 @@ export function createSnapshotDecoder(spec: SnapshotDecodeSpec, options: Snapsho
   const thread = options.offThread === false ? undefined : options.thread ?? own;
   if (thread) {
     const data: DecodeWorkerData = { spec, refuseMarked: options.refuseMarked !== undefined };
-    const d = new OffThreadDecode(thread.decode(data), options.refuseMarked, own ? () => void own.close() : undefined);
+    const d = new OffThreadDecode(thread.decode(data), options.refuseMarked, own ? () => void own.close() : undefined, () => thread.failure);
     return { stages: [d], result: () => d.result, kdf: () => d.kdf, offThread: true };
   }
   const local = createDecodeStages(spec);
@@ -130,15 +130,16 @@ export class OffThreadDecode extends Duplex {
    * @param port a port to the decoding side (decode-serve.ts) on the helper thread
    * @param refuseMarked see {@link SnapshotDecoderOptions.refuseMarked}
    * @param onEnd called once when the decoding is over, however it ended
+   * @param failure why the thread stopped, when the port closes before the end
    */
-  constructor(port: MessagePort, refuseMarked?: () => Error, onEnd?: () => void) {
+  constructor(port: MessagePort, refuseMarked?: () => Error, onEnd?: () => void, failure?: () => Error | undefined) {
     super({ readableHighWaterMark: 256 * 1024, writableHighWaterMark: IN_BATCH });
     this.#port = port;
     this.#refuseMarked = refuseMarked;
     this.#onEnd = onEnd;
     port.on("message", (msg: FromDecodeWorker) => this.#onMessage(msg));
     port.on("close", () => {
-      if (!this.#over) this.destroy(new Error("the snapshot decoding thread stopped"));
+      if (!this.#over) this.destroy(failure?.() ?? threadStopped());
     });
   }
 

@@ -24,6 +24,8 @@ export interface ListSyncRemoteParams {
   signal?: AbortSignal;
   /** Run the provider's connectivity check before listing. */
   check?: boolean;
+  /** Only count the files (`files` comes back empty): memory does not grow with the folder. */
+  countOnly?: boolean;
 }
 
 /** The result of {@link listSyncRemote}. */
@@ -32,8 +34,10 @@ export type ListSyncRemoteResult =
       ok: true;
       /** Where the files are, e.g. `local:/srv/cloud/share` (no secrets). */
       remote: string;
-      /** Every file below the sync folder, sorted by path (code-unit order). */
+      /** Every file below the sync folder, sorted by path (code-unit order); empty with `countOnly`. */
       files: RemoteListingEntry[];
+      /** How many files there are. */
+      count: number;
     }
   | { ok: false; error: string; code: ErrorCode };
 
@@ -53,11 +57,13 @@ export async function listSyncRemote(params: ListSyncRemoteParams): Promise<List
     try {
       if (params.check) await provider.check({ signal });
       const files: RemoteListingEntry[] = [];
+      let count = 0;
       for await (const e of provider.list(dir, { recursive: true, signal })) {
-        files.push({ path: e.path, size: e.size, ...(e.mtime ? { mtime: e.mtime.toISOString() } : {}) });
+        count++;
+        if (!params.countOnly) files.push({ path: e.path, size: e.size, ...(e.mtime ? { mtime: e.mtime.toISOString() } : {}) });
       }
       files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-      return { ok: true, remote: `${provider.description}/${dir}`, files };
+      return { ok: true, remote: `${provider.description}/${dir}`, files, count };
     } finally {
       await provider.close?.().catch(() => undefined);
     }

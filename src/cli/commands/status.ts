@@ -22,9 +22,9 @@ export async function statusCommand(ctx: CliContext): Promise<number> {
     ctx.print(`Remote: ${config.sync.remotePath || "(provider root)"}`);
     ctx.print(`Local: ${local}`);
     if (ctx.configPath) ctx.print(`Config: ${ctx.configPath}`);
-    const listed = await listSyncRemote({ config, stateDir: ctx.stateDir, logger: ctx.logger, signal: ctx.signal, check: true });
+    const listed = await listSyncRemote({ config, stateDir: ctx.stateDir, logger: ctx.logger, signal: ctx.signal, check: true, countOnly: true });
     const connection = listed.ok ? "OK" : `FAILED (${listed.error})`;
-    const files = listed.ok ? listed.files.length : undefined;
+    const files = listed.ok ? listed.count : undefined;
     if (!listed.ok) failed = true;
     ctx.print(`Connection: ${connection}`);
     if (files !== undefined) ctx.print(`Remote files: ${files}`);
