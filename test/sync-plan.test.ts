@@ -4,6 +4,7 @@ import { planSync, conflictName, contentCheckCandidates, type PlanOptions } from
 import { planIngest, numberedName } from "../src/sync/ingest.js";
 import { checkSafety } from "../src/sync/safety.js";
 import { createFilter } from "../src/sync/filters.js";
+import { Minimatch } from "minimatch";
 import { formatInboxNotification } from "../src/sync/mailbox.js";
 import type { LocalFile, RemoteFile, StateEntry, SyncAction } from "../src/sync/types.js";
 
@@ -294,6 +295,18 @@ describe("filters", () => {
     assert.equal(f.excluded("sub/top.txt"), false);
     assert.equal(f.excluded("src/build.ts"), false);
     assert.equal(f.excluded("notes.md"), false);
+  });
+  it("a literal name (fast path) decides as minimatch does", () => {
+    const paths = [".DS_Store", "a/.DS_Store", "a/b/.DS_Store", "a/.DS_Store/x", "x.DS_Store", "a/x.DS_Store", "node_modules", "a/node_modules", "node_modules/p/i.js", "a/node_modulesx", "NODE_MODULES", ".git/x/.DS_Store", "a b/c d"];
+    for (const pattern of ["**/.DS_Store", ".DS_Store", "node_modules", "**/node_modules", "c d", "a b"]) {
+      const fast = createFilter([pattern]);
+      const m = new Minimatch(pattern, { dot: true, matchBase: !pattern.includes("/"), nocomment: true, nonegate: true });
+      for (const p of paths) {
+        const slow = [p, ...p.split("/").map((_, i, parts) => parts.slice(0, i).join("/")).filter((x) => x !== "")].some((x) => m.match(x));
+        assert.equal(fast.excluded(p), slow, `${pattern} on ${p}`);
+        assert.equal(fast.matches(p), m.match(p), `${pattern} matches ${p}`);
+      }
+    }
   });
   it("hash changes with the patterns and copySymlinks", () => {
     assert.equal(createFilter(["a"]).hash, createFilter(["a"]).hash);
