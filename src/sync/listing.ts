@@ -11,6 +11,7 @@ import { throwIfAborted, toWorkspaceSyncError } from "../errors.js";
 import type { StorageProvider } from "../providers/types.js";
 import { installToken, syncTempKind } from "../util/temp-names.js";
 import { msFromNs } from "../util/mtime.js";
+import { flatJoin } from "../util/flat-join.js";
 import { NON_UTF8_REASON, nonUtf8Names } from "../util/utf8-names.js";
 import type { SyncFilter } from "./filters.js";
 import type { LocalFile, RemoteFile, SkipKind, SkipNote } from "./types.js";
@@ -135,7 +136,7 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
       for (let i = from; i < end; i++) {
         const item = items[i]!;
         const name = item.name;
-        const relPath = t.rel ? `${t.rel}/${name}` : name;
+        const relPath = t.rel ? flatJoin(t.rel, name) : name;
         if (name.charCodeAt(0) === 46 /* . */) {
           const kind = syncTempKind(name, syncToken);
           if (kind === "own") {
