@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { planSync, conflictName, contentCheckCandidates, type PlanOptions } from "../src/sync/plan.js";
+import { planSync, conflictName, contentCheckCandidates, sortedUnion, type PlanOptions } from "../src/sync/plan.js";
 import { planIngest, numberedName } from "../src/sync/ingest.js";
 import { checkSafety } from "../src/sync/safety.js";
 import { createFilter } from "../src/sync/filters.js";
@@ -278,6 +278,24 @@ describe("checkSafety", () => {
     assert.match(checkSafety({ ...base, localCount: 0, actions: [] })!.message, /workspace \/ws lists no files/);
     assert.match(checkSafety({ ...base, remoteCount: 0, actions: [] })!.message, /cloud folder cloud lists no files/);
     assert.equal(checkSafety({ ...base, stateCount: 0, localCount: 0, actions: [] }), undefined);
+  });
+});
+
+describe("sortedUnion", () => {
+  it("is the sorted set of all keys, whatever order each source comes in", () => {
+    let seed = 7;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const alphabet = ["a", "b", "B", "/", ".", "é", "e\u0301", "😀", "\uffff", "0"];
+    const word = (): string => Array.from({ length: 1 + rnd(4) }, () => alphabet[rnd(alphabet.length)]!).join("");
+    for (let round = 0; round < 200; round++) {
+      const sources = [0, 1, 2].map(() => [...new Set(Array.from({ length: rnd(30) }, word))]);
+      if (round % 2 === 0) for (const s of sources) s.sort();
+      const expected = [...new Set(sources.flat())].sort();
+      assert.deepEqual(sortedUnion(sources.map((s) => [...s])), expected);
+    }
   });
 });
 
