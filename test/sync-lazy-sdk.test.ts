@@ -15,26 +15,34 @@ import { tempDir } from "./support/tree.js";
 
 const INDEX = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "src", "index.js");
 
+// The hooks run on a thread of their own: each resolved URL is appended to a log file with a
+// synchronous write (stderr from that thread may be lost when the process exits).
 const HOOKS = `
+import { appendFileSync } from "node:fs";
+let log;
+export function initialize(data) {
+  log = data.log;
+}
 export async function resolve(specifier, context, next) {
   const r = await next(specifier, context);
-  process.stderr.write("LOADED " + r.url + "\\n");
+  appendFileSync(log, "LOADED " + r.url + "\\n");
   return r;
 }
 `;
 
 const CHILD = `
 import { register } from "node:module";
-register(process.argv[2]);
-const [, , , index, ws, state, cloud] = process.argv;
+import { appendFileSync } from "node:fs";
+const [, , hooks, log, index, ws, state, cloud] = process.argv;
+register(hooks, { data: { log } });
 const { runSync, createProvider } = await import(index);
 const silent = { info() {}, warn() {}, error() {} };
 const r = await runSync({ syncConfig: { sync: { mode: "bisync", remotePath: "x", provider: "local", local: { root: cloud } } }, workspaceDir: ws, stateDir: state, logger: silent });
 if (!r.ok) throw new Error(r.error);
-process.stderr.write("PHASE cloud\\n");
+appendFileSync(log, "PHASE cloud\\n");
 await createProvider({ provider: "s3", s3: { bucket: "b", region: "us-east-1", endpoint: "http://127.0.0.1:9", accessKeyId: "a", secretAccessKey: "s" } }, { logger: silent });
 await createProvider({ provider: "dropbox", dropbox: { token: "t" } }, { logger: silent });
-process.stderr.write("PHASE done " + r.uploaded.length + "\\n");
+appendFileSync(log, "PHASE done " + r.uploaded.length + "\\n");
 `;
 
 test("a local sync loads neither the AWS SDK nor dropbox; the cloud providers load them on demand", async () => {
@@ -47,9 +55,11 @@ test("a local sync loads neither the AWS SDK nor dropbox; the cloud providers lo
     const ws = path.join(dir, "ws");
     await fsp.mkdir(ws);
     await fsp.writeFile(path.join(ws, "a.txt"), "a");
-    const run = await runNode(child, [pathToFileURL(hooks).href, pathToFileURL(INDEX).href, ws, path.join(dir, "state"), path.join(dir, "cloud")]);
+    const log = path.join(dir, "modules.log");
+    await fsp.writeFile(log, "");
+    const run = await runNode(child, [pathToFileURL(hooks).href, log, pathToFileURL(INDEX).href, ws, path.join(dir, "state"), path.join(dir, "cloud")]);
     assert.equal(run.code, 0, run.stderr);
-    const [before = "", after = ""] = run.stderr.split("PHASE cloud\n");
+    const [before = "", after = ""] = (await fsp.readFile(log, "utf8")).split("PHASE cloud\n");
     assert.match(after, /PHASE done 1/, "the local sync uploaded its one file");
     const sdk = /node_modules\/(@aws-sdk|@smithy|dropbox)\//;
     const early = before.split("\n").filter((l) => l.startsWith("LOADED ") && sdk.test(l));
