@@ -8,7 +8,7 @@ import { localChanged } from "./deltas.js";
 import { listLocal, listRemote, resolveClashes } from "./listing.js";
 import type { Prepared, RunContext } from "./run-context.js";
 import { applyBlocked } from "./scope.js";
-import { loadState } from "./state.js";
+import { loadState, pathRecord } from "./state.js";
 import type { SkipNote, StateEntry } from "./types.js";
 
 /** Loads the state and both listings, resolves clashes and scope; throws (nothing changed) when a listing fails. */
@@ -24,7 +24,7 @@ export async function prepare(ctx: RunContext): Promise<Prepared> {
     // may have left some empty under their names. A merge compares instead of trusting it.
     // (Its ingest records describe workspace files, which are flushed one by one: kept.)
     ctx.logger.info("[workspace-sync] The machine restarted since the last sync, whose last writes were not flushed one by one: this run merges without deleting");
-    state = { ...state, files: {} };
+    state = { ...state, files: pathRecord() };
     restarted = true;
   }
   let noDeletes = state === undefined || restarted;
@@ -83,7 +83,7 @@ export async function prepare(ctx: RunContext): Promise<Prepared> {
     }
     if (all) priorFiles = files;
     else {
-      priorFiles = {};
+      priorFiles = pathRecord();
       for (const k in files) if (!ctx.filter.excluded(k) && inScope(k)) priorFiles[k] = files[k]!;
     }
   }
@@ -101,3 +101,4 @@ function wrapListingError(err: unknown, what: string): WorkspaceSyncError {
   if (e.code === "ABORTED" || e.code === "TIMEOUT") return e;
   return new WorkspaceSyncError(e.code, `Could not list ${what}; nothing was changed: ${e.message}`, { path: e.path, cause: err, retryable: e.retryable });
 }
+
