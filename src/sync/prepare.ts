@@ -9,7 +9,7 @@ import { listLocal, listRemote, resolveClashes } from "./listing.js";
 import type { Prepared, RunContext } from "./run-context.js";
 import { applyBlocked } from "./scope.js";
 import { loadState, pathRecord } from "./state.js";
-import type { SkipNote, StateEntry } from "./types.js";
+import type { RemoteFile, SkipNote, StateEntry } from "./types.js";
 
 /** Loads the state and both listings, resolves clashes and scope; throws (nothing changed) when a listing fails. */
 export async function prepare(ctx: RunContext): Promise<Prepared> {
@@ -70,6 +70,7 @@ export async function prepare(ctx: RunContext): Promise<Prepared> {
   // workspace cannot hold) is out of scope on both sides, and so is everything under a workspace
   // symlink: never written over, never deleted, and its state entry set aside.
   const inScope = applyBlocked(local, remote, ctx.keyOf);
+  if (prior) shareRevisions(remote.files, prior);
   let priorFiles: Record<string, StateEntry> | undefined;
   if (state) {
     // The state's own record when every entry stays in scope (no copy of a large map).
@@ -102,3 +103,16 @@ function wrapListingError(err: unknown, what: string): WorkspaceSyncError {
   return new WorkspaceSyncError(e.code, `Could not list ${what}; nothing was changed: ${e.message}`, { path: e.path, cause: err, retryable: e.retryable });
 }
 
+/**
+ * Where a cloud file's revision equals the one the state recorded (every unchanged file), the
+ * listing keeps the state's string and lets its own copy go: one string a file less held for the
+ * run (~40 bytes). Values are equal, so nothing any comparison sees changes.
+ */
+function shareRevisions(files: Map<string, RemoteFile>, prior: Readonly<Record<string, StateEntry>>): void {
+  for (const [k, r] of files) {
+    const rev = r.revision;
+    if (rev === undefined) continue;
+    const s = prior[k]?.remote?.revision; // (`?.` twice: a key such as `toString` finds Object.prototype's)
+    if (s !== undefined && s === rev) r.revision = s;
+  }
+}
