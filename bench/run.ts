@@ -334,6 +334,9 @@ async function syncScaleBench(benchDir: string, work: string): Promise<void> {
       await fsp.rm(state, { recursive: true, force: true });
     }
   }
+  // The machine's load (1, 5, 15 min) when the rows were taken: shared machines swing the times.
+  out.push("", `load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(", ")} (${os.cpus().length} cores)`);
+  console.log(out[out.length - 1]);
   rows.push("", ...out);
 }
 

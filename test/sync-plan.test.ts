@@ -1,9 +1,10 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { planSync, conflictName, contentCheckCandidates, type PlanOptions } from "../src/sync/plan.js";
+import { planSync, conflictName, contentCheckCandidates, sortedUnion, type PlanOptions } from "../src/sync/plan.js";
 import { planIngest, numberedName } from "../src/sync/ingest.js";
 import { checkSafety } from "../src/sync/safety.js";
 import { createFilter } from "../src/sync/filters.js";
+import { Minimatch } from "minimatch";
 import { formatInboxNotification } from "../src/sync/mailbox.js";
 import type { LocalFile, RemoteFile, StateEntry, SyncAction } from "../src/sync/types.js";
 
@@ -280,6 +281,24 @@ describe("checkSafety", () => {
   });
 });
 
+describe("sortedUnion", () => {
+  it("is the sorted set of all keys, whatever order each source comes in", () => {
+    let seed = 7;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const alphabet = ["a", "b", "B", "/", ".", "é", "e\u0301", "😀", "\uffff", "0"];
+    const word = (): string => Array.from({ length: 1 + rnd(4) }, () => alphabet[rnd(alphabet.length)]!).join("");
+    for (let round = 0; round < 200; round++) {
+      const sources = [0, 1, 2].map(() => [...new Set(Array.from({ length: rnd(30) }, word))]);
+      if (round % 2 === 0) for (const s of sources) s.sort();
+      const expected = [...new Set(sources.flat())].sort();
+      assert.deepEqual(sortedUnion(sources.map((s) => [...s])), expected);
+    }
+  });
+});
+
 describe("filters", () => {
   it("matches rclone-style patterns", () => {
     const f = createFilter(["**/.DS_Store", "*.log", "node_modules", "build/**", "/top.txt"]);
@@ -294,6 +313,18 @@ describe("filters", () => {
     assert.equal(f.excluded("sub/top.txt"), false);
     assert.equal(f.excluded("src/build.ts"), false);
     assert.equal(f.excluded("notes.md"), false);
+  });
+  it("a literal name (fast path) decides as minimatch does", () => {
+    const paths = [".DS_Store", "a/.DS_Store", "a/b/.DS_Store", "a/.DS_Store/x", "x.DS_Store", "a/x.DS_Store", "node_modules", "a/node_modules", "node_modules/p/i.js", "a/node_modulesx", "NODE_MODULES", ".git/x/.DS_Store", "a b/c d"];
+    for (const pattern of ["**/.DS_Store", ".DS_Store", "node_modules", "**/node_modules", "c d", "a b"]) {
+      const fast = createFilter([pattern]);
+      const m = new Minimatch(pattern, { dot: true, matchBase: !pattern.includes("/"), nocomment: true, nonegate: true });
+      for (const p of paths) {
+        const slow = [p, ...p.split("/").map((_, i, parts) => parts.slice(0, i).join("/")).filter((x) => x !== "")].some((x) => m.match(x));
+        assert.equal(fast.excluded(p), slow, `${pattern} on ${p}`);
+        assert.equal(fast.matches(p), m.match(p), `${pattern} matches ${p}`);
+      }
+    }
   });
   it("hash changes with the patterns and copySymlinks", () => {
     assert.equal(createFilter(["a"]).hash, createFilter(["a"]).hash);

@@ -210,15 +210,18 @@ export function describeSafetySuite(name: string, make: MakeSafetyProvider, opti
         await putCloud("dir/new.txt", "cloud new");
         await putCloud("dir/keep.txt", "cloud keep", new Date(Date.now() + 60_000));
         const inner = cloud;
-        let swapped = false;
+        // Every read waits for the swap: a second download must not reach its write while the
+        // first read's rename is still under way (seen once on a loaded machine: new.txt written
+        // into the real folder just before it moved away, a race of the test, not of the sync).
+        let swap: Promise<void> | undefined;
         cloud = {
           ...inner,
           async read(key, o) {
-            if (!swapped) {
-              swapped = true;
+            swap ??= (async () => {
               await fsp.rename(wsPath("dir"), wsPath("dir.away"));
               await fsp.symlink(outside, wsPath("dir"));
-            }
+            })();
+            await swap;
             return inner.read(key, o);
           },
         } as HostileCloud;

@@ -15,6 +15,7 @@ import { forEachLimit } from "../util/concurrency.js";
 import { downloadFile, uploadFile } from "./transfer.js";
 import { msFromNs, nsFromMs, setFileTimes } from "../util/mtime.js";
 import type { LocalFile, RemoteFile, SkipNote, StateEntry, SyncAction } from "./types.js";
+import { pathRecord } from "./state.js";
 
 /** What the executor needs besides the plan. */
 export interface ExecuteContext {
@@ -80,7 +81,7 @@ export function localNamer(local: ReadonlyMap<string, LocalFile>, keyOf: (p: str
 
 /** Executes `actions`. Throws the first failure (after in-flight transfers settle); deletions are then not attempted. */
 export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteContext): Promise<ExecuteOutcome> {
-  const out: ExecuteOutcome = { uploaded: [], downloaded: [], deleted: [], conflicts: [], files: {}, skipped: [] };
+  const out: ExecuteOutcome = { uploaded: [], downloaded: [], deleted: [], conflicts: [], files: pathRecord(), skipped: [] };
   const { provider, logger, signal } = ctx;
   const remoteFull = (rel: string): string => joinRemotePath(ctx.remoteDir, rel);
   const localAbs = (rel: string): string => localAbsPath(ctx.workspace, rel);

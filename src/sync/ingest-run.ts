@@ -13,6 +13,7 @@ import { planIngest } from "./ingest.js";
 import { comparerFor, type Prepared, type RunContext } from "./run-context.js";
 import { downloadFile } from "./transfer.js";
 import type { RemoteFile, RemoteSignature, SkipNote } from "./types.js";
+import { pathRecord } from "./state.js";
 
 /** What an ingest did: the cloud signatures now ingested, the new workspace names, the skips. */
 export interface IngestOutcome {
@@ -34,7 +35,7 @@ export async function runIngest(ctx: RunContext, p: Prepared, ingestDir: string)
     const pairs = pairsToCompare(check, p.local.files, remote, undefined, { bisync: false, provider: ctx.provider });
     steps = planIngest(remote, p.local.files, prior, await comparerFor(ctx).findEqual(pairs));
   }
-  const ingested: Record<string, RemoteSignature> = {};
+  const ingested: Record<string, RemoteSignature> = pathRecord();
   const added: string[] = [];
   const downloads = steps.filter((s) => s.kind === "download");
   for (const s of steps) {

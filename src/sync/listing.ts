@@ -8,9 +8,10 @@ import fs, { promises as fsp } from "node:fs";
 import type { Dirent } from "node:fs";
 import path from "node:path";
 import { throwIfAborted, toWorkspaceSyncError } from "../errors.js";
-import type { StorageProvider } from "../providers/types.js";
+import type { RemoteEntry, StorageProvider } from "../providers/types.js";
 import { installToken, syncTempKind } from "../util/temp-names.js";
 import { msFromNs } from "../util/mtime.js";
+import { flatJoin } from "../util/flat-join.js";
 import { NON_UTF8_REASON, nonUtf8Names } from "../util/utf8-names.js";
 import type { SyncFilter } from "./filters.js";
 import type { LocalFile, RemoteFile, SkipKind, SkipNote } from "./types.js";
@@ -135,7 +136,7 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
       for (let i = from; i < end; i++) {
         const item = items[i]!;
         const name = item.name;
-        const relPath = t.rel ? `${t.rel}/${name}` : name;
+        const relPath = t.rel ? flatJoin(t.rel, name) : name;
         if (name.charCodeAt(0) === 46 /* . */) {
           const kind = syncTempKind(name, syncToken);
           if (kind === "own") {
@@ -308,15 +309,7 @@ export async function listRemote(provider: StorageProvider, dir: string, options
         block(e.path, `a name part is longer than ${MAX_SEGMENT_BYTES} bytes; the workspace file system cannot hold it: skipped`);
         continue;
       }
-      const f: RemoteFile = { path: e.path, size: e.size };
-      if (e.mtime) f.mtimeMs = Math.trunc(e.mtime.getTime());
-      if (e.mtimeNs !== undefined) {
-        f.mtimeNs = e.mtimeNs;
-        if (e.mtimePrecisionNs !== undefined) f.mtimePrecisionNs = e.mtimePrecisionNs;
-      }
-      if (e.hash !== undefined) f.hash = e.hash;
-      if (e.revision !== undefined) f.revision = e.revision;
-      found.push(f);
+      found.push(remoteFileOf(e));
     }
   } catch (err) {
     throw toWorkspaceSyncError(err);
@@ -325,6 +318,35 @@ export async function listRemote(provider: StorageProvider, dir: string, options
   const listing: Listing<RemoteFile> = { ...keyed(found, options.keyOf, skipped), skipped, blocked };
   skipRemoteFilesNamedLikeFolders(listing, options.keyOf);
   return listing;
+}
+
+/**
+ * The listing's record of `e`. The usual shapes are built as one object literal: V8 sizes a
+ * literal's object for exactly its own fields, and each field added afterwards goes to a separate
+ * property array (~60 bytes a file more, 100 000 of them held for the whole run).
+ */
+function remoteFileOf(e: RemoteEntry): RemoteFile {
+  const mtimeMs = e.mtime ? Math.trunc(e.mtime.getTime()) : undefined;
+  if (mtimeMs !== undefined && e.hash === undefined && e.revision !== undefined) {
+    // The local provider: source time in nanoseconds, a revision, no hash.
+    if (e.mtimeNs !== undefined && e.mtimePrecisionNs !== undefined) {
+      return { path: e.path, size: e.size, mtimeMs, mtimeNs: e.mtimeNs, mtimePrecisionNs: e.mtimePrecisionNs, revision: e.revision };
+    }
+    if (e.mtimeNs === undefined) return { path: e.path, size: e.size, mtimeMs, revision: e.revision };
+  }
+  if (mtimeMs !== undefined && e.hash !== undefined && e.revision !== undefined && e.mtimeNs === undefined) {
+    // S3 (ETag and revision) and Dropbox (content hash and rev).
+    return { path: e.path, size: e.size, mtimeMs, hash: e.hash, revision: e.revision };
+  }
+  const f: RemoteFile = { path: e.path, size: e.size };
+  if (mtimeMs !== undefined) f.mtimeMs = mtimeMs;
+  if (e.mtimeNs !== undefined) {
+    f.mtimeNs = e.mtimeNs;
+    if (e.mtimePrecisionNs !== undefined) f.mtimePrecisionNs = e.mtimePrecisionNs;
+  }
+  if (e.hash !== undefined) f.hash = e.hash;
+  if (e.revision !== undefined) f.revision = e.revision;
+  return f;
 }
 
 /**

@@ -51,17 +51,14 @@ export function planSync(
   const keyOf = options.keyOf ?? ((p: string) => p);
   const prefixes = options.protectedPrefixes ?? [];
   const isProtected = (k: string): boolean => prefixes.some((p) => k.startsWith(p));
-  const keys = new Set<string>();
-  for (const k of local.keys()) keys.add(k);
-  for (const k of remote.keys()) keys.add(k);
-  if (state) for (const k of Object.keys(state)) keys.add(k);
+  const keys = sortedUnion([[...local.keys()], [...remote.keys()], state ? Object.keys(state) : []]);
 
   // Names already used anywhere, so a conflict copy never lands on an existing file (bisync only).
-  const taken = options.mode === "bisync" ? new Set(keys) : keys;
+  const taken = options.mode === "bisync" ? new Set(keys) : new Set<string>();
   const actions: SyncAction[] = [];
   const noDeletes = options.noDeletes === true || state === undefined;
 
-  for (const key of [...keys].sort()) {
+  for (const key of keys) {
     if (isProtected(key)) continue;
     const l = local.get(key);
     const r = remote.get(key);
@@ -73,6 +70,31 @@ export function planSync(
     if (action) actions.push(action);
   }
   return { actions };
+}
+
+/**
+ * Every key of the three sources once, in `Array.prototype.sort` order. Each source is sorted on
+ * its own (the listings and the state come in key order already, where sorting is a linear pass)
+ * and the three are merged, instead of a set of all keys sorted as a whole.
+ */
+export function sortedUnion(sources: string[][]): string[] {
+  const [a = [], b = [], c = []] = sources.map((s) => s.sort());
+  const out: string[] = [];
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  let last: string | undefined;
+  while (i < a.length || j < b.length || k < c.length) {
+    let next = i < a.length ? a[i]! : undefined;
+    if (j < b.length && (next === undefined || b[j]! < next)) next = b[j]!;
+    if (k < c.length && (next === undefined || c[k]! < next)) next = c[k]!;
+    if (i < a.length && a[i] === next) i++;
+    if (j < b.length && b[j] === next) j++;
+    if (k < c.length && c[k] === next) k++;
+    if (next !== last) out.push(next!);
+    last = next;
+  }
+  return out;
 }
 
 function planPushPath(

@@ -8,8 +8,8 @@ import { localChanged } from "./deltas.js";
 import { listLocal, listRemote, resolveClashes } from "./listing.js";
 import type { Prepared, RunContext } from "./run-context.js";
 import { applyBlocked } from "./scope.js";
-import { loadState } from "./state.js";
-import type { SkipNote, StateEntry } from "./types.js";
+import { loadState, pathRecord } from "./state.js";
+import type { RemoteFile, SkipNote, StateEntry } from "./types.js";
 
 /** Loads the state and both listings, resolves clashes and scope; throws (nothing changed) when a listing fails. */
 export async function prepare(ctx: RunContext): Promise<Prepared> {
@@ -24,7 +24,7 @@ export async function prepare(ctx: RunContext): Promise<Prepared> {
     // may have left some empty under their names. A merge compares instead of trusting it.
     // (Its ingest records describe workspace files, which are flushed one by one: kept.)
     ctx.logger.info("[workspace-sync] The machine restarted since the last sync, whose last writes were not flushed one by one: this run merges without deleting");
-    state = { ...state, files: {} };
+    state = { ...state, files: pathRecord() };
     restarted = true;
   }
   let noDeletes = state === undefined || restarted;
@@ -70,6 +70,7 @@ export async function prepare(ctx: RunContext): Promise<Prepared> {
   // workspace cannot hold) is out of scope on both sides, and so is everything under a workspace
   // symlink: never written over, never deleted, and its state entry set aside.
   const inScope = applyBlocked(local, remote, ctx.keyOf);
+  if (prior) shareRevisions(remote.files, prior);
   let priorFiles: Record<string, StateEntry> | undefined;
   if (state) {
     // The state's own record when every entry stays in scope (no copy of a large map).
@@ -83,7 +84,7 @@ export async function prepare(ctx: RunContext): Promise<Prepared> {
     }
     if (all) priorFiles = files;
     else {
-      priorFiles = {};
+      priorFiles = pathRecord();
       for (const k in files) if (!ctx.filter.excluded(k) && inScope(k)) priorFiles[k] = files[k]!;
     }
   }
@@ -100,4 +101,18 @@ function wrapListingError(err: unknown, what: string): WorkspaceSyncError {
   const e = toWorkspaceSyncError(err);
   if (e.code === "ABORTED" || e.code === "TIMEOUT") return e;
   return new WorkspaceSyncError(e.code, `Could not list ${what}; nothing was changed: ${e.message}`, { path: e.path, cause: err, retryable: e.retryable });
+}
+
+/**
+ * Where a cloud file's revision equals the one the state recorded (every unchanged file), the
+ * listing keeps the state's string and lets its own copy go: one string a file less held for the
+ * run (~40 bytes). Values are equal, so nothing any comparison sees changes.
+ */
+function shareRevisions(files: Map<string, RemoteFile>, prior: Readonly<Record<string, StateEntry>>): void {
+  for (const [k, r] of files) {
+    const rev = r.revision;
+    if (rev === undefined) continue;
+    const s = prior[k]?.remote?.revision; // (`?.` twice: a key such as `toString` finds Object.prototype's)
+    if (s !== undefined && s === rev) r.revision = s;
+  }
 }

@@ -22,6 +22,15 @@ export function statePathFor(stateDir: string, id: StateIdentity): string {
   return path.join(stateDir, "sync", `state-${digest}.json`);
 }
 
+/**
+ * An empty record keyed by file path, without a prototype: a file named `__proto__`,
+ * `constructor` or `toString` is a key like any other (on a plain object, reading such a key that
+ * is not there finds Object.prototype's member, and assigning `__proto__` sets the prototype).
+ */
+export function pathRecord<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
 /** Reads the state; `undefined` when there is none or it is unreadable (`onProblem` says why). */
 export async function loadState(file: string, id: StateIdentity, onProblem?: (message: string) => void): Promise<SyncState | undefined> {
   let text: string;
@@ -37,6 +46,9 @@ export async function loadState(file: string, id: StateIdentity, onProblem?: (me
       onProblem?.(`sync state ${file} has an unknown format; treating this run as a first run (merge, no deletions)`);
       return undefined;
     }
+    // Keyed by path: no prototype (see pathRecord); JSON.parse made names such as `__proto__` own keys.
+    Object.setPrototypeOf(s.files, null);
+    if (typeof s.ingested === "object" && s.ingested !== null) Object.setPrototypeOf(s.ingested, null);
     if (s.description !== id.description || s.remotePath !== id.remotePath || s.workspace !== path.resolve(id.workspace)) {
       onProblem?.(`sync state ${file} belongs to another provider or folder; treating this run as a first run (merge, no deletions)`);
       return undefined;

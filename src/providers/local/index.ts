@@ -27,6 +27,7 @@ import { normalizeRemotePath } from "../paths.js";
 import { PROVIDER_TEMP_PREFIX, installToken, providerTempKind, providerTempName } from "../../util/temp-names.js";
 import { LocalPathError, WorkspaceFs, isLocalNameProblem } from "../../util/safe-fs.js";
 import { SET_MTIME_PRECISION_NS, dateFromNs, msFromNs, nsFromMs, utimesArg } from "../../util/mtime.js";
+import { flatJoin } from "../../util/flat-join.js";
 
 /** Settings of the local provider. */
 export interface LocalProviderSettings {
@@ -93,7 +94,7 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
         if ((err as NodeJS.ErrnoException).code === "ENOENT") continue; // vanished meanwhile
         throw toWorkspaceSyncError(err);
       }
-      if (st.isFile()) yield entryOf(relBase ? `${relBase}/${name}` : name, st);
+      if (st.isFile()) yield entryOf(relBase ? flatJoin(relBase, name) : name, st);
       else if (st.isDirectory() && recursive) subdirs.push(name);
     }
     for (const name of subdirs) {
@@ -383,6 +384,8 @@ function entryOf(rel: string, st: BigIntStats): RemoteEntry {
     mtime: dateFromNs(st.mtimeNs),
     mtimeNs: st.mtimeNs,
     mtimePrecisionNs: SET_MTIME_PRECISION_NS,
-    revision: `${size}:${msFromNs(st.mtimeNs)}:${st.ino}`,
+    // Joined, not a template: a template of this length is a tree of V8 cons strings holding
+    // every part (~220 bytes a file in a listing kept in memory); join makes one flat string (~80).
+    revision: [size, msFromNs(st.mtimeNs), st.ino].join(":"),
   };
 }
