@@ -97,7 +97,8 @@ export function createSnapshotDecoder(spec: SnapshotDecodeSpec, options: Snapsho
     return { stages: [d], result: () => d.result, kdf: () => d.kdf, offThread: true };
   }
   const local = createDecodeStages(spec);
-  const { strip, refuse } = { strip: local.strip, refuse: options.refuseMarked };
+  const { strip } = local;
+  const refuse = options.refuseMarked;
   if (strip && refuse) {
     strip.on("marker", (marked: boolean) => {
       if (marked) strip.destroy(refuse());

@@ -3,9 +3,10 @@
  * optionally checked), and closed again in `finally`. Read-only.
  */
 import type { ResolvedConfig } from "../config/types.js";
-import { WorkspaceSyncError, toWorkspaceSyncError, type ErrorCode } from "../errors.js";
+import { toWorkspaceSyncError, type ErrorCode } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
 import { openLocation } from "../providers/index.js";
+import { syncNotConfigured } from "./run-config.js";
 
 /** A file in the cloud folder. */
 export interface RemoteListingEntry {
@@ -50,7 +51,7 @@ export async function listSyncRemote(params: ListSyncRemoteParams): Promise<List
   const s = params.config.sync;
   try {
     if (s.provider === "off") {
-      throw new WorkspaceSyncError("CONFIG_INVALID", 'Workspace sync is not configured: set "provider" (local, s3 or dropbox) in the sync config', { path: "provider" });
+      throw syncNotConfigured();
     }
     const settings = { provider: s.provider, s3: s.s3, dropbox: s.dropbox, local: s.local };
     const { provider, dir } = await openLocation(settings, s.remotePath, { logger: params.logger ?? silentLogger, stateDir: params.stateDir });

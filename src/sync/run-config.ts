@@ -59,7 +59,7 @@ async function runSyncOnce(options: RunSyncOptions): Promise<SyncRunResult> {
   }
   if (settings.provider === "off") {
     logger.info("[workspace-sync] Workspace sync not configured");
-    return syncFailure(new WorkspaceSyncError("CONFIG_INVALID", 'Workspace sync is not configured: set "provider" (local, s3 or dropbox) in the sync config', { path: "provider" }));
+    return syncFailure(syncNotConfigured());
   }
   if (!settings.mode) {
     logger.error(`[workspace-sync] ${MODE_REQUIRED_MESSAGE}`);
@@ -99,4 +99,9 @@ function folderOnProvider(settings: SyncSettings): string {
   const bucket = settings.s3?.bucket ? normalizeRemotePath(settings.s3.bucket) : "";
   if (bucket) return dir === bucket ? "" : dir.startsWith(`${bucket}/`) ? dir.slice(bucket.length + 1) : dir;
   return dir.split("/").slice(1).join("/");
+}
+
+/** The error for a sync run or listing while `provider` is "off". */
+export function syncNotConfigured(): WorkspaceSyncError {
+  return new WorkspaceSyncError("CONFIG_INVALID", 'Workspace sync is not configured: set "provider" (local, s3 or dropbox) in the sync config', { path: "provider" });
 }
