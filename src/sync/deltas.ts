@@ -66,13 +66,30 @@ export function remoteSignature(file: RemoteFile): RemoteSignature {
 
 /** True when `entry` already records exactly these two copies (a state entry that can be kept as it is). */
 export function entryMatches(entry: StateEntry, local: LocalFile, remote: RemoteFile): boolean {
-  const r = entry.remote;
-  return (
-    entry.local.size === local.size &&
-    entry.local.mtimeMs === local.mtimeMs &&
-    r.size === remote.size &&
-    r.mtimeMs === remote.mtimeMs &&
-    r.hash === remote.hash &&
-    r.revision === remote.revision
-  );
+  return localMatches(entry.local, local) && remoteMatches(entry.remote, remote);
+}
+
+/** True when `sig` records exactly what the state keeps of `local`. */
+export function localMatches(sig: LocalSignature, local: LocalFile): boolean {
+  return sig.size === local.size && sig.mtimeMs === local.mtimeMs;
+}
+
+/** True when `sig` records exactly what the state keeps of `remote`. */
+export function remoteMatches(sig: RemoteSignature, remote: RemoteFile): boolean {
+  return sig.size === remote.size && sig.mtimeMs === remote.mtimeMs && sig.hash === remote.hash && sig.revision === remote.revision;
+}
+
+/** The workspace file a state entry records (at the state's precision: no nanoseconds), under its key. */
+export function localFromState(key: string, entry: StateEntry): LocalFile {
+  return { path: key, size: entry.local.size, mtimeMs: entry.local.mtimeMs };
+}
+
+/** The cloud file a state entry records (what the state keeps of it), under its key. */
+export function remoteFromState(key: string, entry: StateEntry): RemoteFile {
+  const sig = entry.remote;
+  const f: RemoteFile = { path: key, size: sig.size };
+  if (sig.mtimeMs !== undefined) f.mtimeMs = sig.mtimeMs;
+  if (sig.hash !== undefined) f.hash = sig.hash;
+  if (sig.revision !== undefined) f.revision = sig.revision;
+  return f;
 }

@@ -16,6 +16,8 @@ import { downloadFile, uploadFile } from "./transfer.js";
 import { msFromNs, nsFromMs, setFileTimes } from "../util/mtime.js";
 import type { LocalFile, RemoteFile, SkipNote, StateEntry, SyncAction } from "./types.js";
 import { pathRecord } from "./state.js";
+import { rebuiltFromState } from "./file-index.js";
+import { folderSpellings } from "./listing.js";
 
 /** What the executor needs besides the plan. */
 export interface ExecuteContext {
@@ -61,16 +63,10 @@ export function localAbsPath(workspace: string, rel: string): string {
  * (likewise for a Unicode-form difference).
  */
 export function localNamer(local: ReadonlyMap<string, LocalFile>, keyOf: (p: string) => string): (remoteRel: string) => string {
-  const dirs = new Map<string, string>();
-  for (const l of local.values()) {
-    for (let i = l.path.lastIndexOf("/"); i > 0; i = l.path.lastIndexOf("/", i - 1)) {
-      const dir = l.path.slice(0, i);
-      const k = keyOf(dir);
-      if (dirs.has(k)) break; // its parents are known too
-      dirs.set(k, dir);
-    }
-  }
+  // Built on first use: a run that downloads nothing never walks every path for it.
+  let dirs: Map<string, string> | undefined;
   return (remoteRel) => {
+    dirs ??= folderSpellings(local, keyOf);
     for (let i = remoteRel.lastIndexOf("/"); i > 0; i = remoteRel.lastIndexOf("/", i - 1)) {
       const dir = dirs.get(keyOf(remoteRel.slice(0, i)));
       if (dir !== undefined) return `${dir}${remoteRel.slice(i)}`;
@@ -119,10 +115,16 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
 
   /** Downloads `r` to `rel`; `exclusive` for a name new to the workspace (never replaces what appeared there since the listing). */
   const download = async (rel: string, r: RemoteFile, signal: AbortSignal | undefined, exclusive: boolean): Promise<LocalFile> => {
+    let mtimeNs = r.mtimeNs;
+    if (listSource && mtimeNs === undefined && rebuiltFromState(r)) {
+      // Rebuilt from the state, which keeps milliseconds: the listing's own time may be finer.
+      const st = await provider.stat(remoteFull(r.path), { signal });
+      if (st?.mtimeNs !== undefined && st.size === r.size && Math.trunc(st.mtime?.getTime() ?? Number.NaN) === r.mtimeMs) mtimeNs = st.mtimeNs;
+    }
     const { local } = await downloadFile(provider, remoteFull(r.path), ctx.wfs, ctx.token, rel, {
       exclusive,
       mtimeMs: listSource ? r.mtimeMs : undefined,
-      mtimeNs: listSource ? r.mtimeNs : undefined,
+      mtimeNs: listSource ? mtimeNs : undefined,
       signal,
     });
     return { ...local, path: rel };

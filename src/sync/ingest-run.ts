@@ -26,7 +26,7 @@ export interface IngestOutcome {
 export async function runIngest(ctx: RunContext, p: Prepared, ingestDir: string): Promise<IngestOutcome> {
   const prefix = ctx.keyOf(`${ingestDir}/`);
   const remote = new Map<string, RemoteFile>();
-  for (const [k, r] of p.remote.files) if (k.startsWith(prefix)) remote.set(k, r);
+  for (const k of p.remote.files.keys()) if (k.startsWith(prefix)) remote.set(k, p.remote.files.get(k)!);
   const prior = p.state?.ingested;
   let steps = planIngest(remote, p.local.files, prior);
   // Same-size local files may already hold the content: compare before downloading a duplicate.

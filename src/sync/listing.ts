@@ -13,8 +13,10 @@ import { installToken, syncTempKind } from "../util/temp-names.js";
 import { msFromNs } from "../util/mtime.js";
 import { flatJoin } from "../util/flat-join.js";
 import { NON_UTF8_REASON, nonUtf8Names } from "../util/utf8-names.js";
+import { localFromState, localMatches, remoteFromState, remoteMatches } from "./deltas.js";
+import { FileIndex } from "./file-index.js";
 import type { SyncFilter } from "./filters.js";
-import type { LocalFile, RemoteFile, SkipKind, SkipNote } from "./types.js";
+import type { LocalFile, RemoteFile, SkipKind, SkipNote, StateEntry } from "./types.js";
 
 const FS_CONCURRENCY = 64;
 
@@ -43,6 +45,18 @@ export interface LocalListOptions {
   /** The provider's own word on its temp files (a workspace may sit inside a local provider's root). */
   providerTempKind?: (name: string) => "own" | "other" | undefined;
   signal?: AbortSignal;
+  /** The last agreed state's files and which keys may be held as marks on them (see {@link KnownFiles}). */
+  known?: KnownFiles;
+}
+
+/**
+ * The last agreed state, given to a listing: a file listed exactly as its state entry records it
+ * is held as a mark on that entry, not as a record ({@link FileIndex}).
+ */
+export interface KnownFiles {
+  files: Readonly<Record<string, StateEntry>>;
+  /** Keys that always get a record of their own (files a step reads more of than the state keeps). */
+  needsRecord?: (key: string) => boolean;
 }
 
 /** A temp file of ours found in the workspace (a crashed run's leftover, or one in flight). */
@@ -56,6 +70,7 @@ export const OTHER_TEMP_REASON = "an in-flight temp file of another workspace-sy
 
 /** A listing: files by key, plus what was skipped and which names clashed by case. */
 export interface Listing<T> {
+  /** Files by key (a {@link FileIndex} where the listing was given the state). */
   files: Map<string, T>;
   skipped: SkipNote[];
   /** Paths that clash with another by case on a case-insensitive provider (one of each pair is skipped). */
@@ -96,6 +111,8 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
     if (isOpaque) opaque.push(p);
   };
   const ignored = new Set((options.ignoredNames ?? []).map((n) => n.toLowerCase()));
+  const files = new FileIndex<LocalFile>(options.known?.files, localFromState);
+  const keepIfKnown = knownKeeper(files, options.known, options.keyOf, (f, s) => localMatches(s.local, f));
   const seenDirs = new Set<string>();
   const realRoot = await fsp.realpath(root).catch(() => path.resolve(root));
 
@@ -177,7 +194,10 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
           try {
             // bigint: the nanoseconds rclone and the cloud's metadata keep (a double of ms cannot).
             const st = fs.lstatSync(abs, { bigint: true });
-            if (st.isFile()) found.push({ path: relPath, size: Number(st.size), mtimeMs: msFromNs(st.mtimeNs), mtimeNs: st.mtimeNs });
+            if (st.isFile()) {
+              const f: LocalFile = { path: relPath, size: Number(st.size), mtimeMs: msFromNs(st.mtimeNs), mtimeNs: st.mtimeNs };
+              if (!keepIfKnown(f)) found.push(f);
+            }
           } catch (err) {
             if ((err as NodeJS.ErrnoException).code !== "ENOENT") fail(toWorkspaceSyncError(err));
           }
@@ -235,7 +255,7 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
   throwIfAborted(options.signal);
   if (failure !== undefined) throw failure;
   found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const listing: Listing<LocalFile> = { ...keyed(found, options.keyOf, skipped), skipped, blocked, opaque, ownTemps };
+  const listing: Listing<LocalFile> = { ...keyed(found, options.keyOf, skipped, files), skipped, blocked, opaque, ownTemps };
   skipFilesNamedLikeFolders(listing, options.keyOf);
   return listing;
 }
@@ -246,19 +266,9 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
  * blocked (its cloud counterpart is left alone), so the folder still syncs.
  */
 function skipFilesNamedLikeFolders(listing: Listing<LocalFile>, keyOf: (p: string) => string): void {
-  const dirs = new Map<string, string>();
-  for (const f of listing.files.values()) {
-    for (let i = f.path.lastIndexOf("/"); i > 0; i = f.path.lastIndexOf("/", i - 1)) {
-      const dir = f.path.slice(0, i);
-      const k = keyOf(dir);
-      if (dirs.has(k)) break;
-      dirs.set(k, dir);
-    }
-  }
+  const dirs = folderSpellings(listing.files, keyOf);
   if (dirs.size === 0) return;
-  for (const [k, f] of listing.files) {
-    const dir = dirs.get(k);
-    if (dir === undefined) continue;
+  for (const [k, f, dir] of filesNamedLike(listing.files, dirs)) {
     listing.files.delete(k);
     listing.clashGroups?.delete(k);
     listing.caseClashes.push(f.path);
@@ -267,11 +277,45 @@ function skipFilesNamedLikeFolders(listing: Listing<LocalFile>, keyOf: (p: strin
   }
 }
 
+/** Every file's path, without rebuilding the records a {@link FileIndex} holds as marks. */
+export function filePaths<T extends { path: string }>(files: ReadonlyMap<string, T>): Iterable<string> {
+  if (files instanceof FileIndex) return (files as FileIndex<T>).paths();
+  return (function* () {
+    for (const f of files.values()) yield f.path;
+  })();
+}
+
+/** Each folder's spelling by key, from the folders of every file's path. */
+export function folderSpellings(files: ReadonlyMap<string, { path: string }>, keyOf: (p: string) => string): Map<string, string> {
+  const dirs = new Map<string, string>();
+  for (const p of filePaths(files)) {
+    for (let i = p.lastIndexOf("/"); i > 0; i = p.lastIndexOf("/", i - 1)) {
+      const dir = p.slice(0, i);
+      const k = keyOf(dir);
+      if (dirs.has(k)) break; // its parents are known too
+      dirs.set(k, dir);
+    }
+  }
+  return dirs;
+}
+
+/** The files whose key is also a folder's (key, file, the folder's spelling), collected before any is removed. */
+function filesNamedLike<T>(files: ReadonlyMap<string, T>, dirs: ReadonlyMap<string, string>): [string, T, string][] {
+  const out: [string, T, string][] = [];
+  for (const k of files.keys()) {
+    const dir = dirs.get(k);
+    if (dir !== undefined) out.push([k, files.get(k)!, dir]);
+  }
+  return out;
+}
+
 /** Options of {@link listRemote}. */
 export interface RemoteListOptions {
   filter: SyncFilter;
   keyOf: (p: string) => string;
   signal?: AbortSignal;
+  /** The last agreed state's files and which keys may be held as marks on them (see {@link KnownFiles}). */
+  known?: KnownFiles;
 }
 
 /** Longest name (one path segment) a workspace file system holds, in bytes. */
@@ -291,6 +335,8 @@ export async function listRemote(provider: StorageProvider, dir: string, options
     skipped.push({ path: p, reason });
     blocked.push(p);
   };
+  const files = new FileIndex<RemoteFile>(options.known?.files, remoteFromState);
+  const keepIfKnown = knownKeeper(files, options.known, options.keyOf, (f, s) => remoteMatches(s.remote, f));
   try {
     for await (const e of provider.list(dir, { recursive: true, signal: options.signal })) {
       if (!isSafeRelativePath(e.path)) {
@@ -309,13 +355,14 @@ export async function listRemote(provider: StorageProvider, dir: string, options
         block(e.path, `a name part is longer than ${MAX_SEGMENT_BYTES} bytes; the workspace file system cannot hold it: skipped`);
         continue;
       }
-      found.push(remoteFileOf(e));
+      const f = remoteFileOf(e);
+      if (!keepIfKnown(f)) found.push(f);
     }
   } catch (err) {
     throw toWorkspaceSyncError(err);
   }
   found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const listing: Listing<RemoteFile> = { ...keyed(found, options.keyOf, skipped), skipped, blocked };
+  const listing: Listing<RemoteFile> = { ...keyed(found, options.keyOf, skipped, files), skipped, blocked };
   skipRemoteFilesNamedLikeFolders(listing, options.keyOf);
   return listing;
 }
@@ -354,19 +401,9 @@ function remoteFileOf(e: RemoteEntry): RemoteFile {
  * in the cloud, never deleted) so the folder's files still sync.
  */
 function skipRemoteFilesNamedLikeFolders(listing: Listing<RemoteFile>, keyOf: (p: string) => string): void {
-  const dirs = new Map<string, string>();
-  for (const f of listing.files.values()) {
-    for (let i = f.path.lastIndexOf("/"); i > 0; i = f.path.lastIndexOf("/", i - 1)) {
-      const d = f.path.slice(0, i);
-      const k = keyOf(d);
-      if (dirs.has(k)) break;
-      dirs.set(k, d);
-    }
-  }
+  const dirs = folderSpellings(listing.files, keyOf);
   if (dirs.size === 0) return;
-  for (const [k, f] of listing.files) {
-    const d = dirs.get(k);
-    if (d === undefined) continue;
+  for (const [k, f, d] of filesNamedLike(listing.files, dirs)) {
     listing.files.delete(k);
     listing.clashGroups?.delete(k);
     listing.skipped.push({ path: f.path, reason: `the cloud also holds a folder ${d}/; the workspace cannot hold a file and a folder of one name: skipped, the cloud copy is kept` });
@@ -387,8 +424,35 @@ function clashNote(path: string, kept: string): SkipNote {
   return { path, reason: `${CLASH_REASON} ${kept}; the provider cannot hold both: skipped`, kind: "name-clash" };
 }
 
-function keyed<T extends { path: string }>(list: T[], keyOf: (p: string) => string, skipped: SkipNote[]): { files: Map<string, T>; caseClashes: string[]; clashGroups: Map<string, T[]> } {
-  const files = new Map<string, T>();
+/**
+ * The test that holds a listed file as a mark on its state entry (see {@link FileIndex}) where
+ * `matches` says the entry records it exactly; true when it did (the caller drops the record).
+ * Only a file whose path is its own key can be rebuilt from its key.
+ */
+function knownKeeper<T extends { path: string }>(files: FileIndex<T>, known: KnownFiles | undefined, keyOf: (p: string) => string, matches: (f: T, s: StateEntry) => boolean): (f: T) => boolean {
+  if (known === undefined) return () => false;
+  const state = known.files;
+  return (f) => {
+    const s = state[f.path];
+    if (s === undefined || !matches(f, s) || keyOf(f.path) !== f.path || known.needsRecord?.(f.path)) return false;
+    return files.keep(f.path);
+  };
+}
+
+function keyed<T extends { path: string }>(list: T[], keyOf: (p: string) => string, skipped: SkipNote[], files: Map<string, T>): { files: Map<string, T>; caseClashes: string[]; clashGroups: Map<string, T[]> } {
+  if (files instanceof FileIndex && files.size > 0) {
+    // A file held as a mark whose key another name shares (a case or Unicode twin) gets its record
+    // back, so the twins are ordered and resolved as if none had been marked (the state keeps no
+    // spelling: its entry may describe the twin).
+    const n = list.length;
+    for (let i = 0; i < n; i++) {
+      const k = keyOf(list[i]!.path);
+      if (!files.marked(k)) continue;
+      list.push(files.get(k)!);
+      files.delete(k);
+    }
+    if (list.length > n) list.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
   const caseClashes: string[] = [];
   const clashGroups = new Map<string, T[]>();
   for (const f of list) {

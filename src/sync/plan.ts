@@ -16,6 +16,7 @@
 import type { SyncMode } from "../config/types.js";
 import { compareTimes, localTime } from "./compare.js";
 import { localChanged, localDelta, remoteChanged, remoteDelta, sameContent } from "./deltas.js";
+import { stateKeys } from "./file-index.js";
 import type { LocalFile, RemoteFile, Side, StateEntry, SyncAction } from "./types.js";
 
 /** Options of {@link planSync}. */
@@ -31,6 +32,11 @@ export interface PlanOptions {
   protectedPrefixes?: readonly string[];
   /** Maps a path to its comparison key (lower-case on case-insensitive providers). Default: identity. */
   keyOf?: (path: string) => string;
+  /**
+   * Keys unchanged on both sides since the state's entry (see `unchangedOnBothSides`): left out
+   * of the plan, the caller keeps their entries.
+   */
+  settled?: (key: string) => boolean;
 }
 
 /** What {@link planSync} returns. */
@@ -51,10 +57,13 @@ export function planSync(
   const keyOf = options.keyOf ?? ((p: string) => p);
   const prefixes = options.protectedPrefixes ?? [];
   const isProtected = (k: string): boolean => prefixes.some((p) => k.startsWith(p));
-  const keys = sortedUnion([[...local.keys()], [...remote.keys()], state ? Object.keys(state) : []]);
+  const settled = options.settled;
+  const open = (keys: Iterable<string>): string[] => (settled ? [...keys].filter((k) => !settled(k)) : [...keys]);
+  const keys = sortedUnion([open(local.keys()), open(remote.keys()), state ? open(stateKeys(state)) : []]);
 
   // Names already used anywhere, so a conflict copy never lands on an existing file (bisync only).
   const taken = options.mode === "bisync" ? new Set(keys) : new Set<string>();
+  if (options.mode === "bisync" && settled) for (const k of local.keys()) taken.add(k); // settled files hold their names too
   const actions: SyncAction[] = [];
   const noDeletes = options.noDeletes === true || state === undefined;
 
@@ -215,9 +224,12 @@ export function contentCheckCandidates(
   local: ReadonlyMap<string, LocalFile>,
   remote: ReadonlyMap<string, RemoteFile>,
   state: Readonly<Record<string, StateEntry>> | undefined,
+  settled?: (key: string) => boolean,
 ): string[] {
   const out: string[] = [];
-  for (const [key, l] of local) {
+  for (const key of local.keys()) {
+    if (settled?.(key)) continue;
+    const l = local.get(key)!;
     const r = remote.get(key);
     if (!r || r.size !== l.size) continue;
     const s = state?.[key];

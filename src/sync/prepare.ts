@@ -5,11 +5,11 @@
 import { WorkspaceSyncError, toWorkspaceSyncError } from "../errors.js";
 import { bootId } from "../util/boot-id.js";
 import { localChanged } from "./deltas.js";
-import { listLocal, listRemote, resolveClashes } from "./listing.js";
-import type { Prepared, RunContext } from "./run-context.js";
+import { listLocal, listRemote, resolveClashes, type KnownFiles } from "./listing.js";
+import { protectedPrefixes, type Prepared, type RunContext } from "./run-context.js";
 import { applyBlocked } from "./scope.js";
 import { loadState, pathRecord } from "./state.js";
-import type { RemoteFile, SkipNote, StateEntry } from "./types.js";
+import type { SkipNote, StateEntry } from "./types.js";
 
 /** Loads the state and both listings, resolves clashes and scope; throws (nothing changed) when a listing fails. */
 export async function prepare(ctx: RunContext): Promise<Prepared> {
@@ -33,6 +33,11 @@ export async function prepare(ctx: RunContext): Promise<Prepared> {
     noDeletes = true;
   }
   const ignoredNames = ctx.provider.capabilities.ignoredNames;
+  // Files both listings find exactly as the state records them are held as marks on its entries,
+  // not as records (listing.ts, FileIndex). The protected folders' files keep their records: their
+  // steps (ingest, the outbox drain) read more of them than the state keeps.
+  const prefixes = protectedPrefixes(ctx);
+  const known: KnownFiles | undefined = state ? { files: state.files, needsRecord: prefixes.length > 0 ? (k) => prefixes.some((p) => k.startsWith(p)) : undefined } : undefined;
   const [localRes, remoteRes] = await Promise.allSettled([
     listLocal(ctx.workspace, {
       filter: ctx.filter,
@@ -42,8 +47,9 @@ export async function prepare(ctx: RunContext): Promise<Prepared> {
       syncToken: ctx.token,
       providerTempKind: ctx.provider.tempFileKind?.bind(ctx.provider),
       signal: ctx.signal,
+      known,
     }),
-    listRemote(ctx.provider, ctx.remoteDir, { filter: ctx.filter, keyOf: ctx.keyOf, signal: ctx.signal }),
+    listRemote(ctx.provider, ctx.remoteDir, { filter: ctx.filter, keyOf: ctx.keyOf, signal: ctx.signal, known }),
   ]);
   if (localRes.status === "rejected") {
     throw wrapListingError(localRes.reason, `the workspace ${ctx.workspace}`);
@@ -70,7 +76,6 @@ export async function prepare(ctx: RunContext): Promise<Prepared> {
   // workspace cannot hold) is out of scope on both sides, and so is everything under a workspace
   // symlink: never written over, never deleted, and its state entry set aside.
   const inScope = applyBlocked(local, remote, ctx.keyOf);
-  if (prior) shareRevisions(remote.files, prior);
   let priorFiles: Record<string, StateEntry> | undefined;
   if (state) {
     // The state's own record when every entry stays in scope (no copy of a large map).
@@ -101,18 +106,4 @@ function wrapListingError(err: unknown, what: string): WorkspaceSyncError {
   const e = toWorkspaceSyncError(err);
   if (e.code === "ABORTED" || e.code === "TIMEOUT") return e;
   return new WorkspaceSyncError(e.code, `Could not list ${what}; nothing was changed: ${e.message}`, { path: e.path, cause: err, retryable: e.retryable });
-}
-
-/**
- * Where a cloud file's revision equals the one the state recorded (every unchanged file), the
- * listing keeps the state's string and lets its own copy go: one string a file less held for the
- * run (~40 bytes). Values are equal, so nothing any comparison sees changes.
- */
-function shareRevisions(files: Map<string, RemoteFile>, prior: Readonly<Record<string, StateEntry>>): void {
-  for (const [k, r] of files) {
-    const rev = r.revision;
-    if (rev === undefined) continue;
-    const s = prior[k]?.remote?.revision; // (`?.` twice: a key such as `toString` finds Object.prototype's)
-    if (s !== undefined && s === rev) r.revision = s;
-  }
 }

@@ -10,13 +10,16 @@ import { executePlan, type ExecuteOutcome } from "./execute.js";
 import { conflictWinner, contentCheckCandidates, planSync } from "./plan.js";
 import { comparerFor, protectedPrefixes, type Prepared, type RunContext } from "./run-context.js";
 import { checkSafety } from "./safety.js";
-import type { SkipNote, SyncAction } from "./types.js";
+import { stateKeys, unchangedOnBothSides } from "./file-index.js";
+import type { SkipNote, StateEntry, SyncAction } from "./types.js";
 
 /** Plans, checks and executes the push or bisync part. Returns the outcome (with the new state entries) and every skip. */
 export async function reconcile(ctx: RunContext, p: Prepared): Promise<{ outcome: ExecuteOutcome; skipped: SkipNote[] }> {
   const prefixes = protectedPrefixes(ctx);
   const inScope = (k: string): boolean => !prefixes.some((x) => k.startsWith(x));
-  const candidates = contentCheckCandidates(p.local.files, p.remote.files, p.priorFiles).filter(inScope);
+  // Files unchanged on both sides are left out of the plan and keep their state entries.
+  const settled = p.priorFiles ? unchangedOnBothSides(p.local.files, p.remote.files) : undefined;
+  const candidates = contentCheckCandidates(p.local.files, p.remote.files, p.priorFiles, settled).filter(inScope);
   const comparer = comparerFor(ctx);
   const equalContent = await comparer.findEqual(pairsToCompare(candidates, p.local.files, p.remote.files, p.priorFiles, { bisync: ctx.mode === "bisync", provider: ctx.provider }));
   throwIfAborted(ctx.signal);
@@ -27,6 +30,7 @@ export async function reconcile(ctx: RunContext, p: Prepared): Promise<{ outcome
     equalContent,
     protectedPrefixes: prefixes,
     keyOf: ctx.keyOf,
+    settled,
   });
   await useSourceMtimes(ctx, p, plan.actions, comparer);
   const count = (keys: Iterable<string>): number => {
@@ -70,9 +74,15 @@ export async function reconcile(ctx: RunContext, p: Prepared): Promise<{ outcome
     logger: ctx.logger,
     signal: ctx.signal,
   });
+  if (settled) keepSettled(outcome.files, p.priorFiles!, settled);
   outcome.conflicts.push(...caseConflicts);
   skipped.push(...outcome.skipped);
   return { outcome, skipped };
+}
+
+/** Adds the state entries of the files left out of the plan as unchanged on both sides. */
+function keepSettled(files: Record<string, StateEntry>, prior: Readonly<Record<string, StateEntry>>, settled: (key: string) => boolean): void {
+  for (const k of stateKeys(prior)) if (settled(k)) files[k] = prior[k]!;
 }
 
 /**

@@ -38,23 +38,27 @@ export function applyBlocked(local: Listing<LocalFile>, remote: Listing<RemoteFi
     return undefined;
   };
 
-  for (const [k, r] of [...remote.files]) {
+  // By key (a listing may hold files as marks, rebuilt only when read: see FileIndex).
+  for (const k of localBlocked.size > 0 || opaque.size > 0 ? [...remote.files.keys()] : []) {
     const same = localBlocked.get(k);
+    const above = same === undefined ? blockedAbove(k) : undefined;
+    if (same === undefined && above === undefined) continue;
+    const r = remote.files.get(k)!;
     if (same !== undefined) {
       remote.files.delete(k);
       remote.skipped.push({ path: r.path, reason: "the workspace has a name there that is not synced (symlink, special file or name clash): left alone" });
       continue;
     }
-    const above = blockedAbove(k);
     if (above !== undefined) {
       remote.files.delete(k);
       const why = localReason.get(above) ?? "not synced";
       remote.skipped.push({ path: r.path, reason: `under ${above} in the workspace (${why}); sync never writes through it: left alone, the cloud copy is kept` });
     }
   }
-  for (const [k, l] of [...local.files]) {
+  for (const k of remoteBlocked.size > 0 ? [...local.files.keys()] : []) {
     const clash = remoteBlocked.get(k);
     if (clash === undefined) continue;
+    const l = local.files.get(k)!;
     local.files.delete(k);
     local.skipped.push({ path: l.path, reason: `the cloud holds ${clash} under a name the workspace cannot take: left alone on both sides` });
   }

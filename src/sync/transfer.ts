@@ -69,12 +69,13 @@ const READ_CHUNK = 1024 * 1024;
 
 /** Uploads `localAbs` to `remoteFull`; resolves with the stored file's signature. */
 export async function uploadFile(provider: StorageProvider, localAbs: string, remoteFull: string, local: LocalFile, signal?: AbortSignal): Promise<RemoteFile> {
+  const mtimeNs = local.mtimeNs ?? (await finerTime(localAbs, local));
   const source = new LazyFileStream(localAbs, local.size);
   let stored;
   try {
     stored = await provider.write(remoteFull, source, {
       mtime: new Date(local.mtimeMs),
-      ...(local.mtimeNs !== undefined ? { mtimeNs: local.mtimeNs } : {}),
+      ...(mtimeNs !== undefined ? { mtimeNs } : {}),
       sourceFile: localAbs,
       sizeHint: local.size,
       signal,
@@ -92,6 +93,16 @@ export async function uploadFile(provider: StorageProvider, localAbs: string, re
   if (stored.hash !== undefined) out.hash = stored.hash;
   if (stored.revision !== undefined) out.revision = stored.revision;
   return out;
+}
+
+/**
+ * The file's time in nanoseconds where `local` gives only milliseconds (a record rebuilt from the
+ * state): the cloud keeps the finer time, as it does for listed files. `undefined` when the file
+ * no longer has the size and millisecond the record says.
+ */
+async function finerTime(localAbs: string, local: LocalFile): Promise<bigint | undefined> {
+  const st = await fsp.lstat(localAbs, { bigint: true }).catch(() => undefined);
+  return st !== undefined && Number(st.size) === local.size && msFromNs(st.mtimeNs) === local.mtimeMs ? st.mtimeNs : undefined;
 }
 
 /** Options of {@link downloadFile}. */
