@@ -302,9 +302,9 @@ export function folderSpellings(files: ReadonlyMap<string, { path: string }>, ke
 /** The files whose key is also a folder's (key, file, the folder's spelling), collected before any is removed. */
 function filesNamedLike<T>(files: ReadonlyMap<string, T>, dirs: ReadonlyMap<string, string>): [string, T, string][] {
   const out: [string, T, string][] = [];
-  for (const k of files.keys()) {
-    const dir = dirs.get(k);
-    if (dir !== undefined) out.push([k, files.get(k)!, dir]);
+  for (const [k, dir] of dirs) {
+    const f = files.get(k);
+    if (f !== undefined) out.push([k, f, dir]);
   }
   return out;
 }

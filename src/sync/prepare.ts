@@ -5,6 +5,7 @@
 import { WorkspaceSyncError, toWorkspaceSyncError } from "../errors.js";
 import { bootId } from "../util/boot-id.js";
 import { localChanged } from "./deltas.js";
+import { stateKeys } from "./file-index.js";
 import { listLocal, listRemote, resolveClashes, type KnownFiles } from "./listing.js";
 import { protectedPrefixes, type Prepared, type RunContext } from "./run-context.js";
 import { applyBlocked } from "./scope.js";
@@ -81,7 +82,8 @@ export async function prepare(ctx: RunContext): Promise<Prepared> {
     // The state's own record when every entry stays in scope (no copy of a large map).
     const files = state.files;
     let all = true;
-    for (const k in files) {
+    const keys = stateKeys(files);
+    for (const k of keys) {
       if (ctx.filter.excluded(k) || !inScope(k)) {
         all = false;
         break;
@@ -90,7 +92,7 @@ export async function prepare(ctx: RunContext): Promise<Prepared> {
     if (all) priorFiles = files;
     else {
       priorFiles = pathRecord();
-      for (const k in files) if (!ctx.filter.excluded(k) && inScope(k)) priorFiles[k] = files[k]!;
+      for (const k of keys) if (!ctx.filter.excluded(k) && inScope(k)) priorFiles[k] = files[k]!;
     }
   }
   return { state, priorFiles, local, remote, noDeletes };

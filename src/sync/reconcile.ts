@@ -33,16 +33,18 @@ export async function reconcile(ctx: RunContext, p: Prepared): Promise<{ outcome
     settled,
   });
   await useSourceMtimes(ctx, p, plan.actions, comparer);
-  const count = (keys: Iterable<string>): number => {
+  const count = (keys: Iterable<string>, size: number): number => {
+    if (prefixes.length === 0) return size;
     let n = 0;
     for (const k of keys) if (inScope(k)) n++;
     return n;
   };
+  const priorKeys = p.priorFiles ? stateKeys(p.priorFiles) : [];
   const unsafe = checkSafety({
     actions: plan.actions,
-    localCount: count(p.local.files.keys()),
-    remoteCount: count(p.remote.files.keys()),
-    stateCount: p.priorFiles ? count(Object.keys(p.priorFiles)) : 0,
+    localCount: count(p.local.files.keys(), p.local.files.size),
+    remoteCount: count(p.remote.files.keys(), p.remote.files.size),
+    stateCount: count(priorKeys, priorKeys.length),
     maxDelete: ctx.settings.maxDelete ?? 50,
     workspace: ctx.workspace,
     remote: ctx.remoteLabel,
@@ -74,7 +76,11 @@ export async function reconcile(ctx: RunContext, p: Prepared): Promise<{ outcome
     logger: ctx.logger,
     signal: ctx.signal,
   });
-  if (settled) keepSettled(outcome.files, p.priorFiles!, settled);
+  if (settled) {
+    // Nothing to do and nothing set aside: the state's own record is the new one (no copy, no rewrite).
+    if (plan.actions.length === 0 && Object.keys(outcome.files).length === 0 && p.priorFiles === p.state?.files) outcome.files = p.priorFiles;
+    else keepSettled(outcome.files, p.priorFiles!, settled);
+  }
   outcome.conflicts.push(...caseConflicts);
   skipped.push(...outcome.skipped);
   return { outcome, skipped };

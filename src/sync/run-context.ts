@@ -92,6 +92,7 @@ function sameState(prior: SyncState, next: SyncState): boolean {
   if (prior.version !== next.version || prior.mode !== next.mode || prior.filtersHash !== next.filtersHash || prior.bootId !== next.bootId) return false;
   if (prior.description !== next.description || prior.remotePath !== next.remotePath || prior.workspace !== next.workspace) return false;
   if (prior.ingested !== undefined || next.ingested !== undefined) return false;
+  if (prior.files === next.files) return true;
   let n = 0;
   for (const k in next.files) {
     if (prior.files[k] !== next.files[k]) return false;
