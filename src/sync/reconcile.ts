@@ -76,10 +76,11 @@ export async function reconcile(ctx: RunContext, p: Prepared): Promise<{ outcome
     logger: ctx.logger,
     signal: ctx.signal,
   });
-  if (settled) {
+  const prior = p.priorFiles;
+  if (settled && prior) {
     // Nothing to do and nothing set aside: the state's own record is the new one (no copy, no rewrite).
-    if (plan.actions.length === 0 && Object.keys(outcome.files).length === 0 && p.priorFiles === p.state?.files) outcome.files = p.priorFiles;
-    else keepSettled(outcome.files, p.priorFiles!, settled);
+    if (plan.actions.length === 0 && Object.keys(outcome.files).length === 0 && prior === p.state?.files) outcome.files = prior;
+    else keepSettled(outcome.files, prior, settled);
   }
   outcome.conflicts.push(...caseConflicts);
   skipped.push(...outcome.skipped);
