@@ -5,6 +5,8 @@
 import { spawn } from "node:child_process";
 import { promises as fsp } from "node:fs";
 import { subscribe } from "node:diagnostics_channel";
+import path from "node:path";
+import { Writable } from "node:stream";
 import { runBackup, runRestore, runSync, createProvider, type StorageProvider } from "../src/index.js";
 
 const [op, ...args] = process.argv.slice(2);
@@ -96,7 +98,24 @@ async function main(): Promise<Record<string, unknown>> {
     }
     case "sync-once": {
       // One sync run in its own process (its whole wall time and peak RSS are the row): a first run
-      // when the state folder and the cloud folder are empty, a no-change run after one.
+      // when the state folder and the cloud folder are empty, a no-change run after one. It runs
+      // the bin's code (`workspace-sync sync --json`, with the bin's heap policy for a sync), as a
+      // user's command does; `sync-once-library` runs the library call a host makes.
+      const [workspace, stateDir, mode, root] = args as [string, string, string, string];
+      const sync = { mode, remotePath: "bench", provider: "local", local: { root } };
+      const cfg = path.join(stateDir, "bench-config.json");
+      await fsp.mkdir(stateDir, { recursive: true });
+      await fsp.writeFile(cfg, JSON.stringify({ sync }));
+      // Loaded here only: the other operations' memory is measured without the CLI's modules.
+      const { main: cliMain } = await import("../src/cli/main.js");
+      let out = "";
+      const stdout = new Writable({ write: (chunk: Buffer, _enc, cb) => ((out += chunk.toString()), cb()) });
+      const code = await cliMain(["sync", "--json", "--config", cfg, "--workspace", workspace, "--state-dir", stateDir], { stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() }, new AbortController().signal);
+      const r = JSON.parse(out) as { ok: boolean; error?: string; uploaded: string[]; downloaded: string[]; deleted: string[] };
+      if (code !== 0 || !r.ok) throw new Error(r.error ?? `exit ${code}`);
+      return { transfers: r.uploaded.length + r.downloaded.length + r.deleted.length };
+    }
+    case "sync-once-library": {
       const [workspace, stateDir, mode, root] = args as [string, string, string, string];
       const sync = { mode, remotePath: "bench", provider: "local", local: { root } };
       const r = await runSync({ syncConfig: { sync }, workspaceDir: workspace, stateDir, logger: silent });

@@ -6,11 +6,11 @@
  */
 import type { CliFlag, OptionsOf, OptionValues } from "./args.js";
 import type { CliContext } from "./context.js";
-import { backupList, backupNow, backupPrune, backupRestore, backupStatus, backupVerify } from "./commands/backup.js";
-import { configCheckCommand } from "./commands/config.js";
-import { runCommand } from "./commands/run.js";
-import { statusCommand } from "./commands/status.js";
-import { listCommand, syncCommand, syncStatusCommand } from "./commands/sync.js";
+
+// Each command's module is loaded when it runs: a sync process never loads the backup code (the
+// archive, crypto and tar modules), a backup never loads the sync code.
+const backup = () => import("./commands/backup.js");
+const sync = () => import("./commands/sync.js");
 
 export type { CliFlag, OptionsOf, OptionValues } from "./args.js";
 
@@ -85,14 +85,14 @@ export const COMMANDS: readonly CliCommand[] = [
     summary: "Create a snapshot now",
     help: "Streams the include set (tar, gzip, AES-256-CBC when backup.encrypt) to the backup provider as\nbackup-YYYYMMDDTHHMMSSZ.tar.gz[.enc], then applies backup.retain.",
     flags: [],
-    handler: backupNow,
+    handler: async (ctx) => (await backup()).backupNow(ctx),
   }),
   defineCommand({
     path: ["backup", "list"],
     summary: "List snapshots, newest first, with the retention rule keeping each",
     help: "Lists snapshots newest first, with the retention rules that keep each one.",
     flags: [],
-    handler: backupList,
+    handler: async (ctx) => (await backup()).backupList(ctx),
   }),
   defineCommand({
     path: ["backup", "restore"],
@@ -113,7 +113,7 @@ export const COMMANDS: readonly CliCommand[] = [
       { name: "symlinks", value: "refuse|skip|allow", choices: ["refuse", "skip", "allow"], help: "Symlinks pointing outside the folder: refuse (default), skip or allow" },
       ...authFlags,
     ],
-    handler: backupRestore,
+    handler: async (ctx, options) => (await backup()).backupRestore(ctx, options),
   }),
   defineCommand({
     path: ["backup", "prune"],
@@ -122,7 +122,7 @@ export const COMMANDS: readonly CliCommand[] = [
     usage: "[--dry-run]",
     help: "Applies backup.retain (restic's forget semantics). Names that are not snapshots are never deleted.",
     flags: [dryRun("Show what would be kept and pruned without deleting")],
-    handler: backupPrune,
+    handler: async (ctx, options) => (await backup()).backupPrune(ctx, options),
   }),
   defineCommand({
     path: ["backup", "verify"],
@@ -130,14 +130,14 @@ export const COMMANDS: readonly CliCommand[] = [
     usage: "[--snapshot NAME|latest|--all] [--require-authenticated|--allow-unauthenticated]",
     help: "Downloads and checks snapshots without writing anything: MAC (or stored SHA-256), decryption, gzip CRC, tar.",
     flags: [{ name: "all", help: "Check every snapshot" }, snapshot, ...authFlags],
-    handler: backupVerify,
+    handler: async (ctx, options) => (await backup()).backupVerify(ctx, options),
   }),
   defineCommand({
     path: ["backup", "status"],
     summary: "Last backup on this host",
     help: "",
     flags: [],
-    handler: backupStatus,
+    handler: async (ctx) => (await backup()).backupStatus(ctx),
   }),
   defineCommand({
     path: ["sync"],
@@ -148,35 +148,35 @@ export const COMMANDS: readonly CliCommand[] = [
       "Runs the configured mode once: mailbox (push workspace, drain cloud _outbox into _inbox),\n" +
       "mirror (workspace → cloud, optional ingest) or bisync (two-way, conflicts kept as .conflict).",
     flags: [dryRun("Show what would change without changing anything")],
-    handler: syncCommand,
+    handler: async (ctx, options) => (await sync()).syncCommand(ctx, options),
   }),
   defineCommand({
     path: ["sync", "status"],
     summary: "Last sync on this host",
     help: "",
     flags: [],
-    handler: syncStatusCommand,
+    handler: async (ctx) => (await sync()).syncStatusCommand(ctx),
   }),
   defineCommand({
     path: ["list"],
     summary: "List files in the cloud folder",
     help: "Lists the files in the cloud folder (sync.remotePath).",
     flags: [],
-    handler: listCommand,
+    handler: async (ctx) => (await sync()).listCommand(ctx),
   }),
   defineCommand({
     path: ["status"],
     summary: "Provider, paths, connectivity and last runs",
     help: "",
     flags: [],
-    handler: statusCommand,
+    handler: async (ctx) => (await import("./commands/status.js")).statusCommand(ctx),
   }),
   defineCommand({
     path: ["config", "check"],
     summary: "Validate the config and print it with secrets masked",
     help: "",
     flags: [],
-    handler: configCheckCommand,
+    handler: async (ctx) => (await import("./commands/config.js")).configCheckCommand(ctx),
   }),
   defineCommand({
     path: ["run"],
@@ -184,7 +184,7 @@ export const COMMANDS: readonly CliCommand[] = [
     help: "Runs the backup and sync schedules in the foreground until SIGINT or SIGTERM, then stops cleanly.",
     flags: [],
     verbose: true,
-    handler: runCommand,
+    handler: async (ctx) => (await import("./commands/run.js")).runCommand(ctx),
   }),
 ];
 
