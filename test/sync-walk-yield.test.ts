@@ -2,6 +2,7 @@
  * The event loop stays responsive during a large walk: both walks read file metadata with
  * synchronous calls, and must give the loop a turn at least once per WALK_YIELD_EVERY entries of
  * one folder (counted, not timed: the entries seen between two ticks of a setImmediate chain).
+ * So must the copies of a first sync, whose small files are copied with synchronous calls.
  */
 import assert from "node:assert/strict";
 import { promises as fsp } from "node:fs";
@@ -11,6 +12,9 @@ import { createLocalProvider, WALK_YIELD_EVERY as PROVIDER_YIELD_EVERY } from ".
 import { createFilter } from "../src/sync/filters.js";
 import { listLocal, WALK_YIELD_EVERY } from "../src/sync/listing.js";
 import { tempDir } from "./support/tree.js";
+import { EVENT_LOOP_TURN_MS, forEachLimit } from "../src/util/concurrency.js";
+import { runSyncWithProvider } from "../src/sync/run.js";
+import { syncSettings } from "./sync-suite.js";
 
 /**
  * Counts entries seen between two turns of the event loop's check phase: `seen()` per entry, and
@@ -71,4 +75,35 @@ test("a walk of one large folder gives the event loop a turn every WALK_YIELD_EV
   const remoteMost = remote.stop();
   assert.equal(n, chunks * PROVIDER_YIELD_EVERY);
   assert.ok(remoteMost <= PROVIDER_YIELD_EVERY, `the provider walk yielded ${remoteMost} entries without a turn of the event loop`);
+});
+
+test("a worker pool whose calls never wait still lets timers run (every EVENT_LOOP_TURN_MS)", async () => {
+  let timerRanAt = -1;
+  let done = 0;
+  setTimeout(() => (timerRanAt = done), 0);
+  // Each call is synchronous work that resolves at once: 40 x 2 ms, well past one turn's budget.
+  await forEachLimit(Array.from({ length: 40 }, (_, i) => i), 4, async () => {
+    const until = performance.now() + 2;
+    while (performance.now() < until);
+    done++;
+  });
+  assert.ok(EVENT_LOOP_TURN_MS < 80);
+  assert.ok(timerRanAt >= 0 && timerRanAt < 40, `the timer ran after ${timerRanAt} of 40 calls (-1: only after the pool)`);
+});
+
+test("a first sync of many small files gives the event loop turns while it copies them", async (t) => {
+  const { dir, cleanup } = await tempDir("ws-copy-yield-");
+  t.after(cleanup);
+  const ws = path.join(dir, "ws");
+  const files = 1500;
+  await oneBigFolder(path.join(ws, "notes"), files);
+  const provider = createLocalProvider({ root: path.join(dir, "cloud") });
+  const turns = stretches();
+  const write = provider.write.bind(provider);
+  provider.write = (p, body, options) => (turns.seen(), write(p, body, options));
+  const r = await runSyncWithProvider({ settings: syncSettings({ mode: "mirror", remotePath: "" }), provider, workspaceDir: ws, stateDir: path.join(dir, "state") });
+  const most = turns.stop();
+  assert.ok(r.ok, !r.ok ? r.error : "");
+  assert.equal(r.uploaded.length, files);
+  assert.ok(most < files / 4, `${most} of ${files} copies ran without a turn of the event loop`);
 });
