@@ -1,0 +1,48 @@
+/**
+ * The state is written in pieces (sync/state.ts `stateJsonChunks`): the text must read back as what
+ * `JSON.stringify` gives (same values, files in the same order), for any names, with and without ingest records, across piece boundaries,
+ * and `saveState` then `loadState` must give the state back.
+ */
+import assert from "node:assert/strict";
+import path from "node:path";
+import { test } from "node:test";
+import { isDeepStrictEqual } from "node:util";
+import { loadState, pathRecord, saveState, stateJsonChunks, type StateIdentity } from "../src/sync/state.js";
+import type { StateEntry, SyncState } from "../src/sync/types.js";
+import { tempDir } from "./support/tree.js";
+
+function stateWith(files: Record<string, StateEntry>, extra: Partial<SyncState> = {}): SyncState {
+  return { version: 1, mode: "bisync", description: "local:/c", remotePath: "share", workspace: "/w", filtersHash: "h", savedAt: "2026-12-05T00:00:00.000Z", files, ...extra };
+}
+
+test("the state's text written in pieces reads back as JSON.stringify's", () => {
+  const files = pathRecord<StateEntry>();
+  const odd = ["__proto__", "constructor", "a\"quote", "back\\slash", "tab\tname", "ünïcödé/ファイル", "emoji 😀", "123", "0", "line\nbreak"];
+  for (const k of odd) files[k] = { local: { size: 1, mtimeMs: 1796491170669 }, remote: { size: 1, mtimeMs: 1796491170669, hash: "abc", revision: "r1" } };
+  // Enough entries for several pieces.
+  for (let i = 0; i < 20000; i++) files[`notes/d${i % 97}/f${i}.md`] = { local: { size: i, mtimeMs: 1796491170000 + i }, remote: { size: i, revision: `${i}:${1796491170000 + i}:${i * 7}` } };
+  for (const s of [stateWith(files), stateWith(files, { bootId: "b", ingested: { "in/x": { size: 2, hash: "h2" } } }), stateWith(pathRecord())]) {
+    const chunks = [...stateJsonChunks(s)];
+    const back = JSON.parse(chunks.join("")) as SyncState;
+    assert.ok(isDeepStrictEqual(back, JSON.parse(JSON.stringify(s))), "reads back as JSON.stringify's text does");
+    assert.ok(isDeepStrictEqual(Object.keys(back.files), Object.keys(s.files)), "files in the same order");
+    if (Object.keys(s.files).length > 1000) assert.ok(chunks.length > 2, `${chunks.length} piece(s)`);
+  }
+});
+
+test("a state saved in pieces loads back the same", async (t) => {
+  const { dir, cleanup } = await tempDir("ws-state-save-");
+  t.after(cleanup);
+  const id: StateIdentity = { description: "local:/c", remotePath: "share", workspace: path.join(dir, "w") };
+  const files = pathRecord<StateEntry>();
+  for (let i = 0; i < 5000; i++) files[i % 2 ? `a/${i}` : `__proto__/${i}`] = { local: { size: i, mtimeMs: i * 1000 }, remote: { size: i, mtimeMs: i * 1000, revision: `r${i}` } };
+  files["__proto__"] = { local: { size: 3, mtimeMs: 5 }, remote: { size: 3 } };
+  const state = stateWith(files, { workspace: path.resolve(id.workspace), description: id.description, remotePath: id.remotePath });
+  const file = path.join(dir, "state.json");
+  await saveState(file, state);
+  const back = await loadState(file, id);
+  assert.ok(back);
+  assert.deepEqual({ ...back, files: { ...back.files } }, { ...state, files: { ...files } });
+  assert.equal(Object.getPrototypeOf(back.files), null);
+  assert.deepEqual(back.files["__proto__"], files["__proto__"]);
+});
