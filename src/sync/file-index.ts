@@ -10,14 +10,35 @@
  */
 import type { StateEntry } from "./types.js";
 
-/** Each state's keys, listed once (enumerating a 100 000-key record is slow, and both listings need them). */
-const keysOf = new WeakMap<object, string[]>();
+/** A state's keys, listed once, and each key's place in that list (for the marks of {@link FileIndex}). */
+interface StateKeyIndex {
+  keys: string[];
+  slots: Map<string, number> | undefined;
+}
+
+/** Per state record (enumerating a 100 000-key record is slow, and both listings need its keys). */
+const indexes = new WeakMap<object, StateKeyIndex>();
+
+function keyIndex(state: Readonly<Record<string, StateEntry>>): StateKeyIndex {
+  let index = indexes.get(state);
+  if (index === undefined) indexes.set(state, (index = { keys: Object.keys(state), slots: undefined }));
+  return index;
+}
 
 /** The keys of a state's files, listed once per record (a loaded state's files never change afterwards). */
 export function stateKeys(state: Readonly<Record<string, StateEntry>>): string[] {
-  let keys = keysOf.get(state);
-  if (keys === undefined) keysOf.set(state, (keys = Object.keys(state)));
-  return keys;
+  return keyIndex(state).keys;
+}
+
+/** Each key's place in {@link stateKeys}. */
+function stateSlots(state: Readonly<Record<string, StateEntry>>): Map<string, number> {
+  const index = keyIndex(state);
+  if (index.slots === undefined) {
+    const slots = new Map<string, number>();
+    index.keys.forEach((k, i) => slots.set(k, i));
+    index.slots = slots;
+  }
+  return index.slots;
 }
 
 /**
@@ -40,10 +61,12 @@ export function rebuiltFromState(record: object): boolean {
   return rebuilt.has(record);
 }
 
-/** Files by key: records of their own, plus state entries marked as listed unchanged. */
+/** Files by key: records of their own, plus a mark (one byte by the key's place in the state) for each file listed as the state records it. */
 export class FileIndex<T extends { path: string }> implements Map<string, T> {
   private readonly own = new Map<string, T>();
-  private readonly kept = new Set<StateEntry>();
+  /** One byte per state key (its place in `stateKeys`): 1 where the file is held as a mark. */
+  private marks: Uint8Array | undefined;
+  private markCount = 0;
 
   /**
    * @param state The state's files by key (marks refer to its entries).
@@ -60,73 +83,86 @@ export class FileIndex<T extends { path: string }> implements Map<string, T> {
    * it would have added equals `rebuild(key, entry)` in every field the state keeps.
    */
   keep(key: string): boolean {
-    const entry = this.state?.[key];
-    if (entry === undefined || this.own.has(key)) return false;
-    this.kept.add(entry);
+    if (this.state === undefined || this.own.has(key)) return false;
+    const slot = stateSlots(this.state).get(key);
+    if (slot === undefined) return false;
+    this.marks ??= new Uint8Array(stateKeys(this.state).length);
+    if (this.marks[slot] === 0) {
+      this.marks[slot] = 1;
+      this.markCount++;
+    }
     return true;
   }
 
   /** True when some file is held as a mark. */
   hasMarks(): boolean {
-    return this.kept.size > 0;
+    return this.markCount > 0;
   }
 
   /** True when `key` is held as a mark (not as a record of its own). */
   marked(key: string): boolean {
-    return this.keptEntry(key) !== undefined;
+    return this.markedSlot(key) >= 0;
   }
 
-  /** The state entry behind a marked key. */
-  private keptEntry(key: string): StateEntry | undefined {
-    if (this.kept.size === 0) return undefined;
-    const entry = this.state?.[key];
-    return entry !== undefined && this.kept.has(entry) ? entry : undefined;
+  /** The place of a marked key in `stateKeys`, or -1. */
+  private markedSlot(key: string): number {
+    if (this.markCount === 0) return -1;
+    const slot = stateSlots(this.state!).get(key);
+    return slot !== undefined && this.marks![slot] === 1 ? slot : -1;
   }
 
-  private record(key: string, entry: StateEntry): T {
-    const r = this.rebuild(key, entry);
+  private unmark(slot: number): void {
+    this.marks![slot] = 0;
+    this.markCount--;
+  }
+
+  private record(key: string): T {
+    const r = this.rebuild(key, this.state![key]!);
     rebuilt.add(r);
     return r;
   }
 
   get size(): number {
-    return this.own.size + this.kept.size;
+    return this.own.size + this.markCount;
   }
 
   get(key: string): T | undefined {
     const r = this.own.get(key);
     if (r !== undefined) return r;
-    const entry = this.keptEntry(key);
-    return entry === undefined ? undefined : this.record(key, entry);
+    return this.markedSlot(key) >= 0 ? this.record(key) : undefined;
   }
 
   has(key: string): boolean {
-    return this.own.has(key) || this.keptEntry(key) !== undefined;
+    return this.own.has(key) || this.markedSlot(key) >= 0;
   }
 
   set(key: string, value: T): this {
-    const entry = this.keptEntry(key);
-    if (entry !== undefined) this.kept.delete(entry);
+    const slot = this.markedSlot(key);
+    if (slot >= 0) this.unmark(slot);
     this.own.set(key, value);
     return this;
   }
 
   delete(key: string): boolean {
     if (this.own.delete(key)) return true;
-    const entry = this.keptEntry(key);
-    return entry !== undefined && this.kept.delete(entry);
+    const slot = this.markedSlot(key);
+    if (slot < 0) return false;
+    this.unmark(slot);
+    return true;
   }
 
   clear(): void {
     this.own.clear();
-    this.kept.clear();
+    this.marks?.fill(0);
+    this.markCount = 0;
   }
 
   /** Keys of the marked files, in the state's order. */
   private *keptKeys(): IterableIterator<string> {
-    if (this.kept.size === 0 || this.state === undefined) return;
-    const state = this.state;
-    for (const k of stateKeys(state)) if (this.kept.has(state[k]!)) yield k;
+    if (this.markCount === 0) return;
+    const keys = stateKeys(this.state!);
+    const marks = this.marks!;
+    for (let i = 0; i < keys.length; i++) if (marks[i] === 1) yield keys[i]!;
   }
 
   /** Own records first (in insertion order), then the marked files (in the state's order). */
@@ -147,7 +183,7 @@ export class FileIndex<T extends { path: string }> implements Map<string, T> {
 
   *entries(): IterableIterator<[string, T]> {
     yield* this.own.entries();
-    for (const k of this.keptKeys()) yield [k, this.record(k, this.state![k]!)];
+    for (const k of this.keptKeys()) yield [k, this.record(k)];
   }
 
   [Symbol.iterator](): IterableIterator<[string, T]> {
