@@ -78,14 +78,16 @@ export class FileIndex<T extends { path: string }> implements Map<string, T> {
   ) {}
 
   /**
-   * Marks `key` as listed exactly as the state recorded it; false (nothing marked) when the state
-   * has no entry for it or the key already holds a record. The caller has checked that the record
-   * it would have added equals `rebuild(key, entry)` in every field the state keeps.
+   * Marks `key` as listed exactly as the state recorded it, where the state has an entry of its own
+   * for it (found by the key's place, never through a prototype) and `matches(entry)` says so;
+   * false (nothing marked) otherwise, or when the key already holds a record. The caller checks in
+   * `matches` that the record it would have added equals `rebuild(key, entry)` in every field the
+   * state keeps.
    */
-  keep(key: string): boolean {
+  keepIf(key: string, matches: (entry: StateEntry) => boolean): boolean {
     if (this.state === undefined || this.own.has(key)) return false;
     const slot = stateSlots(this.state).get(key);
-    if (slot === undefined) return false;
+    if (slot === undefined || !matches(this.state[key]!)) return false;
     this.marks ??= new Uint8Array(stateKeys(this.state).length);
     if (this.marks[slot] === 0) {
       this.marks[slot] = 1;

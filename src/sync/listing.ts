@@ -51,7 +51,7 @@ export interface LocalListOptions {
 
 /**
  * The last agreed state, given to a listing: a file listed exactly as its state entry records it
- * is held as a mark on that entry, not as a record ({@link FileIndex}).
+ * is held as a mark, not as a record ({@link FileIndex}).
  */
 export interface KnownFiles {
   files: Readonly<Record<string, StateEntry>>;
@@ -278,7 +278,7 @@ function skipFilesNamedLikeFolders(listing: Listing<LocalFile>, keyOf: (p: strin
 }
 
 /** Every file's path, without rebuilding the records a {@link FileIndex} holds as marks. */
-export function filePaths<T extends { path: string }>(files: ReadonlyMap<string, T>): Iterable<string> {
+function filePaths<T extends { path: string }>(files: ReadonlyMap<string, T>): Iterable<string> {
   if (files instanceof FileIndex) return (files as FileIndex<T>).paths();
   return (function* () {
     for (const f of files.values()) yield f.path;
@@ -431,12 +431,7 @@ function clashNote(path: string, kept: string): SkipNote {
  */
 function knownKeeper<T extends { path: string }>(files: FileIndex<T>, known: KnownFiles | undefined, keyOf: (p: string) => string, matches: (f: T, s: StateEntry) => boolean): (f: T) => boolean {
   if (known === undefined) return () => false;
-  const state = known.files;
-  return (f) => {
-    const s = state[f.path];
-    if (s === undefined || !matches(f, s) || keyOf(f.path) !== f.path || known.needsRecord?.(f.path)) return false;
-    return files.keep(f.path);
-  };
+  return (f) => keyOf(f.path) === f.path && known.needsRecord?.(f.path) !== true && files.keepIf(f.path, (s) => matches(f, s));
 }
 
 function keyed<T extends { path: string }>(list: T[], keyOf: (p: string) => string, skipped: SkipNote[], files: Map<string, T>): { files: Map<string, T>; caseClashes: string[]; clashGroups: Map<string, T[]> } {

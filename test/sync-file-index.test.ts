@@ -1,0 +1,87 @@
+/**
+ * FileIndex (sync/file-index.ts): a listing whose unchanged files are held as marks must read as
+ * the map of records it replaces, for every reader (get, has, size, iteration, set, delete), and
+ * must never mark a key the state does not hold as its own (a `constructor` file against a state
+ * without one), nor a twin whose spelling the state cannot tell apart.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { localFromState } from "../src/sync/deltas.js";
+import { FileIndex, rebuiltFromState, stateKeys, unchangedOnBothSides } from "../src/sync/file-index.js";
+import { createFilter } from "../src/sync/filters.js";
+import { listLocal } from "../src/sync/listing.js";
+import { pathRecord } from "../src/sync/state.js";
+import type { LocalFile, StateEntry } from "../src/sync/types.js";
+import { tempDir, writeTree } from "./support/tree.js";
+
+function entry(size: number, mtimeMs: number): StateEntry {
+  return { local: { size, mtimeMs }, remote: { size, mtimeMs, revision: `r${size}` } };
+}
+
+test("a FileIndex with marks reads as the map of records it replaces", () => {
+  const state = pathRecord<StateEntry>();
+  state["a.txt"] = entry(1, 1000);
+  state["b/c.txt"] = entry(2, 2000);
+  state["__proto__"] = entry(3, 3000);
+  const index = new FileIndex<LocalFile>(state, localFromState);
+  const same = (s: StateEntry) => (f: LocalFile) => (e: StateEntry) => e === s && f.size === s.local.size;
+  assert.equal(index.keepIf("a.txt", same(state["a.txt"]!)({ path: "a.txt", size: 1, mtimeMs: 1000 })), true);
+  assert.equal(index.keepIf("__proto__", () => true), true);
+  assert.equal(index.keepIf("constructor", () => true), false, "no entry of its own: never marked");
+  assert.equal(index.keepIf("b/c.txt", () => false), false, "the caller's check decides");
+  index.set("new.txt", { path: "new.txt", size: 9, mtimeMs: 9 });
+  assert.equal(index.keepIf("new.txt", () => true), false, "a key with a record is not marked");
+
+  assert.equal(index.size, 3);
+  assert.deepEqual(index.get("a.txt"), { path: "a.txt", size: 1, mtimeMs: 1000 });
+  assert.ok(rebuiltFromState(index.get("a.txt")!));
+  assert.ok(!rebuiltFromState(index.get("new.txt")!));
+  assert.deepEqual(index.get("__proto__"), { path: "__proto__", size: 3, mtimeMs: 3000 });
+  assert.equal(index.has("b/c.txt"), false);
+  assert.equal(index.get("constructor"), undefined);
+  assert.deepEqual([...index.keys()].sort(), ["__proto__", "a.txt", "new.txt"]);
+  assert.deepEqual(new Map(index), new Map([...index.entries()]));
+  assert.deepEqual([...index.values()].map((f) => f.path).sort(), ["__proto__", "a.txt", "new.txt"]);
+
+  // set over a mark replaces it; delete removes a mark or a record.
+  index.set("a.txt", { path: "a.txt", size: 5, mtimeMs: 5 });
+  assert.equal(index.size, 3);
+  assert.equal(index.get("a.txt")!.size, 5);
+  assert.equal(index.delete("__proto__"), true);
+  assert.equal(index.delete("__proto__"), false);
+  assert.equal(index.size, 2);
+  assert.equal(index.marked("a.txt"), false);
+  index.clear();
+  assert.equal(index.size, 0);
+  assert.deepEqual(stateKeys(state), ["a.txt", "b/c.txt", "__proto__"]);
+});
+
+test("listings given the state hold unchanged files as marks, rebuild them on read, and give twins their records back", async (t) => {
+  const { dir, cleanup } = await tempDir("ws-file-index-");
+  t.after(cleanup);
+  await writeTree(dir, { "same.txt": "s", "changed.txt": "c", "caf\u00e9.txt": "nfc" });
+  const opts = { filter: createFilter([], false), copySymlinks: false, keyOf: (p: string) => p.normalize("NFC") };
+  const first = await listLocal(dir, opts);
+  const state = pathRecord<StateEntry>();
+  for (const [k, f] of first.files) state[k] = { local: { size: f.size, mtimeMs: f.mtimeMs }, remote: { size: f.size } };
+  state["changed.txt"] = { local: { size: 99, mtimeMs: 1 }, remote: { size: 99 } };
+  // A twin by Unicode form appears: the state (keyed "café.txt") cannot say which spelling it recorded.
+  await writeTree(dir, { "cafe\u0301.txt": "nfd" });
+
+  const again = await listLocal(dir, { ...opts, known: { files: state } });
+  const files = again.files as FileIndex<LocalFile>;
+  assert.ok(files instanceof FileIndex);
+  assert.equal(files.marked("same.txt"), true);
+  assert.equal(files.marked("changed.txt"), false);
+  assert.equal(files.marked("caf\u00e9.txt"), false, "the twins' key gets records, not a mark");
+  assert.equal(again.clashGroups?.get("caf\u00e9.txt")?.length, 2);
+  assert.equal(files.get("same.txt")!.size, 1);
+  assert.deepEqual([...files.keys()].sort(), ["caf\u00e9.txt", "changed.txt", "same.txt"]);
+
+  const remote = new FileIndex<LocalFile>(state, localFromState);
+  remote.keepIf("same.txt", () => true);
+  const settled = unchangedOnBothSides(files, remote);
+  assert.ok(settled);
+  assert.equal(settled("same.txt"), true);
+  assert.equal(settled("changed.txt"), false);
+});
