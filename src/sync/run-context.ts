@@ -121,7 +121,7 @@ export function newState(ctx: RunContext, files: Record<string, StateEntry>, ing
 
 /** The success result (sorted, de-duplicated lists), logged in one line. */
 export function success(ctx: RunContext, outcome: ExecuteOutcome, inboxFiles: string[], skipped: SkipNote[]): SyncRunSuccess {
-  const sorted = (a: string[]): string[] => [...new Set(a)].sort();
+  const sorted = sortedUnique;
   const result: SyncRunSuccess = {
     ok: true,
     mode: ctx.mode,
@@ -139,6 +139,18 @@ export function success(ctx: RunContext, outcome: ExecuteOutcome, inboxFiles: st
       `${result.deleted.length} deleted, ${result.conflicts.length} conflict(s)${inboxFiles.length ? `, ${inboxFiles.length} new in the inbox` : ""}`,
   );
   return result;
+}
+
+/**
+ * `a` sorted with repeats removed, in place (the outcome's lists are the run's own): a first run's
+ * list of 100 000 uploads is not copied into a set and an array at the end of the run.
+ */
+function sortedUnique(a: string[]): string[] {
+  a.sort();
+  let n = 0;
+  for (let i = 0; i < a.length; i++) if (i === 0 || a[i] !== a[n - 1]) a[n++] = a[i]!;
+  a.length = n;
+  return a;
 }
 
 /** When this process last cleaned up provider leftovers, by provider and cloud folder. */
