@@ -4,6 +4,7 @@
  * and `saveState` then `loadState` must give the state back.
  */
 import assert from "node:assert/strict";
+import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { isDeepStrictEqual } from "node:util";
@@ -45,4 +46,32 @@ test("a state saved in pieces loads back the same", async (t) => {
   assert.deepEqual({ ...back, files: { ...back.files } }, { ...state, files: { ...files } });
   assert.equal(Object.getPrototypeOf(back.files), null);
   assert.deepEqual(back.files["__proto__"], files["__proto__"]);
+});
+
+test("a state is read back whether written one file a line or as one line, and damaged text of either kind is a first run, never a crash", async (t) => {
+  const { dir, cleanup } = await tempDir("ws-state-load-");
+  t.after(cleanup);
+  const id: StateIdentity = { description: "local:/c", remotePath: "share", workspace: path.join(dir, "w") };
+  const files = pathRecord<StateEntry>();
+  for (let i = 0; i < 3000; i++) files[`d${i % 7}/ü ${i}\u2028.txt`] = { local: { size: i, mtimeMs: i }, remote: { size: i, hash: `h${i}` } };
+  files["__proto__"] = { local: { size: 1, mtimeMs: 2 }, remote: { size: 1 } };
+  const state = stateWith(files, { workspace: path.resolve(id.workspace), description: id.description, remotePath: id.remotePath, ingested: { "in/a": { size: 1 } } });
+  const lines = [...stateJsonChunks(state)].join("");
+  assert.ok(lines.split("\n").length > 3000, "one file a line");
+  const file = path.join(dir, "state.json");
+  for (const text of [lines, JSON.stringify(state), JSON.stringify(state, null, 2)]) {
+    await fsp.writeFile(file, text);
+    const back = await loadState(file, id);
+    assert.ok(back);
+    assert.ok(isDeepStrictEqual({ ...back, files: { ...back.files }, ingested: { ...back.ingested } }, { ...state, files: { ...files }, ingested: { ...state.ingested } }));
+    assert.equal(Object.getPrototypeOf(back.files), null);
+  }
+  // Cut anywhere, or with a line of garbage: reported as damaged (or unknown), never thrown.
+  const damaged = [lines.slice(0, 20), lines.slice(0, lines.indexOf("\n") + 1), lines.slice(0, lines.length / 2), lines.slice(0, -1), `${lines}\n{}`, lines.replace("\n", "\nnot json\n"), "", "null", "[1]"];
+  for (const text of damaged) {
+    await fsp.writeFile(file, text);
+    const said: string[] = [];
+    assert.equal(await loadState(file, id, (m) => said.push(m)), undefined, JSON.stringify(text.slice(0, 60)));
+    assert.match(said.join("\n"), /damaged|unknown format/);
+  }
 });
