@@ -1,11 +1,11 @@
 /**
  * A listing's files by comparison key, where a file the last agreed state already describes
- * exactly is held as a mark on that state entry instead of as a record of its own.
+ * exactly is held as a one-byte mark (by its key's place in the state) instead of as a record.
  *
  * On most runs most files are unchanged, and their listing records repeat what the state says. A
  * no-change run over 100 000 files used to hold three copies of every file (both listings' records
- * and the state entry); it now holds the state, a set of marks, and records only for the files that
- * can lead to an action. `get` rebuilds a marked file's record from its state entry when asked (the
+ * and the state entry); it now holds the state, a byte per state key for each listing, and records
+ * only for the files that can lead to an action. `get` rebuilds a marked file's record from its state entry when asked (the
  * plan and the executor look at one key at a time), so every reader sees the same map as before.
  */
 import type { StateEntry } from "./types.js";
@@ -25,7 +25,10 @@ function keyIndex(state: Readonly<Record<string, StateEntry>>): StateKeyIndex {
   return index;
 }
 
-/** The keys of a state's files, listed once per record (a loaded state's files never change afterwards). */
+/**
+ * The keys of a state's files, listed once per record: for records that never change once listed
+ * (a loaded state's files, the run's in-scope copy of them). The marks refer to places in it.
+ */
 export function stateKeys(state: Readonly<Record<string, StateEntry>>): string[] {
   return keyIndex(state).keys;
 }

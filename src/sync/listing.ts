@@ -54,6 +54,7 @@ export interface LocalListOptions {
  * is held as a mark, not as a record ({@link FileIndex}).
  */
 export interface KnownFiles {
+  /** The state's files by key, without a prototype (`pathRecord`); must not change while the listing is in use. */
   files: Readonly<Record<string, StateEntry>>;
   /** Keys that always get a record of their own (files a step reads more of than the state keeps). */
   needsRecord?: (key: string) => boolean;

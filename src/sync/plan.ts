@@ -16,7 +16,6 @@
 import type { SyncMode } from "../config/types.js";
 import { compareTimes, localTime } from "./compare.js";
 import { localChanged, localDelta, remoteChanged, remoteDelta, sameContent } from "./deltas.js";
-import { stateKeys } from "./file-index.js";
 import type { LocalFile, RemoteFile, Side, StateEntry, SyncAction } from "./types.js";
 
 /** Options of {@link planSync}. */
@@ -59,7 +58,7 @@ export function planSync(
   const isProtected = (k: string): boolean => prefixes.some((p) => k.startsWith(p));
   const settled = options.settled;
   const open = (keys: Iterable<string>): string[] => (settled ? [...keys].filter((k) => !settled(k)) : [...keys]);
-  const keys = sortedUnion([open(local.keys()), open(remote.keys()), state ? open(stateKeys(state)) : []]);
+  const keys = sortedUnion([open(local.keys()), open(remote.keys()), state ? open(Object.keys(state)) : []]);
 
   // Names already used anywhere, so a conflict copy never lands on an existing file (bisync only).
   const taken = options.mode === "bisync" ? new Set(keys) : new Set<string>();
