@@ -16,7 +16,7 @@ import { describe, it } from "node:test";
 import zlib from "node:zlib";
 import { checkArchive, extractArchive, parallelGzip } from "../src/archive/index.js";
 import { INDEX_SUBFIELD_ID, MAX_INDEXED_MEMBER, indexedHeader, memberIsize, readMemberHeader } from "../src/archive/bgzf-index.js";
-import { type SequentialReason, outputChunkSize, parallelGunzip } from "../src/archive/parallel-gunzip.js";
+import { type SequentialReason, parallelGunzip } from "../src/archive/parallel-gunzip.js";
 import { runBackup, runRestore } from "../src/backup/index.js";
 import { isWorkspaceSyncError } from "../src/errors.js";
 import { verifySnapshots } from "../src/index.js";
@@ -194,15 +194,6 @@ describe("reader: parallel where indexed, sequential otherwise", () => {
       const r = await gunzipWith(gz, chunk);
       assert.ok(r.out.equals(data), `chunk ${chunk}`);
       assert.deepEqual(r.reasons, [], `chunk ${chunk}`);
-    }
-  });
-
-  it("a member's output buffers are about the chunk size asked, and the last one is never filled exactly", () => {
-    for (const [isize, max] of [[1 << 20, 256 * 1024], [256 * 1024, 256 * 1024], [1, 256 * 1024], [0, 256 * 1024], [1 << 20, 1 << 20], [999_999, 100_000], [4 << 20, 4096], [1000, 64]]) {
-      const c = outputChunkSize(isize as number, max as number);
-      assert.ok(isize === 0 || (isize as number) % c !== 0, `${isize}/${max}: ${c} does not divide the size`);
-      assert.ok(c <= Math.max(64, max as number) + 2, `${isize}/${max}: ${c} is about the chunk size`);
-      assert.equal(Math.ceil(((isize as number) + 1) / c), Math.max(1, Math.ceil((isize as number) / Math.max(64, max as number))), `${isize}/${max}: as few buffers as the chunk size allows`);
     }
   });
 

@@ -129,28 +129,15 @@ interface Piece {
 }
 
 /**
- * The output buffer size for a member of `isize` bytes: at most about `max`, and such that the
- * buffers together hold at least one byte more than `isize`. zlib then ends the member with room
- * left in the last buffer; when the output fills a buffer exactly, node:zlib allocates another
- * one only to learn that the stream has ended (a 1 MiB member in 256 KiB buffers took five).
- */
-export function outputChunkSize(isize: number, max: number): number {
-  const n = Math.max(1, Math.ceil(isize / Math.max(64, max)));
-  let size = Math.max(64, Math.ceil((isize + 1) / n));
-  while (isize > 0 && isize % size === 0) size++;
-  return size;
-}
-
-/**
  * Inflates one member (`input` is exactly the announced bytes) on the thread pool: resolves with
  * its output, or `undefined` when it is not exactly one valid member of `isize` bytes of output
  * (never rejects: the sequential path then finds out what is wrong).
  */
 function inflateMember(input: Buffer, isize: number, chunkSize: number): Promise<Buffer[] | undefined> {
   return new Promise((resolve) => {
-    // Output buffers of about `chunkSize` (one thread-pool round trip each) with room for one byte
-    // more than the claimed size (see outputChunkSize): no joining, no empty last buffer.
-    const gz = zlib.createGunzip({ chunkSize: outputChunkSize(isize, chunkSize) });
+    // Output buffers of at most `chunkSize` (one thread-pool round trip each), the last one cut to
+    // what is left of the claimed size: no joining, and zlib never inflates past the claim.
+    const gz = zlib.createGunzip({ chunkSize: Math.max(64, Math.min(chunkSize, isize)) });
     const out: Buffer[] = [];
     let got = 0;
     gz.on("data", (chunk: Buffer) => {
