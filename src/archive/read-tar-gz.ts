@@ -3,7 +3,7 @@
  * parallel-gunzip.ts) → tar-stream, entry by entry, with every failure mapped to one typed error.
  * Shared by extract and check.
  */
-import { type Readable, finished } from "node:stream";
+import { Readable, Transform, type TransformCallback, finished } from "node:stream";
 import * as tar from "tar-stream";
 import { WorkspaceSyncError, abortError, errorMessage, isWorkspaceSyncError, toWorkspaceSyncError } from "../errors.js";
 import { padToBlock } from "./entry.js";
@@ -82,7 +82,14 @@ export async function readTarGz(
   // and their own later errors (premature close, abort) say nothing about the cause.
   let first: { origin: "source" | "gzip" | "tar" | "abort"; err: unknown } | undefined;
   let compressed = 0;
-  // `source` is read here rather than made part of a pipeline: a pipeline would destroy it with
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
+      compressed += chunk.length;
+      options.onCompressedBytes?.(compressed);
+      cb(null, chunk);
+    },
+  });
+  // `source` is piped in rather than made part of the pipeline: a pipeline would destroy it with
   // gunzip's raw error, which is what a caller writing into `source` (a restore's decrypt
   // pipeline) would then report. On failure it is destroyed below with the classified error.
   source.on("error", () => {}); // reported through finished() below
@@ -90,19 +97,12 @@ export async function readTarGz(
     if (!err) return;
     // The source failed or closed before its end (its writer failed: decrypt, checksum, provider).
     if (!isAbortErr(err)) first ??= { origin: "source", err };
+    counter.destroy(err);
   });
-  // Read directly (no stream between the source, gunzip and the tar parser: each one costs every
-  // chunk a few callbacks and allocations); not destroyed when reading stops early, see above.
-  const counted = (async function* (): AsyncGenerator<Buffer> {
-    for await (const chunk of source.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
-      compressed += chunk.length;
-      options.onCompressedBytes?.(compressed);
-      yield chunk;
-    }
-  })();
+  source.pipe(counter);
   // Members whose header records their size inflate in parallel on the thread pool; a stream
   // without that index (older snapshots, `tar -cz | openssl enc`) is inflated in order.
-  const plain = parallelGunzip(counted, { signal });
+  const plain = Readable.from(parallelGunzip(counter as AsyncIterable<Buffer>, { signal }), { objectMode: false, highWaterMark: 256 * 1024 });
   const ext = tar.extract({ allowUnknownFormat: true } as Parameters<typeof tar.extract>[0]);
   ext.on("error", (err: unknown) => {
     // Only tar-stream's own findings; a destroy passed down from elsewhere is recorded there.
@@ -116,6 +116,8 @@ export async function readTarGz(
     const err = abortError(signal?.reason);
     first ??= { origin: "abort", err };
     source.destroy(err);
+    counter.destroy(err);
+    plain.destroy(err);
     ext.destroy(err);
     current?.destroy(err);
   };
@@ -123,10 +125,7 @@ export async function readTarGz(
 
   const feed = (async () => {
     try {
-      for await (const chunk of plain) {
-        // The parser was torn down (a failed entry, an abort): stop inflating (this returns the
-        // generator, which drops the members in flight).
-        if (ext.destroyed) break;
+      for await (const chunk of plain as AsyncIterable<Buffer>) {
         tarBytes += chunk.length;
         if (!ext.write(chunk)) await waitDrain(ext);
       }
@@ -163,6 +162,8 @@ export async function readTarGz(
     throw e;
   } finally {
     signal?.removeEventListener("abort", onAbort);
+    if (!plain.destroyed) plain.destroy();
+    if (!counter.destroyed) counter.destroy();
     if (!source.destroyed) source.destroy();
     if (!ext.destroyed) ext.destroy();
     await feed.catch(() => {});
@@ -199,10 +200,6 @@ const TAR_CLOSED = "tar extract closed";
 
 function waitDrain(stream: tar.Extract): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    if (stream.destroyed) {
-      reject(new Error(TAR_CLOSED));
-      return;
-    }
     const cleanup = (): void => {
       stream.off("drain", onDrain);
       stream.off("close", onClose);
