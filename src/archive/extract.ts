@@ -179,6 +179,8 @@ class EntryExtractor {
   private readonly kinds = new Map<string, Kind>();
   private readonly dirs: DeferredDir[] = [];
   private readonly guard: SymlinkGuard;
+  /** The root and a separator, where names can be appended as they are (POSIX). */
+  private readonly prefix: string | undefined;
   /**
    * Creates small files on a thread of its own, in order. A queued file may not be on disk yet:
    * whatever depends on that (replacing it, hard-linking to it, folder modes and times at the
@@ -194,6 +196,7 @@ class EntryExtractor {
     private readonly result: ExtractResult,
   ) {
     this.guard = new SymlinkGuard(root);
+    this.prefix = path.sep === "/" ? (root.endsWith("/") ? root : `${root}/`) : undefined;
     this.small = new SmallFileWriter((name) => this.badTime(name), options.fileThread);
   }
 
@@ -202,8 +205,11 @@ class EntryExtractor {
     return this.small.close();
   }
 
+  /** `name` (from safeEntryName: relative, `/`-separated, no empty, `.` or `..` parts) under the root. */
   private full(name: string): string {
-    return path.join(this.root, ...name.split("/"));
+    // A plain concatenation where the separator is `/`: path.join would split and normalise a
+    // name that is normalised already, once or twice for every entry.
+    return this.prefix === undefined ? path.join(this.root, ...name.split("/")) : this.prefix + name;
   }
 
   async entry(entry: TarEntry): Promise<void> {
@@ -236,7 +242,11 @@ class EntryExtractor {
   }
 
   /** Creates missing parent folders of `name`, refusing to go through anything but real folders. */
-  private async parents(name: string, original: string): Promise<void> {
+  private parents(name: string, original: string): void {
+    // The usual case: the parent is a folder created here, and so is every folder above it (a
+    // folder is recorded only after its parents, and never removed or replaced).
+    const slash = name.lastIndexOf("/");
+    if (slash < 0 || this.kinds.get(name.slice(0, slash)) === "dir") return;
     const parts = name.split("/");
     for (let i = 1; i < parts.length; i++) {
       const rel = parts.slice(0, i).join("/");
@@ -268,8 +278,8 @@ class EntryExtractor {
   }
 
   private async file(name: string, h: tar.Header, entry: TarEntry): Promise<void> {
-    await this.parents(name, h.name);
-    await this.replace(name, h.name);
+    this.parents(name, h.name);
+    if (this.kinds.has(name)) await this.replace(name, h.name);
     const full = this.full(name);
     if (h.size <= SMALL_FILE) {
       // Small files go to the small-file thread in batches (see small-file-writer.ts): creating
@@ -320,7 +330,7 @@ class EntryExtractor {
   }
 
   private async directory(name: string, h: tar.Header): Promise<void> {
-    await this.parents(name, h.name);
+    this.parents(name, h.name);
     const kind = this.kinds.get(name);
     if (kind !== undefined && kind !== "dir") throw unsafeEntry(h.name, `it would replace a ${kind === "file" ? "file" : "symlink"} with a folder`);
     const full = this.full(name);
@@ -346,7 +356,7 @@ class EntryExtractor {
       this.options.onWarning?.(`Skipped symlink ${JSON.stringify(h.name)} → ${JSON.stringify(linkname)}: ${outside}`);
       return;
     }
-    await this.parents(name, h.name);
+    this.parents(name, h.name);
     await this.replace(name, h.name);
     const full = this.full(name);
     await fs.symlink(linkname, full);
@@ -370,7 +380,7 @@ class EntryExtractor {
     if (kind !== "file") {
       throw unsafeEntry(h.name, `hard link to ${JSON.stringify(h.linkname ?? "")}, which is not a file extracted earlier from this archive`);
     }
-    await this.parents(name, h.name);
+    this.parents(name, h.name);
     await this.replace(name, h.name);
     await this.small.barrier(); // the target may still be queued
     await fs.link(this.full(target), this.full(name));
