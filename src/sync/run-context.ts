@@ -121,14 +121,13 @@ export function newState(ctx: RunContext, files: Record<string, StateEntry>, ing
 
 /** The success result (sorted, de-duplicated lists), logged in one line. */
 export function success(ctx: RunContext, outcome: ExecuteOutcome, inboxFiles: string[], skipped: SkipNote[]): SyncRunSuccess {
-  const sorted = sortedUnique;
   const result: SyncRunSuccess = {
     ok: true,
     mode: ctx.mode,
-    uploaded: sorted(outcome.uploaded),
-    downloaded: sorted(outcome.downloaded),
-    deleted: sorted(outcome.deleted),
-    conflicts: sorted(outcome.conflicts),
+    uploaded: sortedUnique(outcome.uploaded),
+    downloaded: sortedUnique(outcome.downloaded),
+    deleted: sortedUnique(outcome.deleted),
+    conflicts: sortedUnique(outcome.conflicts),
     inboxFiles,
   };
   // The kind is for the code that logs and resolves clashes; the result keeps path and reason.
