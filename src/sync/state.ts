@@ -45,7 +45,12 @@ export async function loadState(file: string, id: StateIdentity, onProblem?: (me
   let s: SyncState;
   try {
     try {
-      s = await readStateJson(fh);
+      s = await readStateJson(fh).catch(async (err: unknown) => {
+        // Valid JSON in another layout after a first line like ours (a hand edit): parsed whole,
+        // as before the state was read a line at a time; damaged text fails here too.
+        if (!(err instanceof SyntaxError)) throw err;
+        return JSON.parse(await fsp.readFile(file, "utf8")) as SyncState;
+      });
     } finally {
       await fh.close();
     }
