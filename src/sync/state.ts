@@ -155,7 +155,9 @@ export async function saveState(file: string, state: SyncState): Promise<void> {
     await fsp.mkdir(path.dirname(file), { recursive: true });
     const fh = await fsp.open(tmp, "wx", 0o600);
     try {
-      for (const chunk of stateJsonChunks(state)) await fh.write(chunk);
+      // writeFile, not write: it writes the whole piece (at the handle's position), where write
+      // may write part of it on a nearly full disk and report success.
+      for (const chunk of stateJsonChunks(state)) await fh.writeFile(chunk);
       await fh.sync();
     } finally {
       await fh.close();
