@@ -67,3 +67,25 @@ test("a file deleted on both sides while every other file is unchanged leaves th
   assert.equal(await fsp.readFile(cloudGone, "utf8"), "gone", "the cloud copy is still there");
   assert.equal(await fsp.readFile(path.join(ws, "gone.txt"), "utf8"), "gone", "and was downloaded");
 });
+
+test("a state entry written as null by hand is no entry, as before (the run does not fail)", async (t) => {
+  const { dir, cleanup } = await tempDir("ws-settled-null-");
+  t.after(cleanup);
+  const ws = path.join(dir, "ws");
+  const stateDir = path.join(dir, "state");
+  await fsp.mkdir(ws, { recursive: true });
+  const provider = createLocalProvider({ root: path.join(dir, "cloud") });
+  const settings = syncSettings({ mode: "bisync" });
+  const run = () => runSyncWithProvider({ settings, provider, workspaceDir: ws, stateDir });
+  await fsp.writeFile(path.join(ws, "a.txt"), "a");
+  await fsp.writeFile(path.join(ws, "b.txt"), "b");
+  assert.equal((await run()).ok, true);
+  const stateFile = statePathFor(stateDir, { description: provider.description, remotePath: settings.remotePath!, workspace: ws });
+  const text = await fsp.readFile(stateFile, "utf8");
+  await fsp.writeFile(stateFile, text.replace(/("a\.txt":)\{[^\n]*\}(,?)$/m, "$1null$2"));
+  assert.match(await fsp.readFile(stateFile, "utf8"), /"a\.txt":null/);
+  const again = await run();
+  assert.equal(again.ok, true, JSON.stringify(again));
+  if (again.ok) assert.deepEqual(again.deleted, []);
+  assert.equal(await fsp.readFile(path.join(ws, "a.txt"), "utf8"), "a");
+});
