@@ -89,3 +89,31 @@ test("a state entry written as null by hand is no entry, as before (the run does
   if (again.ok) assert.deepEqual(again.deleted, []);
   assert.equal(await fsp.readFile(path.join(ws, "a.txt"), "utf8"), "a");
 });
+
+test("bisync: a conflict copy's name skips names held by files left out of the plan as settled", async (t) => {
+  const { dir, cleanup } = await tempDir("ws-settled-conflict-");
+  t.after(cleanup);
+  const ws = path.join(dir, "ws");
+  const cloudRoot = path.join(dir, "cloud");
+  const stateDir = path.join(dir, "state");
+  await fsp.mkdir(ws, { recursive: true });
+  const provider = createLocalProvider({ root: cloudRoot });
+  const settings = syncSettings({ mode: "bisync" });
+  const run = () => runSyncWithProvider({ settings, provider, workspaceDir: ws, stateDir });
+  await fsp.writeFile(path.join(ws, "a.txt"), "base");
+  await fsp.writeFile(path.join(ws, "a.txt.conflict"), "an older conflict copy");
+  assert.equal((await run()).ok, true);
+  assert.equal((await run()).ok, true);
+  // Changed on both sides: a conflict. a.txt.conflict is unchanged on both sides (settled).
+  await fsp.writeFile(path.join(ws, "a.txt"), "local edit");
+  const cloudA = path.join(cloudRoot, settings.remotePath!, "a.txt");
+  await fsp.writeFile(cloudA, "cloud edit!");
+  const later = new Date(Date.now() + 60_000);
+  await fsp.utimes(cloudA, later, later);
+  const r = await run();
+  assert.equal(r.ok, true, JSON.stringify(r));
+  assert.equal(await fsp.readFile(path.join(ws, "a.txt.conflict"), "utf8"), "an older conflict copy", "the settled file is not written over");
+  assert.equal(await fsp.readFile(path.join(cloudRoot, settings.remotePath!, "a.txt.conflict"), "utf8"), "an older conflict copy");
+  assert.equal(await fsp.readFile(path.join(ws, "a.txt.conflict1"), "utf8"), "local edit", "the loser gets the next free name");
+  assert.equal(await fsp.readFile(path.join(ws, "a.txt"), "utf8"), "cloud edit!");
+});
