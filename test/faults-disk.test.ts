@@ -9,13 +9,16 @@ import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { promises as fsp } from "node:fs";
+import { promises as fsp, statfsSync } from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
+import { WorkspaceSyncError } from "../src/errors.js";
 import { runBackup, runRestore } from "../src/backup/index.js";
 import type { SyncSettings } from "../src/config/types.js";
 import { createLocalProvider } from "../src/providers/local/index.js";
 import { runSyncWithProvider } from "../src/sync/run.js";
+import { loadState, pathRecord, saveState, stateJsonChunks } from "../src/sync/state.js";
+import type { StateEntry, SyncState } from "../src/sync/types.js";
 import { tempDir, treeDiff, treeFingerprint, writeTree } from "./support/tree.js";
 import { syncSettings } from "./sync-suite.js";
 
@@ -97,4 +100,32 @@ test("a sync download onto a full disk: INSUFFICIENT_SPACE, no half file, no tem
   const again = await runSyncWithProvider({ settings, provider, workspaceDir: ws, stateDir: path.join(dir, "state") });
   assert.equal(!again.ok && again.code, "INSUFFICIENT_SPACE");
   assert.ok((await fsp.readFile(path.join(dir, "cloud", "share", "big.bin"))).equals(big));
+});
+
+test("a state that does not fit on the disk fails to save (INSUFFICIENT_SPACE) and leaves the saved one as it was; never a cut-off state", async (t) => {
+  const disk = await withSmallDisk(t, "state", 1);
+  if (!disk) return;
+  const { small } = disk;
+  const id = { description: "local:/c", remotePath: "share", workspace: "/w" };
+  const file = path.join(small, "state.json");
+  const before: SyncState = { version: 1, mode: "bisync", ...id, filtersHash: "h", savedAt: "x", files: pathRecord<StateEntry>() };
+  before.files["kept.txt"] = { local: { size: 1, mtimeMs: 1 }, remote: { size: 1 } };
+  await saveState(file, before);
+  const files = pathRecord<StateEntry>();
+  for (let i = 0; i < 2600; i++) files[`notes/f${i}.md`] = { local: { size: i, mtimeMs: 1796491170000 + i }, remote: { size: i, revision: `${i}:abc` } };
+  const state: SyncState = { ...before, files };
+  const sizes = [...stateJsonChunks(state)].map((c) => Buffer.byteLength(c));
+  assert.ok(sizes.length > 1, "written in more than one piece");
+  // Room for every piece but half of the last: its write is cut short by the disk, not refused.
+  const free = (): number => {
+    const st = statfsSync(small);
+    return st.bavail * st.bsize;
+  };
+  const room = sizes.reduce((a, b) => a + b, 0) - Math.floor(sizes.at(-1)! / 2);
+  await fsp.writeFile(path.join(small, "fill"), Buffer.alloc(Math.max(0, free() - room - 8192)));
+  await assert.rejects(saveState(file, state), (err: WorkspaceSyncError) => err.code === "INSUFFICIENT_SPACE");
+  const said: string[] = [];
+  const back = await loadState(file, id, (m) => said.push(m));
+  assert.deepEqual(said, []);
+  assert.deepEqual(Object.keys(back!.files), ["kept.txt"], "the state saved before is still there, whole");
 });

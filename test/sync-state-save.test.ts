@@ -75,3 +75,29 @@ test("a state is read back whether written one file a line or as one line, and d
     assert.match(said.join("\n"), /damaged|unknown format/);
   }
 });
+
+test("any valid JSON state loads as before, whatever its layout after a first line ending in '\"files\":{' (a hand edit)", async (t) => {
+  const { dir, cleanup } = await tempDir("ws-state-layout-");
+  t.after(cleanup);
+  const id: StateIdentity = { description: "local:/c", remotePath: "share", workspace: path.join(dir, "w") };
+  const files = pathRecord<StateEntry>();
+  files["a.txt"] = { local: { size: 1, mtimeMs: 2 }, remote: { size: 1 } };
+  files["b\":{\"c"] = { local: { size: 3, mtimeMs: 4 }, remote: { size: 3, revision: "r" } };
+  const state = stateWith(files, { workspace: path.resolve(id.workspace), description: id.description, remotePath: id.remotePath });
+  const lines = [...stateJsonChunks(state)].join("");
+  const file = path.join(dir, "state.json");
+  const layouts = [
+    lines.replace(/\n\}\}$/, "}}"), // the last file and the closing braces on one line
+    lines.replace(/\n"b/, '\n\n  "b').replace(/("local":)/g, "\n$1"), // a file's entry over several lines
+    lines.replace(/\n/g, "\r\n"),
+  ];
+  for (const text of layouts) {
+    JSON.parse(text); // valid JSON
+    await fsp.writeFile(file, text);
+    const said: string[] = [];
+    const back = await loadState(file, id, (m) => said.push(m));
+    assert.deepEqual(said, [], JSON.stringify(text));
+    assert.ok(back);
+    assert.ok(isDeepStrictEqual({ ...back.files }, { ...files }));
+  }
+});

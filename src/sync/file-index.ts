@@ -90,7 +90,9 @@ export class FileIndex<T extends { path: string }> implements Map<string, T> {
   keepIf(key: string, matches: (entry: StateEntry) => boolean): boolean {
     if (this.state === undefined || this.own.has(key)) return false;
     const slot = stateSlots(this.state).get(key);
-    if (slot === undefined || !matches(this.state[key]!)) return false;
+    const entry = this.state[key];
+    // (An entry written as null by hand is no entry, as everywhere else: never marked.)
+    if (slot === undefined || !entry || !matches(entry)) return false;
     this.marks ??= new Uint8Array(stateKeys(this.state).length);
     if (this.marks[slot] === 0) {
       this.marks[slot] = 1;

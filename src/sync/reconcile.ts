@@ -78,8 +78,10 @@ export async function reconcile(ctx: RunContext, p: Prepared): Promise<{ outcome
   });
   const prior = p.priorFiles;
   if (settled && prior) {
-    // Nothing to do and nothing set aside: the state's own record is the new one (no copy, no rewrite).
-    if (plan.actions.length === 0 && Object.keys(outcome.files).length === 0 && prior === p.state?.files) outcome.files = prior;
+    // Nothing to do, nothing set aside and every entry settled: the state's own record is the new
+    // one (no copy, no rewrite). An entry not settled but without an action (the file is gone on
+    // both sides) must be dropped, or it would read a later copy of that name as a deletion.
+    if (plan.actions.length === 0 && Object.keys(outcome.files).length === 0 && prior === p.state?.files && stateKeys(prior).every(settled)) outcome.files = prior;
     else keepSettled(outcome.files, prior, settled);
   }
   outcome.conflicts.push(...caseConflicts);

@@ -45,7 +45,12 @@ export async function loadState(file: string, id: StateIdentity, onProblem?: (me
   let s: SyncState;
   try {
     try {
-      s = await readStateJson(fh);
+      s = await readStateJson(fh).catch(async (err: unknown) => {
+        // Valid JSON in another layout after a first line like ours (a hand edit): parsed whole,
+        // as before the state was read a line at a time; damaged text fails here too.
+        if (!(err instanceof SyntaxError)) throw err;
+        return JSON.parse(await fsp.readFile(file, "utf8")) as SyncState;
+      });
     } finally {
       await fh.close();
     }
@@ -150,7 +155,9 @@ export async function saveState(file: string, state: SyncState): Promise<void> {
     await fsp.mkdir(path.dirname(file), { recursive: true });
     const fh = await fsp.open(tmp, "wx", 0o600);
     try {
-      for (const chunk of stateJsonChunks(state)) await fh.write(chunk);
+      // writeFile, not write: it writes the whole piece (at the handle's position), where write
+      // may write part of it on a nearly full disk and report success.
+      for (const chunk of stateJsonChunks(state)) await fh.writeFile(chunk);
       await fh.sync();
     } finally {
       await fh.close();
