@@ -426,7 +426,7 @@ function clashNote(path: string, kept: string): SkipNote {
 }
 
 /**
- * The test that holds a listed file as a mark on its state entry (see {@link FileIndex}) where
+ * The test that holds a listed file as a mark beside the state (see {@link FileIndex}) where
  * `matches` says the entry records it exactly; true when it did (the caller drops the record).
  * Only a file whose path is its own key can be rebuilt from its key.
  */

@@ -34,7 +34,7 @@ export async function prepare(ctx: RunContext): Promise<Prepared> {
     noDeletes = true;
   }
   const ignoredNames = ctx.provider.capabilities.ignoredNames;
-  // Files both listings find exactly as the state records them are held as marks on its entries,
+  // Files both listings find exactly as the state records them are held as one-byte marks,
   // not as records (listing.ts, FileIndex). The protected folders' files keep their records: their
   // steps (ingest, the outbox drain) read more of them than the state keeps.
   const prefixes = protectedPrefixes(ctx);
