@@ -4,6 +4,7 @@ import { planSync, conflictName, contentCheckCandidates, sortedUnion, type PlanO
 import { planIngest, numberedName } from "../src/sync/ingest.js";
 import { checkSafety } from "../src/sync/safety.js";
 import { createFilter } from "../src/sync/filters.js";
+import { isSafeRelativePath } from "../src/sync/listing.js";
 import { Minimatch } from "minimatch";
 import { formatInboxNotification } from "../src/sync/mailbox.js";
 import type { LocalFile, RemoteFile, StateEntry, SyncAction } from "../src/sync/types.js";
@@ -325,6 +326,33 @@ describe("filters", () => {
         assert.equal(fast.matches(p), m.match(p), `${pattern} matches ${p}`);
       }
     }
+  });
+  it("a folder's verdict, remembered between calls, is the same in any order of asking", () => {
+    // The filter remembers the last folder it tested: a folder of the same length or a prefix of
+    // another must never borrow its verdict.
+    const patterns = ["node_modules", "build/**", "a/b", "*.tmp"];
+    const f = createFilter(patterns);
+    const m = patterns.map((pattern) => new Minimatch(pattern, { dot: true, matchBase: !pattern.includes("/"), nocomment: true, nonegate: true }));
+    const slow = (p: string): boolean => [p, ...p.split("/").map((_, i, parts) => parts.slice(0, i).join("/")).filter((x) => x !== "")].some((x) => m.some((mm) => mm.match(x)));
+    const paths = ["a/b/x", "a/c/x", "a/b", "a/bb/x", "ab/b/x", "build/x", "buildx/y", "bui/x", "node_modules/x", "node_modulez/x", "x.tmp/y", "x.tm/y", "q/a/b/x", "a/b/c/d"];
+    let seed = 7;
+    const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    for (let round = 0; round < 300; round++) {
+      const p = paths[rnd(paths.length)]!;
+      assert.equal(f.excluded(p), slow(p), p);
+    }
+  });
+  it("isSafeRelativePath decides part by part as the split definition does", () => {
+    const slow = (p: string): boolean => p !== "" && !p.includes("\\") && !p.includes("\0") && p.split("/").every((x) => x !== "" && x !== "." && x !== "..");
+    const alphabet = ["a", ".", "/", "..", "\\", "\0", "é"];
+    let seed = 11;
+    const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    for (let round = 0; round < 3000; round++) {
+      const p = Array.from({ length: rnd(7) }, () => alphabet[rnd(alphabet.length)]!).join("");
+      assert.equal(isSafeRelativePath(p), slow(p), JSON.stringify(p));
+    }
+    for (const p of ["a", "a/b", ".a", "a/.b", "...", "a/..b"]) assert.equal(isSafeRelativePath(p), true, p);
+    for (const p of ["", ".", "..", "a/", "/a", "a//b", "a/./b", "a/../b", "a/.."]) assert.equal(isSafeRelativePath(p), false, p);
   });
   it("hash changes with the patterns and copySymlinks", () => {
     assert.equal(createFilter(["a"]).hash, createFilter(["a"]).hash);

@@ -41,6 +41,24 @@ export function createFilter(patterns: readonly string[], copySymlinks = false):
     .slice(0, 16);
   const any = names.size > 0 || matchers.length > 0;
   const matchOne = (p: string): boolean => (names.size > 0 && names.has(p.slice(p.lastIndexOf("/") + 1))) || matchers.some((m) => m.match(p));
+  // The verdict on the last folder asked about: a listing asks about every file of a folder in a
+  // row, and each folder's test slices and matches every one of its parents.
+  let lastDir: string | undefined;
+  let lastDirExcluded = false;
+  /** True when the folder `relPath.slice(0, end)` or one of its parents matches. */
+  const folderExcluded = (relPath: string, end: number): boolean => {
+    if (lastDir !== undefined && lastDir.length === end && relPath.startsWith(lastDir)) return lastDirExcluded;
+    let excluded = false;
+    for (let i = relPath.indexOf("/"); i !== -1 && i <= end; i = relPath.indexOf("/", i + 1)) {
+      if (matchOne(relPath.slice(0, i))) {
+        excluded = true;
+        break;
+      }
+    }
+    lastDir = relPath.slice(0, end);
+    lastDirExcluded = excluded;
+    return excluded;
+  };
   return {
     hash,
     matches(relPath: string): boolean {
@@ -50,12 +68,8 @@ export function createFilter(patterns: readonly string[], copySymlinks = false):
       if (!any) return false;
       if (matchOne(relPath)) return true;
       // A matched folder excludes its contents.
-      let i = relPath.indexOf("/");
-      while (i !== -1) {
-        if (matchOne(relPath.slice(0, i))) return true;
-        i = relPath.indexOf("/", i + 1);
-      }
-      return false;
+      const end = relPath.lastIndexOf("/");
+      return end !== -1 && folderExcluded(relPath, end);
     },
   };
 }

@@ -11,7 +11,7 @@ import { throwIfAborted, toWorkspaceSyncError } from "../errors.js";
 import type { RemoteEntry, StorageProvider } from "../providers/types.js";
 import { installToken, syncTempKind } from "../util/temp-names.js";
 import { msFromNs } from "../util/mtime.js";
-import { flatJoin } from "../util/flat-join.js";
+import { childPath, flatJoin } from "../util/flat-join.js";
 import { NON_UTF8_REASON, nonUtf8Names } from "../util/utf8-names.js";
 import { localFromState, localMatches, remoteFromState, remoteMatches } from "./deltas.js";
 import { FileIndex } from "./file-index.js";
@@ -118,7 +118,8 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
   const realRoot = await fsp.realpath(root).catch(() => path.resolve(root));
 
   type Task = { op: "dir" | "link"; abs: string; rel: string; viaLink?: boolean };
-  const queue: Task[] = [{ op: "dir", abs: root, rel: "" }];
+  // Absolute and normalized once: the entries below it are joined by plain concatenation.
+  const queue: Task[] = [{ op: "dir", abs: path.resolve(root), rel: "" }];
   let inFlight = 0;
   let failure: unknown;
 
@@ -162,7 +163,7 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
             // is it ever removed, and only through the guarded file system.
             if (!t.viaLink && item.isFile()) {
               try {
-                ownTemps.push({ path: relPath, mtimeMs: fs.lstatSync(path.join(t.abs, name)).mtimeMs });
+                ownTemps.push({ path: relPath, mtimeMs: fs.lstatSync(childPath(t.abs, name)).mtimeMs });
               } catch {
                 /* vanished */
               }
@@ -187,7 +188,7 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
           block(relPath, "a backslash in the name (a folder separator on other systems): not synced", item.isDirectory());
           continue;
         }
-        const abs = path.join(t.abs, name);
+        const abs = childPath(t.abs, name);
         if (item.isDirectory()) queue.push({ op: "dir", abs, rel: relPath, viaLink: t.viaLink });
         else if (item.isFile()) {
           // Synchronous lstat: the metadata of a just-listed folder is in the page cache, and a
@@ -352,7 +353,7 @@ export async function listRemote(provider: StorageProvider, dir: string, options
         block(e.path, OTHER_TEMP_REASON);
         continue;
       }
-      if (e.path.split("/").some((seg) => Buffer.byteLength(seg) > MAX_SEGMENT_BYTES)) {
+      if (partLongerThan(e.path, MAX_SEGMENT_BYTES)) {
         block(e.path, `a name part is longer than ${MAX_SEGMENT_BYTES} bytes; the workspace file system cannot hold it: skipped`);
         continue;
       }
@@ -415,7 +416,23 @@ function skipRemoteFilesNamedLikeFolders(listing: Listing<RemoteFile>, keyOf: (p
 /** True for a `/`-separated relative path with no empty, `.` or `..` component, backslash or NUL. */
 export function isSafeRelativePath(p: string): boolean {
   if (p === "" || p.includes("\\") || p.includes("\0")) return false;
-  return p.split("/").every((part) => part !== "" && part !== "." && part !== "..");
+  // Part by part without splitting (a listing asks this of every cloud file).
+  for (let start = 0; start <= p.length; ) {
+    let end = p.indexOf("/", start);
+    if (end === -1) end = p.length;
+    const len = end - start;
+    if (len === 0) return false;
+    if (len <= 2 && p.charCodeAt(start) === 46 /* . */ && (len === 1 || p.charCodeAt(start + 1) === 46)) return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+/** True when a part of `p` is longer than `max` bytes in UTF-8. */
+function partLongerThan(p: string, max: number): boolean {
+  // A UTF-16 unit is at most 3 bytes of UTF-8 (a pair of them 4): most paths need no counting.
+  if (p.length * 3 <= max) return false;
+  return p.split("/").some((seg) => Buffer.byteLength(seg) > max);
 }
 
 /** Prefix of the skip reason of a name that clashes with another by case or Unicode form. */
