@@ -27,7 +27,8 @@ import { normalizeRemotePath } from "../paths.js";
 import { PROVIDER_TEMP_PREFIX, installToken, providerTempKind, providerTempName } from "../../util/temp-names.js";
 import { LocalPathError, WorkspaceFs, isLocalNameProblem } from "../../util/safe-fs.js";
 import { SET_MTIME_PRECISION_NS, dateFromNs, msFromNs, nsFromMs, utimesArg } from "../../util/mtime.js";
-import { flatJoin } from "../../util/flat-join.js";
+import { childPath } from "../../util/flat-join.js";
+import { WALK_YIELD_EVERY, walkFolder } from "./walk.js";
 
 /** Settings of the local provider. */
 export interface LocalProviderSettings {
@@ -43,8 +44,8 @@ export const LOCAL_TEMP_PREFIX = PROVIDER_TEMP_PREFIX;
 
 const READ_BUFFER = 1024 * 1024;
 
-/** Names of one folder listed per turn of the event loop (see `walk`). */
-export const WALK_YIELD_EVERY = 512;
+/** Names of one folder listed per turn of the event loop (see `walk.ts`). */
+export { WALK_YIELD_EVERY };
 
 /** Largest file copied in with synchronous calls (see `writeSmallCopy`). */
 const SMALL_COPY_BYTES = 256 * 1024;
@@ -67,40 +68,6 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
     const rel = normalizeRemotePath(p);
     return rel === "" ? root : path.join(root, ...rel.split("/"));
   };
-
-  async function* walk(dirAbs: string, relBase: string, recursive: boolean, signal?: AbortSignal): AsyncGenerator<RemoteEntry> {
-    let names: string[];
-    try {
-      names = await fsp.readdir(dirAbs);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === "ENOENT" && relBase === "") return; // a missing folder lists as empty
-      throw toWorkspaceSyncError(err);
-    }
-    names.sort();
-    // Synchronous lstat: metadata is nearly always in the page cache, where a thread-pool round
-    // trip per file costs far more than the call (40 000 files: ~1 s → ~0.3 s). The event loop
-    // gets a turn every WALK_YIELD_EVERY names, so a folder of 100 000 files never blocks it long.
-    const subdirs: string[] = [];
-    for (let i = 0; i < names.length; i++) {
-      if (i % WALK_YIELD_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      throwIfAborted(signal);
-      const name = names[i]!;
-      if (kindOf(name) === "own") continue; // our upload in flight (or a crash's leftover)
-      let st: BigIntStats;
-      try {
-        st = fsSync.lstatSync(path.join(dirAbs, name), { bigint: true });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === "ENOENT") continue; // vanished meanwhile
-        throw toWorkspaceSyncError(err);
-      }
-      if (st.isFile()) yield entryOf(relBase ? flatJoin(relBase, name) : name, st);
-      else if (st.isDirectory() && recursive) subdirs.push(name);
-    }
-    for (const name of subdirs) {
-      yield* walk(path.join(dirAbs, name), relBase ? `${relBase}/${name}` : name, recursive, signal);
-    }
-  }
 
   /**
    * A small local file copied in with synchronous calls: the metadata and the bytes are in the page
@@ -175,7 +142,7 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
 
 
     list(dir: string, options: ListOptions = {}): AsyncIterable<RemoteEntry> {
-      return walk(abs(dir), "", options.recursive ?? true, options.signal);
+      return walkFolder(abs(dir), { recursive: options.recursive ?? true, signal: options.signal, hidden: (name) => kindOf(name) === "own", entryOf });
     },
 
     async stat(p: string): Promise<RemoteEntry | undefined> {
@@ -354,9 +321,10 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
           return;
         }
         for (const item of items) {
-          const full = path.join(d, item.name);
-          if (item.isDirectory()) await visit(full);
+          // The path only for what is looked at further (a whole cloud folder is read here each run).
+          if (item.isDirectory()) await visit(childPath(d, item.name));
           else if (item.isFile() && item.name.startsWith(LOCAL_TEMP_PREFIX)) {
+            const full = childPath(d, item.name);
             // Only our own temp files (this install's token), never a name pattern alone.
             const t = providerTempKind(item.name, token);
             if (t?.kind !== "own" || (options.match && !options.match(finalPath(full, t.finalName)))) continue;
