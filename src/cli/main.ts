@@ -9,7 +9,7 @@ import { globalOptions, optionsFor, parseArgs, type OptionValues, type ParsedArg
 import { cliLocations, configFileLoader, createCliContext, type CliIO } from "./context.js";
 import { runCommandHandler } from "./dispatch.js";
 import { HELP } from "./help.js";
-import { keepYoungGenerationSmall } from "../util/young-generation.js";
+import { applySyncHeapPolicy } from "../util/heap-policy.js";
 import { COMMANDS, GLOBAL_FLAGS, commandKey, findCommand, type CliFlag } from "./table.js";
 
 /** Options that take a value, for the parser (from the table). */
@@ -57,8 +57,8 @@ export async function main(argv: readonly string[], io: CliIO, signal: AbortSign
     return 2;
   }
   // This process (the bin, not a host running the commander front end) runs one sync: its heap
-  // is ours to set (see util/young-generation.ts).
-  if (commandKey(command.path) === "sync") keepYoungGenerationSmall();
+  // is ours to set (see util/heap-policy.ts).
+  if (commandKey(command.path) === "sync") applySyncHeapPolicy();
   const globals = globalOptions(args, GLOBAL_FLAGS);
   const where = cliLocations(globals, io);
   const ctx = createCliContext({
