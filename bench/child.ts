@@ -101,8 +101,9 @@ async function main(): Promise<Record<string, unknown>> {
       // when the state folder and the cloud folder are empty, a no-change run after one. It runs
       // the bin's code (`workspace-sync sync --json`, with the bin's heap policy for a sync), as a
       // user's command does; `sync-once-library` runs the library call a host makes.
-      const [workspace, stateDir, mode, root] = args as [string, string, string, string];
-      const sync = { mode, remotePath: "bench", provider: "local", local: { root } };
+      // `where`: the local provider's folder, or with `s3` a bucket on the test S3 server.
+      const [workspace, stateDir, mode, where, kind] = args as [string, string, string, string, string | undefined];
+      const sync = { mode, remotePath: "bench", ...(kind === "s3" ? s3Settings(where) : { provider: "local", local: { root: where } }) };
       const cfg = path.join(stateDir, "bench-config.json");
       await fsp.mkdir(stateDir, { recursive: true });
       await fsp.writeFile(cfg, JSON.stringify({ sync }));

@@ -239,6 +239,7 @@ async function syncBench(benchDir: string, work: string): Promise<void> {
   console.log(`\nno-change sync of ${n} files (mirror mode; first run untimed)...`);
   const ws = await ensureManyFiles(path.join(benchDir, `many-${n}`), n);
   const syncRows = ["| no-change sync | files | time | provider / API calls | HTTP requests | transfers |", "|---|---|---|---|---|---|"];
+  const sideBySide: string[] = [];
   const local = await measure(process.execPath, [childJs, "sync", ws, path.join(work, "sync-state-local"), "local", path.join(work, "sync-cloud")]);
   syncRows.push(`| local provider | ${n} | ${(local.ms / 1000).toFixed(2)} s | ${JSON.stringify(local.extra.calls)} | - | ${local.extra.transfers as number} |`);
   console.log(syncRows[syncRows.length - 1]);
@@ -248,6 +249,7 @@ async function syncBench(benchDir: string, work: string): Promise<void> {
     const s3 = await measure(process.execPath, [childJs, "sync", ws, path.join(work, "sync-state-s3"), "s3", bucket]);
     syncRows.push(`| S3 (RGW, loopback) | ${n} | ${(s3.ms / 1000).toFixed(2)} s | ${JSON.stringify(s3.extra.calls)} | ${s3.extra.httpRequests as number} | ${s3.extra.transfers as number} |`);
     console.log(syncRows[syncRows.length - 1]);
+    if (has("rclone")) sideBySide.push(await s3AgainstRclone(ws, n, bucket, path.join(work, "sync-state-s3")));
   }
   const dbx = await measure(process.execPath, [childJs, "sync-dropbox", ws, path.join(work, "sync-state-dropbox")]);
   syncRows.push(
@@ -256,6 +258,35 @@ async function syncBench(benchDir: string, work: string): Promise<void> {
   );
   console.log(syncRows.slice(-2).join("\n"));
   rows.push("", ...syncRows);
+  if (sideBySide.length > 0) rows.push("", "| no-change sync, whole process | files | workspace-sync | rclone sync | ratio |", "|---|---|---|---|---|", ...sideBySide);
+}
+
+/**
+ * No-change sync on S3, whole processes: the bin's `sync` (its state already made by the run
+ * before) against `rclone sync` to another folder of the same bucket (its first run untimed).
+ * rclone keeps no state: it lists the bucket and reads each object's modification time.
+ */
+async function s3AgainstRclone(ws: string, n: number, bucket: string, stateDir: string): Promise<string> {
+  const p = "RCLONE_CONFIG_BENCHS3_";
+  const env = {
+    [`${p}TYPE`]: "s3",
+    [`${p}PROVIDER`]: "Ceph",
+    [`${p}ENDPOINT`]: process.env.WS_S3_ENDPOINT ?? "",
+    [`${p}ACCESS_KEY_ID`]: process.env.WS_S3_ACCESS_KEY_ID ?? "",
+    [`${p}SECRET_ACCESS_KEY`]: process.env.WS_S3_SECRET_ACCESS_KEY ?? "",
+    [`${p}REGION`]: "us-east-1",
+    // rclone's S3 client refuses a custom CA bundle with its own HTTP transport (plain HTTP here).
+    AWS_CA_BUNDLE: "",
+  };
+  const rc = (): Promise<Measured> => measure("rclone", ["sync", "--config", "/dev/null", ws, `benchs3:${bucket}/rclone`], env);
+  console.log(`S3 no change, whole processes: rclone's first run of ${n} files (untimed)...`);
+  await rc();
+  const ours = await best(() => measure(process.execPath, [childJs, "sync-once", ws, stateDir, "mirror", bucket, "s3"]));
+  if (ours.extra.transfers !== 0) throw new Error(`S3 no-change run transferred ${String(ours.extra.transfers)}`);
+  const theirs = await best(rc);
+  const line = `| S3 (RGW, loopback) | ${n} | ${(ours.ms / 1000).toFixed(2)} s (${ours.rssMiB.toFixed(0)} MiB) | ${(theirs.ms / 1000).toFixed(2)} s (${theirs.rssMiB.toFixed(0)} MiB) | rclone takes ${(theirs.ms / ours.ms).toFixed(2)}x our time |`;
+  console.log(line);
+  return line;
 }
 
 /** One sync run in its own process (wall time and peak RSS of the whole process). */
