@@ -10,8 +10,6 @@
  * reported, not removed.
  */
 import { randomBytes } from "node:crypto";
-// The shapes alone (no token to make, no crypto): what a worker thread that lists names needs.
-export { providerTempKind, syncTempKind } from "./temp-shapes.js";
 import fs from "node:fs";
 import path from "node:path";
 
@@ -74,6 +72,14 @@ export function syncTempName(token: string): string {
   return `${SYNC_TEMP_PREFIX}${token}-${nonce()}.tmp`;
 }
 
+const SYNC_TEMP_SHAPE = /^\.ws-sync-([0-9a-f]{16})-[0-9a-f]{12}\.tmp$/;
+
+/** `"own"` for this install's sync download temp names, `"other"` for another install's, else undefined (a user file). */
+export function syncTempKind(name: string, token: string): "own" | "other" | undefined {
+  const m = SYNC_TEMP_SHAPE.exec(name);
+  if (!m) return undefined;
+  return m[1] === token ? "own" : "other";
+}
 
 /** Prefix of the local provider's upload temp files. */
 export const PROVIDER_TEMP_PREFIX = ".ws-tmp-";
@@ -86,3 +92,11 @@ export function providerTempName(token: string, base: string): string {
   return head + tail;
 }
 
+const PROVIDER_TEMP_SHAPE = /^\.ws-tmp-([0-9a-f]{16})-[0-9a-f]{12}-/;
+
+/** Kind of a provider temp name (see {@link syncTempKind}), with the name it was going to get. */
+export function providerTempKind(name: string, token: string): { kind: "own" | "other"; finalName: string } | undefined {
+  const m = PROVIDER_TEMP_SHAPE.exec(name);
+  if (!m) return undefined;
+  return { kind: m[1] === token ? "own" : "other", finalName: name.slice(m[0].length) };
+}

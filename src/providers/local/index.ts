@@ -28,20 +28,12 @@ import { PROVIDER_TEMP_PREFIX, installToken, providerTempKind, providerTempName 
 import { LocalPathError, WorkspaceFs, isLocalNameProblem } from "../../util/safe-fs.js";
 import { SET_MTIME_PRECISION_NS, dateFromNs, msFromNs, nsFromMs, utimesArg } from "../../util/mtime.js";
 import { childPath } from "../../util/flat-join.js";
-import { WALK_THREAD_AFTER, WALK_YIELD_EVERY, walkFolder } from "./walk.js";
+import { WALK_YIELD_EVERY, walkFolder } from "./walk.js";
 
 /** Settings of the local provider. */
 export interface LocalProviderSettings {
   /** The folder that plays the bucket; created on first write. */
   root: string;
-  /**
-   * Files a listing reads on the calling thread before it moves the folders left to a worker
-   * thread, which reads them while the caller does other work (a sync lists the workspace
-   * meanwhile). Default `Infinity`: every listing stays on the calling thread (on 2 cores the
-   * thread saved no time and cost ~18 MiB; see `walk.ts`); `0` lists on the worker thread from the
-   * start, a few thousand once a listing proves large.
-   */
-  listThreadAfter?: number;
 }
 
 /**
@@ -53,7 +45,7 @@ export const LOCAL_TEMP_PREFIX = PROVIDER_TEMP_PREFIX;
 const READ_BUFFER = 1024 * 1024;
 
 /** Names of one folder listed per turn of the event loop (see `walk.ts`). */
-export { WALK_THREAD_AFTER, WALK_YIELD_EVERY };
+export { WALK_YIELD_EVERY };
 
 /** Largest file copied in with synchronous calls (see `writeSmallCopy`). */
 const SMALL_COPY_BYTES = 256 * 1024;
@@ -65,7 +57,6 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
   }
   const root = path.resolve(settings.root);
   const token = installToken(ctx?.stateDir);
-  const threadAfter = settings.listThreadAfter ?? WALK_THREAD_AFTER;
   const lazyFlush = bootId() !== undefined;
   // Writes and deletes never go through a symlink inside the folder (a link there is not the
   // provider's to follow): the same guard sync uses for the workspace.
@@ -151,7 +142,7 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
 
 
     list(dir: string, options: ListOptions = {}): AsyncIterable<RemoteEntry> {
-      return walkFolder(abs(dir), { recursive: options.recursive ?? true, signal: options.signal, token, entryOf: listedEntry, threadAfter });
+      return walkFolder(abs(dir), { recursive: options.recursive ?? true, signal: options.signal, hidden: (name) => kindOf(name) === "own", entryOf });
     },
 
     async stat(p: string): Promise<RemoteEntry | undefined> {
@@ -354,19 +345,15 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
 
 /** A listed file: the mtime at the file system's full precision (nanoseconds), compared at the microsecond this library can set. */
 function entryOf(rel: string, st: BigIntStats): RemoteEntry {
-  return listedEntry(rel, Number(st.size), st.mtimeNs, st.ino);
-}
-
-/** {@link entryOf} from the parts a listing keeps (on either thread, see `walk.ts`). */
-function listedEntry(rel: string, size: number, mtimeNs: bigint, ino: bigint): RemoteEntry {
+  const size = Number(st.size);
   return {
     path: rel,
     size,
-    mtime: dateFromNs(mtimeNs),
-    mtimeNs,
+    mtime: dateFromNs(st.mtimeNs),
+    mtimeNs: st.mtimeNs,
     mtimePrecisionNs: SET_MTIME_PRECISION_NS,
     // Joined, not a template: a template of this length is a tree of V8 cons strings holding
     // every part (~220 bytes a file in a listing kept in memory); join makes one flat string (~80).
-    revision: [size, msFromNs(mtimeNs), ino].join(":"),
+    revision: [size, msFromNs(st.mtimeNs), st.ino].join(":"),
   };
 }
