@@ -112,6 +112,12 @@ export function walkFolder(rootAbs: string, options: WalkOptions): AsyncIterable
   const iterator: AsyncIterableIterator<RemoteEntry> = {
     next: async (): Promise<IteratorResult<RemoteEntry>> => {
       if (done) return finished;
+      if (options.signal?.aborted) {
+        // Nothing more after an abort, not even what the current batch still holds.
+        done = true;
+        batch = [];
+        throwIfAborted(options.signal);
+      }
       if (at >= batch.length) {
         try {
           if (!(await fill())) done = true;
