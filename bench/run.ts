@@ -39,6 +39,9 @@ const PASS = "bench passphrase";
 interface Measured {
   ms: number;
   rssMiB: number;
+  /** User and system CPU seconds of the whole process tree (GNU time's %U and %S). */
+  userS: number;
+  sysS: number;
   extra: Record<string, unknown>;
 }
 
@@ -58,18 +61,18 @@ async function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv = {})
   const resultFile = path.join(tmp, "result");
   const t0 = performance.now();
   await new Promise<void>((resolve, reject) => {
-    const p = spawn("/usr/bin/time", ["-f", "%M", "-o", timeFile, cmd, ...args], {
+    const p = spawn("/usr/bin/time", ["-f", "%M %U %S", "-o", timeFile, cmd, ...args], {
       stdio: ["ignore", "ignore", "inherit"],
       env: { ...process.env, BENCH_PASS: PASS, BENCH_RESULT: resultFile, ...env },
     });
     p.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(" ")} exited ${code}`))));
   });
   const wall = performance.now() - t0;
-  const rssKiB = Number((await fsp.readFile(timeFile, "utf8")).trim().split("\n").pop());
+  const [rssKiB, userS, sysS] = ((await fsp.readFile(timeFile, "utf8")).trim().split("\n").pop() ?? "").split(" ").map(Number) as [number, number, number];
   const text = await fsp.readFile(resultFile, "utf8").catch(() => "");
   await fsp.rm(tmp, { recursive: true, force: true });
   const extra = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-  return { ms: typeof extra.ms === "number" ? extra.ms : Math.round(wall), rssMiB: rssKiB / 1024, extra };
+  return { ms: typeof extra.ms === "number" ? extra.ms : Math.round(wall), rssMiB: rssKiB / 1024, userS, sysS, extra };
 }
 
 async function best(fn: () => Promise<Measured>, before?: () => Promise<void>, n = runs): Promise<Measured> {
@@ -179,7 +182,8 @@ async function restoreRows(data: { bytes: number }, stateDir: string, dest: stri
     crs = keep(crs, cli);
     // Every pair, with the load: on a shared machine the best of each can come from different moments.
     console.log(
-      `restore run ${i + 1}: ours ${(ours.ms / 1000).toFixed(1)} s (${ours.rssMiB.toFixed(0)} MiB), CLI ${(cli.ms / 1000).toFixed(1)} s, ratio ${(cli.ms / ours.ms).toFixed(2)}, load ${os.loadavg()[0]?.toFixed(1)}`,
+      `restore run ${i + 1}: ours ${(ours.ms / 1000).toFixed(1)} s (${ours.rssMiB.toFixed(0)} MiB, CPU user ${ours.userS.toFixed(1)} + sys ${ours.sysS.toFixed(1)} s), ` +
+        `CLI ${(cli.ms / 1000).toFixed(1)} s (CPU user ${cli.userS.toFixed(1)} + sys ${cli.sysS.toFixed(1)} s), ratio ${(cli.ms / ours.ms).toFixed(2)}, load ${os.loadavg()[0]?.toFixed(1)}`,
     );
   }
   if (!rs || !crs) return;
