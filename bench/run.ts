@@ -167,7 +167,8 @@ async function restoreRows(data: { bytes: number }, stateDir: string, dest: stri
   // this VM's ext4 (no journal), creating a file scans past every inode freed in the last seconds
   // to minutes (ext4's recently_deleted check), so a restore run right after removing the previous
   // run's 20 000 files paid ~100 µs per file more, for ours and the CLI's alike, growing through a
-  // series (a third of all CPU time in a profiled run; see README "Restore benchmark protocol").
+  // series (a third of all CPU time in a profiled run; see README "Where a restore's time goes").
+  // The scratch folder holds every run's output until then: ~2 GB a run on the bench set.
   const targets: string[] = [];
   for (let i = 0; i < runs; i++) {
     const target = path.join(work, `restored-${i}`);
