@@ -39,6 +39,9 @@ const PASS = "bench passphrase";
 interface Measured {
   ms: number;
   rssMiB: number;
+  /** User and system CPU seconds of the whole process tree (GNU time's %U and %S). */
+  userS: number;
+  sysS: number;
   extra: Record<string, unknown>;
 }
 
@@ -58,18 +61,18 @@ async function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv = {})
   const resultFile = path.join(tmp, "result");
   const t0 = performance.now();
   await new Promise<void>((resolve, reject) => {
-    const p = spawn("/usr/bin/time", ["-f", "%M", "-o", timeFile, cmd, ...args], {
+    const p = spawn("/usr/bin/time", ["-f", "%M %U %S", "-o", timeFile, cmd, ...args], {
       stdio: ["ignore", "ignore", "inherit"],
       env: { ...process.env, BENCH_PASS: PASS, BENCH_RESULT: resultFile, ...env },
     });
     p.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(" ")} exited ${code}`))));
   });
   const wall = performance.now() - t0;
-  const rssKiB = Number((await fsp.readFile(timeFile, "utf8")).trim().split("\n").pop());
+  const [rssKiB, userS, sysS] = ((await fsp.readFile(timeFile, "utf8")).trim().split("\n").pop() ?? "").split(" ").map(Number) as [number, number, number];
   const text = await fsp.readFile(resultFile, "utf8").catch(() => "");
   await fsp.rm(tmp, { recursive: true, force: true });
   const extra = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-  return { ms: typeof extra.ms === "number" ? extra.ms : Math.round(wall), rssMiB: rssKiB / 1024, extra };
+  return { ms: typeof extra.ms === "number" ? extra.ms : Math.round(wall), rssMiB: rssKiB / 1024, userS, sysS, extra };
 }
 
 async function best(fn: () => Promise<Measured>, before?: () => Promise<void>, n = runs): Promise<Measured> {
@@ -157,31 +160,37 @@ async function cliBackupRows(data: { workspace: string; bytes: number }, parent:
  * `--runs` each.
  */
 async function restoreRows(data: { bytes: number }, stateDir: string, dest: string, snapshot: string, work: string): Promise<void> {
-  const target = path.join(work, "restored");
-  const cliTarget = path.join(work, "cli-restored");
   let rs: Measured | undefined;
   let crs: Measured | undefined;
   const keep = (a: Measured | undefined, m: Measured): Measured => (a === undefined || m.ms < a.ms ? m : a);
+  // Every run restores into a folder of its own, and all of them are removed only at the end: on
+  // this VM's ext4 (no journal), creating a file scans past every inode freed in the last seconds
+  // to minutes (ext4's recently_deleted check), so a restore run right after removing the previous
+  // run's 20 000 files paid ~100 µs per file more, for ours and the CLI's alike, growing through a
+  // series (a third of all CPU time in a profiled run; see README "Where a restore's time goes").
+  // The scratch folder holds every run's output until then: ~2 GB a run on the bench set.
+  const targets: string[] = [];
   for (let i = 0; i < runs; i++) {
-    await fsp.rm(target, { recursive: true, force: true });
+    const target = path.join(work, `restored-${i}`);
+    const cliTarget = path.join(work, `cli-restored-${i}`);
+    targets.push(target, cliTarget);
     settleDisk();
     const ours = await measure(process.execPath, [childJs, "restore", stateDir, dest, target]);
     rs = keep(rs, ours);
-    await fsp.rm(cliTarget, { recursive: true, force: true });
     await fsp.mkdir(cliTarget);
     settleDisk();
     const cli = await measure("sh", ["-c", `openssl enc -d -aes-256-cbc -pbkdf2 -iter 100000 -pass env:BENCH_PASS -in "${path.join(dest, snapshot)}" | tar -xz -C "${cliTarget}"`]);
     crs = keep(crs, cli);
     // Every pair, with the load: on a shared machine the best of each can come from different moments.
     console.log(
-      `restore run ${i + 1}: ours ${(ours.ms / 1000).toFixed(1)} s (${ours.rssMiB.toFixed(0)} MiB), CLI ${(cli.ms / 1000).toFixed(1)} s, ratio ${(cli.ms / ours.ms).toFixed(2)}, load ${os.loadavg()[0]?.toFixed(1)}`,
+      `restore run ${i + 1}: ours ${(ours.ms / 1000).toFixed(1)} s (${ours.rssMiB.toFixed(0)} MiB, CPU user ${ours.userS.toFixed(1)} + sys ${ours.sysS.toFixed(1)} s), ` +
+        `CLI ${(cli.ms / 1000).toFixed(1)} s (CPU user ${cli.userS.toFixed(1)} + sys ${cli.sysS.toFixed(1)} s), ratio ${(cli.ms / ours.ms).toFixed(2)}, load ${os.loadavg()[0]?.toFixed(1)}`,
     );
   }
   if (!rs || !crs) return;
   row("workspace-sync restore", data.bytes, rs);
   row("openssl enc -d \\| tar -xz (same snapshot)", data.bytes, crs, `${(rs.ms ? crs.ms / rs.ms : 0).toFixed(2)}x our restore time`);
-  await fsp.rm(target, { recursive: true, force: true });
-  await fsp.rm(cliTarget, { recursive: true, force: true });
+  for (const t of targets) await fsp.rm(t, { recursive: true, force: true });
 }
 
 /**
