@@ -22,8 +22,8 @@ async function measure<T>(body: string[], withPolicy: boolean): Promise<{ out: T
       file,
       [
         `import v8 from "node:v8";`,
-        `import { applySyncHeapPolicy } from ${JSON.stringify(moduleUrl)};`,
-        `if (process.argv[2] === "on") applySyncHeapPolicy();`,
+        `import { applySmallHeapPolicy } from ${JSON.stringify(moduleUrl)};`,
+        `if (process.argv[2] === "on") applySmallHeapPolicy();`,
         ...body,
       ].join("\n"),
     );
@@ -77,4 +77,12 @@ test("the sync command's heap policy collects the old generation once it grew by
   assert.ok(without.out.majors >= 1, `the control collected the old generation (${without.out.majors} times)`);
   assert.ok(withPolicy.out.majors >= 2 * without.out.majors, `${withPolicy.out.majors} full collections with the policy against ${without.out.majors} without`);
   assert.equal(withPolicy.stderr, "", "the flags are known to this Node (no error printed)");
+});
+
+test("the heap policy names commands the bin has (sync, backup restore, backup verify)", async () => {
+  const { SMALL_HEAP_COMMANDS } = await import("../src/util/heap-policy.js");
+  const { COMMANDS, commandKey } = await import("../src/cli/table.js");
+  const known = new Set(COMMANDS.map((c) => commandKey(c.path)));
+  assert.deepEqual([...SMALL_HEAP_COMMANDS].sort(), ["backup restore", "backup verify", "sync"]);
+  for (const key of SMALL_HEAP_COMMANDS) assert.ok(known.has(key), `${key} is a command of the bin`);
 });

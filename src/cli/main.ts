@@ -9,7 +9,7 @@ import { globalOptions, optionsFor, parseArgs, type OptionValues, type ParsedArg
 import { cliLocations, configFileLoader, createCliContext, type CliIO } from "./context.js";
 import { runCommandHandler } from "./dispatch.js";
 import { HELP } from "./help.js";
-import { applySyncHeapPolicy } from "../util/heap-policy.js";
+import { SMALL_HEAP_COMMANDS, applySmallHeapPolicy } from "../util/heap-policy.js";
 import { COMMANDS, GLOBAL_FLAGS, commandKey, findCommand, type CliFlag } from "./table.js";
 
 /** Options that take a value, for the parser (from the table). */
@@ -56,9 +56,9 @@ export async function main(argv: readonly string[], io: CliIO, signal: AbortSign
     io.stderr.write(`${errorMessage(err)}. See: workspace-sync ${commandKey(command.path)} --help\n`);
     return 2;
   }
-  // This process (the bin, not a host running the commander front end) runs one sync: its heap
+  // This process (the bin, not a host running the commander front end) runs one command: its heap
   // is ours to set (see util/heap-policy.ts).
-  if (commandKey(command.path) === "sync") applySyncHeapPolicy();
+  if (SMALL_HEAP_COMMANDS.includes(commandKey(command.path))) applySmallHeapPolicy();
   const globals = globalOptions(args, GLOBAL_FLAGS);
   const where = cliLocations(globals, io);
   const ctx = createCliContext({
