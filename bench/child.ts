@@ -7,7 +7,11 @@ import { promises as fsp } from "node:fs";
 import { subscribe } from "node:diagnostics_channel";
 import path from "node:path";
 import { Writable } from "node:stream";
-import { runBackup, runRestore, runSync, createProvider, type StorageProvider } from "../src/index.js";
+import type { StorageProvider } from "../src/index.js";
+
+// The library is loaded by the operations that call it, not at start: `sync-once` and
+// `restore-bin` run the bin's code and are measured with the bin's modules alone.
+const lib = () => import("../src/index.js");
 
 const [op, ...args] = process.argv.slice(2);
 const silent = { info() {}, warn() {}, error: (m: string) => process.stderr.write(`${m}\n`) };
@@ -42,18 +46,35 @@ async function main(): Promise<Record<string, unknown>> {
   const done = (extra: Record<string, unknown> = {}) => ({ ms: Math.round(performance.now() - t0), ...extra });
   switch (op) {
     case "backup": {
+      const { runBackup } = await lib();
       const [workspace, stateDir, root] = args as [string, string, string];
       const r = await runBackup({ syncConfig: backupConfig({ provider: "local", local: { root } }), workspaceDir: workspace, stateDir, logger: silent, skipPrune: true });
       if (!r.ok) throw new Error(r.error);
       return done({ snapshot: r.snapshotName, stored: r.sizeBytes });
     }
     case "restore": {
+      const { runRestore } = await lib();
       const [stateDir, root, target] = args as [string, string, string];
       const r = await runRestore({ syncConfig: backupConfig({ provider: "local", local: { root } }), workspaceDir: stateDir, stateDir, snapshotName: "latest", restoreTo: target, logger: silent });
       if (!r.ok) throw new Error(r.error);
       return done();
     }
+    case "restore-bin": {
+      // The bin's `backup restore` (with the bin's heap policy for it), as a user's command runs;
+      // `restore` is the library call a host makes. Whole process: start-up counts, as for the CLI.
+      const [stateDir, root, target] = args as [string, string, string];
+      const cfg = path.join(stateDir, "bench-restore-config.json");
+      await fsp.writeFile(cfg, JSON.stringify(backupConfig({ provider: "local", local: { root } })));
+      const { main: cliMain } = await import("../src/cli/main.js");
+      let out = "";
+      const stdout = new Writable({ write: (chunk: Buffer, _enc, cb) => ((out += chunk.toString()), cb()) });
+      const argv = ["--config", cfg, "--workspace", stateDir, "--state-dir", stateDir, "backup", "restore", "--snapshot", "latest", "--to", target];
+      const code = await cliMain(argv, { stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() }, new AbortController().signal);
+      if (code !== 0) throw new Error(`workspace-sync backup restore exited ${code}:\n${out}`);
+      return {}; // no `ms`: the row is the whole process's wall time
+    }
     case "backup-s3": {
+      const { runBackup } = await lib();
       const [workspace, stateDir, bucket] = args as [string, string, string];
       const cfg = backupConfig({ ...s3Settings(bucket), bucket });
       const r = await runBackup({ syncConfig: cfg, workspaceDir: workspace, stateDir, logger: silent, skipPrune: true });
@@ -61,6 +82,7 @@ async function main(): Promise<Record<string, unknown>> {
       return done({ stored: r.sizeBytes, requests: httpRequests });
     }
     case "cli-s3": {
+      const { createProvider } = await lib();
       // The command-line pipeline's stdout streamed into the same S3 upload code.
       const [workspaceParent, bucket] = args as [string, string];
       const provider = await createProvider(s3Settings(bucket), { logger: silent });
@@ -74,6 +96,7 @@ async function main(): Promise<Record<string, unknown>> {
       return done({ stored: entry.size });
     }
     case "sync": {
+      const { runSync, createProvider } = await lib();
       // A first run (untimed) makes both sides equal; the timed second run must change nothing.
       const [workspace, stateDir, kind, where] = args as [string, string, string, string];
       const sync = {
@@ -118,6 +141,7 @@ async function main(): Promise<Record<string, unknown>> {
       return { transfers: count("upload") + count("download") + count("delete") };
     }
     case "sync-once-library": {
+      const { runSync } = await lib();
       const [workspace, stateDir, mode, root] = args as [string, string, string, string];
       const sync = { mode, remotePath: "bench", provider: "local", local: { root } };
       const r = await runSync({ syncConfig: { sync }, workspaceDir: workspace, stateDir, logger: silent });
@@ -125,6 +149,7 @@ async function main(): Promise<Record<string, unknown>> {
       return { transfers: r.uploaded.length + r.downloaded.length + r.deleted.length };
     }
     case "sync-dropbox": {
+      const { runSync } = await lib();
       // Mailbox sync of a many-file workspace against the Dropbox wire fake: the cloud already holds
       // the same files, so the first run is a full scan (listing pages + local content hashes) and
       // the second a no-change run on the stored list cursor.
