@@ -9,7 +9,8 @@ import type { SmallFileHost, SmallFileShared } from "../archive/small-file-write
 import { WorkspaceSyncError, errorMessage } from "../errors.js";
 import { workerModuleAvailable } from "../util/worker-module.js";
 import type { DecodeWorkerData } from "./decode-thread.js";
-import type { RestoreThreadJob } from "./restore-worker.js";
+import type { RestoreThreadJob, RestoreWorkerData } from "./restore-worker.js";
+import { smallHeapPolicyApplied } from "../util/heap-policy.js";
 
 const WORKER_URL = new URL("./restore-worker.js", import.meta.url);
 
@@ -25,7 +26,9 @@ export class RestoreThread implements SmallFileHost {
 
   private constructor() {
     // Small heaps: the thread holds a few megabytes of buffers, outside its heap.
-    this.#worker = new Worker(WORKER_URL, { resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 } });
+    // The process's heap policy, applied again on the thread (see util/heap-policy.ts).
+    const workerData: RestoreWorkerData = { smallHeap: smallHeapPolicyApplied() };
+    this.#worker = new Worker(WORKER_URL, { workerData, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 } });
     // A failure shows on the ports (closed below): whoever uses one reports it, with this cause.
     this.#worker.on("error", (err) => (this.#error ??= err));
     this.#worker.on("exit", (code) => {
