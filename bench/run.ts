@@ -20,6 +20,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureBigData, ensureDataSet, ensureManyFiles } from "./data.js";
+import { RGW_REMOTE, rcloneEnv } from "../test/support/rclone.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..", "..");
@@ -277,18 +278,8 @@ async function syncBench(benchDir: string, work: string): Promise<void> {
  * rclone keeps no state: it lists the bucket and reads each object's modification time.
  */
 async function s3AgainstRclone(ws: string, n: number, bucket: string, stateDir: string): Promise<string> {
-  const p = "RCLONE_CONFIG_BENCHS3_";
-  const env = {
-    [`${p}TYPE`]: "s3",
-    [`${p}PROVIDER`]: "Ceph",
-    [`${p}ENDPOINT`]: process.env.WS_S3_ENDPOINT ?? "",
-    [`${p}ACCESS_KEY_ID`]: process.env.WS_S3_ACCESS_KEY_ID ?? "",
-    [`${p}SECRET_ACCESS_KEY`]: process.env.WS_S3_SECRET_ACCESS_KEY ?? "",
-    [`${p}REGION`]: "us-east-1",
-    // rclone's S3 client refuses a custom CA bundle with its own HTTP transport (plain HTTP here).
-    AWS_CA_BUNDLE: "",
-  };
-  const rc = (): Promise<Measured> => measure("rclone", ["sync", "--config", "/dev/null", ws, `benchs3:${bucket}/rclone`], env);
+  const env = rcloneEnv({ endpoint: process.env.WS_S3_ENDPOINT, accessKeyId: process.env.WS_S3_ACCESS_KEY_ID, secretAccessKey: process.env.WS_S3_SECRET_ACCESS_KEY });
+  const rc = (): Promise<Measured> => measure("rclone", ["sync", "--config", "/dev/null", ws, `${RGW_REMOTE}:${bucket}/rclone`], env);
   console.log(`S3 no change, whole processes: rclone's first run of ${n} files (untimed)...`);
   await rc();
   const ours = await best(() => measure(process.execPath, [childJs, "sync-once", ws, stateDir, "mirror", bucket, "s3"]));

@@ -22,6 +22,25 @@ export function requireRclone(t: TestContext): boolean {
   return false;
 }
 
+/**
+ * Environment entries for an rclone run (on top of this process's): the `rgw` remote for `s3`, and
+ * AWS_CA_BUNDLE emptied, since rclone's S3 client refuses a custom CA bundle with its own HTTP
+ * transport (the test server speaks plain HTTP on loopback). The benchmarks use it too.
+ */
+export function rcloneEnv(s3?: { endpoint?: string; accessKeyId?: string; secretAccessKey?: string; region?: string }): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { AWS_CA_BUNDLE: "" };
+  if (s3) {
+    const p = `RCLONE_CONFIG_${RGW_REMOTE.toUpperCase()}_`;
+    env[`${p}TYPE`] = "s3";
+    env[`${p}PROVIDER`] = "Ceph";
+    env[`${p}ENDPOINT`] = s3.endpoint ?? "";
+    env[`${p}ACCESS_KEY_ID`] = s3.accessKeyId ?? "";
+    env[`${p}SECRET_ACCESS_KEY`] = s3.secretAccessKey ?? "";
+    env[`${p}REGION`] = s3.region ?? "us-east-1";
+  }
+  return env;
+}
+
 /** What one rclone run printed. */
 export interface RcloneRun {
   status: number | null;
@@ -31,22 +50,10 @@ export interface RcloneRun {
 }
 
 /**
- * Runs rclone with `args`. `s3` configures the `rgw` remote. AWS_CA_BUNDLE is dropped from the
- * environment: rclone's S3 client refuses a custom CA bundle with its own HTTP transport, and the
- * test server speaks plain HTTP on loopback.
+ * Runs rclone with `args`; `s3` configures the `rgw` remote (see {@link rcloneEnv}).
  */
 export function rclone(args: string[], s3?: S3TestSettings): RcloneRun {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  delete env.AWS_CA_BUNDLE;
-  if (s3) {
-    const p = `RCLONE_CONFIG_${RGW_REMOTE.toUpperCase()}_`;
-    env[`${p}TYPE`] = "s3";
-    env[`${p}PROVIDER`] = "Ceph";
-    env[`${p}ENDPOINT`] = s3.endpoint;
-    env[`${p}ACCESS_KEY_ID`] = s3.accessKeyId;
-    env[`${p}SECRET_ACCESS_KEY`] = s3.secretAccessKey;
-    env[`${p}REGION`] = s3.region ?? "us-east-1";
-  }
+  const env: NodeJS.ProcessEnv = { ...process.env, ...rcloneEnv(s3) };
   const r = spawnSync("rclone", args, { env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
   const log = (r.stderr ?? "")
     .split("\n")
