@@ -32,6 +32,7 @@ export {
   type SnapshotListing,
   type RunRestoreParams,
   type RunRestoreResult,
+  type HelperThreadMode,
 } from "./backup/index.js";
 export { parseSnapshotName, type SnapshotInfo } from "./snapshot/index.js";
 export { verifySnapshots, type SnapshotVerification, type VerifySnapshotsParams } from "./backup/verify.js";

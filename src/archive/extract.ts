@@ -35,9 +35,10 @@ export interface ExtractOptions {
   externalSymlinks?: "refuse" | "skip" | "allow";
   /**
    * A helper thread to create the small files on (a restore's, which also decrypts); without
-   * one, the extraction starts a thread of its own for them.
+   * one, the extraction starts a thread of its own for them; `false`: every file is created on
+   * the calling thread (a small archive, where starting a thread costs more than it saves).
    */
-  fileThread?: SmallFileHost | undefined;
+  fileThread?: SmallFileHost | false | undefined;
 }
 
 /** What an extraction wrote. */

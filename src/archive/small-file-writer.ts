@@ -124,11 +124,12 @@ export class SmallFileWriter {
 
   /**
    * @param onBadTime called with the entry name of a file written without its mtime.
-   * @param host a thread to write on; without one, a worker of the writer's own is started.
+   * @param host a thread to write on; without one, a worker of the writer's own is started;
+   *   `false`: every file is written on the calling thread.
    */
   constructor(
     private readonly onBadTime: (name: string) => void,
-    private readonly host?: SmallFileHost,
+    private readonly host?: SmallFileHost | false,
   ) {}
 
   /**
@@ -142,6 +143,7 @@ export class SmallFileWriter {
     if (
       this.#sentBytes - Number(Atomics.load(this.#doneBytes, 0)) >= MAX_QUEUED_BYTES ||
       this.#pending.size >= MAX_BATCHES ||
+      this.host === false ||
       (this.host === undefined && !workerModuleAvailable(WORKER_URL))
     ) {
       const bytes = data.length === 1 ? (data[0] as Buffer) : Buffer.concat(data, length);

@@ -17,6 +17,7 @@ import { planAuthentication, type AuthPlan } from "./authenticate.js";
 import { loadSyncConfig, type ConfigInput } from "../config/index.js";
 import { explainReadFailure, openSnapshotPlaintext } from "./read-snapshot.js";
 import { RestoreThread } from "./restore-thread.js";
+import { wantsHelperThread, type HelperThreadMode } from "./helper-thread.js";
 import { compareNewestFirst, parseSnapshotName } from "../snapshot/index.js";
 import { readBackupState } from "./state.js";
 import { listSnapshotsIn } from "./list.js";
@@ -61,6 +62,12 @@ export interface RunRestoreParams {
    * does not match, nor a snapshot whose MAC file was deleted.
    */
   allowUnauthenticated?: boolean;
+  /**
+   * Whether to decrypt and create small files on a helper thread while this one reads the archive:
+   * `"auto"` (default) for snapshots of 4 MiB (`HELPER_THREAD_MIN_BYTES`) or more. The restored
+   * tree and the checks are the same either way.
+   */
+  helperThread?: HelperThreadMode;
 }
 
 /** Result of {@link runRestore}. */
@@ -99,18 +106,24 @@ export async function runRestore(params: RunRestoreParams): Promise<RunRestoreRe
 
 /** Resolves `"latest"` or checks that a named snapshot exists. */
 export async function resolveSnapshotName(provider: StorageProvider, dir: string, requested: string, signal?: AbortSignal): Promise<string> {
+  return (await resolveSnapshot(provider, dir, requested, signal)).name;
+}
+
+/** {@link resolveSnapshotName}, with the snapshot's stored size. */
+export async function resolveSnapshot(provider: StorageProvider, dir: string, requested: string, signal?: AbortSignal): Promise<{ name: string; size: number }> {
   if (requested === "latest" || requested === "") {
     const [newest] = await listSnapshotsIn(provider, dir, signal);
     if (!newest) throw new WorkspaceSyncError("SNAPSHOT_NOT_FOUND", `No snapshots found in ${provider.description}/${dir}: run "workspace-sync backup now" first`);
-    return newest.name;
+    return { name: newest.name, size: newest.size };
   }
   if (requested.includes("/") || requested.includes("\\") || requested === "." || requested === "..") {
     throw new WorkspaceSyncError("SNAPSHOT_NOT_FOUND", `Invalid snapshot name ${JSON.stringify(requested)}: use a name from "workspace-sync backup list"`, { path: requested });
   }
-  if (!(await provider.stat(joinRemotePath(dir, requested), { signal }))) {
+  const found = await provider.stat(joinRemotePath(dir, requested), { signal });
+  if (!found) {
     throw new WorkspaceSyncError("SNAPSHOT_NOT_FOUND", `Snapshot ${requested} not found in ${provider.description}/${dir}: see "workspace-sync backup list"`, { path: requested });
   }
-  return requested;
+  return { name: requested, size: found.size };
 }
 
 async function restoreOnce(params: RunRestoreParams, logger: Logger): Promise<RunRestoreResult & { ok: true }> {
@@ -121,7 +134,7 @@ async function restoreOnce(params: RunRestoreParams, logger: Logger): Promise<Ru
 
 async function restoreFrom(params: RunRestoreParams, logger: Logger, backup: BackupSettings, { provider, dir }: ProviderLocation): Promise<RunRestoreResult & { ok: true }> {
   const { signal } = params;
-  const snapshotName = await resolveSnapshotName(provider, dir, params.snapshotName, signal);
+  const { name: snapshotName, size: storedBytes } = await resolveSnapshot(provider, dir, params.snapshotName, signal);
   const restoredTo = path.resolve(params.restoreTo ?? defaultRestoreFolder(params.stateDir, snapshotName));
   logger.info(`[backup] Restoring snapshot: ${snapshotName}`);
   if (params.requireAuthenticated && params.allowUnauthenticated) {
@@ -154,13 +167,16 @@ async function restoreFrom(params: RunRestoreParams, logger: Logger, backup: Bac
   const partial = path.join(restoredTo, `${PARTIAL_PREFIX}${randomBytes(4).toString("hex")}`);
   await recordStaging(params.stateDir, partial);
   let opened: Awaited<ReturnType<typeof openSnapshotPlaintext>>;
-  // One helper thread decrypts and creates the small files while this one reads the archive.
-  const thread = RestoreThread.start();
+  // One helper thread decrypts and creates the small files while this one reads the archive
+  // (unless the snapshot is too small for the thread to pay for its start).
+  const threaded = wantsHelperThread(params.helperThread, storedBytes);
+  const thread = threaded ? RestoreThread.start() : undefined;
   try {
     opened = await openSnapshotPlaintext(provider, dir, snapshotName, backup, {
       signal,
       auth,
       thread,
+      offThread: threaded,
       onBytes: params.onProgress ? (bytes) => params.onProgress?.({ phase: "restore", bytes }) : undefined,
     });
   } catch (err) {
@@ -173,7 +189,7 @@ async function restoreFrom(params: RunRestoreParams, logger: Logger, backup: Bac
   logger.info(`[backup] Streaming restore to ${restoredTo} (no local temp file needed)`);
   const extracted = extractArchive(plain, partial, {
     signal,
-    fileThread: thread,
+    fileThread: threaded ? thread : false,
     externalSymlinks: params.externalSymlinks,
     onWarning: (m) => logger.warn(`[backup] ${m}`),
   });

@@ -11,7 +11,8 @@ import type { StorageProvider } from "../providers/types.js";
 import type { BackupSettings } from "../config/types.js";
 import { loadSyncConfig, type ConfigInput } from "../config/index.js";
 import { listSnapshotsIn } from "./list.js";
-import { resolveSnapshotName } from "./restore.js";
+import { resolveSnapshot } from "./restore.js";
+import { wantsHelperThread, type HelperThreadMode } from "./helper-thread.js";
 import { explainReadFailure, openSnapshotPlaintext } from "./read-snapshot.js";
 import type { AuthPlan, AuthPolicy } from "./authenticate.js";
 import { requireBackupSettings, withBackupTarget } from "./target.js";
@@ -50,6 +51,8 @@ export interface VerifySnapshotsParams {
   requireAuthenticated?: boolean;
   /** Accept an unauthenticated snapshot newer than an authenticated one (see `runRestore`). */
   allowUnauthenticated?: boolean;
+  /** Whether to decrypt on a helper thread (see `runRestore`; default `"auto"`). */
+  helperThread?: HelperThreadMode;
 }
 
 /** Verifies one or all snapshots. Never throws. */
@@ -61,17 +64,18 @@ export async function verifySnapshots(
     const backup = requireBackupSettings(loadSyncConfig(params.syncConfig, logger));
     const ctx = { logger, stateDir: params.stateDir, provider: params.provider };
     const snapshots = await withBackupTarget(backup, ctx, async ({ provider, dir }) => {
-      const names =
+      const found =
         params.snapshotName === "all"
-          ? (await listSnapshotsIn(provider, dir, params.signal)).map((s) => s.name)
-          : [await resolveSnapshotName(provider, dir, params.snapshotName, params.signal)];
+          ? await listSnapshotsIn(provider, dir, params.signal)
+          : [await resolveSnapshot(provider, dir, params.snapshotName, params.signal)];
       const policy: AuthPolicy = {
         requireAuthenticated: params.requireAuthenticated ?? (params.allowUnauthenticated ? false : backup.requireAuthenticated ?? false),
         allowUnauthenticated: params.allowUnauthenticated ?? false,
       };
       const snapshots: SnapshotVerification[] = [];
-      for (const name of names) {
-        const v = await verifyOne(provider, dir, name, backup, policy, params.signal);
+      for (const { name, size } of found) {
+        const offThread = wantsHelperThread(params.helperThread, size);
+        const v = await verifyOne(provider, dir, name, backup, { policy, offThread, signal: params.signal });
         if (v.ok && v.warning) logger.warn(`[backup] ${v.warning}`);
         snapshots.push(v);
       }
@@ -84,11 +88,17 @@ export async function verifySnapshots(
   }
 }
 
-async function verifyOne(provider: StorageProvider, dir: string, name: string, backup: BackupSettings, policy: AuthPolicy, signal?: AbortSignal): Promise<SnapshotVerification> {
+async function verifyOne(
+  provider: StorageProvider,
+  dir: string,
+  name: string,
+  backup: BackupSettings,
+  { policy, offThread, signal }: { policy: AuthPolicy; offThread: boolean; signal: AbortSignal | undefined },
+): Promise<SnapshotVerification> {
   let checksum = false;
   let auth: AuthPlan | undefined;
   try {
-    const opened = await openSnapshotPlaintext(provider, dir, name, backup, { signal, policy });
+    const opened = await openSnapshotPlaintext(provider, dir, name, backup, { signal, policy, offThread });
     auth = opened.auth;
     checksum = opened.expected !== undefined || auth.kind === "mac";
     const [read, parsed] = await Promise.allSettled([opened.done, checkArchive(opened.plain, { signal })]);

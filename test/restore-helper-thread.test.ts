@@ -1,0 +1,96 @@
+/**
+ * When a restore or verify starts its helper thread (src/backup/helper-thread.ts): from 4 MiB
+ * stored on ("auto"), always, or never. The thread is counted with the process's `worker` event,
+ * and the restored tree must be the same whichever way it ran.
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { HELPER_THREAD_MIN_BYTES, type HelperThreadMode } from "../src/backup/index.js";
+import { wantsHelperThread } from "../src/backup/helper-thread.js";
+import { runBackup, runRestore, verifySnapshots, type ConfigInput } from "../src/index.js";
+import { tempDir, treeDiff, treeFingerprint, writeTree } from "./support/tree.js";
+
+/** Runs `fn` and counts the worker threads the process started meanwhile. */
+async function countThreads<T>(fn: () => Promise<T>): Promise<{ value: T; threads: number }> {
+  let threads = 0;
+  const onWorker = (): void => void threads++;
+  process.on("worker", onWorker);
+  try {
+    return { value: await fn(), threads };
+  } finally {
+    process.off("worker", onWorker);
+  }
+}
+
+describe("the helper thread of a restore and a verify", () => {
+  let dir = "";
+  let cleanup: () => Promise<void> = async () => {};
+  const snapshots: Record<"small" | "large", { cfg: ConfigInput; name: string; ws: string }> = {} as never;
+  const stateDir = (): string => path.join(dir, "state");
+
+  before(async () => {
+    ({ dir, cleanup } = await tempDir("ws-helper-thread-"));
+    const files = {
+      small: { "a.txt": "alpha\n".repeat(100), "sub/b.bin": randomBytes(10_000) },
+      // Incompressible, so that the stored snapshot is past the threshold.
+      large: { "a.txt": "alpha\n", "sub/big.bin": randomBytes(HELPER_THREAD_MIN_BYTES + 256 * 1024), "sub/c.txt": "c" },
+    };
+    for (const kind of ["small", "large"] as const) {
+      const ws = path.join(dir, `ws-${kind}`);
+      await writeTree(ws, files[kind]);
+      const cfg = { backup: { enabled: true, provider: "local", local: { root: path.join(dir, `cloud-${kind}`) }, encrypt: true, passphrase: "helper-thread-test", kdfIterations: 1000, include: ["workspace"] } };
+      const b = await runBackup({ syncConfig: cfg, workspaceDir: ws, stateDir: stateDir(), skipPrune: true });
+      assert.ok(b.ok, b.ok ? "" : b.error);
+      snapshots[kind] = { cfg, name: b.snapshotName, ws };
+    }
+  });
+  after(() => cleanup());
+
+  const cases: [kind: "small" | "large", mode: HelperThreadMode | undefined, threads: number][] = [
+    ["small", undefined, 0],
+    ["small", "always", 1],
+    ["large", undefined, 1],
+    ["large", "never", 0],
+  ];
+  for (const [kind, mode, threads] of cases) {
+    it(`restore of the ${kind} snapshot, helperThread ${mode ?? "default"}: ${threads} thread(s), the same tree`, async () => {
+      const s = snapshots[kind];
+      const restoreTo = path.join(dir, `restore-${kind}-${mode ?? "default"}`);
+      const r = await countThreads(() =>
+        runRestore({ syncConfig: s.cfg, workspaceDir: s.ws, stateDir: stateDir(), snapshotName: s.name, restoreTo, ...(mode ? { helperThread: mode } : {}) }),
+      );
+      assert.ok(r.value.ok, r.value.ok ? "" : r.value.error);
+      assert.equal(r.value.authenticated, true);
+      assert.equal(r.threads, threads);
+      assert.deepEqual(treeDiff(await treeFingerprint(path.join(restoreTo, path.basename(s.ws))), await treeFingerprint(s.ws)), []);
+    });
+    it(`verify of the ${kind} snapshot, helperThread ${mode ?? "default"}: ${threads} thread(s)`, async () => {
+      const s = snapshots[kind];
+      const r = await countThreads(() => verifySnapshots({ syncConfig: s.cfg, stateDir: stateDir(), snapshotName: "all", ...(mode ? { helperThread: mode } : {}) }));
+      assert.ok(r.value.ok);
+      assert.equal(r.value.snapshots.length, 1);
+      assert.equal(r.value.snapshots[0]?.ok, true);
+      assert.equal(r.threads, threads);
+    });
+  }
+
+  it("a wrong passphrase is refused the same way on either thread", async () => {
+    for (const kind of ["small", "large"] as const) {
+      const s = snapshots[kind];
+      const cfg = { backup: { ...(s.cfg as { backup: Record<string, unknown> }).backup, passphrase: "not-the-passphrase" } };
+      const r = await runRestore({ syncConfig: cfg, workspaceDir: s.ws, stateDir: stateDir(), snapshotName: s.name, restoreTo: path.join(dir, `wrong-${kind}`) });
+      assert.equal(r.ok, false);
+      assert.equal(r.ok ? "" : r.code, "WRONG_PASSPHRASE");
+    }
+  });
+
+  it("decides from the stored size: from the threshold on, or when the size is unknown", () => {
+    assert.equal(wantsHelperThread(undefined, HELPER_THREAD_MIN_BYTES - 1), false);
+    assert.equal(wantsHelperThread("auto", HELPER_THREAD_MIN_BYTES), true);
+    assert.equal(wantsHelperThread(undefined, undefined), true);
+    assert.equal(wantsHelperThread("always", 0), true);
+    assert.equal(wantsHelperThread("never", 10 * HELPER_THREAD_MIN_BYTES), false);
+  });
+});
