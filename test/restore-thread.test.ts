@@ -82,6 +82,37 @@ describe("the restore helper thread", () => {
     });
   }
 
+  it("an extraction without a helper thread starts one of its own only past its first 256 small files", async () => {
+    const archive = async (files: number, size: number): Promise<Buffer> => {
+      const entries: RawEntry[] = [{ header: { name: "d", type: "directory" } }];
+      for (let i = 0; i < files; i++) entries.push({ header: { name: `d/f${i}` }, content: `${i}\n`.padEnd(size, "x") });
+      return makeTarGz(entries);
+    };
+    // Or past its first 4 MiB of them: 17 files of 250 000 bytes are written here, 18 are not.
+    for (const [files, size, threads] of [
+      [256, 10, 0],
+      [257, 10, 1],
+      [600, 10, 1],
+      [17, 250_000, 0],
+      [18, 250_000, 1],
+    ] as const) {
+      const tgz = await archive(files, size);
+      let started = 0;
+      const onWorker = (): void => void started++;
+      process.on("worker", onWorker);
+      try {
+        const out = path.join(tmp, `own-${files}-${size}`);
+        const r = await extractArchive(bufferStream(tgz), out);
+        assert.equal(r.files, files);
+        assert.equal((await fs.readdir(path.join(out, "d"))).length, files);
+        assert.equal(await fs.readFile(path.join(out, "d", `f${files - 1}`), "utf8"), `${files - 1}\n`.padEnd(size, "x"));
+      } finally {
+        process.off("worker", onWorker);
+      }
+      assert.equal(started, threads, `${files} files of ${size} bytes`);
+    }
+  });
+
   it("fails the decoder and the writer when the thread goes away, instead of leaving them waiting", async () => {
     const thread = started();
     const decoder = createSnapshotDecoder({ check: { kind: "sha256" }, path: "x" }, { thread });

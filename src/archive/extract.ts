@@ -35,8 +35,8 @@ export interface ExtractOptions {
   externalSymlinks?: "refuse" | "skip" | "allow";
   /**
    * A helper thread to create the small files on (a restore's, which also decrypts); without
-   * one, the extraction starts a thread of its own for them; `false`: every file is created on
-   * the calling thread (a small archive, where starting a thread costs more than it saves).
+   * one, the extraction starts a thread of its own for them once it has written 256 of them (or
+   * 4 MiB) itself; `false`: every file is created on the calling thread.
    */
   fileThread?: SmallFileHost | false | undefined;
 }

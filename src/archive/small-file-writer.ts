@@ -16,6 +16,9 @@
  * progress is read from shared memory, not from its replies: a busy main thread handles messages
  * late, and would otherwise keep writing itself while the thread sat idle.
  *
+ * Without a thread to write on (a restore's), the writer starts one of its own only once it wrote
+ * {@link INLINE_FILES} files (or {@link INLINE_BYTES}) here: a small extraction never starts one.
+ *
  * Memory: at most {@link MAX_QUEUED_BYTES} plus one batch of file data is queued or being written,
  * and at most {@link MAX_BATCHES} batch buffers exist.
  */
@@ -86,6 +89,13 @@ export const MAX_QUEUED_BYTES = 1024 * 1024;
  * freed late: 80 MiB more peak RSS on the bench restore).
  */
 const BATCH_CAPACITY = BATCH_BYTES + 256 * 1024;
+/**
+ * Without a host thread, files written here before the writer starts a thread of its own: starting
+ * one cost ~50–90 ms on the bench machine, about what creating 300–500 small files costs there,
+ * and far more than copying a few megabytes.
+ */
+const INLINE_FILES = 256;
+const INLINE_BYTES = 4 * 1024 * 1024;
 /** Batch buffers kept for reuse. */
 const FREE_BUFFERS = 4;
 /** Batches sent and not yet answered, at most (the main thread writes files itself meanwhile). */
@@ -121,6 +131,9 @@ export class SmallFileWriter {
   readonly #free: ArrayBuffer[] = [];
   #wake: (() => void) | undefined;
   #closed = false;
+  /** Files (and their bytes) written here before a thread of the writer's own was started. */
+  #inlineFiles = 0;
+  #inlineBytes = 0;
 
   /**
    * @param onBadTime called with the entry name of a file written without its mtime.
@@ -144,7 +157,7 @@ export class SmallFileWriter {
       this.#sentBytes - Number(Atomics.load(this.#doneBytes, 0)) >= MAX_QUEUED_BYTES ||
       this.#pending.size >= MAX_BATCHES ||
       this.host === false ||
-      (this.host === undefined && !workerModuleAvailable(WORKER_URL))
+      (this.host === undefined && (this.#beforeOwnThread(length) || !workerModuleAvailable(WORKER_URL)))
     ) {
       const bytes = data.length === 1 ? (data[0] as Buffer) : Buffer.concat(data, length);
       if (!writeNewFileSync(full, bytes, 0, length, mode, mtime?.getTime())) this.onBadTime(name);
@@ -155,6 +168,18 @@ export class SmallFileWriter {
     this.#names.push(name);
     this.#bytes += length;
     if (this.#bytes >= BATCH_BYTES || this.#files.length >= BATCH_FILES) this.#flush();
+  }
+
+  /**
+   * Whether this file is still written here rather than on a thread of the writer's own: the
+   * first {@link INLINE_FILES} files (or {@link INLINE_BYTES}) are, so that a small archive never
+   * pays for starting a thread.
+   */
+  #beforeOwnThread(length: number): boolean {
+    if (this.#worker !== undefined || this.#inlineFiles >= INLINE_FILES || this.#inlineBytes >= INLINE_BYTES) return false;
+    this.#inlineFiles++;
+    this.#inlineBytes += length;
+    return true;
   }
 
   /** Waits until every queued file is written; throws the first failure. */
