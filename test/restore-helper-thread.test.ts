@@ -1,6 +1,7 @@
 /**
  * When a restore or verify starts its helper thread (src/backup/helper-thread.ts): from 4 MiB
- * stored on ("auto"), always, or never. The thread is counted with the process's `worker` event,
+ * stored on ("auto"), always, or never; below 4 MiB, a restore of many small files still creates
+ * them on a thread of the extractor's own past the first 256. The thread is counted with the process's `worker` event,
  * and the restored tree must be the same whichever way it ran.
  */
 import assert from "node:assert/strict";
@@ -11,6 +12,8 @@ import { HELPER_THREAD_MIN_BYTES, type HelperThreadMode } from "../src/backup/in
 import { wantsHelperThread } from "../src/backup/helper-thread.js";
 import { runBackup, runRestore, verifySnapshots, type ConfigInput } from "../src/index.js";
 import { tempDir, treeDiff, treeFingerprint, writeTree } from "./support/tree.js";
+
+type Kind = "small" | "many" | "large";
 
 /** Runs `fn` and counts the worker threads the process started meanwhile. */
 async function countThreads<T>(fn: () => Promise<T>): Promise<{ value: T; threads: number }> {
@@ -27,17 +30,21 @@ async function countThreads<T>(fn: () => Promise<T>): Promise<{ value: T; thread
 describe("the helper thread of a restore and a verify", () => {
   let dir = "";
   let cleanup: () => Promise<void> = async () => {};
-  const snapshots: Record<"small" | "large", { cfg: ConfigInput; name: string; ws: string }> = {} as never;
+  const snapshots: Record<Kind, { cfg: ConfigInput; name: string; ws: string }> = {} as never;
   const stateDir = (): string => path.join(dir, "state");
 
   before(async () => {
     ({ dir, cleanup } = await tempDir("ws-helper-thread-"));
-    const files = {
+    const many: Record<string, string> = {};
+    for (let i = 0; i < 600; i++) many[`d${i % 7}/n${i}.txt`] = `note ${i}\n`;
+    const files: Record<Kind, Record<string, string | Buffer>> = {
       small: { "a.txt": "alpha\n".repeat(100), "sub/b.bin": randomBytes(10_000) },
+      // Small when stored, but more small files than are worth creating on one thread.
+      many,
       // Incompressible, so that the stored snapshot is past the threshold.
       large: { "a.txt": "alpha\n", "sub/big.bin": randomBytes(HELPER_THREAD_MIN_BYTES + 256 * 1024), "sub/c.txt": "c" },
     };
-    for (const kind of ["small", "large"] as const) {
+    for (const kind of ["small", "many", "large"] as const) {
       const ws = path.join(dir, `ws-${kind}`);
       await writeTree(ws, files[kind]);
       const cfg = { backup: { enabled: true, provider: "local", local: { root: path.join(dir, `cloud-${kind}`) }, encrypt: true, passphrase: "helper-thread-test", kdfIterations: 1000, include: ["workspace"] } };
@@ -48,13 +55,16 @@ describe("the helper thread of a restore and a verify", () => {
   });
   after(() => cleanup());
 
-  const cases: [kind: "small" | "large", mode: HelperThreadMode | undefined, threads: number][] = [
-    ["small", undefined, 0],
-    ["small", "always", 1],
-    ["large", undefined, 1],
-    ["large", "never", 0],
+  // Threads a restore starts, and a verify (which creates no files).
+  const cases: [kind: Kind, mode: HelperThreadMode | undefined, restore: number, verify: number][] = [
+    ["small", undefined, 0, 0],
+    ["small", "always", 1, 1],
+    ["many", undefined, 1, 0],
+    ["many", "never", 0, 0],
+    ["large", undefined, 1, 1],
+    ["large", "never", 0, 0],
   ];
-  for (const [kind, mode, threads] of cases) {
+  for (const [kind, mode, threads, verifyThreads] of cases) {
     it(`restore of the ${kind} snapshot, helperThread ${mode ?? "default"}: ${threads} thread(s), the same tree`, async () => {
       const s = snapshots[kind];
       const restoreTo = path.join(dir, `restore-${kind}-${mode ?? "default"}`);
@@ -66,13 +76,13 @@ describe("the helper thread of a restore and a verify", () => {
       assert.equal(r.threads, threads);
       assert.deepEqual(treeDiff(await treeFingerprint(path.join(restoreTo, path.basename(s.ws))), await treeFingerprint(s.ws)), []);
     });
-    it(`verify of the ${kind} snapshot, helperThread ${mode ?? "default"}: ${threads} thread(s)`, async () => {
+    it(`verify of the ${kind} snapshot, helperThread ${mode ?? "default"}: ${verifyThreads} thread(s)`, async () => {
       const s = snapshots[kind];
       const r = await countThreads(() => verifySnapshots({ syncConfig: s.cfg, stateDir: stateDir(), snapshotName: "all", ...(mode ? { helperThread: mode } : {}) }));
       assert.ok(r.value.ok);
       assert.equal(r.value.snapshots.length, 1);
       assert.equal(r.value.snapshots[0]?.ok, true);
-      assert.equal(r.threads, threads);
+      assert.equal(r.threads, verifyThreads);
     });
   }
 

@@ -64,8 +64,10 @@ export interface RunRestoreParams {
   allowUnauthenticated?: boolean;
   /**
    * Whether to decrypt and create small files on a helper thread while this one reads the archive:
-   * `"auto"` (default) for snapshots of 4 MiB (`HELPER_THREAD_MIN_BYTES`) or more. The restored
-   * tree and the checks are the same either way.
+   * `"auto"` (default) for snapshots of 4 MiB (`HELPER_THREAD_MIN_BYTES`) or more; below that,
+   * decryption runs on this thread and small files get a thread of their own only past the first
+   * 256 of them. `"never"`: no thread at all. The restored tree and the checks are the same
+   * either way.
    */
   helperThread?: HelperThreadMode;
 }
@@ -189,7 +191,9 @@ async function restoreFrom(params: RunRestoreParams, logger: Logger, backup: Bac
   logger.info(`[backup] Streaming restore to ${restoredTo} (no local temp file needed)`);
   const extracted = extractArchive(plain, partial, {
     signal,
-    fileThread: threaded ? thread : false,
+    // Without the helper thread, small files still get a thread of their own once there are
+    // enough of them (a small snapshot of many tiny files); "never" means none at all.
+    fileThread: params.helperThread === "never" ? false : thread,
     externalSymlinks: params.externalSymlinks,
     onWarning: (m) => logger.warn(`[backup] ${m}`),
   });
