@@ -401,8 +401,10 @@ async function scaleBench(benchDir: string, work: string): Promise<void> {
   const [binState, binCloud] = [path.join(work, "sync-state-bin"), path.join(work, "sync-cloud-bin")];
   const first = await syncOnce(ws, binState, "mirror", binCloud);
   const again = await syncOnce(ws, binState, "mirror", binCloud);
+  if (again.extra.transfers !== 0) throw new Error(`no-change run transferred ${String(again.extra.transfers)}`);
   row(`mirror sync of ${files} files, the bin (first run)`, files * 10, first, `no change: ${(again.ms / 1000).toFixed(2)} s, ${again.rssMiB.toFixed(0)} MiB`);
   await fsp.rm(binCloud, { recursive: true, force: true });
+  await fsp.rm(binState, { recursive: true, force: true });
   // What a host embedding the library gets with Node's default heap settings (the bin sets its
   // own, see util/heap-policy.ts): both runs in one process.
   const sync = await measure(process.execPath, [childJs, "sync", ws, path.join(work, "sync-state-many"), "local", path.join(work, "sync-cloud-many")]);

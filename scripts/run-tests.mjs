@@ -87,7 +87,7 @@ for (const sig of ["SIGINT", "SIGTERM"]) {
  * timers, retries and servers): three took a Node 20 run from 252 to 224 s, four no further.
  * WS_TEST_CONCURRENCY overrides it.
  */
-const CONCURRENCY = process.env.WS_TEST_CONCURRENCY ?? "3";
+const CONCURRENCY = process.env.WS_TEST_CONCURRENCY || "3";
 
 /** Runs the files on one Node binary; resolves to { code, ms }. */
 function runSuite(nodeBin, list, extraEnv = {}) {

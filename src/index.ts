@@ -33,6 +33,7 @@ export {
   type RunRestoreParams,
   type RunRestoreResult,
   type HelperThreadMode,
+  HELPER_THREAD_MIN_BYTES,
 } from "./backup/index.js";
 export { parseSnapshotName, type SnapshotInfo } from "./snapshot/index.js";
 export { verifySnapshots, type SnapshotVerification, type VerifySnapshotsParams } from "./backup/verify.js";

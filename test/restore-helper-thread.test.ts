@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import fs from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { HELPER_THREAD_MIN_BYTES, type HelperThreadMode } from "../src/backup/index.js";
@@ -86,20 +87,36 @@ describe("the helper thread of a restore and a verify", () => {
     });
   }
 
-  it("a wrong passphrase is refused the same way on either thread", async () => {
+  it("a snapshot damaged in storage is refused the same way on either thread", async () => {
     for (const kind of ["small", "large"] as const) {
       const s = snapshots[kind];
-      const cfg = { backup: { ...(s.cfg as { backup: Record<string, unknown> }).backup, passphrase: "not-the-passphrase" } };
-      const r = await runRestore({ syncConfig: cfg, workspaceDir: s.ws, stateDir: stateDir(), snapshotName: s.name, restoreTo: path.join(dir, `wrong-${kind}`) });
-      assert.equal(r.ok, false);
-      assert.equal(r.ok ? "" : r.code, "WRONG_PASSPHRASE");
+      // A copy with one byte flipped in the middle of the ciphertext, beside its MAC file.
+      const cloud = path.join(dir, `damaged-${kind}`);
+      await fs.mkdir(cloud, { recursive: true });
+      const bytes = await fs.readFile(path.join(dir, `cloud-${kind}`, s.name));
+      bytes[Math.floor(bytes.length / 2)]! ^= 0x40;
+      await fs.writeFile(path.join(cloud, s.name), bytes);
+      await fs.copyFile(path.join(dir, `cloud-${kind}`, `${s.name}.mac`), path.join(cloud, `${s.name}.mac`));
+      const backup = { ...(s.cfg as { backup: Record<string, unknown> }).backup, local: { root: cloud } };
+      const outcomes: string[] = [];
+      for (const helperThread of ["always", "never"] as const) {
+        const restoreTo = path.join(dir, `damaged-${kind}-${helperThread}`);
+        const r = await countThreads(() =>
+          runRestore({ syncConfig: { backup }, workspaceDir: s.ws, stateDir: path.join(dir, `state-damaged-${kind}-${helperThread}`), snapshotName: s.name, restoreTo, helperThread }),
+        );
+        assert.equal(r.threads, helperThread === "always" ? 1 : 0, JSON.stringify(r.value));
+        outcomes.push(r.value.ok ? "ok" : `${r.value.code}: ${r.value.error}`);
+        // Nothing is left in the target.
+        assert.deepEqual(await fs.readdir(restoreTo).catch(() => []), []);
+      }
+      assert.match(outcomes[0] ?? "", /^SNAPSHOT_TAMPERED: /);
+      assert.equal(outcomes[0], outcomes[1]);
     }
   });
 
-  it("decides from the stored size: from the threshold on, or when the size is unknown", () => {
+  it("decides from the stored size: from the threshold on", () => {
     assert.equal(wantsHelperThread(undefined, HELPER_THREAD_MIN_BYTES - 1), false);
     assert.equal(wantsHelperThread("auto", HELPER_THREAD_MIN_BYTES), true);
-    assert.equal(wantsHelperThread(undefined, undefined), true);
     assert.equal(wantsHelperThread("always", 0), true);
     assert.equal(wantsHelperThread("never", 10 * HELPER_THREAD_MIN_BYTES), false);
   });

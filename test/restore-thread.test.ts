@@ -65,18 +65,26 @@ describe("the restore helper thread", () => {
     it(`writes nothing more once the writer is closed (${hosted ? "shared thread" : "own thread"})`, async () => {
       const dir = path.join(tmp, `closed-${hosted}`);
       await fs.mkdir(dir);
+      let workers = 0;
+      const onWorker = (): void => void workers++;
+      process.on("worker", onWorker);
       const thread = hosted ? started() : undefined;
       try {
         const writer = new SmallFileWriter(() => {}, thread);
         // Three full batches queued (128 files each, within the writer's 1 MiB queue), and a
-        // fourth not yet sent: close() comes while the thread is busy with them.
+        // fourth not yet sent: close() comes while the thread is busy with them. A writer without
+        // a host writes its first 256 files itself, before it starts a thread of its own.
+        const inline = hosted ? 0 : 256;
         const body = Buffer.alloc(2000, 1);
-        for (let i = 0; i < 400; i++) writer.write(path.join(dir, `f${i}`), `f${i}`, [body], body.length, 0o644, undefined);
+        for (let i = 0; i < inline + 400; i++) writer.write(path.join(dir, `f${i}`), `f${i}`, [body], body.length, 0o644, undefined);
         await writer.close();
+        // One thread either way: the host, or the writer's own (none more for the writer).
+        assert.equal(workers, 1);
         const n = (await fs.readdir(dir)).length;
         await sleep(300);
         assert.equal((await fs.readdir(dir)).length, n, "no file appeared after close() settled");
       } finally {
+        process.off("worker", onWorker);
         await thread?.close();
       }
     });

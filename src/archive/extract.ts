@@ -183,7 +183,8 @@ class EntryExtractor {
   /** The root and a separator, where names can be appended as they are (POSIX). */
   private readonly prefix: string | undefined;
   /**
-   * Creates small files on a thread of its own, in order. A queued file may not be on disk yet:
+   * Creates small files on a thread (the caller's helper thread, or one of the writer's own once
+   * it has written the first 256 files or 4 MiB itself), in order. A queued file may not be on disk yet:
    * whatever depends on that (replacing it, hard-linking to it, folder modes and times at the
    * end) waits for `small.barrier()` first. Parents are created here, before a file is queued,
    * and a folder is never removed or replaced during an extraction, so the checks made here

@@ -49,7 +49,9 @@ export interface SmallFileShared {
 
 /**
  * A thread that serves small-file batches besides its own work (a restore's helper thread): gives
- * a port to a {@link serveSmallFiles} there. Without one, the writer starts a worker of its own.
+ * a port to a {@link serveSmallFiles} there. Without one, the writer starts a worker of its own
+ * once it has written {@link INLINE_FILES} files (or {@link INLINE_BYTES}) itself; with `false`
+ * instead of a host, it starts none.
  */
 export interface SmallFileHost {
   connect(shared: SmallFileShared): MessagePort;
@@ -95,6 +97,7 @@ const BATCH_CAPACITY = BATCH_BYTES + 256 * 1024;
  * and far more than copying a few megabytes.
  */
 const INLINE_FILES = 256;
+/** The same limit in file bytes (see {@link INLINE_FILES}). */
 const INLINE_BYTES = 4 * 1024 * 1024;
 /** Batch buffers kept for reuse. */
 const FREE_BUFFERS = 4;
@@ -131,8 +134,9 @@ export class SmallFileWriter {
   readonly #free: ArrayBuffer[] = [];
   #wake: (() => void) | undefined;
   #closed = false;
-  /** Files (and their bytes) written here before a thread of the writer's own was started. */
+  /** Files written here before a thread of the writer's own was started. */
   #inlineFiles = 0;
+  /** Their bytes. */
   #inlineBytes = 0;
 
   /**

@@ -20,9 +20,9 @@ export type HelperThreadMode = "auto" | "always" | "never";
  */
 export const HELPER_THREAD_MIN_BYTES = 4 * 1024 * 1024;
 
-/** Whether to start the helper thread for a snapshot of `storedBytes` (`undefined`: unknown size). */
-export function wantsHelperThread(mode: HelperThreadMode | undefined, storedBytes: number | undefined): boolean {
+/** Whether to start the helper thread for a snapshot of `storedBytes` (its listed or stat'ed size). */
+export function wantsHelperThread(mode: HelperThreadMode | undefined, storedBytes: number): boolean {
   if (mode === "always") return true;
   if (mode === "never") return false;
-  return storedBytes === undefined || storedBytes >= HELPER_THREAD_MIN_BYTES;
+  return storedBytes >= HELPER_THREAD_MIN_BYTES;
 }

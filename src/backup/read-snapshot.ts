@@ -1,7 +1,8 @@
 /**
  * Reading a snapshot for restore and verify: provider → MAC (authenticated snapshots) or SHA-256
  * check (others) → decrypt (KDF auto-detected) → strip the authentication mark → gzip stream. The
- * integrity check and decryption run on a helper thread (backup/decode-thread.ts). The
+ * integrity check and decryption run on a helper thread (backup/decode-thread.ts) unless the
+ * caller says otherwise (`offThread: false`, a snapshot too small for a thread to pay). The
  * MAC is checked once the last byte was read, before the caller may use what it extracted; a
  * failure is explained as exactly as the evidence allows.
  */

@@ -66,7 +66,7 @@ export interface RunRestoreParams {
    * Whether to decrypt and create small files on a helper thread while this one reads the archive:
    * `"auto"` (default) for snapshots of 4 MiB (`HELPER_THREAD_MIN_BYTES`) or more; below that,
    * decryption runs on this thread and small files get a thread of their own only past the first
-   * 256 of them. `"never"`: no thread at all. The restored tree and the checks are the same
+   * 256 of them (or 4 MiB). `"never"`: no thread at all. The restored tree and the checks are the same
    * either way.
    */
   helperThread?: HelperThreadMode;
