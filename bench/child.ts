@@ -13,6 +13,20 @@ import type { StorageProvider } from "../src/index.js";
 // `restore-bin` run the bin's code and are measured with the bin's modules alone.
 const lib = () => import("../src/index.js");
 
+/**
+ * Runs the bin's command `argv` in this process, as `workspace-sync` does (the bin's heap policy
+ * included); resolves with what it printed, throws when it fails. The CLI's modules are loaded
+ * here only: the other operations' memory is measured without them.
+ */
+async function runBin(argv: string[]): Promise<string> {
+  const { main: cliMain } = await import("../src/cli/main.js");
+  let out = "";
+  const stdout = new Writable({ write: (chunk: Buffer, _enc, cb) => ((out += chunk.toString()), cb()) });
+  const code = await cliMain(argv, { stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() }, new AbortController().signal);
+  if (code !== 0) throw new Error(`workspace-sync ${argv.join(" ")} exited ${code}:\n${out}`);
+  return out;
+}
+
 const [op, ...args] = process.argv.slice(2);
 const silent = { info() {}, warn() {}, error: (m: string) => process.stderr.write(`${m}\n`) };
 const pass = process.env.BENCH_PASS ?? "bench passphrase";
@@ -65,12 +79,7 @@ async function main(): Promise<Record<string, unknown>> {
       const [stateDir, root, target] = args as [string, string, string];
       const cfg = path.join(stateDir, "bench-restore-config.json");
       await fsp.writeFile(cfg, JSON.stringify(backupConfig({ provider: "local", local: { root } })));
-      const { main: cliMain } = await import("../src/cli/main.js");
-      let out = "";
-      const stdout = new Writable({ write: (chunk: Buffer, _enc, cb) => ((out += chunk.toString()), cb()) });
-      const argv = ["--config", cfg, "--workspace", stateDir, "--state-dir", stateDir, "backup", "restore", "--snapshot", "latest", "--to", target];
-      const code = await cliMain(argv, { stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() }, new AbortController().signal);
-      if (code !== 0) throw new Error(`workspace-sync backup restore exited ${code}:\n${out}`);
+      await runBin(["--config", cfg, "--workspace", stateDir, "--state-dir", stateDir, "backup", "restore", "--snapshot", "latest", "--to", target]);
       return {}; // no `ms`: the row is the whole process's wall time
     }
     case "backup-s3": {
@@ -130,13 +139,8 @@ async function main(): Promise<Record<string, unknown>> {
       const cfg = path.join(stateDir, "bench-config.json");
       await fsp.mkdir(stateDir, { recursive: true });
       await fsp.writeFile(cfg, JSON.stringify({ sync }));
-      // Loaded here only: the other operations' memory is measured without the CLI's modules.
-      const { main: cliMain } = await import("../src/cli/main.js");
       // The text a user sees (`--json` would add a 100 000-path result to the measured memory).
-      let out = "";
-      const stdout = new Writable({ write: (chunk: Buffer, _enc, cb) => ((out += chunk.toString()), cb()) });
-      const code = await cliMain(["sync", "--config", cfg, "--workspace", workspace, "--state-dir", stateDir], { stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() }, new AbortController().signal);
-      if (code !== 0) throw new Error(`workspace-sync sync exited ${code}:\n${out}`);
+      const out = await runBin(["sync", "--config", cfg, "--workspace", workspace, "--state-dir", stateDir]);
       const count = (what: string): number => Number(new RegExp(`^\\s*${what}: (\\d+)$`, "m").exec(out)?.[1] ?? Number.NaN);
       return { transfers: count("upload") + count("download") + count("delete") };
     }

@@ -12,21 +12,11 @@ import { after, before, describe, it } from "node:test";
 import { HELPER_THREAD_MIN_BYTES, type HelperThreadMode } from "../src/backup/index.js";
 import { wantsHelperThread } from "../src/backup/helper-thread.js";
 import { runBackup, runRestore, verifySnapshots, type ConfigInput } from "../src/index.js";
+import { countThreads } from "./support/threads.js";
 import { tempDir, treeDiff, treeFingerprint, writeTree } from "./support/tree.js";
 
 type Kind = "small" | "many" | "large";
 
-/** Runs `fn` and counts the worker threads the process started meanwhile. */
-async function countThreads<T>(fn: () => Promise<T>): Promise<{ value: T; threads: number }> {
-  let threads = 0;
-  const onWorker = (): void => void threads++;
-  process.on("worker", onWorker);
-  try {
-    return { value: await fn(), threads };
-  } finally {
-    process.off("worker", onWorker);
-  }
-}
 
 describe("the helper thread of a restore and a verify", () => {
   let dir = "";

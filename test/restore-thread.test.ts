@@ -18,6 +18,7 @@ import { createSnapshotDecoder } from "../src/backup/decode-thread.js";
 import { RestoreThread } from "../src/backup/restore-thread.js";
 import { isWorkspaceSyncError } from "../src/errors.js";
 import { type RawEntry, bufferStream, makeTarGz, mkTmp, rmTmp } from "./archive-helpers.js";
+import { countThreads } from "./support/threads.js";
 
 function started(): RestoreThread {
   const t = RestoreThread.start();
@@ -65,28 +66,26 @@ describe("the restore helper thread", () => {
     it(`writes nothing more once the writer is closed (${hosted ? "shared thread" : "own thread"})`, async () => {
       const dir = path.join(tmp, `closed-${hosted}`);
       await fs.mkdir(dir);
-      let workers = 0;
-      const onWorker = (): void => void workers++;
-      process.on("worker", onWorker);
-      const thread = hosted ? started() : undefined;
-      try {
-        const writer = new SmallFileWriter(() => {}, thread);
-        // Three full batches queued (128 files each, within the writer's 1 MiB queue), and a
-        // fourth not yet sent: close() comes while the thread is busy with them. A writer without
-        // a host writes its first 256 files itself, before it starts a thread of its own.
-        const inline = hosted ? 0 : 256;
-        const body = Buffer.alloc(2000, 1);
-        for (let i = 0; i < inline + 400; i++) writer.write(path.join(dir, `f${i}`), `f${i}`, [body], body.length, 0o644, undefined);
-        await writer.close();
-        // One thread either way: the host, or the writer's own (none more for the writer).
-        assert.equal(workers, 1);
-        const n = (await fs.readdir(dir)).length;
-        await sleep(300);
-        assert.equal((await fs.readdir(dir)).length, n, "no file appeared after close() settled");
-      } finally {
-        process.off("worker", onWorker);
-        await thread?.close();
-      }
+      const { threads } = await countThreads(async () => {
+        const thread = hosted ? started() : undefined;
+        try {
+          const writer = new SmallFileWriter(() => {}, thread);
+          // Three full batches queued (128 files each, within the writer's 1 MiB queue), and a
+          // fourth not yet sent: close() comes while the thread is busy with them. A writer without
+          // a host writes its first 256 files itself, before it starts a thread of its own.
+          const inline = hosted ? 0 : 256;
+          const body = Buffer.alloc(2000, 1);
+          for (let i = 0; i < inline + 400; i++) writer.write(path.join(dir, `f${i}`), `f${i}`, [body], body.length, 0o644, undefined);
+          await writer.close();
+          const n = (await fs.readdir(dir)).length;
+          await sleep(300);
+          assert.equal((await fs.readdir(dir)).length, n, "no file appeared after close() settled");
+        } finally {
+          await thread?.close();
+        }
+      });
+      // One thread either way: the host, or the writer's own (none more for the writer).
+      assert.equal(threads, 1);
     });
   }
 
@@ -105,19 +104,12 @@ describe("the restore helper thread", () => {
       [18, 250_000, 1],
     ] as const) {
       const tgz = await archive(files, size);
-      let started = 0;
-      const onWorker = (): void => void started++;
-      process.on("worker", onWorker);
-      try {
-        const out = path.join(tmp, `own-${files}-${size}`);
-        const r = await extractArchive(bufferStream(tgz), out);
-        assert.equal(r.files, files);
-        assert.equal((await fs.readdir(path.join(out, "d"))).length, files);
-        assert.equal(await fs.readFile(path.join(out, "d", `f${files - 1}`), "utf8"), `${files - 1}\n`.padEnd(size, "x"));
-      } finally {
-        process.off("worker", onWorker);
-      }
-      assert.equal(started, threads, `${files} files of ${size} bytes`);
+      const out = path.join(tmp, `own-${files}-${size}`);
+      const { value: r, threads: counted } = await countThreads(() => extractArchive(bufferStream(tgz), out));
+      assert.equal(r.files, files);
+      assert.equal((await fs.readdir(path.join(out, "d"))).length, files);
+      assert.equal(await fs.readFile(path.join(out, "d", `f${files - 1}`), "utf8"), `${files - 1}\n`.padEnd(size, "x"));
+      assert.equal(counted, threads, `${files} files of ${size} bytes`);
     }
   });
 
