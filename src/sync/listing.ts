@@ -318,6 +318,43 @@ export interface RemoteListOptions {
   signal?: AbortSignal;
   /** The last agreed state's files and which keys may be held as marks on them (see {@link KnownFiles}). */
   known?: KnownFiles;
+  /** The listing itself when already started ({@link startListing}); by default listed here. */
+  entries?: AsyncIterable<RemoteEntry>;
+}
+
+/** A cloud listing already under way (see {@link startListing}). */
+export interface StartedListing {
+  /** The listing, from its first entry. */
+  entries: AsyncIterable<RemoteEntry>;
+  /** Ends it where it is never read (its resources, a walk's thread included, are let go). */
+  cancel(): Promise<void>;
+}
+
+/**
+ * Starts listing `dir` (recursively) before the caller is ready to read it: its first entries are
+ * asked for at once, so a cloud provider's first page request is under way while the caller reads
+ * its state.
+ */
+export function startListing(provider: StorageProvider, dir: string, signal?: AbortSignal): StartedListing {
+  const it = provider.list(dir, { recursive: true, signal })[Symbol.asyncIterator]();
+  let first: Promise<IteratorResult<RemoteEntry>> | undefined = it.next();
+  // Its failure is seen by whoever reads it; until then it is not an unhandled rejection.
+  first.catch(() => undefined);
+  const entries: AsyncIterableIterator<RemoteEntry> = {
+    next: () => {
+      const p = first ?? it.next();
+      first = undefined;
+      return p;
+    },
+    return: async (value?: unknown) => (await it.return?.(value)) ?? { value: undefined, done: true },
+    [Symbol.asyncIterator]: () => entries,
+  };
+  return {
+    entries,
+    cancel: async () => {
+      await it.return?.().catch(() => undefined);
+    },
+  };
 }
 
 /** Longest name (one path segment) a workspace file system holds, in bytes. */
@@ -340,7 +377,7 @@ export async function listRemote(provider: StorageProvider, dir: string, options
   const files = new FileIndex<RemoteFile>(options.known?.files, remoteFromState);
   const keepIfKnown = knownKeeper(files, options.known, options.keyOf, (f, s) => remoteMatches(s.remote, f));
   try {
-    for await (const e of provider.list(dir, { recursive: true, signal: options.signal })) {
+    for await (const e of options.entries ?? provider.list(dir, { recursive: true, signal: options.signal })) {
       if (!isSafeRelativePath(e.path)) {
         // A key such as `share/../../etc/x` must never become a path outside the workspace.
         block(e.path, "unsafe name (empty, `.` or `..` component, backslash or NUL): skipped");

@@ -6,7 +6,8 @@ import { WorkspaceSyncError, toWorkspaceSyncError } from "../errors.js";
 import { bootId } from "../util/boot-id.js";
 import { localChanged } from "./deltas.js";
 import { stateKeys } from "./file-index.js";
-import { listLocal, listRemote, resolveClashes, type KnownFiles } from "./listing.js";
+import { listLocal, listRemote, resolveClashes, startListing, type KnownFiles } from "./listing.js";
+import type { RemoteEntry } from "../providers/types.js";
 import { protectedPrefixes, type Prepared, type RunContext } from "./run-context.js";
 import { applyBlocked } from "./scope.js";
 import { loadState, pathRecord } from "./state.js";
@@ -14,6 +15,18 @@ import type { SkipNote, StateEntry } from "./types.js";
 
 /** Loads the state and both listings, resolves clashes and scope; throws (nothing changed) when a listing fails. */
 export async function prepare(ctx: RunContext): Promise<Prepared> {
+  // The cloud listing starts first: a cloud provider's first page request is under way while the
+  // state is read (~0.15 s of the main thread for 40 000 files).
+  const remoteListing = startListing(ctx.provider, ctx.remoteDir, ctx.signal);
+  try {
+    return await prepareWith(ctx, remoteListing.entries);
+  } finally {
+    // A no-op once read to the end; ends a listing never read (the state failed to load).
+    await remoteListing.cancel();
+  }
+}
+
+async function prepareWith(ctx: RunContext, remoteEntries: AsyncIterable<RemoteEntry>): Promise<Prepared> {
   let state = await loadState(ctx.stateFile, ctx.identity, (m) => ctx.logger.warn(`[workspace-sync] ${m}`));
   if (state && state.mode !== ctx.mode) {
     ctx.logger.info(`[workspace-sync] Mode changed from ${state.mode} to ${ctx.mode}: this run merges without deleting`);
@@ -50,7 +63,7 @@ export async function prepare(ctx: RunContext): Promise<Prepared> {
       signal: ctx.signal,
       known,
     }),
-    listRemote(ctx.provider, ctx.remoteDir, { filter: ctx.filter, keyOf: ctx.keyOf, signal: ctx.signal, known }),
+    listRemote(ctx.provider, ctx.remoteDir, { filter: ctx.filter, keyOf: ctx.keyOf, signal: ctx.signal, known, entries: remoteEntries }),
   ]);
   if (localRes.status === "rejected") {
     throw wrapListingError(localRes.reason, `the workspace ${ctx.workspace}`);

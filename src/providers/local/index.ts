@@ -127,7 +127,7 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
         g.renameSync(tmp, rel, { parentChecked: true });
       }
       options.onProgress?.(Number(st.size));
-      return entryOf(rel, st);
+      return entryOfStats(rel, st);
     } catch (err) {
       fsSync.rmSync(tmp, { force: true });
       throw isLocalNameProblem(err) && err instanceof LocalPathError ? err : toWorkspaceSyncError(err);
@@ -142,13 +142,13 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
 
 
     list(dir: string, options: ListOptions = {}): AsyncIterable<RemoteEntry> {
-      return walkFolder(abs(dir), { recursive: options.recursive ?? true, signal: options.signal, hidden: (name) => kindOf(name) === "own", entryOf });
+      return walkFolder(abs(dir), { recursive: options.recursive ?? true, signal: options.signal, token, entryOf });
     },
 
     async stat(p: string): Promise<RemoteEntry | undefined> {
       try {
         const st = await fsp.stat(abs(p), { bigint: true });
-        return st.isFile() ? entryOf(normalizeRemotePath(p), st) : undefined;
+        return st.isFile() ? entryOfStats(normalizeRemotePath(p), st) : undefined;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "ENOENT" || (err as NodeJS.ErrnoException).code === "ENOTDIR") return undefined;
         throw toWorkspaceSyncError(err);
@@ -250,7 +250,7 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
         throw isLocalNameProblem(err) && err instanceof LocalPathError ? err : toWorkspaceSyncError(err);
       }
       // The same inode under its final name (rename and link keep it).
-      return entryOf(rel, st);
+      return entryOfStats(rel, st);
     },
 
     async delete(p: string): Promise<void> {
@@ -344,16 +344,20 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
 }
 
 /** A listed file: the mtime at the file system's full precision (nanoseconds), compared at the microsecond this library can set. */
-function entryOf(rel: string, st: BigIntStats): RemoteEntry {
-  const size = Number(st.size);
+function entryOf(rel: string, size: number, mtimeNs: bigint, ino: bigint): RemoteEntry {
   return {
     path: rel,
     size,
-    mtime: dateFromNs(st.mtimeNs),
-    mtimeNs: st.mtimeNs,
+    mtime: dateFromNs(mtimeNs),
+    mtimeNs,
     mtimePrecisionNs: SET_MTIME_PRECISION_NS,
     // Joined, not a template: a template of this length is a tree of V8 cons strings holding
     // every part (~220 bytes a file in a listing kept in memory); join makes one flat string (~80).
-    revision: [size, msFromNs(st.mtimeNs), st.ino].join(":"),
+    revision: [size, msFromNs(mtimeNs), ino].join(":"),
   };
+}
+
+/** {@link entryOf} from a file's metadata. */
+function entryOfStats(rel: string, st: BigIntStats): RemoteEntry {
+  return entryOf(rel, Number(st.size), st.mtimeNs, st.ino);
 }

@@ -1,0 +1,86 @@
+/**
+ * What the local walk does with one name, the same on the main thread (`walk.ts`) and on the walk
+ * thread (`walk-worker.ts`), and the messages between the two.
+ */
+import fs from "node:fs";
+import type { BigIntStats } from "node:fs";
+import { childPath, flatJoin } from "../../util/flat-join.js";
+import { PROVIDER_TEMP_PREFIX, providerTempKind } from "../../util/temp-names.js";
+
+/** Files posted per message by the walk thread (and names looked at per turn on the main thread). */
+export const WALK_BATCH = 512;
+
+/** A folder still to be read: its absolute path and its path in the listing. */
+export interface Folder {
+  abs: string;
+  rel: string;
+}
+
+/** Whether a name is never listed: this install's own temp files (`token` is its temp-name token). */
+export function hiddenName(token: string): (name: string) => boolean {
+  return (name) => name.startsWith(PROVIDER_TEMP_PREFIX) && providerTempKind(name, token)?.kind === "own";
+}
+
+/** What one name of `folder` is: a file (with its metadata), a folder, or nothing to list. */
+export type Seen = { kind: "file"; rel: string; st: BigIntStats } | { kind: "dir" };
+
+const DIR: Seen = { kind: "dir" };
+
+/**
+ * Looks at `name` in `folder` with a synchronous lstat (metadata is nearly always in the page
+ * cache, where a thread-pool round trip per file costs far more than the call). `undefined` for
+ * a name that vanished meanwhile and for anything neither a file nor a folder (links included);
+ * any other error is thrown.
+ */
+export function lookAt(folder: Folder, name: string): Seen | undefined {
+  let st: BigIntStats;
+  try {
+    // bigint: the nanoseconds rclone and the cloud's metadata keep (a double of ms cannot).
+    st = fs.lstatSync(childPath(folder.abs, name), { bigint: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+  if (st.isFile()) return { kind: "file", rel: folder.rel ? flatJoin(folder.rel, name) : name, st };
+  return st.isDirectory() ? DIR : undefined;
+}
+
+/** The sub-folders `names` of `folder`, in the order to push them on a walk's stack (last first). */
+export function subFolders(folder: Folder, names: readonly string[]): Folder[] {
+  const out: Folder[] = [];
+  for (let i = names.length - 1; i >= 0; i--) {
+    const name = names[i]!;
+    out.push({ abs: childPath(folder.abs, name), rel: folder.rel ? `${folder.rel}/${name}` : name });
+  }
+  return out;
+}
+
+/** Start data of the walk thread. */
+export interface WalkWorkerData {
+  /** The folders left to walk, as a stack (the next one last). */
+  folders: Folder[];
+  recursive: boolean;
+  /** The install's temp-name token (its own temp files are not listed). */
+  token: string;
+  /** Two Int32 slots: batches posted and not yet taken, and a stop flag. */
+  control: SharedArrayBuffer;
+  /** Batches the thread may have posted and not yet taken before it waits. */
+  limit: number;
+  /** The process runs under the bin's heap policy: applied on the thread too. */
+  smallHeap: boolean;
+}
+
+/** Files found, as parallel arrays. */
+export interface WalkBatch {
+  t: "batch";
+  paths: string[];
+  sizes: Float64Array;
+  mtimes: BigInt64Array;
+  inos: BigUint64Array;
+}
+
+/** What the walk thread posts: batches, then the end or the error that stopped it. */
+export type WalkMessage =
+  | WalkBatch
+  | { t: "end" }
+  | { t: "error"; message: string; code?: string; path?: string; syscall?: string; errno?: number };

@@ -1,0 +1,97 @@
+/**
+ * The thread side of a local walk handed off by `walk.ts` (see `walk-thread.ts`): it walks the
+ * folders it was given in the same order as the main thread would (depth-first, names sorted, a
+ * folder's files before its sub-folders) and posts the files in batches. Each batch is one
+ * message of parallel arrays (paths, sizes, mtimes in nanoseconds, inode numbers): a few objects
+ * a batch to copy across, not one a file.
+ *
+ * Batches not yet taken are counted in shared memory: past {@link WalkShared.limit} the thread
+ * sleeps until the main thread takes one, so a main thread busy elsewhere never finds the whole
+ * listing queued in its heap.
+ */
+import fs from "node:fs";
+import { parentPort, workerData } from "node:worker_threads";
+import { applySmallHeapPolicy } from "../../util/heap-policy.js";
+import { type Folder, type WalkBatch, type WalkMessage, type WalkWorkerData, WALK_BATCH, hiddenName, lookAt, subFolders } from "./walk-look.js";
+
+const data = workerData as WalkWorkerData;
+if (data.smallHeap) applySmallHeapPolicy();
+const ctl = new Int32Array(data.control);
+const hidden = hiddenName(data.token);
+
+/** Slots of {@link WalkWorkerData.control}: batches posted and not yet taken; set to 1 to stop. */
+const PENDING = 0;
+const STOP = 1;
+
+function post(message: WalkMessage, transfer: ArrayBuffer[] = []): void {
+  parentPort?.postMessage(message, transfer);
+}
+
+/** Waits while too many batches are queued; false when the main thread asked to stop. */
+function mayGoOn(): boolean {
+  for (;;) {
+    if (Atomics.load(ctl, STOP) !== 0) return false;
+    const pending = Atomics.load(ctl, PENDING);
+    if (pending < data.limit) return true;
+    // Woken by the main thread taking a batch or stopping; the timeout is a safety net only.
+    Atomics.wait(ctl, PENDING, pending, 1000);
+  }
+}
+
+function run(): void {
+  const stack: Folder[] = data.folders.slice();
+  let paths: string[] = [];
+  let sizes = new Float64Array(WALK_BATCH);
+  let mtimes = new BigInt64Array(WALK_BATCH);
+  let inos = new BigUint64Array(WALK_BATCH);
+  const flush = (): boolean => {
+    if (paths.length === 0) return true;
+    const n = paths.length;
+    const batch: WalkBatch = { t: "batch", paths, sizes: sizes.subarray(0, n), mtimes: mtimes.subarray(0, n), inos: inos.subarray(0, n) };
+    Atomics.add(ctl, PENDING, 1);
+    post(batch, [sizes.buffer, mtimes.buffer, inos.buffer] as ArrayBuffer[]);
+    paths = [];
+    sizes = new Float64Array(WALK_BATCH);
+    mtimes = new BigInt64Array(WALK_BATCH);
+    inos = new BigUint64Array(WALK_BATCH);
+    return mayGoOn();
+  };
+  for (;;) {
+    const folder = stack.pop();
+    if (folder === undefined) break;
+    let names: string[];
+    try {
+      names = fs.readdirSync(folder.abs);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT" && folder.rel === "") continue; // a missing root lists as empty
+      throw err;
+    }
+    names.sort();
+    const subdirs: string[] = [];
+    for (const name of names) {
+      if (hidden(name)) continue;
+      const seen = lookAt(folder, name);
+      if (seen === undefined) continue;
+      if (seen.kind === "dir") {
+        if (data.recursive) subdirs.push(name);
+        continue;
+      }
+      const i = paths.length;
+      paths.push(seen.rel);
+      sizes[i] = Number(seen.st.size);
+      mtimes[i] = seen.st.mtimeNs;
+      inos[i] = seen.st.ino;
+      if (paths.length === WALK_BATCH && !flush()) return;
+    }
+    stack.push(...subFolders(folder, subdirs));
+  }
+  if (flush()) post({ t: "end" });
+}
+
+try {
+  run();
+} catch (err) {
+  const e = err as NodeJS.ErrnoException;
+  // The fields the main thread turns into the same typed error a walk on its own thread throws.
+  post({ t: "error", message: e?.message ?? String(err), code: e?.code, path: e?.path, syscall: e?.syscall, errno: e?.errno });
+}

@@ -1,0 +1,190 @@
+/**
+ * A large local walk moves to a thread of its own (`providers/local/walk-thread.ts`) after
+ * WALK_INLINE_NAMES names: the same entries in the same order as a walk on the calling thread,
+ * its own temp files hidden there too, the thread waiting while its reader is behind, an error
+ * on the thread thrown as the same typed error, and the thread gone after an abort, an early end
+ * or the end.
+ */
+import assert from "node:assert/strict";
+import { promises as fsp } from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import type { TestContext } from "node:test";
+import type { Worker } from "node:worker_threads";
+import { WorkspaceSyncError } from "../src/errors.js";
+import { createLocalProvider } from "../src/providers/local/index.js";
+import { silentLogger } from "../src/logger.js";
+import { WALK_INLINE_NAMES, walkFolder, type WalkOptions } from "../src/providers/local/walk.js";
+import type { RemoteEntry } from "../src/providers/types.js";
+import { installToken, providerTempName } from "../src/util/temp-names.js";
+import { countThreads } from "./support/threads.js";
+import { tempDir as makeTempDir } from "./support/tree.js";
+
+async function tempDir(t: TestContext): Promise<string> {
+  const { dir, cleanup } = await makeTempDir("ws-walk-thread-");
+  t.after(cleanup);
+  return dir;
+}
+
+/** `n` empty files named f00000… in `dir`. */
+async function files(dir: string, n: number, prefix = "f"): Promise<void> {
+  await fsp.mkdir(dir, { recursive: true });
+  for (let i = 0; i < n; i += 256) {
+    await Promise.all(Array.from({ length: Math.min(256, n - i) }, (_, j) => fsp.writeFile(path.join(dir, `${prefix}${String(i + j).padStart(5, "0")}`), String(i + j))));
+  }
+}
+
+/** What a listing says of each file, in order: path, size, time and revision. */
+async function listing(it: AsyncIterable<RemoteEntry>): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of it) out.push(`${e.path} ${e.size} ${String(e.mtimeNs)} ${e.mtime?.toISOString()} ${e.revision}`);
+  return out;
+}
+
+const token = "00112233445566ff";
+const entryOf = (rel: string, size: number, mtimeNs: bigint, ino: bigint): RemoteEntry => ({ path: rel, size, mtimeNs, mtime: new Date(Number(mtimeNs / 1_000_000n)), revision: String(ino) });
+const walk = (root: string, extra: Partial<WalkOptions> = {}): AsyncIterableIterator<RemoteEntry> => walkFolder(root, { recursive: true, token, entryOf, ...extra });
+
+/** Runs `fn`; resolves with its value and, for each worker thread the process started meanwhile, a promise of its exit. */
+async function withThreads<T>(fn: () => Promise<T>): Promise<{ value: T; exits: Promise<void>[] }> {
+  const exits: Promise<void>[] = [];
+  const onThread = (w: Worker): void => void exits.push(new Promise((resolve) => w.once("exit", () => resolve())));
+  process.on("worker", onThread);
+  try {
+    return { value: await fn(), exits };
+  } finally {
+    process.off("worker", onThread);
+  }
+}
+
+test("a walk on its thread lists exactly what a walk on the calling thread lists, in the same order", async (t) => {
+  const root = await tempDir(t);
+  // Nested folders, empty ones, files beside folders, this install's temp files (hidden) and
+  // another install's (listed), names that sort differently by code unit and by locale.
+  for (const f of ["b.txt", "a/z.txt", "a/b/c.txt", "a/a.txt", "a/b/a.txt", "c/x.txt", "a.txt", "a/c/d/e.txt", "A/é.txt", "A/e.txt", "Z/_.txt"]) {
+    await fsp.mkdir(path.dirname(path.join(root, f)), { recursive: true });
+    await fsp.writeFile(path.join(root, f), f);
+  }
+  await fsp.mkdir(path.join(root, "empty/deeper"), { recursive: true });
+  await files(path.join(root, "m/many"), 1300);
+  await fsp.writeFile(path.join(root, "a/b", providerTempName(token, "c.txt")), "in flight");
+  const other = providerTempName("0123456789abcdef", "q.txt");
+  await fsp.writeFile(path.join(root, "m", other), "another install's");
+  await fsp.symlink("a", path.join(root, "link-to-a"));
+
+  const { value: inline, threads: none } = await countThreads(() => listing(walk(root, { inlineNames: Infinity })));
+  assert.equal(none, 0);
+  assert.equal(inline.length, 11 + 1300 + 1);
+  assert.ok(inline.some((l) => l.startsWith(`m/${other} `)), "another install's temp file is listed");
+  assert.ok(!inline.some((l) => l.includes(token)), "this install's temp file is hidden");
+  assert.ok(!inline.some((l) => l.startsWith("link-to-a")), "links are not listed");
+  // Names looked at once each folder is read: root 9, A 11, Z 12, a 16, a/b 19, a/c 20, a/c/d 21,
+  // c 22, empty 23, empty/deeper 23, m 25, m/many 1325. The walk moves to its thread after the
+  // folder that uses up `inlineNames`.
+  for (const at of [0, 10, 11, 15, 19, 22, 24]) {
+    const { value: threaded, threads } = await countThreads(() => listing(walk(root, { inlineNames: at, threadAhead: 1 })));
+    assert.equal(threads, 1, `inlineNames ${at}: one thread`);
+    assert.deepEqual(threaded, inline, `inlineNames ${at}: the same listing`);
+  }
+  // Used up only in the last folder: nothing is left for a thread.
+  const late = await countThreads(() => listing(walk(root, { inlineNames: 26 })));
+  assert.equal(late.threads, 0);
+  assert.deepEqual(late.value, inline);
+  // Not recursive: the root's files only, no thread (nothing is left after the root).
+  const { value: top, threads: topThreads } = await countThreads(() => listing(walk(root, { inlineNames: 0, recursive: false })));
+  assert.deepEqual(
+    top.map((l) => l.split(" ")[0]),
+    ["a.txt", "b.txt"],
+  );
+  assert.equal(topThreads, 0);
+});
+
+test("the provider's listing moves to a thread only past WALK_INLINE_NAMES names", async (t) => {
+  const root = await tempDir(t);
+  const stateDir = await tempDir(t);
+  const provider = createLocalProvider({ root }, { logger: silentLogger, stateDir });
+  await files(path.join(root, "d1"), 1000);
+  const small = await countThreads(() => listing(provider.list("")));
+  assert.equal(small.threads, 0, "a small folder never starts a thread");
+  const last = Math.ceil(WALK_INLINE_NAMES / 1000) + 1;
+  for (let i = 2; i <= last; i++) await files(path.join(root, `d${i}`), 1000);
+  await fsp.writeFile(path.join(root, `d${last}`, providerTempName(installToken(stateDir), "f00001")), "in flight");
+  const large = await countThreads(() => listing(provider.list("")));
+  assert.equal(large.threads, 1);
+  const expected = [];
+  for (let i = 1; i <= last; i++) for (let j = 0; j < 1000; j++) expected.push(`d${i}/f${String(j).padStart(5, "0")}`);
+  assert.deepEqual(
+    large.value.map((l) => l.split(" ")[0]),
+    expected,
+    "every file once, in order, the temp file hidden",
+  );
+  // The provider's entry of a file listed on the thread is the one its stat gives.
+  const stat = await provider.stat(`d${last}/f00999`);
+  assert.equal(large.value.at(-1), `d${last}/f00999 ${stat?.size} ${String(stat?.mtimeNs)} ${stat?.mtime?.toISOString()} ${stat?.revision}`);
+});
+
+test("the thread waits while its reader is behind, and an error on it is the walk's typed error", async (t) => {
+  const root = await tempDir(t);
+  // With one batch ahead, the thread has posted two of a/'s batches and waits before it reads b/.
+  await files(path.join(root, "a"), 1100);
+  await files(path.join(root, "b"), 10);
+  const { value: it, exits } = await withThreads(async () => {
+    const it = walk(root, { inlineNames: 0, threadAhead: 1 });
+    assert.equal((await it.next()).value?.path, "a/f00000");
+    return it;
+  });
+  assert.equal(exits.length, 1);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  // Had the thread not waited, it would have read b/ by now.
+  await fsp.rm(path.join(root, "b"), { recursive: true });
+  let seen = 1;
+  await assert.rejects(
+    async () => {
+      for (let r = await it.next(); !r.done; r = await it.next()) seen++;
+    },
+    (err: unknown) => err instanceof WorkspaceSyncError && err.code === "NOT_FOUND" && err.path === path.join(root, "b"),
+  );
+  // What the thread had posted before it stopped (the files of a/ not yet posted go with the error).
+  assert.ok(seen >= 1024 && seen <= 1100, `${seen} files of a/ first`);
+  assert.equal((await it.next()).done, true, "nothing after the error");
+  await Promise.all(exits);
+});
+
+test("an abort, an early end and the end each stop the thread", async (t) => {
+  const root = await tempDir(t);
+  await files(path.join(root, "a"), 1100);
+  await files(path.join(root, "b"), 1100);
+
+  const ac = new AbortController();
+  let seen = 0;
+  const aborted = await withThreads(() =>
+    assert.rejects(
+      async () => {
+        for await (const _ of walk(root, { inlineNames: 0, threadAhead: 1, signal: ac.signal })) if (++seen === 600) ac.abort();
+      },
+      (err: Error) => err.name === "AbortError" || (err instanceof WorkspaceSyncError && err.code === "ABORTED"),
+    ),
+  );
+  assert.equal(seen, 600, "nothing is read after the abort");
+
+  const returned = await withThreads(async () => {
+    const it = walk(root, { inlineNames: 0, threadAhead: 1 });
+    assert.equal((await it.next()).value?.path, "a/f00000");
+    await it.return?.();
+    assert.equal((await it.next()).done, true, "nothing after return()");
+  });
+
+  const whole = await withThreads(() => listing(walk(root, { inlineNames: 0 })));
+  assert.equal(whole.value.length, 2200);
+  const exits = [...aborted.exits, ...returned.exits, ...whole.exits];
+  assert.equal(exits.length, 3, "one thread each");
+  // Each ends (the test would time out otherwise).
+  await Promise.all(exits);
+});
+
+test("a missing root lists as empty without a thread", async (t) => {
+  const root = await tempDir(t);
+  const { value, threads } = await countThreads(() => listing(walk(path.join(root, "missing"), { inlineNames: 0 })));
+  assert.deepEqual(value, []);
+  assert.equal(threads, 0);
+});
