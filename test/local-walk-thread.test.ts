@@ -182,6 +182,24 @@ test("an abort, an early end and the end each stop the thread", async (t) => {
   await Promise.all(exits);
 });
 
+test("a walk on its thread reports whether it passed over this install's temp files, only once it is whole", async (t) => {
+  const root = await tempDir(t);
+  await files(path.join(root, "a"), 600);
+  await files(path.join(root, "b"), 10);
+  const complete = async (extra: Partial<WalkOptions>, stopAfter = Infinity): Promise<boolean[]> => {
+    const calls: boolean[] = [];
+    let n = 0;
+    for await (const _ of walk(root, { inlineNames: 0, threadAhead: 1, onComplete: (saw) => calls.push(saw), ...extra })) if (++n >= stopAfter) break;
+    return calls;
+  };
+  assert.deepEqual(await complete({}), [false]);
+  assert.deepEqual(await complete({}, 300), [], "not whole: not reported");
+  // In b/, a folder the thread reads.
+  await fsp.writeFile(path.join(root, "b", providerTempName(token, "f00001")), "in flight");
+  assert.deepEqual(await complete({}), [true]);
+  assert.deepEqual(await complete({ inlineNames: Infinity }), [true], "the same on the calling thread");
+});
+
 test("a missing root lists as empty without a thread", async (t) => {
   const root = await tempDir(t);
   const { value, threads } = await countThreads(() => listing(walk(path.join(root, "missing"), { inlineNames: 0 })));

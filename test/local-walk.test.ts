@@ -79,3 +79,46 @@ test("a folder larger than one batch lists whole; break and abort end the walk",
   );
   assert.equal(seen, 10, "nothing is read after the abort");
 });
+
+test("a whole listing that passed over no temp file of this install spares the cleanup its pass, once", async (t) => {
+  const root = await tempDir(t);
+  const stateDir = await tempDir(t);
+  for (const f of ["a/x.txt", "b/y.txt", "z.txt"]) await put(root, f);
+  const provider = createLocalProvider({ root }, { logger: silentLogger, stateDir });
+  const token = installToken(stateDir);
+  /** A stale temp file of this install's in a/ (as a killed upload leaves). */
+  const leave = async (): Promise<void> => {
+    const tmp = path.join(root, "a", providerTempName(token, "x.txt"));
+    await fsp.writeFile(tmp, "partial");
+    const old = new Date(Date.now() - 3 * 86400_000);
+    await fsp.utimes(tmp, old, old);
+  };
+  const staleOnes = async (): Promise<number> => (await fsp.readdir(path.join(root, "a"))).filter((n) => n.startsWith(".ws-tmp-")).length;
+
+  // Listed whole, none found: the cleanup right after does not look (a file left since is not seen).
+  assert.equal((await paths(provider.list(""))).length, 3);
+  await leave();
+  assert.equal(await provider.cleanupIncomplete("", 1000), 0);
+  assert.equal(await staleOnes(), 1);
+  // Once: the next cleanup looks.
+  assert.equal(await provider.cleanupIncomplete("", 1000), 1);
+  assert.equal(await staleOnes(), 0);
+
+  // A listing that passed over one, a listing stopped early, one not recursive, one of another
+  // folder: none spares the cleanup.
+  const listings: (() => Promise<unknown>)[] = [
+    () => paths(provider.list("")),
+    async () => {
+      for await (const _ of provider.list("")) break;
+    },
+    () => paths(provider.list("", { recursive: false })),
+    () => paths(provider.list("b")),
+  ];
+  for (const [i, list] of listings.entries()) {
+    if (i === 0) await leave();
+    await list();
+    if (i > 0) await leave();
+    assert.equal(await provider.cleanupIncomplete("", 1000), 1, `listing ${i}`);
+    assert.equal(await staleOnes(), 0);
+  }
+});

@@ -47,6 +47,14 @@ const READ_BUFFER = 1024 * 1024;
 /** Names of one folder listed per turn of the event loop (see `walk.ts`). */
 export { WALK_YIELD_EVERY };
 
+/**
+ * How recent a complete listing that found none of the install's temp files must be for
+ * `cleanupIncomplete` to skip its own pass (a sync lists the cloud folder seconds before). Another
+ * process of the same install (the only one that makes such files) could leave one after the
+ * listing started: a sync holds its run lock throughout, and the window stays short for the rest.
+ */
+const CLEAN_WALK_TRUSTED_MS = 60_000;
+
 /** Largest file copied in with synchronous calls (see `writeSmallCopy`). */
 const SMALL_COPY_BYTES = 256 * 1024;
 
@@ -62,6 +70,11 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
   // provider's to follow): the same guard sync uses for the workspace.
   let guardPromise: Promise<WorkspaceFs> | undefined;
   const guard = (): Promise<WorkspaceFs> => (guardPromise ??= WorkspaceFs.open(root, "the local provider folder"));
+  /**
+   * Folders whose last complete recursive listing passed over none of this install's temp files,
+   * with when that listing started (see `cleanupIncomplete`).
+   */
+  const walkedClean = new Map<string, number>();
   const kindOf = (name: string): "own" | "other" | undefined => (name.startsWith(LOCAL_TEMP_PREFIX) ? providerTempKind(name, token)?.kind : undefined);
 
   const abs = (p: string): string => {
@@ -142,7 +155,14 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
 
 
     list(dir: string, options: ListOptions = {}): AsyncIterable<RemoteEntry> {
-      return walkFolder(abs(dir), { recursive: options.recursive ?? true, signal: options.signal, token, entryOf });
+      const base = abs(dir);
+      const recursive = options.recursive ?? true;
+      const started = Date.now();
+      const onComplete = (sawOwnTemp: boolean): void => {
+        if (recursive && !sawOwnTemp) walkedClean.set(base, started);
+        else walkedClean.delete(base);
+      };
+      return walkFolder(base, { recursive, signal: options.signal, token, entryOf, onComplete });
     },
 
     async stat(p: string): Promise<RemoteEntry | undefined> {
@@ -311,6 +331,12 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
       let removed = 0;
       const cutoff = Date.now() - olderThanMs;
       const base = abs(dir);
+      const walked = walkedClean.get(base);
+      walkedClean.delete(base);
+      // A whole listing of this folder, moments ago, passed over none of this install's temp
+      // files: none is left to find (a sync lists the folder, then cleans it; this saves it a
+      // second pass over every folder).
+      if (walked !== undefined && Date.now() - walked < CLEAN_WALK_TRUSTED_MS) return 0;
       /** The path a temp file was going to become, relative to `dir`. */
       const finalPath = (full: string, name: string): string => [...path.relative(base, path.dirname(full)).split(path.sep).filter(Boolean), name].join("/");
       const visit = async (d: string): Promise<void> => {

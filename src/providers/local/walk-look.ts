@@ -82,5 +82,5 @@ export interface WalkBatch {
 /** What the walk thread posts: batches, then the end or the error that stopped it. */
 export type WalkMessage =
   | WalkBatch
-  | { t: "end" }
+  | { t: "end"; sawOwnTemp: boolean }
   | { t: "error"; message: string; code?: string; path?: string; syscall?: string; errno?: number };

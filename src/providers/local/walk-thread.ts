@@ -32,6 +32,8 @@ export class WalkThread {
   #wake: (() => void) | undefined;
   #failure: unknown;
   #ended = false;
+  /** Whether the thread passed over any of the install's own temp files (known at the end). */
+  sawOwnTemp = false;
   #stopped = false;
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort = (): void => {
@@ -90,7 +92,10 @@ export class WalkThread {
         }
         this.#ended = true;
         this.#signal?.removeEventListener("abort", this.#onAbort);
-        if (m.t === "end") return undefined;
+        if (m.t === "end") {
+          this.sawOwnTemp = m.sawOwnTemp;
+          return undefined;
+        }
         throw toWorkspaceSyncError(Object.assign(new Error(m.message), { code: m.code, path: m.path, syscall: m.syscall, errno: m.errno }));
       }
       if (this.#failure !== undefined) {

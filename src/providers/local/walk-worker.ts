@@ -40,6 +40,7 @@ function mayGoOn(): boolean {
 
 function run(): void {
   const stack: Folder[] = data.folders.slice();
+  let sawOwnTemp = false;
   let paths: string[] = [];
   let sizes = new Float64Array(WALK_BATCH);
   let mtimes = new BigInt64Array(WALK_BATCH);
@@ -69,7 +70,10 @@ function run(): void {
     names.sort();
     const subdirs: string[] = [];
     for (const name of names) {
-      if (hidden(name)) continue;
+      if (hidden(name)) {
+        sawOwnTemp = true;
+        continue;
+      }
       const seen = lookAt(folder, name);
       if (seen === undefined) continue;
       if (seen.kind === "dir") {
@@ -85,7 +89,7 @@ function run(): void {
     }
     stack.push(...subFolders(folder, subdirs));
   }
-  if (flush()) post({ t: "end" });
+  if (flush()) post({ t: "end", sawOwnTemp });
 }
 
 try {

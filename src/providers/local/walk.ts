@@ -40,6 +40,8 @@ export interface WalkOptions {
   inlineNames?: number;
   /** Batches the walk's thread may post ahead of the reader before it waits (default `WALK_THREAD_AHEAD`). */
   threadAhead?: number;
+  /** Called once the walk has read everything, with whether it passed over any of the install's own temp files. */
+  onComplete?: (sawOwnTemp: boolean) => void;
 }
 
 /** One folder being read: its sorted names and how far they have been looked at. */
@@ -63,11 +65,15 @@ export function walkFolder(rootAbs: string, options: WalkOptions): AsyncIterable
   let done = false;
   let inlineLeft = options.inlineNames ?? WALK_INLINE_NAMES;
   let thread: WalkThread | undefined;
+  let sawOwnTemp = false;
 
   /** The thread's next batch into `batch`; false at the end. */
   const fromThread = async (t: WalkThread): Promise<boolean> => {
     const b = await t.next();
-    if (b === undefined) return false;
+    if (b === undefined) {
+      sawOwnTemp ||= t.sawOwnTemp;
+      return false;
+    }
     for (let i = 0; i < b.paths.length; i++) batch.push(options.entryOf(b.paths[i]!, b.sizes[i]!, b.mtimes[i]!, b.inos[i]!));
     return true;
   };
@@ -130,7 +136,10 @@ export function walkFolder(rootAbs: string, options: WalkOptions): AsyncIterable
     inlineLeft -= end - r.next;
     for (; r.next < end; r.next++) {
       const name = r.names[r.next]!;
-      if (hidden(name)) continue;
+      if (hidden(name)) {
+        sawOwnTemp = true;
+        continue;
+      }
       let seen;
       try {
         seen = lookAt(r, name);
@@ -158,7 +167,10 @@ export function walkFolder(rootAbs: string, options: WalkOptions): AsyncIterable
       }
       if (at >= batch.length) {
         try {
-          if (!(await fill())) end();
+          if (!(await fill())) {
+            end();
+            options.onComplete?.(sawOwnTemp);
+          }
         } catch (err) {
           end();
           throw err;
