@@ -6,10 +6,13 @@
  * or the end.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import type { TestContext } from "node:test";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Worker } from "node:worker_threads";
 import { WorkspaceSyncError } from "../src/errors.js";
 import { createLocalProvider } from "../src/providers/local/index.js";
@@ -198,6 +201,45 @@ test("a walk on its thread reports whether it passed over this install's temp fi
   await fsp.writeFile(path.join(root, "b", providerTempName(token, "f00001")), "in flight");
   assert.deepEqual(await complete({}), [true]);
   assert.deepEqual(await complete({ inlineNames: Infinity }), [true], "the same on the calling thread");
+});
+
+test("a listing dropped half-read never keeps its process alive, and its thread ends once the listing is collected", async (t) => {
+  const root = await tempDir(t);
+  await files(path.join(root, "a"), 1100);
+  await files(path.join(root, "b"), 10);
+  const walkJs = pathToFileURL(fileURLToPath(new URL("../src/providers/local/walk.js", import.meta.url))).href;
+  /** Runs `body` after one entry of a walk on its thread was read (no return(), no abort); what it printed and how it ended. */
+  const child = async (flags: string[], body: string): Promise<{ out: string; code: number | null; signal: NodeJS.Signals | null }> => {
+    const script = `
+      import { walkFolder } from ${JSON.stringify(walkJs)};
+      let exited = false;
+      process.on("worker", (w) => w.once("exit", () => (exited = true)));
+      let it = walkFolder(${JSON.stringify(root)}, { recursive: true, token: "00112233445566ff", inlineNames: 0, threadAhead: 1, entryOf: (p) => ({ path: p, size: 0 }) });
+      process.stdout.write((await it.next()).value.path);
+      ${body}
+    `;
+    // Options a worker refuses (--input-type): the thread must start without the process's.
+    const p = spawn(process.execPath, [...flags, "--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    p.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => p.kill("SIGKILL"), 20_000);
+    const [code, signal] = (await once(p, "exit")) as [number | null, NodeJS.Signals | null];
+    clearTimeout(timer);
+    return { out, code, signal };
+  };
+  // Still referenced, never finished: the thread waits (one batch ahead) and the process ends anyway.
+  assert.deepEqual(await child([], "globalThis.kept = it;"), { out: "a/f00000", code: 0, signal: null });
+  // Dropped and collected: the thread is stopped.
+  const collected = await child(
+    ["--expose-gc"],
+    `it = undefined;
+      for (let i = 0; i < 20 && !exited; i++) {
+        globalThis.gc();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      process.stdout.write(exited ? " stopped" : " still running");`,
+  );
+  assert.deepEqual(collected, { out: "a/f00000 stopped", code: 0, signal: null });
 });
 
 test("a missing root lists as empty without a thread", async (t) => {

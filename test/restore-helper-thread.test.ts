@@ -6,9 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { HELPER_THREAD_MIN_BYTES, type HelperThreadMode } from "../src/backup/index.js";
 import { wantsHelperThread } from "../src/backup/helper-thread.js";
 import { runBackup, runRestore, verifySnapshots, type ConfigInput } from "../src/index.js";
@@ -74,6 +76,29 @@ describe("the helper thread of a restore and a verify", () => {
       assert.equal(r.value.snapshots.length, 1);
       assert.equal(r.value.snapshots[0]?.ok, true);
       assert.equal(r.threads, verifyThreads);
+    });
+  }
+
+  // A host started with Node options a worker refuses: the threads are started without the
+  // process's options (they used to inherit them and die at start, failing the restore).
+  for (const mode of ["always", "auto"] as const) {
+    it(`restores in a host run as \`node --input-type=module -e\`, helperThread ${mode} (a thread of its own: the helper, or the extractor's file thread)`, async () => {
+      const s = snapshots.many;
+      const restoreTo = path.join(dir, `restore-eval-${mode}`);
+      const indexJs = pathToFileURL(fileURLToPath(new URL("../src/index.js", import.meta.url))).href;
+      const params = { syncConfig: s.cfg, workspaceDir: s.ws, stateDir: stateDir(), snapshotName: s.name, restoreTo, helperThread: mode };
+      const script = `
+        import { runRestore } from ${JSON.stringify(indexJs)};
+        let threads = 0;
+        process.on("worker", () => threads++);
+        const r = await runRestore(${JSON.stringify(params)});
+        process.stdout.write(JSON.stringify({ ok: r.ok, error: r.ok ? undefined : r.error, threads }));
+      `;
+      const child = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 60_000 });
+      assert.equal(child.status, 0, child.stderr);
+      const out = JSON.parse(child.stdout) as { ok: boolean; error?: string; threads: number };
+      assert.deepEqual(out, { ok: true, threads: 1 });
+      assert.deepEqual(treeDiff(await treeFingerprint(path.join(restoreTo, path.basename(s.ws))), await treeFingerprint(s.ws)), []);
     });
   }
 

@@ -24,7 +24,7 @@
  */
 import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
 import { WorkspaceSyncError } from "../errors.js";
-import { workerModuleAvailable } from "../util/worker-module.js";
+import { WORKER_EXEC_ARGV, workerModuleAvailable } from "../util/worker-module.js";
 import { writeNewFileSync } from "./write-new-file.js";
 
 /** A batch of files sent to the worker; `data` holds their bytes one after the other. */
@@ -250,6 +250,7 @@ export class SmallFileWriter {
       // Small heap limits: the worker holds a batch at a time and allocates next to nothing.
       const worker = new Worker(WORKER_URL, {
         workerData: { ...shared, port: channel.port2 },
+        execArgv: WORKER_EXEC_ARGV,
         transferList: [channel.port2],
         resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 },
       });

@@ -6,7 +6,7 @@
 import { Worker } from "node:worker_threads";
 import { WorkspaceSyncError, errorMessage, throwIfAborted, toWorkspaceSyncError } from "../../errors.js";
 import { smallHeapPolicyApplied } from "../../util/heap-policy.js";
-import { workerModuleAvailable } from "../../util/worker-module.js";
+import { WORKER_EXEC_ARGV, workerModuleAvailable } from "../../util/worker-module.js";
 import type { Folder, WalkBatch, WalkMessage, WalkWorkerData } from "./walk-look.js";
 
 const WORKER_URL = new URL("./walk-worker.js", import.meta.url);
@@ -53,7 +53,7 @@ export class WalkThread {
       smallHeap: smallHeapPolicyApplied(),
     };
     // Small heaps: the thread holds one folder's names and one batch at a time.
-    this.#worker = new Worker(WORKER_URL, { workerData, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 64 } });
+    this.#worker = new Worker(WORKER_URL, { workerData, execArgv: WORKER_EXEC_ARGV, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 64 } });
     this.#worker.on("message", (m: WalkMessage) => {
       this.#queue.push(m);
       this.#wakeUp();
@@ -68,6 +68,9 @@ export class WalkThread {
       this.#wakeUp();
     });
     signal?.addEventListener("abort", this.#onAbort, { once: true });
+    // It keeps the process alive only while a reader waits for it (see `next`): a listing its
+    // reader dropped half-read never holds the process open.
+    this.#worker.unref();
   }
 
   /**
@@ -103,7 +106,12 @@ export class WalkThread {
         throw this.#failure instanceof WorkspaceSyncError ? this.#failure : walkThreadStopped(this.#failure);
       }
       if (this.#stopped) throw walkThreadStopped("stopped");
-      await new Promise<void>((resolve) => (this.#wake = resolve));
+      this.#worker.ref();
+      try {
+        await new Promise<void>((resolve) => (this.#wake = resolve));
+      } finally {
+        this.#worker.unref();
+      }
     }
   }
 

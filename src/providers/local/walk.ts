@@ -28,6 +28,9 @@ export const WALK_YIELD_EVERY = WALK_BATCH;
  */
 export const WALK_INLINE_NAMES = 4096;
 
+/** Stops the thread of a walk whose reader dropped it unfinished (it no longer keeps the process alive, but would hold its memory). */
+const dropped = new FinalizationRegistry<WalkThread>((thread) => thread.stop());
+
 /** What a walk needs from its provider. */
 export interface WalkOptions {
   recursive: boolean;
@@ -84,7 +87,10 @@ export function walkFolder(rootAbs: string, options: WalkOptions): AsyncIterable
     if (inlineLeft > 0 || reading !== undefined || stack.length === 0 || stack[0]!.rel === "") return false;
     inlineLeft = Infinity;
     thread = WalkThread.start(stack, { recursive: options.recursive, token: options.token, signal: options.signal, ahead: options.threadAhead });
-    if (thread) stack = [];
+    if (thread) {
+      stack = [];
+      dropped.register(iterator, thread, iterator);
+    }
     return thread !== undefined;
   };
 
@@ -154,7 +160,10 @@ export function walkFolder(rootAbs: string, options: WalkOptions): AsyncIterable
   const end = (): void => {
     done = true;
     batch = [];
-    thread?.stop();
+    if (thread) {
+      thread.stop();
+      dropped.unregister(iterator);
+    }
   };
   const finished: IteratorResult<RemoteEntry> = { value: undefined, done: true };
   const iterator: AsyncIterableIterator<RemoteEntry> = {
