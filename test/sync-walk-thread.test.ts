@@ -14,7 +14,7 @@ import { syncSettings } from "./sync-suite.js";
 import { countThreads } from "./support/threads.js";
 import { tempDir } from "./support/tree.js";
 
-test("a bisync over a large local cloud folder finds every change on both sides through the walk's thread", async (t) => {
+test("a bisync over a large local cloud folder finds every change on both sides through the walk's thread", { timeout: 60_000 }, async (t) => {
   const { dir, cleanup } = await tempDir("ws-sync-walk-thread-");
   t.after(cleanup);
   const ws = path.join(dir, "ws");

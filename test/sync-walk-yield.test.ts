@@ -77,6 +77,26 @@ test("a walk of one large folder gives the event loop a turn every WALK_YIELD_EV
   assert.ok(remoteMost <= PROVIDER_YIELD_EVERY, `the provider walk yielded ${remoteMost} entries without a turn of the event loop`);
 });
 
+test("the provider walk gives the event loop a turn every WALK_YIELD_EVERY names across many small folders too", async (t) => {
+  const { dir, cleanup } = await tempDir("ws-walk-yield-small-");
+  t.after(cleanup);
+  // 60 folders of 20 files: no folder alone is large enough to yield inside it.
+  for (let d = 0; d < 60; d++) {
+    await fsp.mkdir(path.join(dir, `d${d}`));
+    await Promise.all(Array.from({ length: 20 }, (_, i) => fsp.writeFile(path.join(dir, `d${d}`, `f${i}`), "x")));
+  }
+  const provider = createLocalProvider({ root: dir });
+  const turns = stretches();
+  let n = 0;
+  for await (const _ of provider.list("", { recursive: true })) {
+    turns.seen();
+    n++;
+  }
+  const most = turns.stop();
+  assert.equal(n, 1200);
+  assert.ok(most <= PROVIDER_YIELD_EVERY, `the provider walk yielded ${most} entries without a turn of the event loop`);
+});
+
 test("a worker pool whose calls never wait still lets timers run (every EVENT_LOOP_TURN_MS)", async () => {
   let timerRanAt = -1;
   let done = 0;

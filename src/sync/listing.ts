@@ -326,7 +326,11 @@ export interface RemoteListOptions {
 export interface StartedListing {
   /** The listing, from its first entry. */
   entries: AsyncIterable<RemoteEntry>;
-  /** Ends it where it is never read (its resources, a walk's thread included, are let go). */
+  /**
+   * Ends it: where it was never read or not to its end, its request in flight is aborted and its
+   * resources (a walk's thread included) are let go; after a whole read it only lets go of the
+   * caller's signal. Call it once the listing is done with, whatever happened.
+   */
   cancel(): Promise<void>;
 }
 
@@ -336,7 +340,13 @@ export interface StartedListing {
  * its state.
  */
 export function startListing(provider: StorageProvider, dir: string, signal?: AbortSignal): StartedListing {
-  const it = provider.list(dir, { recursive: true, signal })[Symbol.asyncIterator]();
+  // A signal of its own, so that `cancel` ends a request in flight (an async generator's
+  // `return()` waits behind the `next()` it is in), and the caller's still ends it.
+  const ac = new AbortController();
+  const follow = (): void => ac.abort(signal?.reason);
+  if (signal?.aborted) follow();
+  else signal?.addEventListener("abort", follow, { once: true });
+  const it = provider.list(dir, { recursive: true, signal: ac.signal })[Symbol.asyncIterator]();
   let first: Promise<IteratorResult<RemoteEntry>> | undefined = it.next();
   // Its failure is seen by whoever reads it; until then it is not an unhandled rejection.
   first.catch(() => undefined);
@@ -352,6 +362,9 @@ export function startListing(provider: StorageProvider, dir: string, signal?: Ab
   return {
     entries,
     cancel: async () => {
+      signal?.removeEventListener("abort", follow);
+      // (Nothing listens any more once the listing was read to its end.)
+      ac.abort();
       await it.return?.().catch(() => undefined);
     },
   };

@@ -49,9 +49,11 @@ export { WALK_YIELD_EVERY };
 
 /**
  * How recent a complete listing that found none of the install's temp files must be for
- * `cleanupIncomplete` to skip its own pass (a sync lists the cloud folder seconds before). Another
- * process of the same install (the only one that makes such files) could leave one after the
- * listing started: a sync holds its run lock throughout, and the window stays short for the rest.
+ * `cleanupIncomplete` to skip its own pass (a sync lists the cloud folder seconds before). Only a
+ * process of the same install makes such files; one could leave one behind after the listing
+ * started (another sync from the same state folder into the same cloud folder, another run's
+ * failed removal), and a temp file's mtime is the source's, so it may look stale at once. Skipping
+ * then only leaves it to the next cleanup: this never removes anything.
  */
 const CLEAN_WALK_TRUSTED_MS = 60_000;
 
@@ -158,6 +160,8 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
       const base = abs(dir);
       const recursive = options.recursive ?? true;
       const started = Date.now();
+      // Only a listing that ends whole says anything; until then the folder is not known clean.
+      walkedClean.delete(base);
       const onComplete = (sawOwnTemp: boolean): void => {
         if (recursive && !sawOwnTemp) walkedClean.set(base, started);
         else walkedClean.delete(base);
@@ -334,8 +338,8 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
       const walked = walkedClean.get(base);
       walkedClean.delete(base);
       // A whole listing of this folder, moments ago, passed over none of this install's temp
-      // files: none is left to find (a sync lists the folder, then cleans it; this saves it a
-      // second pass over every folder).
+      // files (a sync lists the folder, then cleans it): this spares it a second pass over every
+      // folder. One left since waits for the next cleanup (see CLEAN_WALK_TRUSTED_MS).
       if (walked !== undefined && Date.now() - walked < CLEAN_WALK_TRUSTED_MS) return 0;
       /** The path a temp file was going to become, relative to `dir`. */
       const finalPath = (full: string, name: string): string => [...path.relative(base, path.dirname(full)).split(path.sep).filter(Boolean), name].join("/");

@@ -55,6 +55,11 @@ export function subFolders(folder: Folder, names: readonly string[]): Folder[] {
   return out;
 }
 
+/** `to.push(...from)` without spreading (a folder may hold more sub-folders than a call takes arguments). */
+export function pushAll<T>(to: T[], from: readonly T[]): void {
+  for (const x of from) to.push(x);
+}
+
 /** Start data of the walk thread. */
 export interface WalkWorkerData {
   /** The folders left to walk, as a stack (the next one last). */

@@ -22,6 +22,22 @@ export interface WalkThreadOptions {
   signal?: AbortSignal;
   /** Batches posted ahead before the thread waits (default {@link WALK_THREAD_AHEAD}). */
   ahead?: number;
+  /** The thread's module (default `walk-worker.js`; tests give one that fails). */
+  module?: URL;
+}
+
+/**
+ * The thread failed before it posted anything (it could not start, or its module failed to load):
+ * the caller walks `folders` itself, as where the module is missing.
+ */
+export class WalkThreadUnavailable extends Error {
+  constructor(
+    /** The folders handed to the thread, as given. */
+    readonly folders: Folder[],
+    cause: unknown,
+  ) {
+    super(`the walk thread could not start: ${errorMessage(cause)}`, { cause });
+  }
 }
 
 /** See the module comment. */
@@ -32,6 +48,9 @@ export class WalkThread {
   #wake: (() => void) | undefined;
   #failure: unknown;
   #ended = false;
+  /** Whether anything came from the thread (until then a failure is {@link WalkThreadUnavailable}). */
+  #heard = false;
+  readonly #folders: Folder[];
   /** Whether the thread passed over any of the install's own temp files (known at the end). */
   sawOwnTemp = false;
   #stopped = false;
@@ -41,7 +60,8 @@ export class WalkThread {
     this.#wakeUp();
   };
 
-  private constructor(folders: Folder[], options: WalkThreadOptions) {
+  private constructor(folders: Folder[], options: WalkThreadOptions, url: URL) {
+    this.#folders = folders;
     const signal = options.signal;
     this.#signal = signal;
     const workerData: WalkWorkerData = {
@@ -52,9 +72,12 @@ export class WalkThread {
       limit: options.ahead ?? WALK_THREAD_AHEAD,
       smallHeap: smallHeapPolicyApplied(),
     };
-    // Small heaps: the thread holds one folder's names and one batch at a time.
-    this.#worker = new Worker(WORKER_URL, { workerData, execArgv: WORKER_EXEC_ARGV, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 64 } });
+    // A small young generation: the thread holds one folder's names and one batch at a time. No
+    // cap on the old one: a folder's names are as many as the folder holds (a million names of
+    // 24 characters passed 64 MiB, and the walk on the calling thread lists them).
+    this.#worker = new Worker(url, { workerData, execArgv: WORKER_EXEC_ARGV, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
     this.#worker.on("message", (m: WalkMessage) => {
+      this.#heard = true;
       this.#queue.push(m);
       this.#wakeUp();
     });
@@ -79,7 +102,8 @@ export class WalkThread {
    * loader): the caller then goes on walking on its own thread.
    */
   static start(folders: Folder[], options: WalkThreadOptions): WalkThread | undefined {
-    return workerModuleAvailable(WORKER_URL) ? new WalkThread(folders, options) : undefined;
+    const url = options.module ?? WORKER_URL;
+    return workerModuleAvailable(url) ? new WalkThread(folders, options, url) : undefined;
   }
 
   /** The next batch of files; `undefined` at the end. Throws what stopped the walk. */
@@ -103,9 +127,11 @@ export class WalkThread {
       }
       if (this.#failure !== undefined) {
         this.stop();
+        if (!this.#heard) throw new WalkThreadUnavailable(this.#folders, this.#failure);
         throw this.#failure instanceof WorkspaceSyncError ? this.#failure : walkThreadStopped(this.#failure);
       }
-      if (this.#stopped) throw walkThreadStopped("stopped");
+      // Stopped by its walk (an early end or an abort, which the walk reports itself).
+      if (this.#stopped) return undefined;
       this.#worker.ref();
       try {
         await new Promise<void>((resolve) => (this.#wake = resolve));

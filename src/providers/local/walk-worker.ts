@@ -5,14 +5,14 @@
  * message of parallel arrays (paths, sizes, mtimes in nanoseconds, inode numbers): a few objects
  * a batch to copy across, not one a file.
  *
- * Batches not yet taken are counted in shared memory: past {@link WalkShared.limit} the thread
+ * Batches not yet taken are counted in shared memory: past {@link WalkWorkerData.limit} the thread
  * sleeps until the main thread takes one, so a main thread busy elsewhere never finds the whole
  * listing queued in its heap.
  */
-import fs from "node:fs";
+import fs, { type BigIntStats } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { applySmallHeapPolicy } from "../../util/heap-policy.js";
-import { type Folder, type WalkBatch, type WalkMessage, type WalkWorkerData, WALK_BATCH, hiddenName, lookAt, subFolders } from "./walk-look.js";
+import { type Folder, type WalkBatch, type WalkMessage, type WalkWorkerData, WALK_BATCH, hiddenName, lookAt, pushAll, subFolders } from "./walk-look.js";
 
 const data = workerData as WalkWorkerData;
 if (data.smallHeap) applySmallHeapPolicy();
@@ -38,9 +38,10 @@ function mayGoOn(): boolean {
   }
 }
 
+let sawOwnTemp = false;
+
 function run(): void {
   const stack: Folder[] = data.folders.slice();
-  let sawOwnTemp = false;
   let paths: string[] = [];
   let sizes = new Float64Array(WALK_BATCH);
   let mtimes = new BigInt64Array(WALK_BATCH);
@@ -57,9 +58,30 @@ function run(): void {
     inos = new BigUint64Array(WALK_BATCH);
     return mayGoOn();
   };
+  let whole: boolean;
+  try {
+    whole = walk(stack, (rel, st) => {
+      const i = paths.length;
+      paths.push(rel);
+      sizes[i] = Number(st.size);
+      mtimes[i] = st.mtimeNs;
+      inos[i] = st.ino;
+      return paths.length < WALK_BATCH || flush();
+    });
+  } catch (err) {
+    // What was found before the error is posted first, as a walk on the main thread returns it.
+    flush();
+    throw err;
+  }
+  // (Not whole: the main thread asked it to stop.)
+  if (whole && flush()) post({ t: "end", sawOwnTemp });
+}
+
+/** Walks `stack` (the next folder last), calling `found` for each file; false when `found` stopped it. */
+function walk(stack: Folder[], found: (rel: string, st: BigIntStats) => boolean): boolean {
   for (;;) {
     const folder = stack.pop();
-    if (folder === undefined) break;
+    if (folder === undefined) return true;
     let names: string[];
     try {
       names = fs.readdirSync(folder.abs);
@@ -80,16 +102,10 @@ function run(): void {
         if (data.recursive) subdirs.push(name);
         continue;
       }
-      const i = paths.length;
-      paths.push(seen.rel);
-      sizes[i] = Number(seen.st.size);
-      mtimes[i] = seen.st.mtimeNs;
-      inos[i] = seen.st.ino;
-      if (paths.length === WALK_BATCH && !flush()) return;
+      if (!found(seen.rel, seen.st)) return false;
     }
-    stack.push(...subFolders(folder, subdirs));
+    pushAll(stack, subFolders(folder, subdirs));
   }
-  if (flush()) post({ t: "end", sawOwnTemp });
 }
 
 try {
