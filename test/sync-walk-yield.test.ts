@@ -9,6 +9,8 @@ import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { createLocalProvider, WALK_YIELD_EVERY as PROVIDER_YIELD_EVERY } from "../src/providers/local/index.js";
+import { WALK_INLINE_NAMES, walkFolder } from "../src/providers/local/walk.js";
+import type { RemoteEntry } from "../src/providers/types.js";
 import { createFilter } from "../src/sync/filters.js";
 import { listLocal, WALK_YIELD_EVERY } from "../src/sync/listing.js";
 import { tempDir } from "./support/tree.js";
@@ -77,24 +79,32 @@ test("a walk of one large folder gives the event loop a turn every WALK_YIELD_EV
   assert.ok(remoteMost <= PROVIDER_YIELD_EVERY, `the provider walk yielded ${remoteMost} entries without a turn of the event loop`);
 });
 
-test("the provider walk gives the event loop a turn every WALK_YIELD_EVERY names across many small folders too", async (t) => {
+test("across many small folders the provider walk gives the event loop a turn every WALK_YIELD_EVERY names once it cannot move to its thread, and within WALK_INLINE_NAMES before", async (t) => {
   const { dir, cleanup } = await tempDir("ws-walk-yield-small-");
   t.after(cleanup);
-  // 60 folders of 20 files: no folder alone is large enough to yield inside it.
-  for (let d = 0; d < 60; d++) {
+  // 300 folders of 20 files: no folder alone is large enough to turn inside it.
+  for (let d = 0; d < 300; d++) {
     await fsp.mkdir(path.join(dir, `d${d}`));
     await Promise.all(Array.from({ length: 20 }, (_, i) => fsp.writeFile(path.join(dir, `d${d}`, `f${i}`), "x")));
   }
+  const most = async (it: AsyncIterable<unknown>): Promise<number> => {
+    const turns = stretches();
+    let n = 0;
+    for await (const _ of it) {
+      turns.seen();
+      n++;
+    }
+    assert.equal(n, 6000);
+    return turns.stop();
+  };
+  // Where no thread can take over (its module missing: the walk stays here).
+  const entryOf = (p: string, size: number): RemoteEntry => ({ path: p, size });
+  const alone = await most(walkFolder(dir, { recursive: true, token: "00112233445566ff", entryOf, inlineNames: Infinity }));
+  assert.ok(alone <= PROVIDER_YIELD_EVERY, `the walk yielded ${alone} entries without a turn of the event loop`);
+  // The provider's walk: at most WALK_INLINE_NAMES (and the folder that ends them) before its thread.
   const provider = createLocalProvider({ root: dir });
-  const turns = stretches();
-  let n = 0;
-  for await (const _ of provider.list("", { recursive: true })) {
-    turns.seen();
-    n++;
-  }
-  const most = turns.stop();
-  assert.equal(n, 1200);
-  assert.ok(most <= PROVIDER_YIELD_EVERY, `the provider walk yielded ${most} entries without a turn of the event loop`);
+  const withThread = await most(provider.list("", { recursive: true }));
+  assert.ok(withThread <= WALK_INLINE_NAMES + 20, `the provider walk yielded ${withThread} entries without a turn of the event loop`);
 });
 
 test("a worker pool whose calls never wait still lets timers run (every EVENT_LOOP_TURN_MS)", async () => {

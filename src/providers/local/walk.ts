@@ -111,6 +111,12 @@ export function walkFolder(rootAbs: string, options: WalkOptions): AsyncIterable
     return thread !== undefined;
   };
 
+  /** A turn of the event loop. */
+  const turn = async (): Promise<void> => {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    sinceTurn = 0;
+  };
+
   /** Fills `batch` with the next entries; false at the end. */
   const fill = async (): Promise<boolean> => {
     batch = [];
@@ -123,14 +129,24 @@ export function walkFolder(rootAbs: string, options: WalkOptions): AsyncIterable
         if (!(await fromThread(thread))) return false;
         continue;
       }
-      if (sinceTurn >= WALK_BATCH) {
-        // The event loop gets a turn every WALK_BATCH names, in one large folder or across small ones.
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        sinceTurn = 0;
+      if (reading !== undefined && sinceTurn >= WALK_BATCH) {
+        // Between two pieces of a large folder: the event loop gets a turn.
+        await turn();
         continue;
       }
       if (reading === undefined) {
         if (handOff()) continue;
+        if (Number.isFinite(inlineLeft)) {
+          // While the walk may still move to its thread, small folders are read without a turn
+          // between them (WALK_INLINE_NAMES names at most, ~20-40 ms): in a sync each turn here let
+          // the workspace walk's pending calls run first, the hand-off came most of that walk
+          // later, and the thread saved nothing (measured). Only large folders turn, per piece.
+          sinceTurn = 0;
+        } else if (sinceTurn >= WALK_BATCH) {
+          // Past that, the event loop gets a turn every WALK_BATCH names across folders too.
+          await turn();
+          continue;
+        }
         const folder = stack.pop();
         if (folder === undefined) return false;
         let names: string[];
