@@ -21,6 +21,23 @@ export function hiddenName(token: string): (name: string) => boolean {
   return (name) => name.startsWith(PROVIDER_TEMP_PREFIX) && providerTempKind(name, token)?.kind === "own";
 }
 
+/**
+ * The names in `folder`, sorted; `undefined` for a missing root (it lists as empty). Synchronous,
+ * as the lstat calls are: through the thread pool, each folder's read waited behind the workspace
+ * walk's calls in a sync, and a large walk reached its thread only once the workspace was listed.
+ * Any other error (a sub-folder that vanished included) is thrown.
+ */
+export function readFolder(folder: Folder): string[] | undefined {
+  let names: string[];
+  try {
+    names = fs.readdirSync(folder.abs);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT" && folder.rel === "") return undefined;
+    throw err;
+  }
+  return names.sort();
+}
+
 /** What one name of `folder` is: a file (with its metadata), a folder, or nothing to list. */
 export type Seen = { kind: "file"; rel: string; st: BigIntStats } | { kind: "dir" };
 

@@ -9,10 +9,10 @@
  * sleeps until the main thread takes one, so a main thread busy elsewhere never finds the whole
  * listing queued in its heap.
  */
-import fs, { type BigIntStats } from "node:fs";
+import type { BigIntStats } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { applySmallHeapPolicy } from "../../util/heap-policy.js";
-import { type Folder, type WalkBatch, type WalkMessage, type WalkWorkerData, WALK_BATCH, hiddenName, lookAt, pushAll, subFolders } from "./walk-look.js";
+import { type Folder, type WalkBatch, type WalkMessage, type WalkWorkerData, WALK_BATCH, hiddenName, lookAt, pushAll, readFolder, subFolders } from "./walk-look.js";
 
 const data = workerData as WalkWorkerData;
 if (data.smallHeap) applySmallHeapPolicy();
@@ -82,14 +82,8 @@ function walk(stack: Folder[], found: (rel: string, st: BigIntStats) => boolean)
   for (;;) {
     const folder = stack.pop();
     if (folder === undefined) return true;
-    let names: string[];
-    try {
-      names = fs.readdirSync(folder.abs);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT" && folder.rel === "") continue; // a missing root lists as empty
-      throw err;
-    }
-    names.sort();
+    const names = readFolder(folder);
+    if (names === undefined) continue; // a missing root lists as empty
     const subdirs: string[] = [];
     for (const name of names) {
       if (hidden(name)) {

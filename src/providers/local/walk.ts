@@ -13,10 +13,9 @@
  * The lstat of each file is most of a listing's cost, so the two listings of a sync, each ~0.3 s
  * for 40 000 files, no longer take turns on one core. A small folder never starts a thread.
  */
-import fs from "node:fs";
 import { throwIfAborted, toWorkspaceSyncError } from "../../errors.js";
 import type { RemoteEntry } from "../types.js";
-import { type Folder, WALK_BATCH, hiddenName, lookAt, pushAll, subFolders } from "./walk-look.js";
+import { type Folder, WALK_BATCH, hiddenName, lookAt, pushAll, readFolder, subFolders } from "./walk-look.js";
 import { WalkThread, WalkThreadUnavailable } from "./walk-thread.js";
 
 /** Names of one folder looked at per turn of the event loop. */
@@ -149,18 +148,13 @@ export function walkFolder(rootAbs: string, options: WalkOptions): AsyncIterable
         }
         const folder = stack.pop();
         if (folder === undefined) return false;
-        let names: string[];
+        let names: string[] | undefined;
         try {
-          // Synchronous, as the lstat calls are: through the thread pool, each folder's read
-          // waited behind the workspace walk's calls in a sync, and a large walk reached its
-          // thread only once the workspace was listed.
-          names = fs.readdirSync(folder.abs);
+          names = readFolder(folder);
         } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          if (code === "ENOENT" && folder.rel === "") return false; // a missing folder lists as empty
           throw toWorkspaceSyncError(err);
         }
-        names.sort();
+        if (names === undefined) return false; // a missing root lists as empty
         reading = { ...folder, names, next: 0, subdirs: [] };
       }
       readSome(reading);
