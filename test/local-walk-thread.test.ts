@@ -13,7 +13,6 @@ import path from "node:path";
 import { test } from "node:test";
 import type { TestContext } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import type { Worker } from "node:worker_threads";
 import { WorkspaceSyncError } from "../src/errors.js";
 import { createLocalProvider } from "../src/providers/local/index.js";
 import { startListing } from "../src/sync/listing.js";
@@ -48,18 +47,6 @@ async function listing(it: AsyncIterable<RemoteEntry>): Promise<string[]> {
 const token = "00112233445566ff";
 const entryOf = (rel: string, size: number, mtimeNs: bigint, ino: bigint): RemoteEntry => ({ path: rel, size, mtimeNs, mtime: new Date(Number(mtimeNs / 1_000_000n)), revision: String(ino) });
 const walk = (root: string, extra: Partial<WalkOptions> = {}): AsyncIterableIterator<RemoteEntry> => walkFolder(root, { recursive: true, token, entryOf, ...extra });
-
-/** Runs `fn`; resolves with its value and, for each worker thread the process started meanwhile, a promise of its exit. */
-async function withThreads<T>(fn: () => Promise<T>): Promise<{ value: T; exits: Promise<void>[] }> {
-  const exits: Promise<void>[] = [];
-  const onThread = (w: Worker): void => void exits.push(new Promise((resolve) => w.once("exit", () => resolve())));
-  process.on("worker", onThread);
-  try {
-    return { value: await fn(), exits };
-  } finally {
-    process.off("worker", onThread);
-  }
-}
 
 test("a walk on its thread lists exactly what a walk on the calling thread lists, in the same order", { timeout: 60_000 }, async (t) => {
   const root = await tempDir(t);
@@ -134,7 +121,7 @@ test("the thread waits while its reader is behind, and an error on it is the wal
   // With one batch ahead, the thread has posted two of a/'s batches and waits before it reads b/.
   await files(path.join(root, "a"), 1100);
   await files(path.join(root, "b"), 10);
-  const { value: it, exits } = await withThreads(async () => {
+  const { value: it, exits } = await countThreads(async () => {
     const it = walk(root, { inlineNames: 0, threadAhead: 1 });
     assert.equal((await it.next()).value?.path, "a/f00000");
     return it;
@@ -162,7 +149,7 @@ test("an abort, an early end and the end each stop the thread", { timeout: 60_00
 
   const ac = new AbortController();
   let seen = 0;
-  const aborted = await withThreads(() =>
+  const aborted = await countThreads(() =>
     assert.rejects(
       async () => {
         for await (const _ of walk(root, { inlineNames: 0, threadAhead: 1, signal: ac.signal })) if (++seen === 600) ac.abort();
@@ -172,14 +159,14 @@ test("an abort, an early end and the end each stop the thread", { timeout: 60_00
   );
   assert.equal(seen, 600, "nothing is read after the abort");
 
-  const returned = await withThreads(async () => {
+  const returned = await countThreads(async () => {
     const it = walk(root, { inlineNames: 0, threadAhead: 1 });
     assert.equal((await it.next()).value?.path, "a/f00000");
     await it.return?.();
     assert.equal((await it.next()).done, true, "nothing after return()");
   });
 
-  const whole = await withThreads(() => listing(walk(root, { inlineNames: 0 })));
+  const whole = await countThreads(() => listing(walk(root, { inlineNames: 0 })));
   assert.equal(whole.value.length, 2200);
   const exits = [...aborted.exits, ...returned.exits, ...whole.exits];
   assert.equal(exits.length, 3, "one thread each");

@@ -22,9 +22,9 @@
  * Memory: at most {@link MAX_QUEUED_BYTES} plus one batch of file data is queued or being written,
  * and at most {@link MAX_BATCHES} batch buffers exist.
  */
-import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
+import { MessageChannel, type MessagePort, type Worker } from "node:worker_threads";
 import { WorkspaceSyncError } from "../errors.js";
-import { WORKER_EXEC_ARGV, workerModuleAvailable } from "../util/worker-module.js";
+import { startWorker, workerModuleAvailable } from "../util/worker-module.js";
 import { writeNewFileSync } from "./write-new-file.js";
 
 /** A batch of files sent to the worker; `data` holds their bytes one after the other. */
@@ -248,9 +248,8 @@ export class SmallFileWriter {
     else {
       const channel = new MessageChannel();
       // Small heap limits: the worker holds a batch at a time and allocates next to nothing.
-      const worker = new Worker(WORKER_URL, {
+      const worker = startWorker(WORKER_URL, {
         workerData: { ...shared, port: channel.port2 },
-        execArgv: WORKER_EXEC_ARGV,
         transferList: [channel.port2],
         resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 },
       });

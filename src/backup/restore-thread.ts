@@ -4,10 +4,10 @@
  * of its own, while the main thread parses the archive and checks every entry. The caller starts
  * it, hands it to the reader and the extractor, and closes it when both are done.
  */
-import { MessageChannel, Worker, type MessagePort } from "node:worker_threads";
+import { MessageChannel, type MessagePort, type Worker } from "node:worker_threads";
 import type { SmallFileHost, SmallFileShared } from "../archive/small-file-writer.js";
 import { WorkspaceSyncError, errorMessage } from "../errors.js";
-import { WORKER_EXEC_ARGV, workerModuleAvailable } from "../util/worker-module.js";
+import { startWorker, workerModuleAvailable } from "../util/worker-module.js";
 import type { DecodeWorkerData } from "./decode-thread.js";
 import type { RestoreThreadJob, RestoreWorkerData } from "./restore-worker.js";
 import { smallHeapPolicyApplied } from "../util/heap-policy.js";
@@ -28,7 +28,7 @@ export class RestoreThread implements SmallFileHost {
     // Small heaps: the thread holds a few megabytes of buffers, outside its heap.
     // The process's heap policy, applied again on the thread (see util/heap-policy.ts).
     const workerData: RestoreWorkerData = { smallHeap: smallHeapPolicyApplied() };
-    this.#worker = new Worker(WORKER_URL, { workerData, execArgv: WORKER_EXEC_ARGV, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 } });
+    this.#worker = startWorker(WORKER_URL, { workerData, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 16 } });
     // A failure shows on the ports (closed below): whoever uses one reports it, with this cause.
     this.#worker.on("error", (err) => (this.#error ??= err));
     this.#worker.on("exit", (code) => {

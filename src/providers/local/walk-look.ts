@@ -62,6 +62,35 @@ export function lookAt(folder: Folder, name: string): Seen | undefined {
   return st.isDirectory() ? DIR : undefined;
 }
 
+/**
+ * Looks at `names[from..to)` of `folder` the way both threads' walks do: this install's temp
+ * files (`hidden`) are passed over, files go to `onFile` (which stops the look by returning
+ * false: `stopped`), sub-folder names to `subdirs` when `recursive`. Returns where it ended and
+ * whether it passed over a temp file of this install. Errors are thrown as they come (see {@link lookAt}).
+ */
+export function lookAtNames(
+  folder: Folder,
+  names: readonly string[],
+  [from, to]: [number, number],
+  { hidden, recursive }: { hidden: (name: string) => boolean; recursive: boolean },
+  subdirs: string[],
+  onFile: (rel: string, st: BigIntStats) => boolean,
+): { next: number; sawOwnTemp: boolean; stopped: boolean } {
+  let sawOwnTemp = false;
+  for (let i = from; i < to; i++) {
+    const name = names[i]!;
+    if (hidden(name)) {
+      sawOwnTemp = true;
+      continue;
+    }
+    const seen = lookAt(folder, name);
+    if (seen?.kind === "dir") {
+      if (recursive) subdirs.push(name);
+    } else if (seen?.kind === "file" && !onFile(seen.rel, seen.st)) return { next: i + 1, sawOwnTemp, stopped: true };
+  }
+  return { next: to, sawOwnTemp, stopped: false };
+}
+
 /** The sub-folders `names` of `folder`, in the order to push them on a walk's stack (last first). */
 export function subFolders(folder: Folder, names: readonly string[]): Folder[] {
   const out: Folder[] = [];

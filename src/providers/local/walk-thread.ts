@@ -3,10 +3,10 @@
  * come in order, each taken one at a time; an error on the thread comes out of {@link
  * WalkThread.next} as the typed error a walk on the main thread throws.
  */
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { WorkspaceSyncError, errorMessage, throwIfAborted, toWorkspaceSyncError } from "../../errors.js";
 import { smallHeapPolicyApplied } from "../../util/heap-policy.js";
-import { WORKER_EXEC_ARGV, workerModuleAvailable } from "../../util/worker-module.js";
+import { startWorker, workerModuleAvailable } from "../../util/worker-module.js";
 import type { Folder, WalkBatch, WalkMessage, WalkWorkerData } from "./walk-look.js";
 
 const WORKER_URL = new URL("./walk-worker.js", import.meta.url);
@@ -75,7 +75,7 @@ export class WalkThread {
     // A small young generation: the thread holds one folder's names and one batch at a time. No
     // cap on the old one: a folder's names are as many as the folder holds (a million names of
     // 24 characters passed 64 MiB, and the walk on the calling thread lists them).
-    this.#worker = new Worker(url, { workerData, execArgv: WORKER_EXEC_ARGV, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
+    this.#worker = startWorker(url, { workerData, resourceLimits: { maxYoungGenerationSizeMb: 2 } });
     this.#worker.on("message", (m: WalkMessage) => {
       this.#heard = true;
       this.#queue.push(m);

@@ -12,12 +12,12 @@
 import type { BigIntStats } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { applySmallHeapPolicy } from "../../util/heap-policy.js";
-import { type Folder, type WalkBatch, type WalkMessage, type WalkWorkerData, WALK_BATCH, hiddenName, lookAt, pushAll, readFolder, subFolders } from "./walk-look.js";
+import { type Folder, type WalkBatch, type WalkMessage, type WalkWorkerData, WALK_BATCH, hiddenName, lookAtNames, pushAll, readFolder, subFolders } from "./walk-look.js";
 
 const data = workerData as WalkWorkerData;
 if (data.smallHeap) applySmallHeapPolicy();
 const ctl = new Int32Array(data.control);
-const hidden = hiddenName(data.token);
+const lookHow = { hidden: hiddenName(data.token), recursive: data.recursive };
 
 /** Slots of {@link WalkWorkerData.control}: batches posted and not yet taken; set to 1 to stop. */
 const PENDING = 0;
@@ -85,19 +85,9 @@ function walk(stack: Folder[], found: (rel: string, st: BigIntStats) => boolean)
     const names = readFolder(folder);
     if (names === undefined) continue; // a missing root lists as empty
     const subdirs: string[] = [];
-    for (const name of names) {
-      if (hidden(name)) {
-        sawOwnTemp = true;
-        continue;
-      }
-      const seen = lookAt(folder, name);
-      if (seen === undefined) continue;
-      if (seen.kind === "dir") {
-        if (data.recursive) subdirs.push(name);
-        continue;
-      }
-      if (!found(seen.rel, seen.st)) return false;
-    }
+    const look = lookAtNames(folder, names, [0, names.length], lookHow, subdirs, found);
+    sawOwnTemp ||= look.sawOwnTemp;
+    if (look.stopped) return false;
     pushAll(stack, subFolders(folder, subdirs));
   }
 }

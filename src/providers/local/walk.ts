@@ -15,7 +15,7 @@
  */
 import { throwIfAborted, toWorkspaceSyncError } from "../../errors.js";
 import type { RemoteEntry } from "../types.js";
-import { type Folder, WALK_BATCH, hiddenName, lookAt, pushAll, readFolder, subFolders } from "./walk-look.js";
+import { type Folder, WALK_BATCH, hiddenName, lookAtNames, pushAll, readFolder, subFolders } from "./walk-look.js";
 import { WalkThread, WalkThreadUnavailable } from "./walk-thread.js";
 
 /** Names of one folder looked at per turn of the event loop. */
@@ -64,7 +64,7 @@ interface Reading extends Folder {
  */
 export function walkFolder(rootAbs: string, options: WalkOptions): AsyncIterableIterator<RemoteEntry> {
   let stack: Folder[] = [{ abs: rootAbs, rel: "" }];
-  const hidden = hiddenName(options.token);
+  const lookHow = { hidden: hiddenName(options.token), recursive: options.recursive };
   let reading: Reading | undefined;
   let batch: RemoteEntry[] = [];
   let at = 0;
@@ -172,20 +172,15 @@ export function walkFolder(rootAbs: string, options: WalkOptions): AsyncIterable
     const end = Math.min(r.names.length, r.next + WALK_BATCH - sinceTurn);
     inlineLeft -= end - r.next;
     sinceTurn += end - r.next;
-    for (; r.next < end; r.next++) {
-      const name = r.names[r.next]!;
-      if (hidden(name)) {
-        sawOwnTemp = true;
-        continue;
-      }
-      let seen;
-      try {
-        seen = lookAt(r, name);
-      } catch (err) {
-        throw toWorkspaceSyncError(err);
-      }
-      if (seen?.kind === "file") batch.push(options.entryOf(seen.rel, Number(seen.st.size), seen.st.mtimeNs, seen.st.ino));
-      else if (seen?.kind === "dir" && options.recursive) r.subdirs.push(name);
+    try {
+      const look = lookAtNames(r, r.names, [r.next, end], lookHow, r.subdirs, (rel, st) => {
+        batch.push(options.entryOf(rel, Number(st.size), st.mtimeNs, st.ino));
+        return true;
+      });
+      r.next = look.next;
+      sawOwnTemp ||= look.sawOwnTemp;
+    } catch (err) {
+      throw toWorkspaceSyncError(err);
     }
   };
 
