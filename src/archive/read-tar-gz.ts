@@ -198,8 +198,16 @@ function classify(err: unknown, fromSource: boolean): WorkspaceSyncError {
 
 const TAR_CLOSED = "tar extract closed";
 
+/**
+ * Waits until tar-stream takes more, or fails once it is closed: also when it closed before this
+ * was called (its own error destroys it; waiting for a 'close' that has already been was a hang).
+ */
 function waitDrain(stream: tar.Extract): Promise<void> {
   return new Promise<void>((resolve, reject) => {
+    if ((stream as unknown as { destroyed: boolean }).destroyed) {
+      reject(new Error(TAR_CLOSED));
+      return;
+    }
     const cleanup = (): void => {
       stream.off("drain", onDrain);
       stream.off("close", onClose);
