@@ -38,7 +38,7 @@ export async function checkArchive(
   let lastReport = 0;
   await readTarGz(
     source,
-    async (entry) => {
+    async (entry, consumed) => {
       const h = entry.header;
       const name = safeEntryName(h.name);
       if (h.type === "link") safeEntryName(h.linkname ?? "");
@@ -48,7 +48,7 @@ export async function checkArchive(
         guard.add(name, h.linkname ?? "");
       } else if (h.type !== "symlink") guard.remove(name);
       if (h.type === "character-device" || h.type === "block-device" || h.type === "fifo") throw unsafeEntry(h.name, `${h.type} entries are not restored`);
-      await drainEntry(entry);
+      await drainEntry(entry, consumed);
       result.entries++;
       if (h.type === "file" || h.type === "contiguous-file") {
         result.files++;

@@ -9,7 +9,7 @@ import type { Readable } from "node:stream";
 import type * as tar from "tar-stream";
 import { WorkspaceSyncError, abortError, toWorkspaceSyncError } from "../errors.js";
 import type { ProgressCallback } from "../logger.js";
-import { type TarEntry, drainEntry, readTarGz } from "./read-tar-gz.js";
+import { type EntryConsumed, type TarEntry, drainEntry, readTarGz } from "./read-tar-gz.js";
 import { SymlinkGuard, safeEntryName, unsafeEntry } from "./safe-path.js";
 import { MAX_MTIME_MS } from "./entry.js";
 import { SmallFileWriter, type SmallFileHost } from "./small-file-writer.js";
@@ -125,7 +125,7 @@ export async function extractArchive(source: Readable, targetDir: string, option
   let lastReport = 0;
   const writer = new EntryExtractor(root, options, result);
   try {
-    await readTarGz(source, (entry) => writer.entry(entry), {
+    await readTarGz(source, (entry, consumed) => writer.entry(entry, consumed), {
       signal,
       onCompressedBytes: (n) => {
         result.compressedBytes = n;
@@ -214,7 +214,7 @@ class EntryExtractor {
     return this.prefix === undefined ? path.join(this.root, ...name.split("/")) : this.prefix + name;
   }
 
-  async entry(entry: TarEntry): Promise<void> {
+  async entry(entry: TarEntry, consumed?: EntryConsumed): Promise<void> {
     this.small.check();
     const h = entry.header;
     const name = safeEntryName(h.name);
@@ -222,7 +222,7 @@ class EntryExtractor {
     switch (h.type) {
       case "file":
       case "contiguous-file":
-        return this.file(name, h, entry);
+        return this.file(name, h, entry, consumed);
       case "directory":
         await drainEntry(entry);
         if (name === "") return; // `./`: the target itself
@@ -279,7 +279,7 @@ class EntryExtractor {
     this.guard.remove(name);
   }
 
-  private async file(name: string, h: tar.Header, entry: TarEntry): Promise<void> {
+  private async file(name: string, h: tar.Header, entry: TarEntry, consumed: EntryConsumed | undefined): Promise<void> {
     this.parents(name, h.name);
     if (this.kinds.has(name)) await this.replace(name, h.name);
     const full = this.full(name);
@@ -303,12 +303,15 @@ class EntryExtractor {
     try {
       let batch: Buffer[] = [];
       let batched = 0;
+      let written = 0;
       for await (const chunk of entry as AsyncIterable<Buffer>) {
         batch.push(chunk);
         batched += chunk.length;
         if (batched >= WRITE_BATCH) {
           await writeAll(fh, batch, batched);
           this.result.bytes += batched;
+          written += batched;
+          consumed?.(written);
           batch = [];
           batched = 0;
         }

@@ -18,6 +18,7 @@
 import { Readable } from "node:stream";
 import zlib from "node:zlib";
 import { abortError } from "../errors.js";
+import { handOver, release } from "../util/release-buffer.js";
 import { MAX_INDEXED_ISIZE, memberIsize, readMemberHeader } from "./bgzf-index.js";
 
 /** Options of {@link parallelGunzip}. */
@@ -25,7 +26,10 @@ export interface ParallelGunzipOptions {
   /** Members inflating at once (default {@link DEFAULT_GUNZIP_CONCURRENCY}). */
   concurrency?: number;
   signal?: AbortSignal;
-  /** Largest output buffer, of an indexed member and of the sequential path (default 256 KiB). */
+  /**
+   * Largest output buffer, of an indexed member and of the sequential path (default: a member's
+   * whole output in one buffer, and 256 KiB on the sequential path).
+   */
   chunkSize?: number;
   /** Called once when the reader goes sequential, with the reason (for tests and diagnostics). */
   onSequential?: (reason: SequentialReason) => void;
@@ -64,7 +68,19 @@ class ChunkCursor {
   pos = 0;
   ended = false;
 
-  constructor(private readonly it: AsyncIterator<Buffer>) {}
+  /**
+   * @param it the source's chunks
+   * @param onLeave called with each chunk the cursor moves past (or copies out of, see
+   *   {@link ensure}): the cursor holds it no more, though a member cut from it may still inflate
+   */
+  constructor(
+    private readonly it: AsyncIterator<Buffer>,
+    private readonly onLeave: (chunk: Buffer) => void = () => {},
+  ) {}
+
+  #leave(): void {
+    if (this.chunk !== EMPTY) this.onLeave(this.chunk);
+  }
 
   get available(): number {
     return this.chunk.length - this.pos;
@@ -75,6 +91,7 @@ class ChunkCursor {
     while (this.pos >= this.chunk.length) {
       if (this.ended) return false;
       const r = await this.it.next();
+      this.#leave();
       if (r.done === true) {
         this.ended = true;
         this.chunk = EMPTY;
@@ -99,7 +116,15 @@ class ChunkCursor {
         this.ended = true;
         return false;
       }
-      this.chunk = this.available > 0 ? Buffer.concat([this.chunk.subarray(this.pos), r.value]) : r.value;
+      if (this.available > 0) {
+        const joined = Buffer.concat([this.chunk.subarray(this.pos), r.value]);
+        this.#leave();
+        this.onLeave(r.value);
+        this.chunk = joined;
+      } else {
+        this.#leave();
+        this.chunk = r.value;
+      }
       this.pos = 0;
     }
     return true;
@@ -133,11 +158,15 @@ interface Piece {
  * its output, or `undefined` when it is not exactly one valid member of `isize` bytes of output
  * (never rejects: the sequential path then finds out what is wrong).
  */
-function inflateMember(input: Buffer, isize: number, chunkSize: number): Promise<Buffer[] | undefined> {
+function inflateMember(input: Buffer, isize: number, chunkSize: number | undefined): Promise<Buffer[] | undefined> {
   return new Promise((resolve) => {
-    // Output buffers of at most `chunkSize` (one thread-pool round trip each), the last one cut to
-    // what is left of the claimed size: no joining, and zlib never inflates past the claim.
-    const gz = zlib.createGunzip({ chunkSize: Math.max(64, Math.min(chunkSize, isize)) });
+    // By default one output buffer of the claimed size plus a byte: one thread-pool round trip,
+    // and zlib, which allocates its next buffer whenever one is full, allocates no other (at the
+    // claimed size exactly, a spare one per member: a quarter more fresh memory). A byte past the
+    // claim fails the member below. With `chunkSize`, buffers of at most that, the last one cut
+    // to what is left of the claim.
+    const size = chunkSize === undefined ? isize + 1 : Math.min(chunkSize, isize);
+    const gz = zlib.createGunzip({ chunkSize: Math.max(64, size) });
     const out: Buffer[] = [];
     let got = 0;
     gz.on("data", (chunk: Buffer) => {
@@ -160,14 +189,33 @@ function inflateMember(input: Buffer, isize: number, chunkSize: number): Promise
 export async function* parallelGunzip(source: AsyncIterable<Buffer>, options: ParallelGunzipOptions = {}): AsyncGenerator<Buffer> {
   const concurrency = Math.max(1, options.concurrency ?? DEFAULT_GUNZIP_CONCURRENCY);
   const signal = options.signal;
-  // 256 KiB output buffers rather than one per member: V8 frees Buffers at its young-generation
-  // collections, which come later the fewer (and bigger) Buffers there are; 1 MiB outputs cost
-  // ~40 MiB of peak RSS on the bench restore.
+  // Indexed members inflate into one buffer each (see inflateMember), which their reader frees
+  // once it is done with them (release-buffer.ts; left to the garbage collector, 1 MiB outputs
+  // cost ~40 MiB more peak RSS on the bench restore than 256 KiB ones). The sequential path
+  // writes 256 KiB buffers.
+  const memberChunk = options.chunkSize === undefined ? undefined : Math.max(64, options.chunkSize);
   const outChunk = Math.max(64, options.chunkSize ?? 256 * 1024);
-  const cursor = new ChunkCursor(source[Symbol.asyncIterator]());
   const inflight: Piece[] = [];
   const free: Buffer[] = [];
   let members = 0;
+  /** Members inflated and emitted, in order. */
+  let emitted = 0;
+  /**
+   * Source chunks the cursor moved past, each with the number of members cut so far: members cut
+   * from it in place read it until they are inflated. Released (see release-buffer.ts: only what
+   * the source's producer handed over is freed) once those members are out; never on the
+   * sequential path, whose gunzip reads the chunks as it goes.
+   */
+  const left: { chunk: Buffer; after: number }[] = [];
+  let releasing = true;
+  const cursor = new ChunkCursor(source[Symbol.asyncIterator](), (chunk) => {
+    if (!releasing) return;
+    left.push({ chunk, after: members });
+    releaseInputs();
+  });
+  function releaseInputs(): void {
+    while (left.length > 0 && (left[0] as { after: number }).after <= emitted) release((left.shift() as { chunk: Buffer }).chunk);
+  }
 
   const checkAbort = (): void => {
     if (signal?.aborted) throw abortError(signal.reason);
@@ -184,8 +232,14 @@ export async function* parallelGunzip(source: AsyncIterable<Buffer>, options: Pa
       return inputs;
     }
     inflight.shift();
+    emitted++;
+    releaseInputs();
     if (head.owned !== undefined && free.length <= concurrency) free.push(head.owned);
-    for (const b of out) yield b;
+    // zlib's output of a finished member is held by no one else: its reader may free it.
+    for (const b of out) {
+      handOver(b);
+      yield b;
+    }
     return undefined;
   }
 
@@ -201,6 +255,8 @@ export async function* parallelGunzip(source: AsyncIterable<Buffer>, options: Pa
   /** Inflates `prefix` and then the rest of the source in order, with one gunzip stream. */
   async function* sequential(prefix: Buffer[], reason: SequentialReason): AsyncGenerator<Buffer> {
     options.onSequential?.(reason);
+    releasing = false;
+    left.length = 0;
     let fed = 0;
     let restDone = false;
     const input = Readable.from(
@@ -287,7 +343,7 @@ export async function* parallelGunzip(source: AsyncIterable<Buffer>, options: Pa
       }
       members++;
       const isize = memberIsize(input);
-      const output = isize <= MAX_INDEXED_ISIZE ? inflateMember(input, isize, outChunk) : Promise.resolve(undefined);
+      const output = isize <= MAX_INDEXED_ISIZE ? inflateMember(input, isize, memberChunk) : Promise.resolve(undefined);
       inflight.push({ input, owned, output });
       while (inflight.length >= concurrency) {
         const failed = yield* emitHead();

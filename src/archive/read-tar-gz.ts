@@ -9,6 +9,8 @@ import { WorkspaceSyncError, abortError, errorMessage, isWorkspaceSyncError, toW
 import { padToBlock } from "./entry.js";
 import { GzipTrailingDataError, parallelGunzip } from "./parallel-gunzip.js";
 import { applyPaxTimes, installTarStreamFixes } from "./tar-headers.js";
+import { release } from "../util/release-buffer.js";
+import { chunksOf } from "../util/stream-chunks.js";
 
 installTarStreamFixes();
 
@@ -64,13 +66,23 @@ function checkHeader(h: tar.Header): void {
 }
 
 /**
+ * Tells {@link readTarGz} that the first `bytes` of the current entry's data are written (the
+ * write finished) or copied, so that nothing reads them any more: their memory may be freed before
+ * the entry ends (a large file's data is otherwise held until its last byte is written).
+ */
+export type EntryConsumed = (bytes: number) => void;
+
+/**
  * The reading pipeline both extract and check use: source → gunzip (multi-member) → tar-stream,
- * calling `onEntry` for each entry in order (it must consume the entry's data). Maps every failure
- * to one typed error: the source's own error, `SNAPSHOT_CORRUPT` for damaged data, `ABORTED`.
+ * calling `onEntry` for each entry in order. `onEntry` must consume the entry's data, and once it
+ * settles it must hold none of it: every byte written (the write finished) or copied, since the
+ * memory may be freed then (see release-buffer.ts); `consumed` says so earlier, as a large
+ * entry's data is written. Maps every failure to one typed error: the source's own error,
+ * `SNAPSHOT_CORRUPT` for damaged data, `ABORTED`.
  */
 export async function readTarGz(
   source: Readable,
-  onEntry: (entry: TarEntry) => Promise<void>,
+  onEntry: (entry: TarEntry, consumed: EntryConsumed) => Promise<void>,
   options: ReadTarGzOptions = {},
 ): Promise<void> {
   const { signal } = options;
@@ -101,8 +113,10 @@ export async function readTarGz(
   });
   source.pipe(counter);
   // Members whose header records their size inflate in parallel on the thread pool; a stream
-  // without that index (older snapshots, `tar -cz | openssl enc`) is inflated in order.
-  const plain = Readable.from(parallelGunzip(counter as AsyncIterable<Buffer>, { signal }), { objectMode: false, highWaterMark: 256 * 1024 });
+  // without that index (older snapshots, `tar -cz | openssl enc`) is inflated in order. Chunk by
+  // chunk (a stream's own iterator joins what it has buffered into a new copy), so that what the
+  // decrypt stage handed over can be freed once inflated.
+  const plain = parallelGunzip(chunksOf(counter), { signal });
   const ext = tar.extract({ allowUnknownFormat: true } as Parameters<typeof tar.extract>[0]);
   ext.on("error", (err: unknown) => {
     // Only tar-stream's own findings; a destroy passed down from elsewhere is recorded there.
@@ -116,17 +130,36 @@ export async function readTarGz(
     const err = abortError(signal?.reason);
     first ??= { origin: "abort", err };
     source.destroy(err);
-    counter.destroy(err);
-    plain.destroy(err);
+    counter.destroy(err); // the gunzip generator then stops at its next read, or at its next check of `signal`
     ext.destroy(err);
     current?.destroy(err);
   };
   signal?.addEventListener("abort", onAbort, { once: true });
 
+  /**
+   * Chunks written to tar-stream, with the tar offset they end at, until they are released: once
+   * an entry whose data ends at or past a chunk's end has been taken by `onEntry`, tar-stream has
+   * let go of the chunk and `onEntry` has written or copied every byte of it it was given (its
+   * contract), so nothing reads it any more (see release-buffer.ts: only the inflated members the
+   * gunzip handed over are freed).
+   */
+  const written: { chunk: Buffer; end: number }[] = [];
+  let head = 0;
+  const releaseUpTo = (offset: number): void => {
+    while (head < written.length && (written[head] as { end: number }).end <= offset) {
+      release((written[head] as { chunk: Buffer }).chunk);
+      head++;
+    }
+    if (head > 64 && head * 2 > written.length) {
+      written.splice(0, head);
+      head = 0;
+    }
+  };
   const feed = (async () => {
     try {
-      for await (const chunk of plain as AsyncIterable<Buffer>) {
+      for await (const chunk of plain) {
         tarBytes += chunk.length;
+        written.push({ chunk, end: tarBytes });
         if (!ext.write(chunk)) await waitDrain(ext);
       }
       (ext as unknown as { end(): void }).end();
@@ -143,10 +176,12 @@ export async function readTarGz(
       applyPaxTimes(h);
       checkHeader(h);
       // tar-stream skips the data of every entry with a size except folders (refused above).
-      lastEnd = ((h as tar.Header & { byteOffset?: number }).byteOffset ?? 0) + padToBlock(h.size);
+      const dataStart = (h as tar.Header & { byteOffset?: number }).byteOffset ?? 0;
+      lastEnd = dataStart + padToBlock(h.size);
       current = entry;
-      await onEntry(entry);
+      await onEntry(entry, (bytes) => releaseUpTo(dataStart + Math.min(bytes, h.size)));
       current = undefined;
+      releaseUpTo(dataStart + h.size);
     }
     await feed;
     // Node's gunzip stops quietly at bytes that do not start a gzip member (a damaged member header).
@@ -162,7 +197,6 @@ export async function readTarGz(
     throw e;
   } finally {
     signal?.removeEventListener("abort", onAbort);
-    if (!plain.destroyed) plain.destroy();
     if (!counter.destroyed) counter.destroy();
     if (!source.destroyed) source.destroy();
     if (!ext.destroyed) ext.destroy();
@@ -225,9 +259,11 @@ function waitDrain(stream: tar.Extract): Promise<void> {
   });
 }
 
-/** Reads an entry's data to the end, discarding it. */
-export async function drainEntry(entry: AsyncIterable<unknown>): Promise<void> {
-  for await (const _chunk of entry) {
-    // discard
+/** Reads an entry's data to the end, discarding it (and saying so to `consumed` as it goes). */
+export async function drainEntry(entry: AsyncIterable<unknown>, consumed?: EntryConsumed): Promise<void> {
+  let bytes = 0;
+  for await (const chunk of entry) {
+    bytes += (chunk as Buffer).length;
+    consumed?.(bytes);
   }
 }

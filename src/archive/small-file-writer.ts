@@ -116,7 +116,8 @@ export class SmallFileWriter {
   #worker: Worker | undefined;
   #nextId = 0;
   #files: SmallFileBatch["files"] = [];
-  #chunks: Buffer[] = [];
+  /** The batch being filled: file data is copied in as it comes, so no caller's Buffer is held. */
+  #data: ArrayBuffer | undefined;
   #names: string[] = [];
   #bytes = 0;
   readonly #pending = new Map<number, Pending>();
@@ -167,8 +168,14 @@ export class SmallFileWriter {
       if (!writeNewFileSync(full, bytes, 0, length, mode, mtime?.getTime())) this.onBadTime(name);
       return;
     }
+    if (this.#data !== undefined && this.#bytes + length > this.#data.byteLength) this.#flush();
+    const batch = (this.#data ??= length <= BATCH_CAPACITY ? this.#free.pop() ?? new ArrayBuffer(BATCH_CAPACITY) : new ArrayBuffer(length));
+    let off = this.#bytes;
+    for (const c of data) {
+      new Uint8Array(batch, off, c.length).set(c);
+      off += c.length;
+    }
     this.#files.push({ path: full, offset: this.#bytes, length, mode, mtimeMs: mtime?.getTime() });
-    for (const c of data) this.#chunks.push(c);
     this.#names.push(name);
     this.#bytes += length;
     if (this.#bytes >= BATCH_BYTES || this.#files.length >= BATCH_FILES) this.#flush();
@@ -222,18 +229,12 @@ export class SmallFileWriter {
 
   #flush(): void {
     if (this.#files.length === 0) return;
-    const data = this.#bytes <= BATCH_CAPACITY ? this.#free.pop() ?? new ArrayBuffer(BATCH_CAPACITY) : new ArrayBuffer(this.#bytes);
-    const view = new Uint8Array(data);
-    let off = 0;
-    for (const c of this.#chunks) {
-      view.set(c, off);
-      off += c.length;
-    }
+    const data = this.#data as ArrayBuffer;
     const batch: SmallFileBatch = { id: this.#nextId++, bytes: this.#bytes, data, files: this.#files };
     this.#pending.set(batch.id, { bytes: this.#bytes, names: this.#names });
     this.#sentBytes += this.#bytes;
     this.#files = [];
-    this.#chunks = [];
+    this.#data = undefined;
     this.#names = [];
     this.#bytes = 0;
     this.#start().postMessage(batch, [data]);

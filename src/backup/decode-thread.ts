@@ -14,6 +14,7 @@ import type { MessagePort } from "node:worker_threads";
 import { WorkspaceSyncError, type ErrorCode } from "../errors.js";
 import type { KdfSpec } from "../crypto/kdf.js";
 import { RestoreThread, threadStopped } from "./restore-thread.js";
+import { handOver, release } from "../util/release-buffer.js";
 import { createDecodeStages, type SnapshotDecodeResult, type SnapshotDecodeSpec } from "./decode-stages.js";
 
 /** Start data of the worker. */
@@ -73,6 +74,8 @@ export interface SnapshotDecoderOptions {
   offThread?: boolean;
   /** The helper thread to decode on; without one, the decoder starts (and stops) its own. */
   thread?: RestoreThread | undefined;
+  /** Hand the decoded pieces over to the reader, to free (see `OpenSnapshotOptions.handOver`). */
+  handOver?: boolean;
 }
 
 /** The decode stages to put between the stored bytes and their reader. */
@@ -93,7 +96,7 @@ export function createSnapshotDecoder(spec: SnapshotDecodeSpec, options: Snapsho
   const thread = options.offThread === false ? undefined : options.thread ?? own;
   if (thread) {
     const data: DecodeWorkerData = { spec, refuseMarked: options.refuseMarked !== undefined };
-    const d = new OffThreadDecode(thread.decode(data), options.refuseMarked, own ? () => void own.close() : undefined, () => thread.failure);
+    const d = new OffThreadDecode(thread.decode(data), options.refuseMarked, own ? () => void own.close() : undefined, () => thread.failure, options.handOver === true);
     return { stages: [d], result: () => d.result, kdf: () => d.kdf, offThread: true };
   }
   const local = createDecodeStages(spec);
@@ -132,8 +135,16 @@ export class OffThreadDecode extends Duplex {
    * @param refuseMarked see {@link SnapshotDecoderOptions.refuseMarked}
    * @param onEnd called once when the decoding is over, however it ended
    * @param failure why the thread stopped, when the port closes before the end
+   * @param handsOver hand each decoded piece (a buffer transferred from the thread, held by no one
+   *   else) over to the reader to free (see `util/release-buffer.ts`)
    */
-  constructor(port: MessagePort, refuseMarked?: () => Error, onEnd?: () => void, failure?: () => Error | undefined) {
+  constructor(
+    port: MessagePort,
+    refuseMarked?: () => Error,
+    onEnd?: () => void,
+    failure?: () => Error | undefined,
+    private readonly handsOver = false,
+  ) {
     super({ readableHighWaterMark: 256 * 1024, writableHighWaterMark: IN_BATCH });
     this.#port = port;
     this.#refuseMarked = refuseMarked;
@@ -153,6 +164,9 @@ export class OffThreadDecode extends Duplex {
       off += n;
       if (this.#curLength === IN_BATCH) this.#send();
     }
+    // Copied: freed now if the provider handed it over (the snapshot reader asks for that only
+    // where this stage is the stored bytes' one reader; see `ReadOptions.handOver`).
+    release(chunk);
     if (this.#curLength > 0 && !this.#scheduled) {
       this.#scheduled = true;
       setImmediate(() => {
@@ -218,7 +232,11 @@ export class OffThreadDecode extends Duplex {
       }
       case "out": {
         let room = true;
-        for (const buf of msg.bufs) room = this.push(Buffer.from(buf));
+        for (const buf of msg.bufs) {
+          const piece = Buffer.from(buf);
+          if (this.handsOver) handOver(piece);
+          room = this.push(piece);
+        }
         if (room) this.#post({ t: "ack", n: msg.n });
         else this.#unread += msg.n;
         return;

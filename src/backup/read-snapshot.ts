@@ -33,6 +33,13 @@ export interface OpenSnapshotOptions {
   offThread?: boolean;
   /** The helper thread (a restore's, shared with its extractor); default: one of the reader's own. */
   thread?: RestoreThread | undefined;
+  /**
+   * The caller passes `plain` straight to `extractArchive` or `checkArchive` and reads it nowhere
+   * else: the decrypted pieces are then handed over to them, which free each one as soon as it is
+   * inflated instead of leaving it to the garbage collector (see `util/release-buffer.ts`). Leave
+   * it unset (the default) when anything else may hold a chunk of `plain`.
+   */
+  handOver?: boolean;
 }
 
 /** An open snapshot; see {@link openSnapshotPlaintext}. */
@@ -75,14 +82,6 @@ export async function openSnapshotPlaintext(
     opts.auth ?? (await planAuthentication({ provider, dir, name: snapshotName, backup, policy: opts.policy ?? {}, signal, ...(opts.folder ? { folder: opts.folder } : {}) }));
   // The MAC covers everything the SHA-256 would: it is only checked where there is no MAC.
   const expected = auth.kind === "mac" ? undefined : await readStoredChecksum(provider, dir, snapshotName, signal);
-  const source = await provider.read(joinRemotePath(dir, snapshotName), { signal });
-  if (opts.onBytes) {
-    let read = 0;
-    source.on("data", (chunk: Buffer) => {
-      read += chunk.length;
-      opts.onBytes?.(read);
-    });
-  }
   // Written with a MAC, presented without one (its MAC file was deleted): nothing is passed on.
   const decoder = createSnapshotDecoder(
     {
@@ -93,9 +92,26 @@ export async function openSnapshotPlaintext(
     {
       ...(auth.kind === "none" ? { refuseMarked: () => markerWithoutMac(snapshotName) } : {}),
       ...(opts.offThread === false ? { offThread: false } : {}),
+      ...(opts.handOver === true ? { handOver: true } : {}),
       thread: opts.thread,
     },
   );
+  let source: Readable;
+  try {
+    // Off the thread, the decoder copies each stored chunk and is the stream's one reader (the
+    // progress count below reads it first): the provider may hand its chunks over to be freed.
+    source = await provider.read(joinRemotePath(dir, snapshotName), { signal, handOver: decoder.offThread });
+  } catch (err) {
+    for (const stage of decoder.stages) stage.destroy();
+    throw err;
+  }
+  if (opts.onBytes) {
+    let read = 0;
+    source.on("data", (chunk: Buffer) => {
+      read += chunk.length;
+      opts.onBytes?.(read);
+    });
+  }
   const plain = new PassThrough({ highWaterMark: 256 * 1024 });
   const done = pipeline([source, ...decoder.stages, plain], { signal }).then(() => {
     if (auth.kind === "mac") checkMac(auth, decoder.result());

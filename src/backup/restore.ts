@@ -179,6 +179,7 @@ async function restoreFrom(params: RunRestoreParams, logger: Logger, backup: Bac
       auth,
       thread,
       offThread: threaded,
+      handOver: true, // `plain` goes to extractArchive only
       onBytes: params.onProgress ? (bytes) => params.onProgress?.({ phase: "restore", bytes }) : undefined,
     });
   } catch (err) {

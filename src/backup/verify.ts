@@ -98,7 +98,7 @@ async function verifyOne(
   let checksum = false;
   let auth: AuthPlan | undefined;
   try {
-    const opened = await openSnapshotPlaintext(provider, dir, name, backup, { signal, policy, offThread });
+    const opened = await openSnapshotPlaintext(provider, dir, name, backup, { signal, policy, offThread, handOver: true }); // `plain` goes to checkArchive only
     auth = opened.auth;
     checksum = opened.expected !== undefined || auth.kind === "mac";
     const [read, parsed] = await Promise.allSettled([opened.done, checkArchive(opened.plain, { signal })]);

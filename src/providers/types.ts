@@ -150,6 +150,14 @@ export interface ReadOptions {
   /** Byte offset to start at (inclusive). */
   start?: number;
   signal?: AbortSignal;
+  /**
+   * The reader frees each chunk once it is done with it. A provider whose stream keeps no chunk
+   * once it has passed it on may then hand them over with `handOver` (`util/release-buffer.ts`),
+   * so that their memory is reused at once instead of at V8's next collection; any other
+   * provider ignores this. Only the snapshot reader asks, where its decrypting stage copies each
+   * chunk and is the stream's one reader.
+   */
+  handOver?: boolean;
 }
 
 /** Options for {@link StorageProvider.write}. */

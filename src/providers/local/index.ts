@@ -28,6 +28,7 @@ import { PROVIDER_TEMP_PREFIX, installToken, providerTempKind, providerTempName 
 import { LocalPathError, WorkspaceFs, isLocalNameProblem } from "../../util/safe-fs.js";
 import { SET_MTIME_PRECISION_NS, dateFromNs, msFromNs, nsFromMs, utimesArg } from "../../util/mtime.js";
 import { childPath } from "../../util/flat-join.js";
+import { handingOver } from "../../util/release-buffer.js";
 import { WALK_YIELD_EVERY, walkFolder } from "./walk.js";
 
 /** Settings of the local provider. */
@@ -190,12 +191,14 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
         }
         throw toWorkspaceSyncError(err);
       }
-      return createReadStream("", {
+      const stream = createReadStream("", {
         fd: handle,
         start: options.start,
         highWaterMark: READ_BUFFER,
         signal: options.signal,
       });
+      // fs.ReadStream reads each chunk into a Buffer of its own and keeps none once pushed.
+      return options.handOver === true ? handingOver(stream) : stream;
     },
 
     async write(p: string, source: Readable, options: WriteOptions = {}): Promise<RemoteEntry> {
