@@ -179,9 +179,13 @@ export async function readTarGz(
       const dataStart = (h as tar.Header & { byteOffset?: number }).byteOffset ?? 0;
       lastEnd = dataStart + padToBlock(h.size);
       current = entry;
+      // Only an entry read to its end has all its data past tar-stream (onEntry's contract, checked:
+      // freeing a chunk tar-stream still holds would hand it an empty buffer).
+      let readToEnd = h.size === 0;
+      entry.once("end", () => (readToEnd = true));
       await onEntry(entry, (bytes) => releaseUpTo(dataStart + Math.min(bytes, h.size)));
       current = undefined;
-      releaseUpTo(dataStart + h.size);
+      if (readToEnd) releaseUpTo(dataStart + h.size);
     }
     await feed;
     // Node's gunzip stops quietly at bytes that do not start a gzip member (a damaged member header).
