@@ -18,6 +18,7 @@ import { parallelGunzip } from "../src/archive/parallel-gunzip.js";
 import { readTarGz } from "../src/archive/read-tar-gz.js";
 import { SmallFileWriter } from "../src/archive/small-file-writer.js";
 import { createLocalProvider } from "../src/providers/local/index.js";
+import type { StorageProvider } from "../src/providers/types.js";
 import { runBackup, runRestore } from "../src/index.js";
 import { handOver, handingOver, isHandedOver, release } from "../src/util/release-buffer.js";
 import { chunksOf } from "../src/util/stream-chunks.js";
@@ -70,13 +71,39 @@ describe("release-buffer: what is handed over is freed once, at its last release
     const whole = Buffer.alloc(MiB, 1);
     const a = whole.subarray(0, 1000);
     const b = whole.subarray(1000);
-    handOver(a);
-    handOver(b);
+    handOver(a, whole.length);
+    handOver(b, whole.length);
     release(a);
     assert.equal(b.length, MiB - 1000, "b is still being read");
     assert.equal(a[0], 1);
     release(b);
     assert.equal(detached(whole), true);
+  });
+
+  it("never hands over Node's shared pool, however large a host made it", async () => {
+    const poolSize = Buffer.poolSize;
+    Buffer.poolSize = 4 * MiB;
+    try {
+      // Allocations under half the pool size come from the (new, 4 MiB) pool.
+      let pooled = Buffer.allocUnsafe(100 * 1024);
+      for (let i = 0; i < 100 && pooled.buffer.byteLength !== 4 * MiB; i++) pooled = Buffer.allocUnsafe(100 * 1024);
+      assert.equal(pooled.buffer.byteLength, 4 * MiB, "a pooled Buffer");
+      const neighbour = Buffer.allocUnsafe(100).fill(9);
+      assert.equal(neighbour.buffer, pooled.buffer);
+      handOver(pooled);
+      handOver(pooled, 100 * 1024);
+      assert.equal(isHandedOver(pooled), false);
+      release(pooled);
+      assert.equal(neighbour[0], 9);
+      // zlib takes a small member's output buffer from the pool as well: not handed over either.
+      const gz = await collect(parallelGzip(Readable.from([randomBytes(100_000)]) as AsyncIterable<Uint8Array>, { blockSize: 256 * 1024 }));
+      const out: Buffer[] = [];
+      for await (const c of parallelGunzip(Readable.from([gz]) as AsyncIterable<Buffer>)) out.push(c);
+      assert.ok(out.length > 0 && out.every((c) => c.buffer.byteLength === 4 * MiB), "zlib's output came from the pool");
+      assert.ok(out.every((c) => !isHandedOver(c)));
+    } finally {
+      Buffer.poolSize = poolSize;
+    }
   });
 
   it("leaves small Buffers (which may share Node's pool) to the collector", () => {
@@ -210,7 +237,7 @@ describe("the small-file writer holds no caller's Buffer", () => {
         const body = randomBytes(64 * 1024 + i);
         bodies.push(Buffer.from(body));
         const chunks = [body.subarray(0, 1000), body.subarray(1000)];
-        for (const c of chunks) handOver(c);
+        for (const c of chunks) handOver(c, body.length);
         writer.write(path.join(dir, `f${i}`), `f${i}`, chunks, body.length, 0o644, undefined);
         for (const c of chunks) release(c);
         assert.equal(detached(body), true);
@@ -233,7 +260,7 @@ describe("the local provider and a restore", () => {
   after(() => cleanup());
 
   it("the local provider hands its chunks over only when asked", async () => {
-    const provider = await createLocalProvider({ root: dir });
+    const provider = createLocalProvider({ root: dir });
     await fs.writeFile(path.join(dir, "blob"), randomBytes(3 * MiB));
     const asked: Buffer[] = [];
     for await (const c of await provider.read("blob", { handOver: true })) asked.push(c as Buffer);
@@ -242,6 +269,31 @@ describe("the local provider and a restore", () => {
     for await (const c of await provider.read("blob")) plain.push(c as Buffer);
     assert.ok(plain.every((c) => !isHandedOver(c)));
     for (const c of asked) release(c);
+  });
+
+  it("a provider passed in by the caller keeps its chunks, even one wrapping ours and passing the options on", async () => {
+    const ws = path.join(dir, "ws-wrapped");
+    await writeTree(ws, { "big.bin": randomBytes(6 * MiB), "a.txt": "alpha\n" });
+    const cloud = path.join(dir, "cloud-wrapped");
+    const cfg = { backup: { enabled: true, provider: "local", local: { root: cloud }, encrypt: true, passphrase: "release-test", kdfIterations: 1000, include: ["workspace"] } };
+    const b = await runBackup({ syncConfig: cfg, workspaceDir: ws, stateDir: path.join(dir, "state-wrapped"), skipPrune: true });
+    assert.ok(b.ok, b.ok ? "" : b.error);
+    const inner = createLocalProvider({ root: cloud });
+    const kept: Buffer[] = [];
+    const wrapper: StorageProvider = {
+      ...inner,
+      list: (d, o) => inner.list(d, o),
+      stat: (p, o) => inner.stat(p, o),
+      read: async (p, o) => {
+        const stream = await inner.read(p, o);
+        if (p.endsWith(b.snapshotName)) stream.on("data", (c: Buffer) => kept.push(c)); // a tee: keeps what it passes on
+        return stream;
+      },
+    };
+    const r = await runRestore({ syncConfig: cfg, workspaceDir: ws, stateDir: path.join(dir, "state-wrapped"), snapshotName: b.snapshotName, restoreTo: path.join(dir, "restored-wrapped"), helperThread: "always", provider: wrapper });
+    assert.ok(r.ok, r.ok ? "" : r.error);
+    const snapshot = await fs.readFile(path.join(cloud, b.snapshotName));
+    assert.ok(Buffer.concat(kept).equals(snapshot), "every chunk the wrapper kept is intact");
   });
 
   it("a restore through the helper thread counts every stored byte in its progress and restores the same tree", async () => {

@@ -150,7 +150,13 @@ interface Piece {
   input: Buffer;
   /** A pooled buffer `input` lives in, to reuse once the member is out. */
   owned: Buffer | undefined;
-  output: Promise<Buffer[] | undefined>;
+  output: Promise<Inflated | undefined>;
+}
+
+/** A member's output: its chunks, and the size of the buffers zlib allocated for them. */
+interface Inflated {
+  chunks: Buffer[];
+  allocated: number;
 }
 
 /**
@@ -158,15 +164,15 @@ interface Piece {
  * its output, or `undefined` when it is not exactly one valid member of `isize` bytes of output
  * (never rejects: the sequential path then finds out what is wrong).
  */
-function inflateMember(input: Buffer, isize: number, chunkSize: number | undefined): Promise<Buffer[] | undefined> {
+function inflateMember(input: Buffer, isize: number, chunkSize: number | undefined): Promise<Inflated | undefined> {
   return new Promise((resolve) => {
     // By default one output buffer of the claimed size plus a byte: one thread-pool round trip,
     // and zlib, which allocates its next buffer whenever one is full, allocates no other (at the
     // claimed size exactly, a spare one per member: a quarter more fresh memory). A byte past the
     // claim fails the member below. With `chunkSize`, buffers of at most that, the last one cut
     // to what is left of the claim.
-    const size = chunkSize === undefined ? isize + 1 : Math.min(chunkSize, isize);
-    const gz = zlib.createGunzip({ chunkSize: Math.max(64, size) });
+    const allocated = Math.max(64, chunkSize === undefined ? isize + 1 : Math.min(chunkSize, isize));
+    const gz = zlib.createGunzip({ chunkSize: allocated });
     const out: Buffer[] = [];
     let got = 0;
     gz.on("data", (chunk: Buffer) => {
@@ -175,7 +181,7 @@ function inflateMember(input: Buffer, isize: number, chunkSize: number | undefin
       else out.push(chunk);
     });
     gz.once("error", () => resolve(undefined));
-    gz.once("end", () => resolve(got === isize && gz.bytesWritten === input.length ? out : undefined));
+    gz.once("end", () => resolve(got === isize && gz.bytesWritten === input.length ? { chunks: out, allocated } : undefined));
     gz.end(input);
   });
 }
@@ -235,9 +241,10 @@ export async function* parallelGunzip(source: AsyncIterable<Buffer>, options: Pa
     emitted++;
     releaseInputs();
     if (head.owned !== undefined && free.length <= concurrency) free.push(head.owned);
-    // zlib's output of a finished member is held by no one else: its reader may free it.
-    for (const b of out) {
-      handOver(b);
+    // zlib's output of a finished member is held by no one else: its reader may free it (not
+    // where zlib took it from Node's shared pool, which handOver tells by the size).
+    for (const b of out.chunks) {
+      handOver(b, out.allocated);
       yield b;
     }
     return undefined;

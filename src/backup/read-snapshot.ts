@@ -14,6 +14,7 @@ import type { RestoreThread } from "./restore-thread.js";
 import { WorkspaceSyncError, toWorkspaceSyncError } from "../errors.js";
 import { joinRemotePath } from "../providers/paths.js";
 import type { StorageProvider } from "../providers/types.js";
+import { handsOverReads } from "../providers/hand-over.js";
 import type { BackupSettings } from "../config/types.js";
 import { checkMac, markerWithoutMac, planAuthentication, readSmallFile, type AuthPlan, type AuthPolicy } from "./authenticate.js";
 import { checksumFileName, parseChecksumFile } from "./checksum.js";
@@ -99,8 +100,10 @@ export async function openSnapshotPlaintext(
   let source: Readable;
   try {
     // Off the thread, the decoder copies each stored chunk and is the stream's one reader (the
-    // progress count below reads it first): the provider may hand its chunks over to be freed.
-    source = await provider.read(joinRemotePath(dir, snapshotName), { signal, handOver: decoder.offThread });
+    // progress count below reads it first): a provider of ours may hand its chunks over to be
+    // freed (never a caller's, which may keep what it passes on; see providers/hand-over.ts).
+    const handOver = decoder.offThread && handsOverReads(provider);
+    source = await provider.read(joinRemotePath(dir, snapshotName), { signal, handOver });
   } catch (err) {
     for (const stage of decoder.stages) stage.destroy();
     throw err;

@@ -155,7 +155,8 @@ export interface ReadOptions {
    * once it has passed it on may then hand them over with `handOver` (`util/release-buffer.ts`),
    * so that their memory is reused at once instead of at V8's next collection; any other
    * provider ignores this. Only the snapshot reader asks, where its decrypting stage copies each
-   * chunk and is the stream's one reader.
+   * chunk and is the stream's one reader, and only of a provider this library built (never of
+   * one a caller passed in: a wrapper that passes the options through may keep what it hands on).
    */
   handOver?: boolean;
 }

@@ -28,10 +28,16 @@ const handed = new WeakMap<ArrayBuffer, number>();
 /**
  * Marks `buf`'s memory as the pipeline's to free: no one outside the pipeline holds it. Call once
  * per view passed on; several views of one ArrayBuffer free it when the last one is released.
+ *
+ * `allocated` is the size its producer asked for (default: the view's own length, for a Buffer
+ * that is its whole ArrayBuffer). The memory is marked only when its ArrayBuffer has exactly that
+ * size: a Buffer Node served from its shared pool (any request under half of `Buffer.poolSize`,
+ * which a host may raise to megabytes) lives in a larger ArrayBuffer that other Buffers share, and
+ * freeing it would empty theirs.
  */
-export function handOver(buf: Uint8Array): void {
+export function handOver(buf: Uint8Array, allocated: number = buf.byteLength): void {
   const ab = buf.buffer;
-  if (!(ab instanceof ArrayBuffer) || ab.byteLength < MIN_BYTES) return;
+  if (!(ab instanceof ArrayBuffer) || ab.byteLength < MIN_BYTES || ab.byteLength !== allocated) return;
   handed.set(ab, (handed.get(ab) ?? 0) + 1);
 }
 
@@ -59,8 +65,8 @@ export function release(buf: Uint8Array): void {
 }
 
 /**
- * `source`'s chunks, each handed over as it passes: for a stream that keeps no chunk once it has
- * pushed it (fs.ReadStream). The stream returned fails with `source`'s errors, and destroying it
+ * `source`'s chunks, each handed over as it passes (those that are a whole ArrayBuffer of their
+ * own): for a stream that keeps no chunk once it has pushed it (fs.ReadStream). The stream returned fails with `source`'s errors, and destroying it
  * destroys `source`.
  */
 export function handingOver(source: Readable): Readable {

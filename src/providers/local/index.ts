@@ -29,6 +29,7 @@ import { LocalPathError, WorkspaceFs, isLocalNameProblem } from "../../util/safe
 import { SET_MTIME_PRECISION_NS, dateFromNs, msFromNs, nsFromMs, utimesArg } from "../../util/mtime.js";
 import { childPath } from "../../util/flat-join.js";
 import { handingOver } from "../../util/release-buffer.js";
+import { markHandsOverReads } from "../hand-over.js";
 import { WALK_YIELD_EVERY, walkFolder } from "./walk.js";
 
 /** Settings of the local provider. */
@@ -373,6 +374,7 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
       return removed;
     },
   };
+  markHandsOverReads(provider);
   return provider;
 }
 
