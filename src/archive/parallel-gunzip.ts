@@ -18,7 +18,7 @@
 import { Readable } from "node:stream";
 import zlib from "node:zlib";
 import { abortError } from "../errors.js";
-import { handOver, release } from "../util/release-buffer.js";
+import { ReleaseQueue, handOver } from "../util/release-buffer.js";
 import { MAX_INDEXED_ISIZE, memberIsize, readMemberHeader } from "./bgzf-index.js";
 
 /** Options of {@link parallelGunzip}. */
@@ -207,21 +207,16 @@ export async function* parallelGunzip(source: AsyncIterable<Buffer>, options: Pa
   /** Members inflated and emitted, in order. */
   let emitted = 0;
   /**
-   * Source chunks the cursor moved past, each with the number of members cut so far: members cut
-   * from it in place read it until they are inflated. Released (see release-buffer.ts: only what
-   * the source's producer handed over is freed) once those members are out; never on the
-   * sequential path, whose gunzip reads the chunks as it goes.
+   * Source chunks the cursor moved past, each until the members cut so far are out (members cut
+   * from it in place read it until they are inflated); then released (see release-buffer.ts: only
+   * what the source's producer handed over is freed). Never on the sequential path, whose gunzip
+   * reads the chunks as it goes.
    */
-  const left: { chunk: Buffer; after: number }[] = [];
-  let releasing = true;
+  const inputs = new ReleaseQueue();
   const cursor = new ChunkCursor(source[Symbol.asyncIterator](), (chunk) => {
-    if (!releasing) return;
-    left.push({ chunk, after: members });
-    releaseInputs();
+    inputs.add(chunk, members);
+    inputs.releaseUpTo(emitted);
   });
-  function releaseInputs(): void {
-    while (left.length > 0 && (left[0] as { after: number }).after <= emitted) release((left.shift() as { chunk: Buffer }).chunk);
-  }
 
   const checkAbort = (): void => {
     if (signal?.aborted) throw abortError(signal.reason);
@@ -239,7 +234,7 @@ export async function* parallelGunzip(source: AsyncIterable<Buffer>, options: Pa
     }
     inflight.shift();
     emitted++;
-    releaseInputs();
+    inputs.releaseUpTo(emitted);
     if (head.owned !== undefined && free.length <= concurrency) free.push(head.owned);
     // zlib's output of a finished member is held by no one else: its reader may free it (not
     // where zlib took it from Node's shared pool, which handOver tells by the size).
@@ -262,8 +257,7 @@ export async function* parallelGunzip(source: AsyncIterable<Buffer>, options: Pa
   /** Inflates `prefix` and then the rest of the source in order, with one gunzip stream. */
   async function* sequential(prefix: Buffer[], reason: SequentialReason): AsyncGenerator<Buffer> {
     options.onSequential?.(reason);
-    releasing = false;
-    left.length = 0;
+    inputs.stop();
     let fed = 0;
     let restDone = false;
     const input = Readable.from(

@@ -9,7 +9,7 @@ import { WorkspaceSyncError, abortError, errorMessage, isWorkspaceSyncError, toW
 import { padToBlock } from "./entry.js";
 import { GzipTrailingDataError, parallelGunzip } from "./parallel-gunzip.js";
 import { applyPaxTimes, installTarStreamFixes } from "./tar-headers.js";
-import { release } from "../util/release-buffer.js";
+import { ReleaseQueue } from "../util/release-buffer.js";
 import { chunksOf } from "../util/stream-chunks.js";
 
 installTarStreamFixes();
@@ -143,23 +143,12 @@ export async function readTarGz(
    * contract), so nothing reads it any more (see release-buffer.ts: only the inflated members the
    * gunzip handed over are freed).
    */
-  const written: { chunk: Buffer; end: number }[] = [];
-  let head = 0;
-  const releaseUpTo = (offset: number): void => {
-    while (head < written.length && (written[head] as { end: number }).end <= offset) {
-      release((written[head] as { chunk: Buffer }).chunk);
-      head++;
-    }
-    if (head > 64 && head * 2 > written.length) {
-      written.splice(0, head);
-      head = 0;
-    }
-  };
+  const written = new ReleaseQueue();
   const feed = (async () => {
     try {
       for await (const chunk of plain) {
         tarBytes += chunk.length;
-        written.push({ chunk, end: tarBytes });
+        written.add(chunk, tarBytes);
         if (!ext.write(chunk)) await waitDrain(ext);
       }
       (ext as unknown as { end(): void }).end();
@@ -183,9 +172,9 @@ export async function readTarGz(
       // freeing a chunk tar-stream still holds would hand it an empty buffer).
       let readToEnd = h.size === 0;
       entry.once("end", () => (readToEnd = true));
-      await onEntry(entry, (bytes) => releaseUpTo(dataStart + Math.min(bytes, h.size)));
+      await onEntry(entry, (bytes) => written.releaseUpTo(dataStart + Math.min(bytes, h.size)));
       current = undefined;
-      if (readToEnd) releaseUpTo(dataStart + h.size);
+      if (readToEnd) written.releaseUpTo(dataStart + h.size);
     }
     await feed;
     // Node's gunzip stops quietly at bytes that do not start a gzip member (a damaged member header).

@@ -65,9 +65,44 @@ export function release(buf: Uint8Array): void {
 }
 
 /**
+ * Buffers waiting for their reader to be done with them, each until a mark that only grows (a
+ * stream offset, a count of members inflated) reaches the value it was queued with.
+ */
+export class ReleaseQueue {
+  #items: { buf: Uint8Array; at: number }[] = [];
+  #head = 0;
+  #stopped = false;
+
+  /** Queues `buf` to be released once the mark reaches `at` (values queued never decrease). */
+  add(buf: Uint8Array, at: number): void {
+    if (!this.#stopped) this.#items.push({ buf, at });
+  }
+
+  /** Releases every queued Buffer whose value is at most `mark`. */
+  releaseUpTo(mark: number): void {
+    const items = this.#items;
+    while (this.#head < items.length && (items[this.#head] as { at: number }).at <= mark) {
+      release((items[this.#head] as { buf: Uint8Array }).buf);
+      this.#head++;
+    }
+    if (this.#head > 64 && this.#head * 2 > items.length) {
+      items.splice(0, this.#head);
+      this.#head = 0;
+    }
+  }
+
+  /** Releases nothing more: what is queued, and whatever comes, is left to the collector. */
+  stop(): void {
+    this.#stopped = true;
+    this.#items = [];
+    this.#head = 0;
+  }
+}
+
+/**
  * `source`'s chunks, each handed over as it passes (those that are a whole ArrayBuffer of their
- * own): for a stream that keeps no chunk once it has pushed it (fs.ReadStream). The stream returned fails with `source`'s errors, and destroying it
- * destroys `source`.
+ * own): for a stream that keeps no chunk once it has pushed it (fs.ReadStream). The stream
+ * returned fails with `source`'s errors, and destroying it destroys `source`.
  */
 export function handingOver(source: Readable): Readable {
   const stage = new Transform({
