@@ -17,7 +17,7 @@ import { runBackup, runRestore } from "../src/backup/index.js";
 import type { SyncSettings } from "../src/config/types.js";
 import { createLocalProvider } from "../src/providers/local/index.js";
 import { runSyncWithProvider } from "../src/sync/run.js";
-import { loadState, pathRecord, saveState, stateJsonChunks } from "../src/sync/state.js";
+import { SAVE_CHUNK_BYTES, loadState, pathRecord, saveState, stateJsonPieces } from "../src/sync/state.js";
 import type { StateEntry, SyncState } from "../src/sync/types.js";
 import { tempDir, treeDiff, treeFingerprint, writeTree } from "./support/tree.js";
 import { syncSettings } from "./sync-suite.js";
@@ -112,16 +112,17 @@ test("a state that does not fit on the disk fails to save (INSUFFICIENT_SPACE) a
   before.files["kept.txt"] = { local: { size: 1, mtimeMs: 1 }, remote: { size: 1 } };
   await saveState(file, before);
   const files = pathRecord<StateEntry>();
-  for (let i = 0; i < 2600; i++) files[`notes/f${i}.md`] = { local: { size: i, mtimeMs: 1796491170000 + i }, remote: { size: i, revision: `${i}:abc` } };
+  for (let i = 0; i < 4000; i++) files[`notes/f${i}.md`] = { local: { size: i, mtimeMs: 1796491170000 + i }, remote: { size: i, revision: `${i}:abc` } };
   const state: SyncState = { ...before, files };
-  const sizes = [...stateJsonChunks(state)].map((c) => Buffer.byteLength(c));
-  assert.ok(sizes.length > 1, "written in more than one piece");
-  // Room for every piece but half of the last: its write is cut short by the disk, not refused.
+  const total = Buffer.byteLength([...stateJsonPieces(state)].join(""));
+  // Two writes, the second of ~150 KB (each write is at most SAVE_CHUNK_BYTES).
+  assert.ok(total > 1.4 * SAVE_CHUNK_BYTES && total < 2 * SAVE_CHUNK_BYTES, `${total} bytes`);
+  // Room for all but the last 32 KiB: the last write is cut short by the disk, not refused.
   const free = (): number => {
     const st = statfsSync(small);
     return st.bavail * st.bsize;
   };
-  const room = sizes.reduce((a, b) => a + b, 0) - Math.floor(sizes.at(-1)! / 2);
+  const room = total - 32 * 1024;
   await fsp.writeFile(path.join(small, "fill"), Buffer.alloc(Math.max(0, free() - room - 8192)));
   await assert.rejects(saveState(file, state), (err: WorkspaceSyncError) => err.code === "INSUFFICIENT_SPACE");
   const said: string[] = [];

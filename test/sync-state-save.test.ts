@@ -1,5 +1,5 @@
 /**
- * The state is written in pieces (sync/state.ts `stateJsonChunks`): the text must read back as what
+ * The state is written in pieces (sync/state.ts `stateJsonPieces`, written through one buffer): the text must read back as what
  * `JSON.stringify` gives (same values, files in the same order), for any names, with and without ingest records, across piece boundaries,
  * and `saveState` then `loadState` must give the state back.
  */
@@ -8,7 +8,7 @@ import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { isDeepStrictEqual } from "node:util";
-import { loadState, pathRecord, saveState, stateJsonChunks, type StateIdentity } from "../src/sync/state.js";
+import { SAVE_CHUNK_BYTES, loadState, pathRecord, saveState, stateJsonPieces, type StateIdentity } from "../src/sync/state.js";
 import type { StateEntry, SyncState } from "../src/sync/types.js";
 import { tempDir } from "./support/tree.js";
 
@@ -23,11 +23,11 @@ test("the state's text written in pieces reads back as JSON.stringify's", () => 
   // Enough entries for several pieces.
   for (let i = 0; i < 20000; i++) files[`notes/d${i % 97}/f${i}.md`] = { local: { size: i, mtimeMs: 1796491170000 + i }, remote: { size: i, revision: `${i}:${1796491170000 + i}:${i * 7}` } };
   for (const s of [stateWith(files), stateWith(files, { bootId: "b", ingested: { "in/x": { size: 2, hash: "h2" } } }), stateWith(pathRecord())]) {
-    const chunks = [...stateJsonChunks(s)];
-    const back = JSON.parse(chunks.join("")) as SyncState;
+    const pieces = [...stateJsonPieces(s)];
+    const back = JSON.parse(pieces.join("")) as SyncState;
     assert.ok(isDeepStrictEqual(back, JSON.parse(JSON.stringify(s))), "reads back as JSON.stringify's text does");
     assert.ok(isDeepStrictEqual(Object.keys(back.files), Object.keys(s.files)), "files in the same order");
-    if (Object.keys(s.files).length > 1000) assert.ok(chunks.length > 2, `${chunks.length} piece(s)`);
+    assert.equal(pieces.length, Object.keys(s.files).length + 2, "a piece per file, plus the first and the last");
   }
 });
 
@@ -48,6 +48,23 @@ test("a state saved in pieces loads back the same", async (t) => {
   assert.deepEqual(back.files["__proto__"], files["__proto__"]);
 });
 
+test("the saved file is exactly the pieces' text, across buffer boundaries, with multi-byte names and a piece larger than the buffer", async (t) => {
+  const { dir, cleanup } = await tempDir("ws-state-bytes-");
+  t.after(cleanup);
+  const files = pathRecord<StateEntry>();
+  // Names of 1-, 2-, 3- and 4-byte characters, so that pieces end at every offset of a buffer.
+  for (let i = 0; i < 12000; i++) files[`${"aé€😀".repeat(1 + (i % 5))}/${i}`] = { local: { size: i, mtimeMs: 1796491170000 + i }, remote: { size: i, hash: `h${i}` } };
+  const ingested: Record<string, { size: number }> = {};
+  for (let i = 0; i < 20000; i++) ingested[`in/ü${i}`] = { size: i }; // one piece of ~400 KB
+  for (const s of [stateWith(files), stateWith(files, { ingested })]) {
+    const file = path.join(dir, "state.json");
+    await saveState(file, s);
+    const bytes = await fsp.readFile(file);
+    assert.ok(bytes.length > 2 * SAVE_CHUNK_BYTES, `${bytes.length} bytes: several writes`);
+    assert.ok(bytes.equals(Buffer.from([...stateJsonPieces(s)].join(""))), "the file holds the pieces' text byte for byte");
+  }
+});
+
 test("a state is read back whether written one file a line or as one line, and damaged text of either kind is a first run, never a crash", async (t) => {
   const { dir, cleanup } = await tempDir("ws-state-load-");
   t.after(cleanup);
@@ -56,7 +73,7 @@ test("a state is read back whether written one file a line or as one line, and d
   for (let i = 0; i < 3000; i++) files[`d${i % 7}/ü ${i}\u2028.txt`] = { local: { size: i, mtimeMs: i }, remote: { size: i, hash: `h${i}` } };
   files["__proto__"] = { local: { size: 1, mtimeMs: 2 }, remote: { size: 1 } };
   const state = stateWith(files, { workspace: path.resolve(id.workspace), description: id.description, remotePath: id.remotePath, ingested: { "in/a": { size: 1 } } });
-  const lines = [...stateJsonChunks(state)].join("");
+  const lines = [...stateJsonPieces(state)].join("");
   assert.ok(lines.split("\n").length > 3000, "one file a line");
   const file = path.join(dir, "state.json");
   for (const text of [lines, JSON.stringify(state), JSON.stringify(state, null, 2)]) {
@@ -84,7 +101,7 @@ test("any valid JSON state loads as before, whatever its layout after a first li
   files["a.txt"] = { local: { size: 1, mtimeMs: 2 }, remote: { size: 1 } };
   files["b\":{\"c"] = { local: { size: 3, mtimeMs: 4 }, remote: { size: 3, revision: "r" } };
   const state = stateWith(files, { workspace: path.resolve(id.workspace), description: id.description, remotePath: id.remotePath });
-  const lines = [...stateJsonChunks(state)].join("");
+  const lines = [...stateJsonPieces(state)].join("");
   const file = path.join(dir, "state.json");
   const layouts = [
     lines.replace(/\n\}\}$/, "}}"), // the last file and the closing braces on one line
