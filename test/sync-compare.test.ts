@@ -3,9 +3,11 @@
  * format for S3 metadata, conflict names and winners.
  */
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { describe, it, test } from "node:test";
 import { compareTimes, localTime, remoteSourceTime, sameSizeAndTime } from "../src/sync/compare.js";
 import { conflictName, conflictWinner } from "../src/sync/plan.js";
+import { remoteFromState, remoteMatches, remoteSignature } from "../src/sync/deltas.js";
+import type { RemoteFile } from "../src/sync/types.js";
 import { formatMtimeMetadata, md5FromChecksumMetadata, parseMtimeMetadata } from "../src/providers/s3/index.js";
 import { contentTypeFor } from "../src/providers/s3/content-type.js";
 import { formatRcloneSeconds, parseRcloneSeconds, setFileTimes, utimesArg } from "../src/util/mtime.js";
@@ -112,4 +114,20 @@ describe("conflict names", () => {
     assert.equal(conflictName("big.bin.conflict", new Set(["big.bin", "big.bin.conflict"])), "big.bin.conflict1");
     assert.equal(conflictName("big.bin.conflict1", new Set(["big.bin.conflict", "big.bin.conflict1"])), "big.bin.conflict2");
   });
+});
+
+test("a cloud signature holds exactly the fields its file has, in one order, for every set of fields", () => {
+  const fields = ["mtimeMs", "hash", "revision"] as const;
+  for (let set = 0; set < 8; set++) {
+    const file: RemoteFile = { path: "a.txt", size: 5 };
+    if (set & 1) file.mtimeMs = 1796491170669;
+    if (set & 2) file.hash = "d41d8cd98f00b204e9800998ecf8427e";
+    if (set & 4) file.revision = "5:1796491170669:42";
+    const sig = remoteSignature(file);
+    const want: (keyof RemoteFile & keyof typeof sig)[] = ["size", ...fields.filter((_, i) => set & (1 << i))];
+    assert.deepEqual(Object.keys(sig), want, `set ${set}`);
+    for (const k of want) assert.equal(sig[k], file[k]);
+    assert.ok(remoteMatches(sig, file));
+    assert.deepEqual(remoteFromState("a.txt", { local: { size: 5, mtimeMs: 0 }, remote: sig }), file);
+  }
 });

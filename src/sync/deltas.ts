@@ -57,11 +57,15 @@ export function localSignature(file: LocalFile): LocalSignature {
 
 /** The signature of a cloud file to store in the state. */
 export function remoteSignature(file: RemoteFile): RemoteSignature {
-  const sig: RemoteSignature = { size: file.size };
-  if (file.mtimeMs !== undefined) sig.mtimeMs = file.mtimeMs;
-  if (file.hash !== undefined) sig.hash = file.hash;
-  if (file.revision !== undefined) sig.revision = file.revision;
-  return sig;
+  const { size, mtimeMs, hash, revision } = file;
+  // One literal for each set of fields: fields added to an object after its literal go to an array
+  // of their own, 40 bytes more for each file of a state kept in memory (4 MiB at 100 000 files).
+  if (hash === undefined) {
+    if (revision === undefined) return mtimeMs === undefined ? { size } : { size, mtimeMs };
+    return mtimeMs === undefined ? { size, revision } : { size, mtimeMs, revision };
+  }
+  if (revision === undefined) return mtimeMs === undefined ? { size, hash } : { size, mtimeMs, hash };
+  return mtimeMs === undefined ? { size, hash, revision } : { size, mtimeMs, hash, revision };
 }
 
 /** True when `entry` already records exactly these two copies (a state entry that can be kept as it is). */
