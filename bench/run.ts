@@ -12,7 +12,8 @@
  *          --only syncscale: local mirror of --sync-files files (default 40000, 200 folders) side by
  *          side with `rclone sync` (first run, no-change run, peak RSS; whole processes, taking turns,
  *          best of --runs), then --sync-scale-files (default 100000) in every mode (first run and
- *          no-change, peak RSS)
+ *          no-change, peak RSS), then mirror's peak RSS at --sync-files, --sync-scale-files and
+ *          --sync-curve-files (default 200000; 0 skips) files and what each further file costs
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { promises as fsp } from "node:fs";
@@ -376,11 +377,46 @@ async function syncScaleBench(benchDir: string, work: string): Promise<void> {
       leftovers.push(cloud, state);
     }
   }
+  const curve = opt("sync-curve-files", 200000);
+  if (curve > 0) out.push("", ...(await memoryCurve(benchDir, work, [n, big, curve].filter((c) => c > 0), leftovers)));
   for (const d of leftovers) await fsp.rm(d, { recursive: true, force: true });
   // The machine's load (1, 5, 15 min) when the rows were taken: shared machines swing the times.
   out.push("", `load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(", ")} (${os.cpus().length} cores)`);
   console.log(out[out.length - 1]);
   rows.push("", ...out);
+}
+
+/**
+ * How a mirror's peak RSS grows with the file count: one first run and one no-change run at each
+ * size, and what each further file costs between the smallest and the largest (issue 16 asks for
+ * memory that grows sub-linearly).
+ */
+async function memoryCurve(benchDir: string, work: string, sizes: number[], leftovers: string[]): Promise<string[]> {
+  const counts = [...new Set(sizes)].sort((a, b) => a - b);
+  console.log(`\nsync memory by file count: mirror at ${counts.join(", ")} files (first run, then no change)...`);
+  const out = ["| mirror, peak RSS by file count | files | first run | no change |", "|---|---|---|---|"];
+  const got: { files: number; first: number; again: number }[] = [];
+  for (const c of counts) {
+    const ws = await ensureManyFiles(path.join(benchDir, `many-${c}`), c);
+    const cloud = path.join(work, `curve-cloud-${c}`);
+    const state = path.join(work, `curve-state-${c}`);
+    leftovers.push(cloud, state);
+    settleDisk();
+    const a = await syncOnce(ws, state, "mirror", cloud);
+    settleDisk();
+    const b = await syncOnce(ws, state, "mirror", cloud);
+    if (b.extra.transfers !== 0) throw new Error(`no-change run at ${c} files transferred ${String(b.extra.transfers)}`);
+    got.push({ files: c, first: a.rssMiB, again: b.rssMiB });
+    out.push(`| | ${c} | ${a.rssMiB.toFixed(0)} MiB | ${b.rssMiB.toFixed(0)} MiB |`);
+    console.log(out[out.length - 1]);
+  }
+  if (got.length > 1) {
+    const lo = got[0]!, hi = got[got.length - 1]!;
+    const perFile = (d: number): string => ((d * 1024) / (hi.files - lo.files)).toFixed(2);
+    out.push(`| each further file, ${lo.files} → ${hi.files} | | ${perFile(hi.first - lo.first)} KiB | ${perFile(hi.again - lo.again)} KiB |`);
+    console.log(out[out.length - 1]);
+  }
+  return out;
 }
 
 async function scaleBench(benchDir: string, work: string): Promise<void> {
