@@ -129,4 +129,5 @@ test("a state that does not fit on the disk fails to save (INSUFFICIENT_SPACE) a
   const back = await loadState(file, id, (m) => said.push(m));
   assert.deepEqual(said, []);
   assert.deepEqual(Object.keys(back!.files), ["kept.txt"], "the state saved before is still there, whole");
+  assert.deepEqual((await fsp.readdir(small)).sort(), ["fill", "state.json"], "no temp file left");
 });

@@ -52,6 +52,10 @@ test("the saved file is exactly the pieces' text, across buffer boundaries, with
   const { dir, cleanup } = await tempDir("ws-state-bytes-");
   t.after(cleanup);
   const files = pathRecord<StateEntry>();
+  // First, names of 3-byte characters only (the most UTF-8 a UTF-16 unit takes): ~180 KB, then ~90 KB
+  // that must not go after it in the same 256 KiB buffer (an estimate of 2 bytes a unit would cut it short).
+  files[`${"€".repeat(60000)}/a`] = { local: { size: 1, mtimeMs: 1 }, remote: { size: 1 } };
+  files[`${"€".repeat(30000)}/b`] = { local: { size: 2, mtimeMs: 2 }, remote: { size: 2 } };
   // Names of 1-, 2-, 3- and 4-byte characters, so that pieces end at every offset of a buffer.
   for (let i = 0; i < 12000; i++) files[`${"aé€😀".repeat(1 + (i % 5))}/${i}`] = { local: { size: i, mtimeMs: 1796491170000 + i }, remote: { size: i, hash: `h${i}` } };
   const ingested: Record<string, { size: number }> = {};
