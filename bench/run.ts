@@ -13,7 +13,8 @@
  *          side with `rclone sync` (first run, no-change run, peak RSS; whole processes, taking turns,
  *          best of --runs), then --sync-scale-files (default 100000) in every mode (first run and
  *          no-change, peak RSS), then mirror's peak RSS at --sync-files, --sync-scale-files and
- *          --sync-curve-files (default 200000; 0 skips) files and what each further file costs
+ *          --sync-curve-files (default 200000; 0 skips) files (from the runs above where they were
+ *          mirror runs at that count) and what each further file costs
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { promises as fsp } from "node:fs";
@@ -307,6 +308,8 @@ async function syncScaleBench(benchDir: string, work: string): Promise<void> {
   const out = ["| local sync, whole process | files | workspace-sync | rclone sync | ratio (ours / rclone) |", "|---|---|---|---|---|"];
   const keep = (a: Measured | undefined, m: Measured): Measured => (a === undefined || m.ms < a.ms ? m : a);
   const leftovers: string[] = [];
+  /** Mirror's peak RSS by file count (first run, no change), the highest of every run at that count. */
+  const peaks = new Map<number, MirrorPeaks>();
   if (has("rclone")) {
     console.log(`\nsync scale: ${n} files in ${Math.ceil(n / 200)} folders, mirror vs rclone sync (${runs} round(s))...`);
     const ws = await ensureManyFiles(path.join(benchDir, `many-${n}`), n);
@@ -335,6 +338,7 @@ async function syncScaleBench(benchDir: string, work: string): Promise<void> {
         first = keep(first, a);
         again = keep(again, b);
         rss = Math.max(rss, a.rssMiB, b.rssMiB);
+        notePeaks(peaks, n, a, b);
       };
       const rclonePair = async (): Promise<void> => {
         const a = await rc();
@@ -372,13 +376,14 @@ async function syncScaleBench(benchDir: string, work: string): Promise<void> {
       settleDisk();
       const b = await syncOnce(ws, state, mode, cloud);
       if (b.extra.transfers !== 0) throw new Error(`${mode} no-change run transferred ${String(b.extra.transfers)}`);
+      if (mode === "mirror") notePeaks(peaks, big, a, b);
       out.push(`| ${mode} | ${big} | ${(a.ms / 1000).toFixed(1)} s | ${a.rssMiB.toFixed(0)} MiB | ${(b.ms / 1000).toFixed(2)} s | ${b.rssMiB.toFixed(0)} MiB |`);
       console.log(out[out.length - 1]);
       leftovers.push(cloud, state);
     }
   }
   const curve = opt("sync-curve-files", 200000);
-  if (curve > 0) out.push("", ...(await memoryCurve(benchDir, work, [n, big, curve].filter((c) => c > 0), leftovers)));
+  if (curve > 0) out.push("", ...(await memoryCurve(benchDir, work, [n, big, curve].filter((c) => c > 0), peaks, leftovers)));
   for (const d of leftovers) await fsp.rm(d, { recursive: true, force: true });
   // The machine's load (1, 5, 15 min) when the rows were taken: shared machines swing the times.
   out.push("", `load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(", ")} (${os.cpus().length} cores)`);
@@ -386,28 +391,44 @@ async function syncScaleBench(benchDir: string, work: string): Promise<void> {
   rows.push("", ...out);
 }
 
+/** A mirror's peak RSS at one file count: first run and no-change run. */
+interface MirrorPeaks {
+  first: number;
+  again: number;
+}
+
+/** Records a mirror's first run `a` and no-change run `b` at `files`, keeping the highest of each. */
+function notePeaks(peaks: Map<number, MirrorPeaks>, files: number, a: Measured, b: Measured): void {
+  const p = peaks.get(files);
+  peaks.set(files, { first: Math.max(p?.first ?? 0, a.rssMiB), again: Math.max(p?.again ?? 0, b.rssMiB) });
+}
+
 /**
- * How a mirror's peak RSS grows with the file count: one first run and one no-change run at each
- * size, and what each further file costs between the smallest and the largest (issue 16 asks for
- * memory that grows sub-linearly).
+ * How a mirror's peak RSS grows with the file count: a first run and a no-change run at each size
+ * the bench has not already synced in mirror mode (`peaks`), and what each further file costs
+ * between the smallest and the largest (issue 16 asks for memory that grows sub-linearly).
  */
-async function memoryCurve(benchDir: string, work: string, sizes: number[], leftovers: string[]): Promise<string[]> {
+async function memoryCurve(benchDir: string, work: string, sizes: number[], peaks: Map<number, MirrorPeaks>, leftovers: string[]): Promise<string[]> {
   const counts = [...new Set(sizes)].sort((a, b) => a - b);
   console.log(`\nsync memory by file count: mirror at ${counts.join(", ")} files (first run, then no change)...`);
   const out = ["| mirror, peak RSS by file count | files | first run | no change |", "|---|---|---|---|"];
-  const got: { files: number; first: number; again: number }[] = [];
+  const got: ({ files: number } & MirrorPeaks)[] = [];
   for (const c of counts) {
-    const ws = await ensureManyFiles(path.join(benchDir, `many-${c}`), c);
-    const cloud = path.join(work, `curve-cloud-${c}`);
-    const state = path.join(work, `curve-state-${c}`);
-    leftovers.push(cloud, state);
-    settleDisk();
-    const a = await syncOnce(ws, state, "mirror", cloud);
-    settleDisk();
-    const b = await syncOnce(ws, state, "mirror", cloud);
-    if (b.extra.transfers !== 0) throw new Error(`no-change run at ${c} files transferred ${String(b.extra.transfers)}`);
-    got.push({ files: c, first: a.rssMiB, again: b.rssMiB });
-    out.push(`| | ${c} | ${a.rssMiB.toFixed(0)} MiB | ${b.rssMiB.toFixed(0)} MiB |`);
+    if (!peaks.has(c)) {
+      const ws = await ensureManyFiles(path.join(benchDir, `many-${c}`), c);
+      const cloud = path.join(work, `curve-cloud-${c}`);
+      const state = path.join(work, `curve-state-${c}`);
+      leftovers.push(cloud, state);
+      settleDisk();
+      const a = await syncOnce(ws, state, "mirror", cloud);
+      settleDisk();
+      const b = await syncOnce(ws, state, "mirror", cloud);
+      if (b.extra.transfers !== 0) throw new Error(`no-change run at ${c} files transferred ${String(b.extra.transfers)}`);
+      notePeaks(peaks, c, a, b);
+    }
+    const p = peaks.get(c)!;
+    got.push({ files: c, ...p });
+    out.push(`| | ${c} | ${p.first.toFixed(0)} MiB | ${p.again.toFixed(0)} MiB |`);
     console.log(out[out.length - 1]);
   }
   if (got.length > 1) {

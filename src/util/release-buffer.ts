@@ -81,10 +81,7 @@ export class ReleaseQueue {
   /** Releases every queued Buffer whose value is at most `mark`. */
   releaseUpTo(mark: number): void {
     const items = this.#items;
-    while (this.#head < items.length && (items[this.#head] as { at: number }).at <= mark) {
-      release((items[this.#head] as { buf: Uint8Array }).buf);
-      this.#head++;
-    }
+    for (let item = items[this.#head]; item !== undefined && item.at <= mark; item = items[++this.#head]) release(item.buf);
     if (this.#head > 64 && this.#head * 2 > items.length) {
       items.splice(0, this.#head);
       this.#head = 0;
