@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
-import { createReadStream, promises as fsp } from "node:fs";
+import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { Writable } from "node:stream";
 import { createLocalProvider } from "../src/providers/local/index.js";
-import type { RemoteEntry, StorageProvider } from "../src/providers/types.js";
+import type { LocalSource, RemoteEntry, StorageProvider } from "../src/providers/types.js";
+import { sourceStream } from "../src/util/source-stream.js";
 import { describeSyncSuite } from "./sync-suite.js";
 
 describeSyncSuite("the local provider", async (dir) => ({ provider: createLocalProvider({ root: dir }) }));
@@ -23,10 +24,10 @@ describeSyncSuite("a folder with S3-like upload mtimes", async (dir) => {
   return { provider };
 });
 
-async function sha256File(abs: string): Promise<string> {
+async function sha256File(file: string | LocalSource): Promise<string> {
   const h = createHash("sha256");
   await pipeline(
-    createReadStream(abs),
+    sourceStream(file),
     new Writable({
       write(chunk: Buffer, _e, cb) {
         h.update(chunk);

@@ -5,7 +5,7 @@
  * and a sync of many files emits no MaxListenersExceededWarning.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { promises as fsp } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -172,6 +172,55 @@ describe("the local provider's own folder holding symlinks", () => {
     assert.deepEqual(r.uploaded, ["fine.txt"]);
     assert.ok(r.skipped?.some((s) => s.path === "docs/new.txt" && /symlink/.test(s.reason)), JSON.stringify(r.skipped));
     assert.deepEqual(await fsp.readdir(outside), ["a.txt"]);
+  });
+});
+
+describe("the local provider's folder changing between the listing and the read", () => {
+  let tmp: string;
+  let outside: string;
+  let cloudDir: string;
+  let ws: string;
+  beforeEach(async () => {
+    tmp = await fsp.mkdtemp(path.join(os.tmpdir(), "wsync-cloudswap-"));
+    outside = path.join(tmp, "outside");
+    cloudDir = path.join(tmp, "cloud");
+    ws = path.join(tmp, "ws");
+    await fsp.mkdir(path.join(outside, "sub"), { recursive: true });
+    await fsp.writeFile(path.join(outside, "secret.txt"), "outside secret");
+    await fsp.writeFile(path.join(outside, "sub", "new.txt"), "outside new");
+    await fsp.mkdir(path.join(cloudDir, "share", "sub"), { recursive: true });
+    await fsp.mkdir(ws, { recursive: true });
+    await fsp.writeFile(path.join(cloudDir, "share", "new.txt"), "cloud new");
+    await fsp.writeFile(path.join(cloudDir, "share", "sub", "new.txt"), "cloud sub new");
+    await fsp.writeFile(path.join(cloudDir, "share", "fifo.txt"), "cloud fifo");
+    await fsp.writeFile(path.join(cloudDir, "share", "ok.txt"), "cloud ok");
+  });
+  afterEach(() => fsp.rm(tmp, { recursive: true, force: true }));
+
+  it("bisync: a cloud file or folder swapped for a symlink or a FIFO is never read through it, and the run does not hang", async () => {
+    const inner = createLocalProvider({ root: cloudDir });
+    const share = path.join(cloudDir, "share");
+    let once: Promise<void> | undefined;
+    const provider = {
+      ...inner,
+      async read(key: string, o?: Parameters<typeof inner.read>[1]) {
+        once ??= (async () => {
+          await fsp.rm(path.join(share, "new.txt"));
+          await fsp.symlink(path.join(outside, "secret.txt"), path.join(share, "new.txt"));
+          await fsp.rename(path.join(share, "sub"), path.join(share, "sub.away"));
+          await fsp.symlink(path.join(outside, "sub"), path.join(share, "sub"));
+          await fsp.rm(path.join(share, "fifo.txt"));
+          execFileSync("mkfifo", [path.join(share, "fifo.txt")]);
+        })();
+        await once;
+        return inner.read(key, o);
+      },
+    } as typeof inner;
+    const r = ok(await runSyncWithProvider({ settings: syncSettings({ concurrency: 1 }), provider, workspaceDir: ws, stateDir: path.join(tmp, "state"), logger: silentLogger }));
+    assert.deepEqual(r.downloaded, ["ok.txt"]);
+    assert.deepEqual((await namesUnder(ws)).filter((n) => !n.startsWith(".")), ["ok.txt"]);
+    for (const p of ["new.txt", "sub/new.txt"]) assert.match(r.skipped?.find((s) => s.path === p)?.reason ?? "", /symlink/, `${p}: ${JSON.stringify(r.skipped)}`);
+    assert.match(r.skipped?.find((s) => s.path === "fifo.txt")?.reason ?? "", /not a regular file/, JSON.stringify(r.skipped));
   });
 });
 

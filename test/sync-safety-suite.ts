@@ -7,6 +7,7 @@
  */
 import { afterEach, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { promises as fsp } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -235,6 +236,70 @@ export function describeSafetySuite(name: string, make: MakeSafetyProvider, opti
         assert.deepEqual(r2.deleted, []);
         assert.equal(await readCloud("dir/new.txt"), "cloud new");
         assert.equal(await readCloud("dir/keep.txt"), "cloud keep");
+      });
+
+      /** Wraps the cloud so that every write first waits for `swap` (run once, by the first write). */
+      const swapBeforeWrites = (swap: () => Promise<void>): HostileCloud => {
+        const inner = cloud;
+        let once: Promise<void> | undefined;
+        cloud = {
+          ...inner,
+          async write(key, source, o) {
+            once ??= swap();
+            await once;
+            return inner.write(key, source, o);
+          },
+        } as HostileCloud;
+        return inner;
+      };
+
+      for (const mode of ["bisync", "mirror"] as const) {
+        it(`${mode}: a file or folder swapped for a symlink after the listing is never read through it`, async () => {
+          await writeWs("a.txt", "a");
+          await writeWs("b.txt", "mine b");
+          await writeWs("dir/a.txt", "mine dir/a");
+          await writeWs("big.bin", "x".repeat(300 * 1024)); // past the local provider's small-copy size
+          const inner = swapBeforeWrites(async () => {
+            await fsp.rm(wsPath("b.txt"));
+            await fsp.symlink(path.join(outside, "precious.txt"), wsPath("b.txt"));
+            await fsp.rename(wsPath("dir"), wsPath("dir.away"));
+            await fsp.symlink(outside, wsPath("dir"));
+            await fsp.rm(wsPath("big.bin"));
+            await fsp.symlink(path.join(outside, "sub", "b.txt"), wsPath("big.bin"));
+          });
+          const r = ok(await run({ mode, concurrency: 1 }));
+          cloud = inner;
+          await assertOutsideUntouched();
+          const names = await cloudNames();
+          for (const n of names) {
+            const text = await readCloud(n);
+            assert.ok(!/precious original|outside a|outside b/.test(text), `${n} holds a file from outside the workspace`);
+          }
+          assert.ok(names.includes("a.txt"), names.join());
+          for (const p of ["b.txt", "dir/a.txt", "big.bin"]) {
+            assert.ok(skippedPaths(r).includes(p), `${p}: ${JSON.stringify(r.skipped)}`);
+            assert.match(reasonOf(r, p), /symlink/);
+          }
+          assert.ok(!r.uploaded.includes("b.txt") && !r.uploaded.includes("dir/a.txt") && !r.uploaded.includes("big.bin"));
+          // The next run sees the links in the listing and still reads nothing through them.
+          const r2 = ok(await run({ mode, maxDelete: 100 }));
+          assert.deepEqual(r2.deleted, []);
+          await assertOutsideUntouched();
+          for (const n of await cloudNames()) assert.ok(!/precious original|outside a|outside b/.test(await readCloud(n)), n);
+        });
+      }
+
+      it("a file swapped for a FIFO after the listing is skipped, and the run does not hang", async () => {
+        await writeWs("a.txt", "a");
+        await writeWs("pipe.txt", "was a file");
+        const inner = swapBeforeWrites(async () => {
+          await fsp.rm(wsPath("pipe.txt"));
+          execFileSync("mkfifo", [wsPath("pipe.txt")]);
+        });
+        const r = ok(await run({ mode: "mirror", concurrency: 1 }));
+        cloud = inner;
+        assert.deepEqual(r.uploaded, ["a.txt"]);
+        assert.match(reasonOf(r, "pipe.txt"), /not a regular file/);
       });
 
       it("a file that appears in the workspace after the listing is never replaced by a new cloud file", async () => {

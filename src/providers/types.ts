@@ -1,3 +1,4 @@
+import type { FileHandle } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import type { Logger } from "../logger.js";
 
@@ -69,7 +70,7 @@ export interface StorageProvider {
    * (Dropbox `content_hash`, S3 single-part ETag = MD5), so sync can skip unchanged files without
    * downloading them. `undefined` when the backend has no comparable hash.
    */
-  hashLocalFile?(absolutePath: string, options?: { signal?: AbortSignal }): Promise<string>;
+  hashLocalFile?(file: string | LocalSource, options?: { signal?: AbortSignal }): Promise<string>;
 
   /**
    * Whether the bare file name `name` is one of this backend's own in-flight temp files (`"own"`:
@@ -176,8 +177,10 @@ export interface WriteOptions {
    * The local file `source` reads, when it is one. A backend may read it before the upload (S3
    * hashes it for rclone's `md5chksum` on multipart uploads, and checks the streamed bytes against it),
    * or instead of `source`, which it then destroys unread (the local provider copies the file).
+   * A path is opened as it is (never through a symlink at its last component, and only a regular
+   * file); a {@link LocalSource} is opened with its own checks, at the moment of the read.
    */
-  sourceFile?: string;
+  sourceFile?: string | LocalSource;
   /** User metadata to store with the file (ASCII keys and values). */
   metadata?: Record<string, string>;
   /** Fail with `ALREADY_EXISTS` instead of replacing an existing file. */
@@ -185,6 +188,27 @@ export interface WriteOptions {
   signal?: AbortSignal;
   /** Called with the number of bytes stored so far. */
   onProgress?: (bytes: number) => void;
+}
+
+/**
+ * A local file that a backend reads for an upload or a hash, opened only at the moment of the read
+ * and checked there: it is a regular file (a FIFO or device swapped in is refused, never waited
+ * on), reached through no symlink (a file or folder swapped for one since it was listed is refused,
+ * never read through). The sync hands these out for workspace files (`WorkspaceFs.source`).
+ */
+export interface LocalSource {
+  /** Absolute path, for messages. */
+  readonly path: string;
+  /** Opens it for reading with synchronous calls (for small files, see the local provider). The caller closes `fd`. */
+  openSync(): OpenedLocalFile<number>;
+  /** Opens it for reading. The caller closes `handle`. */
+  open(): Promise<OpenedLocalFile<FileHandle>>;
+}
+
+/** An opened {@link LocalSource}: its descriptor or handle and its size at the open. */
+export interface OpenedLocalFile<H> {
+  handle: H;
+  size: number;
 }
 
 /** Options for {@link StorageProvider.cleanupIncomplete}. */

@@ -17,11 +17,11 @@
  * The pure rules come first; {@link ContentComparer} does the I/O.
  */
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { Writable } from "node:stream";
-import type { StorageProvider } from "../providers/types.js";
+import type { LocalSource, StorageProvider } from "../providers/types.js";
+import { WorkspaceFs } from "../util/safe-fs.js";
+import { sourceStream } from "../util/source-stream.js";
 import { joinRemotePath } from "../providers/paths.js";
 import { SET_MTIME_PRECISION_NS } from "../util/mtime.js";
 import { forEachLimit } from "../util/concurrency.js";
@@ -88,6 +88,8 @@ export interface ComparerOptions {
   provider: StorageProvider;
   /** Absolute workspace folder. */
   workspace: string;
+  /** The workspace's guarded view, when the caller has one (else one is opened). */
+  wfs?: WorkspaceFs;
   /** Cloud folder (provider path). */
   remoteDir: string;
   concurrency: number;
@@ -148,6 +150,7 @@ export function pairsToCompare(
 export class ContentComparer {
   private readonly stats = new Map<string, Promise<RemoteFile | undefined>>();
   private readonly localHashes = new Map<string, Promise<string>>();
+  private wfs: Promise<WorkspaceFs> | undefined;
 
   constructor(private readonly options: ComparerOptions) {}
 
@@ -179,12 +182,11 @@ export class ContentComparer {
       remote = st;
     }
     if (sameSizeAndTime(l, remote, listMtime)) return { same: true, proof: "size+mtime" };
-    const localAbs = path.join(this.options.workspace, ...l.path.split("/"));
     if (provider.hashLocalFile && remote.hash !== undefined) {
-      return { same: (await this.localHash(localAbs, signal)) === remote.hash, proof: "hash" };
+      return { same: (await this.localHash(l.path, signal)) === remote.hash, proof: "hash" };
     }
     if (provider.capabilities.cheapReads || r.size <= readLimit) {
-      const same = await sameBytes(provider, localAbs, joinRemotePath(this.options.remoteDir, r.path), signal);
+      const same = await sameBytes(provider, await this.source(l.path), joinRemotePath(this.options.remoteDir, r.path), signal);
       return { same, proof: "bytes" };
     }
     return { same: undefined };
@@ -216,12 +218,18 @@ export class ContentComparer {
     return pending;
   }
 
-  private localHash(localAbs: string, signal: AbortSignal | undefined): Promise<string> {
-    let pending = this.localHashes.get(localAbs);
+  /** Workspace file `rel`, read with the checks of `WorkspaceFs.source` (never through a symlink). */
+  private async source(rel: string): Promise<LocalSource> {
+    this.wfs ??= this.options.wfs ? Promise.resolve(this.options.wfs) : WorkspaceFs.open(this.options.workspace);
+    return (await this.wfs).source(rel);
+  }
+
+  private localHash(rel: string, signal: AbortSignal | undefined): Promise<string> {
+    let pending = this.localHashes.get(rel);
     if (!pending) {
-      pending = this.options.provider.hashLocalFile!(localAbs, { signal });
-      this.localHashes.set(localAbs, pending);
-      pending.catch(() => this.localHashes.delete(localAbs));
+      pending = this.source(rel).then((file) => this.options.provider.hashLocalFile!(file, { signal }));
+      this.localHashes.set(rel, pending);
+      pending.catch(() => this.localHashes.delete(rel));
     }
     return pending;
   }
@@ -233,18 +241,18 @@ export class ContentComparer {
  * by reading both when the file is at most {@link COMPARE_BY_DOWNLOAD_LIMIT} or reads are cheap.
  * `undefined` when it cannot tell cheaply.
  */
-export async function compareContent(provider: StorageProvider, localAbs: string, remote: RemoteFile, remoteFull: string, signal?: AbortSignal): Promise<boolean | undefined> {
+export async function compareContent(provider: StorageProvider, local: LocalSource, remote: RemoteFile, remoteFull: string, signal?: AbortSignal): Promise<boolean | undefined> {
   if (provider.hashLocalFile && remote.hash !== undefined) {
-    return (await provider.hashLocalFile(localAbs, { signal })) === remote.hash;
+    return (await provider.hashLocalFile(local, { signal })) === remote.hash;
   }
   if (remote.size > COMPARE_BY_DOWNLOAD_LIMIT && !provider.capabilities.cheapReads) return undefined;
-  return sameBytes(provider, localAbs, remoteFull, signal);
+  return sameBytes(provider, local, remoteFull, signal);
 }
 
 /** Streams both copies through SHA-256 (in parallel) and compares the digests. */
-async function sameBytes(provider: StorageProvider, localAbs: string, remoteFull: string, signal?: AbortSignal): Promise<boolean> {
+async function sameBytes(provider: StorageProvider, local: LocalSource, remoteFull: string, signal?: AbortSignal): Promise<boolean> {
   const [a, b] = await Promise.all([
-    sha256Of(createReadStream(localAbs, { highWaterMark: 1 << 20 }), signal),
+    sha256Of(sourceStream(local), signal),
     provider.read(remoteFull, { signal }).then((s) => sha256Of(s, signal)),
   ]);
   return a === b;

@@ -175,7 +175,7 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
       if (!l) return;
       const rel = r?.path ?? l.path;
       logger.debug?.(`[workspace-sync] upload ${l.path} (${a.reason})`);
-      const stored = await uploadFile(provider, localAbs(l.path), remoteFull(rel), l, signal);
+      const stored = await uploadFile(provider, ctx.wfs.source(l.path), remoteFull(rel), l, signal);
       out.files[a.path] = { local: localSignature(l), remote: remoteSignature(stored) };
       out.uploaded.push(l.path);
     } else if (a.kind === "download") {
@@ -192,9 +192,9 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
       if (a.winner === "local") {
         // Cloud copy → <name>.conflict on both sides, then the workspace copy over the cloud one.
         const loserLocal = await download(a.loserPath, r, signal, true);
-        const loserRemote = await uploadFile(provider, localAbs(a.loserPath), remoteFull(a.loserPath), loserLocal, signal);
+        const loserRemote = await uploadFile(provider, ctx.wfs.source(a.loserPath), remoteFull(a.loserPath), loserLocal, signal);
         out.files[loserKey] = { local: localSignature(loserLocal), remote: remoteSignature(loserRemote) };
-        const stored = await uploadFile(provider, localAbs(l.path), remoteFull(r.path), l, signal);
+        const stored = await uploadFile(provider, ctx.wfs.source(l.path), remoteFull(r.path), l, signal);
         out.files[a.path] = { local: localSignature(l), remote: remoteSignature(stored) };
         out.uploaded.push(l.path, a.loserPath);
         out.downloaded.push(a.loserPath);
@@ -206,7 +206,7 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
         await setFileTimes(loserAbs, l.mtimeNs ?? nsFromMs(l.mtimeMs));
         const st = await fsp.stat(loserAbs, { bigint: true });
         const loserLocal: LocalFile = { path: a.loserPath, size: Number(st.size), mtimeMs: msFromNs(st.mtimeNs), mtimeNs: st.mtimeNs };
-        const loserRemote = await uploadFile(provider, loserAbs, remoteFull(a.loserPath), loserLocal, signal);
+        const loserRemote = await uploadFile(provider, ctx.wfs.source(a.loserPath), remoteFull(a.loserPath), loserLocal, signal);
         out.files[loserKey] = { local: localSignature(loserLocal), remote: remoteSignature(loserRemote) };
         const local = await download(l.path, r, signal, false);
         out.files[a.path] = { local: localSignature(local), remote: remoteSignature(r) };

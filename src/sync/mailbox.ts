@@ -119,7 +119,7 @@ export async function drainOutbox(options: DrainOptions): Promise<string[]> {
             if (isLocalNameProblem(err)) throw err;
             return undefined;
           });
-        if (existing?.isFile() && existing.size === f.size && (await compareContent(provider, wfs.abs(targetRel), f, remoteFull, signal))) {
+        if (existing?.isFile() && existing.size === f.size && (await compareContent(provider, wfs.source(targetRel), f, remoteFull, signal))) {
           await provider.delete(remoteFull, { signal });
           logger.debug?.(`[workspace-sync] Mailbox: ${f.path} was already in _inbox; removed from the cloud _outbox`);
           return;

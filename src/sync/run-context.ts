@@ -54,7 +54,7 @@ export interface Prepared {
 
 /** The run's comparer (one per run: it remembers each cloud object's `stat()`). */
 export function comparerFor(ctx: RunContext): ContentComparer {
-  return new ContentComparer({ provider: ctx.provider, workspace: ctx.workspace, remoteDir: ctx.remoteDir, concurrency: ctx.concurrency, signal: ctx.signal });
+  return new ContentComparer({ provider: ctx.provider, workspace: ctx.workspace, wfs: ctx.wfs, remoteDir: ctx.remoteDir, concurrency: ctx.concurrency, signal: ctx.signal });
 }
 
 /** Key prefixes the push/bisync plan leaves alone: mailbox `_inbox/`, `_outbox/`; the mirror ingest folder. */
@@ -71,7 +71,7 @@ export async function ensureWorkspace(ctx: RunContext): Promise<void> {
       throw toWorkspaceSyncError(err);
     });
   }
-  ctx.wfs = await WorkspaceFs.open(ctx.workspace);
+  ctx.wfs = await WorkspaceFs.open(ctx.workspace, "the workspace", { readsFollowLinks: ctx.settings.copySymlinks === true });
 }
 
 /**

@@ -4,12 +4,11 @@
  * when an existing file must not be overwritten), all through the symlink-refusing {@link WorkspaceFs}.
  */
 import { createWriteStream, promises as fsp } from "node:fs";
-import type { FileHandle } from "node:fs/promises";
-import { Readable } from "node:stream";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { toWorkspaceSyncError } from "../errors.js";
-import type { StorageProvider } from "../providers/types.js";
+import type { LocalSource, StorageProvider } from "../providers/types.js";
+import { sourceStream } from "../util/source-stream.js";
 import { isLocalNameProblem, type WorkspaceFs } from "../util/safe-fs.js";
 import { syncTempName } from "../util/temp-names.js";
 import { numberedName } from "./ingest.js";
@@ -17,66 +16,18 @@ import { msFromNs, nsFromMs, setFileTimes } from "../util/mtime.js";
 import type { LocalFile, RemoteFile } from "./types.js";
 
 /**
- * A read stream of a local file that opens it only when first read: a provider that copies
- * `sourceFile` itself destroys it unread, and no file is opened for nothing.
+ * Uploads workspace file `file` (opened only when read, and never through a symlink: see
+ * `WorkspaceFs.source`) to `remoteFull`; resolves with the stored file's signature.
  */
-class LazyFileStream extends Readable {
-  private fh: FileHandle | undefined;
-  private readonly chunk: number;
-
-  constructor(
-    private readonly file: string,
-    expectedSize: number,
-  ) {
-    super({ highWaterMark: READ_CHUNK });
-    this.chunk = Math.min(READ_CHUNK, Math.max(16 * 1024, expectedSize + 1));
-  }
-
-  override _read(): void {
-    void this.readSome();
-  }
-
-  private async readSome(): Promise<void> {
-    try {
-      if (!this.fh) {
-        const fh = await fsp.open(this.file, "r");
-        if (this.destroyed) {
-          await fh.close();
-          return;
-        }
-        this.fh = fh;
-      }
-      const buf = Buffer.allocUnsafe(this.chunk);
-      const { bytesRead } = await this.fh.read(buf, 0, buf.length, null);
-      if (!this.destroyed) this.push(bytesRead > 0 ? buf.subarray(0, bytesRead) : null);
-    } catch (err) {
-      this.destroy(err as Error);
-    }
-  }
-
-  override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
-    const fh = this.fh;
-    this.fh = undefined;
-    if (!fh) return cb(err);
-    fh.close().then(
-      () => cb(err),
-      () => cb(err),
-    );
-  }
-}
-
-const READ_CHUNK = 1024 * 1024;
-
-/** Uploads `localAbs` to `remoteFull`; resolves with the stored file's signature. */
-export async function uploadFile(provider: StorageProvider, localAbs: string, remoteFull: string, local: LocalFile, signal?: AbortSignal): Promise<RemoteFile> {
-  const mtimeNs = local.mtimeNs ?? (await finerTime(localAbs, local));
-  const source = new LazyFileStream(localAbs, local.size);
+export async function uploadFile(provider: StorageProvider, file: LocalSource, remoteFull: string, local: LocalFile, signal?: AbortSignal): Promise<RemoteFile> {
+  const mtimeNs = local.mtimeNs ?? (await finerTime(file.path, local));
+  const source = sourceStream(file, local.size);
   let stored;
   try {
     stored = await provider.write(remoteFull, source, {
       mtime: new Date(local.mtimeMs),
       ...(mtimeNs !== undefined ? { mtimeNs } : {}),
-      sourceFile: localAbs,
+      sourceFile: file,
       sizeHint: local.size,
       signal,
     });

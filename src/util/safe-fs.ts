@@ -11,9 +11,12 @@
  *
  * Refusals are {@link LocalPathError}s with a reason for the run's `skipped` list.
  */
-import fs, { constants as fsConstants, promises as fsp } from "node:fs";
+import fs, { promises as fsp } from "node:fs";
 import path from "node:path";
+import { pipeline } from "node:stream/promises";
 import { WorkspaceSyncError } from "../errors.js";
+import type { LocalSource } from "../providers/types.js";
+import { openChecked, openCheckedSync, type OpenCheck } from "./local-read.js";
 
 /** Why a local path was refused: a symlink in the way, or a name the file system cannot hold here. */
 export class LocalPathError extends WorkspaceSyncError {
@@ -60,6 +63,8 @@ export function nameProblemReason(err: unknown): string {
   return "could not be written: skipped";
 }
 
+const READ_LINK_REASON = (label: string, rel: string): string => `${rel} in ${label} is a symlink now, or a folder on its way is; nothing is ever read through one: skipped`;
+
 const SYMLINK_REASON = (label: string, dir: string): string => `${label} has a symlink at ${dir}; nothing is ever written through one: skipped, the other copy is kept`;
 
 /** A guarded view of one folder tree. */
@@ -73,13 +78,19 @@ export class WorkspaceFs {
     private realRoot: string | undefined,
     /** How reasons name the tree (`the workspace`, `the local provider folder`). */
     readonly label: string,
+    /** Reads (never writes) go through symlinks: the user chose `copySymlinks`. */
+    private readonly readsFollowLinks: boolean,
   ) {}
 
-  /** Opens `root` (its own path may contain links; everything below it may not). */
-  static async open(root: string, label = "the workspace"): Promise<WorkspaceFs> {
+  /**
+   * Opens `root` (its own path may contain links; everything below it may not).
+   * `readsFollowLinks`: {@link source} reads through symlinks, as the user chose (`copySymlinks`);
+   * writes never do.
+   */
+  static async open(root: string, label = "the workspace", options: { readsFollowLinks?: boolean } = {}): Promise<WorkspaceFs> {
     const abs = path.resolve(root);
     const real = await fsp.realpath(abs).catch(() => undefined);
-    return new WorkspaceFs(abs, real, label);
+    return new WorkspaceFs(abs, real, label, options.readsFollowLinks === true);
   }
 
   /** Absolute path of a `/`-separated relative path. */
@@ -315,13 +326,82 @@ export class WorkspaceFs {
     throw new LocalPathError(rel, `no free name for it in ${this.label}: skipped`);
   }
 
-  /** Copies regular file `fromRel` to `toRel`, which must not exist (never through a link). */
+  /**
+   * Regular file `rel` as a {@link LocalSource}: opened only when read, and refused then (a
+   * {@link LocalPathError}, a skip note) when it is no longer a regular file (a FIFO or device
+   * swapped in is never waited on) or is reached through a symlink: the name itself, or a folder on
+   * the way swapped for one since the listing. Where the kernel names an open descriptor's file
+   * (`/proc/self/fd`) the check has no window; elsewhere the parent chain and the file's identity
+   * are checked right after the open (the same race as for writes).
+   */
+  source(rel: string): LocalSource {
+    const abs = this.abs(rel);
+    const follow = this.readsFollowLinks;
+    const check = (expected: string): OpenCheck => (st, real) => this.checkOpened(rel, abs, expected, st, real);
+    return {
+      path: abs,
+      openSync: () => {
+        try {
+          return openCheckedSync(abs, follow ? regularOnly(rel, this.label) : check(this.realPathSync(rel)), follow);
+        } catch (err) {
+          throw asReadErrorIn(err, rel, this.label);
+        }
+      },
+      open: async () => {
+        try {
+          return await openChecked(abs, follow ? regularOnly(rel, this.label) : check(await this.realPath(rel)), follow);
+        } catch (err) {
+          throw asReadErrorIn(err, rel, this.label);
+        }
+      },
+    };
+  }
+
+  /** What the real path of `rel` is when no link is on the way. */
+  private realPathSync(rel: string): string {
+    try {
+      this.realRoot ??= fs.realpathSync.native(this.root);
+    } catch (err) {
+      throw asNameErrorIn(err, ".", this.label);
+    }
+    return path.join(this.realRoot, ...rel.split("/"));
+  }
+
+  private async realPath(rel: string): Promise<string> {
+    this.realRoot ??= await fsp.realpath(this.root).catch((err) => {
+      throw asNameErrorIn(err, ".", this.label);
+    });
+    return path.join(this.realRoot, ...rel.split("/"));
+  }
+
+  /** The checks of {@link source} on an open descriptor (`real`: its real path from the kernel, when known). */
+  private checkOpened(rel: string, abs: string, expected: string, st: fs.Stats, real: string | undefined): void {
+    regularOnly(rel, this.label)(st, real);
+    if (real !== undefined) {
+      if (real !== expected) throw new LocalPathError(rel, READ_LINK_REASON(this.label, rel));
+      return;
+    }
+    // No /proc: the chain right after the open, and the name must still be the file opened.
+    this.verifyDirSync(parentOf(rel));
+    const now = lstatOrUndefinedSync(abs, rel, this.label);
+    if (!now || now.isSymbolicLink() || now.dev !== st.dev || now.ino !== st.ino) throw new LocalPathError(rel, READ_LINK_REASON(this.label, rel));
+  }
+
+  /** Copies regular file `fromRel` to `toRel`, which must not exist (never through a link: read as {@link source} reads). */
   async copyFileExcl(fromRel: string, toRel: string): Promise<string> {
-    const src = await this.checkTarget(fromRel);
-    await this.verifyDir(parentOf(toRel));
-    const dest = this.abs(toRel);
-    await fsp.copyFile(src, dest, fsConstants.COPYFILE_EXCL);
-    return dest;
+    const { handle } = await this.source(fromRel).open();
+    try {
+      await this.verifyDir(parentOf(toRel));
+      const dest = this.abs(toRel);
+      await pipeline(handle.createReadStream({ autoClose: false }), fs.createWriteStream(dest, { flags: "wx" })).catch(async (err: unknown) => {
+        // A partial copy of ours is removed; a file someone else put there (EEXIST) is not.
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") await fsp.rm(dest, { force: true }).catch(() => undefined);
+        throw err;
+      });
+      return dest;
+    } finally {
+      await handle.close();
+    }
   }
 
   /**
@@ -364,6 +444,49 @@ function lstatOrUndefinedSync(abs: string, rel: string, label: string): fs.Stats
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw asNameErrorIn(err, rel, label);
   }
+}
+
+/** The check of every read: a regular file (a FIFO or device is never read, nor waited on). */
+function regularOnly(rel: string, label: string): OpenCheck {
+  return (st) => {
+    if (!st.isFile()) throw new LocalPathError(rel, `${rel} is not a regular file now in ${label} (a folder, FIFO or device has its name); it is not read: skipped`);
+  };
+}
+
+/** A read open's failure: a symlink at the name (`O_NOFOLLOW`) is a refusal like any other link. */
+function asReadErrorIn(err: unknown, rel: string, label: string): unknown {
+  if (err instanceof LocalPathError) return err;
+  if ((err as NodeJS.ErrnoException).code === "ELOOP") return new LocalPathError(rel, READ_LINK_REASON(label, rel), err);
+  return asNameErrorIn(err, rel, label);
+}
+
+/**
+ * `file` as a {@link LocalSource}: a {@link LocalSource} as it is; a path opened as given, where only
+ * the name itself is checked (never a symlink, only a regular file): the caller vouches for the
+ * folders on its way.
+ */
+export function localSourceOf(file: string | LocalSource): LocalSource {
+  if (typeof file !== "string") return file;
+  const rel = path.basename(file);
+  const label = path.dirname(file);
+  const check = regularOnly(rel, label);
+  return {
+    path: file,
+    openSync: () => {
+      try {
+        return openCheckedSync(file, check);
+      } catch (err) {
+        throw asReadErrorIn(err, rel, label);
+      }
+    },
+    open: async () => {
+      try {
+        return await openChecked(file, check);
+      } catch (err) {
+        throw asReadErrorIn(err, rel, label);
+      }
+    },
+  };
 }
 
 function asNameErrorIn(err: unknown, rel: string, label: string): unknown {

@@ -1,7 +1,8 @@
 import { createHash, type Hash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { throwIfAborted, toWorkspaceSyncError } from "../../errors.js";
+import { sourceStream } from "../../util/source-stream.js";
+import type { LocalSource } from "../types.js";
 
 /** Dropbox hashes content in blocks of this size. */
 export const DROPBOX_HASH_BLOCK = 4 * 1024 * 1024;
@@ -45,11 +46,12 @@ export function contentHashOf(data: Uint8Array): string {
 }
 
 /**
- * Computes the Dropbox `content_hash` of a local file (by path) or of a stream, streaming.
- * Equal to the `content_hash` Dropbox reports for the same bytes.
+ * Computes the Dropbox `content_hash` of a local file (a path or a checked {@link LocalSource}) or
+ * of a stream, streaming. Equal to the `content_hash` Dropbox reports for the same bytes.
  */
-export async function dropboxContentHash(source: string | Readable, options: { signal?: AbortSignal } = {}): Promise<string> {
-  const stream = typeof source === "string" ? createReadStream(source) : source;
+export async function dropboxContentHash(source: string | LocalSource | Readable, options: { signal?: AbortSignal } = {}): Promise<string> {
+  const own = !(source instanceof Readable);
+  const stream = source instanceof Readable ? source : sourceStream(source);
   const hasher = new DropboxContentHasher();
   try {
     for await (const chunk of stream) {
@@ -57,7 +59,7 @@ export async function dropboxContentHash(source: string | Readable, options: { s
       hasher.update(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Uint8Array));
     }
   } catch (err) {
-    if (typeof source === "string") stream.destroy();
+    if (own) stream.destroy();
     throw toWorkspaceSyncError(err);
   }
   return hasher.digest();

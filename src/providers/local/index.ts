@@ -15,6 +15,7 @@ import type {
   CleanupOptions,
   DeleteFailure,
   ListOptions,
+  LocalSource,
   ProviderContext,
   ReadOptions,
   RemoteEntry,
@@ -25,7 +26,7 @@ import { mapLimit } from "../../util/concurrency.js";
 import { bootId } from "../../util/boot-id.js";
 import { normalizeRemotePath } from "../paths.js";
 import { PROVIDER_TEMP_PREFIX, installToken, providerTempKind, providerTempName } from "../../util/temp-names.js";
-import { LocalPathError, WorkspaceFs, isLocalNameProblem } from "../../util/safe-fs.js";
+import { LocalPathError, WorkspaceFs, isLocalNameProblem, localSourceOf } from "../../util/safe-fs.js";
 import { SET_MTIME_PRECISION_NS, dateFromNs, msFromNs, nsFromMs, utimesArg } from "../../util/mtime.js";
 import { childPath } from "../../util/flat-join.js";
 import { handingOver } from "../../util/release-buffer.js";
@@ -62,6 +63,27 @@ const CLEAN_WALK_TRUSTED_MS = 60_000;
 /** Largest file copied in with synchronous calls (see `writeSmallCopy`). */
 const SMALL_COPY_BYTES = 256 * 1024;
 
+/** The buffer of {@link copyFdToNewFileSync} (synchronous: one copy at a time), made on first use. */
+let copyBuffer: Buffer | undefined;
+
+/**
+ * Copies what is left to read of `fd` into new file `file` (`O_EXCL`: never over an existing name),
+ * with synchronous calls: small files whose bytes are in the page cache.
+ */
+function copyFdToNewFileSync(fd: number, file: string): void {
+  const buf = (copyBuffer ??= Buffer.allocUnsafe(SMALL_COPY_BYTES));
+  const out = fsSync.openSync(file, "wx");
+  try {
+    for (;;) {
+      const n = fsSync.readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      for (let off = 0; off < n; ) off += fsSync.writeSync(out, buf, off, n - off);
+    }
+  } finally {
+    fsSync.closeSync(out);
+  }
+}
+
 /** Creates a {@link StorageProvider} over a folder on disk. */
 export function createLocalProvider(settings: LocalProviderSettings, ctx?: ProviderContext): StorageProvider {
   if (!settings.root) {
@@ -95,8 +117,18 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
    * flush per file stalls every file created after it behind a journal commit, and is what made a
    * first sync of many small files several times slower than rclone (which flushes nothing).
    */
-  async function writeSmallCopy(g: WorkspaceFs, rel: string, parent: string, target: string, sourceFile: string, options: WriteOptions): Promise<RemoteEntry> {
+  async function writeSmallCopy(g: WorkspaceFs, rel: string, parent: string, target: string, sourceFile: string | LocalSource, options: WriteOptions): Promise<RemoteEntry> {
     throwIfAborted(options.signal);
+    // Opened with its checks first (never through a symlink, never a FIFO): a refusal creates nothing.
+    const src = localSourceOf(sourceFile).openSync();
+    try {
+      return copySmallFrom(g, rel, parent, target, src.handle, options);
+    } finally {
+      fsSync.closeSync(src.handle);
+    }
+  }
+
+  function copySmallFrom(g: WorkspaceFs, rel: string, parent: string, target: string, fd: number, options: WriteOptions): RemoteEntry {
     let dir: string;
     try {
       try {
@@ -114,7 +146,7 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
     try {
       // No await from the folder check above to the rename below: nothing in this process can
       // swap a folder in between, so the parent chain is checked once.
-      fsSync.copyFileSync(sourceFile, tmp, fsSync.constants.COPYFILE_EXCL);
+      copyFdToNewFileSync(fd, tmp);
       if (!lazyFlush) {
         // No boot id to detect a restart by: flushed before it becomes visible, as large files are.
         const fd = fsSync.openSync(tmp, "r+");
@@ -185,12 +217,13 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
       throwIfAborted(options.signal);
       let handle: fsp.FileHandle;
       try {
-        handle = await fsp.open(abs(p), "r");
+        // Never through a symlink, never a FIFO or device: the folder may have changed since it was listed.
+        ({ handle } = await (await guard()).source(normalizeRemotePath(p)).open());
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "ENOENT") {
           throw new WorkspaceSyncError("NOT_FOUND", `Not found on ${provider.description}: ${p}`, { path: p });
         }
-        throw toWorkspaceSyncError(err);
+        throw err instanceof LocalPathError ? err : toWorkspaceSyncError(err);
       }
       const stream = createReadStream("", {
         fd: handle,
@@ -228,22 +261,16 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
       const tmp = path.join(dir, providerTempName(token, path.basename(target)));
       let st: BigIntStats;
       try {
-        if (options.sourceFile !== undefined) {
-          // A local file: the kernel copies it (copy_file_range, or a reflink where the file system
-          // has them), one call instead of a stream of reads and writes.
-          source.destroy();
-          throwIfAborted(options.signal);
-          await fsp.copyFile(options.sourceFile, tmp, fsSync.constants.COPYFILE_EXCL);
-        } else {
-          let written = 0;
-          const counter = new PassThrough({ highWaterMark: READ_BUFFER });
-          counter.on("data", (chunk: Buffer) => {
-            written += chunk.length;
-            options.onProgress?.(written);
-          });
-          const out = createWriteStream(tmp, { flags: "wx", highWaterMark: READ_BUFFER });
-          await pipeline(source, counter, out, { signal: options.signal });
-        }
+        // A large local file comes through `source` too, which opens it with its checks (a copy by
+        // path, in the kernel, would follow a folder swapped for a symlink since the listing).
+        let written = 0;
+        const counter = new PassThrough({ highWaterMark: READ_BUFFER });
+        counter.on("data", (chunk: Buffer) => {
+          written += chunk.length;
+          options.onProgress?.(written);
+        });
+        const out = createWriteStream(tmp, { flags: "wx", highWaterMark: READ_BUFFER });
+        await pipeline(source, counter, out, { signal: options.signal });
         // Durable before it becomes visible (a power cut never leaves a short file under the
         // final name), with its time set and its stat taken on the same handle.
         const fh = await fsp.open(tmp, "r+");
@@ -258,7 +285,6 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
         } finally {
           await fh.close();
         }
-        if (options.sourceFile !== undefined) options.onProgress?.(Number(st.size));
         if (options.overwrite === false) {
           // link() fails atomically when the name exists, unlike rename().
           await g.verifyDir(parent);

@@ -5,8 +5,7 @@
  * no-op and zero-byte `folder/` marker keys are not listed.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { PassThrough, type Readable } from "node:stream";
+import { PassThrough, addAbortSignal, type Readable } from "node:stream";
 import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
@@ -25,6 +24,7 @@ import { normalizeRemotePath } from "../paths.js";
 import type {
   CleanupOptions,
   DeleteFailure,
+  LocalSource,
   ListOptions,
   ProviderCapabilities,
   ProviderContext,
@@ -33,6 +33,7 @@ import type {
   StorageProvider,
   WriteOptions,
 } from "../types.js";
+import { sourceStream } from "../../util/source-stream.js";
 import { buildS3Client } from "./client.js";
 import { mapS3Error, s3ErrorName, s3ErrorStatus } from "./errors.js";
 import { chooseQueueSize, choosePartSize } from "./settings.js";
@@ -408,13 +409,14 @@ export function createS3Provider(settings: S3Settings & { bucket: string }, ctx:
     return removed;
   }
 
-  async function hashLocalFile(absolutePath: string, options: { signal?: AbortSignal } = {}): Promise<string> {
+  async function hashLocalFile(file: string | LocalSource, options: { signal?: AbortSignal } = {}): Promise<string> {
     const hash = createHash("md5");
+    const stream = sourceStream(file);
+    if (options.signal) addAbortSignal(options.signal, stream);
     try {
-      for await (const chunk of createReadStream(absolutePath, { signal: options.signal, highWaterMark: 1 << 20 })) {
-        hash.update(chunk as Buffer);
-      }
+      for await (const chunk of stream) hash.update(chunk as Buffer);
     } catch (err) {
+      stream.destroy();
       throw toWorkspaceSyncError(err);
     }
     return hash.digest("hex");
