@@ -12,6 +12,7 @@ import { WorkspaceSyncError, abortError, errorMessage, isWorkspaceSyncError, thr
 import type { ProgressCallback } from "../logger.js";
 import { tarMtime, type ArchiveEntry, type FileEntry, type HardLinkEntry } from "./entry.js";
 import { ReadBufferPool } from "./buffer-pool.js";
+import { LocalPathError, localSourceOf } from "../util/safe-fs.js";
 import { parallelGzip } from "./parallel-gzip.js";
 import type { WalkResult } from "./walk.js";
 
@@ -31,6 +32,8 @@ export interface ArchiveStreamOptions {
 }
 
 const READ_CHUNK = 1024 * 1024;
+/** Open errors that skip the file with a warning, as GNU tar does (ENOENT has its own wording). */
+const SKIPPED_OPEN_ERRORS = new Set(["EACCES", "EPERM", "EISDIR", "ENOTDIR"]);
 /** Files up to this size are read synchronously in one call. */
 const SMALL_FILE = 256 * 1024;
 /**
@@ -195,12 +198,12 @@ class EntryWriter {
   /** Whether an open error means "skip this file with a warning" (as GNU tar does) rather than fail. */
   private skipped(entry: FileEntry, err: unknown): boolean {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "EACCES" || code === "EPERM" || code === "EISDIR" || code === "ENOTDIR" || code === "ELOOP") {
-      this.warn(`Skipped ${entry.sourcePath}: ${code === "ENOENT" ? "removed before it was read" : errorMessage(err)}`);
-      this.redirected.set(entry.name, undefined);
-      return true;
-    }
-    return false;
+    // A LocalPathError: a symlink or a FIFO where the walk saw a regular file (never read through, never waited on).
+    const why = err instanceof LocalPathError ? err.reason : code === "ENOENT" ? "removed before it was read" : SKIPPED_OPEN_ERRORS.has(code ?? "") ? errorMessage(err) : undefined;
+    if (why === undefined) return false;
+    this.warn(`Skipped ${entry.sourcePath}: ${why}`);
+    this.redirected.set(entry.name, undefined);
+    return true;
   }
 
   private sizeWarning(entry: FileEntry, read: number): void {
@@ -226,7 +229,7 @@ class EntryWriter {
     const buf = size + 1 <= TINY_READ ? Buffer.allocUnsafe(size + 1) : this.pool.take(size + 1);
     let n = 0;
     try {
-      const fd = fsSync.openSync(entry.sourcePath, "r");
+      const fd = localSourceOf(entry.sourcePath).openSync().handle;
       try {
         while (n < buf.length) {
           const r = fsSync.readSync(fd, buf, n, buf.length - n, n);
@@ -255,7 +258,7 @@ class EntryWriter {
   private async writeLargeFile(entry: FileEntry): Promise<boolean> {
     let fh: fs.FileHandle;
     try {
-      fh = await fs.open(entry.sourcePath, "r");
+      fh = (await localSourceOf(entry.sourcePath).open()).handle;
     } catch (err) {
       if (this.skipped(entry, err)) return false;
       throw toWorkspaceSyncError(err);

@@ -227,8 +227,12 @@ function* walkTree(
   for (const src of sources) {
     throwIfAborted(signal);
     let st: Stats;
+    let abs = src.path;
     try {
       st = fs.statSync(src.path);
+      // An item named through a symlink is followed (the user named it); a file is then read at its
+      // real path, because the packer never opens a file through a symlink at its name.
+      if (st.isFile()) abs = fs.realpathSync(src.path);
     } catch (err) {
       warn(`Skipped ${src.item} (${src.path}): ${errorMessage(err)}`);
       continue;
@@ -237,6 +241,6 @@ function* walkTree(
       warn(`${src.item} (${src.path}) matches an exclude pattern and is not backed up`);
       continue;
     }
-    yield* visit(src.archiveName, src.path, st, undefined);
+    yield* visit(src.archiveName, abs, st, undefined);
   }
 }

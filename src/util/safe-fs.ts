@@ -22,8 +22,8 @@ import { openChecked, openCheckedSync, type OpenCheck } from "./local-read.js";
 export class LocalPathError extends WorkspaceSyncError {
   /** Text for a skip note. */
   readonly reason: string;
-  constructor(rel: string, reason: string, cause?: unknown) {
-    super("INVALID_PATH", `Not written: ${rel}: ${reason}`, { path: rel, cause });
+  constructor(rel: string, reason: string, cause?: unknown, refused: "written" | "read" = "written") {
+    super("INVALID_PATH", `Not ${refused}: ${rel}: ${reason}`, { path: rel, cause });
     this.reason = reason;
   }
 }
@@ -378,13 +378,13 @@ export class WorkspaceFs {
   private checkOpened(rel: string, abs: string, expected: string, st: fs.Stats, real: string | undefined): void {
     regularOnly(rel, this.label)(st, real);
     if (real !== undefined) {
-      if (real !== expected) throw new LocalPathError(rel, READ_LINK_REASON(this.label, rel));
+      if (real !== expected) throw new LocalPathError(rel, READ_LINK_REASON(this.label, rel), undefined, "read");
       return;
     }
     // No /proc: the chain right after the open, and the name must still be the file opened.
     this.verifyDirSync(parentOf(rel));
     const now = lstatOrUndefinedSync(abs, rel, this.label);
-    if (!now || now.isSymbolicLink() || now.dev !== st.dev || now.ino !== st.ino) throw new LocalPathError(rel, READ_LINK_REASON(this.label, rel));
+    if (!now || now.isSymbolicLink() || now.dev !== st.dev || now.ino !== st.ino) throw new LocalPathError(rel, READ_LINK_REASON(this.label, rel), undefined, "read");
   }
 
   /** Copies regular file `fromRel` to `toRel`, which must not exist (never through a link: read as {@link source} reads). */
@@ -449,14 +449,14 @@ function lstatOrUndefinedSync(abs: string, rel: string, label: string): fs.Stats
 /** The check of every read: a regular file (a FIFO or device is never read, nor waited on). */
 function regularOnly(rel: string, label: string): OpenCheck {
   return (st) => {
-    if (!st.isFile()) throw new LocalPathError(rel, `${rel} is not a regular file now in ${label} (a folder, FIFO or device has its name); it is not read: skipped`);
+    if (!st.isFile()) throw new LocalPathError(rel, `${rel} is not a regular file now in ${label} (a folder, FIFO or device has its name); it is not read: skipped`, undefined, "read");
   };
 }
 
 /** A read open's failure: a symlink at the name (`O_NOFOLLOW`) is a refusal like any other link. */
 function asReadErrorIn(err: unknown, rel: string, label: string): unknown {
   if (err instanceof LocalPathError) return err;
-  if ((err as NodeJS.ErrnoException).code === "ELOOP") return new LocalPathError(rel, READ_LINK_REASON(label, rel), err);
+  if ((err as NodeJS.ErrnoException).code === "ELOOP") return new LocalPathError(rel, READ_LINK_REASON(label, rel), err, "read");
   return asNameErrorIn(err, rel, label);
 }
 
