@@ -63,3 +63,27 @@ test("an item named through a symlink is still backed up: the user named it", as
   const got = await contents(walk, (m) => warnings.push(m));
   assert.equal(got.get("openclaw.json"), "{}", warnings.join(" | "));
 });
+
+test("a folder swapped for a symlink after the walk is not read through, also under an item named through a link", async (t) => {
+  const { dir, cleanup } = await tempDir();
+  t.after(cleanup);
+  const real = path.join(dir, "real-ws");
+  await fsp.mkdir(path.join(real, "docs"), { recursive: true });
+  await fsp.mkdir(path.join(dir, "outside"));
+  await fsp.writeFile(path.join(real, "docs", "a.txt"), "mine");
+  await fsp.writeFile(path.join(real, "ok.txt"), "ok");
+  await fsp.writeFile(path.join(dir, "outside", "a.txt"), "outside secret");
+  await fsp.symlink(real, path.join(dir, "workspace")); // the user names the workspace through a link
+  const walk = await walkSources([{ item: "workspace", path: path.join(dir, "workspace"), archiveName: "workspace" }]);
+  const entries = [...walk.entries()];
+  // After the walk: docs becomes a link to a folder holding a file of the same name and size.
+  await fsp.rename(path.join(real, "docs"), path.join(real, "docs.away"));
+  await fsp.symlink(path.join(dir, "outside"), path.join(real, "docs"));
+  await fsp.writeFile(path.join(dir, "outside", "a.txt"), "outs"); // the size the walk saw
+  await fsp.writeFile(path.join(real, "docs.away", "a.txt"), "mine");
+  const warnings: string[] = [];
+  const got = await contents({ ...walk, entries: () => entries }, (m) => warnings.push(m));
+  assert.equal(got.get("workspace/ok.txt"), "ok", warnings.join(" | "));
+  assert.ok(!got.has("workspace/docs/a.txt") || got.get("workspace/docs/a.txt") === "mine", `read through the link: ${got.get("workspace/docs/a.txt")}`);
+  assert.ok(warnings.some((w) => w.includes("docs/a.txt") && /symlink/.test(w)), warnings.join(" | "));
+});

@@ -19,6 +19,12 @@ interface EntryBase {
 export interface FileEntry extends EntryBase {
   type: "file";
   sourcePath: string;
+  /**
+   * Where `sourcePath` really is, when its include item is reached through a symlink the user named
+   * (or a folder above it is a link): the file is read only if it is still there, never through a
+   * folder swapped for a link since the walk. Absent when `sourcePath` is its own real path.
+   */
+  realPath?: string;
   /** Size at walk time: exactly this many bytes are stored, whatever the file holds when read. */
   size: number;
 }

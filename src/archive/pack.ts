@@ -10,9 +10,10 @@ import { setTimeout as delay } from "node:timers/promises";
 import * as tar from "tar-stream";
 import { WorkspaceSyncError, abortError, errorMessage, isWorkspaceSyncError, throwIfAborted, toWorkspaceSyncError } from "../errors.js";
 import type { ProgressCallback } from "../logger.js";
+import type { LocalSource } from "../providers/types.js";
 import { tarMtime, type ArchiveEntry, type FileEntry, type HardLinkEntry } from "./entry.js";
 import { ReadBufferPool } from "./buffer-pool.js";
-import { LocalPathError, localSourceOf } from "../util/safe-fs.js";
+import { LocalPathError, sourceAt } from "../util/safe-fs.js";
 import { parallelGzip } from "./parallel-gzip.js";
 import type { WalkResult } from "./walk.js";
 
@@ -32,6 +33,14 @@ export interface ArchiveStreamOptions {
 }
 
 const READ_CHUNK = 1024 * 1024;
+/**
+ * A file entry's bytes, opened when stored: a regular file reached through no symlink (its item's
+ * own path may hold links the user named: the walk resolved those into `realPath`).
+ */
+function entrySource(entry: FileEntry): LocalSource {
+  return sourceAt(entry.sourcePath, entry.sourcePath, "the backup", entry.realPath ?? entry.sourcePath);
+}
+
 /** Open errors that skip the file with a warning, as GNU tar does (ENOENT has its own wording). */
 const SKIPPED_OPEN_ERRORS = new Set(["EACCES", "EPERM", "EISDIR", "ENOTDIR"]);
 /** Files up to this size are read synchronously in one call. */
@@ -229,7 +238,7 @@ class EntryWriter {
     const buf = size + 1 <= TINY_READ ? Buffer.allocUnsafe(size + 1) : this.pool.take(size + 1);
     let n = 0;
     try {
-      const fd = localSourceOf(entry.sourcePath).openSync().handle;
+      const fd = entrySource(entry).openSync().handle;
       try {
         while (n < buf.length) {
           const r = fsSync.readSync(fd, buf, n, buf.length - n, n);
@@ -258,7 +267,7 @@ class EntryWriter {
   private async writeLargeFile(entry: FileEntry): Promise<boolean> {
     let fh: fs.FileHandle;
     try {
-      fh = (await localSourceOf(entry.sourcePath).open()).handle;
+      fh = (await entrySource(entry).open()).handle;
     } catch (err) {
       if (this.skipped(entry, err)) return false;
       throw toWorkspaceSyncError(err);

@@ -11,7 +11,7 @@ import path from "node:path";
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type { IncludeItem } from "../config/types.js";
 import { WorkspaceSyncError, errorMessage, throwIfAborted, toWorkspaceSyncError } from "../errors.js";
-import { type ArchiveEntry, TAR_END_BYTES, tarEntryBytesUpperBound } from "./entry.js";
+import { type ArchiveEntry, type FileEntry, TAR_END_BYTES, tarEntryBytesUpperBound } from "./entry.js";
 import { DEFAULT_BACKUP_EXCLUDE, DEFAULT_BACKUP_INCLUDE } from "../config/defaults.js";
 import { createExcludeMatcher, type ExcludeMatcher } from "./exclude.js";
 import { type IncludeRoots, type IncludeSource, resolveIncludeSources } from "./include-set.js";
@@ -155,6 +155,8 @@ function* walkTree(
   // item that lies inside another item): remembering every file costs ~100 bytes each.
   const seenFiles = new Map<string, string>();
   const inOverlap = (abs: string): boolean => overlapRoots.some((r) => abs === r || abs.startsWith(r.endsWith(path.sep) ? r : r + path.sep));
+  /** The item being walked: its path as named and its real path (nothing below it is followed). */
+  let root = { abs: "", real: "" };
 
   function* visit(name: string, abs: string, st: Stats, linkname: string | undefined): Generator<ArchiveEntry, void, undefined> {
     const mode = st.mode & 0o7777;
@@ -171,7 +173,9 @@ function* walkTree(
         }
         seenFiles.set(key, name);
       }
-      yield { type: "file", name, sourcePath: abs, mode, mtime: st.mtimeMs, uid: st.uid, gid: st.gid, size: st.size };
+      const file: FileEntry = { type: "file", name, sourcePath: abs, mode, mtime: st.mtimeMs, uid: st.uid, gid: st.gid, size: st.size };
+      if (root.real !== root.abs) file.realPath = path.join(root.real, path.relative(root.abs, abs));
+      yield file;
     } else if (st.isSymbolicLink()) {
       if (linkname !== undefined) yield { type: "symlink", name, sourcePath: abs, mode, mtime: st.mtimeMs, uid: st.uid, gid: st.gid, linkname };
     } else {
@@ -230,9 +234,11 @@ function* walkTree(
     let abs = src.path;
     try {
       st = fs.statSync(src.path);
-      // An item named through a symlink is followed (the user named it); a file is then read at its
-      // real path, because the packer never opens a file through a symlink at its name.
-      if (st.isFile()) abs = fs.realpathSync(src.path);
+      // An item named through a symlink is followed (the user named it); its files are read at
+      // their real paths, because the packer never opens a file through a symlink.
+      const real = fs.realpathSync.native(src.path);
+      if (st.isFile()) abs = real;
+      root = { abs, real };
     } catch (err) {
       warn(`Skipped ${src.item} (${src.path}): ${errorMessage(err)}`);
       continue;

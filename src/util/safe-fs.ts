@@ -336,25 +336,11 @@ export class WorkspaceFs {
    */
   source(rel: string): LocalSource {
     const abs = this.abs(rel);
-    const follow = this.readsFollowLinks;
-    const check = (expected: string): OpenCheck => (st, real) => this.checkOpened(rel, abs, expected, st, real);
-    return {
-      path: abs,
-      openSync: () => {
-        try {
-          return openCheckedSync(abs, follow ? regularOnly(rel, this.label) : check(this.realPathSync(rel)), follow);
-        } catch (err) {
-          throw asReadErrorIn(err, rel, this.label);
-        }
-      },
-      open: async () => {
-        try {
-          return await openChecked(abs, follow ? regularOnly(rel, this.label) : check(await this.realPath(rel)), follow);
-        } catch (err) {
-          throw asReadErrorIn(err, rel, this.label);
-        }
-      },
-    };
+    if (this.readsFollowLinks) return followingSource(abs, rel, this.label);
+    return sourceAt(abs, rel, this.label, {
+      sync: () => this.realPathSync(rel),
+      async: () => this.realPath(rel),
+    });
   }
 
   /** What the real path of `rel` is when no link is on the way. */
@@ -372,19 +358,6 @@ export class WorkspaceFs {
       throw asNameErrorIn(err, ".", this.label);
     });
     return path.join(this.realRoot, ...rel.split("/"));
-  }
-
-  /** The checks of {@link source} on an open descriptor (`real`: its real path from the kernel, when known). */
-  private checkOpened(rel: string, abs: string, expected: string, st: fs.Stats, real: string | undefined): void {
-    regularOnly(rel, this.label)(st, real);
-    if (real !== undefined) {
-      if (real !== expected) throw new LocalPathError(rel, READ_LINK_REASON(this.label, rel), undefined, "read");
-      return;
-    }
-    // No /proc: the chain right after the open, and the name must still be the file opened.
-    this.verifyDirSync(parentOf(rel));
-    const now = lstatOrUndefinedSync(abs, rel, this.label);
-    if (!now || now.isSymbolicLink() || now.dev !== st.dev || now.ino !== st.ino) throw new LocalPathError(rel, READ_LINK_REASON(this.label, rel), undefined, "read");
   }
 
   /** Copies regular file `fromRel` to `toRel`, which must not exist (never through a link: read as {@link source} reads). */
@@ -453,6 +426,78 @@ function regularOnly(rel: string, label: string): OpenCheck {
   };
 }
 
+/** Where a file must really be, known when it is opened (a tree's real root is resolved on first use). */
+export interface ExpectedPath {
+  sync(): string;
+  async(): Promise<string>;
+}
+
+/**
+ * `abs` as a {@link LocalSource} that must really be at `expected` (see {@link WorkspaceFs.source}
+ * for the checks). `rel` and `label` name it in refusals.
+ */
+export function sourceAt(abs: string, rel: string, label: string, expected: ExpectedPath | string): LocalSource {
+  const check =
+    (want: string): OpenCheck =>
+    (st, real) => {
+      regularOnly(rel, label)(st, real);
+      if (real !== undefined) {
+        if (real !== want) throw new LocalPathError(rel, READ_LINK_REASON(label, rel), undefined, "read");
+        return;
+      }
+      // No /proc: right after the open, the parent must really be where expected and the name must
+      // still be the file opened (the race that leaves is the one writes have).
+      let parent: string | undefined;
+      try {
+        parent = fs.realpathSync.native(path.dirname(abs));
+      } catch {
+        parent = undefined;
+      }
+      const now = lstatOrUndefinedSync(abs, rel, label);
+      if (parent !== path.dirname(want) || !now || now.isSymbolicLink() || now.dev !== st.dev || now.ino !== st.ino) {
+        throw new LocalPathError(rel, READ_LINK_REASON(label, rel), undefined, "read");
+      }
+    };
+  if (typeof expected === "string") return makeSource(abs, rel, label, () => check(expected));
+  return makeSource(
+    abs,
+    rel,
+    label,
+    () => check(expected.sync()),
+    async () => check(await expected.async()),
+  );
+}
+
+/**
+ * A {@link LocalSource} of `abs` opened with `checkSync()`'s (or `checkAsync()`'s) check; failures
+ * become refusals naming `rel` in `label`. `follow`: through symlinks (see {@link openCheckedSync}).
+ */
+function makeSource(abs: string, rel: string, label: string, checkSync: () => OpenCheck, checkAsync: () => Promise<OpenCheck> = async () => checkSync(), follow = false): LocalSource {
+  return {
+    path: abs,
+    openSync: () => {
+      try {
+        return openCheckedSync(abs, checkSync(), follow);
+      } catch (err) {
+        throw asReadErrorIn(err, rel, label);
+      }
+    },
+    open: async () => {
+      try {
+        return await openChecked(abs, await checkAsync(), follow);
+      } catch (err) {
+        throw asReadErrorIn(err, rel, label);
+      }
+    },
+  };
+}
+
+/** `abs` read through symlinks, as the user chose (`copySymlinks`): only a regular file, never a FIFO. */
+function followingSource(abs: string, rel: string, label: string): LocalSource {
+  const check = regularOnly(rel, label);
+  return makeSource(abs, rel, label, () => check, undefined, true);
+}
+
 /** A read open's failure: a symlink at the name (`O_NOFOLLOW`) is a refusal like any other link. */
 function asReadErrorIn(err: unknown, rel: string, label: string): unknown {
   if (err instanceof LocalPathError) return err;
@@ -470,23 +515,7 @@ export function localSourceOf(file: string | LocalSource): LocalSource {
   const rel = path.basename(file);
   const label = path.dirname(file);
   const check = regularOnly(rel, label);
-  return {
-    path: file,
-    openSync: () => {
-      try {
-        return openCheckedSync(file, check);
-      } catch (err) {
-        throw asReadErrorIn(err, rel, label);
-      }
-    },
-    open: async () => {
-      try {
-        return await openChecked(file, check);
-      } catch (err) {
-        throw asReadErrorIn(err, rel, label);
-      }
-    },
-  };
+  return makeSource(file, rel, label, () => check);
 }
 
 function asNameErrorIn(err: unknown, rel: string, label: string): unknown {
