@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { promises as fsp } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -227,4 +228,25 @@ test("across devices a move copies then removes, keeping the time and never repl
   assert.equal(await fsp.readFile(path.join(dstRoot, "dir/sub/c.txt"), "utf8"), "C");
   await assert.rejects(fsp.stat(path.join(srcRoot, "dir")));
   assert.deepEqual((await fsp.readdir(dstRoot)).sort(), ["a.bin", "b.bin", "dir"], "no temporary folder left");
+});
+
+test("the cross-device fallback never reads through a symlink or from a FIFO that took the entry's name", async () => {
+  const { copyThenRemove } = await import("../src/inbox/move.js");
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "inbox-xdev-"));
+  try {
+    await fsp.writeFile(path.join(dir, "secret.txt"), "outside secret");
+    await fsp.symlink(path.join(dir, "secret.txt"), path.join(dir, "linked.txt"));
+    await assert.rejects(copyThenRemove(path.join(dir, "linked.txt"), path.join(dir, "out1.txt"), false), /symlink/);
+    execFileSync("mkfifo", [path.join(dir, "pipe.txt")]);
+    await assert.rejects(copyThenRemove(path.join(dir, "pipe.txt"), path.join(dir, "out2.txt"), false), /not a regular file/);
+    await fsp.writeFile(path.join(dir, "ok.txt"), "ok");
+    const t = new Date("2020-01-02T03:04:05Z");
+    await fsp.utimes(path.join(dir, "ok.txt"), t, t);
+    await copyThenRemove(path.join(dir, "ok.txt"), path.join(dir, "out3.txt"), false);
+    assert.equal(await fsp.readFile(path.join(dir, "out3.txt"), "utf8"), "ok");
+    assert.equal((await fsp.stat(path.join(dir, "out3.txt"))).mtimeMs, t.getTime());
+    assert.deepEqual((await fsp.readdir(dir)).sort(), ["linked.txt", "out3.txt", "pipe.txt", "secret.txt"]);
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
 });

@@ -3,10 +3,12 @@
  * overwrites: a name already taken in the target gets ` (1)`, ` (2)`, … before its extension.
  * Symbolic links are skipped. Moves across devices fall back to copy + remove.
  */
-import { constants as fsConstants, promises as fsp } from "node:fs";
+import { createWriteStream, promises as fsp } from "node:fs";
+import { pipeline } from "node:stream/promises";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { errorMessage, toWorkspaceSyncError } from "../errors.js";
+import { localSourceOf } from "../util/safe-fs.js";
 import { INBOX_DIR } from "../sync/index.js";
 import { isSafeBasename, realInbox, realWorkspace, resolveMoveTarget, type InboxLocation } from "./paths.js";
 
@@ -82,11 +84,12 @@ async function moveDirNoClobber(src: string, dest: string): Promise<void> {
 }
 
 /**
+ * The cross-device fallback of a move (exported for its tests, not from the package).
  * Copy (never replacing, keeping times), then remove the source. A folder is copied under a hidden
  * temporary name first and renamed into place, so a failed copy never leaves half a folder under
  * the final name and never touches an entry that appeared at `dest` meanwhile.
  */
-async function copyThenRemove(src: string, dest: string, isDir: boolean): Promise<void> {
+export async function copyThenRemove(src: string, dest: string, isDir: boolean): Promise<void> {
   if (isDir) {
     const tmp = path.join(path.dirname(dest), `.ws-move-${randomBytes(6).toString("hex")}`);
     try {
@@ -101,9 +104,16 @@ async function copyThenRemove(src: string, dest: string, isDir: boolean): Promis
     return;
   }
   try {
-    await fsp.copyFile(src, dest, fsConstants.COPYFILE_EXCL);
-    const st = await fsp.stat(src);
-    await fsp.utimes(dest, st.atime, st.mtime);
+    // Read never through a symlink and never from a FIFO (the entry was a regular file when it was
+    // looked at; a copy by path would follow whatever took its name since).
+    const { handle } = await localSourceOf(src).open();
+    try {
+      await pipeline(handle.createReadStream({ autoClose: false }), createWriteStream(dest, { flags: "wx" }));
+      const st = await handle.stat();
+      await fsp.utimes(dest, st.atime, st.mtime);
+    } finally {
+      await handle.close();
+    }
   } catch (err) {
     // EEXIST: dest belongs to someone else, leave it; anything else: remove our partial copy.
     if ((err as NodeJS.ErrnoException).code !== "EEXIST") await fsp.rm(dest, { force: true }).catch(() => undefined);
