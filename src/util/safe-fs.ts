@@ -70,6 +70,7 @@ const SYMLINK_REASON = (label: string, dir: string): string => `${label} has a s
 /** A guarded view of one folder tree. */
 export class WorkspaceFs {
   private readonly known = new Set<string>();
+  private rootDevice: number | undefined;
 
   private constructor(
     /** Absolute root as given. */
@@ -334,13 +335,26 @@ export class WorkspaceFs {
    * (`/proc/self/fd`) the check has no window; elsewhere the parent chain and the file's identity
    * are checked right after the open (the same race as for writes).
    */
-  source(rel: string): LocalSource {
+  source(rel: string, listed?: { ino?: number }): LocalSource {
     const abs = this.abs(rel);
     if (this.readsFollowLinks) return followingSource(abs, rel, this.label);
-    return sourceAt(abs, rel, this.label, {
-      sync: () => this.realPathSync(rel),
-      async: () => this.realPath(rel),
-    });
+    const ino = listed?.ino;
+    return sourceAt(
+      abs,
+      rel,
+      this.label,
+      {
+        sync: () => this.realPathSync(rel),
+        async: () => this.realPath(rel),
+      },
+      ino === undefined ? undefined : { ino, dev: () => this.rootDev() },
+    );
+  }
+
+  /** The device of the tree's root (its files' device, short of a mount inside it). */
+  private rootDev(): number {
+    this.rootDevice ??= fs.statSync(this.realPathSync("")).dev;
+    return this.rootDevice;
   }
 
   /** What the real path of `rel` is when no link is on the way. */
@@ -426,6 +440,15 @@ function regularOnly(rel: string, label: string): OpenCheck {
   };
 }
 
+/**
+ * The inode a listing found at a path, and the device of the tree it walked (its root's): a file
+ * opened there that still is that inode on that device was reached through no symlink.
+ */
+export interface ListedIdentity {
+  ino: number;
+  dev(): number;
+}
+
 /** Where a file must really be, known when it is opened (a tree's real root is resolved on first use). */
 export interface ExpectedPath {
   sync(): string;
@@ -436,11 +459,14 @@ export interface ExpectedPath {
  * `abs` as a {@link LocalSource} that must really be at `expected` (see {@link WorkspaceFs.source}
  * for the checks). `rel` and `label` name it in refusals.
  */
-export function sourceAt(abs: string, rel: string, label: string, expected: ExpectedPath | string): LocalSource {
+export function sourceAt(abs: string, rel: string, label: string, expected: ExpectedPath | string, listed?: ListedIdentity): LocalSource {
   const check =
     (want: string): OpenCheck =>
-    (st, real) => {
-      regularOnly(rel, label)(st, real);
+    (st, realPath) => {
+      regularOnly(rel, label)(st, realPath);
+      // The very inode the listing found on the tree's own file system: no link was on the way.
+      if (listed !== undefined && st.ino === listed.ino && st.dev === listed.dev()) return;
+      const real = realPath();
       if (real !== undefined) {
         if (real !== want) throw new LocalPathError(rel, READ_LINK_REASON(label, rel), undefined, "read");
         return;

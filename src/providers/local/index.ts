@@ -67,18 +67,21 @@ const SMALL_COPY_BYTES = 256 * 1024;
 let copyBuffer: Buffer | undefined;
 
 /**
- * Copies what is left to read of `fd` into new file `file` (`O_EXCL`: never over an existing name),
- * with synchronous calls: small files whose bytes are in the page cache.
+ * Copies what is left to read of regular file `fd` into new file `file` (`O_EXCL`: never over an
+ * existing name), with synchronous calls: small files whose bytes are in the page cache. `finish`
+ * gets the new file's descriptor before it is closed (times and stats by descriptor, not by path).
  */
-function copyFdToNewFileSync(fd: number, file: string): void {
+function copyFdToNewFileSync<T>(fd: number, file: string, finish: (out: number) => T): T {
   const buf = (copyBuffer ??= Buffer.allocUnsafe(SMALL_COPY_BYTES));
   const out = fsSync.openSync(file, "wx");
   try {
     for (;;) {
       const n = fsSync.readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
       for (let off = 0; off < n; ) off += fsSync.writeSync(out, buf, off, n - off);
+      // A regular file reads short only at its end: no second call to learn that.
+      if (n < buf.length) break;
     }
+    return finish(out);
   } finally {
     fsSync.closeSync(out);
   }
@@ -146,22 +149,16 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
     try {
       // No await from the folder check above to the rename below: nothing in this process can
       // swap a folder in between, so the parent chain is checked once.
-      copyFdToNewFileSync(fd, tmp);
-      if (!lazyFlush) {
-        // No boot id to detect a restart by: flushed before it becomes visible, as large files are.
-        const fd = fsSync.openSync(tmp, "r+");
-        try {
-          fsSync.fdatasyncSync(fd);
-        } finally {
-          fsSync.closeSync(fd);
-        }
-      }
       const mtimeNs = options.mtimeNs ?? (options.mtime ? nsFromMs(options.mtime.getTime()) : undefined);
-      if (mtimeNs !== undefined) {
-        const t = utimesArg(mtimeNs);
-        fsSync.utimesSync(tmp, t, t);
-      }
-      st = fsSync.lstatSync(tmp, { bigint: true });
+      st = copyFdToNewFileSync(fd, tmp, (out) => {
+        // No boot id to detect a restart by: flushed before it becomes visible, as large files are.
+        if (!lazyFlush) fsSync.fdatasyncSync(out);
+        if (mtimeNs !== undefined) {
+          const t = utimesArg(mtimeNs);
+          fsSync.futimesSync(out, t, t);
+        }
+        return fsSync.fstatSync(out, { bigint: true });
+      });
       if (options.overwrite === false) {
         try {
           fsSync.linkSync(tmp, target);
