@@ -75,8 +75,17 @@ async function stopRgw() {
     await rgw.stop().catch((err) => process.stderr.write(`[tests] stopping RGW failed: ${err.message}\n`));
   }
 }
+/** The running suite's process group (its own: see runSuite), stopped with us. */
+let suiteGroup;
 for (const sig of ["SIGINT", "SIGTERM"]) {
   process.on(sig, async () => {
+    if (suiteGroup !== undefined) {
+      try {
+        process.kill(-suiteGroup, "SIGTERM");
+      } catch {
+        // already gone
+      }
+    }
     await stopRgw();
     process.exit(130);
   });
@@ -89,13 +98,36 @@ for (const sig of ["SIGINT", "SIGTERM"]) {
  */
 const CONCURRENCY = process.env.WS_TEST_CONCURRENCY || "3";
 
+/**
+ * A run on one Node binary that takes longer than this is killed and fails: a test stuck in a
+ * synchronous call (a read blocked on a FIFO, say) can't be stopped by node's own per-test timers,
+ * and CI must fail rather than hang. A whole suite takes ~4 minutes. WS_TEST_WATCHDOG_MIN overrides it.
+ */
+const WATCHDOG_MS = Number(process.env.WS_TEST_WATCHDOG_MIN || "15") * 60_000;
+
 /** Runs the files on one Node binary; resolves to { code, ms }. */
 function runSuite(nodeBin, list, extraEnv = {}) {
   const started = Date.now();
   // What the caller set wins over a run's own settings.
   const runEnv = { ...extraEnv, ...env };
-  const child = spawn(nodeBin, ["--test", `--test-concurrency=${CONCURRENCY}`, ...list], { stdio: "inherit", env: runEnv, cwd: root });
-  return new Promise((resolve) => child.on("close", (c, s) => resolve({ code: c ?? (s ? 1 : 0), ms: Date.now() - started })));
+  // Its own process group, so that the watchdog stops the test files' processes too.
+  const child = spawn(nodeBin, ["--test", `--test-concurrency=${CONCURRENCY}`, ...list], { stdio: "inherit", env: runEnv, cwd: root, detached: true });
+  suiteGroup = child.pid;
+  const watchdog = setTimeout(() => {
+    console.error(`[tests] still running after ${WATCHDOG_MS / 60_000} min: killed (a test is stuck; see the last test files started above)`);
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {
+      child.kill("SIGKILL");
+    }
+  }, WATCHDOG_MS);
+  return new Promise((resolve) =>
+    child.on("close", (c, s) => {
+      clearTimeout(watchdog);
+      suiteGroup = undefined;
+      resolve({ code: c ?? (s ? 1 : 0), ms: Date.now() - started });
+    }),
+  );
 }
 
 /** The path of a Node binary of that major version from the npm registry's `node` package, or undefined. */

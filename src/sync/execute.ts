@@ -175,7 +175,7 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
       if (!l) return;
       const rel = r?.path ?? l.path;
       logger.debug?.(`[workspace-sync] upload ${l.path} (${a.reason})`);
-      const stored = await uploadFile(provider, ctx.wfs.source(l.path, l), remoteFull(rel), l, signal);
+      const stored = await uploadFile(provider, ctx.wfs.source(l.path), remoteFull(rel), l, signal);
       out.files[a.path] = { local: localSignature(l), remote: remoteSignature(stored) };
       out.uploaded.push(l.path);
     } else if (a.kind === "download") {
@@ -194,7 +194,7 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
         const loserLocal = await download(a.loserPath, r, signal, true);
         const loserRemote = await uploadFile(provider, ctx.wfs.source(a.loserPath), remoteFull(a.loserPath), loserLocal, signal);
         out.files[loserKey] = { local: localSignature(loserLocal), remote: remoteSignature(loserRemote) };
-        const stored = await uploadFile(provider, ctx.wfs.source(l.path, l), remoteFull(r.path), l, signal);
+        const stored = await uploadFile(provider, ctx.wfs.source(l.path), remoteFull(r.path), l, signal);
         out.files[a.path] = { local: localSignature(l), remote: remoteSignature(stored) };
         out.uploaded.push(l.path, a.loserPath);
         out.downloaded.push(a.loserPath);

@@ -20,9 +20,6 @@ import type { LocalFile, RemoteFile, SkipKind, SkipNote, StateEntry } from "./ty
 
 const FS_CONCURRENCY = 64;
 
-/** Inode numbers a double holds exactly (larger ones are not kept: see `LocalFile.ino`). */
-const MAX_SAFE_INO = BigInt(Number.MAX_SAFE_INTEGER);
-
 /**
  * Most entries of one folder listed in one turn of the event loop: the file metadata is read with
  * synchronous calls (cheaper than a thread-pool round trip each), so a folder of 100 000 files
@@ -200,7 +197,7 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
             // bigint: the nanoseconds rclone and the cloud's metadata keep (a double of ms cannot).
             const st = fs.lstatSync(abs, { bigint: true });
             if (st.isFile()) {
-              const f: LocalFile = { path: relPath, size: Number(st.size), mtimeMs: msFromNs(st.mtimeNs), mtimeNs: st.mtimeNs, ino: st.ino <= MAX_SAFE_INO ? Number(st.ino) : undefined };
+              const f: LocalFile = { path: relPath, size: Number(st.size), mtimeMs: msFromNs(st.mtimeNs), mtimeNs: st.mtimeNs };
               if (!keepIfKnown(f)) found.push(f);
             }
           } catch (err) {

@@ -15,11 +15,6 @@ export interface LocalFile {
   mtimeNs?: bigint;
   /** Content hash in the provider's scheme, when computed for a comparison. */
   hash?: string;
-  /**
-   * The inode the listing found (on the workspace's own file system): a later read that opens this
-   * very file needs no further check that it came through no symlink (see `WorkspaceFs.source`).
-   */
-  ino?: number;
 }
 
 /** A file in the cloud folder as the provider lists it (path relative to the cloud folder). */

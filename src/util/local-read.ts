@@ -21,19 +21,13 @@ export const READ_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) |
 /** The same where the user chose to follow symlinks (`copySymlinks`): only FIFOs are kept from blocking. */
 const FOLLOWING_READ_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);
 
-/**
- * Checks an open descriptor: its `fstat`, and where needed its real path (`realPath()`: from the
- * kernel, `undefined` where it cannot tell; asked only when the stats do not settle it). Throws to refuse it.
- */
-export type OpenCheck = (stats: fs.Stats, realPath: () => string | undefined) => void;
+/** Checks an open descriptor (its `fstat` and, where known, its real path); throws to refuse it. */
+export type OpenCheck = (stats: fs.Stats, realPath: string | undefined) => void;
 
 /** Whether `/proc/self/fd` answers here (decided by the first read open; it does not change while running). */
 let procWorks: boolean | undefined;
 
 const procLink = (fd: number): string => `/proc/self/fd/${fd}`;
-
-/** Thrown by the first run of a check that needs the real path (see {@link openChecked}). */
-const NEEDS_REAL_PATH = Symbol("needs the real path");
 
 function realPathOfSync(fd: number): string | undefined {
   if (procWorks === false) return undefined;
@@ -76,7 +70,7 @@ export function openCheckedSync(abs: string, check: OpenCheck, followLinks = fal
   const fd = fs.openSync(abs, followLinks ? FOLLOWING_READ_FLAGS : READ_FLAGS);
   try {
     const st = fs.fstatSync(fd);
-    check(st, () => (followLinks ? undefined : realPathOfSync(fd)));
+    check(st, st.isFile() && !followLinks ? realPathOfSync(fd) : undefined);
     return { handle: fd, size: st.size };
   } catch (err) {
     fs.closeSync(fd);
@@ -89,16 +83,7 @@ export async function openChecked(abs: string, check: OpenCheck, followLinks = f
   const fh = await fsp.open(abs, followLinks ? FOLLOWING_READ_FLAGS : READ_FLAGS);
   try {
     const st = await fh.stat();
-    // The check is synchronous: where it asks for the real path, that is read and the check run again.
-    try {
-      check(st, () => {
-        throw NEEDS_REAL_PATH;
-      });
-    } catch (err) {
-      if (err !== NEEDS_REAL_PATH) throw err;
-      const real = followLinks ? undefined : await realPathOf(fh.fd);
-      check(st, () => real);
-    }
+    check(st, st.isFile() && !followLinks ? await realPathOf(fh.fd) : undefined);
     return { handle: fh, size: st.size };
   } catch (err) {
     await fh.close().catch(() => undefined);
