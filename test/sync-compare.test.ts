@@ -131,3 +131,37 @@ test("a cloud signature holds exactly the fields its file has, in one order, for
     assert.deepEqual(remoteFromState("a.txt", { local: { size: 5, mtimeMs: 0 }, remote: sig }), file);
   }
 });
+
+describe("the content comparer and a workspace that changed since the listing", () => {
+  it("a file swapped for a symlink or a FIFO is not proven equal, and the comparison does not fail the run", async () => {
+    const { promises: fsp } = await import("node:fs");
+    const { execFileSync } = await import("node:child_process");
+    const os = await import("node:os");
+    const path = await import("node:path");
+    const { createLocalProvider } = await import("../src/providers/local/index.js");
+    const { ContentComparer } = await import("../src/sync/compare.js");
+    const dir = await fsp.realpath(await fsp.mkdtemp(path.join(os.tmpdir(), "wsync-cmp-")));
+    try {
+      const ws = path.join(dir, "ws");
+      await fsp.mkdir(path.join(dir, "cloud", "share"), { recursive: true });
+      await fsp.mkdir(ws);
+      await fsp.writeFile(path.join(dir, "secret.txt"), "same bytes");
+      for (const n of ["linked.txt", "pipe.txt", "plain.txt"]) await fsp.writeFile(path.join(dir, "cloud", "share", n), "same bytes");
+      await fsp.writeFile(path.join(ws, "plain.txt"), "same bytes");
+      await fsp.symlink(path.join(dir, "secret.txt"), path.join(ws, "linked.txt"));
+      execFileSync("mkfifo", [path.join(ws, "pipe.txt")]);
+      const provider = createLocalProvider({ root: path.join(dir, "cloud") });
+      const comparer = new ContentComparer({ provider, workspace: ws, remoteDir: "share", concurrency: 1 });
+      // What the listing saw: three regular files of these bytes, times apart (so bytes decide).
+      const pairs = ["linked.txt", "pipe.txt", "plain.txt"].map((key) => ({
+        key,
+        local: { path: key, size: 10, mtimeMs: 1_000 },
+        remote: { path: key, size: 10, mtimeMs: 2_000_000 },
+        readLimit: 1 << 20,
+      }));
+      assert.deepEqual([...(await comparer.findEqual(pairs))], ["plain.txt"]);
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+});

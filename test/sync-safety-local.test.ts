@@ -224,6 +224,32 @@ describe("the local provider's folder changing between the listing and the read"
   });
 });
 
+describe("the local provider's copies of local files", () => {
+  it("keep the source's permission bits, small and large, as copyFile did; a conflict copy too", async () => {
+    const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), "wsync-modes-"));
+    try {
+      const provider = createLocalProvider({ root: path.join(tmp, "cloud") });
+      for (const [name, size, mode] of [["small.sh", 10, 0o750], ["big.bin", 300 * 1024, 0o600]] as const) {
+        const file = path.join(tmp, name);
+        await fsp.writeFile(file, Buffer.alloc(size, 1));
+        await fsp.chmod(file, mode);
+        await provider.write(`share/${name}`, Readable.from([]), { sourceFile: file, sizeHint: size });
+        const st = await fsp.stat(path.join(tmp, "cloud", "share", name));
+        assert.equal(st.mode & 0o7777, mode, name);
+        assert.equal(st.size, size, name);
+      }
+      const { WorkspaceFs } = await import("../src/util/safe-fs.js");
+      const ws = await WorkspaceFs.open(tmp);
+      await ws.copyFileExcl("small.sh", "small.sh.conflict");
+      assert.equal((await fsp.stat(path.join(tmp, "small.sh.conflict"))).mode & 0o7777, 0o750);
+      await assert.rejects(ws.copyFileExcl("big.bin", "small.sh.conflict"), (err: NodeJS.ErrnoException) => err.code === "EEXIST");
+      assert.equal((await fsp.stat(path.join(tmp, "small.sh.conflict"))).size, 10, "a file already there is left alone");
+    } finally {
+      await fsp.rm(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("sync of many files", () => {
   it("emits no MaxListenersExceededWarning", async () => {
     const tmp = await fsp.mkdtemp(path.join(os.tmpdir(), "wsync-listeners-"));

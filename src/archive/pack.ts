@@ -34,11 +34,12 @@ export interface ArchiveStreamOptions {
 
 const READ_CHUNK = 1024 * 1024;
 /**
- * A file entry's bytes, opened when stored: a regular file reached through no symlink (its item's
- * own path may hold links the user named: the walk resolved those into `realPath`).
+ * A file entry's bytes, opened when stored: a regular file reached through no symlink. Its item's
+ * own path may hold links the user named: the walk resolved those into `realPath`, where it is read.
  */
 function entrySource(entry: FileEntry): LocalSource {
-  return sourceAt(entry.sourcePath, entry.sourcePath, "the backup", entry.realPath ?? entry.sourcePath);
+  const at = entry.realPath ?? entry.sourcePath;
+  return sourceAt(at, entry.sourcePath, "the backup", at);
 }
 
 /** Open errors that skip the file with a warning, as GNU tar does (ENOENT has its own wording). */

@@ -231,14 +231,11 @@ function* walkTree(
   for (const src of sources) {
     throwIfAborted(signal);
     let st: Stats;
-    let abs = src.path;
     try {
       st = fs.statSync(src.path);
-      // An item named through a symlink is followed (the user named it); its files are read at
-      // their real paths, because the packer never opens a file through a symlink.
-      const real = fs.realpathSync.native(src.path);
-      if (st.isFile()) abs = real;
-      root = { abs, real };
+      // An item named through a symlink is followed (the user named it): its files keep their
+      // names, and the packer checks each is still at its real path (see FileEntry.realPath).
+      root = { abs: src.path, real: fs.realpathSync.native(src.path) };
     } catch (err) {
       warn(`Skipped ${src.item} (${src.path}): ${errorMessage(err)}`);
       continue;
@@ -247,6 +244,6 @@ function* walkTree(
       warn(`${src.item} (${src.path}) matches an exclude pattern and is not backed up`);
       continue;
     }
-    yield* visit(src.archiveName, abs, st, undefined);
+    yield* visit(src.archiveName, src.path, st, undefined);
   }
 }

@@ -3,12 +3,11 @@
  * overwrites: a name already taken in the target gets ` (1)`, ` (2)`, … before its extension.
  * Symbolic links are skipped. Moves across devices fall back to copy + remove.
  */
-import { createWriteStream, promises as fsp } from "node:fs";
-import { pipeline } from "node:stream/promises";
+import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { errorMessage, toWorkspaceSyncError } from "../errors.js";
-import { localSourceOf } from "../util/safe-fs.js";
+import { copyToNewFile, sourceAt } from "../util/safe-fs.js";
 import { INBOX_DIR } from "../sync/index.js";
 import { isSafeBasename, realInbox, realWorkspace, resolveMoveTarget, type InboxLocation } from "./paths.js";
 
@@ -103,21 +102,20 @@ export async function copyThenRemove(src: string, dest: string, isDir: boolean):
     await fsp.rm(src, { recursive: true, force: true });
     return;
   }
+  // Read never through a symlink and never from a FIFO: the entry was a regular file when it was
+  // looked at, and a copy by path would follow whatever took its name, or its folder's, since.
+  const folder = await fsp.realpath(path.dirname(src));
+  const from = await sourceAt(src, path.basename(src), folder, path.join(folder, path.basename(src))).open();
   try {
-    // Read never through a symlink and never from a FIFO (the entry was a regular file when it was
-    // looked at; a copy by path would follow whatever took its name since).
-    const { handle } = await localSourceOf(src).open();
-    try {
-      await pipeline(handle.createReadStream({ autoClose: false }), createWriteStream(dest, { flags: "wx" }));
-      const st = await handle.stat();
-      await fsp.utimes(dest, st.atime, st.mtime);
-    } finally {
-      await handle.close();
-    }
-  } catch (err) {
-    // EEXIST: dest belongs to someone else, leave it; anything else: remove our partial copy.
-    if ((err as NodeJS.ErrnoException).code !== "EEXIST") await fsp.rm(dest, { force: true }).catch(() => undefined);
-    throw err;
+    // Never over a file at `dest` (EEXIST); a partial copy of ours is removed.
+    await copyToNewFile(from, dest);
+    const st = await from.handle.stat();
+    await fsp.utimes(dest, st.atime, st.mtime).catch(async (err: unknown) => {
+      await fsp.rm(dest, { force: true }).catch(() => undefined);
+      throw err;
+    });
+  } finally {
+    await from.handle.close();
   }
   await fsp.rm(src, { force: true });
 }

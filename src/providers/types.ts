@@ -205,10 +205,12 @@ export interface LocalSource {
   open(): Promise<OpenedLocalFile<FileHandle>>;
 }
 
-/** An opened {@link LocalSource}: its descriptor or handle and its size at the open. */
+/** An opened {@link LocalSource}: its descriptor or handle, and its size and permission bits at the open. */
 export interface OpenedLocalFile<H> {
   handle: H;
   size: number;
+  /** `mode & 0o7777`: a copy keeps them, as `copyFile` does. */
+  mode: number;
 }
 
 /** Options for {@link StorageProvider.cleanupIncomplete}. */

@@ -20,7 +20,7 @@ import { createHash } from "node:crypto";
 import { pipeline } from "node:stream/promises";
 import { Writable } from "node:stream";
 import type { LocalSource, StorageProvider } from "../providers/types.js";
-import { WorkspaceFs } from "../util/safe-fs.js";
+import { WorkspaceFs, isLocalNameProblem } from "../util/safe-fs.js";
 import { sourceStream } from "../util/source-stream.js";
 import { joinRemotePath } from "../providers/paths.js";
 import { SET_MTIME_PRECISION_NS } from "../util/mtime.js";
@@ -161,7 +161,13 @@ export class ContentComparer {
       pairs,
       this.options.concurrency,
       async (p, _i, signal) => {
-        if ((await this.compare(p.local, p.remote, p.readLimit, signal)).same === true) equal.add(p.key);
+        try {
+          if ((await this.compare(p.local, p.remote, p.readLimit, signal)).same === true) equal.add(p.key);
+        } catch (err) {
+          // A workspace file refused for reading (a symlink or FIFO took its name since the
+          // listing): not proven equal; its transfer meets the same refusal and reports it.
+          if (!isLocalNameProblem(err)) throw err;
+        }
       },
       this.options.signal,
     );

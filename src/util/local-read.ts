@@ -5,7 +5,8 @@
  *
  * - The name is opened with `O_NOFOLLOW`: a symlink at the name fails (`ELOOP`) instead of being
  *   followed, and with `O_NONBLOCK`: a FIFO swapped in opens at once (and is then refused) instead of
- *   waiting for a writer forever. Reads of a regular file ignore `O_NONBLOCK`.
+ *   waiting for a writer forever (reads of a regular file ignore `O_NONBLOCK`), and with
+ *   `O_NOCTTY`: a terminal reached before the checks never becomes the process's.
  * - The descriptor must be a regular file (`fstat`).
  * - Where the kernel tells what a descriptor is (Linux `/proc/self/fd`), the caller compares that
  *   real path with the one expected: a folder on the way swapped for a symlink is caught even when it
@@ -16,10 +17,10 @@ import type { FileHandle } from "node:fs/promises";
 import type { OpenedLocalFile } from "../providers/types.js";
 
 /** Flags of every read open: see the module comment. */
-export const READ_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0);
+export const READ_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0) | (fsConstants.O_NOCTTY ?? 0);
 
 /** The same where the user chose to follow symlinks (`copySymlinks`): only FIFOs are kept from blocking. */
-const FOLLOWING_READ_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);
+const FOLLOWING_READ_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0) | (fsConstants.O_NOCTTY ?? 0);
 
 /** Checks an open descriptor (its `fstat` and, where known, its real path); throws to refuse it. */
 export type OpenCheck = (stats: fs.Stats, realPath: string | undefined) => void;
@@ -71,7 +72,7 @@ export function openCheckedSync(abs: string, check: OpenCheck, followLinks = fal
   try {
     const st = fs.fstatSync(fd);
     check(st, st.isFile() && !followLinks ? realPathOfSync(fd) : undefined);
-    return { handle: fd, size: st.size };
+    return { handle: fd, size: st.size, mode: st.mode & 0o7777 };
   } catch (err) {
     fs.closeSync(fd);
     throw err;
@@ -84,7 +85,7 @@ export async function openChecked(abs: string, check: OpenCheck, followLinks = f
   try {
     const st = await fh.stat();
     check(st, st.isFile() && !followLinks ? await realPathOf(fh.fd) : undefined);
-    return { handle: fh, size: st.size };
+    return { handle: fh, size: st.size, mode: st.mode & 0o7777 };
   } catch (err) {
     await fh.close().catch(() => undefined);
     throw err;

@@ -15,7 +15,8 @@ import fs, { promises as fsp } from "node:fs";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { WorkspaceSyncError } from "../errors.js";
-import type { LocalSource } from "../providers/types.js";
+import type { FileHandle } from "node:fs/promises";
+import type { LocalSource, OpenedLocalFile } from "../providers/types.js";
 import { openChecked, openCheckedSync, type OpenCheck } from "./local-read.js";
 
 /** Why a local path was refused: a symlink in the way, or a name the file system cannot hold here. */
@@ -70,7 +71,6 @@ const SYMLINK_REASON = (label: string, dir: string): string => `${label} has a s
 /** A guarded view of one folder tree. */
 export class WorkspaceFs {
   private readonly known = new Set<string>();
-  private rootDevice: number | undefined;
 
   private constructor(
     /** Absolute root as given. */
@@ -335,26 +335,13 @@ export class WorkspaceFs {
    * (`/proc/self/fd`) the check has no window; elsewhere the parent chain and the file's identity
    * are checked right after the open (the same race as for writes).
    */
-  source(rel: string, listed?: { ino?: number }): LocalSource {
+  source(rel: string): LocalSource {
     const abs = this.abs(rel);
     if (this.readsFollowLinks) return followingSource(abs, rel, this.label);
-    const ino = listed?.ino;
-    return sourceAt(
-      abs,
-      rel,
-      this.label,
-      {
-        sync: () => this.realPathSync(rel),
-        async: () => this.realPath(rel),
-      },
-      ino === undefined ? undefined : { ino, dev: () => this.rootDev() },
-    );
-  }
-
-  /** The device of the tree's root (its files' device, short of a mount inside it). */
-  private rootDev(): number {
-    this.rootDevice ??= fs.statSync(this.realPathSync("")).dev;
-    return this.rootDevice;
+    return sourceAt(abs, rel, this.label, {
+      sync: () => this.realPathSync(rel),
+      async: () => this.realPath(rel),
+    });
   }
 
   /** What the real path of `rel` is when no link is on the way. */
@@ -376,18 +363,14 @@ export class WorkspaceFs {
 
   /** Copies regular file `fromRel` to `toRel`, which must not exist (never through a link: read as {@link source} reads). */
   async copyFileExcl(fromRel: string, toRel: string): Promise<string> {
-    const { handle } = await this.source(fromRel).open();
+    const from = await this.source(fromRel).open();
     try {
       await this.verifyDir(parentOf(toRel));
       const dest = this.abs(toRel);
-      await pipeline(handle.createReadStream({ autoClose: false }), fs.createWriteStream(dest, { flags: "wx" })).catch(async (err: unknown) => {
-        // A partial copy of ours is removed; a file someone else put there (EEXIST) is not.
-        if ((err as NodeJS.ErrnoException).code !== "EEXIST") await fsp.rm(dest, { force: true }).catch(() => undefined);
-        throw err;
-      });
+      await copyToNewFile(from, dest);
       return dest;
     } finally {
-      await handle.close();
+      await from.handle.close();
     }
   }
 
@@ -433,20 +416,29 @@ function lstatOrUndefinedSync(abs: string, rel: string, label: string): fs.Stats
   }
 }
 
+/**
+ * Copies opened file `from` (from where it stands) into new file `dest`, never over an existing
+ * name, with its permission bits (as `copyFile` keeps them). A partial copy is removed; a file that
+ * was at `dest` already is never touched.
+ */
+export async function copyToNewFile(from: OpenedLocalFile<FileHandle>, dest: string): Promise<void> {
+  const out = await fsp.open(dest, "wx");
+  try {
+    await out.chmod(from.mode);
+    // The write stream closes `out` when it finishes.
+    await pipeline(from.handle.createReadStream({ autoClose: false }), out.createWriteStream());
+  } catch (err) {
+    await out.close().catch(() => undefined);
+    await fsp.rm(dest, { force: true }).catch(() => undefined);
+    throw err;
+  }
+}
+
 /** The check of every read: a regular file (a FIFO or device is never read, nor waited on). */
 function regularOnly(rel: string, label: string): OpenCheck {
   return (st) => {
     if (!st.isFile()) throw new LocalPathError(rel, `${rel} is not a regular file now in ${label} (a folder, FIFO or device has its name); it is not read: skipped`, undefined, "read");
   };
-}
-
-/**
- * The inode a listing found at a path, and the device of the tree it walked (its root's): a file
- * opened there that still is that inode on that device was reached through no symlink.
- */
-export interface ListedIdentity {
-  ino: number;
-  dev(): number;
 }
 
 /** Where a file must really be, known when it is opened (a tree's real root is resolved on first use). */
@@ -459,14 +451,11 @@ export interface ExpectedPath {
  * `abs` as a {@link LocalSource} that must really be at `expected` (see {@link WorkspaceFs.source}
  * for the checks). `rel` and `label` name it in refusals.
  */
-export function sourceAt(abs: string, rel: string, label: string, expected: ExpectedPath | string, listed?: ListedIdentity): LocalSource {
+export function sourceAt(abs: string, rel: string, label: string, expected: ExpectedPath | string): LocalSource {
   const check =
     (want: string): OpenCheck =>
-    (st, realPath) => {
-      regularOnly(rel, label)(st, realPath);
-      // The very inode the listing found on the tree's own file system: no link was on the way.
-      if (listed !== undefined && st.ino === listed.ino && st.dev === listed.dev()) return;
-      const real = realPath();
+    (st, real) => {
+      regularOnly(rel, label)(st, real);
       if (real !== undefined) {
         if (real !== want) throw new LocalPathError(rel, READ_LINK_REASON(label, rel), undefined, "read");
         return;
@@ -527,8 +516,11 @@ function followingSource(abs: string, rel: string, label: string): LocalSource {
 /** A read open's failure: a symlink at the name (`O_NOFOLLOW`) is a refusal like any other link. */
 function asReadErrorIn(err: unknown, rel: string, label: string): unknown {
   if (err instanceof LocalPathError) return err;
-  if ((err as NodeJS.ErrnoException).code === "ELOOP") return new LocalPathError(rel, READ_LINK_REASON(label, rel), err, "read");
-  return asNameErrorIn(err, rel, label);
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === "ELOOP") return new LocalPathError(rel, READ_LINK_REASON(label, rel), err, "read");
+  // A socket (or a device without a driver) where a file was listed.
+  if (code === "ENXIO") return new LocalPathError(rel, `${rel} is not a regular file now in ${label}; it is not read: skipped`, err, "read");
+  return asNameErrorIn(err, rel, label, "read");
 }
 
 /**
@@ -544,10 +536,10 @@ export function localSourceOf(file: string | LocalSource): LocalSource {
   return makeSource(file, rel, label, () => check);
 }
 
-function asNameErrorIn(err: unknown, rel: string, label: string): unknown {
+function asNameErrorIn(err: unknown, rel: string, label: string, refused: "written" | "read" = "written"): unknown {
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === "ENOTDIR") return new LocalPathError(rel, `a file in ${label} has the name of a folder on this path: skipped`, err);
-  if (code === "ELOOP") return new LocalPathError(rel, SYMLINK_REASON(label, rel), err);
-  if (code === "ENAMETOOLONG") return new LocalPathError(rel, `name too long for the file system of ${label}: skipped`, err);
+  if (code === "ENOTDIR") return new LocalPathError(rel, `a file in ${label} has the name of a folder on this path: skipped`, err, refused);
+  if (code === "ELOOP") return new LocalPathError(rel, SYMLINK_REASON(label, rel), err, refused);
+  if (code === "ENAMETOOLONG") return new LocalPathError(rel, `name too long for the file system of ${label}: skipped`, err, refused);
   return err;
 }

@@ -16,6 +16,7 @@ import type {
   DeleteFailure,
   ListOptions,
   LocalSource,
+  OpenedLocalFile,
   ProviderContext,
   ReadOptions,
   RemoteEntry,
@@ -67,19 +68,20 @@ const SMALL_COPY_BYTES = 256 * 1024;
 let copyBuffer: Buffer | undefined;
 
 /**
- * Copies what is left to read of regular file `fd` into new file `file` (`O_EXCL`: never over an
- * existing name), with synchronous calls: small files whose bytes are in the page cache. `finish`
- * gets the new file's descriptor before it is closed (times and stats by descriptor, not by path).
+ * Copies what is left to read of opened file `from` into new file `file` (`O_EXCL`: never over an
+ * existing name) with its permission bits, as `copyFile` does, with synchronous calls: small files
+ * whose bytes are in the page cache. `finish` gets the new file's descriptor before it is closed
+ * (times and stats by descriptor, not by path).
  */
-function copyFdToNewFileSync<T>(fd: number, file: string, finish: (out: number) => T): T {
+function copyFdToNewFileSync<T>(from: OpenedLocalFile<number>, file: string, finish: (out: number) => T): T {
   const buf = (copyBuffer ??= Buffer.allocUnsafe(SMALL_COPY_BYTES));
   const out = fsSync.openSync(file, "wx");
   try {
+    fsSync.fchmodSync(out, from.mode);
     for (;;) {
-      const n = fsSync.readSync(fd, buf, 0, buf.length, null);
+      const n = fsSync.readSync(from.handle, buf, 0, buf.length, null);
+      if (n === 0) break;
       for (let off = 0; off < n; ) off += fsSync.writeSync(out, buf, off, n - off);
-      // A regular file reads short only at its end: no second call to learn that.
-      if (n < buf.length) break;
     }
     return finish(out);
   } finally {
@@ -123,15 +125,20 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
   async function writeSmallCopy(g: WorkspaceFs, rel: string, parent: string, target: string, sourceFile: string | LocalSource, options: WriteOptions): Promise<RemoteEntry> {
     throwIfAborted(options.signal);
     // Opened with its checks first (never through a symlink, never a FIFO): a refusal creates nothing.
-    const src = localSourceOf(sourceFile).openSync();
+    let src: OpenedLocalFile<number>;
     try {
-      return copySmallFrom(g, rel, parent, target, src.handle, options);
+      src = localSourceOf(sourceFile).openSync();
+    } catch (err) {
+      throw err instanceof LocalPathError ? err : toWorkspaceSyncError(err);
+    }
+    try {
+      return copySmallFrom(g, rel, parent, target, src, options);
     } finally {
       fsSync.closeSync(src.handle);
     }
   }
 
-  function copySmallFrom(g: WorkspaceFs, rel: string, parent: string, target: string, fd: number, options: WriteOptions): RemoteEntry {
+  function copySmallFrom(g: WorkspaceFs, rel: string, parent: string, target: string, from: OpenedLocalFile<number>, options: WriteOptions): RemoteEntry {
     let dir: string;
     try {
       try {
@@ -150,7 +157,7 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
       // No await from the folder check above to the rename below: nothing in this process can
       // swap a folder in between, so the parent chain is checked once.
       const mtimeNs = options.mtimeNs ?? (options.mtime ? nsFromMs(options.mtime.getTime()) : undefined);
-      st = copyFdToNewFileSync(fd, tmp, (out) => {
+      st = copyFdToNewFileSync(from, tmp, (out) => {
         // No boot id to detect a restart by: flushed before it becomes visible, as large files are.
         if (!lazyFlush) fsSync.fdatasyncSync(out);
         if (mtimeNs !== undefined) {
@@ -257,21 +264,28 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
       }
       const tmp = path.join(dir, providerTempName(token, path.basename(target)));
       let st: BigIntStats;
+      let from: OpenedLocalFile<fsp.FileHandle> | undefined;
       try {
-        // A large local file comes through `source` too, which opens it with its checks (a copy by
-        // path, in the kernel, would follow a folder swapped for a symlink since the listing).
+        // A large local file is opened with its checks and streamed, its permission bits kept (a
+        // copy by path, in the kernel, would follow a folder swapped for a symlink since the listing).
+        if (options.sourceFile !== undefined) {
+          from = await localSourceOf(options.sourceFile).open();
+          source.destroy();
+        }
         let written = 0;
         const counter = new PassThrough({ highWaterMark: READ_BUFFER });
         counter.on("data", (chunk: Buffer) => {
           written += chunk.length;
           options.onProgress?.(written);
         });
-        const out = createWriteStream(tmp, { flags: "wx", highWaterMark: READ_BUFFER });
-        await pipeline(source, counter, out, { signal: options.signal });
+        const out = createWriteStream(tmp, { flags: "wx", highWaterMark: READ_BUFFER, mode: from?.mode });
+        const input = from ? from.handle.createReadStream({ autoClose: false, highWaterMark: READ_BUFFER }) : source;
+        await pipeline(input, counter, out, { signal: options.signal });
         // Durable before it becomes visible (a power cut never leaves a short file under the
         // final name), with its time set and its stat taken on the same handle.
         const fh = await fsp.open(tmp, "r+");
         try {
+          if (from) await fh.chmod(from.mode); // exactly, past the umask, as copyFile does
           await fh.datasync();
           const mtimeNs = options.mtimeNs ?? (options.mtime ? nsFromMs(options.mtime.getTime()) : undefined);
           if (mtimeNs !== undefined) {
@@ -299,6 +313,8 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
         source.destroy();
         await fsp.rm(tmp, { force: true }).catch(() => undefined);
         throw isLocalNameProblem(err) && err instanceof LocalPathError ? err : toWorkspaceSyncError(err);
+      } finally {
+        await from?.handle.close().catch(() => undefined);
       }
       // The same inode under its final name (rename and link keep it).
       return entryOfStats(rel, st);
