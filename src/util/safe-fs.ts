@@ -520,6 +520,8 @@ function asReadErrorIn(err: unknown, rel: string, label: string): unknown {
   if (code === "ELOOP") return new LocalPathError(rel, READ_LINK_REASON(label, rel), err, "read");
   // A socket (or a device without a driver) where a file was listed.
   if (code === "ENXIO") return new LocalPathError(rel, `${rel} is not a regular file now in ${label}; it is not read: skipped`, err, "read");
+  // O_NONBLOCK: a file under another program's lease (Samba, NFS) is not waited for.
+  if (code === "EAGAIN" || code === "EWOULDBLOCK") return new LocalPathError(rel, `${rel} in ${label} is held by another program (a lease) and cannot be read without waiting: skipped, tried again next run`, err, "read");
   return asNameErrorIn(err, rel, label, "read");
 }
 
