@@ -3,8 +3,13 @@
  * format for S3 metadata, conflict names and winners.
  */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { promises as fsp } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { describe, it, test } from "node:test";
-import { compareTimes, localTime, remoteSourceTime, sameSizeAndTime } from "../src/sync/compare.js";
+import { createLocalProvider } from "../src/providers/local/index.js";
+import { ContentComparer, compareTimes, localTime, remoteSourceTime, sameSizeAndTime } from "../src/sync/compare.js";
 import { conflictName, conflictWinner } from "../src/sync/plan.js";
 import { remoteFromState, remoteMatches, remoteSignature } from "../src/sync/deltas.js";
 import type { RemoteFile } from "../src/sync/types.js";
@@ -56,9 +61,6 @@ describe("rclone's time format (S3 mtime metadata)", () => {
   });
 
   it("setFileTimes lands within a microsecond, before 1970 and after 2038 too", async () => {
-    const { promises: fsp } = await import("node:fs");
-    const os = await import("node:os");
-    const path = await import("node:path");
     const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "ws-mtime-"));
     try {
       const f = path.join(dir, "f");
@@ -134,12 +136,6 @@ test("a cloud signature holds exactly the fields its file has, in one order, for
 
 describe("the content comparer and a workspace that changed since the listing", () => {
   it("a file swapped for a symlink or a FIFO is not proven equal, and the comparison does not fail the run", async () => {
-    const { promises: fsp } = await import("node:fs");
-    const { execFileSync } = await import("node:child_process");
-    const os = await import("node:os");
-    const path = await import("node:path");
-    const { createLocalProvider } = await import("../src/providers/local/index.js");
-    const { ContentComparer } = await import("../src/sync/compare.js");
     const dir = await fsp.realpath(await fsp.mkdtemp(path.join(os.tmpdir(), "wsync-cmp-")));
     try {
       const ws = path.join(dir, "ws");

@@ -17,7 +17,7 @@ import type { FileHandle } from "node:fs/promises";
 import type { OpenedLocalFile } from "../providers/types.js";
 
 /** Flags of every read open: see the module comment. */
-export const READ_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0) | (fsConstants.O_NOCTTY ?? 0);
+const READ_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0) | (fsConstants.O_NOCTTY ?? 0);
 
 /** The same where the user chose to follow symlinks (`copySymlinks`): only FIFOs are kept from blocking. */
 const FOLLOWING_READ_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0) | (fsConstants.O_NOCTTY ?? 0);

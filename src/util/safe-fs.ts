@@ -64,6 +64,8 @@ export function nameProblemReason(err: unknown): string {
   return "could not be written: skipped";
 }
 
+const NOT_REGULAR_REASON = (label: string, rel: string): string => `${rel} is not a regular file now in ${label} (a folder, FIFO, socket or device has its name); it is not read: skipped`;
+
 const READ_LINK_REASON = (label: string, rel: string): string => `${rel} in ${label} is a symlink now, or a folder on its way is; nothing is ever read through one: skipped`;
 
 const SYMLINK_REASON = (label: string, dir: string): string => `${label} has a symlink at ${dir}; nothing is ever written through one: skipped, the other copy is kept`;
@@ -179,15 +181,8 @@ export class WorkspaceFs {
   /** {@link verifyDir} with synchronous calls (see {@link ensureDirSync}). */
   verifyDirSync(relDir: string): string {
     const abs = this.abs(relDir);
-    if (this.realRoot === undefined) {
-      try {
-        this.realRoot = fs.realpathSync.native(this.root);
-      } catch (err) {
-        throw asNameErrorIn(err, ".", this.label);
-      }
-    }
-    const realRoot = this.realRoot;
-    const expected = relDir === "" ? realRoot : path.join(realRoot, ...relDir.split("/"));
+    const expected = this.realPathSync(relDir);
+    const realRoot = this.realRoot!;
     let real: string;
     try {
       real = fs.realpathSync.native(abs);
@@ -239,11 +234,8 @@ export class WorkspaceFs {
   /** Checks, now, that `relDir` is a real folder reached without links. Returns its absolute path. */
   async verifyDir(relDir: string): Promise<string> {
     const abs = this.abs(relDir);
-    this.realRoot ??= await fsp.realpath(this.root).catch((err) => {
-      throw asNameErrorIn(err, ".", this.label);
-    });
-    const realRoot = this.realRoot;
-    const expected = relDir === "" ? realRoot : path.join(realRoot, ...relDir.split("/"));
+    const expected = await this.realPath(relDir);
+    const realRoot = this.realRoot!;
     let real: string;
     try {
       real = await fsp.realpath(abs);
@@ -344,7 +336,7 @@ export class WorkspaceFs {
     });
   }
 
-  /** What the real path of `rel` is when no link is on the way. */
+  /** What the real path of `rel` is when no link is on the way (the root's real path is resolved once, on first use). */
   private realPathSync(rel: string): string {
     try {
       this.realRoot ??= fs.realpathSync.native(this.root);
@@ -437,7 +429,7 @@ export async function copyToNewFile(from: OpenedLocalFile<FileHandle>, dest: str
 /** The check of every read: a regular file (a FIFO or device is never read, nor waited on). */
 function regularOnly(rel: string, label: string): OpenCheck {
   return (st) => {
-    if (!st.isFile()) throw new LocalPathError(rel, `${rel} is not a regular file now in ${label} (a folder, FIFO or device has its name); it is not read: skipped`, undefined, "read");
+    if (!st.isFile()) throw new LocalPathError(rel, NOT_REGULAR_REASON(label, rel), undefined, "read");
   };
 }
 
@@ -452,10 +444,11 @@ export interface ExpectedPath {
  * for the checks). `rel` and `label` name it in refusals.
  */
 export function sourceAt(abs: string, rel: string, label: string, expected: ExpectedPath | string): LocalSource {
+  const regular = regularOnly(rel, label);
   const check =
     (want: string): OpenCheck =>
     (st, real) => {
-      regularOnly(rel, label)(st, real);
+      regular(st, real);
       if (real !== undefined) {
         if (real !== want) throw new LocalPathError(rel, READ_LINK_REASON(label, rel), undefined, "read");
         return;
@@ -519,7 +512,7 @@ function asReadErrorIn(err: unknown, rel: string, label: string): unknown {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === "ELOOP") return new LocalPathError(rel, READ_LINK_REASON(label, rel), err, "read");
   // A socket (or a device without a driver) where a file was listed.
-  if (code === "ENXIO") return new LocalPathError(rel, `${rel} is not a regular file now in ${label}; it is not read: skipped`, err, "read");
+  if (code === "ENXIO") return new LocalPathError(rel, NOT_REGULAR_REASON(label, rel), err, "read");
   // O_NONBLOCK: a file under another program's lease (Samba, NFS) is not waited for.
   if (code === "EAGAIN" || code === "EWOULDBLOCK") return new LocalPathError(rel, `${rel} in ${label} is held by another program (a lease) and cannot be read without waiting: skipped, tried again next run`, err, "read");
   return asNameErrorIn(err, rel, label, "read");

@@ -51,7 +51,7 @@ export function contentHashOf(data: Uint8Array): string {
  */
 export async function dropboxContentHash(source: string | LocalSource | Readable, options: { signal?: AbortSignal } = {}): Promise<string> {
   const own = !(source instanceof Readable);
-  const stream = source instanceof Readable ? source : sourceStream(source);
+  const stream = own ? sourceStream(source) : source;
   const hasher = new DropboxContentHasher();
   try {
     for await (const chunk of stream) {

@@ -278,7 +278,7 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
           written += chunk.length;
           options.onProgress?.(written);
         });
-        const out = createWriteStream(tmp, { flags: "wx", highWaterMark: READ_BUFFER, mode: from?.mode });
+        const out = createWriteStream(tmp, { flags: "wx", highWaterMark: READ_BUFFER });
         const input = from ? from.handle.createReadStream({ autoClose: false, highWaterMark: READ_BUFFER }) : source;
         await pipeline(input, counter, out, { signal: options.signal });
         // Durable before it becomes visible (a power cut never leaves a short file under the
