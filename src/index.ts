@@ -70,6 +70,7 @@ export {
   type LocalFile,
   type RemoteFile,
   type StateEntry,
+  type StateFiles,
   type SyncAction,
   type SkipNote,
   type SkipKind,

@@ -7,10 +7,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { localFromState } from "../src/sync/deltas.js";
-import { FileIndex, rebuiltFromState, stateKeys, unchangedOnBothSides } from "../src/sync/file-index.js";
+import { FileIndex, rebuiltFromState, unchangedOnBothSides } from "../src/sync/file-index.js";
 import { createFilter } from "../src/sync/filters.js";
 import { listLocal } from "../src/sync/listing.js";
 import { pathRecord } from "../src/sync/state.js";
+import { stateFilesOf } from "../src/sync/state-files.js";
 import type { LocalFile, StateEntry } from "../src/sync/types.js";
 import { tempDir, writeTree } from "./support/tree.js";
 
@@ -23,7 +24,7 @@ test("a FileIndex with marks reads as the map of records it replaces", () => {
   state["a.txt"] = entry(1, 1000);
   state["b/c.txt"] = entry(2, 2000);
   state["__proto__"] = entry(3, 3000);
-  const index = new FileIndex<LocalFile>(state, localFromState);
+  const index = new FileIndex<LocalFile>(stateFilesOf(state), localFromState);
   const same = (s: StateEntry) => (f: LocalFile) => (e: StateEntry) => e === s && f.size === s.local.size;
   assert.equal(index.keepIf("a.txt", same(state["a.txt"]!)({ path: "a.txt", size: 1, mtimeMs: 1000 })), true);
   assert.equal(index.keepIf("__proto__", () => true), true);
@@ -53,7 +54,7 @@ test("a FileIndex with marks reads as the map of records it replaces", () => {
   assert.equal(index.marked("a.txt"), false);
   index.clear();
   assert.equal(index.size, 0);
-  assert.deepEqual(stateKeys(state), ["a.txt", "b/c.txt", "__proto__"]);
+  assert.deepEqual(stateFilesOf(state).keys(), ["a.txt", "b/c.txt", "__proto__"]);
 });
 
 test("listings given the state hold unchanged files as marks, rebuild them on read, and give twins their records back", async (t) => {
@@ -78,7 +79,7 @@ test("listings given the state hold unchanged files as marks, rebuild them on re
   assert.equal(files.get("same.txt")!.size, 1);
   assert.deepEqual([...files.keys()].sort(), ["caf\u00e9.txt", "changed.txt", "same.txt"]);
 
-  const remote = new FileIndex<LocalFile>(state, localFromState);
+  const remote = new FileIndex<LocalFile>(stateFilesOf(state), localFromState);
   remote.keepIf("same.txt", () => true);
   const settled = unchangedOnBothSides(files, remote);
   assert.ok(settled);

@@ -26,7 +26,8 @@ import { joinRemotePath } from "../providers/paths.js";
 import { SET_MTIME_PRECISION_NS } from "../util/mtime.js";
 import { forEachLimit } from "../util/concurrency.js";
 import { localChanged, remoteChanged } from "./deltas.js";
-import type { LocalFile, RemoteFile, StateEntry } from "./types.js";
+import type { StateFiles } from "./state-files.js";
+import type { LocalFile, RemoteFile } from "./types.js";
 
 /** Largest file compared by reading both copies when a transfer would be the alternative anyway. */
 export const COMPARE_BY_DOWNLOAD_LIMIT = 8 * 1024 * 1024;
@@ -124,14 +125,14 @@ export function pairsToCompare(
   keys: Iterable<string>,
   local: ReadonlyMap<string, LocalFile>,
   remote: ReadonlyMap<string, RemoteFile>,
-  prior: Readonly<Record<string, StateEntry>> | undefined,
+  prior: StateFiles | undefined,
   rules: PairRules,
 ): ComparePair[] {
   const caps = rules.provider.capabilities;
   const canHash = typeof rules.provider.hashLocalFile === "function";
   const pairs: ComparePair[] = [];
   for (const key of keys) {
-    const s = prior?.[key];
+    const s = prior?.get(key);
     const l = local.get(key)!;
     const r = remote.get(key)!;
     if (s && !(localChanged(l, s.local) && remoteChanged(r, s.remote))) {

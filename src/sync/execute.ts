@@ -16,6 +16,7 @@ import { downloadFile, uploadFile } from "./transfer.js";
 import { msFromNs, nsFromMs, setFileTimes } from "../util/mtime.js";
 import type { LocalFile, RemoteFile, SkipNote, StateEntry, SyncAction } from "./types.js";
 import { pathRecord } from "./state.js";
+import type { StateFiles } from "./state-files.js";
 import { rebuiltFromState } from "./file-index.js";
 import { folderSpellings } from "./listing.js";
 
@@ -33,7 +34,7 @@ export interface ExecuteContext {
   local: ReadonlyMap<string, LocalFile>;
   remote: ReadonlyMap<string, RemoteFile>;
   /** Prior state entries (kept for `skip` actions with `keepState`). */
-  prior: Readonly<Record<string, StateEntry>> | undefined;
+  prior: StateFiles | undefined;
   keyOf: (p: string) => string;
   concurrency: number;
   logger: Logger;
@@ -93,12 +94,15 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
       case "same":
         if (l && r) {
           // The prior entry itself where it already says this (no new objects on a no-change run).
-          const s = ctx.prior?.[a.path];
+          const s = ctx.prior?.get(a.path);
           out.files[a.path] = s && entryMatches(s, l, r) ? s : { local: localSignature(l), remote: remoteSignature(r) };
         }
         break;
       case "skip":
-        if (a.keepState && ctx.prior?.[a.path]) out.files[a.path] = ctx.prior[a.path]!;
+        if (a.keepState) {
+          const s = ctx.prior?.get(a.path);
+          if (s) out.files[a.path] = s;
+        }
         break;
       case "deleteLocal":
         deleteLocal.push(a);

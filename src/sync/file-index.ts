@@ -8,41 +8,8 @@
  * only for the files that can lead to an action. `get` rebuilds a marked file's record from its state entry when asked (the
  * plan and the executor look at one key at a time), so every reader sees the same map as before.
  */
+import type { StateFiles } from "./state-files.js";
 import type { StateEntry } from "./types.js";
-
-/** A state's keys, listed once, and each key's place in that list (for the marks of {@link FileIndex}). */
-interface StateKeyIndex {
-  keys: string[];
-  slots: Map<string, number> | undefined;
-}
-
-/** Per state record (enumerating a 100 000-key record is slow, and both listings need its keys). */
-const indexes = new WeakMap<object, StateKeyIndex>();
-
-function keyIndex(state: Readonly<Record<string, StateEntry>>): StateKeyIndex {
-  let index = indexes.get(state);
-  if (index === undefined) indexes.set(state, (index = { keys: Object.keys(state), slots: undefined }));
-  return index;
-}
-
-/**
- * The keys of a state's files, listed once per record: for records that never change once listed
- * (a loaded state's files, the run's in-scope copy of them). The marks refer to places in it.
- */
-export function stateKeys(state: Readonly<Record<string, StateEntry>>): string[] {
-  return keyIndex(state).keys;
-}
-
-/** Each key's place in {@link stateKeys}. */
-function stateSlots(state: Readonly<Record<string, StateEntry>>): Map<string, number> {
-  const index = keyIndex(state);
-  if (index.slots === undefined) {
-    const slots = new Map<string, number>();
-    index.keys.forEach((k, i) => slots.set(k, i));
-    index.slots = slots;
-  }
-  return index.slots;
-}
 
 /**
  * The test for keys both listings hold as marks: files unchanged on both sides since the last
@@ -67,7 +34,7 @@ export function rebuiltFromState(record: object): boolean {
 /** Files by key: records of their own, plus a mark (one byte by the key's place in the state) for each file listed as the state records it. */
 export class FileIndex<T extends { path: string }> implements Map<string, T> {
   private readonly own = new Map<string, T>();
-  /** One byte per state key (its place in `stateKeys`): 1 where the file is held as a mark. */
+  /** One byte per state key (its place in the state's `keys()`): 1 where the file is held as a mark. */
   private marks: Uint8Array | undefined;
   private markCount = 0;
 
@@ -76,7 +43,7 @@ export class FileIndex<T extends { path: string }> implements Map<string, T> {
    * @param rebuild The record of a marked file, from its key and state entry.
    */
   constructor(
-    private readonly state: Readonly<Record<string, StateEntry>> | undefined,
+    private readonly state: StateFiles | undefined,
     private readonly rebuild: (key: string, entry: StateEntry) => T,
   ) {}
 
@@ -89,11 +56,9 @@ export class FileIndex<T extends { path: string }> implements Map<string, T> {
    */
   keepIf(key: string, matches: (entry: StateEntry) => boolean): boolean {
     if (this.state === undefined || this.own.has(key)) return false;
-    const slot = stateSlots(this.state).get(key);
-    const entry = this.state[key];
-    // (An entry written as null by hand is no entry, as everywhere else: never marked.)
-    if (slot === undefined || !entry || !matches(entry)) return false;
-    this.marks ??= new Uint8Array(stateKeys(this.state).length);
+    const slot = this.state.slotOf(key);
+    if (slot < 0 || !matches(this.state.entryAt(slot))) return false;
+    this.marks ??= new Uint8Array(this.state.size);
     if (this.marks[slot] === 0) {
       this.marks[slot] = 1;
       this.markCount++;
@@ -114,8 +79,8 @@ export class FileIndex<T extends { path: string }> implements Map<string, T> {
   /** The place of a marked key in `stateKeys`, or -1. */
   private markedSlot(key: string): number {
     if (this.markCount === 0) return -1;
-    const slot = stateSlots(this.state!).get(key);
-    return slot !== undefined && this.marks![slot] === 1 ? slot : -1;
+    const slot = this.state!.slotOf(key);
+    return slot >= 0 && this.marks![slot] === 1 ? slot : -1;
   }
 
   private unmark(slot: number): void {
@@ -123,8 +88,8 @@ export class FileIndex<T extends { path: string }> implements Map<string, T> {
     this.markCount--;
   }
 
-  private record(key: string): T {
-    const r = this.rebuild(key, this.state![key]!);
+  private record(key: string, slot: number): T {
+    const r = this.rebuild(key, this.state!.entryAt(slot));
     rebuilt.add(r);
     return r;
   }
@@ -136,7 +101,8 @@ export class FileIndex<T extends { path: string }> implements Map<string, T> {
   get(key: string): T | undefined {
     const r = this.own.get(key);
     if (r !== undefined) return r;
-    return this.markedSlot(key) >= 0 ? this.record(key) : undefined;
+    const slot = this.markedSlot(key);
+    return slot >= 0 ? this.record(key, slot) : undefined;
   }
 
   has(key: string): boolean {
@@ -164,12 +130,17 @@ export class FileIndex<T extends { path: string }> implements Map<string, T> {
     this.markCount = 0;
   }
 
+  /** Places of the marked files, in the state's order. */
+  private *keptSlots(): IterableIterator<number> {
+    if (this.markCount === 0) return;
+    const marks = this.marks!;
+    for (let i = 0; i < marks.length; i++) if (marks[i] === 1) yield i;
+  }
+
   /** Keys of the marked files, in the state's order. */
   private *keptKeys(): IterableIterator<string> {
-    if (this.markCount === 0) return;
-    const keys = stateKeys(this.state!);
-    const marks = this.marks!;
-    for (let i = 0; i < keys.length; i++) if (marks[i] === 1) yield keys[i]!;
+    const keys = this.state?.keys() ?? [];
+    for (const slot of this.keptSlots()) yield keys[slot]!;
   }
 
   /** Own records first (in insertion order), then the marked files (in the state's order). */
@@ -190,7 +161,8 @@ export class FileIndex<T extends { path: string }> implements Map<string, T> {
 
   *entries(): IterableIterator<[string, T]> {
     yield* this.own.entries();
-    for (const k of this.keptKeys()) yield [k, this.record(k)];
+    const keys = this.state?.keys() ?? [];
+    for (const slot of this.keptSlots()) yield [keys[slot]!, this.record(keys[slot]!, slot)];
   }
 
   [Symbol.iterator](): IterableIterator<[string, T]> {

@@ -53,6 +53,7 @@ export { checkSafety, type SafetyInput } from "./safety.js";
 export { createFilter, type SyncFilter } from "./filters.js";
 export { acquireLock, type SyncLock, type LockInfo } from "./lock.js";
 export { loadState, saveState, statePathFor, type StateIdentity } from "./state.js";
+export type { StateFiles } from "./state-files.js";
 export { listLocal, listRemote, resolveClashes, type Listing } from "./listing.js";
 export { formatInboxNotification, drainOutbox, ensureMailboxFolders, INBOX_DIR, OUTBOX_DIR } from "./mailbox.js";
 export type * from "./types.js";

@@ -15,6 +15,7 @@ import { childPath, flatJoin } from "../util/flat-join.js";
 import { NON_UTF8_REASON, nonUtf8Names } from "../util/utf8-names.js";
 import { localFromState, localMatches, remoteFromState, remoteMatches } from "./deltas.js";
 import { FileIndex } from "./file-index.js";
+import { asStateFiles, type StateFiles } from "./state-files.js";
 import type { SyncFilter } from "./filters.js";
 import type { LocalFile, RemoteFile, SkipKind, SkipNote, StateEntry } from "./types.js";
 
@@ -54,8 +55,8 @@ export interface LocalListOptions {
  * is held as a mark, not as a record ({@link FileIndex}).
  */
 export interface KnownFiles {
-  /** The state's files by key, without a prototype (`pathRecord`); must not change while the listing is in use. */
-  files: Readonly<Record<string, StateEntry>>;
+  /** The state's files by key (a plain record without a prototype, see `pathRecord`, or a run's {@link StateFiles}); must not change while the listing is in use. */
+  files: Readonly<Record<string, StateEntry>> | StateFiles;
   /** Keys that always get a record of their own (files a step reads more of than the state keeps). */
   needsRecord?: (key: string) => boolean;
 }
@@ -112,7 +113,7 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
     if (isOpaque) opaque.push(p);
   };
   const ignored = new Set((options.ignoredNames ?? []).map((n) => n.toLowerCase()));
-  const files = new FileIndex<LocalFile>(options.known?.files, localFromState);
+  const files = new FileIndex<LocalFile>(knownStateFiles(options.known), localFromState);
   const keepIfKnown = knownKeeper(files, options.known, options.keyOf, (f, s) => localMatches(s.local, f));
   const seenDirs = new Set<string>();
   const realRoot = await fsp.realpath(root).catch(() => path.resolve(root));
@@ -387,7 +388,7 @@ export async function listRemote(provider: StorageProvider, dir: string, options
     skipped.push({ path: p, reason });
     blocked.push(p);
   };
-  const files = new FileIndex<RemoteFile>(options.known?.files, remoteFromState);
+  const files = new FileIndex<RemoteFile>(knownStateFiles(options.known), remoteFromState);
   const keepIfKnown = knownKeeper(files, options.known, options.keyOf, (f, s) => remoteMatches(s.remote, f));
   try {
     for await (const e of options.entries ?? provider.list(dir, { recursive: true, signal: options.signal })) {
@@ -497,6 +498,11 @@ function clashNote(path: string, kept: string): SkipNote {
  * `matches` says the entry records it exactly; true when it did (the caller drops the record).
  * Only a file whose path is its own key can be rebuilt from its key.
  */
+function knownStateFiles(known: KnownFiles | undefined): StateFiles | undefined {
+  if (known === undefined) return undefined;
+  return asStateFiles(known.files);
+}
+
 function knownKeeper<T extends { path: string }>(files: FileIndex<T>, known: KnownFiles | undefined, keyOf: (p: string) => string, matches: (f: T, s: StateEntry) => boolean): (f: T) => boolean {
   if (known === undefined) return () => false;
   return (f) => keyOf(f.path) === f.path && known.needsRecord?.(f.path) !== true && files.keepIf(f.path, (s) => matches(f, s));

@@ -6,11 +6,10 @@
 import path from "node:path";
 import { WorkspaceSyncError, abortError, errorMessage, toWorkspaceSyncError } from "../errors.js";
 import { normalizeRemotePath } from "../providers/paths.js";
-import type { ExecuteOutcome } from "./execute.js";
 import { runIngest } from "./ingest-run.js";
 import { drainOutbox, ensureMailboxFolders, formatInboxNotification, INBOX_DIR, OUTBOX_DIR } from "./mailbox.js";
 import { prepare } from "./prepare.js";
-import { reconcile } from "./reconcile.js";
+import { reconcile, type Reconciled } from "./reconcile.js";
 import { cleanUpLeftovers, ensureWorkspace, newState, saveRunState, success, type Prepared, type RunContext } from "./run-context.js";
 import type { RemoteSignature, SkipNote, SyncRunResult } from "./types.js";
 import { syncFailure } from "./types.js";
@@ -22,14 +21,14 @@ export async function runMailbox(ctx: RunContext): Promise<SyncRunResult> {
   if (!ctx.dryRun) await ensureMailboxFolders(ctx.provider, ctx.remoteDir, ctx.workspace, logger, ctx.signal, ctx.wfs);
 
   let pushError: WorkspaceSyncError | undefined;
-  let push: { outcome: ExecuteOutcome; skipped: SkipNote[] } | undefined;
+  let push: Reconciled | undefined;
   let p: Prepared | undefined;
   const drainSkipped: SkipNote[] = [];
   logger.info(`[workspace-sync] Mailbox: pushing workspace → ${ctx.remoteLabel}`);
   try {
     p = await prepare(ctx);
     push = await reconcile(ctx, p);
-    if (!ctx.dryRun) await saveRunState(ctx, newState(ctx, push.outcome.files), p.state);
+    if (!ctx.dryRun) await saveRunState(ctx, newState(ctx, push.files), p.state);
     logger.info("[workspace-sync] Mailbox push completed");
   } catch (err) {
     pushError = ctx.signal.aborted ? abortError(ctx.signal.reason) : toWorkspaceSyncError(err);
@@ -94,7 +93,7 @@ export async function runMirror(ctx: RunContext): Promise<SyncRunResult> {
     part.outcome.downloaded.push(...result.added);
     logger.info("[workspace-sync] Mirror ingest completed");
   }
-  if (!ctx.dryRun) await saveRunState(ctx, newState(ctx, part.outcome.files, ingested), p.state);
+  if (!ctx.dryRun) await saveRunState(ctx, newState(ctx, part.files, ingested), p.state);
   await cleanUpLeftovers(ctx, p);
   return success(ctx, part.outcome, inboxFiles.sort(), part.skipped);
 }
@@ -107,7 +106,7 @@ export async function runBisync(ctx: RunContext): Promise<SyncRunResult> {
   const p = await prepare(ctx);
   if (!p.state) logger.info("[workspace-sync] Bisync: no prior state (first run or state lost): merging both sides without deleting");
   const part = await reconcile(ctx, p);
-  if (!ctx.dryRun) await saveRunState(ctx, newState(ctx, part.outcome.files), p.state);
+  if (!ctx.dryRun) await saveRunState(ctx, newState(ctx, part.files), p.state);
   await cleanUpLeftovers(ctx, p);
   logger.info("[workspace-sync] Bisync completed");
   return success(ctx, part.outcome, [], part.skipped);

@@ -16,6 +16,7 @@
 import type { SyncMode } from "../config/types.js";
 import { compareTimes, localTime } from "./compare.js";
 import { localChanged, localDelta, remoteChanged, remoteDelta, sameContent } from "./deltas.js";
+import { asStateFiles, type StateFiles } from "./state-files.js";
 import type { LocalFile, RemoteFile, Side, StateEntry, SyncAction } from "./types.js";
 
 /** Options of {@link planSync}. */
@@ -45,20 +46,21 @@ export interface SyncPlan {
 
 /**
  * Plans one run. `local` and `remote` are keyed by comparison key (see {@link PlanOptions.keyOf});
- * `state` is the last agreed state (`undefined` on the first run). Actions come sorted by key.
+ * `state` is the last agreed state's files (`undefined` on the first run). Actions come sorted by key.
  */
 export function planSync(
   local: ReadonlyMap<string, LocalFile>,
   remote: ReadonlyMap<string, RemoteFile>,
-  state: Readonly<Record<string, StateEntry>> | undefined,
+  priorState: Readonly<Record<string, StateEntry>> | StateFiles | undefined,
   options: PlanOptions,
 ): SyncPlan {
+  const state = priorState === undefined ? undefined : asStateFiles(priorState);
   const keyOf = options.keyOf ?? ((p: string) => p);
   const prefixes = options.protectedPrefixes ?? [];
   const isProtected = (k: string): boolean => prefixes.some((p) => k.startsWith(p));
   const settled = options.settled;
   const open = (keys: Iterable<string>): string[] => (settled ? [...keys].filter((k) => !settled(k)) : [...keys]);
-  const keys = sortedUnion([open(local.keys()), open(remote.keys()), state ? open(Object.keys(state)) : []]);
+  const keys = sortedUnion([open(local.keys()), open(remote.keys()), state ? open(state.keys()) : []]);
 
   // Names already used anywhere, so a conflict copy never lands on an existing file (bisync only).
   const taken = options.mode === "bisync" ? new Set(keys) : new Set<string>();
@@ -70,7 +72,7 @@ export function planSync(
     if (isProtected(key)) continue;
     const l = local.get(key);
     const r = remote.get(key);
-    const s = state?.[key];
+    const s = state?.get(key);
     const action =
       options.mode === "bisync"
         ? planBisyncPath(key, l, r, s, noDeletes, options, taken, keyOf)
@@ -222,16 +224,17 @@ export function conflictName(name: string, taken: Set<string>, keyOf: (p: string
 export function contentCheckCandidates(
   local: ReadonlyMap<string, LocalFile>,
   remote: ReadonlyMap<string, RemoteFile>,
-  state: Readonly<Record<string, StateEntry>> | undefined,
+  priorState: Readonly<Record<string, StateEntry>> | StateFiles | undefined,
   settled?: (key: string) => boolean,
 ): string[] {
+  const state = priorState === undefined ? undefined : asStateFiles(priorState);
   const out: string[] = [];
   for (const key of local.keys()) {
     if (settled?.(key)) continue;
     const l = local.get(key)!;
     const r = remote.get(key);
     if (!r || r.size !== l.size) continue;
-    const s = state?.[key];
+    const s = state?.get(key);
     if (!s || localChanged(l, s.local) || remoteChanged(r, s.remote)) out.push(key);
   }
   return out.sort();

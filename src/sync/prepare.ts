@@ -5,13 +5,13 @@
 import { WorkspaceSyncError, toWorkspaceSyncError } from "../errors.js";
 import { bootId } from "../util/boot-id.js";
 import { localChanged } from "./deltas.js";
-import { stateKeys } from "./file-index.js";
 import { listLocal, listRemote, resolveClashes, startListing, type KnownFiles } from "./listing.js";
 import type { RemoteEntry } from "../providers/types.js";
 import { protectedPrefixes, type Prepared, type RunContext } from "./run-context.js";
 import { applyBlocked } from "./scope.js";
-import { loadState, pathRecord } from "./state.js";
-import type { SkipNote, StateEntry } from "./types.js";
+import { loadRunState } from "./state.js";
+import { CompactStateFiles, keepOnly, type StateFiles } from "./state-files.js";
+import type { SkipNote } from "./types.js";
 
 /** Loads the state and both listings, resolves clashes and scope; throws (nothing changed) when a listing fails. */
 export async function prepare(ctx: RunContext): Promise<Prepared> {
@@ -27,7 +27,7 @@ export async function prepare(ctx: RunContext): Promise<Prepared> {
 }
 
 async function prepareWith(ctx: RunContext, remoteEntries: AsyncIterable<RemoteEntry>): Promise<Prepared> {
-  let state = await loadState(ctx.stateFile, ctx.identity, (m) => ctx.logger.warn(`[workspace-sync] ${m}`));
+  let state = await loadRunState(ctx.stateFile, ctx.identity, (m) => ctx.logger.warn(`[workspace-sync] ${m}`));
   if (state && state.mode !== ctx.mode) {
     ctx.logger.info(`[workspace-sync] Mode changed from ${state.mode} to ${ctx.mode}: this run merges without deleting`);
     state = undefined;
@@ -38,7 +38,7 @@ async function prepareWith(ctx: RunContext, remoteEntries: AsyncIterable<RemoteE
     // may have left some empty under their names. A merge compares instead of trusting it.
     // (Its ingest records describe workspace files, which are flushed one by one: kept.)
     ctx.logger.info("[workspace-sync] The machine restarted since the last sync, whose last writes were not flushed one by one: this run merges without deleting");
-    state = { ...state, files: pathRecord() };
+    state = { ...state, files: new CompactStateFiles() };
     restarted = true;
   }
   let noDeletes = state === undefined || restarted;
@@ -78,7 +78,7 @@ async function prepareWith(ctx: RunContext, remoteEntries: AsyncIterable<RemoteE
   // replaces its cloud copy; the other is skipped and reported.
   const prior = state?.files;
   resolveClashes(local, (key, variants) => {
-    const s = prior?.[key];
+    const s = prior?.get(key);
     const synced = s ? variants.find((v) => !localChanged(v, s.local)) : undefined;
     if (synced) return synced;
     const r = remote.files.get(key);
@@ -90,23 +90,12 @@ async function prepareWith(ctx: RunContext, remoteEntries: AsyncIterable<RemoteE
   // workspace cannot hold) is out of scope on both sides, and so is everything under a workspace
   // symlink: never written over, never deleted, and its state entry set aside.
   const inScope = applyBlocked(local, remote, ctx.keyOf);
-  let priorFiles: Record<string, StateEntry> | undefined;
+  let priorFiles: StateFiles | undefined;
   if (state) {
-    // The state's own record when every entry stays in scope (no copy of a large map).
+    // The state's own files when every entry stays in scope (no copy).
     const files = state.files;
-    let all = true;
-    const keys = stateKeys(files);
-    for (const k of keys) {
-      if (ctx.filter.excluded(k) || !inScope(k)) {
-        all = false;
-        break;
-      }
-    }
-    if (all) priorFiles = files;
-    else {
-      priorFiles = pathRecord();
-      for (const k of keys) if (!ctx.filter.excluded(k) && inScope(k)) priorFiles[k] = files[k]!;
-    }
+    const keep = (k: string): boolean => !ctx.filter.excluded(k) && inScope(k);
+    priorFiles = files.keys().every(keep) ? files : keepOnly(files, keep);
   }
   return { state, priorFiles, local, remote, noDeletes };
 }

@@ -10,11 +10,21 @@ import { executePlan, type ExecuteOutcome } from "./execute.js";
 import { conflictWinner, contentCheckCandidates, planSync } from "./plan.js";
 import { comparerFor, protectedPrefixes, type Prepared, type RunContext } from "./run-context.js";
 import { checkSafety } from "./safety.js";
-import { stateKeys, unchangedOnBothSides } from "./file-index.js";
-import type { SkipNote, StateEntry, SyncAction } from "./types.js";
+import { unchangedOnBothSides } from "./file-index.js";
+import { mergedStateFiles, type StateFiles } from "./state-files.js";
+import type { SkipNote, SyncAction } from "./types.js";
 
-/** Plans, checks and executes the push or bisync part. Returns the outcome (with the new state entries) and every skip. */
-export async function reconcile(ctx: RunContext, p: Prepared): Promise<{ outcome: ExecuteOutcome; skipped: SkipNote[] }> {
+/** What the push or bisync part did. */
+export interface Reconciled {
+  outcome: ExecuteOutcome;
+  /** The new state's files (saved after a fully successful run). */
+  files: StateFiles;
+  /** Every file left alone, with why. */
+  skipped: SkipNote[];
+}
+
+/** Plans, checks and executes the push or bisync part. */
+export async function reconcile(ctx: RunContext, p: Prepared): Promise<Reconciled> {
   const prefixes = protectedPrefixes(ctx);
   const inScope = (k: string): boolean => !prefixes.some((x) => k.startsWith(x));
   // Files unchanged on both sides are left out of the plan and keep their state entries.
@@ -39,7 +49,7 @@ export async function reconcile(ctx: RunContext, p: Prepared): Promise<{ outcome
     for (const k of keys) if (inScope(k)) n++;
     return n;
   };
-  const priorKeys = p.priorFiles ? stateKeys(p.priorFiles) : [];
+  const priorKeys = p.priorFiles ? p.priorFiles.keys() : [];
   const unsafe = checkSafety({
     actions: plan.actions,
     localCount: count(p.local.files.keys(), p.local.files.size),
@@ -59,7 +69,7 @@ export async function reconcile(ctx: RunContext, p: Prepared): Promise<{ outcome
   if (ctx.dryRun) {
     const report = dryRunReport(plan.actions, p.local.files, p.remote.files, caseConflicts);
     for (const line of report.lines) ctx.logger.info(line);
-    return { outcome: report.outcome, skipped };
+    return { outcome: report.outcome, files: mergedStateFiles(report.outcome.files, undefined, undefined), skipped };
   }
 
   const outcome = await executePlan(plan.actions, {
@@ -76,22 +86,14 @@ export async function reconcile(ctx: RunContext, p: Prepared): Promise<{ outcome
     logger: ctx.logger,
     signal: ctx.signal,
   });
-  const prior = p.priorFiles;
-  if (settled && prior) {
-    // Nothing to do, nothing set aside and every entry settled: the state's own record is the new
-    // one (no copy, no rewrite). An entry not settled but without an action (the file is gone on
-    // both sides) must be dropped, or it would read a later copy of that name as a deletion.
-    if (plan.actions.length === 0 && Object.keys(outcome.files).length === 0 && prior === p.state?.files && stateKeys(prior).every(settled)) outcome.files = prior;
-    else keepSettled(outcome.files, prior, settled);
-  }
+  // Files left out of the plan as unchanged on both sides keep their entries. (Nothing to do and
+  // every entry settled: the state's own files are the new ones, and the file is not rewritten.
+  // An entry not settled but without an action, a file gone on both sides, is dropped: it would
+  // read a later copy of that name as a deletion.)
+  const files = mergedStateFiles(outcome.files, p.priorFiles, settled);
   outcome.conflicts.push(...caseConflicts);
   skipped.push(...outcome.skipped);
-  return { outcome, skipped };
-}
-
-/** Adds the state entries of the files left out of the plan as unchanged on both sides. */
-function keepSettled(files: Record<string, StateEntry>, prior: Readonly<Record<string, StateEntry>>, settled: (key: string) => boolean): void {
-  for (const k of stateKeys(prior)) if (settled(k)) files[k] = prior[k]!;
+  return { outcome, files, skipped };
 }
 
 /**

@@ -17,8 +17,9 @@ import type { SyncFilter } from "./filters.js";
 import type { Listing } from "./listing.js";
 import { INBOX_DIR, OUTBOX_DIR } from "./mailbox.js";
 import { removeStaleTemps, STALE_TEMP_MS } from "./scope.js";
-import { saveState, type StateIdentity } from "./state.js";
-import type { LocalFile, RemoteFile, RemoteSignature, SkipNote, StateEntry, SyncState, SyncRunSuccess } from "./types.js";
+import { saveState, type RunState, type StateIdentity } from "./state.js";
+import { sameStateFiles, type StateFiles } from "./state-files.js";
+import type { LocalFile, RemoteFile, RemoteSignature, SkipNote, SyncRunSuccess } from "./types.js";
 
 /** One run's settings and handles. */
 export interface RunContext {
@@ -45,8 +46,8 @@ export interface RunContext {
 
 /** Listings, plan inputs and the state for the push or bisync part of a run (see `prepare.ts`). */
 export interface Prepared {
-  state: SyncState | undefined;
-  priorFiles: Record<string, StateEntry> | undefined;
+  state: RunState | undefined;
+  priorFiles: StateFiles | undefined;
   local: Listing<LocalFile>;
   remote: Listing<RemoteFile>;
   noDeletes: boolean;
@@ -79,7 +80,7 @@ export async function ensureWorkspace(ctx: RunContext): Promise<void> {
  * (`capabilities.lazyFlush`), the state records this boot: after a restart it is unconfirmed (see
  * `prepare.ts`).
  */
-export async function saveRunState(ctx: RunContext, state: SyncState, prior?: SyncState): Promise<void> {
+export async function saveRunState(ctx: RunContext, state: RunState, prior?: RunState): Promise<void> {
   const boot = ctx.provider.capabilities.lazyFlush ? bootId() : undefined;
   if (boot !== undefined) state.bootId = boot;
   // A run that changed nothing keeps the state file as it is (no rewrite of every entry).
@@ -87,25 +88,17 @@ export async function saveRunState(ctx: RunContext, state: SyncState, prior?: Sy
   await saveState(ctx.stateFile, state);
 }
 
-/** True when `next` records exactly what `prior` does (entries compared by identity: kept entries are reused). */
-function sameState(prior: SyncState, next: SyncState): boolean {
+/** True when `next` records exactly what `prior` does. */
+function sameState(prior: RunState, next: RunState): boolean {
   if (prior.version !== next.version || prior.mode !== next.mode || prior.filtersHash !== next.filtersHash || prior.bootId !== next.bootId) return false;
   if (prior.description !== next.description || prior.remotePath !== next.remotePath || prior.workspace !== next.workspace) return false;
   if (prior.ingested !== undefined || next.ingested !== undefined) return false;
-  if (prior.files === next.files) return true;
-  let n = 0;
-  for (const k in next.files) {
-    if (prior.files[k] !== next.files[k]) return false;
-    n++;
-  }
-  let m = 0;
-  for (const _ in prior.files) m++;
-  return n === m;
+  return sameStateFiles(prior.files, next.files);
 }
 
 /** The state record to save after a fully successful run. */
-export function newState(ctx: RunContext, files: Record<string, StateEntry>, ingested?: Record<string, RemoteSignature>): SyncState {
-  const s: SyncState = {
+export function newState(ctx: RunContext, files: StateFiles, ingested?: Record<string, RemoteSignature>): RunState {
+  const s: RunState = {
     version: 1,
     mode: ctx.mode,
     description: ctx.identity.description,

@@ -9,6 +9,7 @@ import type { FileHandle } from "node:fs/promises";
 import { StringDecoder } from "node:string_decoder";
 import path from "node:path";
 import { toWorkspaceSyncError } from "../errors.js";
+import { CompactStateFiles, isStateFiles, stateFilesOf, type StateFiles } from "./state-files.js";
 import type { StateEntry, SyncState } from "./types.js";
 
 /** Identity of a state file. */
@@ -35,6 +36,38 @@ export function pathRecord<T>(): Record<string, T> {
 
 /** Reads the state; `undefined` when there is none or it is unreadable (`onProblem` says why). */
 export async function loadState(file: string, id: StateIdentity, onProblem?: (message: string) => void): Promise<SyncState | undefined> {
+  return loadStateWith(file, id, onProblem, () => {
+    const files = pathRecord<StateEntry>();
+    return {
+      add(key, entry) {
+        files[key] = entry as StateEntry; // (files has no prototype: a `__proto__` name is an own key)
+      },
+      done: () => files,
+    };
+  });
+}
+
+/** A state as a run holds it: its files compactly (see `state-files.ts`). */
+export type RunState = Omit<SyncState, "files"> & { files: StateFiles };
+
+/**
+ * {@link loadState} for a run: the files held compactly, entries not in the state's shape left
+ * out (as if the file had none).
+ */
+export async function loadRunState(file: string, id: StateIdentity, onProblem?: (message: string) => void): Promise<RunState | undefined> {
+  return loadStateWith(file, id, onProblem, () => {
+    const files = new CompactStateFiles();
+    return { add: (key, entry) => void files.add(key, entry), done: () => files.seal() };
+  });
+}
+
+/** Where the loader puts each file's entry as it reads them; `done` gives the files. */
+interface FilesSink<F> {
+  add(key: string, entry: unknown): void;
+  done(): F;
+}
+
+async function loadStateWith<F>(file: string, id: StateIdentity, onProblem: ((message: string) => void) | undefined, sink: () => FilesSink<F>): Promise<(Omit<SyncState, "files"> & { files: F }) | undefined> {
   let fh: FileHandle;
   try {
     fh = await fsp.open(file, "r");
@@ -42,14 +75,17 @@ export async function loadState(file: string, id: StateIdentity, onProblem?: (me
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw toWorkspaceSyncError(err);
   }
-  let s: SyncState;
+  let s: StateHead;
+  let files: FilesSink<F>;
   try {
     try {
-      s = await readStateJson(fh).catch(async (err: unknown) => {
+      files = sink();
+      s = await readStateJson(fh, files).catch(async (err: unknown) => {
         // Valid JSON in another layout after a first line like ours (a hand edit): parsed whole,
         // as before the state was read a line at a time; damaged text fails here too.
         if (!(err instanceof SyntaxError)) throw err;
-        return JSON.parse(await fsp.readFile(file, "utf8")) as SyncState;
+        files = sink();
+        return wholeState(await fsp.readFile(file, "utf8"), files);
       });
     } finally {
       await fh.close();
@@ -61,18 +97,31 @@ export async function loadState(file: string, id: StateIdentity, onProblem?: (me
     }
     throw toWorkspaceSyncError(err);
   }
-  if (s === null || typeof s !== "object" || s.version !== 1 || typeof s.files !== "object" || s.files === null) {
+  if (s === null || typeof s !== "object" || s.version !== 1 || !s.hasFiles) {
     onProblem?.(`sync state ${file} has an unknown format; treating this run as a first run (merge, no deletions)`);
     return undefined;
   }
   // Keyed by path: no prototype (see pathRecord); JSON.parse made names such as `__proto__` own keys.
-  Object.setPrototypeOf(s.files, null);
   if (typeof s.ingested === "object" && s.ingested !== null) Object.setPrototypeOf(s.ingested, null);
   if (s.description !== id.description || s.remotePath !== id.remotePath || s.workspace !== path.resolve(id.workspace)) {
     onProblem?.(`sync state ${file} belongs to another provider or folder; treating this run as a first run (merge, no deletions)`);
     return undefined;
   }
-  return s;
+  const { hasFiles: _, ...head } = s;
+  return { ...head, files: files.done() };
+}
+
+/** A state's fields other than its files, and whether it had a files object. */
+type StateHead = Omit<SyncState, "files"> & { hasFiles: boolean };
+
+/** A state's text parsed whole (one line, or another layout): its files go to `files`. */
+function wholeState(text: string, files: FilesSink<unknown>): StateHead {
+  const parsed = JSON.parse(text) as unknown;
+  if (parsed === null || typeof parsed !== "object") return parsed as StateHead;
+  const { files: record, ...rest } = parsed as SyncState;
+  const hasFiles = typeof record === "object" && record !== null && !Array.isArray(record);
+  if (hasFiles) for (const k of Object.keys(record)) files.add(k, record[k]);
+  return { ...rest, hasFiles };
 }
 
 /** Bytes read per call while loading the state. */
@@ -89,10 +138,9 @@ const FILES_OPEN = '"files":{';
  * of a 40 000-file state: 2.0–2.5 s either way, profiled). Throws SyntaxError (or TypeError) on
  * damaged text.
  */
-async function readStateJson(fh: FileHandle): Promise<SyncState> {
+async function readStateJson(fh: FileHandle, files: FilesSink<unknown>): Promise<StateHead> {
   const decoder = new StringDecoder("utf8");
   const buf = Buffer.allocUnsafe(LOAD_CHUNK_BYTES);
-  const files = pathRecord<StateEntry>();
   let header: SyncState | undefined;
   let whole = false;
   let trailer: string | undefined;
@@ -112,8 +160,9 @@ async function readStateJson(fh: FileHandle): Promise<SyncState> {
     entries = entries.trimEnd();
     if (entries.endsWith(",")) entries = entries.slice(0, -1);
     if (entries === "") return;
-    const some = JSON.parse(`{${entries}}`) as Record<string, StateEntry>;
-    Object.assign(files, some); // (files has no prototype: a `__proto__` name is an own key there too)
+    const some = JSON.parse(`{${entries}}`) as Record<string, unknown>;
+    // (JSON.parse makes a `__proto__` name an own key; Object.keys lists it.)
+    for (const k of Object.keys(some)) files.add(k, some[k]);
   };
   for (;;) {
     const { bytesRead } = await fh.read(buf, 0, buf.length, null);
@@ -141,15 +190,16 @@ async function readStateJson(fh: FileHandle): Promise<SyncState> {
     }
     if (bytesRead === 0) break;
   }
-  if (whole || header === undefined) return JSON.parse(pending) as SyncState;
+  if (whole || header === undefined) return wholeState(pending, files);
   if (pending !== "") onLines(pending);
   // The end: `}}`, or `},"ingested":{…}}`.
-  const tail = JSON.parse(`{"files":{${trailer ?? ""}`) as Partial<SyncState>;
-  return { ...header, ...tail, files };
+  const { files: _, ...tail } = JSON.parse(`{"files":{${trailer ?? ""}`) as Partial<SyncState>;
+  const { files: __, ...head } = header;
+  return { ...head, ...tail, hasFiles: true };
 }
 
-/** Writes the state atomically. */
-export async function saveState(file: string, state: SyncState): Promise<void> {
+/** Writes the state atomically (a run's {@link RunState} too). */
+export async function saveState(file: string, state: SyncState | RunState): Promise<void> {
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
   try {
     await fsp.mkdir(path.dirname(file), { recursive: true });
@@ -176,7 +226,7 @@ export const SAVE_CHUNK_BYTES = 256 * 1024;
  * of 256 K characters first, the pieces lived through the young generation's collections, and the
  * old generation grew by a quarter of the whole state while saving: 16 MiB at 100 000 files.)
  */
-async function writeStateJson(fh: FileHandle, state: SyncState): Promise<void> {
+async function writeStateJson(fh: FileHandle, state: SyncState | RunState): Promise<void> {
   const buf = Buffer.allocUnsafeSlow(SAVE_CHUNK_BYTES);
   let used = 0;
   // writeFile, not write: it writes all it is given (at the handle's position), where write may
@@ -200,15 +250,15 @@ async function writeStateJson(fh: FileHandle, state: SyncState): Promise<void> {
  * `"files":{`, each file is a piece of its own, and the last piece closes the files (and holds
  * the ingest records).
  */
-export function* stateJsonPieces(state: SyncState): Generator<string> {
-  const { files, ingested, ...rest } = state;
+export function* stateJsonPieces(state: SyncState | RunState): Generator<string> {
+  const { files: given, ingested, ...rest } = state;
+  const files: StateFiles = isStateFiles(given) ? given : stateFilesOf(given);
   const head = JSON.stringify(rest).slice(0, -1);
   yield `${head}${head.length > 1 ? "," : ""}${FILES_OPEN}`;
   let first = true;
-  for (const k of Object.keys(files)) {
-    const entry = files[k];
-    if (entry === undefined) continue; // as JSON.stringify leaves it out
-    yield `${first ? "" : ","}\n${JSON.stringify(k)}:${JSON.stringify(entry)}`;
+  const keys = files.keys();
+  for (let slot = 0; slot < keys.length; slot++) {
+    yield `${first ? "" : ","}\n${JSON.stringify(keys[slot])}:${JSON.stringify(files.entryAt(slot))}`;
     first = false;
   }
   yield `\n}${ingested !== undefined ? `,"ingested":${JSON.stringify(ingested)}` : ""}}`;
