@@ -16,6 +16,8 @@ import {
   peekInbox,
   suffixedName,
 } from "../src/inbox/index.js";
+import { copyThenRemove, describeLeftBehind } from "../src/inbox/move.js";
+import { FolderCopy } from "../src/inbox/folder-copy.js";
 
 async function fixture(t: { after(fn: () => Promise<void>): void }, localPath = "") {
   const root = await fsp.mkdtemp(path.join(os.tmpdir(), "ws-inbox-"));
@@ -231,7 +233,6 @@ test("across devices a move copies then removes, keeping the time and never repl
 });
 
 test("the cross-device fallback never reads through a symlink or from a FIFO that took the entry's name", async () => {
-  const { copyThenRemove } = await import("../src/inbox/move.js");
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "inbox-xdev-"));
   try {
     await fsp.writeFile(path.join(dir, "secret.txt"), "outside secret");
@@ -249,4 +250,183 @@ test("the cross-device fallback never reads through a symlink or from a FIFO tha
   } finally {
     await fsp.rm(dir, { recursive: true, force: true });
   }
+});
+
+/** A temporary folder removed after the test. */
+async function tempDir(t: { after(fn: () => Promise<void>): void }, prefix = "inbox-folder-"): Promise<string> {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), prefix));
+  t.after(() => fsp.rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Every entry under `dir`, never following a link: `name/` a folder, `name -> target` a link, `name|` anything else but a file. */
+async function listTree(dir: string, rel = ""): Promise<string[]> {
+  const out: string[] = [];
+  for (const name of (await fsp.readdir(path.join(dir, rel))).sort()) {
+    const r = rel ? `${rel}/${name}` : name;
+    const st = await fsp.lstat(path.join(dir, r));
+    if (st.isDirectory()) out.push(`${r}/`, ...(await listTree(dir, r)));
+    else if (st.isSymbolicLink()) out.push(`${r} -> ${await fsp.readlink(path.join(dir, r))}`);
+    else out.push(st.isFile() ? r : `${r}|`);
+  }
+  return out;
+}
+
+/** The content of every regular file under `dir` (links are not followed). */
+async function allContents(dir: string): Promise<string> {
+  const files = (await listTree(dir)).filter((e) => !e.endsWith("/") && !e.endsWith("|") && !e.includes(" -> "));
+  return (await Promise.all(files.map((f) => fsp.readFile(path.join(dir, f), "utf8")))).join("\n");
+}
+
+test("across devices a folder is copied entry by entry (content, symlinks as they are, empty folders, times, modes), then removed", async (t) => {
+  const root = await tempDir(t);
+  const src = path.join(root, "_inbox", "photos");
+  const dest = path.join(root, "target", "photos");
+  await fsp.mkdir(path.join(src, "sub", "deeper"), { recursive: true });
+  await fsp.mkdir(path.join(src, "empty"));
+  await fsp.mkdir(path.join(root, "target"));
+  await fsp.writeFile(path.join(root, "outside.txt"), "OUTSIDE");
+  await fsp.writeFile(path.join(src, "a.txt"), "A");
+  await fsp.writeFile(path.join(src, "sub", "deeper", "run.sh"), "#!/bin/sh\n");
+  await fsp.symlink("../a.txt", path.join(src, "sub", "rel-link"));
+  await fsp.symlink(path.join(root, "outside.txt"), path.join(src, "sub", "abs-link"));
+  const modes: Record<string, number> = { "a.txt": 0o640, "sub/deeper/run.sh": 0o755, "sub/deeper": 0o700, sub: 0o755, empty: 0o750, "": 0o751 };
+  // Bottom-up, so that no later change moves a folder's time.
+  const order = ["a.txt", "sub/deeper/run.sh", "sub/deeper", "sub", "empty", ""];
+  for (const [i, rel] of order.entries()) {
+    await fsp.chmod(path.join(src, rel), modes[rel]!);
+    const time = new Date(Date.UTC(2024, 0, 1 + i, 1, 2, 3));
+    await fsp.utimes(path.join(src, rel), time, time);
+  }
+
+  const left = await copyThenRemove(src, dest, true);
+
+  assert.deepEqual(left, []);
+  assert.deepEqual(await listTree(dest), ["a.txt", "empty/", "sub/", `sub/abs-link -> ${path.join(root, "outside.txt")}`, "sub/deeper/", "sub/deeper/run.sh", "sub/rel-link -> ../a.txt"]);
+  assert.equal(await fsp.readFile(path.join(dest, "a.txt"), "utf8"), "A");
+  assert.equal(await fsp.readFile(path.join(dest, "sub", "deeper", "run.sh"), "utf8"), "#!/bin/sh\n");
+  for (const [i, rel] of order.entries()) {
+    const st = await fsp.lstat(path.join(dest, rel));
+    assert.equal(st.mode & 0o7777, modes[rel], `mode of ${rel || "."}`);
+    assert.equal(st.mtime.getTime(), Date.UTC(2024, 0, 1 + i, 1, 2, 3), `time of ${rel || "."}`);
+  }
+  await assert.rejects(fsp.lstat(src), { code: "ENOENT" });
+  assert.deepEqual(await fsp.readdir(path.join(root, "target")), ["photos"], "no temporary folder left");
+  assert.equal(await fsp.readFile(path.join(root, "outside.txt"), "utf8"), "OUTSIDE");
+});
+
+test("across devices a folder never replaces one at the destination; the failed copy leaves no temporary folder and the source untouched", async (t) => {
+  const root = await tempDir(t);
+  const src = path.join(root, "_inbox", "photos");
+  const dest = path.join(root, "target", "photos");
+  await fsp.mkdir(path.join(src, "sub"), { recursive: true });
+  await fsp.writeFile(path.join(src, "sub", "b.txt"), "B");
+  await fsp.mkdir(dest, { recursive: true });
+  await fsp.writeFile(path.join(dest, "old.txt"), "OLD");
+  await assert.rejects(copyThenRemove(src, dest, true), { code: "EEXIST" });
+  assert.deepEqual(await listTree(path.join(root, "target")), ["photos/", "photos/old.txt"]);
+  assert.deepEqual(await listTree(src), ["sub/", "sub/b.txt"]);
+});
+
+test("across devices a FIFO in a folder is neither copied nor waited on: it stays in the inbox with its folder, and the move says so", { timeout: 20_000 }, async (t) => {
+  const root = await tempDir(t);
+  const src = path.join(root, "_inbox", "photos");
+  const dest = path.join(root, "target", "photos");
+  await fsp.mkdir(path.join(src, "sub"), { recursive: true });
+  await fsp.mkdir(path.join(root, "target"));
+  await fsp.writeFile(path.join(src, "a.txt"), "A");
+  await fsp.writeFile(path.join(src, "sub", "b.txt"), "B");
+  execFileSync("mkfifo", [path.join(src, "sub", "pipe")]);
+
+  const left = await copyThenRemove(src, dest, true);
+
+  assert.deepEqual(left.map((l) => l.rel), ["sub/pipe"]);
+  assert.match(left[0]!.why, /FIFO/);
+  assert.deepEqual(await listTree(dest), ["a.txt", "sub/", "sub/b.txt"]);
+  assert.deepEqual(await listTree(src), ["sub/", "sub/pipe|"], "the FIFO and the folders holding it stay");
+  const line = describeLeftBehind("photos", left);
+  assert.match(line, /^photos: moved, but 1 entry was not: it is still in _inbox\/photos: sub\/pipe \(a FIFO/);
+  assert.match(line, /\. It would not move on a second try: delete it if not needed\.$/);
+});
+
+test("a file swapped for a symlink or a FIFO, or reached through a folder swapped for a symlink, is never read into the copy", { timeout: 20_000 }, async (t) => {
+  const root = await tempDir(t);
+  const src = path.join(root, "_inbox", "photos");
+  const tmp = path.join(root, "target", ".tmp");
+  const outside = path.join(root, "outside");
+  await fsp.mkdir(path.join(outside, "dir"), { recursive: true });
+  await fsp.writeFile(path.join(outside, "secret.txt"), "TOP SECRET");
+  await fsp.writeFile(path.join(outside, "dir", "x.txt"), "TOP SECRET TOO");
+  await fsp.mkdir(path.join(src, "sub"), { recursive: true });
+  for (const f of ["a.txt", "p.txt", "ok.txt", "sub/x.txt"]) await fsp.writeFile(path.join(src, f), "inbox");
+  const copy = await FolderCopy.open(src, tmp);
+  await fsp.mkdir(path.join(tmp, "sub"), { recursive: true });
+  // The walk saw regular files; by the time each is opened, something else has its name.
+  await fsp.rm(path.join(src, "a.txt"));
+  await fsp.symlink(path.join(outside, "secret.txt"), path.join(src, "a.txt"));
+  await fsp.rm(path.join(src, "p.txt"));
+  execFileSync("mkfifo", [path.join(src, "p.txt")]);
+  await fsp.rename(path.join(src, "sub"), path.join(root, "sub-moved"));
+  await fsp.symlink(path.join(outside, "dir"), path.join(src, "sub"));
+
+  for (const rel of ["a.txt", "p.txt", "sub/x.txt", "ok.txt"]) await copy.copyFile(rel);
+
+  assert.deepEqual(copy.left.map((l) => l.rel), ["a.txt", "p.txt", "sub/x.txt"]);
+  for (const l of copy.left) assert.match(l.why, /changed during the move/);
+  assert.deepEqual(await listTree(tmp), ["ok.txt", "sub/"]);
+  assert.doesNotMatch(await allContents(tmp), /SECRET/);
+  await copy.removeCopied();
+  assert.deepEqual(await listTree(src), [`a.txt -> ${path.join(outside, "secret.txt")}`, "p.txt|", `sub -> ${path.join(outside, "dir")}`]);
+  assert.equal(await fsp.readFile(path.join(outside, "secret.txt"), "utf8"), "TOP SECRET");
+  assert.equal(await fsp.readFile(path.join(outside, "dir", "x.txt"), "utf8"), "TOP SECRET TOO");
+});
+
+test("after a folder's copy only what was copied, and is still the same, is removed from the inbox", async (t) => {
+  const root = await tempDir(t);
+  const src = path.join(root, "_inbox", "photos");
+  const tmp = path.join(root, "target", ".tmp");
+  await fsp.mkdir(path.join(src, "sub"), { recursive: true });
+  await fsp.mkdir(path.join(root, "target"));
+  for (const f of ["a.txt", "b.txt", "gone.txt", "sub/c.txt"]) await fsp.writeFile(path.join(src, f), f);
+  await fsp.symlink("../a.txt", path.join(src, "sub", "link"));
+  const copy = await FolderCopy.open(src, tmp);
+  await copy.copyAll();
+  assert.deepEqual(await listTree(tmp), ["a.txt", "b.txt", "gone.txt", "sub/", "sub/c.txt", "sub/link -> ../a.txt"]);
+
+  // Meanwhile: new files dropped in, one file rewritten, a link replaced (its inode may be reused), one file deleted.
+  await fsp.writeFile(path.join(src, "new.txt"), "dropped during the move");
+  await fsp.mkdir(path.join(src, "sub", "newdir"));
+  await fsp.writeFile(path.join(src, "sub", "newdir", "n.txt"), "dropped too");
+  await fsp.appendFile(path.join(src, "b.txt"), " edited");
+  await fsp.rm(path.join(src, "sub", "link"));
+  await fsp.symlink("../b.txt", path.join(src, "sub", "link"));
+  await fsp.rm(path.join(src, "gone.txt"));
+  await copy.removeCopied();
+
+  assert.deepEqual(await listTree(src), ["b.txt", "new.txt", "sub/", "sub/link -> ../b.txt", "sub/newdir/", "sub/newdir/n.txt"]);
+  assert.equal(await fsp.readFile(path.join(src, "b.txt"), "utf8"), "b.txt edited");
+  const left = [...copy.left].sort((x, y) => x.rel.localeCompare(y.rel));
+  assert.deepEqual(left.map((l) => l.rel), ["b.txt", "new.txt", "sub/link", "sub/newdir"]);
+  assert.match(left[0]!.why, /changed during the move/);
+  assert.match(left[1]!.why, /added during the move/);
+  assert.match(left[3]!.why, /added during the move/);
+  const line = describeLeftBehind("photos", copy.left);
+  assert.match(line, /^photos: moved, but 4 entries were not: they are still in _inbox\/photos: b\.txt \(changed/);
+  assert.match(line, /\. Move "photos" again to bring them over \(into a second folder, such as "photos \(1\)"\)\.$/);
+});
+
+test("across devices moveEntryNoClobber returns what stayed in a folder's source", { timeout: 20_000 }, async (t) => {
+  const shm = "/dev/shm";
+  if (!(await fsp.stat(shm).then((s) => s.isDirectory(), () => false))) return t.skip("no /dev/shm");
+  const srcRoot = await fsp.mkdtemp(path.join(shm, "ws-inbox-"));
+  t.after(() => fsp.rm(srcRoot, { recursive: true, force: true }));
+  const dstRoot = await tempDir(t, "ws-inbox-dst-");
+  if ((await fsp.stat(srcRoot)).dev === (await fsp.stat(dstRoot)).dev) return t.skip("/dev/shm is on the same device as the temp folder");
+  await fsp.mkdir(path.join(srcRoot, "dir"));
+  await fsp.writeFile(path.join(srcRoot, "dir", "a.txt"), "A");
+  execFileSync("mkfifo", [path.join(srcRoot, "dir", "pipe")]);
+  const left = await moveEntryNoClobber(path.join(srcRoot, "dir"), path.join(dstRoot, "dir"), true);
+  assert.deepEqual(left.map((l) => l.rel), ["pipe"]);
+  assert.deepEqual(await listTree(dstRoot), ["dir/", "dir/a.txt"]);
+  assert.deepEqual(await listTree(srcRoot), ["dir/", "dir/pipe|"]);
 });

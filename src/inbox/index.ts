@@ -4,6 +4,7 @@
  */
 export { listInbox, peekInbox, type InboxEntry, type InboxEntryType, type InboxListing, type InboxPeek, type ListInboxOptions } from "./list.js";
 export { moveFromInbox, moveEntryNoClobber, suffixedName, type MoveFromInboxOptions, type MoveFromInboxResult } from "./move.js";
+export type { LeftBehind } from "./folder-copy.js";
 export { formatBytes, describeInboxEntry, inboxListingPayload } from "./format.js";
 export {
   inboxPath,

@@ -1,7 +1,8 @@
 /**
  * `moveFromInbox`: moves entries out of `_inbox` into a folder of the workspace. Never
  * overwrites: a name already taken in the target gets ` (1)`, ` (2)`, … before its extension.
- * Symbolic links are skipped. Moves across devices fall back to copy + remove.
+ * Symbolic links are skipped. Moves across devices fall back to copy + remove; of a folder, what
+ * could not be copied safely or changed meanwhile stays in the inbox (see `folder-copy.ts`).
  */
 import { promises as fsp } from "node:fs";
 import path from "node:path";
@@ -9,6 +10,7 @@ import { randomBytes } from "node:crypto";
 import { errorMessage, toWorkspaceSyncError } from "../errors.js";
 import { copyToNewFile, sourceAt } from "../util/safe-fs.js";
 import { INBOX_DIR } from "../sync/index.js";
+import { FolderCopy, type LeftBehind } from "./folder-copy.js";
 import { isSafeBasename, realInbox, realWorkspace, resolveMoveTarget, type InboxLocation } from "./paths.js";
 
 /** Options of {@link moveFromInbox}. */
@@ -23,7 +25,10 @@ export interface MoveFromInboxOptions extends InboxLocation {
 export interface MoveFromInboxResult {
   /** `"<name> → <path relative to the workspace>"` for each entry moved. */
   moved: string[];
-  /** `"<name>: <why>"` for each entry not moved. */
+  /**
+   * `"<name>: <why>"` for each entry not moved, and for each folder moved only in part (across
+   * devices, entries that could not be copied safely or changed meanwhile stay in the inbox).
+   */
   errors: string[];
   /** Names still in the inbox afterwards. */
   remaining: string[];
@@ -60,22 +65,30 @@ async function moveFileNoClobber(src: string, dest: string): Promise<void> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "EEXIST") throw err;
-    if (code === "EXDEV") return copyThenRemove(src, dest, false);
+    if (code === "EXDEV") {
+      await copyThenRemove(src, dest, false);
+      return;
+    }
     // Filesystems without hard links (EPERM, ENOTSUP, EMLINK…): check, then rename.
   }
   if (await exists(dest)) throw Object.assign(new Error(`${dest} exists`), { code: "EEXIST" });
   try {
     await fsp.rename(src, dest);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "EXDEV") return copyThenRemove(src, dest, false);
+    if ((err as NodeJS.ErrnoException).code === "EXDEV") {
+      await copyThenRemove(src, dest, false);
+      return;
+    }
     throw err;
   }
 }
 
-async function moveDirNoClobber(src: string, dest: string): Promise<void> {
+/** Moves a folder without ever replacing `dest`; returns what stayed behind (across devices only). */
+async function moveDirNoClobber(src: string, dest: string): Promise<LeftBehind[]> {
   if (await exists(dest)) throw Object.assign(new Error(`${dest} exists`), { code: "EEXIST" });
   try {
     await fsp.rename(src, dest);
+    return [];
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EXDEV") return copyThenRemove(src, dest, true);
     throw err;
@@ -84,24 +97,15 @@ async function moveDirNoClobber(src: string, dest: string): Promise<void> {
 
 /**
  * The cross-device fallback of a move (exported for its tests, not from the package).
- * Copy (never replacing, keeping times), then remove the source. A folder is copied under a hidden
- * temporary name first and renamed into place, so a failed copy never leaves half a folder under
- * the final name and never touches an entry that appeared at `dest` meanwhile.
+ * Copy (never replacing, keeping modes and times), then remove the source. A folder is copied entry
+ * by entry under a hidden temporary name first and renamed into place, so a failed copy never leaves
+ * half a folder under the final name, never touches an entry that appeared at `dest` meanwhile, and
+ * leaves the source as it was. Of a folder, only what was copied and is still the same is removed
+ * afterwards: the rest (FIFOs and the like, entries swapped or changed or added during the move) stays
+ * in the source and is returned. A file is copied whole or not at all (it returns `[]`).
  */
-export async function copyThenRemove(src: string, dest: string, isDir: boolean): Promise<void> {
-  if (isDir) {
-    const tmp = path.join(path.dirname(dest), `.ws-move-${randomBytes(6).toString("hex")}`);
-    try {
-      await fsp.cp(src, tmp, { recursive: true, errorOnExist: true, force: false, preserveTimestamps: true, verbatimSymlinks: true });
-      if (await exists(dest)) throw Object.assign(new Error(`${dest} exists`), { code: "EEXIST" });
-      await fsp.rename(tmp, dest);
-    } catch (err) {
-      await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
-      throw err;
-    }
-    await fsp.rm(src, { recursive: true, force: true });
-    return;
-  }
+export async function copyThenRemove(src: string, dest: string, isDir: boolean): Promise<LeftBehind[]> {
+  if (isDir) return copyFolderThenRemove(src, dest);
   // Read never through a symlink and never from a FIFO: the entry was a regular file when it was
   // looked at, and a copy by path would follow whatever took its name, or its folder's, since.
   const folder = await fsp.realpath(path.dirname(src));
@@ -118,6 +122,50 @@ export async function copyThenRemove(src: string, dest: string, isDir: boolean):
     await from.handle.close();
   }
   await fsp.rm(src, { force: true });
+  return [];
+}
+
+/** The folder branch of {@link copyThenRemove}. */
+async function copyFolderThenRemove(src: string, dest: string): Promise<LeftBehind[]> {
+  const tmp = path.join(path.dirname(dest), `.ws-move-${randomBytes(6).toString("hex")}`);
+  let copy: FolderCopy;
+  try {
+    copy = await FolderCopy.open(src, tmp);
+    await copy.copyAll();
+    if (await exists(dest)) throw Object.assign(new Error(`${dest} exists`), { code: "EEXIST" });
+    await fsp.rename(tmp, dest);
+  } catch (err) {
+    await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    throw err;
+  }
+  await copy.removeCopied();
+  return copy.left;
+}
+
+/** Entries listed in full in {@link describeLeftBehind}; more are counted. */
+const MAX_LISTED = 10;
+
+/**
+ * The `errors` line of folder `name`, moved but with entries `left` still in the inbox: which, why,
+ * and what to do about them.
+ */
+export function describeLeftBehind(name: string, left: readonly LeftBehind[]): string {
+  const n = left.length;
+  const sorted = [...left].sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+  const listed = sorted.slice(0, MAX_LISTED).map((l) => `${l.rel || "the folder itself"} (${l.why})`);
+  if (n > MAX_LISTED) listed.push(`and ${n - MAX_LISTED} more`);
+  let line = `${name}: moved, but ${n === 1 ? "1 entry was not: it is" : `${n} entries were not: they are`} still in ${INBOX_DIR}/${name}: ${listed.join("; ")}.`;
+  const retry = left.filter((l) => l.retry).length;
+  const rest = n - retry;
+  if (retry > 0) {
+    const what = rest === 0 ? `${n === 1 ? "it" : "them"} over` : `over the ${retry} that can move`;
+    line += ` Move "${name}" again to bring ${what} (into a second folder, such as "${suffixedName(name, 1)}").`;
+  }
+  if (rest > 0) {
+    const which = retry === 0 ? (n === 1 ? "It" : "They") : `The other ${rest}`;
+    line += ` ${which} would not move on a second try: delete ${rest === 1 ? "it" : "them"} if not needed.`;
+  }
+  return line;
 }
 
 /**
@@ -158,8 +206,9 @@ export async function moveFromInbox(options: MoveFromInboxOptions): Promise<Move
       continue;
     }
     try {
-      const finalName = await moveOne(src, target.abs, name, st.isDirectory());
+      const { finalName, left } = await moveOne(src, target.abs, name, st.isDirectory());
       moved.push(`${name} → ${target.rel === "." ? finalName : `${target.rel}/${finalName}`}`);
+      if (left.length > 0) errors.push(describeLeftBehind(name, left));
     } catch (err) {
       errors.push(`${name}: ${toWorkspaceSyncError(err).message || errorMessage(err)}`);
     }
@@ -170,21 +219,25 @@ export async function moveFromInbox(options: MoveFromInboxOptions): Promise<Move
 
 /**
  * Moves a file or folder to `dest` without ever replacing what is there (rejects with code
- * `EEXIST` instead). Across devices it copies (keeping times) and then removes the source.
+ * `EEXIST` instead). Across devices it copies (keeping modes and times) and then removes the source;
+ * of a folder, entries that could not be copied safely or changed meanwhile stay in the source and
+ * are returned (otherwise `[]`).
  */
-export async function moveEntryNoClobber(src: string, dest: string, isDir: boolean): Promise<void> {
-  if (isDir) await moveDirNoClobber(src, dest);
-  else await moveFileNoClobber(src, dest);
+export async function moveEntryNoClobber(src: string, dest: string, isDir: boolean): Promise<LeftBehind[]> {
+  if (isDir) return moveDirNoClobber(src, dest);
+  await moveFileNoClobber(src, dest);
+  return [];
 }
 
-async function moveOne(src: string, targetDir: string, name: string, isDir: boolean): Promise<string> {
+/** Moves `src` into `targetDir` under the first free name; returns that name and what stayed behind. */
+async function moveOne(src: string, targetDir: string, name: string, isDir: boolean): Promise<{ finalName: string; left: LeftBehind[] }> {
   for (let n = 0; n <= MAX_SUFFIX; n++) {
     const candidate = suffixedName(name, n);
     const dest = path.join(targetDir, candidate);
     if (n === 0 || !(await exists(dest))) {
       try {
-        await moveEntryNoClobber(src, dest, isDir);
-        return candidate;
+        const left = await moveEntryNoClobber(src, dest, isDir);
+        return { finalName: candidate, left };
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "EEXIST") continue; // taken: try the next suffix
         throw err;

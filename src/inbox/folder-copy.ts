@@ -1,0 +1,290 @@
+/**
+ * A folder moved across devices (the fallback of an inbox move): copied entry by entry, then removed
+ * from the source only where it is still what was copied. The inbox is written by others, so any
+ * entry may be swapped for a symlink or a FIFO at any moment:
+ *
+ * - files are read as the sync reads them ({@link WorkspaceFs.source}: never through a symlink, at
+ *   their name or on the folders' way, never from a FIFO or device) and written as new files with
+ *   their mode and times;
+ * - symlinks are copied as links (their target text), never followed; folders are created one by one
+ *   and get their mode and times once their content is in;
+ * - FIFOs, sockets and devices are not copied;
+ * - afterwards an entry is removed only when it is still the one copied (same device and inode, and
+ *   for a file the same size and time, for a link the same target), a folder only when empty.
+ *   Everything else stays where it was and is listed in {@link FolderCopy.left}, so nothing that was
+ *   not copied is ever lost.
+ */
+import { constants as fsConstants, promises as fsp, type Dirent, type Stats } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
+import path from "node:path";
+import type { OpenedLocalFile } from "../providers/types.js";
+import { INBOX_DIR } from "../sync/index.js";
+import { copyToNewFile, LocalPathError, WorkspaceFs } from "../util/safe-fs.js";
+
+/** An entry of a moved folder that is still in the source. */
+export interface LeftBehind {
+  /** Its path inside the folder, `/`-separated (`""`: the folder itself, replaced during the move). */
+  rel: string;
+  /** Why it was not moved, for the user. */
+  why: string;
+  /** Whether moving the folder again can bring it over (not a FIFO, say, nor an entry already copied). */
+  retry: boolean;
+}
+
+/** An entry as it was when copied: removed afterwards only if it still is. */
+interface Copied {
+  rel: string;
+  kind: "file" | "link" | "dir";
+  dev: number;
+  ino: number;
+  /** Files only (0 otherwise). */
+  size: number;
+  /** Files only (0 otherwise). */
+  mtimeMs: number;
+  /** Links only: the target text copied (a new link can reuse a freed inode). */
+  target?: string;
+}
+
+/** Why an entry was not moved: see {@link LeftBehind}. */
+const WHY = {
+  special: { why: "a FIFO, socket or device: these are never copied", retry: false },
+  changed: { why: "changed during the move (replaced, or a symlink or special file took its name): not copied", retry: true },
+  lease: { why: "held by another program (a lease): not copied", retry: true },
+  changedAfter: { why: "changed during the move: kept here, the moved copy has it as it was before the change", retry: true },
+  added: { why: "added during the move: not copied", retry: true },
+} satisfies Record<string, Omit<LeftBehind, "rel">>;
+
+/** Error codes of a read refusal's cause that mean "in use", not "changed". */
+const LEASE_CODES = new Set(["EAGAIN", "EWOULDBLOCK"]);
+
+const codeOf = (err: unknown): string | undefined => (err as NodeJS.ErrnoException | undefined)?.code;
+
+/** The parent of a `/`-separated path (`""` at the top). */
+function parentOf(rel: string): string {
+  const i = rel.lastIndexOf("/");
+  return i < 0 ? "" : rel.slice(0, i);
+}
+
+/** True when `st` is still the entry `entry` recorded. */
+function isSame(st: Stats, entry: Copied): boolean {
+  if (st.dev !== entry.dev || st.ino !== entry.ino) return false;
+  if (entry.kind === "dir") return st.isDirectory();
+  if (entry.kind === "link") return st.isSymbolicLink();
+  return st.isFile() && st.size === entry.size && st.mtimeMs === entry.mtimeMs;
+}
+
+/** Flags of the open that sets a copied folder's mode and times: never through a link at its name. */
+const DIR_FLAGS = fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | (fsConstants.O_NOFOLLOW ?? 0);
+
+/** Gives copied folder `dir` the mode and times of `st`, on a descriptor (no link at the name is followed). */
+async function setModeAndTimes(dir: string, st: Stats): Promise<void> {
+  const handle = await fsp.open(dir, DIR_FLAGS);
+  try {
+    await handle.chmod(st.mode & 0o7777);
+    await handle.utimes(st.atime, st.mtime);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A refusal of an entry that is no longer what the walk found. */
+function changed(treeRel: string): LocalPathError {
+  return new LocalPathError(treeRel, "it changed during the move", undefined, "read");
+}
+
+/**
+ * One folder copied into a new folder, then removed where unchanged (see the module comment).
+ * Exported for the inbox move and its tests; the steps are public so that tests can put something
+ * else at a name between the walk and the read.
+ */
+export class FolderCopy {
+  /** Entries left in the source, with why (filled by the copy and by {@link removeCopied}). */
+  readonly left: LeftBehind[] = [];
+  /** Copied entries, children before their folder. */
+  private readonly copied: Copied[] = [];
+
+  private constructor(
+    /** The source's parent folder, as a tree that is never read or changed through a link. */
+    private readonly tree: WorkspaceFs,
+    /** The source's name in `tree`. */
+    private readonly name: string,
+    /** Where the copy goes (created by the copy; must not exist). */
+    private readonly dest: string,
+  ) {}
+
+  /** Prepares the copy of folder `src` to `dest` (which must not exist). */
+  static async open(src: string, dest: string): Promise<FolderCopy> {
+    const tree = await WorkspaceFs.open(path.dirname(src), INBOX_DIR);
+    return new FolderCopy(tree, path.basename(src), dest);
+  }
+
+  /**
+   * Copies the whole folder. Entries that cannot be copied safely are skipped (see {@link left});
+   * throws when the folder itself cannot be read, or on any write or disk error (the caller removes
+   * the partial copy).
+   */
+  async copyAll(): Promise<void> {
+    await this.copyFolder("");
+  }
+
+  /** Copies folder `rel` (`""`: the folder itself) and everything in it, then sets its mode and times. */
+  async copyFolder(rel: string): Promise<void> {
+    const listed = await this.readFolder(rel);
+    if (!listed) return;
+    const to = this.destOf(rel);
+    await fsp.mkdir(to);
+    for (const entry of listed.entries) await this.copyEntry(rel ? `${rel}/${entry.name}` : entry.name, entry);
+    await setModeAndTimes(to, listed.st);
+    this.record(rel, "dir", listed.st);
+  }
+
+  /** Copies regular file `rel` with its mode and times: read only if it still is one, at its real place. */
+  async copyFile(rel: string): Promise<void> {
+    let from: OpenedLocalFile<FileHandle>;
+    try {
+      from = await this.tree.source(this.treeRel(rel)).open();
+    } catch (err) {
+      this.leaveOrThrow(rel, err);
+      return;
+    }
+    try {
+      const st = await from.handle.stat();
+      const to = this.destOf(rel);
+      await copyToNewFile(from, to);
+      // lutimes: a link put at the copy's name meanwhile is not followed.
+      await fsp.lutimes(to, st.atime, st.mtime);
+      this.record(rel, "file", st);
+    } finally {
+      await from.handle.close();
+    }
+  }
+
+  /** Copies symlink `rel` as a link with the same target text (never followed). */
+  async copyLink(rel: string): Promise<void> {
+    let link: { target: string; st: Stats };
+    try {
+      link = await this.readLink(rel);
+    } catch (err) {
+      this.leaveOrThrow(rel, err);
+      return;
+    }
+    await fsp.symlink(link.target, this.destOf(rel));
+    this.record(rel, "link", link.st, link.target);
+  }
+
+  /**
+   * Removes from the source what was copied and is still the same, folders only when empty; what
+   * stays is added to {@link left}. Never throws: the copy is in place by now.
+   */
+  async removeCopied(): Promise<void> {
+    for (const entry of this.copied) await this.removeOne(entry);
+  }
+
+  private async copyEntry(rel: string, entry: Dirent): Promise<void> {
+    if (entry.isDirectory()) await this.copyFolder(rel);
+    else if (entry.isFile()) await this.copyFile(rel);
+    else if (entry.isSymbolicLink()) await this.copyLink(rel);
+    else this.left.push({ rel, ...WHY.special });
+  }
+
+  /**
+   * Folder `rel`'s stats and entries (sorted by name), read where it really is: the same folder,
+   * reached without a link, before and after the listing. `undefined` when it is skipped or gone.
+   */
+  private async readFolder(rel: string): Promise<{ st: Stats; entries: Dirent[] } | undefined> {
+    const treeRel = this.treeRel(rel);
+    try {
+      const abs = await this.tree.verifyDir(treeRel);
+      const st = await fsp.lstat(abs);
+      if (!st.isDirectory()) throw changed(treeRel);
+      const entries = await fsp.readdir(abs, { withFileTypes: true });
+      await this.tree.verifyDir(treeRel);
+      const after = await fsp.lstat(abs);
+      if (after.dev !== st.dev || after.ino !== st.ino || !after.isDirectory()) throw changed(treeRel);
+      return { st, entries: entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
+    } catch (err) {
+      return this.leaveOrThrow(rel, err);
+    }
+  }
+
+  /** Symlink `rel`'s target text, read where it really is; the same link before and after. */
+  private async readLink(rel: string): Promise<{ target: string; st: Stats }> {
+    const treeRel = this.treeRel(rel);
+    const abs = this.tree.abs(treeRel);
+    await this.tree.verifyDir(parentOf(treeRel));
+    const st = await fsp.lstat(abs);
+    if (!st.isSymbolicLink()) throw changed(treeRel);
+    const target = await fsp.readlink(abs);
+    await this.tree.verifyDir(parentOf(treeRel));
+    const after = await fsp.lstat(abs);
+    if (after.dev !== st.dev || after.ino !== st.ino || !after.isSymbolicLink()) throw changed(treeRel);
+    return { target, st };
+  }
+
+  /**
+   * A read of `rel` failed: an entry gone since the listing is nothing to move, a refused one stays
+   * in the source (and is listed); any other error is thrown, as is every error for the folder itself.
+   */
+  private leaveOrThrow(rel: string, err: unknown): undefined {
+    if (rel === "") throw err;
+    const code = codeOf(err);
+    if (code === "ENOENT") return undefined;
+    // A folder on the way turned into a file or a link between the check and the call.
+    if (!(err instanceof LocalPathError) && code !== "ENOTDIR" && code !== "ELOOP") throw err;
+    const lease = err instanceof LocalPathError && LEASE_CODES.has(codeOf(err.cause) ?? "");
+    this.left.push({ rel, ...(lease ? WHY.lease : WHY.changed) });
+    return undefined;
+  }
+
+  private async removeOne(entry: Copied): Promise<void> {
+    const treeRel = this.treeRel(entry.rel);
+    try {
+      await this.tree.verifyDir(parentOf(treeRel));
+      const abs = this.tree.abs(treeRel);
+      if (!isSame(await fsp.lstat(abs), entry) || (entry.kind === "link" && (await fsp.readlink(abs)) !== entry.target)) {
+        this.left.push({ rel: entry.rel, ...WHY.changedAfter });
+        return;
+      }
+      if (entry.kind === "dir") await fsp.rmdir(abs);
+      else await fsp.unlink(abs);
+    } catch (err) {
+      await this.notRemoved(entry, err);
+    }
+  }
+
+  /** Lists why `entry` stays: entries added to a folder meanwhile are listed by name. */
+  private async notRemoved(entry: Copied, err: unknown): Promise<void> {
+    const code = codeOf(err);
+    if (code === "ENOENT") return;
+    if (entry.kind === "dir" && (code === "ENOTEMPTY" || code === "EEXIST")) {
+      await this.listAdded(entry.rel);
+      return;
+    }
+    const why = err instanceof LocalPathError ? WHY.changedAfter : { why: `could not be removed (${code ?? String(err)}): the moved copy is complete`, retry: false };
+    this.left.push({ rel: entry.rel, ...why });
+  }
+
+  /** Adds the entries of folder `rel` that no one has listed yet: they appeared after the walk. */
+  private async listAdded(rel: string): Promise<void> {
+    const names = await fsp.readdir(this.tree.abs(this.treeRel(rel))).catch(() => [] as string[]);
+    for (const name of names.sort()) {
+      const child = rel ? `${rel}/${name}` : name;
+      if (!this.left.some((l) => l.rel === child || l.rel.startsWith(`${child}/`))) this.left.push({ rel: child, ...WHY.added });
+    }
+  }
+
+  private record(rel: string, kind: Copied["kind"], st: Stats, target?: string): void {
+    const file = kind === "file";
+    this.copied.push({ rel, kind, dev: st.dev, ino: st.ino, size: file ? st.size : 0, mtimeMs: file ? st.mtimeMs : 0, target });
+  }
+
+  /** `rel` (inside the folder) as a path of the tree (the folder's parent). */
+  private treeRel(rel: string): string {
+    return rel ? `${this.name}/${rel}` : this.name;
+  }
+
+  /** Where `rel` goes in the copy. */
+  private destOf(rel: string): string {
+    return rel ? path.join(this.dest, ...rel.split("/")) : this.dest;
+  }
+}
