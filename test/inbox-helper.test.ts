@@ -16,8 +16,8 @@ import {
   peekInbox,
   suffixedName,
 } from "../src/inbox/index.js";
-import { copyThenRemove, describeLeftBehind } from "../src/inbox/move.js";
-import { FolderCopy } from "../src/inbox/folder-copy.js";
+import { copyThenRemove, describeChangedFile, describeLeftBehind } from "../src/inbox/move.js";
+import { FolderCopy, unlinkIfSame } from "../src/inbox/folder-copy.js";
 
 async function fixture(t: { after(fn: () => Promise<void>): void }, localPath = "") {
   const root = await fsp.mkdtemp(path.join(os.tmpdir(), "ws-inbox-"));
@@ -429,4 +429,42 @@ test("across devices moveEntryNoClobber returns what stayed in a folder's source
   assert.deepEqual(left.map((l) => l.rel), ["pipe"]);
   assert.deepEqual(await listTree(dstRoot), ["dir/", "dir/a.txt"]);
   assert.deepEqual(await listTree(srcRoot), ["dir/", "dir/pipe|"]);
+});
+
+test("a moved file's source name is removed only while it is still the file moved: one written to or put at its name meanwhile stays", async (t) => {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "ws-inbox-same-"));
+  t.after(() => fsp.rm(dir, { recursive: true, force: true }));
+  const at = (n: string): string => path.join(dir, n);
+  const old = new Date("2025-05-05T05:05:05Z");
+
+  await fsp.writeFile(at("kept.txt"), "v1");
+  await fsp.utimes(at("kept.txt"), old, old);
+  const moved = await fsp.lstat(at("kept.txt"));
+  assert.equal(await unlinkIfSame(at("kept.txt"), moved), true, "unchanged: removed");
+  await assert.rejects(fsp.lstat(at("kept.txt")));
+  assert.equal(await unlinkIfSame(at("kept.txt"), moved), true, "already gone: nothing to keep");
+
+  await fsp.writeFile(at("written.txt"), "v1");
+  await fsp.utimes(at("written.txt"), old, old);
+  const before = await fsp.lstat(at("written.txt"));
+  await fsp.appendFile(at("written.txt"), " and more, written during the move");
+  assert.equal(await unlinkIfSame(at("written.txt"), before), false, "written to since: kept");
+  assert.match(await fsp.readFile(at("written.txt"), "utf8"), /written during the move/);
+
+  await fsp.writeFile(at("replaced.txt"), "v1");
+  await fsp.utimes(at("replaced.txt"), old, old);
+  const first = await fsp.lstat(at("replaced.txt"));
+  await fsp.writeFile(at("other.txt"), "v2");
+  await fsp.utimes(at("other.txt"), old, old); // same size and time, another file
+  await fsp.rename(at("other.txt"), at("replaced.txt"));
+  assert.equal(await unlinkIfSame(at("replaced.txt"), first), false, "another file at the name: kept");
+  assert.equal(await fsp.readFile(at("replaced.txt"), "utf8"), "v2");
+
+  // The move itself (same device: a hard link) reports nothing left for an unchanged file.
+  await fsp.mkdir(at("dest"));
+  await fsp.writeFile(at("plain.txt"), "P");
+  assert.deepEqual(await moveEntryNoClobber(at("plain.txt"), at("dest/plain.txt"), false), []);
+  await assert.rejects(fsp.lstat(at("plain.txt")));
+  assert.equal(await fsp.readFile(at("dest/plain.txt"), "utf8"), "P");
+  assert.match(describeChangedFile("notes.txt"), /^notes\.txt: moved as it was when the move began, but it changed during the move: the changed file is still in _inbox\/notes\.txt\. Move "notes\.txt" again .*"notes \(1\)\.txt"/);
 });

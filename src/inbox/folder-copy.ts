@@ -73,6 +73,23 @@ function isSame(st: Stats, entry: Copied): boolean {
   return st.isFile() && st.size === entry.size && st.mtimeMs === entry.mtimeMs;
 }
 
+/**
+ * Removes regular file `abs` only if it is still the file `st` describes (same device, inode, size
+ * and time): a file moved by copy, or by a hard link, whose name took another file meanwhile, or
+ * that was written to meanwhile, is kept. True when removed (or already gone), false when kept.
+ */
+export async function unlinkIfSame(abs: string, st: Stats): Promise<boolean> {
+  const entry: Copied = { rel: "", kind: "file", dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+  try {
+    if (!isSame(await fsp.lstat(abs), entry)) return false;
+    await fsp.unlink(abs);
+    return true;
+  } catch (err) {
+    if (codeOf(err) === "ENOENT") return true;
+    throw err;
+  }
+}
+
 /** Flags of the open that sets a copied folder's mode and times: never through a link at its name. */
 const DIR_FLAGS = fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | (fsConstants.O_NOFOLLOW ?? 0);
 

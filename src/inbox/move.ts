@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { errorMessage, toWorkspaceSyncError } from "../errors.js";
 import { copyToNewFile, sourceAt } from "../util/safe-fs.js";
 import { INBOX_DIR } from "../sync/index.js";
-import { FolderCopy, type LeftBehind } from "./folder-copy.js";
+import { FolderCopy, unlinkIfSame, type LeftBehind } from "./folder-copy.js";
 import { isSafeBasename, realInbox, realWorkspace, resolveMoveTarget, type InboxLocation } from "./paths.js";
 
 /** Options of {@link moveFromInbox}. */
@@ -55,32 +55,34 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
-/** Moves one regular file without ever replacing `dest`; throws EEXIST when `dest` is taken. */
-async function moveFileNoClobber(src: string, dest: string): Promise<void> {
+/** A moved file whose name took another file, or that was written to, during the move: the rest stays. */
+const FILE_CHANGED: LeftBehind = { rel: "", why: "changed during the move", retry: true };
+
+/**
+ * Moves one regular file without ever replacing `dest`; throws EEXIST when `dest` is taken. The
+ * source name is removed only while it is still the file moved (see {@link unlinkIfSame}); otherwise
+ * it stays and {@link FILE_CHANGED} is returned.
+ */
+async function moveFileNoClobber(src: string, dest: string): Promise<LeftBehind[]> {
   try {
     // link() fails with EEXIST atomically, unlike rename() which would replace the file.
     await fsp.link(src, dest);
-    await fsp.unlink(src);
-    return;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "EEXIST") throw err;
-    if (code === "EXDEV") {
-      await copyThenRemove(src, dest, false);
-      return;
-    }
+    if (code === "EXDEV") return copyThenRemove(src, dest, false);
     // Filesystems without hard links (EPERM, ENOTSUP, EMLINK…): check, then rename.
-  }
-  if (await exists(dest)) throw Object.assign(new Error(`${dest} exists`), { code: "EEXIST" });
-  try {
-    await fsp.rename(src, dest);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "EXDEV") {
-      await copyThenRemove(src, dest, false);
-      return;
+    if (await exists(dest)) throw Object.assign(new Error(`${dest} exists`), { code: "EEXIST" });
+    try {
+      await fsp.rename(src, dest);
+      return [];
+    } catch (err2) {
+      if ((err2 as NodeJS.ErrnoException).code === "EXDEV") return copyThenRemove(src, dest, false);
+      throw err2;
     }
-    throw err;
   }
+  // The name at `dest` is the file moved: the source name goes only if it still is that file.
+  return (await unlinkIfSame(src, await fsp.lstat(dest))) ? [] : [FILE_CHANGED];
 }
 
 /** Moves a folder without ever replacing `dest`; returns what stayed behind (across devices only). */
@@ -102,7 +104,8 @@ async function moveDirNoClobber(src: string, dest: string): Promise<LeftBehind[]
  * half a folder under the final name, never touches an entry that appeared at `dest` meanwhile, and
  * leaves the source as it was. Of a folder, only what was copied and is still the same is removed
  * afterwards: the rest (FIFOs and the like, entries swapped or changed or added during the move) stays
- * in the source and is returned. A file is copied whole or not at all (it returns `[]`).
+ * in the source and is returned. A file is copied whole or not at all; its source is removed only
+ * while it is still the file copied (else it stays, and a changed entry is returned).
  */
 export async function copyThenRemove(src: string, dest: string, isDir: boolean): Promise<LeftBehind[]> {
   if (isDir) return copyFolderThenRemove(src, dest);
@@ -118,11 +121,11 @@ export async function copyThenRemove(src: string, dest: string, isDir: boolean):
       await fsp.rm(dest, { force: true }).catch(() => undefined);
       throw err;
     });
+    // Removed only while it is still the file copied (not one written to, or put at its name, meanwhile).
+    return (await unlinkIfSame(src, st)) ? [] : [FILE_CHANGED];
   } finally {
     await from.handle.close();
   }
-  await fsp.rm(src, { force: true });
-  return [];
 }
 
 /** The folder branch of {@link copyThenRemove}. */
@@ -140,6 +143,11 @@ async function copyFolderThenRemove(src: string, dest: string): Promise<LeftBehi
   }
   await copy.removeCopied();
   return copy.left;
+}
+
+/** The `errors` line of file `name`, moved as it was when the move began, whose name holds a changed file now. */
+export function describeChangedFile(name: string): string {
+  return `${name}: moved as it was when the move began, but it changed during the move: the changed file is still in ${INBOX_DIR}/${name}. Move "${name}" again to bring it over (it gets a numbered name, such as "${suffixedName(name, 1)}"), or delete it if not needed.`;
 }
 
 /** Entries listed in full in {@link describeLeftBehind}; more are counted. */
@@ -208,7 +216,7 @@ export async function moveFromInbox(options: MoveFromInboxOptions): Promise<Move
     try {
       const { finalName, left } = await moveOne(src, target.abs, name, st.isDirectory());
       moved.push(`${name} → ${target.rel === "." ? finalName : `${target.rel}/${finalName}`}`);
-      if (left.length > 0) errors.push(describeLeftBehind(name, left));
+      if (left.length > 0) errors.push(st.isDirectory() ? describeLeftBehind(name, left) : describeChangedFile(name));
     } catch (err) {
       errors.push(`${name}: ${toWorkspaceSyncError(err).message || errorMessage(err)}`);
     }
@@ -221,12 +229,11 @@ export async function moveFromInbox(options: MoveFromInboxOptions): Promise<Move
  * Moves a file or folder to `dest` without ever replacing what is there (rejects with code
  * `EEXIST` instead). Across devices it copies (keeping modes and times) and then removes the source;
  * of a folder, entries that could not be copied safely or changed meanwhile stay in the source and
- * are returned (otherwise `[]`).
+ * are returned; a file whose name took another file, or that was written to, during the move stays
+ * too (one entry with `rel` `""`). Otherwise `[]`.
  */
 export async function moveEntryNoClobber(src: string, dest: string, isDir: boolean): Promise<LeftBehind[]> {
-  if (isDir) return moveDirNoClobber(src, dest);
-  await moveFileNoClobber(src, dest);
-  return [];
+  return isDir ? moveDirNoClobber(src, dest) : moveFileNoClobber(src, dest);
 }
 
 /** Moves `src` into `targetDir` under the first free name; returns that name and what stayed behind. */
