@@ -3,7 +3,7 @@
  */
 import type { ExecuteOutcome } from "./execute.js";
 import type { LocalFile, RemoteFile, SyncAction } from "./types.js";
-import { pathRecord } from "./state.js";
+import { CompactStateFiles } from "./state-files.js";
 
 /** The outcome a dry run reports for `actions`, and one log line per action that would change something. */
 export function dryRunReport(
@@ -12,7 +12,7 @@ export function dryRunReport(
   remote: ReadonlyMap<string, RemoteFile>,
   caseConflicts: readonly string[],
 ): { outcome: ExecuteOutcome; lines: string[] } {
-  const outcome: ExecuteOutcome = { uploaded: [], downloaded: [], deleted: [], conflicts: [...caseConflicts], files: pathRecord(), skipped: [] };
+  const outcome: ExecuteOutcome = { uploaded: [], downloaded: [], deleted: [], conflicts: [...caseConflicts], files: new CompactStateFiles(), skipped: [] };
   const lines: string[] = [];
   for (const a of actions) {
     const name = local.get(a.path)?.path ?? remote.get(a.path)?.path ?? a.path;

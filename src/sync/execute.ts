@@ -14,9 +14,8 @@ import { entryMatches, localSignature, remoteSignature } from "./deltas.js";
 import { forEachLimit } from "../util/concurrency.js";
 import { downloadFile, uploadFile } from "./transfer.js";
 import { msFromNs, nsFromMs, setFileTimes } from "../util/mtime.js";
-import type { LocalFile, RemoteFile, SkipNote, StateEntry, SyncAction } from "./types.js";
-import { pathRecord } from "./state.js";
-import type { StateFiles } from "./state-files.js";
+import type { LocalFile, RemoteFile, SkipNote, SyncAction } from "./types.js";
+import { CompactStateFiles, type StateFiles } from "./state-files.js";
 import { rebuiltFromState } from "./file-index.js";
 import { folderSpellings } from "./listing.js";
 
@@ -47,7 +46,8 @@ export interface ExecuteOutcome {
   downloaded: string[];
   deleted: string[];
   conflicts: string[];
-  files: Record<string, StateEntry>;
+  /** The run's own new entries (held compactly: one per file on a first run). */
+  files: CompactStateFiles;
   /** Files left alone because the workspace could not take them (symlink in the way, name it cannot hold). */
   skipped: SkipNote[];
 }
@@ -78,7 +78,7 @@ export function localNamer(local: ReadonlyMap<string, LocalFile>, keyOf: (p: str
 
 /** Executes `actions`. Throws the first failure (after in-flight transfers settle); deletions are then not attempted. */
 export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteContext): Promise<ExecuteOutcome> {
-  const out: ExecuteOutcome = { uploaded: [], downloaded: [], deleted: [], conflicts: [], files: pathRecord(), skipped: [] };
+  const out: ExecuteOutcome = { uploaded: [], downloaded: [], deleted: [], conflicts: [], files: new CompactStateFiles(), skipped: [] };
   const { provider, logger, signal } = ctx;
   const remoteFull = (rel: string): string => joinRemotePath(ctx.remoteDir, rel);
   const localAbs = (rel: string): string => localAbsPath(ctx.workspace, rel);
@@ -95,13 +95,13 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
         if (l && r) {
           // The prior entry itself where it already says this (no new objects on a no-change run).
           const s = ctx.prior?.get(a.path);
-          out.files[a.path] = s && entryMatches(s, l, r) ? s : { local: localSignature(l), remote: remoteSignature(r) };
+          out.files.add(a.path, s && entryMatches(s, l, r) ? s : { local: localSignature(l), remote: remoteSignature(r) });
         }
         break;
       case "skip":
         if (a.keepState) {
           const s = ctx.prior?.get(a.path);
-          if (s) out.files[a.path] = s;
+          if (s) out.files.add(a.path, s);
         }
         break;
       case "deleteLocal":
@@ -149,7 +149,7 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
           const reason = nameProblemReason(err);
           logger.warn(`[workspace-sync] Skipping ${name}: ${reason}`);
           out.skipped.push({ path: name, reason });
-          delete out.files[a.path];
+          out.files.delete(a.path);
           return;
         }
         // A file that vanished since the listing is simply left for the next run to see.
@@ -180,14 +180,14 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
       const rel = r?.path ?? l.path;
       logger.debug?.(`[workspace-sync] upload ${l.path} (${a.reason})`);
       const stored = await uploadFile(provider, ctx.wfs.source(l.path), remoteFull(rel), l, signal);
-      out.files[a.path] = { local: localSignature(l), remote: remoteSignature(stored) };
+      out.files.add(a.path, { local: localSignature(l), remote: remoteSignature(stored) });
       out.uploaded.push(l.path);
     } else if (a.kind === "download") {
       if (!r) return;
       const rel = l?.path ?? localNameFor(r.path);
       logger.debug?.(`[workspace-sync] download ${r.path} (${a.reason})`);
       const local = await download(rel, r, signal, !l);
-      out.files[a.path] = { local: localSignature(local), remote: remoteSignature(r) };
+      out.files.add(a.path, { local: localSignature(local), remote: remoteSignature(r) });
       out.downloaded.push(rel);
     } else if (a.kind === "conflict") {
       if (!l || !r) return;
@@ -197,9 +197,9 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
         // Cloud copy → <name>.conflict on both sides, then the workspace copy over the cloud one.
         const loserLocal = await download(a.loserPath, r, signal, true);
         const loserRemote = await uploadFile(provider, ctx.wfs.source(a.loserPath), remoteFull(a.loserPath), loserLocal, signal);
-        out.files[loserKey] = { local: localSignature(loserLocal), remote: remoteSignature(loserRemote) };
+        out.files.add(loserKey, { local: localSignature(loserLocal), remote: remoteSignature(loserRemote) });
         const stored = await uploadFile(provider, ctx.wfs.source(l.path), remoteFull(r.path), l, signal);
-        out.files[a.path] = { local: localSignature(l), remote: remoteSignature(stored) };
+        out.files.add(a.path, { local: localSignature(l), remote: remoteSignature(stored) });
         out.uploaded.push(l.path, a.loserPath);
         out.downloaded.push(a.loserPath);
       } else {
@@ -211,9 +211,9 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
         const st = await fsp.stat(loserAbs, { bigint: true });
         const loserLocal: LocalFile = { path: a.loserPath, size: Number(st.size), mtimeMs: msFromNs(st.mtimeNs), mtimeNs: st.mtimeNs };
         const loserRemote = await uploadFile(provider, ctx.wfs.source(a.loserPath), remoteFull(a.loserPath), loserLocal, signal);
-        out.files[loserKey] = { local: localSignature(loserLocal), remote: remoteSignature(loserRemote) };
+        out.files.add(loserKey, { local: localSignature(loserLocal), remote: remoteSignature(loserRemote) });
         const local = await download(l.path, r, signal, false);
-        out.files[a.path] = { local: localSignature(local), remote: remoteSignature(r) };
+        out.files.add(a.path, { local: localSignature(local), remote: remoteSignature(r) });
         out.uploaded.push(a.loserPath);
         out.downloaded.push(l.path);
       }

@@ -100,6 +100,12 @@ export class CompactStateFiles implements StateFiles {
     return true;
   }
 
+  /** Removes the entry of `key`, if any. */
+  delete(key: string): void {
+    const slot = this.#slots.get(key);
+    if (slot !== undefined) this.#remove(slot);
+  }
+
   /** Trims the number array to the entries held (after the last {@link add}). */
   seal(): this {
     if (this.#nums.length > this.#keys.length * NUMS) this.#nums = this.#nums.slice(0, this.#keys.length * NUMS);
@@ -248,8 +254,8 @@ class RecordStateFiles implements StateFiles {
  * A run's new state: its own entries (`own`, from the plan's actions) over the entries of `prior`
  * that `kept` says carry over (files unchanged on both sides, left out of the plan).
  */
-export function mergedStateFiles(own: Readonly<Record<string, StateEntry>>, prior: StateFiles | undefined, kept: ((key: string) => boolean) | undefined): StateFiles {
-  const mine = stateFilesOf(own);
+export function mergedStateFiles(own: Readonly<Record<string, StateEntry>> | StateFiles, prior: StateFiles | undefined, kept: ((key: string) => boolean) | undefined): StateFiles {
+  const mine = asStateFiles(own);
   if (prior === undefined || kept === undefined) return mine;
   if (mine.size === 0 && prior.keys().every(kept)) return prior;
   return new MergedStateFiles(mine, prior, kept);
