@@ -20,6 +20,14 @@ export function unchangedOnBothSides(local: ReadonlyMap<string, unknown>, remote
   if (!(local instanceof FileIndex) || !(remote instanceof FileIndex) || !local.hasMarks() || !remote.hasMarks()) return undefined;
   const l = local as FileIndex<{ path: string }>;
   const r = remote as FileIndex<{ path: string }>;
+  const state = l.stateFiles;
+  // Both marked against the same state (as a run's listings are): one lookup of the key's place.
+  if (state !== undefined && state === r.stateFiles) {
+    return (key) => {
+      const slot = state.slotOf(key);
+      return slot >= 0 && l.markedAt(slot) && r.markedAt(slot);
+    };
+  }
   return (key) => l.marked(key) && r.marked(key);
 }
 
@@ -69,6 +77,16 @@ export class FileIndex<T extends { path: string }> implements Map<string, T> {
   /** True when some file is held as a mark. */
   hasMarks(): boolean {
     return this.markCount > 0;
+  }
+
+  /** The state the marks refer to. */
+  get stateFiles(): StateFiles | undefined {
+    return this.state;
+  }
+
+  /** True when the file at place `slot` of the state's keys is held as a mark. */
+  markedAt(slot: number): boolean {
+    return this.markCount > 0 && this.marks![slot] === 1;
   }
 
   /** True when `key` is held as a mark (not as a record of its own). */

@@ -6,7 +6,8 @@
  * `deltas` (change tests), `compare` (content comparison), `plan` (pure planner),
  * `ingest` (mirror ingest planner) and `ingest-run` (its execution), `safety` (maxDelete /
  * empty-side checks), `execute` (transfers and deletions), `transfer` (one file up or down),
- * `mailbox` (drain, notification), `filters`, `state` (atomic state store), `lock` (in-process +
+ * `mailbox` (drain, notification), `filters`, `state` (atomic state store), `state-files` (the
+ * state as a run holds it, compactly), `lock` (in-process +
  * lock file), `run` (one run: lock, timeout, dispatch), `run-context` (what a run carries, its
  * shared edges), `prepare` (state and listings), `reconcile` (compare, plan, safety, execute),
  * `dry-run` (the dry-run report), `modes` (the three mode runners), `run-config` (`runSync` from
