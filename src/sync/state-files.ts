@@ -216,37 +216,44 @@ export function stateFilesOf(record: Readonly<Record<string, StateEntry>>): Stat
   return view;
 }
 
-class RecordStateFiles implements StateFiles {
-  readonly #keys: string[];
+/** State files over a list of keys made once: their places are looked up in a map built on first use. */
+abstract class KeyListFiles implements StateFiles {
   #slots: Map<string, number> | undefined;
 
-  constructor(private readonly record: Readonly<Record<string, StateEntry>>) {
-    this.#keys = Object.keys(record).filter((k) => record[k] !== null && record[k] !== undefined);
-  }
+  protected constructor(protected readonly keyList: readonly string[]) {}
 
   get size(): number {
-    return this.#keys.length;
+    return this.keyList.length;
   }
 
   keys(): readonly string[] {
-    return this.#keys;
+    return this.keyList;
   }
 
   slotOf(key: string): number {
     if (this.#slots === undefined) {
       const slots = new Map<string, number>();
-      this.#keys.forEach((k, i) => slots.set(k, i));
+      this.keyList.forEach((k, i) => slots.set(k, i));
       this.#slots = slots;
     }
     return this.#slots.get(key) ?? -1;
   }
 
-  entryAt(slot: number): StateEntry {
-    return this.record[this.#keys[slot]!]!;
-  }
+  abstract entryAt(slot: number): StateEntry;
 
   get(key: string): StateEntry | undefined {
-    return Object.hasOwn(this.record, key) ? (this.record[key] ?? undefined) : undefined;
+    const slot = this.slotOf(key);
+    return slot < 0 ? undefined : this.entryAt(slot);
+  }
+}
+
+class RecordStateFiles extends KeyListFiles {
+  constructor(private readonly record: Readonly<Record<string, StateEntry>>) {
+    super(Object.keys(record).filter((k) => record[k] !== null && record[k] !== undefined));
+  }
+
+  entryAt(slot: number): StateEntry {
+    return this.record[this.keyList[slot]!]!;
   }
 }
 
@@ -261,44 +268,19 @@ export function mergedStateFiles(own: Readonly<Record<string, StateEntry>> | Sta
   return new MergedStateFiles(mine, prior, kept);
 }
 
-class MergedStateFiles implements StateFiles {
-  readonly #keys: string[];
-  #slots: Map<string, number> | undefined;
-
+class MergedStateFiles extends KeyListFiles {
   constructor(
     private readonly own: StateFiles,
     private readonly prior: StateFiles,
     kept: (key: string) => boolean,
   ) {
-    this.#keys = [...own.keys()];
-    for (const k of prior.keys()) if (kept(k) && own.slotOf(k) < 0) this.#keys.push(k);
-  }
-
-  get size(): number {
-    return this.#keys.length;
-  }
-
-  keys(): readonly string[] {
-    return this.#keys;
-  }
-
-  slotOf(key: string): number {
-    if (this.#slots === undefined) {
-      const slots = new Map<string, number>();
-      this.#keys.forEach((k, i) => slots.set(k, i));
-      this.#slots = slots;
-    }
-    return this.#slots.get(key) ?? -1;
+    const keys = [...own.keys()];
+    for (const k of prior.keys()) if (kept(k) && own.slotOf(k) < 0) keys.push(k);
+    super(keys);
   }
 
   entryAt(slot: number): StateEntry {
-    const key = this.#keys[slot]!;
-    return slot < this.own.size ? this.own.entryAt(slot) : this.prior.get(key)!;
-  }
-
-  get(key: string): StateEntry | undefined {
-    const slot = this.slotOf(key);
-    return slot < 0 ? undefined : this.entryAt(slot);
+    return slot < this.own.size ? this.own.entryAt(slot) : this.prior.get(this.keyList[slot]!)!;
   }
 }
 
