@@ -15,7 +15,7 @@ import { remoteFromState, remoteMatches, remoteSignature } from "../src/sync/del
 import type { RemoteFile } from "../src/sync/types.js";
 import { formatMtimeMetadata, md5FromChecksumMetadata, parseMtimeMetadata } from "../src/providers/s3/index.js";
 import { contentTypeFor } from "../src/providers/s3/content-type.js";
-import { formatRcloneSeconds, parseRcloneSeconds, setFileTimes, utimesArg } from "../src/util/mtime.js";
+import { formatRcloneSeconds, msOfDate, parseRcloneSeconds, setFileTimes, utimesArg } from "../src/util/mtime.js";
 
 describe("rclone's time format (S3 mtime metadata)", () => {
   it("formats as rclone 1.60 writes it (checked against rclone on RGW)", () => {
@@ -160,4 +160,10 @@ describe("the content comparer and a workspace that changed since the listing", 
       await fsp.rm(dir, { recursive: true, force: true });
     }
   });
+});
+
+test("a backend time that did not parse is no time, never NaN in a listing's record or the state", () => {
+  assert.equal(msOfDate(new Date("not a date")), undefined);
+  assert.equal(msOfDate(undefined), undefined);
+  assert.equal(msOfDate(new Date(1796491170669.9)), 1796491170669);
 });

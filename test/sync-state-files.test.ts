@@ -8,9 +8,13 @@ import assert from "node:assert/strict";
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { loadRunState, loadState, pathRecord, saveState, type StateIdentity } from "../src/sync/state.js";
-import { CompactStateFiles, keepOnly, mergedStateFiles, sameStateFiles, stateFilesOf, stateRecordOf } from "../src/sync/state-files.js";
-import type { StateEntry, SyncState } from "../src/sync/types.js";
+import { createLocalProvider } from "../src/providers/local/index.js";
+import { planSync } from "../src/sync/plan.js";
+import { runSyncWithProvider } from "../src/sync/run.js";
+import { loadRunState, loadState, pathRecord, saveState, statePathFor, type StateIdentity } from "../src/sync/state.js";
+import { CompactStateFiles, keepOnly, mergedStateFiles, sameStateFiles, stateFilesOf, stateRecordOf, type StateFiles } from "../src/sync/state-files.js";
+import type { RemoteFile, StateEntry, SyncState } from "../src/sync/types.js";
+import { syncSettings } from "./sync-suite.js";
 import { tempDir } from "./support/tree.js";
 
 function stateWith(workspace: string, files: Record<string, StateEntry>): SyncState {
@@ -79,7 +83,7 @@ test("entries not in the state's shape are left out of a run's state (never take
 
 test("a later duplicate name wins, as in JSON, and one that is no entry removes the earlier", () => {
   const files = new CompactStateFiles();
-  const e = (n: number): StateEntry => ({ local: { size: n, mtimeMs: n }, remote: { size: n, hash: `h${n}` } });
+  const e = (n: number): StateEntry => ({ local: { size: n, mtimeMs: n }, remote: n === 3 ? { size: n, mtimeMs: n + 0.5, revision: `r${n}` } : { size: n, hash: `h${n}` } });
   assert.equal(files.add("a", e(1)), true);
   files.add("b", e(2));
   files.add("c", e(3));
@@ -91,25 +95,99 @@ test("a later duplicate name wins, as in JSON, and one that is no entry removes 
   assert.equal(files.size, 2);
   assert.deepEqual(stateRecordOf(files), Object.assign(pathRecord<StateEntry>(), { c: e(3), b: e(2) }));
   assert.deepEqual(files.entryAt(files.slotOf("c")), e(3), "the entry moved into the removed one's place keeps its fields");
+  assert.deepEqual(files.entryAt(files.slotOf("b")), e(2));
+  assert.throws(() => files.add("d", e(5)), /sealed/, "places are fixed once sealed (marks refer to them)");
+  assert.throws(() => files.delete("b"), /sealed/);
+  assert.equal(new CompactStateFiles().seal().size, 0);
 });
 
 test("a run's new files: its own entries over the prior entries kept, and nothing else", () => {
   const e = (n: number): StateEntry => ({ local: { size: n, mtimeMs: n }, remote: { size: n } });
   const prior = new CompactStateFiles();
-  for (const [k, n] of [["same", 1], ["changed", 2], ["gone", 3]] as const) prior.add(k, e(n));
+  // A dropped entry before the kept ones: each kept entry must come with its own numbers.
+  for (const [k, n] of [["gone", 3], ["same", 1], ["changed", 2], ["same2", 4]] as const) prior.add(k, e(n));
   prior.seal();
-  const own = pathRecord<StateEntry>();
-  own["changed"] = e(20);
-  own["new"] = e(30);
-  const kept = (k: string): boolean => k === "same" || k === "changed";
+  const own = new CompactStateFiles();
+  own.add("changed", e(20));
+  own.add("new", e(30));
+  const kept = (k: string): boolean => k === "same" || k === "same2" || k === "changed";
   const merged = mergedStateFiles(own, prior, kept);
-  assert.deepEqual(stateRecordOf(merged), Object.assign(pathRecord<StateEntry>(), { changed: e(20), new: e(30), same: e(1) }));
+  assert.deepEqual(stateRecordOf(merged), Object.assign(pathRecord<StateEntry>(), { changed: e(20), new: e(30), same: e(1), same2: e(4) }));
+  for (const k of merged.keys()) assert.deepEqual(merged.entryAt(merged.slotOf(k)), merged.get(k), `${k}: the same entry by place and by key`);
   assert.equal(merged.get("gone"), undefined, "an entry neither kept nor the run's own is dropped");
-  assert.equal(merged.size, 3);
+  assert.equal(merged.size, 4);
 
   // Nothing of its own and everything kept: the prior files themselves (the state file is not rewritten).
   assert.equal(mergedStateFiles(pathRecord(), prior, () => true), prior);
   assert.ok(sameStateFiles(prior, keepOnly(prior, () => true)), "same entries: same state");
   assert.ok(!sameStateFiles(prior, keepOnly(prior, (k) => k !== "gone")));
-  assert.ok(!sameStateFiles(merged, stateFilesOf(Object.assign(pathRecord<StateEntry>(), { changed: e(20), new: e(31), same: e(1) }))));
+  assert.ok(!sameStateFiles(merged, stateFilesOf(Object.assign(pathRecord<StateEntry>(), { changed: e(20), new: e(31), same: e(1), same2: e(4) }))));
+  const withRevision = (revision: string): StateFiles => stateFilesOf(Object.assign(pathRecord<StateEntry>(), { a: { local: { size: 1, mtimeMs: 1 }, remote: { size: 1, revision } } }));
+  assert.ok(sameStateFiles(withRevision("r1"), withRevision("r1")));
+  assert.ok(!sameStateFiles(withRevision("r1"), withRevision("r2")), "a revision alone differs: another state");
+});
+
+test("planSync reads a caller's StateFiles as state files, and a record as it is at each call", () => {
+  const entry: StateEntry = { local: { size: 1, mtimeMs: 1000 }, remote: { size: 1, mtimeMs: 1000 } };
+  const local = new Map([["a.txt", { path: "a.txt", size: 1, mtimeMs: 1000 }]]);
+  const remote = new Map<string, RemoteFile>();
+  // A StateFiles of the caller's own, not one of ours.
+  const own: StateFiles = {
+    size: 1,
+    keys: () => ["a.txt"],
+    slotOf: (k) => (k === "a.txt" ? 0 : -1),
+    entryAt: () => entry,
+    get: (k) => (k === "a.txt" ? entry : undefined),
+  };
+  assert.deepEqual(planSync(local, remote, own, { mode: "bisync" }).actions.map((a) => a.kind), ["deleteLocal"]);
+  // The same record, changed between two calls: each call reads it as it is then.
+  const record = pathRecord<StateEntry>();
+  assert.deepEqual(planSync(local, remote, record, { mode: "bisync" }).actions.map((a) => a.kind), ["upload"]);
+  record["a.txt"] = entry;
+  assert.deepEqual(planSync(local, remote, record, { mode: "bisync" }).actions.map((a) => a.kind), ["deleteLocal"]);
+});
+
+test("the state file is left alone by a run that changes nothing and rewritten by one that changes any entry, the count staying the same", async (t) => {
+  const { dir, cleanup } = await tempDir("ws-state-files-run-");
+  t.after(cleanup);
+  const ws = path.join(dir, "ws");
+  const stateDir = path.join(dir, "state");
+  await fsp.mkdir(ws, { recursive: true });
+  const provider = createLocalProvider({ root: path.join(dir, "cloud") });
+  const settings = syncSettings({ mode: "bisync" });
+  const run = async (): Promise<void> => assert.equal((await runSyncWithProvider({ settings, provider, workspaceDir: ws, stateDir })).ok, true);
+  const id: StateIdentity = { description: provider.description, remotePath: settings.remotePath!, workspace: ws };
+  const stateFile = statePathFor(stateDir, id);
+  const files = async (): Promise<Record<string, StateEntry>> => (await loadState(stateFile, id))!.files;
+  const stamp = async (): Promise<string> => {
+    const st = await fsp.stat(stateFile);
+    return `${st.ino}:${st.mtimeMs}`;
+  };
+  for (let i = 0; i < 50; i++) await fsp.writeFile(path.join(ws, `f${String(i).padStart(2, "0")}.txt`), `file ${i}`);
+  await run();
+  await run();
+  const settled = await stamp();
+  await run();
+  assert.equal(await stamp(), settled, "nothing changed: the state file is not rewritten");
+
+  // One file in the middle changes: its entry, and only its entry, is new.
+  const before = await files();
+  await fsp.writeFile(path.join(ws, "f25.txt"), "file 25, longer now");
+  await run();
+  assert.notEqual(await stamp(), settled);
+  const after = await files();
+  const st = await fsp.stat(path.join(ws, "f25.txt"));
+  assert.deepEqual(after["f25.txt"]!.local, { size: st.size, mtimeMs: Math.trunc(st.mtimeMs) });
+  for (const k of Object.keys(before)) if (k !== "f25.txt") assert.deepEqual(after[k], before[k], `${k}: kept as it was`);
+
+  // One file deleted and another added: as many entries as before, but not the same ones.
+  const changed = await stamp();
+  await fsp.rm(path.join(ws, "f10.txt"));
+  await fsp.writeFile(path.join(ws, "g.txt"), "new");
+  await run();
+  assert.notEqual(await stamp(), changed, "the same count of entries, other keys: rewritten");
+  const last = await files();
+  assert.equal(last["f10.txt"], undefined);
+  assert.ok(last["g.txt"]);
+  assert.equal(Object.keys(last).length, 50);
 });

@@ -50,7 +50,7 @@ const WHY = {
   special: { why: "a FIFO, socket or device: these are never copied", retry: false },
   changed: { why: "changed during the move (replaced, or a symlink or special file took its name): not copied", retry: true },
   lease: { why: "held by another program (a lease): not copied", retry: true },
-  changedAfter: { why: "changed during the move: kept here, the moved copy has it as it was before the change", retry: true },
+  changedAfter: { why: "changed during the move: kept here as it is now, the moved copy may not have the change", retry: true },
   added: { why: "added during the move: not copied", retry: true },
 } satisfies Record<string, Omit<LeftBehind, "rel">>;
 

@@ -114,14 +114,16 @@ export async function copyThenRemove(src: string, dest: string, isDir: boolean):
   const folder = await fsp.realpath(path.dirname(src));
   const from = await sourceAt(src, path.basename(src), folder, path.join(folder, path.basename(src))).open();
   try {
+    // Before the copy: a write during the copy changes the time and is seen below.
+    const st = await from.handle.stat();
     // Never over a file at `dest` (EEXIST); a partial copy of ours is removed.
     await copyToNewFile(from, dest);
-    const st = await from.handle.stat();
     await fsp.utimes(dest, st.atime, st.mtime).catch(async (err: unknown) => {
       await fsp.rm(dest, { force: true }).catch(() => undefined);
       throw err;
     });
-    // Removed only while it is still the file copied (not one written to, or put at its name, meanwhile).
+    // Removed only while it is still the file as it was before the copy (not one written to during
+    // or after it, nor another put at its name).
     return (await unlinkIfSame(src, st)) ? [] : [FILE_CHANGED];
   } finally {
     await from.handle.close();

@@ -14,7 +14,7 @@ import { entryMatches, localSignature, remoteSignature } from "./deltas.js";
 import { forEachLimit } from "../util/concurrency.js";
 import { downloadFile, uploadFile } from "./transfer.js";
 import { msFromNs, nsFromMs, setFileTimes } from "../util/mtime.js";
-import type { LocalFile, RemoteFile, SkipNote, SyncAction } from "./types.js";
+import type { LocalFile, RemoteFile, SkipNote, StateEntry, SyncAction } from "./types.js";
 import { CompactStateFiles, type StateFiles } from "./state-files.js";
 import { rebuiltFromState } from "./file-index.js";
 import { folderSpellings } from "./listing.js";
@@ -83,6 +83,10 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
   const remoteFull = (rel: string): string => joinRemotePath(ctx.remoteDir, rel);
   const localAbs = (rel: string): string => localAbsPath(ctx.workspace, rel);
   const listSource = provider.capabilities.listMtime === "source";
+  /** Adds a new state entry; one the state cannot hold (a size or time that is not a number) is left out, and said. */
+  const record = (key: string, entry: StateEntry): void => {
+    if (!out.files.add(key, entry)) logger.warn(`[workspace-sync] ${key}: no state entry recorded (the provider gave a size or time that is not a number); it is compared again on the next run`);
+  };
 
   const transfers: SyncAction[] = [];
   const deleteLocal: SyncAction[] = [];
@@ -93,15 +97,15 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
     switch (a.kind) {
       case "same":
         if (l && r) {
-          // The prior entry itself where it already says this (no new objects on a no-change run).
+          // The prior entry where it already says this (kept as it is: no new signatures).
           const s = ctx.prior?.get(a.path);
-          out.files.add(a.path, s && entryMatches(s, l, r) ? s : { local: localSignature(l), remote: remoteSignature(r) });
+          record(a.path, s && entryMatches(s, l, r) ? s : { local: localSignature(l), remote: remoteSignature(r) });
         }
         break;
       case "skip":
         if (a.keepState) {
           const s = ctx.prior?.get(a.path);
-          if (s) out.files.add(a.path, s);
+          if (s) record(a.path, s);
         }
         break;
       case "deleteLocal":
@@ -180,14 +184,14 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
       const rel = r?.path ?? l.path;
       logger.debug?.(`[workspace-sync] upload ${l.path} (${a.reason})`);
       const stored = await uploadFile(provider, ctx.wfs.source(l.path), remoteFull(rel), l, signal);
-      out.files.add(a.path, { local: localSignature(l), remote: remoteSignature(stored) });
+      record(a.path, { local: localSignature(l), remote: remoteSignature(stored) });
       out.uploaded.push(l.path);
     } else if (a.kind === "download") {
       if (!r) return;
       const rel = l?.path ?? localNameFor(r.path);
       logger.debug?.(`[workspace-sync] download ${r.path} (${a.reason})`);
       const local = await download(rel, r, signal, !l);
-      out.files.add(a.path, { local: localSignature(local), remote: remoteSignature(r) });
+      record(a.path, { local: localSignature(local), remote: remoteSignature(r) });
       out.downloaded.push(rel);
     } else if (a.kind === "conflict") {
       if (!l || !r) return;
@@ -197,9 +201,9 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
         // Cloud copy → <name>.conflict on both sides, then the workspace copy over the cloud one.
         const loserLocal = await download(a.loserPath, r, signal, true);
         const loserRemote = await uploadFile(provider, ctx.wfs.source(a.loserPath), remoteFull(a.loserPath), loserLocal, signal);
-        out.files.add(loserKey, { local: localSignature(loserLocal), remote: remoteSignature(loserRemote) });
+        record(loserKey, { local: localSignature(loserLocal), remote: remoteSignature(loserRemote) });
         const stored = await uploadFile(provider, ctx.wfs.source(l.path), remoteFull(r.path), l, signal);
-        out.files.add(a.path, { local: localSignature(l), remote: remoteSignature(stored) });
+        record(a.path, { local: localSignature(l), remote: remoteSignature(stored) });
         out.uploaded.push(l.path, a.loserPath);
         out.downloaded.push(a.loserPath);
       } else {
@@ -211,9 +215,9 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
         const st = await fsp.stat(loserAbs, { bigint: true });
         const loserLocal: LocalFile = { path: a.loserPath, size: Number(st.size), mtimeMs: msFromNs(st.mtimeNs), mtimeNs: st.mtimeNs };
         const loserRemote = await uploadFile(provider, ctx.wfs.source(a.loserPath), remoteFull(a.loserPath), loserLocal, signal);
-        out.files.add(loserKey, { local: localSignature(loserLocal), remote: remoteSignature(loserRemote) });
+        record(loserKey, { local: localSignature(loserLocal), remote: remoteSignature(loserRemote) });
         const local = await download(l.path, r, signal, false);
-        out.files.add(a.path, { local: localSignature(local), remote: remoteSignature(r) });
+        record(a.path, { local: localSignature(local), remote: remoteSignature(r) });
         out.uploaded.push(a.loserPath);
         out.downloaded.push(l.path);
       }

@@ -10,7 +10,7 @@ import path from "node:path";
 import { throwIfAborted, toWorkspaceSyncError } from "../errors.js";
 import type { RemoteEntry, StorageProvider } from "../providers/types.js";
 import { installToken, syncTempKind } from "../util/temp-names.js";
-import { msFromNs } from "../util/mtime.js";
+import { msFromNs, msOfDate } from "../util/mtime.js";
 import { childPath, flatJoin } from "../util/flat-join.js";
 import { NON_UTF8_REASON, nonUtf8Names } from "../util/utf8-names.js";
 import { localFromState, localMatches, remoteFromState, remoteMatches } from "./deltas.js";
@@ -426,7 +426,7 @@ export async function listRemote(provider: StorageProvider, dir: string, options
  * property array (~60 bytes a file more, 100 000 of them held for the whole run).
  */
 function remoteFileOf(e: RemoteEntry): RemoteFile {
-  const mtimeMs = e.mtime ? Math.trunc(e.mtime.getTime()) : undefined;
+  const mtimeMs = msOfDate(e.mtime);
   if (mtimeMs !== undefined && e.hash === undefined && e.revision !== undefined) {
     // The local provider: source time in nanoseconds, a revision, no hash.
     if (e.mtimeNs !== undefined && e.mtimePrecisionNs !== undefined) {

@@ -93,7 +93,8 @@ function sameState(prior: RunState, next: RunState): boolean {
   if (prior.version !== next.version || prior.mode !== next.mode || prior.filtersHash !== next.filtersHash || prior.bootId !== next.bootId) return false;
   if (prior.description !== next.description || prior.remotePath !== next.remotePath || prior.workspace !== next.workspace) return false;
   if (prior.ingested !== undefined || next.ingested !== undefined) return false;
-  return sameStateFiles(prior.files, next.files);
+  // The run's own entries come first in `next`: a change is found at once.
+  return sameStateFiles(next.files, prior.files);
 }
 
 /** The state record to save after a fully successful run. */

@@ -42,6 +42,8 @@ export class CompactStateFiles implements StateFiles {
   #nums = new Float64Array(NUMS * 64);
   #hashes: (string | undefined)[] | undefined;
   #revisions: (string | undefined)[] | undefined;
+  /** Set by {@link seal}: from then on every key keeps its place (marks refer to places). */
+  #sealed = false;
 
   get size(): number {
     return this.#keys.length;
@@ -74,6 +76,7 @@ export class CompactStateFiles implements StateFiles {
    * leaves the key out, when `entry` is not a state entry's shape.
    */
   add(key: string, entry: unknown): boolean {
+    this.#assertOpen();
     const e = validEntry(entry);
     let slot = this.#slots.get(key);
     if (e === undefined) {
@@ -85,7 +88,7 @@ export class CompactStateFiles implements StateFiles {
       this.#keys.push(key);
       this.#slots.set(key, slot);
       if (this.#nums.length < (slot + 1) * NUMS) {
-        const grown = new Float64Array(this.#nums.length * 2);
+        const grown = new Float64Array(Math.max(NUMS * 64, this.#nums.length * 2));
         grown.set(this.#nums);
         this.#nums = grown;
       }
@@ -102,14 +105,20 @@ export class CompactStateFiles implements StateFiles {
 
   /** Removes the entry of `key`, if any. */
   delete(key: string): void {
+    this.#assertOpen();
     const slot = this.#slots.get(key);
     if (slot !== undefined) this.#remove(slot);
   }
 
-  /** Trims the number array to the entries held (after the last {@link add}). */
+  /** Trims the number array to the entries held; no entry is added or removed after it (places stay). */
   seal(): this {
+    this.#sealed = true;
     if (this.#nums.length > this.#keys.length * NUMS) this.#nums = this.#nums.slice(0, this.#keys.length * NUMS);
     return this;
+  }
+
+  #assertOpen(): void {
+    if (this.#sealed) throw new Error("state files are sealed: no entry is added or removed once their places are in use");
   }
 
   #setText(which: "hash" | "revision", slot: number, value: string | undefined): void {
@@ -151,7 +160,7 @@ export function keepOnly(files: StateFiles, keep: (key: string) => boolean): Com
   return out.seal();
 }
 
-/** True when the two hold the same keys with the same entries. */
+/** True when the two hold the same keys with the same entries (`a`'s keys are walked in order: put the likelier to differ first). */
 export function sameStateFiles(a: StateFiles, b: StateFiles): boolean {
   if (a === b) return true;
   if (a.size !== b.size) return false;
@@ -203,17 +212,13 @@ function validEntry(entry: unknown): StateEntry | undefined {
   return entry as StateEntry;
 }
 
-/** Views of plain records, one per record (its keys are listed once). */
-const recordViews = new WeakMap<object, StateFiles>();
-
 /**
- * A plain record of entries (without a prototype: see `pathRecord`) read as {@link StateFiles}.
- * The record must not change while the view is in use. An entry written as `null` is no entry.
+ * A plain record of entries (without a prototype: see `pathRecord`) read as {@link StateFiles}: its
+ * keys are listed now, so the record must not change while the view is in use (a view is made
+ * for each use, never kept). An entry written as `null` is no entry.
  */
 export function stateFilesOf(record: Readonly<Record<string, StateEntry>>): StateFiles {
-  let view = recordViews.get(record);
-  if (view === undefined) recordViews.set(record, (view = new RecordStateFiles(record)));
-  return view;
+  return new RecordStateFiles(record);
 }
 
 /** State files over a list of keys made once: their places are looked up in a map built on first use. */
@@ -289,9 +294,13 @@ export function asStateFiles(files: Readonly<Record<string, StateEntry>> | State
   return isStateFiles(files) ? files : stateFilesOf(files);
 }
 
-/** True for the {@link StateFiles} made here (not a plain record of entries). */
+/**
+ * True for a {@link StateFiles} (made here or by a caller of `planSync`), false for a plain record
+ * of entries: a record's members are entries (objects), never functions.
+ */
 export function isStateFiles(files: object): files is StateFiles {
-  return files instanceof CompactStateFiles || files instanceof RecordStateFiles || files instanceof MergedStateFiles;
+  const f = files as Partial<Record<keyof StateFiles, unknown>>;
+  return typeof f.keys === "function" && typeof f.slotOf === "function" && typeof f.entryAt === "function" && typeof f.get === "function";
 }
 
 /** The entries of `files` as a plain record (for the public `SyncState` shape). */

@@ -12,7 +12,7 @@ import { sourceStream } from "../util/source-stream.js";
 import { isLocalNameProblem, type WorkspaceFs } from "../util/safe-fs.js";
 import { syncTempName } from "../util/temp-names.js";
 import { numberedName } from "./ingest.js";
-import { msFromNs, nsFromMs, setFileTimes } from "../util/mtime.js";
+import { msFromNs, msOfDate, nsFromMs, setFileTimes } from "../util/mtime.js";
 import type { LocalFile, RemoteFile } from "./types.js";
 
 /**
@@ -36,7 +36,8 @@ export async function uploadFile(provider: StorageProvider, file: LocalSource, r
     throw toWorkspaceSyncError(err);
   }
   const out: RemoteFile = { path: remoteFull, size: typeof stored.size === "number" ? stored.size : local.size };
-  if (stored.mtime) out.mtimeMs = Math.trunc(stored.mtime.getTime());
+  const storedMs = msOfDate(stored.mtime);
+  if (storedMs !== undefined) out.mtimeMs = storedMs;
   if (stored.mtimeNs !== undefined) {
     out.mtimeNs = stored.mtimeNs;
     if (stored.mtimePrecisionNs !== undefined) out.mtimePrecisionNs = stored.mtimePrecisionNs;

@@ -14,6 +14,12 @@ const NS_PER_S = 1_000_000_000n;
  */
 export const SET_MTIME_PRECISION_NS = 1000;
 
+/** A date's whole milliseconds; `undefined` for no date or an invalid one (a time a backend sent that did not parse). */
+export function msOfDate(date: Date | undefined): number | undefined {
+  const ms = date?.getTime();
+  return ms === undefined || !Number.isFinite(ms) ? undefined : Math.trunc(ms);
+}
+
 /** Whole milliseconds of a nanosecond time, truncated toward zero (as `Math.trunc(stat.mtimeMs)`). */
 export function msFromNs(ns: bigint): number {
   return Number(ns / NS_PER_MS);
