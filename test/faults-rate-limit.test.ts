@@ -76,7 +76,12 @@ test("S3: a bisync of 1 000 files succeeds while every upload is throttled twice
   const r = await runSyncWithProvider({ settings: settings({ provider: "s3", concurrency: 16 }), provider, workspaceDir: ws, stateDir: path.join(dir, "state") });
   assert.ok(r.ok, r.ok ? "" : `${r.code}: ${r.error}`);
   assert.equal(r.uploaded.length, FILES);
-  assert.equal(proxy.count({ ...s3.putObject(), header: { "amz-sdk-request": /attempt=3;/ } }), FILES, "each upload succeeded on its third attempt");
+  // Every upload was throttled twice and then went through: on its third attempt, or later where a
+  // connection also failed on this loaded machine (one in 1 000 once did, on Node 24 in a full CI run).
+  const attempts = (n: RegExp): number => proxy.count({ ...s3.putObject(), header: { "amz-sdk-request": n } });
+  assert.ok(attempts(/attempt=1;/) >= FILES, "every upload's first attempt was throttled");
+  assert.ok(attempts(/attempt=2;/) >= FILES, "every upload's second attempt was throttled");
+  assert.ok(attempts(/attempt=(?:[3-9]|\d{2,});/) >= FILES, "every upload got a third attempt or more, past the storm");
   proxy.clear();
   await assertCloudHasAll(provider, expected);
 
