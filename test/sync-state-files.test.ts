@@ -12,10 +12,19 @@ import { createLocalProvider } from "../src/providers/local/index.js";
 import { planSync } from "../src/sync/plan.js";
 import { runSyncWithProvider } from "../src/sync/run.js";
 import { loadRunState, loadState, pathRecord, saveState, statePathFor, type StateIdentity } from "../src/sync/state.js";
-import { CompactStateFiles, keepOnly, mergedStateFiles, sameStateFiles, stateFilesOf, stateRecordOf, type StateFiles } from "../src/sync/state-files.js";
+import { CompactStateFiles, keepOnly, mergedStateFiles, sameStateFiles, stateFilesOf, type StateFiles } from "../src/sync/state-files.js";
 import type { RemoteFile, StateEntry, SyncState } from "../src/sync/types.js";
 import { syncSettings } from "./sync-suite.js";
 import { tempDir } from "./support/tree.js";
+
+/** The entries of `files` as a plain record, in their order. */
+function stateRecordOf(files: StateFiles): Record<string, StateEntry> {
+  const out = pathRecord<StateEntry>();
+  files.keys().forEach((k, slot) => {
+    out[k] = files.entryAt(slot);
+  });
+  return out;
+}
 
 function stateWith(workspace: string, files: Record<string, StateEntry>): SyncState {
   return { version: 1, mode: "bisync", description: "local:/c", remotePath: "share", workspace, filtersHash: "h", savedAt: "2026-12-05T00:00:00.000Z", files };

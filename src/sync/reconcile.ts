@@ -69,7 +69,7 @@ export async function reconcile(ctx: RunContext, p: Prepared): Promise<Reconcile
   if (ctx.dryRun) {
     const report = dryRunReport(plan.actions, p.local.files, p.remote.files, caseConflicts);
     for (const line of report.lines) ctx.logger.info(line);
-    return { outcome: report.outcome, files: mergedStateFiles(report.outcome.files, undefined, undefined), skipped };
+    return { outcome: report.outcome, files: report.outcome.files, skipped };
   }
 
   const outcome = await executePlan(plan.actions, {

@@ -11,7 +11,8 @@
  * {@link stateFilesOf}; the result of a run is the run's own entries over the prior ones it kept
  * ({@link mergedStateFiles}).
  */
-import type { RemoteSignature, StateEntry } from "./types.js";
+import { remoteSignatureOf } from "./deltas.js";
+import type { StateEntry } from "./types.js";
 
 /** A state's files by key, read-only. */
 export interface StateFiles {
@@ -68,7 +69,7 @@ export class CompactStateFiles implements StateFiles {
     const size = n[i + 2]!;
     const m = n[i + 3]!;
     const mtimeMs = Number.isNaN(m) ? undefined : m;
-    return { local: { size: n[i]!, mtimeMs: n[i + 1]! }, remote: remoteSig(size, mtimeMs, this.#hashes?.[slot], this.#revisions?.[slot]) };
+    return { local: { size: n[i]!, mtimeMs: n[i + 1]! }, remote: remoteSignatureOf(size, mtimeMs, this.#hashes?.[slot], this.#revisions?.[slot]) };
   }
 
   /**
@@ -176,16 +177,6 @@ function sameEntry(x: StateEntry, y: StateEntry): boolean {
   const a = x.remote;
   const b = y.remote;
   return x.local.size === y.local.size && x.local.mtimeMs === y.local.mtimeMs && a.size === b.size && a.mtimeMs === b.mtimeMs && a.hash === b.hash && a.revision === b.revision;
-}
-
-/** A cloud signature with one object literal per set of fields (see `remoteSignature` in deltas.ts). */
-function remoteSig(size: number, mtimeMs: number | undefined, hash: string | undefined, revision: string | undefined): RemoteSignature {
-  if (hash === undefined) {
-    if (revision === undefined) return mtimeMs === undefined ? { size } : { size, mtimeMs };
-    return mtimeMs === undefined ? { size, revision } : { size, mtimeMs, revision };
-  }
-  if (revision === undefined) return mtimeMs === undefined ? { size, hash } : { size, mtimeMs, hash };
-  return mtimeMs === undefined ? { size, hash, revision } : { size, mtimeMs, hash, revision };
 }
 
 function isFiniteNumber(v: unknown): v is number {
@@ -301,13 +292,4 @@ export function asStateFiles(files: Readonly<Record<string, StateEntry>> | State
 export function isStateFiles(files: object): files is StateFiles {
   const f = files as Partial<Record<keyof StateFiles, unknown>>;
   return typeof f.keys === "function" && typeof f.slotOf === "function" && typeof f.entryAt === "function" && typeof f.get === "function";
-}
-
-/** The entries of `files` as a plain record (for the public `SyncState` shape). */
-export function stateRecordOf(files: StateFiles): Record<string, StateEntry> {
-  const out = Object.create(null) as Record<string, StateEntry>;
-  files.keys().forEach((k, slot) => {
-    out[k] = files.entryAt(slot);
-  });
-  return out;
 }
