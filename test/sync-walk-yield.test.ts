@@ -12,7 +12,7 @@ import { createLocalProvider, WALK_YIELD_EVERY as PROVIDER_YIELD_EVERY } from ".
 import { WALK_INLINE_NAMES, walkFolder } from "../src/providers/local/walk.js";
 import type { RemoteEntry } from "../src/providers/types.js";
 import { createFilter } from "../src/sync/filters.js";
-import { listLocal, WALK_YIELD_EVERY } from "../src/sync/listing.js";
+import { listLocal, WALK_FOLDER_READS, WALK_YIELD_EVERY } from "../src/sync/listing.js";
 import { tempDir } from "./support/tree.js";
 import { EVENT_LOOP_TURN_MS, forEachLimit } from "../src/util/concurrency.js";
 import { runSyncWithProvider } from "../src/sync/run.js";
@@ -105,6 +105,28 @@ test("across many small folders the provider walk gives the event loop a turn ev
   const provider = createLocalProvider({ root: dir });
   const withThread = await most(provider.list("", { recursive: true }));
   assert.ok(withThread <= WALK_INLINE_NAMES + 20, `the provider walk yielded ${withThread} entries without a turn of the event loop`);
+});
+
+test("across many small folders the workspace walk looks at WALK_FOLDER_READS folders' entries at most between two turns of the event loop", async (t) => {
+  const { dir, cleanup } = await tempDir("ws-walk-yield-folders-");
+  t.after(cleanup);
+  // 300 folders of 20 files: each folder's entries are looked at in one callback, and the reads
+  // that complete together run in one poll phase, with no turn in between.
+  const folders = 300;
+  const perFolder = 20;
+  for (let d = 0; d < folders; d++) {
+    await fsp.mkdir(path.join(dir, `d${d}`));
+    await Promise.all(Array.from({ length: perFolder }, (_, i) => fsp.writeFile(path.join(dir, `d${d}`, `f${i}`), "x")));
+  }
+  const base = createFilter([], false);
+  const turns = stretches();
+  const filter = { ...base, matches: (p: string) => (turns.seen(), base.matches(p)) };
+  const listing = await listLocal(dir, { filter, copySymlinks: false, keyOf: (p) => p });
+  const most = turns.stop();
+  assert.equal(listing.files.size, folders * perFolder);
+  // The root's entries (its 300 folders) are looked at alone, before any folder is read; then at
+  // most WALK_FOLDER_READS folders of 20 at a time (8: 160 entries; 64 folders at once were 1 280).
+  assert.ok(most <= folders, `the workspace walk went through ${most} entries without a turn of the event loop (${WALK_FOLDER_READS} folders read at once)`);
 });
 
 test("a worker pool whose calls never wait still lets timers run (every EVENT_LOOP_TURN_MS)", async () => {
