@@ -2,6 +2,7 @@
  * The push (mailbox, mirror) or bisync part of a run, after `prepare`: compare where sameness is
  * unknown, plan, check safety, then execute (or report, on a dry run).
  */
+import { setTimeout as timerTurn } from "node:timers/promises";
 import { throwIfAborted } from "../errors.js";
 import { forEachLimit } from "../util/concurrency.js";
 import { pairsToCompare, type ContentComparer } from "./compare.js";
@@ -32,6 +33,11 @@ export async function reconcile(ctx: RunContext, p: Prepared): Promise<Reconcile
   const candidates = contentCheckCandidates(p.local.files, p.remote.files, p.priorFiles, settled).filter(inScope);
   const comparer = comparerFor(ctx);
   const equalContent = await comparer.findEqual(pairsToCompare(candidates, p.local.files, p.remote.files, p.priorFiles, { bisync: ctx.mode === "bisync", provider: ctx.provider }));
+  // Each pass over every key is a stretch of its own for the event loop: a host's timers and I/O
+  // run between them (together they blocked it for 0.2–0.4 s at 200 000 files). A timer, not
+  // setImmediate: an immediate scheduled from an I/O callback runs before the loop reaches the
+  // timers again, and what follows its await with it.
+  await timerTurn(0);
   throwIfAborted(ctx.signal);
   const plan = planSync(p.local.files, p.remote.files, p.priorFiles, {
     mode: ctx.mode,
@@ -43,6 +49,8 @@ export async function reconcile(ctx: RunContext, p: Prepared): Promise<Reconcile
     settled,
   });
   await useSourceMtimes(ctx, p, plan.actions, comparer);
+  await timerTurn(0);
+  throwIfAborted(ctx.signal);
   const count = (keys: Iterable<string>, size: number): number => {
     if (prefixes.length === 0) return size;
     let n = 0;
