@@ -16,7 +16,7 @@ import { listLocal, WALK_FOLDER_READS, WALK_YIELD_EVERY } from "../src/sync/list
 import { tempDir } from "./support/tree.js";
 import { EVENT_LOOP_TURN_MS, forEachLimit } from "../src/util/concurrency.js";
 import { runSyncWithProvider } from "../src/sync/run.js";
-import { syncSettings } from "./sync-suite.js";
+import { instrument, memoryLogger, syncSettings } from "./sync-suite.js";
 
 /**
  * Counts entries seen between two turns of the event loop's check phase: `seen()` per entry, and
@@ -110,23 +110,30 @@ test("across many small folders the provider walk gives the event loop a turn ev
 test("across many small folders the workspace walk looks at WALK_FOLDER_READS folders' entries at most between two turns of the event loop", async (t) => {
   const { dir, cleanup } = await tempDir("ws-walk-yield-folders-");
   t.after(cleanup);
-  // 300 folders of 20 files: each folder's entries are looked at in one callback, and the reads
-  // that complete together run in one poll phase, with no turn in between.
-  const folders = 300;
+  // 15 parents of 20 folders of 20 files: each folder's entries are looked at in one callback, and
+  // the reads that complete together run in one poll phase, with no turn in between. No parent
+  // holds more entries than WALK_FOLDER_READS folders do, so the folders' reads set the bound.
+  const parents = 15;
+  const folders = 20;
   const perFolder = 20;
-  for (let d = 0; d < folders; d++) {
-    await fsp.mkdir(path.join(dir, `d${d}`));
-    await Promise.all(Array.from({ length: perFolder }, (_, i) => fsp.writeFile(path.join(dir, `d${d}`, `f${i}`), "x")));
+  for (let p = 0; p < parents; p++) {
+    for (let d = 0; d < folders; d++) {
+      const sub = path.join(dir, `p${p}`, `d${d}`);
+      await fsp.mkdir(sub, { recursive: true });
+      await Promise.all(Array.from({ length: perFolder }, (_, i) => fsp.writeFile(path.join(sub, `f${i}`), "x")));
+    }
   }
   const base = createFilter([], false);
   const turns = stretches();
   const filter = { ...base, matches: (p: string) => (turns.seen(), base.matches(p)) };
   const listing = await listLocal(dir, { filter, copySymlinks: false, keyOf: (p) => p });
   const most = turns.stop();
-  assert.equal(listing.files.size, folders * perFolder);
-  // The root's entries (its 300 folders) are looked at alone, before any folder is read; then at
-  // most WALK_FOLDER_READS folders of 20 at a time (8: 160 entries; 64 folders at once were 1 280).
-  assert.ok(most <= folders, `the workspace walk went through ${most} entries without a turn of the event loop (${WALK_FOLDER_READS} folders read at once)`);
+  assert.equal(listing.files.size, parents * folders * perFolder);
+  // 8 folders of 20: 160 (64 folders at once were 1 280).
+  assert.ok(most <= WALK_FOLDER_READS * perFolder, `the workspace walk went through ${most} entries without a turn of the event loop (${WALK_FOLDER_READS} folders read at once)`);
+  // And the bound itself: a poll phase's reads, one look (up to WALK_YIELD_EVERY entries) each,
+  // and as many continuations in the check phase before the timers: ~7 µs an entry, under ~60 ms.
+  assert.ok(2 * WALK_FOLDER_READS * WALK_YIELD_EVERY <= 8192, `${WALK_FOLDER_READS} folder reads at once allow ${2 * WALK_FOLDER_READS * WALK_YIELD_EVERY} entries between two runs of the timers`);
 });
 
 test("a worker pool whose calls never wait still lets timers run (every EVENT_LOOP_TURN_MS)", async () => {
@@ -159,3 +166,30 @@ test("a first sync of many small files gives the event loop turns while it copie
   assert.equal(r.uploaded.length, files);
   assert.ok(most < files / 4, `${most} of ${files} copies ran without a turn of the event loop`);
 });
+
+test("a host's timer set once the listings are done runs before the plan is acted on", async (t) => {
+  // From the last I/O of the listings to the executor, a run makes passes over every key with no
+  // I/O in between: unless it gives the event loop a timer turn, a host's timers wait for all of
+  // them. The hook is the log line of a name the provider refuses, written after the listings.
+  const { dir, cleanup } = await tempDir("ws-plan-turn-");
+  t.after(cleanup);
+  const ws = path.join(dir, "ws");
+  await fsp.mkdir(ws);
+  await fsp.writeFile(path.join(ws, "thumbs.db"), "x");
+  await fsp.writeFile(path.join(ws, "new.txt"), "new");
+  const provider = instrument(createLocalProvider({ root: path.join(dir, "cloud") }), { capabilities: { ignoredNames: ["thumbs.db"] } });
+  const ac = new AbortController();
+  const logger = memoryLogger();
+  const info = logger.info;
+  logger.info = (m: string) => {
+    if (m.includes("Skipping thumbs.db")) setTimeout(() => ac.abort(), 0);
+    info(m);
+  };
+  const r = await runSyncWithProvider({ settings: syncSettings({ mode: "bisync", remotePath: "" }), provider, workspaceDir: ws, stateDir: path.join(dir, "state"), logger, signal: ac.signal });
+  assert.ok(logger.lines.some((l) => l.includes("Skipping thumbs.db")), logger.lines.join("\n"));
+  assert.equal(r.ok, false, "the run went on to act on its plan before the host's timer ran");
+  assert.equal(!r.ok && r.code, "ABORTED");
+  assert.equal(provider.counts.write, 0);
+  await assert.rejects(fsp.stat(path.join(dir, "cloud", "new.txt")), { code: "ENOENT" });
+});
+
