@@ -27,7 +27,7 @@ export interface Reconciled {
 /** Plans, checks and executes the push or bisync part. */
 export async function reconcile(ctx: RunContext, p: Prepared): Promise<Reconciled> {
   // The listings' and the state's own passes (sorting, clashes, blocked names, the state entries
-  // kept) end here; the host's timers and I/O run before the passes below (see timerTurn).
+  // kept) end here: the host's timers and I/O run before the passes below (why a timer: below).
   await timerTurn(0);
   throwIfAborted(ctx.signal);
   const prefixes = protectedPrefixes(ctx);
