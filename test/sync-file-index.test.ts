@@ -6,13 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { localFromState } from "../src/sync/deltas.js";
-import { FileIndex, rebuiltFromState, unchangedOnBothSides } from "../src/sync/file-index.js";
+import { localFromState, remoteFromState } from "../src/sync/deltas.js";
+import { FileIndex, rebuiltFromState, unchangedOnBothSides, unsettledKeys } from "../src/sync/file-index.js";
+import { contentCheckCandidates, planSync } from "../src/sync/plan.js";
 import { createFilter } from "../src/sync/filters.js";
 import { listLocal } from "../src/sync/listing.js";
 import { pathRecord } from "../src/sync/state.js";
-import { stateFilesOf } from "../src/sync/state-files.js";
-import type { LocalFile, StateEntry } from "../src/sync/types.js";
+import { CompactStateFiles, stateFilesOf } from "../src/sync/state-files.js";
+import type { LocalFile, RemoteFile, StateEntry } from "../src/sync/types.js";
 import { tempDir, writeTree } from "./support/tree.js";
 
 function entry(size: number, mtimeMs: number): StateEntry {
@@ -85,4 +86,51 @@ test("listings given the state hold unchanged files as marks, rebuild them on re
   assert.ok(settled);
   assert.equal(settled("same.txt"), true);
   assert.equal(settled("changed.txt"), false);
+});
+
+test("a plan and its content-check candidates are the same whether the unsettled keys are found by place or asked of every key", () => {
+  // unsettledKeys (file-index.ts) lists the keys `settled` is false for from the listings' own
+  // records and the state's places; the plan and the candidates must come out exactly as when
+  // `settled` is asked of every key of the three sources (a plain wrapper of the same test).
+  // mulberry32: every bit usable (an LCG's low bits cycle, which left whole cases out).
+  let seed = 20261206;
+  const rand = (n: number): number => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) % n;
+  };
+  for (let round = 0; round < 200; round++) {
+    const state = new CompactStateFiles();
+    const n = 1 + rand(40);
+    const names = Array.from({ length: n + 10 }, (_, i) => `d${rand(3)}/f${i}`);
+    for (let i = 0; i < n; i++) if (rand(4) !== 0) state.add(names[i]!, entry(1 + rand(3), 1000 * (1 + rand(3))));
+    state.seal();
+    const local = new FileIndex<LocalFile>(state, localFromState);
+    const remote = new FileIndex<RemoteFile>(state, remoteFromState);
+    for (const name of names) {
+      // Each side: absent, marked (as the state records it), or a record of its own (equal to the
+      // state's, or not); names beyond the state's can only be absent or records.
+      const inState = state.slotOf(name) >= 0;
+      const size = 1 + rand(3);
+      const mtimeMs = 1000 * (1 + rand(3));
+      const l = rand(4);
+      if (l === 1 && inState) local.keepIf(name, () => true);
+      else if (l >= 2) local.set(name, { path: name, size, mtimeMs });
+      const r = rand(4);
+      if (r === 1 && inState) remote.keepIf(name, () => true);
+      else if (r >= 2) remote.set(name, { path: name, size: rand(2) === 0 ? size : size + 1, mtimeMs, revision: `r${rand(3)}` });
+    }
+    const settled = unchangedOnBothSides(local, remote);
+    if (settled === undefined) continue; // a side with no mark: nothing is settled
+    const asked = (key: string): boolean => settled(key);
+    assert.ok(unsettledKeys(settled, state), "the test made by place is recognised");
+    assert.equal(unsettledKeys(asked, state), undefined, "a wrapper is asked key by key");
+    for (const mode of ["mirror", "bisync"] as const) {
+      const byPlace = planSync(local, remote, state, { mode, settled });
+      const byKey = planSync(local, remote, state, { mode, settled: asked });
+      assert.deepEqual(byPlace, byKey, `round ${round}, ${mode}`);
+    }
+    assert.deepEqual(contentCheckCandidates(local, remote, state, settled), contentCheckCandidates(local, remote, state, asked), `round ${round}: candidates`);
+  }
 });

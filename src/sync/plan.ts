@@ -16,6 +16,7 @@
 import type { SyncMode } from "../config/types.js";
 import { compareTimes, localTime } from "./compare.js";
 import { localChanged, localDelta, remoteChanged, remoteDelta, sameContent } from "./deltas.js";
+import { unsettledKeys } from "./file-index.js";
 import { asStateFiles, type StateFiles } from "./state-files.js";
 import type { LocalFile, RemoteFile, Side, StateEntry, SyncAction } from "./types.js";
 
@@ -60,7 +61,8 @@ export function planSync(
   const isProtected = (k: string): boolean => prefixes.some((p) => k.startsWith(p));
   const settled = options.settled;
   const open = (keys: Iterable<string>): string[] => (settled ? [...keys].filter((k) => !settled(k)) : [...keys]);
-  const keys = sortedUnion([open(local.keys()), open(remote.keys()), state ? open(state.keys()) : []]);
+  const byPlace = settled !== undefined && state !== undefined ? unsettledKeys(settled, state) : undefined;
+  const keys = sortedUnion(byPlace ? [byPlace.all] : [open(local.keys()), open(remote.keys()), state ? open(state.keys()) : []]);
 
   // Names already used anywhere, so a conflict copy never lands on an existing file (bisync only).
   const taken = options.mode === "bisync" ? new Set(keys) : new Set<string>();
@@ -229,8 +231,10 @@ export function contentCheckCandidates(
 ): string[] {
   const state = priorState === undefined ? undefined : asStateFiles(priorState);
   const out: string[] = [];
-  for (const key of local.keys()) {
-    if (settled?.(key)) continue;
+  const byPlace = settled !== undefined && state !== undefined ? unsettledKeys(settled, state) : undefined;
+  const keys = byPlace ? byPlace.local : local.keys();
+  for (const key of keys) {
+    if (!byPlace && settled?.(key)) continue;
     const l = local.get(key)!;
     const r = remote.get(key);
     if (!r || r.size !== l.size) continue;
