@@ -88,7 +88,7 @@ test("listings given the state hold unchanged files as marks, rebuild them on re
   assert.equal(settled("changed.txt"), false);
 });
 
-test("a plan and its content-check candidates are the same whether the unsettled keys are found by place or asked of every key", () => {
+test("the unsettled keys found by place are those asked key by key, and so are the plan and the content-check candidates", () => {
   // unsettledKeys (file-index.ts) lists the keys `settled` is false for from the listings' own
   // records and the state's places; the plan and the candidates must come out exactly as when
   // `settled` is asked of every key of the three sources (a plain wrapper of the same test).
@@ -123,9 +123,24 @@ test("a plan and its content-check candidates are the same whether the unsettled
     }
     const settled = unchangedOnBothSides(local, remote);
     if (settled === undefined) continue; // a side with no mark: nothing is settled
+    // Listings may change after the test is made (a twin's record, a blocked name): both ways read them live.
+    for (const name of names) {
+      const change = rand(20);
+      if (change === 0) local.delete(name);
+      else if (change === 1) remote.delete(name);
+      else if (change === 2) local.set(name, { path: name, size: 9, mtimeMs: 9000 });
+    }
     const asked = (key: string): boolean => settled(key);
-    assert.ok(unsettledKeys(settled, state), "the test made by place is recognised");
-    assert.equal(unsettledKeys(asked, state), undefined, "a wrapper is asked key by key");
+    const found = unsettledKeys(settled, state, local, remote);
+    assert.ok(found, "the test made by place is recognised");
+    assert.equal(unsettledKeys(asked, state, local, remote), undefined, "a wrapper is asked key by key");
+    assert.equal(unsettledKeys(settled, stateFilesOf({}), local, remote), undefined, "another state (a filtered copy) is asked key by key");
+    assert.equal(unsettledKeys(settled, state, new Map(local), remote), undefined, "other listings are asked key by key");
+    // The key sets themselves, not only the plans they lead to (a key with no action shows only here).
+    const union = new Set([...local.keys(), ...remote.keys(), ...state.keys()]);
+    assert.deepEqual([...found.all].sort(), [...union].filter((k) => !settled(k)).sort(), `round ${round}: all`);
+    assert.deepEqual([...found.local].sort(), [...local.keys()].filter((k) => !settled(k)).sort(), `round ${round}: local`);
+    assert.equal(new Set(found.local).size, found.local.length, `round ${round}: local keys listed once`);
     for (const mode of ["mirror", "bisync"] as const) {
       const byPlace = planSync(local, remote, state, { mode, settled });
       const byKey = planSync(local, remote, state, { mode, settled: asked });

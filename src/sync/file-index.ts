@@ -47,25 +47,26 @@ export interface UnsettledKeys {
 /**
  * The keys of both listings and `state` that `settled` is false for, found by place instead of by
  * asking `settled` of every key (a plan's passes over 200 000 settled keys: ~0.15 s of lookups);
- * `undefined` unless `settled` was made by {@link unchangedOnBothSides} from listings marked
- * against this very `state`. A key is settled only when marked in both listings, and a listing
+ * `undefined` unless `settled` was made by {@link unchangedOnBothSides} from these very listings,
+ * marked against this very `state`. A key is settled only when marked in both listings, and a listing
  * holds a key either as a mark or as a record of its own: so every own record's key is unsettled,
  * and of the state's other keys those not marked in both.
  */
-export function unsettledKeys(settled: (key: string) => boolean, state: StateFiles): UnsettledKeys | undefined {
+export function unsettledKeys(settled: (key: string) => boolean, state: StateFiles, local: ReadonlyMap<string, unknown>, remote: ReadonlyMap<string, unknown>): UnsettledKeys | undefined {
   const from = unsettledBySlot.get(settled);
-  if (from === undefined || from.state !== state) return undefined;
+  // The very listings and state the test was made from (a filtered copy has other keys).
+  if (from === undefined || from.state !== state || from.local !== local || from.remote !== remote) return undefined;
   const { local: l, remote: r } = from;
   const all: string[] = [];
-  const local: string[] = [];
+  const inLocal: string[] = [];
   for (const k of l.ownKeys()) {
     all.push(k);
-    local.push(k);
+    inLocal.push(k);
   }
   for (const k of r.ownKeys()) {
     if (l.hasOwn(k)) continue;
     all.push(k);
-    if (l.marked(k)) local.push(k);
+    if (l.marked(k)) inLocal.push(k);
   }
   const keys = state.keys();
   for (let slot = 0; slot < keys.length; slot++) {
@@ -74,9 +75,9 @@ export function unsettledKeys(settled: (key: string) => boolean, state: StateFil
     const k = keys[slot]!;
     if (l.hasOwn(k) || r.hasOwn(k)) continue;
     all.push(k);
-    if (lm) local.push(k);
+    if (lm) inLocal.push(k);
   }
-  return { all, local };
+  return { all, local: inLocal };
 }
 
 /** Records rebuilt from a state entry (they carry what the state keeps, not the listing's extras such as nanoseconds). */

@@ -61,7 +61,7 @@ export function planSync(
   const isProtected = (k: string): boolean => prefixes.some((p) => k.startsWith(p));
   const settled = options.settled;
   const open = (keys: Iterable<string>): string[] => (settled ? [...keys].filter((k) => !settled(k)) : [...keys]);
-  const byPlace = settled !== undefined && state !== undefined ? unsettledKeys(settled, state) : undefined;
+  const byPlace = settled !== undefined && state !== undefined ? unsettledKeys(settled, state, local, remote) : undefined;
   const keys = sortedUnion(byPlace ? [byPlace.all] : [open(local.keys()), open(remote.keys()), state ? open(state.keys()) : []]);
 
   // Names already used anywhere, so a conflict copy never lands on an existing file (bisync only).
@@ -231,7 +231,7 @@ export function contentCheckCandidates(
 ): string[] {
   const state = priorState === undefined ? undefined : asStateFiles(priorState);
   const out: string[] = [];
-  const byPlace = settled !== undefined && state !== undefined ? unsettledKeys(settled, state) : undefined;
+  const byPlace = settled !== undefined && state !== undefined ? unsettledKeys(settled, state, local, remote) : undefined;
   const keys = byPlace ? byPlace.local : local.keys();
   for (const key of keys) {
     if (!byPlace && settled?.(key)) continue;
