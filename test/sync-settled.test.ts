@@ -13,7 +13,7 @@ import { createLocalProvider } from "../src/providers/local/index.js";
 import type { RemoteEntry, StorageProvider } from "../src/providers/types.js";
 import { runSyncWithProvider } from "../src/sync/run.js";
 import { loadState, statePathFor } from "../src/sync/state.js";
-import { syncSettings } from "./sync-suite.js";
+import { localBisync, syncSettings } from "./sync-suite.js";
 import { tempDir } from "./support/tree.js";
 
 test("a file deleted on both sides while every other file is unchanged leaves the state, and a later re-upload of it is downloaded, not deleted", async (t) => {
@@ -69,14 +69,7 @@ test("a file deleted on both sides while every other file is unchanged leaves th
 });
 
 test("a state entry written as null by hand is no entry, as before (the run does not fail)", async (t) => {
-  const { dir, cleanup } = await tempDir("ws-settled-null-");
-  t.after(cleanup);
-  const ws = path.join(dir, "ws");
-  const stateDir = path.join(dir, "state");
-  await fsp.mkdir(ws, { recursive: true });
-  const provider = createLocalProvider({ root: path.join(dir, "cloud") });
-  const settings = syncSettings({ mode: "bisync" });
-  const run = () => runSyncWithProvider({ settings, provider, workspaceDir: ws, stateDir });
+  const { ws, stateDir, provider, settings, run } = await localBisync(t, "ws-settled-null-");
   await fsp.writeFile(path.join(ws, "a.txt"), "a");
   await fsp.writeFile(path.join(ws, "b.txt"), "b");
   assert.equal((await run()).ok, true);
@@ -91,15 +84,7 @@ test("a state entry written as null by hand is no entry, as before (the run does
 });
 
 test("bisync: a conflict copy's name skips names held by files left out of the plan as settled", async (t) => {
-  const { dir, cleanup } = await tempDir("ws-settled-conflict-");
-  t.after(cleanup);
-  const ws = path.join(dir, "ws");
-  const cloudRoot = path.join(dir, "cloud");
-  const stateDir = path.join(dir, "state");
-  await fsp.mkdir(ws, { recursive: true });
-  const provider = createLocalProvider({ root: cloudRoot });
-  const settings = syncSettings({ mode: "bisync" });
-  const run = () => runSyncWithProvider({ settings, provider, workspaceDir: ws, stateDir });
+  const { ws, cloudRoot, settings, run } = await localBisync(t, "ws-settled-conflict-");
   await fsp.writeFile(path.join(ws, "a.txt"), "base");
   await fsp.writeFile(path.join(ws, "a.txt.conflict"), "an older conflict copy");
   assert.equal((await run()).ok, true);

@@ -8,13 +8,11 @@ import assert from "node:assert/strict";
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { createLocalProvider } from "../src/providers/local/index.js";
 import { planSync } from "../src/sync/plan.js";
-import { runSyncWithProvider } from "../src/sync/run.js";
 import { loadRunState, loadState, pathRecord, saveState, statePathFor, type StateIdentity } from "../src/sync/state.js";
 import { CompactStateFiles, keepOnly, mergedStateFiles, sameStateFiles, stateFilesOf, type StateFiles } from "../src/sync/state-files.js";
 import type { RemoteFile, StateEntry, SyncState } from "../src/sync/types.js";
-import { syncSettings } from "./sync-suite.js";
+import { localBisync } from "./sync-suite.js";
 import { tempDir } from "./support/tree.js";
 
 /** The entries of `files` as a plain record, in their order. */
@@ -157,14 +155,9 @@ test("planSync reads a caller's StateFiles as state files, and a record as it is
 });
 
 test("the state file is left alone by a run that changes nothing and rewritten by one that changes any entry, the count staying the same", async (t) => {
-  const { dir, cleanup } = await tempDir("ws-state-files-run-");
-  t.after(cleanup);
-  const ws = path.join(dir, "ws");
-  const stateDir = path.join(dir, "state");
-  await fsp.mkdir(ws, { recursive: true });
-  const provider = createLocalProvider({ root: path.join(dir, "cloud") });
-  const settings = syncSettings({ mode: "bisync" });
-  const run = async (): Promise<void> => assert.equal((await runSyncWithProvider({ settings, provider, workspaceDir: ws, stateDir })).ok, true);
+  const room = await localBisync(t, "ws-state-files-run-");
+  const { ws, stateDir, provider, settings } = room;
+  const run = async (): Promise<void> => assert.equal((await room.run()).ok, true);
   const id: StateIdentity = { description: provider.description, remotePath: settings.remotePath!, workspace: ws };
   const stateFile = statePathFor(stateDir, id);
   const files = async (): Promise<Record<string, StateEntry>> => (await loadState(stateFile, id))!.files;

@@ -18,6 +18,8 @@ import { runSyncWithProvider, type RunSyncWithProviderOptions } from "../src/syn
 import { statePathFor } from "../src/sync/state.js";
 import { installToken, syncTempName } from "../src/util/temp-names.js";
 import type { SyncRunResult, SyncRunSuccess } from "../src/sync/types.js";
+import { createLocalProvider } from "../src/providers/local/index.js";
+import { tempDir } from "./support/tree.js";
 
 /** Builds a fresh, empty provider for one scenario; `dir` is a private temp folder it may use. */
 export type MakeProvider = (dir: string) => Promise<{ provider: StorageProvider; cleanup?: () => Promise<void> }>;
@@ -51,6 +53,31 @@ export function syncSettings(overrides: Partial<SyncSettings> = {}): SyncSetting
     concurrency: 4,
     ...overrides,
   };
+}
+
+/** A bisync between a workspace and a local provider folder, in a temp folder removed after the test. */
+export interface LocalBisync {
+  ws: string;
+  /** The local provider's root (the synced folder is `<cloudRoot>/<settings.remotePath>`). */
+  cloudRoot: string;
+  stateDir: string;
+  provider: StorageProvider;
+  settings: SyncSettings;
+  /** One sync run. */
+  run: () => Promise<SyncRunResult>;
+}
+
+/** Sets up a {@link LocalBisync} (the workspace folder made, empty) under a temp folder named `prefix…`. */
+export async function localBisync(t: { after: (fn: () => Promise<void>) => void }, prefix: string): Promise<LocalBisync> {
+  const { dir, cleanup } = await tempDir(prefix);
+  t.after(cleanup);
+  const ws = path.join(dir, "ws");
+  const cloudRoot = path.join(dir, "cloud");
+  const stateDir = path.join(dir, "state");
+  await fsp.mkdir(ws, { recursive: true });
+  const provider = createLocalProvider({ root: cloudRoot });
+  const settings = syncSettings({ mode: "bisync" });
+  return { ws, cloudRoot, stateDir, provider, settings, run: () => runSyncWithProvider({ settings, provider, workspaceDir: ws, stateDir }) };
 }
 
 /** A logger that keeps lines for assertions. */
