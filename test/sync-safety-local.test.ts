@@ -175,6 +175,71 @@ describe("the local provider's own folder holding symlinks", () => {
   });
 });
 
+describe("the local provider's folder changing between two small copies into it", () => {
+  // A folder written to once in a run is not checked again before the next small copy into it:
+  // the new file's real path is checked right after it is created (createFileSync).
+  let tmp: string;
+  let outside: string;
+  let cloud: string;
+  let src: string;
+  beforeEach(async () => {
+    tmp = await fsp.mkdtemp(path.join(os.tmpdir(), "wsync-cloudswap2-"));
+    outside = path.join(tmp, "outside");
+    cloud = path.join(tmp, "cloud");
+    src = path.join(tmp, "src.txt");
+    await fsp.mkdir(outside, { recursive: true });
+    await fsp.writeFile(path.join(outside, "keep.txt"), "outside");
+    await fsp.writeFile(src, "small");
+  });
+  afterEach(() => fsp.rm(tmp, { recursive: true, force: true }));
+
+  const copyIn = (provider: ReturnType<typeof createLocalProvider>, rel: string): Promise<unknown> =>
+    provider.write(rel, Readable.from([]), { sourceFile: src, sizeHint: 5 });
+  const refused = (err: Error & { code?: string }): boolean => err.code === "INVALID_PATH" && /symlink/.test(err.message);
+
+  it("swapped for a symlink out of the tree: refused, and nothing is left outside", async () => {
+    const provider = createLocalProvider({ root: cloud });
+    await copyIn(provider, "share/d/a.txt");
+    await fsp.rename(path.join(cloud, "share", "d"), path.join(cloud, "share", "d-moved"));
+    await fsp.symlink(outside, path.join(cloud, "share", "d"));
+    await assert.rejects(copyIn(provider, "share/d/b.txt"), refused);
+    assert.deepEqual(await fsp.readdir(outside), ["keep.txt"]);
+    assert.deepEqual(await fsp.readdir(path.join(cloud, "share", "d-moved")), ["a.txt"]);
+  });
+
+  it("swapped for a symlink to another folder of the tree: refused, and that folder is unchanged", async () => {
+    const provider = createLocalProvider({ root: cloud });
+    await copyIn(provider, "share/d/a.txt");
+    await copyIn(provider, "share/e/a.txt");
+    await fsp.rm(path.join(cloud, "share", "d"), { recursive: true });
+    await fsp.symlink(path.join(cloud, "share", "e"), path.join(cloud, "share", "d"));
+    await assert.rejects(copyIn(provider, "share/d/b.txt"), refused);
+    assert.deepEqual(await fsp.readdir(path.join(cloud, "share", "e")), ["a.txt"]);
+  });
+
+  it("a folder on its way swapped for a symlink: refused", async () => {
+    const provider = createLocalProvider({ root: cloud });
+    await copyIn(provider, "share/d/sub/a.txt");
+    await fsp.rename(path.join(cloud, "share", "d"), path.join(cloud, "share", "d-moved"));
+    await fsp.mkdir(path.join(outside, "sub"));
+    await fsp.symlink(outside, path.join(cloud, "share", "d"));
+    await assert.rejects(copyIn(provider, "share/d/sub/b.txt"), refused);
+    assert.deepEqual(await fsp.readdir(path.join(outside, "sub")), []);
+  });
+
+  it("removed since: made again, and the copy lands", async () => {
+    const provider = createLocalProvider({ root: cloud });
+    await copyIn(provider, "share/d/sub/a.txt");
+    await fsp.rm(path.join(cloud, "share", "d"), { recursive: true });
+    await copyIn(provider, "share/d/sub/b.txt");
+    assert.equal(await fsp.readFile(path.join(cloud, "share", "d", "sub", "b.txt"), "utf8"), "small");
+    await fsp.rm(path.join(cloud, "share", "d"), { recursive: true });
+    await fsp.writeFile(path.join(cloud, "share", "d"), "a file now");
+    await assert.rejects(copyIn(provider, "share/d/sub/c.txt"), (err: Error & { code?: string }) => err.code === "INVALID_PATH");
+    assert.equal(await fsp.readFile(path.join(cloud, "share", "d"), "utf8"), "a file now");
+  });
+});
+
 describe("the local provider's folder changing between the listing and the read", () => {
   let tmp: string;
   let outside: string;

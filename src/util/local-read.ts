@@ -30,7 +30,11 @@ let procWorks: boolean | undefined;
 
 const procLink = (fd: number): string => `/proc/self/fd/${fd}`;
 
-function realPathOfSync(fd: number): string | undefined {
+/**
+ * The real path of the file open at `fd`, as the kernel names it (`/proc/self/fd`), or `undefined`
+ * where this system does not tell.
+ */
+export function realPathOfSync(fd: number): string | undefined {
   if (procWorks === false) return undefined;
   try {
     const p = fs.readlinkSync(procLink(fd));

@@ -17,7 +17,8 @@ import { pipeline } from "node:stream/promises";
 import { WorkspaceSyncError } from "../errors.js";
 import type { FileHandle } from "node:fs/promises";
 import type { LocalSource, OpenedLocalFile } from "../providers/types.js";
-import { openChecked, openCheckedSync, type OpenCheck } from "./local-read.js";
+import { childPath } from "./flat-join.js";
+import { openChecked, openCheckedSync, realPathOfSync, type OpenCheck } from "./local-read.js";
 
 /** Why a local path was refused: a symlink in the way, or a name the file system cannot hold here. */
 export class LocalPathError extends WorkspaceSyncError {
@@ -200,6 +201,77 @@ export class WorkspaceFs {
   }
 
   /**
+   * Creates new file `name` in folder `relDir` (`O_EXCL`: never over an existing name, a symlink
+   * included) for writing, with synchronous calls (see {@link ensureDirSync}); the caller closes the
+   * descriptor. Where the kernel names an open descriptor's file (`/proc/self/fd`), a folder this run
+   * already created or checked is not checked again before the call: the new file's real path is
+   * checked right after it, which also catches a folder swapped for a symlink between a check and
+   * the call (the race a check made first leaves open). A file so created outside the tree, empty,
+   * is removed at once and the write refused; nothing is ever written through a link. Elsewhere the
+   * folder chain is checked first, as {@link ensureDirSync} does. One `readlink` where the check
+   * first took a `realpath` of the folder (~6 µs less a file).
+   */
+  createFileSync(relDir: string, name: string): { fd: number; abs: string } {
+    const create = (dir: string): { fd: number; abs: string } => {
+      const abs = childPath(dir, name);
+      return { fd: fs.openSync(abs, "wx"), abs };
+    };
+    let file: { fd: number; abs: string } | undefined;
+    let checkedFirst = false;
+    if (procNamesFiles === true && this.known.has(relDir)) {
+      try {
+        file = create(this.abs(relDir));
+      } catch (err) {
+        // Removed (or replaced) since it was checked: the full check says which, and makes it again.
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== "ENOENT" && code !== "ENOTDIR" && code !== "ELOOP") throw err;
+      }
+    }
+    if (file === undefined) {
+      file = create(this.ensureDirSync(relDir));
+      checkedFirst = true;
+    }
+    try {
+      const real = realPathOfSync(file.fd);
+      procNamesFiles = real !== undefined;
+      if (real === undefined) {
+        // (Not reached: once /proc has named a file it names every one, or the call throws.)
+        if (!checkedFirst) this.verifyDirSync(relDir);
+        return file;
+      }
+      const rel = relDir === "" ? name : `${relDir}/${name}`;
+      if (real === childPath(this.realDirSync(relDir), name)) return file;
+      this.checkCreatedAt(relDir, rel, file.fd, real);
+      return file;
+    } catch (err) {
+      fs.closeSync(file.fd);
+      throw err;
+    }
+  }
+
+  /**
+   * The slow path of {@link createFileSync}'s check: the new file's real path `real` is not the one
+   * expected. Accepted when the folder chain is real folders now and the file is in the folder's real
+   * path (a spelling the file system chose, as on a case-insensitive one); otherwise the file, created
+   * empty outside the tree through a folder swapped for a link, is removed and the write refused.
+   */
+  private checkCreatedAt(relDir: string, rel: string, fd: number, real: string): void {
+    let refusal: unknown;
+    try {
+      const dir = this.verifyDirSync(relDir);
+      if (path.dirname(real) === fs.realpathSync.native(dir)) return;
+    } catch (err) {
+      refusal = err;
+    }
+    // Ours (created with O_EXCL) if it is still the file open at `fd`: removed, else left alone.
+    const opened = fs.fstatSync(fd);
+    const there = fs.lstatSync(real, { throwIfNoEntry: false });
+    if (there !== undefined && there.dev === opened.dev && there.ino === opened.ino) fs.unlinkSync(real);
+    if (refusal instanceof LocalPathError) throw refusal;
+    throw new LocalPathError(rel, `a folder on the way to ${rel} in ${this.label} was moved or swapped for a symlink during the sync; nothing is ever written through one: skipped`, refusal);
+  }
+
+  /**
    * {@link rename} with synchronous calls (see {@link ensureDirSync}). `parentChecked`: the caller
    * checked the parent chain with {@link ensureDirSync} or {@link verifyDirSync} with no `await` since.
    */
@@ -337,6 +409,17 @@ export class WorkspaceFs {
   }
 
   /** What the real path of `rel` is when no link is on the way (the root's real path is resolved once, on first use). */
+  /** {@link realPathSync} of a folder, remembered for the next call (files come folder by folder). */
+  private realDirSync(relDir: string): string {
+    const last = this.lastRealDir;
+    if (last?.rel === relDir) return last.real;
+    const real = this.realPathSync(relDir);
+    this.lastRealDir = { rel: relDir, real };
+    return real;
+  }
+
+  private lastRealDir: { rel: string; real: string } | undefined;
+
   private realPathSync(rel: string): string {
     try {
       this.realRoot ??= fs.realpathSync.native(this.root);
@@ -385,6 +468,9 @@ export class WorkspaceFs {
   }
 }
 
+/** Whether `/proc/self/fd` names this process's open files (decided by the first file created). */
+let procNamesFiles: boolean | undefined;
+
 function parentOf(rel: string): string {
   const i = rel.lastIndexOf("/");
   return i < 0 ? "" : rel.slice(0, i);
@@ -399,11 +485,15 @@ async function lstatOrUndefined(abs: string, rel: string, label: string): Promis
   }
 }
 
+/**
+ * `lstat` of `abs`, `undefined` when nothing has that name. Absence is the usual answer (a new
+ * file's name, checked before its rename): Node answers it without building an error, which cost
+ * ~7 µs a file (a first sync of 40 000 files: 0.28 s).
+ */
 function lstatOrUndefinedSync(abs: string, rel: string, label: string): fs.Stats | undefined {
   try {
-    return fs.lstatSync(abs);
+    return fs.lstatSync(abs, { throwIfNoEntry: false });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw asNameErrorIn(err, rel, label);
   }
 }

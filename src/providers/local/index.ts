@@ -68,14 +68,13 @@ const SMALL_COPY_BYTES = 256 * 1024;
 let copyBuffer: Buffer | undefined;
 
 /**
- * Copies what is left to read of opened file `from` into new file `file` (`O_EXCL`: never over an
- * existing name) with its permission bits, as `copyFile` does, with synchronous calls: small files
- * whose bytes are in the page cache. `finish` gets the new file's descriptor before it is closed
- * (times and stats by descriptor, not by path).
+ * Copies what is left to read of opened file `from` into `out`, a file just created, with its
+ * permission bits, as `copyFile` does, with synchronous calls: small files whose bytes are in the
+ * page cache. `finish` gets the new file's descriptor before it is closed (times and stats by
+ * descriptor, not by path). Closes `out`.
  */
-function copyFdToNewFileSync<T>(from: OpenedLocalFile<number>, file: string, finish: (out: number) => T): T {
+function copyFdToNewFileSync<T>(from: OpenedLocalFile<number>, out: number, finish: (out: number) => T): T {
   const buf = (copyBuffer ??= Buffer.allocUnsafe(SMALL_COPY_BYTES));
-  const out = fsSync.openSync(file, "wx");
   try {
     fsSync.fchmodSync(out, from.mode);
     for (;;) {
@@ -139,25 +138,26 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
   }
 
   function copySmallFrom(g: WorkspaceFs, rel: string, parent: string, target: string, from: OpenedLocalFile<number>, options: WriteOptions): RemoteEntry {
-    let dir: string;
+    const tmpName = providerTempName(token, path.basename(target));
+    let created: { fd: number; abs: string };
     try {
       try {
-        dir = g.ensureDirSync(parent);
+        created = g.createFileSync(parent, tmpName);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
         fsSync.mkdirSync(root, { recursive: true });
-        dir = g.ensureDirSync(parent);
+        created = g.createFileSync(parent, tmpName);
       }
     } catch (err) {
       throw isLocalNameProblem(err) ? err : toWorkspaceSyncError(err);
     }
-    const tmp = path.join(dir, providerTempName(token, path.basename(target)));
+    const tmp = created.abs;
     let st: BigIntStats;
     try {
-      // No await from the folder check above to the rename below: nothing in this process can
-      // swap a folder in between, so the parent chain is checked once.
+      // No await from the folder check when the temp file was created to the rename below:
+      // nothing in this process can swap a folder in between, so the parent chain is checked once.
       const mtimeNs = options.mtimeNs ?? (options.mtime ? nsFromMs(options.mtime.getTime()) : undefined);
-      st = copyFdToNewFileSync(from, tmp, (out) => {
+      st = copyFdToNewFileSync(from, created.fd, (out) => {
         // No boot id to detect a restart by: flushed before it becomes visible, as large files are.
         if (!lazyFlush) fsSync.fdatasyncSync(out);
         if (mtimeNs !== undefined) {
