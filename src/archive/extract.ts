@@ -12,6 +12,7 @@ import type { ProgressCallback } from "../logger.js";
 import { type EntryConsumed, type TarEntry, drainEntry, readTarGz } from "./read-tar-gz.js";
 import { SymlinkGuard, safeEntryName, unsafeEntry } from "./safe-path.js";
 import { MAX_MTIME_MS } from "./entry.js";
+import { underRoot } from "../util/flat-join.js";
 import { SmallFileWriter, type SmallFileHost } from "./small-file-writer.js";
 import { NEW_FILE_FLAGS, isBadTime } from "./write-new-file.js";
 
@@ -180,8 +181,6 @@ class EntryExtractor {
   private readonly kinds = new Map<string, Kind>();
   private readonly dirs: DeferredDir[] = [];
   private readonly guard: SymlinkGuard;
-  /** The root and a separator, where names can be appended as they are (POSIX). */
-  private readonly prefix: string | undefined;
   /**
    * Creates small files on a thread (the caller's helper thread, or one of the writer's own once
    * it has written the first 256 files or 4 MiB itself), in order. A queued file may not be on disk yet:
@@ -198,7 +197,6 @@ class EntryExtractor {
     private readonly result: ExtractResult,
   ) {
     this.guard = new SymlinkGuard(root);
-    this.prefix = path.sep === "/" ? (root.endsWith("/") ? root : `${root}/`) : undefined;
     this.small = new SmallFileWriter((name) => this.badTime(name), options.fileThread);
   }
 
@@ -209,9 +207,7 @@ class EntryExtractor {
 
   /** `name` (from safeEntryName: relative, `/`-separated, no empty, `.` or `..` parts) under the root. */
   private full(name: string): string {
-    // A plain concatenation where the separator is `/`: path.join would split and normalise a
-    // name that is normalised already, once or twice for every entry.
-    return this.prefix === undefined ? path.join(this.root, ...name.split("/")) : this.prefix + name;
+    return underRoot(this.root, name);
   }
 
   async entry(entry: TarEntry, consumed?: EntryConsumed): Promise<void> {

@@ -20,6 +20,7 @@ import path from "node:path";
 import type { OpenedLocalFile } from "../providers/types.js";
 import { INBOX_DIR } from "../sync/index.js";
 import { copyToNewFile, LocalPathError, WorkspaceFs } from "../util/safe-fs.js";
+import { underRoot } from "../util/flat-join.js";
 
 /** An entry of a moved folder that is still in the source. */
 export interface LeftBehind {
@@ -302,6 +303,6 @@ export class FolderCopy {
 
   /** Where `rel` goes in the copy. */
   private destOf(rel: string): string {
-    return rel ? path.join(this.dest, ...rel.split("/")) : this.dest;
+    return underRoot(this.dest, rel);
   }
 }

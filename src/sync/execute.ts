@@ -4,7 +4,6 @@
  * copies) run first; deletions run only when every transfer succeeded.
  */
 import { promises as fsp } from "node:fs";
-import path from "node:path";
 import { WorkspaceSyncError, throwIfAborted, toWorkspaceSyncError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { joinRemotePath } from "../providers/paths.js";
@@ -18,6 +17,7 @@ import type { LocalFile, RemoteFile, SkipNote, StateEntry, SyncAction } from "./
 import { CompactStateFiles, type StateFiles } from "./state-files.js";
 import { rebuiltFromState } from "./file-index.js";
 import { folderSpellings } from "./listing.js";
+import { underRoot } from "../util/flat-join.js";
 
 /** What the executor needs besides the plan. */
 export interface ExecuteContext {
@@ -54,7 +54,7 @@ export interface ExecuteOutcome {
 
 /** Absolute local path of a workspace-relative path. */
 export function localAbsPath(workspace: string, rel: string): string {
-  return path.join(workspace, ...rel.split("/"));
+  return underRoot(workspace, rel);
 }
 
 /**

@@ -19,3 +19,24 @@ export function flatJoin(dir: string, name: string): string {
 export function childPath(dir: string, name: string): string {
   return dir.endsWith(path.sep) ? dir + name : dir + path.sep + name;
 }
+
+/** An empty, `.` or `..` segment: a relative path that `path.join` would change. */
+const NOT_PLAIN = /(?:^|\/)\.{0,2}(?:\/|$)/;
+
+/** Whether `/`-separated `rel` is non-empty with no empty, `.` or `..` segment (normalizing it changes nothing). */
+export function isPlainRelPath(rel: string): boolean {
+  return !NOT_PLAIN.test(rel);
+}
+
+/**
+ * Absolute path of `/`-separated relative path `rel` under folder `root` (`root` itself for `""`),
+ * as `path.join(root, ...rel.split("/"))` gives it. Where the separator is `/` and `rel` has no
+ * empty, `.` or `..` segment (a listed or checked name always), by concatenation: `path.join`
+ * normalizes its whole result character by character, and a first sync of 40 000 files called it
+ * ~4 times a file (150 MB of garbage).
+ */
+export function underRoot(root: string, rel: string): string {
+  if (rel === "") return root;
+  if (path.sep !== "/" || !isPlainRelPath(rel)) return path.join(root, ...rel.split("/"));
+  return root.endsWith("/") ? root + rel : `${root}/${rel}`;
+}

@@ -7,7 +7,10 @@
  * follow a link. Folders created or checked once are remembered for the run, so a download costs
  * one extra `realpath` call. Whatever the tree holds, nothing outside it is created, changed or
  * deleted (short of a race with another process swapping a folder between the check and the call,
- * which Node cannot close without `openat`).
+ * which Node cannot close without `openat`). The small copies into the local provider's folder
+ * ({@link WorkspaceFs.createFileSync}) check after the call instead, where the kernel names an open
+ * file: that closes the race for the file's bytes (a new file found outside, still empty, is
+ * removed and the write refused), and costs one `readlink` a file.
  *
  * Refusals are {@link LocalPathError}s with a reason for the run's `skipped` list.
  */
@@ -17,7 +20,7 @@ import { pipeline } from "node:stream/promises";
 import { WorkspaceSyncError } from "../errors.js";
 import type { FileHandle } from "node:fs/promises";
 import type { LocalSource, OpenedLocalFile } from "../providers/types.js";
-import { childPath } from "./flat-join.js";
+import { childPath, underRoot } from "./flat-join.js";
 import { openChecked, openCheckedSync, realPathOfSync, type OpenCheck } from "./local-read.js";
 
 /** Why a local path was refused: a symlink in the way, or a name the file system cannot hold here. */
@@ -99,7 +102,7 @@ export class WorkspaceFs {
 
   /** Absolute path of a `/`-separated relative path. */
   abs(rel: string): string {
-    return rel === "" ? this.root : path.join(this.root, ...rel.split("/"));
+    return underRoot(this.root, rel);
   }
 
   /**
@@ -426,14 +429,14 @@ export class WorkspaceFs {
     } catch (err) {
       throw asNameErrorIn(err, ".", this.label);
     }
-    return path.join(this.realRoot, ...rel.split("/"));
+    return underRoot(this.realRoot, rel);
   }
 
   private async realPath(rel: string): Promise<string> {
     this.realRoot ??= await fsp.realpath(this.root).catch((err) => {
       throw asNameErrorIn(err, ".", this.label);
     });
-    return path.join(this.realRoot, ...rel.split("/"));
+    return underRoot(this.realRoot, rel);
   }
 
   /** Copies regular file `fromRel` to `toRel`, which must not exist (never through a link: read as {@link source} reads). */

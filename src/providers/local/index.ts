@@ -29,7 +29,7 @@ import { normalizeRemotePath } from "../paths.js";
 import { PROVIDER_TEMP_PREFIX, installToken, providerTempKind, providerTempName } from "../../util/temp-names.js";
 import { LocalPathError, WorkspaceFs, isLocalNameProblem, localSourceOf } from "../../util/safe-fs.js";
 import { SET_MTIME_PRECISION_NS, dateFromNs, msFromNs, nsFromMs, utimesArg } from "../../util/mtime.js";
-import { childPath } from "../../util/flat-join.js";
+import { childPath, underRoot } from "../../util/flat-join.js";
 import { handingOver } from "../../util/release-buffer.js";
 import { markHandsOverReads } from "../hand-over.js";
 import { WALK_YIELD_EVERY, walkFolder } from "./walk.js";
@@ -109,7 +109,7 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
 
   const abs = (p: string): string => {
     const rel = normalizeRemotePath(p);
-    return rel === "" ? root : path.join(root, ...rel.split("/"));
+    return underRoot(root, rel);
   };
 
   /**
