@@ -303,6 +303,20 @@ describe("the local provider's copies of local files", () => {
         assert.equal(st.mode & 0o7777, mode, name);
         assert.equal(st.size, size, name);
       }
+      // Small copies are created with the source's mode: where the umask takes bits from it,
+      // they are given back.
+      const umask = process.umask(0o077);
+      try {
+        for (const [name, mode] of [["open.sh", 0o777], ["shared.txt", 0o664], ["own.txt", 0o600]] as const) {
+          const file = path.join(tmp, name);
+          await fsp.writeFile(file, name);
+          await fsp.chmod(file, mode);
+          await provider.write(`share/${name}`, Readable.from([]), { sourceFile: file, sizeHint: name.length });
+          assert.equal((await fsp.stat(path.join(tmp, "cloud", "share", name))).mode & 0o7777, mode, name);
+        }
+      } finally {
+        process.umask(umask);
+      }
       const { WorkspaceFs } = await import("../src/util/safe-fs.js");
       const ws = await WorkspaceFs.open(tmp);
       await ws.copyFileExcl("small.sh", "small.sh.conflict");

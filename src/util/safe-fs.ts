@@ -205,7 +205,7 @@ export class WorkspaceFs {
 
   /**
    * Creates new file `name` in folder `relDir` (`O_EXCL`: never over an existing name, a symlink
-   * included) for writing, with synchronous calls (see {@link ensureDirSync}); the caller closes the
+   * included) for writing, with `mode` less the umask, with synchronous calls (see {@link ensureDirSync}); the caller closes the
    * descriptor. Where the kernel names an open descriptor's file (`/proc/self/fd`), a folder this run
    * already created or checked is not checked again before the call: the new file's real path is
    * checked right after it, which also catches a folder swapped for a symlink between a check and
@@ -214,10 +214,10 @@ export class WorkspaceFs {
    * folder chain is checked first, as {@link ensureDirSync} does. One `readlink` where the check
    * first took a `realpath` of the folder (~6 µs less a file).
    */
-  createFileSync(relDir: string, name: string): { fd: number; abs: string } {
+  createFileSync(relDir: string, name: string, mode = 0o666): { fd: number; abs: string } {
     const create = (dir: string): { fd: number; abs: string } => {
       const abs = childPath(dir, name);
-      return { fd: fs.openSync(abs, "wx"), abs };
+      return { fd: fs.openSync(abs, "wx", mode), abs };
     };
     let file: { fd: number; abs: string } | undefined;
     let checkedFirst = false;

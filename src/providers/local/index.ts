@@ -68,21 +68,26 @@ const SMALL_COPY_BYTES = 256 * 1024;
 let copyBuffer: Buffer | undefined;
 
 /**
- * Copies what is left to read of opened file `from` into `out`, a file just created, with its
- * permission bits, as `copyFile` does, with synchronous calls: small files whose bytes are in the
- * page cache. `finish` gets the new file's descriptor before it is closed (times and stats by
- * descriptor, not by path). Closes `out`.
+ * Copies opened file `from` as it was when opened (its first `from.size` bytes, fewer if it shrank
+ * since: no read past them to find the end) into `out`, a file just created with `from`'s
+ * permission bits as its mode, with synchronous calls: small files whose bytes are in the page
+ * cache. `finish` gets the new file's descriptor before it is closed (times and stats by
+ * descriptor, not by path); where the umask took bits from the mode the stats show, they are given
+ * back (as `copyFile` keeps them), which spares a `chmod` a file where it took none. Closes `out`.
  */
-function copyFdToNewFileSync<T>(from: OpenedLocalFile<number>, out: number, finish: (out: number) => T): T {
+function copyFdToNewFileSync(from: OpenedLocalFile<number>, out: number, finish: (out: number) => BigIntStats): BigIntStats {
   const buf = (copyBuffer ??= Buffer.allocUnsafe(SMALL_COPY_BYTES));
   try {
-    fsSync.fchmodSync(out, from.mode);
-    for (;;) {
-      const n = fsSync.readSync(from.handle, buf, 0, buf.length, null);
+    for (let copied = 0; copied < from.size; ) {
+      const n = fsSync.readSync(from.handle, buf, 0, Math.min(buf.length, from.size - copied), null);
       if (n === 0) break;
       for (let off = 0; off < n; ) off += fsSync.writeSync(out, buf, off, n - off);
+      copied += n;
     }
-    return finish(out);
+    const st = finish(out);
+    // A chmod keeps the size, the times and the inode the stats hold.
+    if ((Number(st.mode) & 0o7777) !== from.mode) fsSync.fchmodSync(out, from.mode);
+    return st;
   } finally {
     fsSync.closeSync(out);
   }
@@ -142,11 +147,11 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
     let created: { fd: number; abs: string };
     try {
       try {
-        created = g.createFileSync(parent, tmpName);
+        created = g.createFileSync(parent, tmpName, from.mode);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
         fsSync.mkdirSync(root, { recursive: true });
-        created = g.createFileSync(parent, tmpName);
+        created = g.createFileSync(parent, tmpName, from.mode);
       }
     } catch (err) {
       throw isLocalNameProblem(err) ? err : toWorkspaceSyncError(err);
