@@ -5,9 +5,11 @@
  *
  * - files are read as the sync reads them ({@link WorkspaceFs.source}: never through a symlink, at
  *   their name or on the folders' way, never from a FIFO or device) and written as new files with
- *   their mode and times;
+ *   their mode and times, each flushed to disk (`fsync`);
  * - symlinks are copied as links (their target text), never followed; folders are created one by one
- *   and get their mode and times once their content is in;
+ *   and get their mode and times once their content is in, and are flushed then (their entries);
+ * - the copy is renamed into place and the folder it goes into flushed before anything is removed
+ *   (across devices a crash could otherwise keep a removal and lose the copy);
  * - FIFOs, sockets and devices are not copied;
  * - afterwards an entry is removed only when it is still the one copied (same device and inode, and
  *   for a file the same size and time, for a link the same target), a folder only when empty.
@@ -19,7 +21,7 @@ import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
 import type { OpenedLocalFile } from "../providers/types.js";
 import { INBOX_DIR } from "../sync/index.js";
-import { copyToNewFile, LocalPathError, WorkspaceFs } from "../util/safe-fs.js";
+import { copyToNewFile, LocalPathError, syncFolderHandle, WorkspaceFs } from "../util/safe-fs.js";
 import { underRoot } from "../util/flat-join.js";
 
 /** An entry of a moved folder that is still in the source. */
@@ -94,12 +96,16 @@ export async function unlinkIfSame(abs: string, st: Stats): Promise<boolean> {
 /** Flags of the open that sets a copied folder's mode and times: never through a link at its name. */
 const DIR_FLAGS = fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | (fsConstants.O_NOFOLLOW ?? 0);
 
-/** Gives copied folder `dir` the mode and times of `st`, on a descriptor (no link at the name is followed). */
+/**
+ * Gives copied folder `dir` the mode and times of `st`, on a descriptor (no link at the name is
+ * followed), and flushes its entries to disk (its files were flushed as they were copied).
+ */
 async function setModeAndTimes(dir: string, st: Stats): Promise<void> {
   const handle = await fsp.open(dir, DIR_FLAGS);
   try {
     await handle.chmod(st.mode & 0o7777);
     await handle.utimes(st.atime, st.mtime);
+    await syncFolderHandle(handle);
   } finally {
     await handle.close();
   }
@@ -167,10 +173,9 @@ export class FolderCopy {
     }
     try {
       const st = await from.handle.stat();
-      const to = this.destOf(rel);
-      await copyToNewFile(from, to);
-      // lutimes: a link put at the copy's name meanwhile is not followed.
-      await fsp.lutimes(to, st.atime, st.mtime);
+      // Times set on the descriptor (a link put at the copy's name meanwhile is not followed), and
+      // flushed to disk: the source is removed afterwards.
+      await copyToNewFile(from, this.destOf(rel), { times: { atime: st.atime, mtime: st.mtime }, durable: true });
       this.record(rel, "file", st);
     } finally {
       await from.handle.close();

@@ -8,7 +8,7 @@ import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { errorMessage, toWorkspaceSyncError } from "../errors.js";
-import { copyToNewFile, sourceAt } from "../util/safe-fs.js";
+import { copyToNewFile, sourceAt, syncFolder } from "../util/safe-fs.js";
 import { INBOX_DIR } from "../sync/index.js";
 import { FolderCopy, unlinkIfSame, type LeftBehind } from "./folder-copy.js";
 import { isSafeBasename, realInbox, realWorkspace, resolveMoveTarget, type InboxLocation } from "./paths.js";
@@ -116,12 +116,10 @@ export async function copyThenRemove(src: string, dest: string, isDir: boolean):
   try {
     // Before the copy: a write during the copy changes the time and is seen below.
     const st = await from.handle.stat();
-    // Never over a file at `dest` (EEXIST); a partial copy of ours is removed.
-    await copyToNewFile(from, dest);
-    await fsp.utimes(dest, st.atime, st.mtime).catch(async (err: unknown) => {
-      await fsp.rm(dest, { force: true }).catch(() => undefined);
-      throw err;
-    });
+    // Never over a file at `dest` (EEXIST); a partial copy of ours is removed. On disk, with its
+    // name, before the source goes: across devices a crash could keep the removal and lose the copy.
+    await copyToNewFile(from, dest, { times: { atime: st.atime, mtime: st.mtime }, durable: true });
+    await syncFolder(path.dirname(dest));
     // Removed only while it is still the file as it was before the copy (not one written to during
     // or after it, nor another put at its name).
     return (await unlinkIfSame(src, st)) ? [] : [FILE_CHANGED];
@@ -139,6 +137,9 @@ async function copyFolderThenRemove(src: string, dest: string): Promise<LeftBehi
     await copy.copyAll();
     if (await exists(dest)) throw Object.assign(new Error(`${dest} exists`), { code: "EEXIST" });
     await fsp.rename(tmp, dest);
+    // Every file and folder of the copy was flushed as it was made; its name now, and only then
+    // does anything leave the source.
+    await syncFolder(path.dirname(dest));
   } catch (err) {
     await fsp.rm(tmp, { recursive: true, force: true }).catch(() => undefined);
     throw err;

@@ -16,7 +16,6 @@
  */
 import fs, { promises as fsp } from "node:fs";
 import path from "node:path";
-import { pipeline } from "node:stream/promises";
 import { WorkspaceSyncError } from "../errors.js";
 import type { FileHandle } from "node:fs/promises";
 import type { LocalSource, OpenedLocalFile } from "../providers/types.js";
@@ -501,21 +500,69 @@ function lstatOrUndefinedSync(abs: string, rel: string, label: string): fs.Stats
   }
 }
 
+/** The largest piece {@link copyToNewFile} reads and writes at once. */
+const COPY_PIECE = 256 * 1024;
+
+/** Options of {@link copyToNewFile}. */
+export interface CopyToNewFileOptions {
+  /** Times the copy gets, set on its descriptor (no link put at its name is followed). */
+  times?: { atime: Date; mtime: Date };
+  /**
+   * Flushed to disk (`fsync`) before it is closed: the caller removes the source next. (The new
+   * name itself is durable once its folder is flushed: {@link syncFolder}.)
+   */
+  durable?: boolean;
+}
+
 /**
  * Copies opened file `from` (from where it stands) into new file `dest`, never over an existing
  * name, with its permission bits (as `copyFile` keeps them). A partial copy is removed; a file that
  * was at `dest` already is never touched.
  */
-export async function copyToNewFile(from: OpenedLocalFile<FileHandle>, dest: string): Promise<void> {
+export async function copyToNewFile(from: OpenedLocalFile<FileHandle>, dest: string, options: CopyToNewFileOptions = {}): Promise<void> {
   const out = await fsp.open(dest, "wx");
   try {
     await out.chmod(from.mode);
-    // The write stream closes `out` when it finishes.
-    await pipeline(from.handle.createReadStream({ autoClose: false }), out.createWriteStream());
+    // One buffer, each piece written before the next is read. (A pipeline into the handle's write
+    // stream ends only when the stream closes the handle, and the handle is flushed first.)
+    const buf = Buffer.allocUnsafe(Math.min(COPY_PIECE, Math.max(from.size + 1, 16 * 1024)));
+    for (;;) {
+      const { bytesRead } = await from.handle.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      for (let off = 0; off < bytesRead; ) off += (await out.write(buf, off, bytesRead - off)).bytesWritten;
+    }
+    if (options.times) await out.utimes(options.times.atime, options.times.mtime);
+    if (options.durable) await out.sync();
+    await out.close();
   } catch (err) {
     await out.close().catch(() => undefined);
     await fsp.rm(dest, { force: true }).catch(() => undefined);
     throw err;
+  }
+}
+
+/** Answers of a folder `fsync` on a file system that cannot flush folders (nothing more can be done there). */
+const FOLDER_SYNC_UNSUPPORTED = new Set(["EINVAL", "ENOTSUP", "EOPNOTSUPP"]);
+
+/**
+ * Flushes folder `dir`'s entries to disk (`fsync` of the folder): names created or renamed in it
+ * survive a crash from then on. Where the file system cannot flush a folder, nothing is done.
+ */
+export async function syncFolder(dir: string): Promise<void> {
+  const handle = await fsp.open(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  try {
+    await syncFolderHandle(handle);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** {@link syncFolder} of a folder open at `handle`. */
+export async function syncFolderHandle(handle: FileHandle): Promise<void> {
+  try {
+    await handle.sync();
+  } catch (err) {
+    if (!FOLDER_SYNC_UNSUPPORTED.has((err as NodeJS.ErrnoException).code ?? "")) throw err;
   }
 }
 

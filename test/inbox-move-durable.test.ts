@@ -1,0 +1,88 @@
+/**
+ * A move across devices copies, then removes the source: the copy must be on disk, under its name,
+ * before anything of the source goes, or a crash right after could keep the removal (on the source's
+ * device) and lose the copy (on the other). Checked on the system calls themselves (`strace`): every
+ * copied file and folder, and the folder the copy is renamed into, is flushed (`fsync`) before the
+ * first removal from the source.
+ */
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { promises as fsp } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { test } from "node:test";
+
+const hasStrace = spawnSync("strace", ["-V"]).status === 0;
+if (!hasStrace && process.env.CI === "true") throw new Error("strace missing under CI: apt-get install -y strace (.ci/run installs it)");
+const skip = hasStrace ? false : "needs strace (apt-get install -y strace)";
+
+const moveModule = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "src", "inbox", "move.js")).href;
+
+/** The traced calls of a child process that runs `copyThenRemove(src, dest, isDir)`, one per line, in order. */
+function tracedMove(dir: string, src: string, dest: string, isDir: boolean): string[] {
+  const log = path.join(dir, "strace.log");
+  const script = `import { copyThenRemove } from ${JSON.stringify(moveModule)}; await copyThenRemove(${JSON.stringify(src)}, ${JSON.stringify(dest)}, ${isDir});`;
+  execFileSync("strace", ["-f", "-y", "-qq", "-o", log, "-e", "trace=fsync,fdatasync,unlink,unlinkat,rmdir,rename,renameat,renameat2", process.execPath, "--input-type=module", "-e", script], { stdio: "pipe" });
+  return execFileSync("cat", [log], { encoding: "utf8" }).split("\n").filter(Boolean);
+}
+
+/** Index of the first line that removes something under `src` (an unlink or rmdir naming it). */
+function firstRemoval(lines: string[], src: string): number {
+  return lines.findIndex((l) => /\b(unlink|unlinkat|rmdir)\(/.test(l) && l.includes(src));
+}
+
+/** The paths `fsync` was called on before line `end` (strace -y names each descriptor's file). */
+function flushedBefore(lines: string[], end: number): string[] {
+  const out: string[] = [];
+  for (const l of lines.slice(0, end)) {
+    const m = /\bf(?:data)?sync\(\d+<([^>]*)>/.exec(l);
+    if (m) out.push(m[1]!);
+  }
+  return out;
+}
+
+test("a folder moved across devices is on disk, every file and folder and its new name, before the source is removed", { skip }, async () => {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "wsync-durable-"));
+  try {
+    const src = path.join(dir, "inbox", "report");
+    await fsp.mkdir(path.join(src, "sub"), { recursive: true });
+    await fsp.writeFile(path.join(src, "a.txt"), "a");
+    await fsp.writeFile(path.join(src, "sub", "b.txt"), "b");
+    await fsp.symlink("a.txt", path.join(src, "link"));
+    await fsp.mkdir(path.join(dir, "work"));
+    const dest = path.join(dir, "work", "report");
+    const lines = tracedMove(dir, src, dest, true);
+    const removal = firstRemoval(lines, src);
+    assert.ok(removal > 0, `the source is removed:\n${lines.join("\n")}`);
+    const flushed = flushedBefore(lines, removal);
+    for (const suffix of ["/a.txt", "/sub/b.txt", "/sub"]) {
+      assert.ok(flushed.some((p) => p.endsWith(suffix) && !p.startsWith(src)), `${suffix} of the copy flushed before the removal: ${flushed.join(", ")}`);
+    }
+    // The copy's own folder (it holds the link), then the folder it was renamed into.
+    assert.ok(flushed.some((p) => path.dirname(p) === path.join(dir, "work") && p !== dest), `the copy's folder flushed: ${flushed.join(", ")}`);
+    assert.equal(flushed.at(-1), path.join(dir, "work"), `the destination folder is flushed last, after the rename: ${flushed.join(", ")}`);
+    assert.deepEqual((await fsp.readdir(dest)).sort(), ["a.txt", "link", "sub"]);
+    await assert.rejects(fsp.lstat(src), { code: "ENOENT" });
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("a file moved across devices is on disk, with its new name, before the source is removed", { skip }, async () => {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "wsync-durable-"));
+  try {
+    const src = path.join(dir, "inbox", "note.txt");
+    await fsp.mkdir(path.dirname(src));
+    await fsp.writeFile(src, "note");
+    await fsp.mkdir(path.join(dir, "work"));
+    const dest = path.join(dir, "work", "note.txt");
+    const lines = tracedMove(dir, src, dest, false);
+    const removal = firstRemoval(lines, src);
+    assert.ok(removal > 0, `the source is removed:\n${lines.join("\n")}`);
+    assert.deepEqual(flushedBefore(lines, removal), [dest, path.join(dir, "work")]);
+    assert.equal(await fsp.readFile(dest, "utf8"), "note");
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+});
