@@ -41,10 +41,19 @@ export interface RunSyncWithProviderOptions {
 export const MODE_REQUIRED_MESSAGE =
   '"mode" is required in config. Set "mode": "mailbox" (inbox/outbox, safest), "mode": "mirror" (workspace→cloud), or "mode": "bisync" (bidirectional). Sync will not run until mode is set.';
 
+/**
+ * The settings as they are now, for the whole run: a host's config object (OpenClaw's) can change
+ * while a run is under way, and a run reads some settings before its listings and others after.
+ * What a run reads is at the top level, and the exclude list.
+ */
+function settingsAtStart(s: SyncSettings): SyncSettings {
+  return { ...s, ...(s.exclude ? { exclude: [...s.exclude] } : {}) };
+}
+
 /** Runs one sync. Never throws: failures come back as `{ ok: false, error }`. */
 export async function runSyncWithProvider(options: RunSyncWithProviderOptions): Promise<SyncRunResult> {
   const logger = options.logger ?? silentLogger;
-  const { settings } = options;
+  const settings = settingsAtStart(options.settings);
   const mode = settings.mode;
   if (!mode) {
     logger.error(`[workspace-sync] ${MODE_REQUIRED_MESSAGE}`);
