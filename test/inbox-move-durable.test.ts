@@ -13,9 +13,10 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { test } from "node:test";
 
-const hasStrace = spawnSync("strace", ["-V"]).status === 0;
-if (!hasStrace && process.env.CI === "true") throw new Error("strace missing under CI: apt-get install -y strace (.ci/run installs it)");
-const skip = hasStrace ? false : "needs strace (apt-get install -y strace)";
+// strace installed and allowed to trace here (a container may forbid ptrace).
+const hasStrace = spawnSync("strace", ["-f", "-qq", "-o", "/dev/null", process.execPath, "-e", "0"]).status === 0;
+if (!hasStrace && process.env.CI === "true") throw new Error("strace missing or not allowed to trace under CI: apt-get install -y strace (.ci/run installs it)");
+const skip = hasStrace ? false : "needs strace, allowed to trace (apt-get install -y strace)";
 
 const moveModule = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "src", "inbox", "move.js")).href;
 
@@ -43,7 +44,8 @@ function flushedBefore(lines: string[], end: number): string[] {
 }
 
 test("a folder moved across devices is on disk, every file and folder and its new name, before the source is removed", { skip }, async () => {
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "wsync-durable-"));
+  // Real paths: strace names each descriptor's file by its real path.
+  const dir = await fsp.realpath(await fsp.mkdtemp(path.join(os.tmpdir(), "wsync-durable-")));
   try {
     const src = path.join(dir, "inbox", "report");
     await fsp.mkdir(path.join(src, "sub"), { recursive: true });
@@ -70,7 +72,8 @@ test("a folder moved across devices is on disk, every file and folder and its ne
 });
 
 test("a file moved across devices is on disk, with its new name, before the source is removed", { skip }, async () => {
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "wsync-durable-"));
+  // Real paths: strace names each descriptor's file by its real path.
+  const dir = await fsp.realpath(await fsp.mkdtemp(path.join(os.tmpdir(), "wsync-durable-")));
   try {
     const src = path.join(dir, "inbox", "note.txt");
     await fsp.mkdir(path.dirname(src));

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { promises as fsp } from "node:fs";
+import fs, { promises as fsp } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -15,6 +15,7 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import { silentLogger } from "../src/logger.js";
 import { createLocalProvider } from "../src/providers/local/index.js";
 import { runSyncWithProvider } from "../src/sync/run.js";
+import { WorkspaceFs } from "../src/util/safe-fs.js";
 import type { SyncRunResult, SyncRunSuccess } from "../src/sync/types.js";
 import { describeSafetySuite } from "./sync-safety-suite.js";
 import { syncSettings } from "./sync-suite.js";
@@ -176,8 +177,8 @@ describe("the local provider's own folder holding symlinks", () => {
 });
 
 describe("the local provider's folder changing between two small copies into it", () => {
-  // A folder written to once in a run is not checked again before the next small copy into it:
-  // the new file's real path is checked right after it is created (createFileSync).
+  // Small copies go through the folder as checked, held open (WorkspaceFs.folderSync) until the
+  // turn of the event loop ends; the next turn checks the path again.
   let tmp: string;
   let outside: string;
   let cloud: string;
@@ -196,14 +197,17 @@ describe("the local provider's folder changing between two small copies into it"
   const copyIn = (provider: ReturnType<typeof createLocalProvider>, rel: string): Promise<unknown> =>
     provider.write(rel, Readable.from([]), { sourceFile: src, sizeHint: 5 });
   const refused = (err: Error & { code?: string }): boolean => err.code === "INVALID_PATH" && /symlink/.test(err.message);
+  /** `outside` as it is: its entries and its time (a file made and removed there changes the time). */
+  const outsideNow = async (): Promise<[string[], bigint]> => [await fsp.readdir(outside), (await fsp.stat(outside, { bigint: true })).mtimeNs];
 
-  it("swapped for a symlink out of the tree: refused, and nothing is left outside", async () => {
+  it("swapped for a symlink out of the tree: refused, and nothing is made outside, not even for a moment", async () => {
     const provider = createLocalProvider({ root: cloud });
     await copyIn(provider, "share/d/a.txt");
     await fsp.rename(path.join(cloud, "share", "d"), path.join(cloud, "share", "d-moved"));
     await fsp.symlink(outside, path.join(cloud, "share", "d"));
+    const before = await outsideNow();
     await assert.rejects(copyIn(provider, "share/d/b.txt"), refused);
-    assert.deepEqual(await fsp.readdir(outside), ["keep.txt"]);
+    assert.deepEqual(await outsideNow(), before);
     assert.deepEqual(await fsp.readdir(path.join(cloud, "share", "d-moved")), ["a.txt"]);
   });
 
@@ -227,6 +231,29 @@ describe("the local provider's folder changing between two small copies into it"
     assert.deepEqual(await fsp.readdir(path.join(outside, "sub")), []);
   });
 
+  it("swapped while held open: the next file goes into the folder as checked, never through the link; the next turn refuses", async () => {
+    const g = await WorkspaceFs.open(cloud, "the local provider folder");
+    await fsp.mkdir(cloud);
+    await fsp.mkdir(path.join(outside, "sub"));
+    const before = await outsideNow();
+    // From here to the checks, one turn of the event loop (no await).
+    const first = g.createFileSync("d/sub", "a.txt");
+    fs.closeSync(first.fd);
+    // The folder's path now leads outside; the folder held open does not.
+    fs.renameSync(path.join(cloud, "d"), path.join(cloud, "d-moved"));
+    fs.symlinkSync(outside, path.join(cloud, "d"));
+    const second = g.createFileSync("d/sub", "b.txt");
+    fs.writeSync(second.fd, "b");
+    fs.closeSync(second.fd);
+    g.renameInSync(second.dir, "b.txt", "c.txt", "d/sub/c.txt");
+    assert.deepEqual(await fsp.readdir(path.join(cloud, "d-moved", "sub")), ["a.txt", "c.txt"]);
+    assert.deepEqual(await outsideNow(), before);
+    assert.deepEqual(await fsp.readdir(path.join(outside, "sub")), []);
+    // A later turn (the awaits above) checks the path again.
+    assert.throws(() => g.createFileSync("d/sub", "c.txt"), refused);
+    assert.deepEqual(await fsp.readdir(path.join(outside, "sub")), []);
+  });
+
   it("removed since: made again, and the copy lands", async () => {
     const provider = createLocalProvider({ root: cloud });
     await copyIn(provider, "share/d/sub/a.txt");
@@ -237,6 +264,16 @@ describe("the local provider's folder changing between two small copies into it"
     await fsp.writeFile(path.join(cloud, "share", "d"), "a file now");
     await assert.rejects(copyIn(provider, "share/d/sub/c.txt"), (err: Error & { code?: string }) => err.code === "INVALID_PATH");
     assert.equal(await fsp.readFile(path.join(cloud, "share", "d"), "utf8"), "a file now");
+  });
+
+  it("removed while held open: made again, and the copy lands", async () => {
+    const g = await WorkspaceFs.open(cloud, "the local provider folder");
+    await fsp.mkdir(cloud);
+    fs.closeSync(g.createFileSync("d", "a.txt").fd);
+    fs.rmSync(path.join(cloud, "d"), { recursive: true });
+    const again = g.createFileSync("d", "b.txt");
+    fs.closeSync(again.fd);
+    assert.deepEqual(await fsp.readdir(path.join(cloud, "d")), ["b.txt"]);
   });
 });
 

@@ -8,7 +8,7 @@ import { WorkspaceSyncError, errorMessage, toWorkspaceSyncError } from "../error
 import { silentLogger, type Logger } from "../logger.js";
 import { normalizeRemotePath, openLocation } from "../providers/index.js";
 import type { StorageProvider } from "../providers/types.js";
-import { MODE_REQUIRED_MESSAGE, runSyncWithProvider, type RunSyncWithProviderOptions } from "./run.js";
+import { MODE_REQUIRED_MESSAGE, runSyncWithProvider, settingsAtStart, type RunSyncWithProviderOptions } from "./run.js";
 import { syncFailure, type SyncRunResult } from "./types.js";
 import { recordRun } from "../state/last-run.js";
 
@@ -51,7 +51,8 @@ async function runSyncOnce(options: RunSyncOptions): Promise<SyncRunResult> {
   let settings: SyncSettings;
   try {
     const resolved = isResolvedConfig(options.syncConfig) ? options.syncConfig : resolveConfig(options.syncConfig, { env: options.env });
-    settings = resolved.sync;
+    // A resolved config may be the host's own object: the run's settings are as they are now.
+    settings = settingsAtStart(resolved.sync);
   } catch (err) {
     const error = toWorkspaceSyncError(err, "CONFIG_INVALID");
     logger.error(`[workspace-sync] ${error.message}`);

@@ -44,9 +44,10 @@ export const MODE_REQUIRED_MESSAGE =
 /**
  * The settings as they are now, for the whole run: a host's config object (OpenClaw's) can change
  * while a run is under way, and a run reads some settings before its listings and others after.
- * What a run reads is at the top level, and the exclude list.
+ * What a run reads is at the top level, and the exclude list (the provider's own settings are read
+ * once, when it is built). Not part of the package's API.
  */
-function settingsAtStart(s: SyncSettings): SyncSettings {
+export function settingsAtStart(s: SyncSettings): SyncSettings {
   return { ...s, ...(s.exclude ? { exclude: [...s.exclude] } : {}) };
 }
 

@@ -8,9 +8,9 @@
  * one extra `realpath` call. Whatever the tree holds, nothing outside it is created, changed or
  * deleted (short of a race with another process swapping a folder between the check and the call,
  * which Node cannot close without `openat`). The small copies into the local provider's folder
- * ({@link WorkspaceFs.createFileSync}) check after the call instead, where the kernel names an open
- * file: that closes the race for the file's bytes (a new file found outside, still empty, is
- * removed and the write refused), and costs one `readlink` a file.
+ * ({@link WorkspaceFs.createFileSync}) close it where the kernel names open descriptors: the folder,
+ * checked, is held open, and the temp file is created, checked for and renamed through its
+ * descriptor (`/proc/self/fd/N/<name>`, which is `openat`), never through its path again.
  *
  * Refusals are {@link LocalPathError}s with a reason for the run's `skipped` list.
  */
@@ -203,86 +203,90 @@ export class WorkspaceFs {
   }
 
   /**
-   * Creates new file `name` in folder `relDir` (`O_EXCL`: never over an existing name, a symlink
-   * included) for writing, with `mode` less the umask, with synchronous calls (see {@link ensureDirSync}); the caller closes the
-   * descriptor. Where the kernel names an open descriptor's file (`/proc/self/fd`), a folder this run
-   * already created or checked is not checked again before the call: the new file's real path is
-   * checked right after it, which also catches a folder swapped for a symlink between a check and
-   * the call (the race a check made first leaves open). A file so created outside the tree, empty,
-   * is removed at once and the write refused; nothing is ever written through a link. Elsewhere the
-   * folder chain is checked first, as {@link ensureDirSync} does. One `readlink` where the check
-   * first took a `realpath` of the folder (~6 µs less a file).
+   * A path under which `<dir>/<name>` addresses entries of folder `relDir` itself, made and checked
+   * as {@link ensureDirSync} does, for synchronous calls made right away (no `await` in between;
+   * see {@link createFileSync}). Where the kernel names open descriptors (`/proc/self/fd`), the
+   * folder is held open once checked and the path goes through its descriptor (`/proc/self/fd/N`),
+   * as `openat` would: whatever happens to the folder's path since (a folder on the way swapped for
+   * a symlink), a name is looked up in the very folder that was checked, never through a link, with
+   * no window between a check and a call. One folder is held at a time (files come folder by
+   * folder), and only until this turn of the event loop ends (or another folder is asked for): the
+   * next turn checks the path again, so a folder swapped meanwhile is refused there, not written
+   * to wherever it went. Elsewhere it is the folder's absolute path, checked now.
    */
-  createFileSync(relDir: string, name: string, mode = 0o666): { fd: number; abs: string } {
-    const create = (dir: string): { fd: number; abs: string } => {
-      const abs = childPath(dir, name);
-      return { fd: fs.openSync(abs, "wx", mode), abs };
-    };
-    let file: { fd: number; abs: string } | undefined;
-    let checkedFirst = false;
-    if (procNamesFiles === true && this.known.has(relDir)) {
-      try {
-        file = create(this.abs(relDir));
-      } catch (err) {
-        // Removed (or replaced) since it was checked: the full check says which, and makes it again.
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code !== "ENOENT" && code !== "ENOTDIR" && code !== "ELOOP") throw err;
-      }
-    }
-    if (file === undefined) {
-      file = create(this.ensureDirSync(relDir));
-      checkedFirst = true;
-    }
+  folderSync(relDir: string): string {
+    const held = this.held;
+    if (held?.rel === relDir) return held.via;
+    this.releaseFolder();
+    const abs = this.ensureDirSync(relDir);
+    if (procNamesFiles === false) return abs;
+    let fd: number;
     try {
-      const real = realPathOfSync(file.fd);
-      procNamesFiles = real !== undefined;
-      if (real === undefined) {
-        // (Not reached: once /proc has named a file it names every one, or the call throws.)
-        if (!checkedFirst) this.verifyDirSync(relDir);
-        return file;
-      }
-      const rel = relDir === "" ? name : `${relDir}/${name}`;
-      if (real === childPath(this.realDirSync(relDir), name)) return file;
-      this.checkCreatedAt(relDir, rel, file.fd, real);
-      return file;
+      fd = fs.openSync(abs, HELD_FOLDER_FLAGS);
     } catch (err) {
-      fs.closeSync(file.fd);
+      throw asNameErrorIn(err, relDir, this.label);
+    }
+    let real: string | undefined;
+    try {
+      real = realPathOfSync(fd);
+    } catch (err) {
+      fs.closeSync(fd);
       throw err;
     }
-  }
-
-  /**
-   * The slow path of {@link createFileSync}'s check: the new file's real path `real` is not the one
-   * expected. Accepted when the folder chain is real folders now and the file is in the folder's real
-   * path (a spelling the file system chose, as on a case-insensitive one); otherwise the file, created
-   * empty outside the tree through a folder swapped for a link, is removed and the write refused.
-   */
-  private checkCreatedAt(relDir: string, rel: string, fd: number, real: string): void {
-    let refusal: unknown;
-    try {
-      const dir = this.verifyDirSync(relDir);
-      if (path.dirname(real) === fs.realpathSync.native(dir)) return;
-    } catch (err) {
-      refusal = err;
+    procNamesFiles = real !== undefined;
+    if (real !== this.realDirSync(relDir)) {
+      // No /proc; or the open found something else than the check did (a swap in between) or the
+      // file system's own spelling (case-insensitive): by path, checked again now.
+      fs.closeSync(fd);
+      return this.verifyDirSync(relDir);
     }
-    // Ours (created with O_EXCL) if it is still the file open at `fd`: removed, else left alone.
-    const opened = fs.fstatSync(fd);
-    const there = fs.lstatSync(real, { throwIfNoEntry: false });
-    if (there !== undefined && there.dev === opened.dev && there.ino === opened.ino) fs.unlinkSync(real);
-    if (refusal instanceof LocalPathError) throw refusal;
-    throw new LocalPathError(rel, `a folder on the way to ${rel} in ${this.label} was moved or swapped for a symlink during the sync; nothing is ever written through one: skipped`, refusal);
+    this.held = { rel: relDir, fd, via: `/proc/self/fd/${fd}` };
+    if (!this.releaseQueued) {
+      this.releaseQueued = true;
+      setImmediate(() => {
+        this.releaseQueued = false;
+        this.releaseFolder();
+      }).unref();
+    }
+    return this.held.via;
+  }
+
+  /** Closes the folder {@link folderSync} holds open, if any. */
+  releaseFolder(): void {
+    const held = this.held;
+    this.held = undefined;
+    if (held) fs.closeSync(held.fd);
+  }
+
+  private held: { rel: string; fd: number; via: string } | undefined;
+  private releaseQueued = false;
+
+  /**
+   * Creates new file `name` in folder `relDir` (`O_EXCL`: never over an existing name, a symlink
+   * included) for writing, with `mode` less the umask, through {@link folderSync}'s path `dir`
+   * (returned, for the calls that follow at once: {@link renameInSync}). The caller closes `fd`. A
+   * folder held open that was removed since is made again, once.
+   */
+  createFileSync(relDir: string, name: string, mode = 0o666): { fd: number; dir: string } {
+    for (let again = true; ; again = false) {
+      const dir = this.folderSync(relDir);
+      try {
+        return { fd: fs.openSync(childPath(dir, name), "wx", mode), dir };
+      } catch (err) {
+        if (!again || this.held?.via !== dir || (err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+        this.releaseFolder();
+      }
+    }
   }
 
   /**
-   * {@link rename} with synchronous calls (see {@link ensureDirSync}). `parentChecked`: the caller
-   * checked the parent chain with {@link ensureDirSync} or {@link verifyDirSync} with no `await` since.
+   * Renames `fromName` to `toName` in the folder `dir` from {@link createFileSync} (no `await`
+   * since), if `toName` is absent or a regular file (`rel` names it in refusals).
    */
-  renameSync(fromAbs: string, rel: string, options: { parentChecked?: boolean } = {}): void {
-    if (!options.parentChecked) this.verifyDirSync(parentOf(rel));
-    const abs = this.abs(rel);
-    const st = lstatOrUndefinedSync(abs, rel, this.label);
-    this.checkFileSlot(st, rel);
-    fs.renameSync(fromAbs, abs);
+  renameInSync(dir: string, fromName: string, toName: string, rel: string): void {
+    const to = childPath(dir, toName);
+    this.checkFileSlot(lstatOrUndefinedSync(to, rel, this.label), rel);
+    fs.renameSync(childPath(dir, fromName), to);
   }
 
   /** A folder on the way to a write must exist, be a folder and not be a link. */
@@ -470,8 +474,11 @@ export class WorkspaceFs {
   }
 }
 
-/** Whether `/proc/self/fd` names this process's open files (decided by the first file created). */
+/** Whether `/proc/self/fd` names this process's open files (decided by the first folder held). */
 let procNamesFiles: boolean | undefined;
+
+/** How a folder is held open by {@link WorkspaceFs.folderSync}: never through a link at its name. */
+const HELD_FOLDER_FLAGS = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | (fs.constants.O_NOFOLLOW ?? 0);
 
 function parentOf(rel: string): string {
   const i = rel.lastIndexOf("/");

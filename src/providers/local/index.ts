@@ -143,8 +143,9 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
   }
 
   function copySmallFrom(g: WorkspaceFs, rel: string, parent: string, target: string, from: OpenedLocalFile<number>, options: WriteOptions): RemoteEntry {
-    const tmpName = providerTempName(token, path.basename(target));
-    let created: { fd: number; abs: string };
+    const finalName = path.basename(target);
+    const tmpName = providerTempName(token, finalName);
+    let created: { fd: number; dir: string };
     try {
       try {
         created = g.createFileSync(parent, tmpName, from.mode);
@@ -156,11 +157,11 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
     } catch (err) {
       throw isLocalNameProblem(err) ? err : toWorkspaceSyncError(err);
     }
-    const tmp = created.abs;
+    // Every call below goes through the folder as checked (its descriptor, where /proc names it),
+    // with no await in between.
+    const tmp = childPath(created.dir, tmpName);
     let st: BigIntStats;
     try {
-      // No await from the folder check when the temp file was created to the rename below:
-      // nothing in this process can swap a folder in between, so the parent chain is checked once.
       const mtimeNs = options.mtimeNs ?? (options.mtime ? nsFromMs(options.mtime.getTime()) : undefined);
       st = copyFdToNewFileSync(from, created.fd, (out) => {
         // No boot id to detect a restart by: flushed before it becomes visible, as large files are.
@@ -173,7 +174,7 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
       });
       if (options.overwrite === false) {
         try {
-          fsSync.linkSync(tmp, target);
+          fsSync.linkSync(tmp, childPath(created.dir, finalName));
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === "EEXIST") {
             throw new WorkspaceSyncError("ALREADY_EXISTS", `Already exists on ${provider.description}: ${rel}`, { path: rel });
@@ -182,7 +183,7 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
         }
         fsSync.unlinkSync(tmp);
       } else {
-        g.renameSync(tmp, rel, { parentChecked: true });
+        g.renameInSync(created.dir, tmpName, finalName, rel);
       }
       options.onProgress?.(Number(st.size));
       return entryOfStats(rel, st);
