@@ -24,7 +24,7 @@ const moveModule = pathToFileURL(path.join(path.dirname(fileURLToPath(import.met
 function tracedMove(dir: string, src: string, dest: string, isDir: boolean): string[] {
   const log = path.join(dir, "strace.log");
   const script = `import { copyThenRemove } from ${JSON.stringify(moveModule)}; await copyThenRemove(${JSON.stringify(src)}, ${JSON.stringify(dest)}, ${isDir});`;
-  execFileSync("strace", ["-f", "-y", "-qq", "-o", log, "-e", "trace=fsync,fdatasync,unlink,unlinkat,rmdir,rename,renameat,renameat2", process.execPath, "--input-type=module", "-e", script], { stdio: "pipe" });
+  execFileSync("strace", ["-f", "-y", "-qq", "-o", log, "-e", "trace=fsync,fdatasync,unlink,unlinkat,rmdir,rename,renameat,renameat2,link,linkat,openat", process.execPath, "--input-type=module", "-e", script], { stdio: "pipe" });
   return execFileSync("cat", [log], { encoding: "utf8" }).split("\n").filter(Boolean);
 }
 
@@ -71,7 +71,7 @@ test("a folder moved across devices is on disk, every file and folder and its ne
   }
 });
 
-test("a file moved across devices is on disk, with its new name, before the source is removed", { skip }, async () => {
+test("a file moved across devices is written under a temp name, on disk, then linked to its name, before the source is removed", { skip }, async () => {
   // Real paths: strace names each descriptor's file by its real path.
   const dir = await fsp.realpath(await fsp.mkdtemp(path.join(os.tmpdir(), "wsync-durable-")));
   try {
@@ -83,7 +83,16 @@ test("a file moved across devices is on disk, with its new name, before the sour
     const lines = tracedMove(dir, src, dest, false);
     const removal = firstRemoval(lines, src);
     assert.ok(removal > 0, `the source is removed:\n${lines.join("\n")}`);
-    assert.deepEqual(flushedBefore(lines, removal), [dest, path.join(dir, "work")]);
+    // Never opened for writing under its own name: a crash mid-copy leaves no partial file there.
+    assert.ok(!lines.some((l) => /openat\(/.test(l) && l.includes(`"${dest}"`) && /O_CREAT/.test(l)), lines.join("\n"));
+    const flushed = flushedBefore(lines, removal);
+    assert.equal(flushed.length, 2, flushed.join(", "));
+    assert.match(flushed[0]!, new RegExp(`^${dir}/work/\\.ws-move-[0-9a-f]+$`), "the copy, under its temp name");
+    assert.equal(flushed[1], path.join(dir, "work"), "then the folder, after the copy got its name");
+    const linked = lines.findIndex((l) => /\blink(at)?\(/.test(l) && l.includes(`"${dest}"`));
+    const folderFlush = lines.findIndex((l) => /\bfsync\(/.test(l) && l.includes(`<${path.join(dir, "work")}>`));
+    assert.ok(linked > 0 && linked < folderFlush && folderFlush < removal, `link, then the folder flushed, then the removal:\n${lines.join("\n")}`);
+    assert.deepEqual(await fsp.readdir(path.join(dir, "work")), ["note.txt"]);
     assert.equal(await fsp.readFile(dest, "utf8"), "note");
   } finally {
     await fsp.rm(dir, { recursive: true, force: true });

@@ -116,9 +116,18 @@ export async function copyThenRemove(src: string, dest: string, isDir: boolean):
   try {
     // Before the copy: a write during the copy changes the time and is seen below.
     const st = await from.handle.stat();
-    // Never over a file at `dest` (EEXIST); a partial copy of ours is removed. On disk, with its
-    // name, before the source goes: across devices a crash could keep the removal and lose the copy.
-    await copyToNewFile(from, dest, { times: { atime: st.atime, mtime: st.mtime }, durable: true });
+    // Copied under a temp name, so that `dest` names only a complete copy (a crash mid-copy leaves
+    // no partial file under it for a sync to take), then placed at `dest`, never over a file there
+    // (EEXIST). On disk, with its name, before the source goes: across devices a crash could keep
+    // the removal and lose the copy.
+    const tmp = moveTempName(dest);
+    try {
+      await copyToNewFile(from, tmp, { times: { atime: st.atime, mtime: st.mtime }, durable: true });
+      await moveFileNoClobber(tmp, dest);
+    } catch (err) {
+      await fsp.rm(tmp, { force: true }).catch(() => undefined);
+      throw err;
+    }
     await syncFolder(path.dirname(dest));
     // Removed only while it is still the file as it was before the copy (not one written to during
     // or after it, nor another put at its name).
@@ -128,9 +137,14 @@ export async function copyThenRemove(src: string, dest: string, isDir: boolean):
   }
 }
 
+/** A hidden temp name beside `dest` for a copy made before it is put in place. */
+function moveTempName(dest: string): string {
+  return path.join(path.dirname(dest), `.ws-move-${randomBytes(6).toString("hex")}`);
+}
+
 /** The folder branch of {@link copyThenRemove}. */
 async function copyFolderThenRemove(src: string, dest: string): Promise<LeftBehind[]> {
-  const tmp = path.join(path.dirname(dest), `.ws-move-${randomBytes(6).toString("hex")}`);
+  const tmp = moveTempName(dest);
   let copy: FolderCopy;
   try {
     copy = await FolderCopy.open(src, tmp);
