@@ -232,6 +232,34 @@ test("across devices a move copies then removes, keeping the time and never repl
   assert.deepEqual((await fsp.readdir(dstRoot)).sort(), ["a.bin", "b.bin", "dir"], "no temporary folder left");
 });
 
+test("a folder is never moved over an empty folder that has its name, on one device or across two", async (t) => {
+  const here = await fsp.mkdtemp(path.join(os.tmpdir(), "ws-inbox-empty-"));
+  t.after(() => fsp.rm(here, { recursive: true, force: true }));
+  const roots = [here];
+  const shm = "/dev/shm";
+  if (await fsp.stat(shm).then((s) => s.isDirectory(), () => false)) {
+    const other = await fsp.mkdtemp(path.join(shm, "ws-inbox-empty-"));
+    t.after(() => fsp.rm(other, { recursive: true, force: true }));
+    if ((await fsp.stat(other)).dev !== (await fsp.stat(here)).dev) roots.push(other);
+  }
+  for (const srcRoot of roots) {
+    const src = path.join(srcRoot, `dir-${roots.indexOf(srcRoot)}`);
+    await fsp.mkdir(src);
+    await fsp.writeFile(path.join(src, "a.txt"), "A");
+    const dest = path.join(here, `taken-${roots.indexOf(srcRoot)}`);
+    await fsp.mkdir(dest);
+    const before = await fsp.stat(dest);
+    // A rename alone would replace an empty folder at its target.
+    await assert.rejects(moveEntryNoClobber(src, dest, true), (e: NodeJS.ErrnoException) => e.code === "EEXIST");
+    const after = await fsp.stat(dest);
+    assert.equal(after.ino, before.ino, "the folder that had the name is still there");
+    assert.deepEqual(await fsp.readdir(dest), []);
+    assert.deepEqual(await fsp.readdir(src), ["a.txt"]);
+    assert.ok(!(await fsp.readdir(here)).some((n) => n.startsWith(".ws-move-")), "no temporary folder left");
+  }
+  if (roots.length === 1) t.diagnostic("no second device (/dev/shm): the move across devices was not tried");
+});
+
 test("the cross-device fallback never reads through a symlink or from a FIFO that took the entry's name", async () => {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "inbox-xdev-"));
   try {

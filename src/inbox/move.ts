@@ -87,12 +87,30 @@ async function moveFileNoClobber(src: string, dest: string): Promise<LeftBehind[
 
 /** Moves a folder without ever replacing `dest`; returns what stayed behind (across devices only). */
 async function moveDirNoClobber(src: string, dest: string): Promise<LeftBehind[]> {
-  if (await exists(dest)) throw Object.assign(new Error(`${dest} exists`), { code: "EEXIST" });
   try {
-    await fsp.rename(src, dest);
+    await renameDirNoClobber(src, dest);
     return [];
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EXDEV") return copyThenRemove(src, dest, true);
+    throw err;
+  }
+}
+
+/**
+ * Renames folder `from` to `to`, never replacing anything at `to`. A rename replaces an empty folder
+ * at its target, and one made there between a check and the rename would be lost: an empty folder
+ * is made at `to` first instead (that fails, EEXIST, when the name is taken) and `from` renamed over
+ * it. Whatever is put into it meanwhile makes the rename fail and stays (EEXIST, as a taken name).
+ */
+async function renameDirNoClobber(from: string, to: string): Promise<void> {
+  await fsp.mkdir(to);
+  try {
+    await fsp.rename(from, to);
+  } catch (err) {
+    // Ours only while empty: rmdir removes nothing else.
+    await fsp.rmdir(to).catch(() => undefined);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOTEMPTY" || code === "EEXIST") throw Object.assign(new Error(`${to} was taken during the move`), { code: "EEXIST", cause: err });
     throw err;
   }
 }
@@ -149,8 +167,7 @@ async function copyFolderThenRemove(src: string, dest: string): Promise<LeftBehi
   try {
     copy = await FolderCopy.open(src, tmp);
     await copy.copyAll();
-    if (await exists(dest)) throw Object.assign(new Error(`${dest} exists`), { code: "EEXIST" });
-    await fsp.rename(tmp, dest);
+    await renameDirNoClobber(tmp, dest);
     // Every file and folder of the copy was flushed as it was made; its name now, and only then
     // does anything leave the source.
     await syncFolder(path.dirname(dest));
