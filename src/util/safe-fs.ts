@@ -414,7 +414,6 @@ export class WorkspaceFs {
     });
   }
 
-  /** What the real path of `rel` is when no link is on the way (the root's real path is resolved once, on first use). */
   /** {@link realPathSync} of a folder, remembered for the next call (files come folder by folder). */
   private realDirSync(relDir: string): string {
     const last = this.lastRealDir;
@@ -426,6 +425,7 @@ export class WorkspaceFs {
 
   private lastRealDir: { rel: string; real: string } | undefined;
 
+  /** What the real path of `rel` is when no link is on the way (the root's real path is resolved once, on first use). */
   private realPathSync(rel: string): string {
     try {
       this.realRoot ??= fs.realpathSync.native(this.root);
