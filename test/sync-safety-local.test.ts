@@ -231,27 +231,38 @@ describe("the local provider's folder changing between two small copies into it"
     assert.deepEqual(await fsp.readdir(path.join(outside, "sub")), []);
   });
 
-  it("swapped while held open: the next file goes into the folder as checked, never through the link; the next turn refuses", async () => {
+  it("moved out of the tree while held open, a symlink left at its name: the next file is refused, nothing is written outside", async () => {
     const g = await WorkspaceFs.open(cloud, "the local provider folder");
     await fsp.mkdir(cloud);
-    await fsp.mkdir(path.join(outside, "sub"));
     const before = await outsideNow();
-    // From here to the checks, one turn of the event loop (no await).
-    const first = g.createFileSync("d/sub", "a.txt");
+    // From here to the checks, one turn of the event loop (no await): the folder stays held.
+    const first = g.createFileSync("d", "a.txt");
     fs.closeSync(first.fd);
-    // The folder's path now leads outside; the folder held open does not.
-    fs.renameSync(path.join(cloud, "d"), path.join(cloud, "d-moved"));
-    fs.symlinkSync(outside, path.join(cloud, "d"));
-    const second = g.createFileSync("d/sub", "b.txt");
-    fs.writeSync(second.fd, "b");
-    fs.closeSync(second.fd);
-    g.renameInSync(second.dir, "b.txt", "c.txt", "d/sub/c.txt");
-    assert.deepEqual(await fsp.readdir(path.join(cloud, "d-moved", "sub")), ["a.txt", "c.txt"]);
-    assert.deepEqual(await outsideNow(), before);
-    assert.deepEqual(await fsp.readdir(path.join(outside, "sub")), []);
-    // A later turn (the awaits above) checks the path again.
-    assert.throws(() => g.createFileSync("d/sub", "c.txt"), refused);
-    assert.deepEqual(await fsp.readdir(path.join(outside, "sub")), []);
+    fs.renameSync(path.join(cloud, "d"), path.join(outside, "d"));
+    fs.symlinkSync(path.join(outside, "d"), path.join(cloud, "d"));
+    assert.throws(() => g.createFileSync("d", "b.txt"), refused);
+    assert.deepEqual(fs.readdirSync(path.join(outside, "d")), ["a.txt"]);
+    // Moved within the tree: refused too (the folder is no longer at the name it was checked as).
+    fs.mkdirSync(path.join(cloud, "e"));
+    fs.closeSync(g.createFileSync("e", "a.txt").fd);
+    fs.renameSync(path.join(cloud, "e"), path.join(cloud, "e-moved"));
+    fs.symlinkSync(outside, path.join(cloud, "e"));
+    assert.throws(() => g.createFileSync("e", "b.txt"), refused);
+    assert.deepEqual(fs.readdirSync(path.join(cloud, "e-moved")), ["a.txt"]);
+    const [names] = await outsideNow();
+    assert.deepEqual(names, [...before[0], "d"].sort());
+  });
+
+  it("a symlinked root (its own path may be a link): copies land at the top and below", async () => {
+    const real = path.join(tmp, "real-cloud");
+    await fsp.mkdir(real);
+    await fsp.symlink(real, cloud);
+    const provider = createLocalProvider({ root: cloud });
+    await copyIn(provider, "top.txt");
+    await copyIn(provider, "share/d/a.txt");
+    await copyIn(provider, "top2.txt");
+    assert.deepEqual((await fsp.readdir(real)).sort(), ["share", "top.txt", "top2.txt"]);
+    assert.equal(await fsp.readFile(path.join(real, "share", "d", "a.txt"), "utf8"), "small");
   });
 
   it("removed since: made again, and the copy lands", async () => {

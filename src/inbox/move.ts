@@ -104,12 +104,22 @@ async function moveDirNoClobber(src: string, dest: string): Promise<LeftBehind[]
  */
 async function renameDirNoClobber(from: string, to: string): Promise<void> {
   await fsp.mkdir(to);
+  const placeholder = await fsp.lstat(to);
   try {
     await fsp.rename(from, to);
   } catch (err) {
-    // Ours only while empty: rmdir removes nothing else.
-    await fsp.rmdir(to).catch(() => undefined);
     const code = (err as NodeJS.ErrnoException).code;
+    const now = await fsp.lstat(to).catch(() => undefined);
+    const stillOurs = now !== undefined && now.isDirectory() && now.ino === placeholder.ino && now.dev === placeholder.dev;
+    // Our placeholder, removed only while it is still empty (rmdir removes nothing else).
+    if (stillOurs) await fsp.rmdir(to).catch(() => undefined);
+    if ((code === "ENOTEMPTY" || code === "EEXIST") && stillOurs && !(await exists(to))) {
+      // Our empty placeholder refused as a target (some network and FUSE file systems never
+      // rename onto a folder): the name was free a moment ago, so check, then rename, as there is
+      // nothing better there.
+      await fsp.rename(from, to);
+      return;
+    }
     if (code === "ENOTEMPTY" || code === "EEXIST") throw Object.assign(new Error(`${to} was taken during the move`), { code: "EEXIST", cause: err });
     throw err;
   }
@@ -141,7 +151,7 @@ export async function copyThenRemove(src: string, dest: string, isDir: boolean):
     const tmp = moveTempName(dest);
     try {
       await copyToNewFile(from, tmp, { times: { atime: st.atime, mtime: st.mtime }, durable: true });
-      await moveFileNoClobber(tmp, dest);
+      await placeNoClobber(tmp, dest);
     } catch (err) {
       await fsp.rm(tmp, { force: true }).catch(() => undefined);
       throw err;
@@ -153,6 +163,24 @@ export async function copyThenRemove(src: string, dest: string, isDir: boolean):
   } finally {
     await from.handle.close();
   }
+}
+
+/**
+ * Gives temp file `tmp` (ours, complete) the name `dest` in the same folder, never over anything
+ * there (EEXIST): a hard link, then the temp name removed; where the file system has no hard links,
+ * a check, then a rename. Never a copy (a file system that refused even this would otherwise make
+ * copy after copy).
+ */
+async function placeNoClobber(tmp: string, dest: string): Promise<void> {
+  try {
+    await fsp.link(tmp, dest);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") throw err;
+    if (await exists(dest)) throw Object.assign(new Error(`${dest} exists`), { code: "EEXIST", cause: err });
+    await fsp.rename(tmp, dest);
+    return;
+  }
+  await fsp.unlink(tmp);
 }
 
 /** A hidden temp name beside `dest` for a copy made before it is put in place. */

@@ -209,20 +209,22 @@ export class WorkspaceFs {
    * folder is held open once checked and the path goes through its descriptor (`/proc/self/fd/N`),
    * as `openat` would: whatever happens to the folder's path since (a folder on the way swapped for
    * a symlink), a name is looked up in the very folder that was checked, never through a link, with
-   * no window between a check and a call. One folder is held at a time (files come folder by
-   * folder), and only until this turn of the event loop ends (or another folder is asked for): the
-   * next turn checks the path again, so a folder swapped meanwhile is refused there, not written
-   * to wherever it went. Elsewhere it is the folder's absolute path, checked now.
+   * no window between a check and a call. Each use checks where the held folder is now (one
+   * `readlink` of its descriptor), so a folder moved out of the tree is refused too. One folder is
+   * held at a time (files come folder by folder), and only until this turn of the event loop ends
+   * (or another folder is asked for). Elsewhere it is the folder's absolute path, checked now.
    */
   folderSync(relDir: string): string {
     const held = this.held;
-    if (held?.rel === relDir) return held.via;
+    // Still where it was checked; else (moved, or removed) checked again by path and held anew.
+    if (held?.rel === relDir && realPathOfSync(held.fd) === this.realDirSync(relDir)) return held.via;
     this.releaseFolder();
     const abs = this.ensureDirSync(relDir);
     if (procNamesFiles === false) return abs;
     let fd: number;
     try {
-      fd = fs.openSync(abs, HELD_FOLDER_FLAGS);
+      // The real path just checked (the root's own path may be a link; nothing below it may).
+      fd = fs.openSync(this.realDirSync(relDir), HELD_FOLDER_FLAGS);
     } catch (err) {
       throw asNameErrorIn(err, relDir, this.label);
     }
@@ -240,7 +242,7 @@ export class WorkspaceFs {
       fs.closeSync(fd);
       return this.verifyDirSync(relDir);
     }
-    this.held = { rel: relDir, fd, via: `/proc/self/fd/${fd}` };
+    this.held = { rel: relDir, fd, via: `${PROC_FD}${fd}` };
     if (!this.releaseQueued) {
       this.releaseQueued = true;
       setImmediate(() => {
@@ -273,8 +275,17 @@ export class WorkspaceFs {
       try {
         return { fd: fs.openSync(childPath(dir, name), "wx", mode), dir };
       } catch (err) {
-        if (!again || this.held?.via !== dir || (err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+        const code = (err as NodeJS.ErrnoException).code;
+        if (!again || this.held?.via !== dir) throw err;
         this.releaseFolder();
+        if (code === "ENOENT") continue;
+        if (code !== "EACCES" && code !== "EPERM") throw err;
+        // Refused through /proc (a sandbox may forbid it): by path, checked first; where that
+        // works, by path from now on.
+        const abs = this.ensureDirSync(relDir);
+        const file = { fd: fs.openSync(childPath(abs, name), "wx", mode), dir: abs };
+        procNamesFiles = false;
+        return file;
       }
     }
   }
@@ -284,6 +295,8 @@ export class WorkspaceFs {
    * since), if `toName` is absent or a regular file (`rel` names it in refusals).
    */
   renameInSync(dir: string, fromName: string, toName: string, rel: string): void {
+    // A descriptor's path only while it is held: another file may have its number since.
+    if (dir.startsWith(PROC_FD) && dir !== this.held?.via) throw new Error(`renameInSync: ${dir} is not the folder held open`);
     const to = childPath(dir, toName);
     this.checkFileSlot(lstatOrUndefinedSync(to, rel, this.label), rel);
     fs.renameSync(childPath(dir, fromName), to);
@@ -476,6 +489,9 @@ export class WorkspaceFs {
 
 /** Whether `/proc/self/fd` names this process's open files (decided by the first folder held). */
 let procNamesFiles: boolean | undefined;
+
+/** Where the kernel names this process's descriptors. */
+const PROC_FD = "/proc/self/fd/";
 
 /** How a folder is held open by {@link WorkspaceFs.folderSync}: never through a link at its name. */
 const HELD_FOLDER_FLAGS = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | (fs.constants.O_NOFOLLOW ?? 0);
