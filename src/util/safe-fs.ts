@@ -10,7 +10,8 @@
  * which Node cannot close without `openat`). The small copies into the local provider's folder
  * ({@link WorkspaceFs.createFileSync}) close it where the kernel names open descriptors: the folder,
  * checked, is held open, and the temp file is created, checked for and renamed through its
- * descriptor (`/proc/self/fd/N/<name>`, which is `openat`), never through its path again.
+ * descriptor (`/proc/self/fd/N/<name>`, which is `openat`), never through its path again; the
+ * descriptor's real path is read at each use, so a folder moved away is refused.
  *
  * Refusals are {@link LocalPathError}s with a reason for the run's `skipped` list.
  */
