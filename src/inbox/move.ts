@@ -64,25 +64,35 @@ const FILE_CHANGED: LeftBehind = { rel: "", why: "changed during the move", retr
  * it stays and {@link FILE_CHANGED} is returned.
  */
 async function moveFileNoClobber(src: string, dest: string): Promise<LeftBehind[]> {
+  let linked: boolean;
   try {
-    // link() fails with EEXIST atomically, unlike rename() which would replace the file.
-    await fsp.link(src, dest);
+    linked = await nameNoClobber(src, dest);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "EEXIST") throw err;
-    if (code === "EXDEV") return copyThenRemove(src, dest, false);
-    // Filesystems without hard links (EPERM, ENOTSUP, EMLINK…): check, then rename.
-    if (await exists(dest)) throw Object.assign(new Error(`${dest} exists`), { code: "EEXIST" });
-    try {
-      await fsp.rename(src, dest);
-      return [];
-    } catch (err2) {
-      if ((err2 as NodeJS.ErrnoException).code === "EXDEV") return copyThenRemove(src, dest, false);
-      throw err2;
-    }
+    if ((err as NodeJS.ErrnoException).code === "EXDEV") return copyThenRemove(src, dest, false);
+    throw err;
   }
+  if (!linked) return [];
   // The name at `dest` is the file moved: the source name goes only if it still is that file.
   return (await unlinkIfSame(src, await fsp.lstat(dest))) ? [] : [FILE_CHANGED];
+}
+
+/**
+ * Gives file `from` the name `to` too, never over anything there (EEXIST): a hard link (link()
+ * fails with EEXIST atomically, unlike rename(), which would replace the file), true; where the
+ * file system has no hard links (EPERM, ENOTSUP, EMLINK…), a check, then a rename, false. EXDEV is
+ * thrown as it comes: this never copies.
+ */
+async function nameNoClobber(from: string, to: string): Promise<boolean> {
+  try {
+    await fsp.link(from, to);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EEXIST" || code === "EXDEV") throw err;
+    if (await exists(to)) throw Object.assign(new Error(`${to} exists`), { code: "EEXIST", cause: err });
+    await fsp.rename(from, to);
+    return false;
+  }
 }
 
 /** Moves a folder without ever replacing `dest`; returns what stayed behind (across devices only). */
@@ -151,7 +161,9 @@ export async function copyThenRemove(src: string, dest: string, isDir: boolean):
     const tmp = moveTempName(dest);
     try {
       await copyToNewFile(from, tmp, { times: { atime: st.atime, mtime: st.mtime }, durable: true });
-      await placeNoClobber(tmp, dest);
+      // Placed, never copied again (a file system answering EXDEV within a folder would otherwise
+      // make copy after copy).
+      if (await nameNoClobber(tmp, dest)) await fsp.unlink(tmp);
     } catch (err) {
       await fsp.rm(tmp, { force: true }).catch(() => undefined);
       throw err;
@@ -163,24 +175,6 @@ export async function copyThenRemove(src: string, dest: string, isDir: boolean):
   } finally {
     await from.handle.close();
   }
-}
-
-/**
- * Gives temp file `tmp` (ours, complete) the name `dest` in the same folder, never over anything
- * there (EEXIST): a hard link, then the temp name removed; where the file system has no hard links,
- * a check, then a rename. Never a copy (a file system that refused even this would otherwise make
- * copy after copy).
- */
-async function placeNoClobber(tmp: string, dest: string): Promise<void> {
-  try {
-    await fsp.link(tmp, dest);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "EEXIST") throw err;
-    if (await exists(dest)) throw Object.assign(new Error(`${dest} exists`), { code: "EEXIST", cause: err });
-    await fsp.rename(tmp, dest);
-    return;
-  }
-  await fsp.unlink(tmp);
 }
 
 /** A hidden temp name beside `dest` for a copy made before it is put in place. */

@@ -28,7 +28,11 @@ export type OpenCheck = (stats: fs.Stats, realPath: string | undefined) => void;
 /** Whether `/proc/self/fd` answers here (decided by the first read open; it does not change while running). */
 let procWorks: boolean | undefined;
 
-const procLink = (fd: number): string => `/proc/self/fd/${fd}`;
+/** Where the kernel names this process's descriptors (Linux). */
+export const PROC_FD_DIR = "/proc/self/fd/";
+
+/** The path that names descriptor `fd` (see {@link PROC_FD_DIR}). */
+export const procLink = (fd: number): string => `${PROC_FD_DIR}${fd}`;
 
 /**
  * The real path of the file open at `fd`, as the kernel names it (`/proc/self/fd`), or `undefined`

@@ -21,7 +21,7 @@ import { WorkspaceSyncError } from "../errors.js";
 import type { FileHandle } from "node:fs/promises";
 import type { LocalSource, OpenedLocalFile } from "../providers/types.js";
 import { childPath, underRoot } from "./flat-join.js";
-import { openChecked, openCheckedSync, realPathOfSync, type OpenCheck } from "./local-read.js";
+import { PROC_FD_DIR, openChecked, openCheckedSync, procLink, realPathOfSync, type OpenCheck } from "./local-read.js";
 
 /** Why a local path was refused: a symlink in the way, or a name the file system cannot hold here. */
 export class LocalPathError extends WorkspaceSyncError {
@@ -243,7 +243,7 @@ export class WorkspaceFs {
       fs.closeSync(fd);
       return this.verifyDirSync(relDir);
     }
-    this.held = { rel: relDir, fd, via: `${PROC_FD}${fd}` };
+    this.held = { rel: relDir, fd, via: procLink(fd) };
     if (!this.releaseQueued) {
       this.releaseQueued = true;
       setImmediate(() => {
@@ -297,7 +297,7 @@ export class WorkspaceFs {
    */
   renameInSync(dir: string, fromName: string, toName: string, rel: string): void {
     // A descriptor's path only while it is held: another file may have its number since.
-    if (dir.startsWith(PROC_FD) && dir !== this.held?.via) throw new Error(`renameInSync: ${dir} is not the folder held open`);
+    if (dir.startsWith(PROC_FD_DIR) && dir !== this.held?.via) throw new Error(`renameInSync: ${dir} is not the folder held open`);
     const to = childPath(dir, toName);
     this.checkFileSlot(lstatOrUndefinedSync(to, rel, this.label), rel);
     fs.renameSync(childPath(dir, fromName), to);
@@ -490,9 +490,6 @@ export class WorkspaceFs {
 
 /** Whether `/proc/self/fd` names this process's open files (decided by the first folder held). */
 let procNamesFiles: boolean | undefined;
-
-/** Where the kernel names this process's descriptors. */
-const PROC_FD = "/proc/self/fd/";
 
 /** How a folder is held open by {@link WorkspaceFs.folderSync}: never through a link at its name. */
 const HELD_FOLDER_FLAGS = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | (fs.constants.O_NOFOLLOW ?? 0);
