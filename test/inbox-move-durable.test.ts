@@ -28,9 +28,22 @@ function tracedMove(dir: string, src: string, dest: string, isDir: boolean): str
   return execFileSync("cat", [log], { encoding: "utf8" }).split("\n").filter(Boolean);
 }
 
-/** Index of the first line that removes something under `src` (an unlink or rmdir naming it). */
+/**
+ * Index of the first line that removes something under `src` (an unlink or rmdir naming it, by its
+ * path or through a folder's descriptor, `/proc/self/fd/N/<name>`: N's path is the one its `openat`
+ * gave it last).
+ */
 function firstRemoval(lines: string[], src: string): number {
-  return lines.findIndex((l) => /\b(unlink|unlinkat|rmdir)\(/.test(l) && l.includes(src));
+  const fdPath = new Map<string, string>();
+  return lines.findIndex((l) => {
+    const opened = /\bopenat\(.*\) = (\d+)<([^>]*)>/.exec(l);
+    if (opened) fdPath.set(opened[1]!, opened[2]!);
+    if (!/\b(unlink|unlinkat|rmdir)\(/.test(l)) return false;
+    const named = /"([^"]*)"/.exec(l)?.[1] ?? "";
+    const via = /^\/proc\/self\/fd\/(\d+)(\/.*)?$/.exec(named);
+    const target = via ? `${fdPath.get(via[1]!) ?? "?"}${via[2] ?? ""}` : named;
+    return target === src || target.startsWith(`${src}/`);
+  });
 }
 
 /** The paths `fsync` was called on before line `end` (strace -y names each descriptor's file). */

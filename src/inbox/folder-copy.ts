@@ -217,14 +217,17 @@ export class FolderCopy {
   private async readFolder(rel: string): Promise<{ st: Stats; entries: Dirent[] } | undefined> {
     const treeRel = this.treeRel(rel);
     try {
-      const abs = await this.tree.verifyDir(treeRel);
-      const st = await fsp.lstat(abs);
-      if (!st.isDirectory()) throw changed(treeRel);
-      const entries = await fsp.readdir(abs, { withFileTypes: true });
-      await this.tree.verifyDir(treeRel);
-      const after = await fsp.lstat(abs);
-      if (after.dev !== st.dev || after.ino !== st.ino || !after.isDirectory()) throw changed(treeRel);
-      return { st, entries: entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
+      // Held open: the names read are the checked folder's, wherever its path points meanwhile.
+      return await this.tree.inFolder(treeRel, async (folder) => {
+        const here = folder.path(".");
+        const st = await fsp.lstat(here);
+        if (!st.isDirectory()) throw changed(treeRel);
+        const entries = await fsp.readdir(here, { withFileTypes: true });
+        await folder.check();
+        const after = await fsp.lstat(here);
+        if (after.dev !== st.dev || after.ino !== st.ino || !after.isDirectory()) throw changed(treeRel);
+        return { st, entries: entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
+      });
     } catch (err) {
       return this.leaveOrThrow(rel, err);
     }
@@ -233,15 +236,16 @@ export class FolderCopy {
   /** Symlink `rel`'s target text, read where it really is; the same link before and after. */
   private async readLink(rel: string): Promise<{ target: string; st: Stats }> {
     const treeRel = this.treeRel(rel);
-    const abs = this.tree.abs(treeRel);
-    await this.tree.verifyDir(parentOf(treeRel));
-    const st = await fsp.lstat(abs);
-    if (!st.isSymbolicLink()) throw changed(treeRel);
-    const target = await fsp.readlink(abs);
-    await this.tree.verifyDir(parentOf(treeRel));
-    const after = await fsp.lstat(abs);
-    if (after.dev !== st.dev || after.ino !== st.ino || !after.isSymbolicLink()) throw changed(treeRel);
-    return { target, st };
+    return this.tree.inFolder(parentOf(treeRel), async (folder) => {
+      const at = folder.path(path.basename(treeRel));
+      const st = await fsp.lstat(at);
+      if (!st.isSymbolicLink()) throw changed(treeRel);
+      const target = await fsp.readlink(at);
+      await folder.check();
+      const after = await fsp.lstat(at);
+      if (after.dev !== st.dev || after.ino !== st.ino || !after.isSymbolicLink()) throw changed(treeRel);
+      return { target, st };
+    });
   }
 
   /**
@@ -262,14 +266,16 @@ export class FolderCopy {
   private async removeOne(entry: Copied): Promise<void> {
     const treeRel = this.treeRel(entry.rel);
     try {
-      await this.tree.verifyDir(parentOf(treeRel));
-      const abs = this.tree.abs(treeRel);
-      if (!isSame(await fsp.lstat(abs), entry) || (entry.kind === "link" && (await fsp.readlink(abs)) !== entry.target)) {
-        this.left.push({ rel: entry.rel, ...WHY.changedAfter });
-        return;
-      }
-      if (entry.kind === "dir") await fsp.rmdir(abs);
-      else await fsp.unlink(abs);
+      // Through its folder held open: never removed anywhere but where it was checked.
+      await this.tree.inFolder(parentOf(treeRel), async (folder) => {
+        const at = folder.path(path.basename(treeRel));
+        if (!isSame(await fsp.lstat(at), entry) || (entry.kind === "link" && (await fsp.readlink(at)) !== entry.target)) {
+          this.left.push({ rel: entry.rel, ...WHY.changedAfter });
+          return;
+        }
+        if (entry.kind === "dir") await fsp.rmdir(at);
+        else await fsp.unlink(at);
+      });
     } catch (err) {
       await this.notRemoved(entry, err);
     }

@@ -12,7 +12,7 @@ import { isLocalNameProblem, nameProblemReason, type WorkspaceFs } from "../util
 import { entryMatches, localSignature, remoteSignature } from "./deltas.js";
 import { forEachLimit } from "../util/concurrency.js";
 import { downloadFile, uploadFile } from "./transfer.js";
-import { msFromNs, nsFromMs, setFileTimes } from "../util/mtime.js";
+import { msFromNs, nsFromMs } from "../util/mtime.js";
 import type { LocalFile, RemoteFile, SkipNote, StateEntry, SyncAction } from "./types.js";
 import { CompactStateFiles, type StateFiles } from "./state-files.js";
 import { rebuiltFromState } from "./file-index.js";
@@ -208,11 +208,10 @@ export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteCo
         out.downloaded.push(a.loserPath);
       } else {
         // Workspace copy → <name>.conflict (copied, so the original stays until the cloud copy replaces it).
-        const loserAbs = await ctx.wfs.copyFileExcl(l.path, a.loserPath).catch((err) => {
+        // Its time set, and its stats read, on the copy's own descriptor (never through a link put at its name).
+        const st = await ctx.wfs.copyFileExcl(l.path, a.loserPath, l.mtimeNs ?? nsFromMs(l.mtimeMs)).catch((err) => {
           throw isLocalNameProblem(err) ? err : toWorkspaceSyncError(err);
         });
-        await setFileTimes(loserAbs, l.mtimeNs ?? nsFromMs(l.mtimeMs));
-        const st = await fsp.stat(loserAbs, { bigint: true });
         const loserLocal: LocalFile = { path: a.loserPath, size: Number(st.size), mtimeMs: msFromNs(st.mtimeNs), mtimeNs: st.mtimeNs };
         const loserRemote = await uploadFile(provider, ctx.wfs.source(a.loserPath), remoteFull(a.loserPath), loserLocal, signal);
         record(loserKey, { local: localSignature(loserLocal), remote: remoteSignature(loserRemote) });

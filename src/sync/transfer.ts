@@ -3,16 +3,14 @@
  * name in the target folder, are fsync'd, get the cloud mtime, and are renamed into place (or linked,
  * when an existing file must not be overwritten), all through the symlink-refusing {@link WorkspaceFs}.
  */
-import { createWriteStream, promises as fsp } from "node:fs";
-import path from "node:path";
-import { pipeline } from "node:stream/promises";
+import { promises as fsp, type BigIntStats } from "node:fs";
 import { toWorkspaceSyncError } from "../errors.js";
 import type { LocalSource, StorageProvider } from "../providers/types.js";
 import { sourceStream } from "../util/source-stream.js";
-import { isLocalNameProblem, type WorkspaceFs } from "../util/safe-fs.js";
+import { isLocalNameProblem, streamIntoFile, type WorkspaceFs } from "../util/safe-fs.js";
 import { syncTempName } from "../util/temp-names.js";
 import { numberedName } from "./ingest.js";
-import { msFromNs, msOfDate, nsFromMs, setFileTimes } from "../util/mtime.js";
+import { msFromNs, msOfDate, nsFromMs, utimesArg } from "../util/mtime.js";
 import type { LocalFile, RemoteFile } from "./types.js";
 
 /**
@@ -71,37 +69,52 @@ export interface DownloadOptions {
 }
 
 /**
- * Downloads `remoteFull` to workspace path `targetRel` through `wfs` (folders created and the
- * parent chain checked for symlinks before the temp file is created and again right before the
- * rename; temp name carrying this install's token; fsync; rename). Resolves with the final relative
+ * Downloads `remoteFull` to workspace path `targetRel` through `wfs`: its folder is made, checked
+ * for symlinks and held open, and the temp file (named with this install's token) is created,
+ * flushed, given the cloud mtime and renamed into place (or linked, when an existing file must not
+ * be overwritten) through that folder as checked ({@link import("../util/safe-fs.js").HeldFolder}),
+ * which is checked again right before. Resolves with the final relative
  * path (differs from `targetRel` only with `noClobber`) and the local file's new signature. Throws a
  * {@link import("../util/safe-fs.js").LocalPathError} when the path cannot be written safely.
  */
 export async function downloadFile(provider: StorageProvider, remoteFull: string, wfs: WorkspaceFs, token: string, targetRel: string, options: DownloadOptions = {}): Promise<{ finalRel: string; local: LocalFile }> {
   const slash = targetRel.lastIndexOf("/");
-  const dir = await wfs.ensureDir(slash < 0 ? "" : targetRel.slice(0, slash));
-  const tmp = path.join(dir, syncTempName(token));
+  const name = targetRel.slice(slash + 1);
+  // Every call below reaches the folder as checked here (held open): see HeldFolder.
+  const folder = await wfs.holdFolder(slash < 0 ? "" : targetRel.slice(0, slash));
+  const tmp = syncTempName(token);
   let finalRel = targetRel;
+  let st: BigIntStats;
   try {
     const source = await provider.read(remoteFull, { signal: options.signal });
-    await pipeline(source, createWriteStream(tmp, { flags: "wx" }), { signal: options.signal });
-    const fh = await fsp.open(tmp, "r+");
+    const out = await folder.createFile(tmp).catch((err: unknown) => {
+      source.destroy();
+      throw err;
+    });
     try {
-      await fh.sync();
+      await streamIntoFile(source, out, { signal: options.signal });
+      // Durable before it becomes visible, with its time set and its stats read on its descriptor.
+      await out.sync();
+      const mtimeNs = options.mtimeNs ?? (options.mtimeMs !== undefined ? nsFromMs(options.mtimeMs) : undefined);
+      if (mtimeNs !== undefined) {
+        const t = utimesArg(mtimeNs);
+        await out.utimes(t, t);
+      }
+      st = await out.stat({ bigint: true });
     } finally {
-      await fh.close();
+      await out.close();
     }
-    const mtimeNs = options.mtimeNs ?? (options.mtimeMs !== undefined ? nsFromMs(options.mtimeMs) : undefined);
-    if (mtimeNs !== undefined) await setFileTimes(tmp, mtimeNs);
-    if (options.noClobber) finalRel = await wfs.linkNoClobber(tmp, targetRel, numberedName);
-    else if (options.exclusive) await wfs.placeNew(tmp, targetRel);
-    else await wfs.rename(tmp, targetRel);
+    if (options.noClobber) finalRel = await folder.linkNoClobber(tmp, targetRel, numberedName);
+    else if (options.exclusive) await folder.placeNew(tmp, name, targetRel);
+    else await folder.replace(tmp, name, targetRel);
   } catch (err) {
-    await fsp.rm(tmp, { force: true }).catch(() => undefined);
+    await folder.removeQuietly(tmp);
+    await folder.close();
     if (isLocalNameProblem(err)) throw err;
     throw toWorkspaceSyncError(err);
   }
-  await fsp.rm(tmp, { force: true }).catch(() => undefined);
-  const st = await fsp.lstat(wfs.abs(finalRel), { bigint: true });
+  // A link left the temp name too (a rename did not).
+  await folder.removeQuietly(tmp);
+  await folder.close();
   return { finalRel, local: { path: finalRel, size: Number(st.size), mtimeMs: msFromNs(st.mtimeNs), mtimeNs: st.mtimeNs } };
 }

@@ -59,7 +59,8 @@ function noProc(err: unknown): undefined {
   throw err;
 }
 
-async function realPathOf(fd: number): Promise<string | undefined> {
+/** {@link realPathOfSync} through the thread pool. */
+export async function realPathOf(fd: number): Promise<string | undefined> {
   if (procWorks === false) return undefined;
   try {
     const p = await fsp.readlink(procLink(fd));

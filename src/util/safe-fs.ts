@@ -7,21 +7,28 @@
  * follow a link. Folders created or checked once are remembered for the run, so a download costs
  * one extra `realpath` call. Whatever the tree holds, nothing outside it is created, changed or
  * deleted (short of a race with another process swapping a folder between the check and the call,
- * which Node cannot close without `openat`). The small copies into the local provider's folder
- * ({@link WorkspaceFs.createFileSync}) close it where the kernel names open descriptors: the folder,
- * checked, is held open, and the temp file is created, checked for and renamed through its
- * descriptor (`/proc/self/fd/N/<name>`, which is `openat`), never through its path again; the
- * descriptor's real path is read at each use, so a folder moved away is refused.
+ * which Node cannot close without `openat`). Where the kernel names open descriptors, that race is
+ * closed: the folder, checked, is held open, and names in it are created, checked, renamed and
+ * removed through its descriptor (`/proc/self/fd/N/<name>`, which is `openat`), never through its
+ * path again; the descriptor's real path is read before a file gets its name, so a folder moved
+ * away is refused. The small copies into the local provider's folder hold one folder for a turn of
+ * the event loop ({@link WorkspaceFs.createFileSync}); a write or delete that spans `await`s holds
+ * its own ({@link HeldFolder}: workspace downloads, conflict copies, deletions, the local provider's
+ * large writes and deletions, the inbox's folder moves). Without `/proc` the path is checked before
+ * each call, with the race above.
  *
  * Refusals are {@link LocalPathError}s with a reason for the run's `skipped` list.
  */
-import fs, { promises as fsp } from "node:fs";
+import fs, { promises as fsp, type BigIntStats } from "node:fs";
 import path from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { WorkspaceSyncError } from "../errors.js";
 import type { FileHandle } from "node:fs/promises";
 import type { LocalSource, OpenedLocalFile } from "../providers/types.js";
 import { childPath, underRoot } from "./flat-join.js";
-import { PROC_FD_DIR, openChecked, openCheckedSync, procLink, realPathOfSync, type OpenCheck } from "./local-read.js";
+import { PROC_FD_DIR, openChecked, openCheckedSync, procLink, realPathOf, realPathOfSync, type OpenCheck } from "./local-read.js";
+import { utimesArg } from "./mtime.js";
 
 /** Why a local path was refused: a symlink in the way, or a name the file system cannot hold here. */
 export class LocalPathError extends WorkspaceSyncError {
@@ -299,7 +306,7 @@ export class WorkspaceFs {
     // A descriptor's path only while it is held: another file may have its number since.
     if (dir.startsWith(PROC_FD_DIR) && dir !== this.held?.via) throw new Error(`renameInSync: ${dir} is not the folder held open`);
     const to = childPath(dir, toName);
-    this.checkFileSlot(lstatOrUndefinedSync(to, rel, this.label), rel);
+    checkFileSlot(lstatOrUndefinedSync(to, rel, this.label), rel, this.label);
     fs.renameSync(childPath(dir, fromName), to);
   }
 
@@ -317,11 +324,6 @@ export class WorkspaceFs {
     }
   }
 
-  /** The name a file is written to must be absent or a regular file (never a link, folder or device). */
-  private checkFileSlot(st: { isSymbolicLink(): boolean; isDirectory(): boolean; isFile(): boolean } | undefined, rel: string): void {
-    if (st?.isSymbolicLink()) throw new LocalPathError(rel, `a symlink in ${this.label} has this name; it is never replaced: skipped`);
-    if (st && !st.isFile()) throw new LocalPathError(rel, st.isDirectory() ? `a folder in ${this.label} has this file's name: skipped` : `a special file in ${this.label} has this name: skipped`);
-  }
 
   /** Checks, now, that `relDir` is a real folder reached without links. Returns its absolute path. */
   async verifyDir(relDir: string): Promise<string> {
@@ -346,69 +348,47 @@ export class WorkspaceFs {
     return abs;
   }
 
-  /** Checks the parent chain of `rel` and that `rel` itself is absent or a regular file; returns its absolute path. */
-  async checkTarget(rel: string): Promise<string> {
-    await this.verifyDir(parentOf(rel));
-    const abs = this.abs(rel);
-    const st = await lstatOrUndefined(abs, rel, this.label);
-    this.checkFileSlot(st, rel);
-    return abs;
-  }
-
-  /** Renames `fromAbs` (a temp file of ours in the same folder) to `rel`, replacing a regular file there. */
-  async rename(fromAbs: string, rel: string): Promise<void> {
-    const abs = await this.checkTarget(rel);
-    await fsp.rename(fromAbs, abs);
-  }
-
   /**
-   * Puts `fromAbs` (a temp file of ours) at `rel` only if nothing has that name: a file that appeared
-   * since the listing, or one whose name differs only in case on a case-insensitive disk, is never
-   * replaced (`link()` fails atomically on an existing name).
+   * Folder `relDir`, checked now (made first, as {@link ensureDir} makes it, unless `create` is
+   * false) and held open for the calls of one write, rename or delete that spans `await`s: see
+   * {@link HeldFolder}. The caller closes it.
    */
-  async placeNew(fromAbs: string, rel: string): Promise<void> {
-    await this.verifyDir(parentOf(rel));
-    const abs = this.abs(rel);
-    const taken = (): LocalPathError =>
-      new LocalPathError(rel, `${this.label} already has a file of this name (or of the same name in another case, on a case-insensitive disk): not replaced, skipped`);
+  async holdFolder(relDir: string, create = true): Promise<HeldFolder> {
+    const abs = create ? await this.ensureDir(relDir) : await this.verifyDir(relDir);
+    const expected = await this.realPath(relDir);
+    const verify = (): Promise<string> => this.verifyDir(relDir);
+    if (procNamesFiles === false) return new HeldFolder(relDir, this.label, undefined, abs, expected, verify);
+    let handle: FileHandle;
     try {
-      await fsp.link(fromAbs, abs);
-      return;
+      // The real path just checked (the root's own path may be a link; nothing below it may).
+      handle = await fsp.open(expected, HELD_FOLDER_FLAGS);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === "EEXIST") throw taken();
-      if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "EXDEV") throw asNameErrorIn(err, rel, this.label);
+      throw asNameErrorIn(err, relDir, this.label);
     }
-    // No hard links here: check, then rename (racy only against another writer of the same name).
-    if (await lstatOrUndefined(abs, rel, this.label)) throw taken();
-    await fsp.rename(fromAbs, abs);
+    let real: string | undefined;
+    try {
+      real = await realPathOf(handle.fd);
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+    procNamesFiles ??= real !== undefined;
+    if (real !== expected || procNamesFiles === false) {
+      // As in folderSync: no /proc, or not what the check found (a swap, a case-insensitive spelling).
+      await handle.close();
+      return new HeldFolder(relDir, this.label, undefined, await verify(), expected, verify);
+    }
+    return new HeldFolder(relDir, this.label, handle, procLink(handle.fd), expected, verify);
   }
 
-  /**
-   * Links `fromAbs` to `rel`, or to the first free `numbered(rel, n)`, never replacing anything
-   * (`link()` fails atomically on an existing name). Returns the relative name used.
-   */
-  async linkNoClobber(fromAbs: string, rel: string, numbered: (rel: string, n: number) => string): Promise<string> {
-    for (let n = 0; n < 10_000; n++) {
-      const candidate = n === 0 ? rel : numbered(rel, n);
-      await this.verifyDir(parentOf(candidate));
-      const abs = this.abs(candidate);
-      try {
-        await fsp.link(fromAbs, abs);
-        return candidate;
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === "EEXIST") continue;
-        if (code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "EXDEV") {
-          // No hard links here: check-then-rename (racy only against other writers of the same name).
-          if (await lstatOrUndefined(abs, candidate, this.label)) continue;
-          await fsp.rename(fromAbs, abs);
-          return candidate;
-        }
-        throw asNameErrorIn(err, candidate, this.label);
-      }
+  /** Runs `fn` on existing folder `relDir` held open ({@link holdFolder}), and lets it go after. */
+  async inFolder<T>(relDir: string, fn: (folder: HeldFolder) => Promise<T>): Promise<T> {
+    const folder = await this.holdFolder(relDir, false);
+    try {
+      return await fn(folder);
+    } finally {
+      await folder.close();
     }
-    throw new LocalPathError(rel, `no free name for it in ${this.label}: skipped`);
   }
 
   /**
@@ -456,14 +436,14 @@ export class WorkspaceFs {
     return underRoot(this.realRoot, rel);
   }
 
-  /** Copies regular file `fromRel` to `toRel`, which must not exist (never through a link: read as {@link source} reads). */
-  async copyFileExcl(fromRel: string, toRel: string): Promise<string> {
+  /**
+   * Copies regular file `fromRel` to `toRel`, which must not exist (read as {@link source} reads,
+   * written into its folder held open), with time `mtimeNs` when given; returns the copy's stats.
+   */
+  async copyFileExcl(fromRel: string, toRel: string, mtimeNs?: bigint): Promise<BigIntStats> {
     const from = await this.source(fromRel).open();
     try {
-      await this.verifyDir(parentOf(toRel));
-      const dest = this.abs(toRel);
-      await copyToNewFile(from, dest);
-      return dest;
+      return await this.inFolder(parentOf(toRel), (folder) => folder.copyIn(from, baseOf(toRel), mtimeNs));
     } finally {
       await from.handle.close();
     }
@@ -474,10 +454,144 @@ export class WorkspaceFs {
    * absent, `"changed"` when it differs (then it is kept). Refuses links and non-files.
    */
   async unlinkFile(rel: string, expect?: { size: number; mtimeMs: number }): Promise<"deleted" | "gone" | "changed"> {
-    await this.verifyDir(parentOf(rel)).catch((err) => {
+    try {
+      return await this.inFolder(parentOf(rel), (folder) => folder.unlinkFile(baseOf(rel), rel, expect));
+    } catch (err) {
       if (err instanceof LocalPathError || (err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-    });
-    const abs = this.abs(rel);
+      return "gone"; // its folder is gone
+    }
+  }
+}
+
+/**
+ * A folder of a {@link WorkspaceFs} tree, checked and held open ({@link WorkspaceFs.holdFolder})
+ * for the calls of one write, rename or delete that span `await`s. Where the kernel names open
+ * descriptors, every name is reached through the folder's descriptor (`/proc/self/fd/N/<name>`,
+ * which is `openat`): whatever happens to the folder's path meanwhile (a folder on the way swapped
+ * for a symlink), nothing is created, renamed or removed anywhere but in the folder that was
+ * checked, and {@link check} (before a file is given its name) refuses a folder moved since.
+ * Elsewhere names are reached by path, and {@link check} checks the path again (the race that
+ * leaves is the one `util/safe-fs.ts` describes).
+ */
+export class HeldFolder {
+  #handle: FileHandle | undefined;
+  #dir: string;
+  #closed = false;
+
+  constructor(
+    /** The folder, relative to its tree. */
+    readonly rel: string,
+    /** How refusals name the tree. */
+    private readonly label: string,
+    handle: FileHandle | undefined,
+    dir: string,
+    /** Its real path when reached without a link. */
+    private readonly expected: string,
+    /** Checks its path now (throws the refusal naming a link on the way); its absolute path. */
+    private readonly verify: () => Promise<string>,
+  ) {
+    this.#handle = handle;
+    this.#dir = dir;
+  }
+
+  /** The path of `name` in this folder: through its descriptor while held, else by its path. Not after {@link close}. */
+  path(name: string): string {
+    // A closed descriptor's number may name another file by now.
+    if (this.#closed) throw new Error(`HeldFolder.path: ${this.rel || "."} was let go`);
+    return childPath(this.#dir, name);
+  }
+
+  /** Checks, now, that the folder is still where it was checked: moved or replaced, it is refused. */
+  async check(): Promise<void> {
+    if (this.#handle === undefined) {
+      await this.verify();
+      return;
+    }
+    if ((await realPathOf(this.#handle.fd)) === this.expected) return;
+    await this.verify(); // a link on the way is named as such
+    throw new LocalPathError(this.rel || ".", `${this.rel || "it"} was moved in ${this.label} during the sync; nothing is written where it went: skipped`);
+  }
+
+  /** Creates new file `name` for writing (never over an existing name or through a link), with `mode` less the umask. The caller closes it. */
+  async createFile(name: string, mode = 0o666): Promise<FileHandle> {
+    try {
+      return await fsp.open(this.path(name), NEW_FILE_FLAGS, mode);
+    } catch (err) {
+      if (!(await this.byPathAfterRefusal(err))) throw err;
+      const handle = await fsp.open(this.path(name), NEW_FILE_FLAGS, mode);
+      procNamesFiles = false;
+      return handle;
+    }
+  }
+
+  /**
+   * Copies opened file `from` into new file `name` here ({@link copyToNewFile}), with time
+   * `mtimeNs` when given; returns the copy's stats.
+   */
+  async copyIn(from: OpenedLocalFile<FileHandle>, name: string, mtimeNs?: bigint): Promise<BigIntStats> {
+    const out = await this.createFile(name, from.mode);
+    return copyIntoNewFile(from, out, this.path(name), mtimeNs === undefined ? {} : { mtimeNs });
+  }
+
+  /** Renames `fromName` to `toName` here if `toName` is absent or a regular file (`rel` names it in refusals). */
+  async replace(fromName: string, toName: string, rel: string): Promise<void> {
+    await this.check();
+    const to = this.path(toName);
+    checkFileSlot(await lstatOrUndefined(to, rel, this.label), rel, this.label);
+    await fsp.rename(this.path(fromName), to);
+  }
+
+  /**
+   * Gives `fromName` the name `toName` only if nothing has that name: a file that appeared since the
+   * listing, or one whose name differs only in case on a case-insensitive disk, is never replaced
+   * (`link()` fails atomically on an existing name). `fromName` stays; the caller removes it.
+   */
+  async placeNew(fromName: string, toName: string, rel: string): Promise<void> {
+    await this.check();
+    if (!(await this.nameNoClobber(fromName, toName, rel))) {
+      throw new LocalPathError(rel, `${this.label} already has a file of this name (or of the same name in another case, on a case-insensitive disk): not replaced, skipped`);
+    }
+  }
+
+  /**
+   * Gives `fromName` the name `rel`'s, or the first free `numbered(rel, n)` (names in this folder),
+   * never replacing anything. Returns the relative name used.
+   */
+  async linkNoClobber(fromName: string, rel: string, numbered: (rel: string, n: number) => string): Promise<string> {
+    await this.check();
+    for (let n = 0; n < 10_000; n++) {
+      const candidate = n === 0 ? rel : numbered(rel, n);
+      if (parentOf(candidate) !== this.rel) throw new Error(`linkNoClobber: ${candidate} is not in ${this.rel}`);
+      if (await this.nameNoClobber(fromName, baseOf(candidate), candidate)) return candidate;
+    }
+    throw new LocalPathError(rel, `no free name for it in ${this.label}: skipped`);
+  }
+
+  /**
+   * Links `fromName` to `toName` (the caller {@link check}ed the folder); false when that name is
+   * taken. Without hard links: check, then rename (racy only against another writer of the name).
+   */
+  async nameNoClobber(fromName: string, toName: string, rel: string): Promise<boolean> {
+    const to = this.path(toName);
+    try {
+      await fsp.link(this.path(fromName), to);
+      return true;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "EEXIST") return false;
+      if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "EXDEV") throw asNameErrorIn(err, rel, this.label);
+    }
+    // No hard links here: check, then rename (racy only against another writer of the same name).
+    if (await lstatOrUndefined(to, rel, this.label)) return false;
+    await fsp.rename(this.path(fromName), to);
+    return true;
+  }
+
+  /** See {@link WorkspaceFs.unlinkFile}. */
+  async unlinkFile(name: string, rel: string, expect?: { size: number; mtimeMs: number }): Promise<"deleted" | "gone" | "changed"> {
+    // A folder moved since (renamed by the user) holds another path's file now: refused.
+    await this.check();
+    const abs = this.path(name);
     const st = await lstatOrUndefined(abs, rel, this.label);
     if (!st) return "gone";
     if (st.isSymbolicLink()) throw new LocalPathError(rel, "it is a symlink now; sync never deletes through or over one: skipped");
@@ -486,7 +600,40 @@ export class WorkspaceFs {
     await fsp.unlink(abs);
     return "deleted";
   }
+
+  /** Removes `name` here if it is there (a temp file of ours); never throws. */
+  async removeQuietly(name: string): Promise<void> {
+    await fsp.rm(this.path(name), { force: true }).catch(() => undefined);
+  }
+
+  /** Lets go of the folder. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#release();
+  }
+
+  async #release(): Promise<void> {
+    const handle = this.#handle;
+    this.#handle = undefined;
+    await handle?.close();
+  }
+
+  /**
+   * A call through the descriptor refused (a sandbox may forbid `/proc` paths): this folder is
+   * reached by path from now on, checked first (and every folder held later, where that works).
+   * True when it was that.
+   */
+  private async byPathAfterRefusal(err: unknown): Promise<boolean> {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (this.#handle === undefined || (code !== "EACCES" && code !== "EPERM")) return false;
+    await this.#release();
+    this.#dir = await this.verify();
+    return true;
+  }
 }
+
+/** Opens only a new file, never through a link at its name: `O_CREAT | O_EXCL | O_NOFOLLOW`. */
+const NEW_FILE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | (fs.constants.O_NOFOLLOW ?? 0);
 
 /** Whether `/proc/self/fd` names this process's open files (decided by the first folder held). */
 let procNamesFiles: boolean | undefined;
@@ -494,9 +641,19 @@ let procNamesFiles: boolean | undefined;
 /** How a folder is held open by {@link WorkspaceFs.folderSync}: never through a link at its name. */
 const HELD_FOLDER_FLAGS = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | (fs.constants.O_NOFOLLOW ?? 0);
 
+/** The name a file is written to must be absent or a regular file (never a link, folder or device). */
+function checkFileSlot(st: { isSymbolicLink(): boolean; isDirectory(): boolean; isFile(): boolean } | undefined, rel: string, label: string): void {
+  if (st?.isSymbolicLink()) throw new LocalPathError(rel, `a symlink in ${label} has this name; it is never replaced: skipped`);
+  if (st && !st.isFile()) throw new LocalPathError(rel, st.isDirectory() ? `a folder in ${label} has this file's name: skipped` : `a special file in ${label} has this name: skipped`);
+}
+
 function parentOf(rel: string): string {
   const i = rel.lastIndexOf("/");
   return i < 0 ? "" : rel.slice(0, i);
+}
+
+function baseOf(rel: string): string {
+  return rel.slice(rel.lastIndexOf("/") + 1);
 }
 
 async function lstatOrUndefined(abs: string, rel: string, label: string): Promise<import("node:fs").Stats | undefined> {
@@ -528,6 +685,8 @@ const COPY_PIECE = 256 * 1024;
 export interface CopyToNewFileOptions {
   /** Times the copy gets, set on its descriptor (no link put at its name is followed). */
   times?: { atime: Date; mtime: Date };
+  /** Its access and modification time in nanoseconds (as {@link times}; wins over it). */
+  mtimeNs?: bigint;
   /**
    * Flushed to disk (`fsync`) before it is closed: the caller removes the source next. (The new
    * name itself is durable once its folder is flushed: {@link syncFolder}.)
@@ -537,11 +696,15 @@ export interface CopyToNewFileOptions {
 
 /**
  * Copies opened file `from` (from where it stands) into new file `dest`, never over an existing
- * name, with its permission bits (as `copyFile` keeps them). A partial copy is removed; a file that
- * was at `dest` already is never touched.
+ * name or through a link at it, with its permission bits (as `copyFile` keeps them). A partial copy
+ * is removed; a file that was at `dest` already is never touched. Returns the copy's stats.
  */
-export async function copyToNewFile(from: OpenedLocalFile<FileHandle>, dest: string, options: CopyToNewFileOptions = {}): Promise<void> {
-  const out = await fsp.open(dest, "wx");
+export async function copyToNewFile(from: OpenedLocalFile<FileHandle>, dest: string, options: CopyToNewFileOptions = {}): Promise<BigIntStats> {
+  return copyIntoNewFile(from, await fsp.open(dest, NEW_FILE_FLAGS, from.mode), dest, options);
+}
+
+/** {@link copyToNewFile} into `out`, just created at `dest` (closed here; removed on failure). */
+async function copyIntoNewFile(from: OpenedLocalFile<FileHandle>, out: FileHandle, dest: string, options: CopyToNewFileOptions): Promise<BigIntStats> {
   try {
     await out.chmod(from.mode);
     // One buffer, each piece written before the next is read. (A pipeline into the handle's write
@@ -552,14 +715,37 @@ export async function copyToNewFile(from: OpenedLocalFile<FileHandle>, dest: str
       if (bytesRead === 0) break;
       for (let off = 0; off < bytesRead; ) off += (await out.write(buf, off, bytesRead - off)).bytesWritten;
     }
-    if (options.times) await out.utimes(options.times.atime, options.times.mtime);
+    if (options.mtimeNs !== undefined) {
+      const t = utimesArg(options.mtimeNs);
+      await out.utimes(t, t);
+    } else if (options.times) await out.utimes(options.times.atime, options.times.mtime);
     if (options.durable) await out.sync();
+    const st = await out.stat({ bigint: true });
     await out.close();
+    return st;
   } catch (err) {
     await out.close().catch(() => undefined);
     await fsp.rm(dest, { force: true }).catch(() => undefined);
     throw err;
   }
+}
+
+/**
+ * Writes all of `source` into `out` (a file just created), each chunk written before the next is
+ * taken (the source reads ahead up to its buffer meanwhile); `onChunk` gets each chunk's length.
+ * Ends `source` on failure or abort.
+ */
+export async function streamIntoFile(source: Readable, out: FileHandle, options: { signal?: AbortSignal; onChunk?: (bytes: number) => void } = {}): Promise<void> {
+  await pipeline(
+    source,
+    async (chunks: AsyncIterable<Buffer>) => {
+      for await (const chunk of chunks) {
+        for (let off = 0; off < chunk.length; ) off += (await out.write(chunk, off, chunk.length - off)).bytesWritten;
+        options.onChunk?.(chunk.length);
+      }
+    },
+    { signal: options.signal },
+  );
 }
 
 /** Answers of a folder `fsync` on a file system that cannot flush folders (nothing more can be done there). */

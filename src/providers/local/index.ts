@@ -5,11 +5,10 @@
  * visible file. Temp names carry this install's token (see `util/temp-names.ts`): only those are
  * hidden from listings and removed as leftovers; a user's `.ws-tmp-report.txt` is a file like any other.
  */
-import fsSync, { createReadStream, createWriteStream, promises as fsp } from "node:fs";
+import fsSync, { createReadStream, promises as fsp } from "node:fs";
 import type { BigIntStats, Stats } from "node:fs";
 import path from "node:path";
-import { PassThrough, type Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import type { Readable } from "node:stream";
 import { WorkspaceSyncError, throwIfAborted, toWorkspaceSyncError } from "../../errors.js";
 import type {
   CleanupOptions,
@@ -27,7 +26,7 @@ import { mapLimit } from "../../util/concurrency.js";
 import { bootId } from "../../util/boot-id.js";
 import { normalizeRemotePath } from "../paths.js";
 import { PROVIDER_TEMP_PREFIX, installToken, providerTempKind, providerTempName } from "../../util/temp-names.js";
-import { LocalPathError, WorkspaceFs, isLocalNameProblem, localSourceOf } from "../../util/safe-fs.js";
+import { LocalPathError, WorkspaceFs, isLocalNameProblem, localSourceOf, streamIntoFile, type HeldFolder } from "../../util/safe-fs.js";
 import { SET_MTIME_PRECISION_NS, dateFromNs, msFromNs, nsFromMs, utimesArg } from "../../util/mtime.js";
 import { childPath, underRoot } from "../../util/flat-join.js";
 import { handingOver } from "../../util/release-buffer.js";
@@ -256,19 +255,21 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
         source.destroy();
         return writeSmallCopy(g, rel, parent, target, options.sourceFile, options);
       }
-      let dir: string;
+      let folder: HeldFolder;
       try {
-        dir = await g.ensureDir(parent).catch(async (err: unknown) => {
+        folder = await g.holdFolder(parent).catch(async (err: unknown) => {
           // The folder itself is created on the first write (checked once, not per file).
           if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
           await fsp.mkdir(root, { recursive: true });
-          return g.ensureDir(parent);
+          return g.holdFolder(parent);
         });
       } catch (err) {
         source.destroy();
         throw isLocalNameProblem(err) ? err : toWorkspaceSyncError(err);
       }
-      const tmp = path.join(dir, providerTempName(token, path.basename(target)));
+      // Every call below reaches the folder as checked (held open): see HeldFolder.
+      const name = rel.slice(slash + 1);
+      const tmp = providerTempName(token, name);
       let st: BigIntStats;
       let from: OpenedLocalFile<fsp.FileHandle> | undefined;
       try {
@@ -278,48 +279,41 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
           from = await localSourceOf(options.sourceFile).open();
           source.destroy();
         }
-        let written = 0;
-        const counter = new PassThrough({ highWaterMark: READ_BUFFER });
-        counter.on("data", (chunk: Buffer) => {
-          written += chunk.length;
-          options.onProgress?.(written);
-        });
-        const out = createWriteStream(tmp, { flags: "wx", highWaterMark: READ_BUFFER });
-        const input = from ? from.handle.createReadStream({ autoClose: false, highWaterMark: READ_BUFFER }) : source;
-        await pipeline(input, counter, out, { signal: options.signal });
-        // Durable before it becomes visible (a power cut never leaves a short file under the
-        // final name), with its time set and its stat taken on the same handle.
-        const fh = await fsp.open(tmp, "r+");
+        const out = await folder.createFile(tmp);
         try {
-          if (from) await fh.chmod(from.mode); // exactly, past the umask, as copyFile does
-          await fh.datasync();
+          let written = 0;
+          const input = from ? from.handle.createReadStream({ autoClose: false, highWaterMark: READ_BUFFER }) : source;
+          const onChunk = options.onProgress && ((n: number): void => options.onProgress!((written += n)));
+          await streamIntoFile(input, out, { signal: options.signal, onChunk });
+          // Durable before it becomes visible (a power cut never leaves a short file under the
+          // final name), with its time set and its stat taken on the same descriptor.
+          if (from) await out.chmod(from.mode); // exactly, past the umask, as copyFile does
+          await out.datasync();
           const mtimeNs = options.mtimeNs ?? (options.mtime ? nsFromMs(options.mtime.getTime()) : undefined);
           if (mtimeNs !== undefined) {
             const t = utimesArg(mtimeNs);
-            await fh.utimes(t, t);
+            await out.utimes(t, t);
           }
-          st = await fh.stat({ bigint: true });
+          st = await out.stat({ bigint: true });
         } finally {
-          await fh.close();
+          await out.close();
         }
         if (options.overwrite === false) {
           // link() fails atomically when the name exists, unlike rename().
-          await g.verifyDir(parent);
-          await fsp.link(tmp, target).catch((err) => {
-            if ((err as NodeJS.ErrnoException).code === "EEXIST") {
-              throw new WorkspaceSyncError("ALREADY_EXISTS", `Already exists on ${provider.description}: ${rel}`, { path: rel });
-            }
-            throw err;
-          });
-          await fsp.unlink(tmp);
+          await folder.check();
+          if (!(await folder.nameNoClobber(tmp, name, rel))) {
+            throw new WorkspaceSyncError("ALREADY_EXISTS", `Already exists on ${provider.description}: ${rel}`, { path: rel });
+          }
+          await folder.removeQuietly(tmp);
         } else {
-          await g.rename(tmp, rel);
+          await folder.replace(tmp, name, rel);
         }
       } catch (err) {
         source.destroy();
-        await fsp.rm(tmp, { force: true }).catch(() => undefined);
+        await folder.removeQuietly(tmp);
         throw isLocalNameProblem(err) && err instanceof LocalPathError ? err : toWorkspaceSyncError(err);
       } finally {
+        await folder.close();
         await from?.handle.close().catch(() => undefined);
       }
       // The same inode under its final name (rename and link keep it).
