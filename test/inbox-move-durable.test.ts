@@ -100,7 +100,7 @@ test("a file moved across devices is written under a temp name, on disk, then li
     assert.ok(!lines.some((l) => /openat\(/.test(l) && l.includes(`"${dest}"`) && /O_CREAT/.test(l)), lines.join("\n"));
     const flushed = flushedBefore(lines, removal);
     assert.equal(flushed.length, 2, flushed.join(", "));
-    assert.match(flushed[0]!, new RegExp(`^${dir}/work/\\.ws-move-[0-9a-f]+$`), "the copy, under its temp name");
+    assert.match(flushed[0]!, new RegExp(`^${dir}/work/\\.ws-sync-[0-9a-f]{16}-[0-9a-f]{12}\\.tmp$`), "the copy, under its temp name");
     assert.equal(flushed[1], path.join(dir, "work"), "then the folder, after the copy got its name");
     const linked = lines.findIndex((l) => /\blink(at)?\(/.test(l) && l.includes(`"${dest}"`));
     const folderFlush = lines.findIndex((l) => /\bfsync\(/.test(l) && l.includes(`<${path.join(dir, "work")}>`));

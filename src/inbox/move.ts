@@ -6,9 +6,9 @@
  */
 import { promises as fsp } from "node:fs";
 import path from "node:path";
-import { randomBytes } from "node:crypto";
 import { errorMessage, toWorkspaceSyncError } from "../errors.js";
 import { copyToNewFile, sourceAt, syncFolder } from "../util/safe-fs.js";
+import { installToken, syncTempName } from "../util/temp-names.js";
 import { INBOX_DIR } from "../sync/index.js";
 import { FolderCopy, unlinkIfSame, type LeftBehind } from "./folder-copy.js";
 import { isSafeBasename, realInbox, realWorkspace, resolveMoveTarget, type InboxLocation } from "./paths.js";
@@ -177,9 +177,14 @@ export async function copyThenRemove(src: string, dest: string, isDir: boolean):
   }
 }
 
-/** A hidden temp name beside `dest` for a copy made before it is put in place. */
-function moveTempName(dest: string): string {
-  return path.join(path.dirname(dest), `.ws-move-${randomBytes(6).toString("hex")}`);
+/**
+ * A hidden temp name beside `dest` for a copy made before it is put in place. A sync temp name
+ * (`.ws-sync-<token>-<nonce>.tmp`, with this process's token): a copy a crash left there is never
+ * synced (a sync with another token reports it and leaves it alone), where a name of its own would
+ * be uploaded as a user file.
+ */
+export function moveTempName(dest: string): string {
+  return path.join(path.dirname(dest), syncTempName(installToken()));
 }
 
 /** The folder branch of {@link copyThenRemove}. */

@@ -79,8 +79,8 @@ export interface OwnTemp {
   mtimeMs: number;
 }
 
-/** Skip reason of another install's in-flight temp file. */
-export const OTHER_TEMP_REASON = "an in-flight temp file of another workspace-sync install: not synced, left alone";
+/** Skip reason of another install's (or process's) temp file. */
+export const OTHER_TEMP_REASON = "a temp file of another workspace-sync install or process (in flight, or left by one that stopped; what it was copying is intact): not synced, left alone";
 
 /** A listing: files by key, plus what was skipped and which names clashed by case. */
 export interface Listing<T> {
@@ -186,7 +186,8 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
           const pkind = kind ?? options.providerTempKind?.(name);
           if (pkind === "own") continue; // the provider's upload in flight into a root inside the workspace
           if (kind === "other" || pkind === "other") {
-            block(relPath, OTHER_TEMP_REASON);
+            // (A folder too: an inbox move's copy, left by a crash; nothing is written under it.)
+            block(relPath, OTHER_TEMP_REASON, item.isDirectory());
             continue;
           }
         }
