@@ -36,7 +36,8 @@ function tracedMove(dir: string, src: string, dest: string, isDir: boolean): str
 function firstRemoval(lines: string[], src: string): number {
   const fdPath = new Map<string, string>();
   return lines.findIndex((l) => {
-    const opened = /\bopenat\(.*\) = (\d+)<([^>]*)>/.exec(l);
+    // (An openat strace split in two, `<unfinished ...>` then `<... openat resumed>`, has its result on the second line.)
+    const opened = /\bopenat\b.*\) = (\d+)<([^>]*)>/.exec(l);
     if (opened) fdPath.set(opened[1]!, opened[2]!);
     if (!/\b(unlink|unlinkat|rmdir)\(/.test(l)) return false;
     const named = /"([^"]*)"/.exec(l)?.[1] ?? "";

@@ -95,6 +95,58 @@ describe("a workspace download whose folder is swapped for a symlink", () => {
   });
 });
 
+describe("a workspace download whose folder is moved out of the tree while it streams", () => {
+  it("is refused at the rename, and its temp file is removed from where the folder went", async () => {
+    const inner = createLocalProvider({ root: cloud });
+    const provider = {
+      ...inner,
+      async read() {
+        return Readable.from(
+          (async function* () {
+            fs.renameSync(path.join(ws, "d"), path.join(outside, "d"));
+            yield Buffer.from("cloud data");
+          })(),
+        );
+      },
+    } as unknown as typeof inner;
+    const wfs = await WorkspaceFs.open(ws);
+    await assert.rejects(downloadFile(provider, "share/new.txt", wfs, "0123456789abcdef", "d/new.txt"), refused);
+    assert.deepEqual(await fsp.readdir(path.join(outside, "d")), [], "the temp file, removed through the folder held");
+  });
+});
+
+describe("streams that fail or carry strings", () => {
+  it("a cloud stream that fails before it is read: the download rejects with its error (no crash), no temp file left", async () => {
+    const inner = createLocalProvider({ root: cloud });
+    const provider = {
+      ...inner,
+      async read() {
+        const s = new Readable({ read() {} });
+        process.nextTick(() => s.destroy(Object.assign(new Error("connection reset"), { code: "ECONNRESET" })));
+        return s;
+      },
+    } as unknown as typeof inner;
+    const wfs = await WorkspaceFs.open(ws);
+    await assert.rejects(downloadFile(provider, "share/new.txt", wfs, "0123456789abcdef", "d/new.txt"), /connection reset/);
+    assert.deepEqual(await fsp.readdir(path.join(ws, "d")), []);
+  });
+
+  it("a write whose source fails while its folder is made: rejects (no crash), no temp file left", async () => {
+    const provider = createLocalProvider({ root: cloud });
+    const source = new Readable({ read() {} });
+    const writing = provider.write("share/deep/er/x.bin", source);
+    setImmediate(() => source.destroy(new Error("source failed")));
+    await assert.rejects(writing, /source failed/);
+    assert.deepEqual(await fsp.readdir(path.join(cloud, "share", "deep", "er")).catch(() => []), []);
+  });
+
+  it("string chunks are written in order, as bytes", async () => {
+    const provider = createLocalProvider({ root: cloud });
+    await provider.write("share/s.txt", Readable.from(["hello ", "wörld"]));
+    assert.equal(await fsp.readFile(path.join(cloud, "share", "s.txt"), "utf8"), "hello wörld");
+  });
+});
+
 describe("a large write into the local provider whose folder is swapped for a symlink while it streams", () => {
   it("is refused; nothing is made outside, and no temp file is left where the folder went", async () => {
     const provider = createLocalProvider({ root: cloud });

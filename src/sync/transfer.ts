@@ -86,12 +86,11 @@ export async function downloadFile(provider: StorageProvider, remoteFull: string
   let finalRel = targetRel;
   let st: BigIntStats;
   try {
-    const source = await provider.read(remoteFull, { signal: options.signal });
-    const out = await folder.createFile(tmp).catch((err: unknown) => {
-      source.destroy();
-      throw err;
-    });
+    // The temp first: the cloud's stream is read from the moment it is opened (its error or an
+    // abort in between would have no listener).
+    const out = await folder.createFile(tmp);
     try {
+      const source = await provider.read(remoteFull, { signal: options.signal });
       await streamIntoFile(source, out, { signal: options.signal });
       // Durable before it becomes visible, with its time set and its stats read on its descriptor.
       await out.sync();

@@ -14,8 +14,8 @@
  * away is refused. The small copies into the local provider's folder hold one folder for a turn of
  * the event loop ({@link WorkspaceFs.createFileSync}); a write or delete that spans `await`s holds
  * its own ({@link HeldFolder}: workspace downloads, conflict copies, deletions, the local provider's
- * large writes and deletions, the inbox's folder moves). Without `/proc` the path is checked before
- * each call, with the race above.
+ * large writes and deletions, and the reads and removals of an inbox folder move's source). Without
+ * `/proc` the path is checked before each call, with the race above.
  *
  * Refusals are {@link LocalPathError}s with a reason for the run's `skipped` list.
  */
@@ -285,12 +285,15 @@ export class WorkspaceFs {
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (!again || this.held?.via !== dir) throw err;
+        const heldStats = fs.fstatSync(this.held.fd);
         this.releaseFolder();
         if (code === "ENOENT") continue;
         if (code !== "EACCES" && code !== "EPERM") throw err;
-        // Refused through /proc (a sandbox may forbid it): by path, checked first; where that
-        // works, by path from now on.
+        // Refused through /proc (a sandbox may forbid it): by path, checked first, and only in the
+        // very folder that was held (a folder made unwritable and put aside, another in its place,
+        // must not turn /proc off); where that works, by path from now on.
         const abs = this.ensureDirSync(relDir);
+        if (!sameFile(heldStats, fs.lstatSync(abs))) throw movedError(relDir, this.label);
         const file = { fd: fs.openSync(childPath(abs, name), "wx", mode), dir: abs };
         procNamesFiles = false;
         return file;
@@ -357,28 +360,34 @@ export class WorkspaceFs {
     const abs = create ? await this.ensureDir(relDir) : await this.verifyDir(relDir);
     const expected = await this.realPath(relDir);
     const verify = (): Promise<string> => this.verifyDir(relDir);
+    const byPath = async (): Promise<HeldFolder> => new HeldFolder(relDir, this.label, undefined, await verify(), expected, verify);
     if (procNamesFiles === false) return new HeldFolder(relDir, this.label, undefined, abs, expected, verify);
-    let handle: FileHandle;
-    try {
-      // The real path just checked (the root's own path may be a link; nothing below it may).
-      handle = await fsp.open(expected, HELD_FOLDER_FLAGS);
-    } catch (err) {
-      throw asNameErrorIn(err, relDir, this.label);
-    }
-    let real: string | undefined;
-    try {
-      real = await realPathOf(handle.fd);
-    } catch (err) {
-      await handle.close();
-      throw err;
-    }
-    procNamesFiles ??= real !== undefined;
-    if (real !== expected || procNamesFiles === false) {
+    // Twice: a folder on the way swapped (and back) around the open is not a reason to go by path.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let handle: FileHandle;
+      try {
+        // The real path just checked (the root's own path may be a link; nothing below it may).
+        handle = await fsp.open(expected, HELD_FOLDER_FLAGS);
+      } catch (err) {
+        // A folder we may write but not read (`-wx`) cannot be held: by path, checked before each call.
+        if ((err as NodeJS.ErrnoException).code === "EACCES") return byPath();
+        throw asNameErrorIn(err, relDir, this.label);
+      }
+      let real: string | undefined;
+      try {
+        real = await realPathOf(handle.fd);
+      } catch (err) {
+        await handle.close();
+        throw err;
+      }
+      procNamesFiles ??= real !== undefined;
+      if (real === expected && procNamesFiles) return new HeldFolder(relDir, this.label, handle, procLink(handle.fd), expected, verify);
       // As in folderSync: no /proc, or not what the check found (a swap, a case-insensitive spelling).
       await handle.close();
-      return new HeldFolder(relDir, this.label, undefined, await verify(), expected, verify);
+      if (procNamesFiles === false) break;
+      await verify();
     }
-    return new HeldFolder(relDir, this.label, handle, procLink(handle.fd), expected, verify);
+    return byPath();
   }
 
   /** Runs `fn` on existing folder `relDir` held open ({@link holdFolder}), and lets it go after. */
@@ -508,12 +517,19 @@ export class HeldFolder {
       return;
     }
     if ((await realPathOf(this.#handle.fd)) === this.expected) return;
-    await this.verify(); // a link on the way is named as such
-    throw new LocalPathError(this.rel || ".", `${this.rel || "it"} was moved in ${this.label} during the sync; nothing is written where it went: skipped`);
+    // A link on the way is named as such; a folder gone from its name is a skip, not a failed run.
+    await this.verify().catch((err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    });
+    throw movedError(this.rel, this.label);
   }
 
-  /** Creates new file `name` for writing (never over an existing name or through a link), with `mode` less the umask. The caller closes it. */
+  /**
+   * Creates new file `name` for writing (never over an existing name or through a link), with
+   * `mode` less the umask, in the folder as {@link check}ed now. The caller closes it.
+   */
   async createFile(name: string, mode = 0o666): Promise<FileHandle> {
+    await this.check();
     try {
       return await fsp.open(this.path(name), NEW_FILE_FLAGS, mode);
     } catch (err) {
@@ -569,9 +585,10 @@ export class HeldFolder {
 
   /**
    * Links `fromName` to `toName` (the caller {@link check}ed the folder); false when that name is
-   * taken. Without hard links: check, then rename (racy only against another writer of the name).
+   * taken. Without hard links: check, then rename (racy only against another writer of the name),
+   * unless `renameFallback` is false (an atomic claim: the link's error is thrown).
    */
-  async nameNoClobber(fromName: string, toName: string, rel: string): Promise<boolean> {
+  async nameNoClobber(fromName: string, toName: string, rel: string, renameFallback = true): Promise<boolean> {
     const to = this.path(toName);
     try {
       await fsp.link(this.path(fromName), to);
@@ -579,7 +596,7 @@ export class HeldFolder {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "EEXIST") return false;
-      if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "EXDEV") throw asNameErrorIn(err, rel, this.label);
+      if (!renameFallback || (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "EXDEV")) throw asNameErrorIn(err, rel, this.label);
     }
     // No hard links here: check, then rename (racy only against another writer of the same name).
     if (await lstatOrUndefined(to, rel, this.label)) return false;
@@ -603,6 +620,7 @@ export class HeldFolder {
 
   /** Removes `name` here if it is there (a temp file of ours); never throws. */
   async removeQuietly(name: string): Promise<void> {
+    if (this.#closed) return;
     await fsp.rm(this.path(name), { force: true }).catch(() => undefined);
   }
 
@@ -625,9 +643,17 @@ export class HeldFolder {
    */
   private async byPathAfterRefusal(err: unknown): Promise<boolean> {
     const code = (err as NodeJS.ErrnoException).code;
-    if (this.#handle === undefined || (code !== "EACCES" && code !== "EPERM")) return false;
+    const handle = this.#handle;
+    if (handle === undefined || (code !== "EACCES" && code !== "EPERM")) return false;
+    const heldStats = await handle.stat();
+    // Unusable until its path is checked: the descriptor's number is free once closed.
+    this.#closed = true;
     await this.#release();
-    this.#dir = await this.verify();
+    const abs = await this.verify();
+    // Only the very folder that was held (see createFileSync).
+    if (!sameFile(heldStats, await fsp.lstat(abs))) throw movedError(this.rel, this.label);
+    this.#dir = abs;
+    this.#closed = false;
     return true;
   }
 }
@@ -640,6 +666,16 @@ let procNamesFiles: boolean | undefined;
 
 /** How a folder is held open by {@link WorkspaceFs.folderSync}: never through a link at its name. */
 const HELD_FOLDER_FLAGS = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | (fs.constants.O_NOFOLLOW ?? 0);
+
+/** Whether two stats are of one file (device and inode). */
+function sameFile(a: { dev: number; ino: number }, b: { dev: number; ino: number }): boolean {
+  return a.dev === b.dev && a.ino === b.ino;
+}
+
+/** The refusal of a folder that is no longer where it was checked. */
+function movedError(rel: string, label: string): LocalPathError {
+  return new LocalPathError(rel || ".", `${rel || "it"} was moved in ${label} during the sync; nothing is written where it went: skipped`);
+}
 
 /** The name a file is written to must be absent or a regular file (never a link, folder or device). */
 function checkFileSlot(st: { isSymbolicLink(): boolean; isDirectory(): boolean; isFile(): boolean } | undefined, rel: string, label: string): void {
@@ -738,8 +774,10 @@ async function copyIntoNewFile(from: OpenedLocalFile<FileHandle>, out: FileHandl
 export async function streamIntoFile(source: Readable, out: FileHandle, options: { signal?: AbortSignal; onChunk?: (bytes: number) => void } = {}): Promise<void> {
   await pipeline(
     source,
-    async (chunks: AsyncIterable<Buffer>) => {
-      for await (const chunk of chunks) {
+    async (chunks: AsyncIterable<Buffer | string>) => {
+      for await (const piece of chunks) {
+        // (A string chunk from an object-mode source: FileHandle.write would take `off` as a position.)
+        const chunk = typeof piece === "string" ? Buffer.from(piece) : piece;
         for (let off = 0; off < chunk.length; ) off += (await out.write(chunk, off, chunk.length - off)).bytesWritten;
         options.onChunk?.(chunk.length);
       }

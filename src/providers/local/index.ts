@@ -245,6 +245,9 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
     },
 
     async write(p: string, source: Readable, options: WriteOptions = {}): Promise<RemoteEntry> {
+      // Its error while the folder and the temp file are made is seen by the pipeline below (it
+      // would otherwise have no listener and end the process).
+      source.on("error", () => undefined);
       const rel = normalizeRemotePath(p);
       if (rel === "") throw new WorkspaceSyncError("INVALID_PATH", "Cannot write to the provider root: give a file path", { path: p });
       const target = abs(rel);
@@ -299,9 +302,10 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
           await out.close();
         }
         if (options.overwrite === false) {
-          // link() fails atomically when the name exists, unlike rename().
+          // link() fails atomically when the name exists, unlike rename(): a claim (backups use
+          // this) is never made by check-then-rename, even where hard links are refused.
           await folder.check();
-          if (!(await folder.nameNoClobber(tmp, name, rel))) {
+          if (!(await folder.nameNoClobber(tmp, name, rel, false))) {
             throw new WorkspaceSyncError("ALREADY_EXISTS", `Already exists on ${provider.description}: ${rel}`, { path: rel });
           }
           await folder.removeQuietly(tmp);
