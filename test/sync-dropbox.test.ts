@@ -192,7 +192,9 @@ describe("sync over Dropbox: what only Dropbox has", () => {
     await write(env.ws, "Inbox/Same.txt", "local same");
     await write(env.ws, "work.md", "w");
     env.fake.put("/share/inbox/new.txt", Buffer.from("from the cloud"));
-    env.fake.put("/share/inbox/same.txt", Buffer.from("cloud same"));
+    // Another time than the workspace copy's: same size and same millisecond would be rclone's
+    // "same file" (the two writes can fall in one millisecond).
+    env.fake.put("/share/inbox/same.txt", Buffer.from("cloud same"), new Date("2025-06-01T00:00:00Z"));
     const r = ok(await env.run({ mode: "mirror", ingest: true }));
     assert.deepEqual(r.inboxFiles, ["Inbox/Same (1).txt", "Inbox/new.txt"]);
     assert.deepEqual((await fsp.readdir(env.ws)).sort(), ["Inbox", "work.md"]);
