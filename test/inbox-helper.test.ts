@@ -499,13 +499,10 @@ test("a moved file's source name is removed only while it is still the file move
 
 test("a move's temp copy left by a crash (a file or a folder) is never uploaded by a sync, and is left where it is", async (t) => {
   const { moveTempName } = await import("../src/inbox/move.js");
-  const { createLocalProvider } = await import("../src/providers/local/index.js");
   const { runSyncWithProvider } = await import("../src/sync/run.js");
-  const { syncSettings } = await import("./sync-suite.js");
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "ws-inbox-leftover-"));
-  t.after(() => fsp.rm(dir, { recursive: true, force: true }));
-  const ws = path.join(dir, "ws");
-  await fsp.mkdir(path.join(ws, "work"), { recursive: true });
+  const { localBisync, syncSettings } = await import("./sync-suite.js");
+  const { ws, cloudRoot, stateDir, provider } = await localBisync(t, "ws-inbox-leftover-");
+  await fsp.mkdir(path.join(ws, "work"));
   await fsp.writeFile(path.join(ws, "work", "mine.txt"), "mine");
   // What a move killed mid-copy leaves: its temp copy of a file, and of a folder.
   const fileTemp = moveTempName(path.join(ws, "work", "report.pdf"));
@@ -513,13 +510,12 @@ test("a move's temp copy left by a crash (a file or a folder) is never uploaded 
   const folderTemp = moveTempName(path.join(ws, "work", "photos"));
   await fsp.mkdir(folderTemp);
   await fsp.writeFile(path.join(folderTemp, "a.jpg"), "jpg");
-  const provider = createLocalProvider({ root: path.join(dir, "cloud") });
   for (const mode of ["mirror", "bisync"] as const) {
-    const r = await runSyncWithProvider({ settings: syncSettings({ mode }), provider, workspaceDir: ws, stateDir: path.join(dir, `state-${mode}`) });
+    const r = await runSyncWithProvider({ settings: syncSettings({ mode }), provider, workspaceDir: ws, stateDir: `${stateDir}-${mode}` });
     assert.ok(r.ok, JSON.stringify(r));
     assert.deepEqual(r.uploaded.filter((p) => !p.endsWith("mine.txt")), [], mode);
   }
-  const inCloud = (await fsp.readdir(path.join(dir, "cloud"), { recursive: true })).map(String);
+  const inCloud = (await fsp.readdir(cloudRoot, { recursive: true })).map(String);
   assert.ok(!inCloud.some((p) => p.includes(path.basename(fileTemp)) || p.includes(path.basename(folderTemp))), inCloud.join(", "));
   assert.equal(await fsp.readFile(fileTemp, "utf8"), "half a rep", "left where it is");
   assert.equal(await fsp.readFile(path.join(folderTemp, "a.jpg"), "utf8"), "jpg");

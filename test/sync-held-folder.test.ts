@@ -40,6 +40,22 @@ function swapForLink(dir: string): void {
   fs.symlinkSync(outside, dir);
 }
 
+/** The local provider of `cloud`, whose reads give "cloud data" from a stream that runs `atFirstRead` when first read. */
+function readRunning(atFirstRead: () => void): ReturnType<typeof createLocalProvider> {
+  const inner = createLocalProvider({ root: cloud });
+  return {
+    ...inner,
+    async read() {
+      return Readable.from(
+        (async function* () {
+          atFirstRead();
+          yield Buffer.from("cloud data");
+        })(),
+      );
+    },
+  } as unknown as typeof inner;
+}
+
 const refused = (err: Error & { code?: string }): boolean => err.code === "INVALID_PATH" && /symlink|moved/.test(err.message);
 
 describe("a workspace download whose folder is swapped for a symlink", () => {
@@ -60,18 +76,7 @@ describe("a workspace download whose folder is swapped for a symlink", () => {
   });
 
   it("while the data streams in: refused at the rename, nothing outside, no temp file left where the folder went", async () => {
-    const inner = createLocalProvider({ root: cloud });
-    const provider = {
-      ...inner,
-      async read() {
-        return Readable.from(
-          (async function* () {
-            swapForLink(path.join(ws, "d"));
-            yield Buffer.from("cloud data");
-          })(),
-        );
-      },
-    } as unknown as typeof inner;
+    const provider = readRunning(() => swapForLink(path.join(ws, "d")));
     const wfs = await WorkspaceFs.open(ws);
     const before = await outsideNow();
     await assert.rejects(downloadFile(provider, "share/new.txt", wfs, "0123456789abcdef", "d/new.txt"), refused);
@@ -97,18 +102,7 @@ describe("a workspace download whose folder is swapped for a symlink", () => {
 
 describe("a workspace download whose folder is moved out of the tree while it streams", () => {
   it("is refused at the rename, and its temp file is removed from where the folder went", async () => {
-    const inner = createLocalProvider({ root: cloud });
-    const provider = {
-      ...inner,
-      async read() {
-        return Readable.from(
-          (async function* () {
-            fs.renameSync(path.join(ws, "d"), path.join(outside, "d"));
-            yield Buffer.from("cloud data");
-          })(),
-        );
-      },
-    } as unknown as typeof inner;
+    const provider = readRunning(() => fs.renameSync(path.join(ws, "d"), path.join(outside, "d")));
     const wfs = await WorkspaceFs.open(ws);
     await assert.rejects(downloadFile(provider, "share/new.txt", wfs, "0123456789abcdef", "d/new.txt"), refused);
     assert.deepEqual(await fsp.readdir(path.join(outside, "d")), [], "the temp file, removed through the folder held");

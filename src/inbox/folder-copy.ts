@@ -21,7 +21,7 @@ import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
 import type { OpenedLocalFile } from "../providers/types.js";
 import { INBOX_DIR } from "../sync/index.js";
-import { copyToNewFile, LocalPathError, syncFolderHandle, WorkspaceFs } from "../util/safe-fs.js";
+import { copyToNewFile, LocalPathError, syncFolderHandle, WorkspaceFs, type HeldFolder } from "../util/safe-fs.js";
 import { underRoot } from "../util/flat-join.js";
 
 /** An entry of a moved folder that is still in the source. */
@@ -109,6 +109,22 @@ async function setModeAndTimes(dir: string, st: Stats): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * `read` of entry `name` of `folder` (`"."`: the folder itself), only while it is one entry of its
+ * kind (`isKind`), the same device and inode before and after, its folder still where it was
+ * checked; else the refusal {@link changed} of `treeRel`.
+ */
+async function readUnchanged<T>(folder: HeldFolder, name: string, treeRel: string, isKind: (st: Stats) => boolean, read: (at: string) => Promise<T>): Promise<{ st: Stats; value: T }> {
+  const at = folder.path(name);
+  const st = await fsp.lstat(at);
+  if (!isKind(st)) throw changed(treeRel);
+  const value = await read(at);
+  await folder.check();
+  const after = await fsp.lstat(at);
+  if (after.dev !== st.dev || after.ino !== st.ino || !isKind(after)) throw changed(treeRel);
+  return { st, value };
 }
 
 /** A refusal of an entry that is no longer what the walk found. */
@@ -219,14 +235,8 @@ export class FolderCopy {
     try {
       // Held open: the names read are the checked folder's, wherever its path points meanwhile.
       return await this.tree.inFolder(treeRel, async (folder) => {
-        const here = folder.path(".");
-        const st = await fsp.lstat(here);
-        if (!st.isDirectory()) throw changed(treeRel);
-        const entries = await fsp.readdir(here, { withFileTypes: true });
-        await folder.check();
-        const after = await fsp.lstat(here);
-        if (after.dev !== st.dev || after.ino !== st.ino || !after.isDirectory()) throw changed(treeRel);
-        return { st, entries: entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
+        const read = await readUnchanged(folder, ".", treeRel, (st) => st.isDirectory(), (at) => fsp.readdir(at, { withFileTypes: true }));
+        return { st: read.st, entries: read.value.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
       });
     } catch (err) {
       return this.leaveOrThrow(rel, err);
@@ -237,14 +247,8 @@ export class FolderCopy {
   private async readLink(rel: string): Promise<{ target: string; st: Stats }> {
     const treeRel = this.treeRel(rel);
     return this.tree.inFolder(parentOf(treeRel), async (folder) => {
-      const at = folder.path(path.basename(treeRel));
-      const st = await fsp.lstat(at);
-      if (!st.isSymbolicLink()) throw changed(treeRel);
-      const target = await fsp.readlink(at);
-      await folder.check();
-      const after = await fsp.lstat(at);
-      if (after.dev !== st.dev || after.ino !== st.ino || !after.isSymbolicLink()) throw changed(treeRel);
-      return { target, st };
+      const read = await readUnchanged(folder, path.basename(treeRel), treeRel, (st) => st.isSymbolicLink(), (at) => fsp.readlink(at));
+      return { target: read.value, st: read.st };
     });
   }
 

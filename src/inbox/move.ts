@@ -7,7 +7,7 @@
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { errorMessage, toWorkspaceSyncError } from "../errors.js";
-import { copyToNewFile, sourceAt, syncFolder } from "../util/safe-fs.js";
+import { copyToNewFile, nameFileNoClobber, sourceAt, syncFolder } from "../util/safe-fs.js";
 import { installToken, syncTempName } from "../util/temp-names.js";
 import { INBOX_DIR } from "../sync/index.js";
 import { FolderCopy, unlinkIfSame, type LeftBehind } from "./folder-copy.js";
@@ -64,35 +64,22 @@ const FILE_CHANGED: LeftBehind = { rel: "", why: "changed during the move", retr
  * it stays and {@link FILE_CHANGED} is returned.
  */
 async function moveFileNoClobber(src: string, dest: string): Promise<LeftBehind[]> {
-  let linked: boolean;
+  let how: "linked" | "renamed" | "taken";
   try {
-    linked = await nameNoClobber(src, dest);
+    how = await nameFileNoClobber(src, dest);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EXDEV") return copyThenRemove(src, dest, false);
     throw err;
   }
-  if (!linked) return [];
+  if (how === "taken") throw takenError(dest);
+  if (how === "renamed") return [];
   // The name at `dest` is the file moved: the source name goes only if it still is that file.
   return (await unlinkIfSame(src, await fsp.lstat(dest))) ? [] : [FILE_CHANGED];
 }
 
-/**
- * Gives file `from` the name `to` too, never over anything there (EEXIST): a hard link (link()
- * fails with EEXIST atomically, unlike rename(), which would replace the file), true; where the
- * file system has no hard links (EPERM, ENOTSUP, EMLINK…), a check, then a rename, false. EXDEV is
- * thrown as it comes: this never copies.
- */
-async function nameNoClobber(from: string, to: string): Promise<boolean> {
-  try {
-    await fsp.link(from, to);
-    return true;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "EEXIST" || code === "EXDEV") throw err;
-    if (await exists(to)) throw Object.assign(new Error(`${to} exists`), { code: "EEXIST", cause: err });
-    await fsp.rename(from, to);
-    return false;
-  }
+/** The error of a name that is taken (EEXIST: the caller tries the next numbered name). */
+function takenError(dest: string): Error {
+  return Object.assign(new Error(`${dest} exists`), { code: "EEXIST" });
 }
 
 /** Moves a folder without ever replacing `dest`; returns what stayed behind (across devices only). */
@@ -163,7 +150,9 @@ export async function copyThenRemove(src: string, dest: string, isDir: boolean):
       await copyToNewFile(from, tmp, { times: { atime: st.atime, mtime: st.mtime }, durable: true });
       // Placed, never copied again (a file system answering EXDEV within a folder would otherwise
       // make copy after copy).
-      if (await nameNoClobber(tmp, dest)) await fsp.unlink(tmp);
+      const how = await nameFileNoClobber(tmp, dest);
+      if (how === "taken") throw takenError(dest);
+      if (how === "linked") await fsp.unlink(tmp);
     } catch (err) {
       await fsp.rm(tmp, { force: true }).catch(() => undefined);
       throw err;

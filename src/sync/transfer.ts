@@ -7,10 +7,10 @@ import { promises as fsp, type BigIntStats } from "node:fs";
 import { toWorkspaceSyncError } from "../errors.js";
 import type { LocalSource, StorageProvider } from "../providers/types.js";
 import { sourceStream } from "../util/source-stream.js";
-import { isLocalNameProblem, streamIntoFile, type WorkspaceFs } from "../util/safe-fs.js";
+import { isLocalNameProblem, type WorkspaceFs } from "../util/safe-fs.js";
 import { syncTempName } from "../util/temp-names.js";
 import { numberedName } from "./ingest.js";
-import { msFromNs, msOfDate, nsFromMs, utimesArg } from "../util/mtime.js";
+import { msFromNs, msOfDate, nsFromMs } from "../util/mtime.js";
 import type { LocalFile, RemoteFile } from "./types.js";
 
 /**
@@ -86,34 +86,20 @@ export async function downloadFile(provider: StorageProvider, remoteFull: string
   let finalRel = targetRel;
   let st: BigIntStats;
   try {
-    // The temp first: the cloud's stream is read from the moment it is opened (its error or an
-    // abort in between would have no listener).
-    const out = await folder.createFile(tmp);
-    try {
-      const source = await provider.read(remoteFull, { signal: options.signal });
-      await streamIntoFile(source, out, { signal: options.signal });
-      // Durable before it becomes visible, with its time set and its stats read on its descriptor.
-      await out.sync();
-      const mtimeNs = options.mtimeNs ?? (options.mtimeMs !== undefined ? nsFromMs(options.mtimeMs) : undefined);
-      if (mtimeNs !== undefined) {
-        const t = utimesArg(mtimeNs);
-        await out.utimes(t, t);
-      }
-      st = await out.stat({ bigint: true });
-    } finally {
-      await out.close();
-    }
+    // The temp first, the cloud's stream opened then and read at once (an error or an abort
+    // before it is read would have no listener); durable before it becomes visible.
+    const mtimeNs = options.mtimeNs ?? (options.mtimeMs !== undefined ? nsFromMs(options.mtimeMs) : undefined);
+    st = await folder.writeNewFile(tmp, () => provider.read(remoteFull, { signal: options.signal }), { mtimeNs, signal: options.signal });
     if (options.noClobber) finalRel = await folder.linkNoClobber(tmp, targetRel, numberedName);
     else if (options.exclusive) await folder.placeNew(tmp, name, targetRel);
     else await folder.replace(tmp, name, targetRel);
   } catch (err) {
-    await folder.removeQuietly(tmp);
-    await folder.close();
     if (isLocalNameProblem(err)) throw err;
     throw toWorkspaceSyncError(err);
+  } finally {
+    // The temp name, whatever happened: a link leaves it, and so does a failure (a rename takes it).
+    await folder.removeQuietly(tmp);
+    await folder.close();
   }
-  // A link left the temp name too (a rename did not).
-  await folder.removeQuietly(tmp);
-  await folder.close();
   return { finalRel, local: { path: finalRel, size: Number(st.size), mtimeMs: msFromNs(st.mtimeNs), mtimeNs: st.mtimeNs } };
 }

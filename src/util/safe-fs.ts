@@ -541,6 +541,29 @@ export class HeldFolder {
   }
 
   /**
+   * Writes a stream into new file `name` here: the file is created first ({@link createFile}), then
+   * `open()` gives the stream, read into it at once ({@link streamIntoFile}); then the file gets
+   * permission bits `mode` exactly (past the umask) when given, is flushed (`fdatasync`: its bytes
+   * and size are on disk before it is given a name), and gets time `mtimeNs` when given. Returns its
+   * stats, read on its descriptor. The caller removes `name` on failure.
+   */
+  async writeNewFile(name: string, open: () => Readable | Promise<Readable>, options: NewFileOptions = {}): Promise<BigIntStats> {
+    const out = await this.createFile(name);
+    try {
+      await streamIntoFile(await open(), out, options);
+      if (options.mode !== undefined) await out.chmod(options.mode);
+      await out.datasync();
+      if (options.mtimeNs !== undefined) {
+        const t = utimesArg(options.mtimeNs);
+        await out.utimes(t, t);
+      }
+      return await out.stat({ bigint: true });
+    } finally {
+      await out.close();
+    }
+  }
+
+  /**
    * Copies opened file `from` into new file `name` here ({@link copyToNewFile}), with time
    * `mtimeNs` when given; returns the copy's stats.
    */
@@ -584,24 +607,15 @@ export class HeldFolder {
   }
 
   /**
-   * Links `fromName` to `toName` (the caller {@link check}ed the folder); false when that name is
-   * taken. Without hard links: check, then rename (racy only against another writer of the name),
-   * unless `renameFallback` is false (an atomic claim: the link's error is thrown).
+   * {@link nameFileNoClobber} of `fromName` to `toName` here (the caller {@link check}ed the
+   * folder); false when that name is taken.
    */
   async nameNoClobber(fromName: string, toName: string, rel: string, renameFallback = true): Promise<boolean> {
-    const to = this.path(toName);
     try {
-      await fsp.link(this.path(fromName), to);
-      return true;
+      return (await nameFileNoClobber(this.path(fromName), this.path(toName), renameFallback)) !== "taken";
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === "EEXIST") return false;
-      if (!renameFallback || (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "EXDEV")) throw asNameErrorIn(err, rel, this.label);
+      throw asNameErrorIn(err, rel, this.label);
     }
-    // No hard links here: check, then rename (racy only against another writer of the same name).
-    if (await lstatOrUndefined(to, rel, this.label)) return false;
-    await fsp.rename(this.path(fromName), to);
-    return true;
   }
 
   /** See {@link WorkspaceFs.unlinkFile}. */
@@ -666,6 +680,37 @@ let procNamesFiles: boolean | undefined;
 
 /** How a folder is held open by {@link WorkspaceFs.folderSync}: never through a link at its name. */
 const HELD_FOLDER_FLAGS = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | (fs.constants.O_NOFOLLOW ?? 0);
+
+/** Answers of `link()` where the file system makes no hard link (here, or between these names). */
+const NO_HARD_LINK = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "EMLINK", "EXDEV"]);
+
+/**
+ * Gives file `from` the name `to` too, never over anything there. A hard link (`link()` fails with
+ * EEXIST atomically, unlike `rename()`, which replaces): `"linked"`, both names stay. Where the file
+ * system makes none: a check, then a rename (racy only against another writer of the name),
+ * `"renamed"`, `from` is gone; unless `renameFallback` is false (an atomic claim), when the link's
+ * error is thrown. `"taken"` when `to` exists. Never copies: a rename's EXDEV is thrown as it comes.
+ */
+export async function nameFileNoClobber(from: string, to: string, renameFallback = true): Promise<"linked" | "renamed" | "taken"> {
+  try {
+    await fsp.link(from, to);
+    return "linked";
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "";
+    if (code === "EEXIST") return "taken";
+    if (!renameFallback || !NO_HARD_LINK.has(code)) throw err;
+  }
+  const there = await fsp.lstat(to).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return false;
+      throw err;
+    },
+  );
+  if (there) return "taken";
+  await fsp.rename(from, to);
+  return "renamed";
+}
 
 /** Whether two stats are of one file (device and inode). */
 function sameFile(a: { dev: number; ino: number }, b: { dev: number; ino: number }): boolean {
@@ -766,12 +811,23 @@ async function copyIntoNewFile(from: OpenedLocalFile<FileHandle>, out: FileHandl
   }
 }
 
+/** Options of {@link HeldFolder.writeNewFile}. */
+export interface NewFileOptions {
+  /** Permission bits the file gets, whatever the umask (a local file's, as `copyFile` keeps them). */
+  mode?: number;
+  /** Its access and modification time in nanoseconds. */
+  mtimeNs?: bigint;
+  signal?: AbortSignal;
+  /** Gets each written chunk's length. */
+  onChunk?: (bytes: number) => void;
+}
+
 /**
  * Writes all of `source` into `out` (a file just created), each chunk written before the next is
  * taken (the source reads ahead up to its buffer meanwhile); `onChunk` gets each chunk's length.
  * Ends `source` on failure or abort.
  */
-export async function streamIntoFile(source: Readable, out: FileHandle, options: { signal?: AbortSignal; onChunk?: (bytes: number) => void } = {}): Promise<void> {
+async function streamIntoFile(source: Readable, out: FileHandle, options: { signal?: AbortSignal; onChunk?: (bytes: number) => void } = {}): Promise<void> {
   await pipeline(
     source,
     async (chunks: AsyncIterable<Buffer | string>) => {

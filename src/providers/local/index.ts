@@ -26,7 +26,7 @@ import { mapLimit } from "../../util/concurrency.js";
 import { bootId } from "../../util/boot-id.js";
 import { normalizeRemotePath } from "../paths.js";
 import { PROVIDER_TEMP_PREFIX, installToken, providerTempKind, providerTempName } from "../../util/temp-names.js";
-import { LocalPathError, WorkspaceFs, isLocalNameProblem, localSourceOf, streamIntoFile, type HeldFolder } from "../../util/safe-fs.js";
+import { LocalPathError, WorkspaceFs, isLocalNameProblem, localSourceOf, type HeldFolder } from "../../util/safe-fs.js";
 import { SET_MTIME_PRECISION_NS, dateFromNs, msFromNs, nsFromMs, utimesArg } from "../../util/mtime.js";
 import { childPath, underRoot } from "../../util/flat-join.js";
 import { handingOver } from "../../util/release-buffer.js";
@@ -282,25 +282,14 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
           from = await localSourceOf(options.sourceFile).open();
           source.destroy();
         }
-        const out = await folder.createFile(tmp);
-        try {
-          let written = 0;
-          const input = from ? from.handle.createReadStream({ autoClose: false, highWaterMark: READ_BUFFER }) : source;
-          const onChunk = options.onProgress && ((n: number): void => options.onProgress!((written += n)));
-          await streamIntoFile(input, out, { signal: options.signal, onChunk });
-          // Durable before it becomes visible (a power cut never leaves a short file under the
-          // final name), with its time set and its stat taken on the same descriptor.
-          if (from) await out.chmod(from.mode); // exactly, past the umask, as copyFile does
-          await out.datasync();
-          const mtimeNs = options.mtimeNs ?? (options.mtime ? nsFromMs(options.mtime.getTime()) : undefined);
-          if (mtimeNs !== undefined) {
-            const t = utimesArg(mtimeNs);
-            await out.utimes(t, t);
-          }
-          st = await out.stat({ bigint: true });
-        } finally {
-          await out.close();
-        }
+        // Durable before it becomes visible (a power cut never leaves a short file under the final
+        // name), its mode exactly the source's (past the umask, as copyFile keeps it).
+        let written = 0;
+        const onChunk = options.onProgress && ((n: number): void => options.onProgress!((written += n)));
+        const mtimeNs = options.mtimeNs ?? (options.mtime ? nsFromMs(options.mtime.getTime()) : undefined);
+        const opened = from;
+        const input = (): Readable => (opened ? opened.handle.createReadStream({ autoClose: false, highWaterMark: READ_BUFFER }) : source);
+        st = await folder.writeNewFile(tmp, input, { mode: from?.mode, mtimeNs, signal: options.signal, onChunk });
         if (options.overwrite === false) {
           // link() fails atomically when the name exists, unlike rename(): a claim (backups use
           // this) is never made by check-then-rename, even where hard links are refused.
@@ -308,15 +297,15 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
           if (!(await folder.nameNoClobber(tmp, name, rel, false))) {
             throw new WorkspaceSyncError("ALREADY_EXISTS", `Already exists on ${provider.description}: ${rel}`, { path: rel });
           }
-          await folder.removeQuietly(tmp);
         } else {
           await folder.replace(tmp, name, rel);
         }
       } catch (err) {
         source.destroy();
-        await folder.removeQuietly(tmp);
         throw isLocalNameProblem(err) && err instanceof LocalPathError ? err : toWorkspaceSyncError(err);
       } finally {
+        // The temp name, whatever happened: a link leaves it, and so does a failure (a rename takes it).
+        await folder.removeQuietly(tmp);
         await folder.close();
         await from?.handle.close().catch(() => undefined);
       }
