@@ -113,6 +113,13 @@ export interface ProviderCapabilities {
    * that state as unconfirmed (a merge run: nothing deleted, both copies kept where they differ).
    */
   lazyFlush?: boolean;
+  /**
+   * A recursive {@link StorageProvider.list} gives each folder's files together, one run of entries
+   * per folder (a tree walked folder by folder). Sync then checks each folder as a whole against
+   * per-folder digests it keeps in its state, and a run where no folder changed reads no state
+   * entry (see `sync/folder-digest.ts`). A listing that comes back to a folder costs only speed.
+   */
+  listsFolderByFolder?: boolean;
 }
 
 /** One file as a backend lists it. */

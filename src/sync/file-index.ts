@@ -115,12 +115,29 @@ export class FileIndex<T extends { path: string }> implements Map<string, T> {
     if (this.state === undefined || this.own.has(key)) return false;
     const slot = this.state.slotOf(key);
     if (slot < 0 || !matches(this.state.entryAt(slot))) return false;
-    this.marks ??= new Uint8Array(this.state.size);
+    this.#mark(slot);
+    return true;
+  }
+
+  /**
+   * Marks the files of the state's folders a listing found unchanged as a whole (see
+   * `folder-digest.ts`): every state key in one of `folders` that holds no record of its own.
+   */
+  markFolders(folders: ReadonlySet<string>, folderOf: (key: string) => string): void {
+    if (this.state === undefined || folders.size === 0) return;
+    const keys = this.state.keys();
+    for (let slot = 0; slot < keys.length; slot++) {
+      const key = keys[slot]!;
+      if (folders.has(folderOf(key)) && !this.own.has(key)) this.#mark(slot);
+    }
+  }
+
+  #mark(slot: number): void {
+    this.marks ??= new Uint8Array(this.state!.size);
     if (this.marks[slot] === 0) {
       this.marks[slot] = 1;
       this.markCount++;
     }
-    return true;
   }
 
   /** The keys of the files held as records of their own (not as marks), in insertion order. */

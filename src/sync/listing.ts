@@ -15,6 +15,7 @@ import { childPath, flatJoin } from "../util/flat-join.js";
 import { NON_UTF8_REASON, nonUtf8Names } from "../util/utf8-names.js";
 import { localFromState, localMatches, remoteFromState, remoteMatches } from "./deltas.js";
 import { FileIndex } from "./file-index.js";
+import { FolderCheck, folderOf, localLine, remoteLine } from "./folder-digest.js";
 import { asStateFiles, type StateFiles } from "./state-files.js";
 import type { SyncFilter } from "./filters.js";
 import type { LocalFile, RemoteFile, SkipKind, SkipNote, StateEntry } from "./types.js";
@@ -60,6 +61,33 @@ export interface LocalListOptions {
   signal?: AbortSignal;
   /** The last agreed state's files and which keys may be held as marks on them (see {@link KnownFiles}). */
   known?: KnownFiles;
+}
+
+/**
+ * A listing checked folder by folder against the state's digests of its side, before the state's
+ * entries are read (see `folder-digest.ts`); instead of {@link LocalListOptions.known}.
+ */
+export interface FolderDigestOptions {
+  /** The state's digests of this side, by folder key. */
+  expected: ReadonlyMap<string, string>;
+  /** Keys that always get a record of their own, outside every digest (as {@link KnownFiles.needsRecord}). */
+  needsRecord?: (key: string) => boolean;
+}
+
+/**
+ * A listing read but not yet keyed: its records, and (checked by folders) which folders were found
+ * unchanged. {@link rebaseOnState} then holds those as marks on the state; {@link finishListing}
+ * keys it.
+ */
+export interface Walked<T extends { path: string }> {
+  found: T[];
+  files: FileIndex<T>;
+  skipped: SkipNote[];
+  blocked: string[];
+  opaque?: string[];
+  ownTemps?: OwnTemp[];
+  /** Present when listed with {@link FolderDigestOptions}. */
+  check?: FolderCheck<T>;
 }
 
 /**
@@ -113,6 +141,11 @@ export interface Listing<T> {
  * simple in-flight counter: per-file promises cost more than the stat itself at this scale.
  */
 export async function listLocal(root: string, options: LocalListOptions): Promise<Listing<LocalFile>> {
+  return finishListing(await walkLocal(root, options), options.keyOf, "local");
+}
+
+/** {@link listLocal} up to its records, checked by folders where `folders` is given (then `known` is not used). */
+export async function walkLocal(root: string, options: LocalListOptions & { folders?: FolderDigestOptions }): Promise<Walked<LocalFile>> {
   const found: LocalFile[] = [];
   const skipped: SkipNote[] = [];
   const blocked: string[] = [];
@@ -125,8 +158,10 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
     if (isOpaque) opaque.push(p);
   };
   const ignored = new Set((options.ignoredNames ?? []).map((n) => n.toLowerCase()));
-  const files = new FileIndex<LocalFile>(knownStateFiles(options.known), localFromState);
-  const keepIfKnown = knownKeeper(files, options.known, options.keyOf, (f, s) => localMatches(s.local, f));
+  const byFolders = options.folders;
+  const files = new FileIndex<LocalFile>(byFolders ? undefined : knownStateFiles(options.known), localFromState);
+  const check = byFolders ? new FolderCheck<LocalFile>(byFolders.expected, (f) => localLine(f.path, f)) : undefined;
+  const keep = keeper(files, byFolders ? undefined : options.known, options.keyOf, (f, s) => localMatches(s.local, f), check, byFolders?.needsRecord);
   const seenDirs = new Set<string>();
   const realRoot = await fsp.realpath(root).catch(() => path.resolve(root));
 
@@ -212,7 +247,7 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
             const st = fs.lstatSync(abs, { bigint: true });
             if (st.isFile()) {
               const f: LocalFile = { path: relPath, size: Number(st.size), mtimeMs: msFromNs(st.mtimeNs), mtimeNs: st.mtimeNs };
-              if (!keepIfKnown(f)) found.push(f);
+              if (!keep(f, t.rel)) found.push(f);
             }
           } catch (err) {
             if ((err as NodeJS.ErrnoException).code !== "ENOENT") fail(toWorkspaceSyncError(err));
@@ -223,8 +258,10 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
           else block(relPath, "symlink (set copySymlinks to copy its target)", true);
         } else block(relPath, "not a regular file", true);
       }
-      if (end >= items.length) finish();
-      else pump(); // folders found so far can be read meanwhile
+      if (end >= items.length) {
+        if (check) for (const f of check.end(t.rel)) found.push(f);
+        finish();
+      } else pump(); // folders found so far can be read meanwhile
     };
     const start = (t: Task): void => {
       inFlight++;
@@ -239,7 +276,10 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
       } else {
         fs.stat(t.abs, { bigint: true }, (err, st) => {
           if (err) block(t.rel, "broken symlink", true);
-          else if (st.isFile()) found.push({ path: t.rel, size: Number(st.size), mtimeMs: msFromNs(st.mtimeNs), mtimeNs: st.mtimeNs });
+          else if (st.isFile()) {
+            found.push({ path: t.rel, size: Number(st.size), mtimeMs: msFromNs(st.mtimeNs), mtimeNs: st.mtimeNs });
+            check?.extra();
+          }
           else if (st.isDirectory()) {
             let real: string | undefined;
             try {
@@ -270,10 +310,37 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
   });
   throwIfAborted(options.signal);
   if (failure !== undefined) throw failure;
-  found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const listing: Listing<LocalFile> = { ...keyed(found, options.keyOf, skipped, files), skipped, blocked, opaque, ownTemps };
-  skipFilesNamedLikeFolders(listing, options.keyOf);
+  if (check) for (const f of check.endAll()) found.push(f);
+  return { found, files, skipped, blocked, opaque, ownTemps, check };
+}
+
+/** A walked listing keyed: clashes found, and files named like folders skipped (see {@link listLocal}, {@link listRemote}). */
+export function finishListing<T extends { path: string }>(w: Walked<T>, keyOf: (p: string) => string, side: "local" | "remote"): Listing<T> {
+  w.found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const listing: Listing<T> = { ...keyed(w.found, keyOf, w.skipped, w.files), skipped: w.skipped, blocked: w.blocked };
+  if (w.opaque) listing.opaque = w.opaque;
+  if (w.ownTemps) listing.ownTemps = w.ownTemps;
+  if (side === "local") skipFilesNamedLikeFolders(listing, keyOf);
+  else skipRemoteFilesNamedLikeFolders(listing, keyOf);
   return listing;
+}
+
+/**
+ * A listing checked by folders, once the state is read: the files of the folders found unchanged
+ * are held as marks on it, and each record the state describes exactly too, as a listing given
+ * `known` holds them.
+ */
+export function rebaseOnState<T extends { path: string }>(w: Walked<T>, known: KnownFiles, keyOf: (p: string) => string, rebuild: (key: string, entry: StateEntry) => T, matches: (f: T, s: StateEntry) => boolean): Walked<T> {
+  const files = new FileIndex<T>(knownStateFiles(known), rebuild);
+  files.markFolders(w.check?.clean ?? new Set(), folderOf);
+  const keep = knownKeeper(files, known, keyOf, matches);
+  const found: T[] = [];
+  for (const f of w.found) {
+    // A record of a key already marked (a listing that came back to a folder): the record stands.
+    if (files.marked(f.path)) files.delete(f.path);
+    if (!keep(f)) found.push(f);
+  }
+  return { ...w, found, files };
 }
 
 /**
@@ -281,7 +348,7 @@ export async function listLocal(root: string, options: LocalListOptions): Promis
  * `notes/a.txt`) cannot exist on a case-insensitive provider: the file is skipped, reported and
  * blocked (its cloud counterpart is left alone), so the folder still syncs.
  */
-function skipFilesNamedLikeFolders(listing: Listing<LocalFile>, keyOf: (p: string) => string): void {
+function skipFilesNamedLikeFolders<T extends { path: string }>(listing: Listing<T>, keyOf: (p: string) => string): void {
   const dirs = folderSpellings(listing.files, keyOf);
   if (dirs.size === 0) return;
   for (const [k, f, dir] of filesNamedLike(listing.files, dirs)) {
@@ -394,6 +461,15 @@ const MAX_SEGMENT_BYTES = 255;
  * name (the file is skipped; the folder's files sync), another install's in-flight temp files.
  */
 export async function listRemote(provider: StorageProvider, dir: string, options: RemoteListOptions): Promise<Listing<RemoteFile>> {
+  return finishListing(await walkRemote(provider, dir, options), options.keyOf, "remote");
+}
+
+/**
+ * {@link listRemote} up to its records, checked by folders where `folders` is given (then `known`
+ * is not used). The provider must list each folder's files together
+ * (`ProviderCapabilities.listsFolderByFolder`); a folder it comes back to is taken as changed.
+ */
+export async function walkRemote(provider: StorageProvider, dir: string, options: RemoteListOptions & { folders?: FolderDigestOptions }): Promise<Walked<RemoteFile>> {
   const found: RemoteFile[] = [];
   const skipped: SkipNote[] = [];
   const blocked: string[] = [];
@@ -401,8 +477,12 @@ export async function listRemote(provider: StorageProvider, dir: string, options
     skipped.push({ path: p, reason });
     blocked.push(p);
   };
-  const files = new FileIndex<RemoteFile>(knownStateFiles(options.known), remoteFromState);
-  const keepIfKnown = knownKeeper(files, options.known, options.keyOf, (f, s) => remoteMatches(s.remote, f));
+  const byFolders = options.folders;
+  const files = new FileIndex<RemoteFile>(byFolders ? undefined : knownStateFiles(options.known), remoteFromState);
+  const check = byFolders ? new FolderCheck<RemoteFile>(byFolders.expected, (f) => remoteLine(f.path, f)) : undefined;
+  const keep = keeper(files, byFolders ? undefined : options.known, options.keyOf, (f, s) => remoteMatches(s.remote, f), check, byFolders?.needsRecord);
+  /** The folder whose files are being listed (checked by folders: it ends when another begins). */
+  let current: string | undefined;
   try {
     for await (const e of options.entries ?? provider.list(dir, { recursive: true, signal: options.signal })) {
       if (!isSafeRelativePath(e.path)) {
@@ -422,15 +502,20 @@ export async function listRemote(provider: StorageProvider, dir: string, options
         continue;
       }
       const f = remoteFileOf(e);
-      if (!keepIfKnown(f)) found.push(f);
+      if (check) {
+        const folder = folderOf(f.path);
+        if (folder !== current) {
+          if (current !== undefined) for (const g of check.end(current)) found.push(g);
+          current = folder;
+        }
+      }
+      if (!keep(f, current ?? "")) found.push(f);
     }
   } catch (err) {
     throw toWorkspaceSyncError(err);
   }
-  found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const listing: Listing<RemoteFile> = { ...keyed(found, options.keyOf, skipped, files), skipped, blocked };
-  skipRemoteFilesNamedLikeFolders(listing, options.keyOf);
-  return listing;
+  if (check) for (const f of check.endAll()) found.push(f);
+  return { found, files, skipped, blocked, check };
 }
 
 /**
@@ -466,7 +551,7 @@ function remoteFileOf(e: RemoteEntry): RemoteFile {
  * Object stores hold `a` beside `a/b`; a folder tree cannot. The file is skipped and blocked (kept
  * in the cloud, never deleted) so the folder's files still sync.
  */
-function skipRemoteFilesNamedLikeFolders(listing: Listing<RemoteFile>, keyOf: (p: string) => string): void {
+function skipRemoteFilesNamedLikeFolders<T extends { path: string }>(listing: Listing<T>, keyOf: (p: string) => string): void {
   const dirs = folderSpellings(listing.files, keyOf);
   if (dirs.size === 0) return;
   for (const [k, f, d] of filesNamedLike(listing.files, dirs)) {
@@ -514,6 +599,35 @@ function clashNote(path: string, kept: string): SkipNote {
 function knownStateFiles(known: KnownFiles | undefined): StateFiles | undefined {
   if (known === undefined) return undefined;
   return asStateFiles(known.files);
+}
+
+/**
+ * What a listing does with each file it finds: true when it is held otherwise than as a record of
+ * the listing's own (a mark, or a file of a folder being checked); false to keep the record.
+ */
+function keeper<T extends { path: string }>(
+  files: FileIndex<T>,
+  known: KnownFiles | undefined,
+  keyOf: (p: string) => string,
+  matches: (f: T, s: StateEntry) => boolean,
+  check: FolderCheck<T> | undefined,
+  needsRecord: ((key: string) => boolean) | undefined,
+): (f: T, folder: string) => boolean {
+  if (check === undefined) {
+    const keepIfKnown = knownKeeper(files, known, keyOf, matches);
+    return (f) => keepIfKnown(f);
+  }
+  return (f, folder) => {
+    const key = keyOf(f.path);
+    if (needsRecord?.(key) === true) return false;
+    if (key !== f.path) {
+      // (Its state entry, if any, is under its key: the folder cannot match as listed.)
+      check.dirty(folder);
+      return false;
+    }
+    check.add(folder, f);
+    return true;
+  };
 }
 
 function knownKeeper<T extends { path: string }>(files: FileIndex<T>, known: KnownFiles | undefined, keyOf: (p: string) => string, matches: (f: T, s: StateEntry) => boolean): (f: T) => boolean {

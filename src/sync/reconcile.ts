@@ -12,7 +12,7 @@ import { conflictWinner, contentCheckCandidates, planSync } from "./plan.js";
 import { comparerFor, protectedPrefixes, type Prepared, type RunContext } from "./run-context.js";
 import { checkSafety } from "./safety.js";
 import { unchangedOnBothSides } from "./file-index.js";
-import { mergedStateFiles, type StateFiles } from "./state-files.js";
+import { CompactStateFiles, mergedStateFiles, type StateFiles } from "./state-files.js";
 import type { SkipNote, SyncAction } from "./types.js";
 
 /** What the push or bisync part did. */
@@ -35,6 +35,13 @@ export async function reconcile(ctx: RunContext, p: Prepared): Promise<Reconcile
     await timerTurn(0);
     throwIfAborted(ctx.signal);
   };
+  if (p.unchanged) {
+    // Every folder of both sides as the state records it (`prepare.ts`): no plan to make.
+    // (Clashes among files of the protected folders, which always keep their records, are reported as on every run.)
+    const conflicts = [...p.local.caseClashes, ...p.remote.caseClashes];
+    const outcome: ExecuteOutcome = { uploaded: [], downloaded: [], deleted: [], conflicts, files: new CompactStateFiles(), skipped: [] };
+    return { outcome, files: p.priorFiles!, skipped: [...p.local.skipped, ...p.remote.skipped] };
+  }
   await hostTurn();
   const prefixes = protectedPrefixes(ctx);
   const inScope = (k: string): boolean => !prefixes.some((x) => k.startsWith(x));

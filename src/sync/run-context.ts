@@ -18,7 +18,8 @@ import type { Listing } from "./listing.js";
 import { INBOX_DIR, OUTBOX_DIR } from "./mailbox.js";
 import { removeStaleTemps, STALE_TEMP_MS } from "./scope.js";
 import { saveState, type RunState, type StateIdentity } from "./state.js";
-import { sameStateFiles, type StateFiles } from "./state-files.js";
+import { UnreadStateFiles, sameStateFiles, type StateFiles } from "./state-files.js";
+import { folderDigestsOf } from "./folder-digest.js";
 import type { LocalFile, RemoteFile, RemoteSignature, SkipNote, SyncRunSuccess } from "./types.js";
 
 /** One run's settings and handles. */
@@ -51,6 +52,11 @@ export interface Prepared {
   local: Listing<LocalFile>;
   remote: Listing<RemoteFile>;
   noDeletes: boolean;
+  /**
+   * Every folder of both sides was found as the state records it (see `folder-digest.ts`): there is
+   * nothing to do, and the state's files were not read (`state.files` and `priorFiles` must not be).
+   */
+  unchanged?: boolean;
 }
 
 /** The run's comparer (one per run: it remembers each cloud object's `stat()`). */
@@ -83,8 +89,13 @@ export async function ensureWorkspace(ctx: RunContext): Promise<void> {
 export async function saveRunState(ctx: RunContext, state: RunState, prior?: RunState): Promise<void> {
   const boot = ctx.provider.capabilities.lazyFlush ? bootId() : undefined;
   if (boot !== undefined) state.bootId = boot;
-  // A run that changed nothing keeps the state file as it is (no rewrite of every entry).
-  if (prior && sameState(prior, state)) return;
+  // Every folder found as the state records it: the state's files were not even read.
+  if (state.files instanceof UnreadStateFiles) return;
+  const byFolders = ctx.provider.capabilities.listsFolderByFolder === true;
+  // A run that changed nothing keeps the state file as it is (no rewrite of every entry), unless
+  // it lacks the digests a later run can use (or the word that none are kept).
+  if (prior && sameState(prior, state) && (!byFolders || prior.folders !== undefined)) return;
+  if (byFolders) state.folders = folderDigestsOf(state.files, prior && { files: prior.files, folders: prior.folders });
   await saveState(ctx.stateFile, state);
 }
 

@@ -11,6 +11,7 @@
  * {@link stateFilesOf}; the result of a run is the run's own entries over the prior ones it kept
  * ({@link mergedStateFiles}).
  */
+import { WorkspaceSyncError } from "../errors.js";
 import { remoteSignatureOf } from "./deltas.js";
 import type { StateEntry } from "./types.js";
 
@@ -26,6 +27,39 @@ export interface StateFiles {
   entryAt(slot: number): StateEntry;
   /** The entry of `key`, or `undefined`. */
   get(key: string): StateEntry | undefined;
+}
+
+/**
+ * The files of a state whose folders were all found unchanged (see `folder-digest.ts`): never
+ * read, since the run has nothing to do; the state file is kept as it is. A step that asks for
+ * them anyway fails the run (nothing was changed).
+ */
+export class UnreadStateFiles implements StateFiles {
+  constructor(readonly file: string) {}
+
+  #unread(): never {
+    throw new WorkspaceSyncError("INTERNAL_ERROR", `The sync state ${this.file} was read only in part (nothing had changed), and a step asked for its files: report this`);
+  }
+
+  get size(): number {
+    return this.#unread();
+  }
+
+  keys(): readonly string[] {
+    return this.#unread();
+  }
+
+  slotOf(): number {
+    return this.#unread();
+  }
+
+  entryAt(): StateEntry {
+    return this.#unread();
+  }
+
+  get(): StateEntry | undefined {
+    return this.#unread();
+  }
 }
 
 /** Numbers per entry in {@link CompactStateFiles}: local size, local mtime, cloud size, cloud mtime (NaN: none). */
@@ -173,7 +207,8 @@ export function sameStateFiles(a: StateFiles, b: StateFiles): boolean {
   return true;
 }
 
-function sameEntry(x: StateEntry, y: StateEntry): boolean {
+/** True when two entries record the same (every field the state keeps). */
+export function sameEntry(x: StateEntry, y: StateEntry): boolean {
   const a = x.remote;
   const b = y.remote;
   return x.local.size === y.local.size && x.local.mtimeMs === y.local.mtimeMs && a.size === b.size && a.mtimeMs === b.mtimeMs && a.hash === b.hash && a.revision === b.revision;
@@ -264,15 +299,39 @@ export function mergedStateFiles(own: Readonly<Record<string, StateEntry>> | Sta
   return new MergedStateFiles(mine, prior, kept);
 }
 
+/**
+ * What `files` changed of `prior`, where `files` is a run's entries over `prior`'s kept ones
+ * ({@link mergedStateFiles}): its first `own` entries are the run's (each may differ from
+ * `prior`'s), every later one is `prior`'s entry as it was, and `dropped` are `prior`'s keys it
+ * left out. `undefined` when `files` was not made so from `prior`.
+ */
+export function changesOver(files: StateFiles, prior: StateFiles): { own: number; dropped: readonly string[] } | undefined {
+  if (files === prior) return { own: 0, dropped: [] };
+  return files instanceof MergedStateFiles ? files.changesOver(prior) : undefined;
+}
+
 class MergedStateFiles extends KeyListFiles {
+  readonly #dropped: string[] = [];
+
   constructor(
     private readonly own: StateFiles,
     private readonly prior: StateFiles,
     kept: (key: string) => boolean,
   ) {
     const keys = [...own.keys()];
-    for (const k of prior.keys()) if (kept(k) && own.slotOf(k) < 0) keys.push(k);
+    const dropped: string[] = [];
+    for (const k of prior.keys()) {
+      if (own.slotOf(k) >= 0) continue;
+      if (kept(k)) keys.push(k);
+      else dropped.push(k);
+    }
     super(keys);
+    this.#dropped = dropped;
+  }
+
+  /** See {@link changesOver}. */
+  changesOver(prior: StateFiles): { own: number; dropped: readonly string[] } | undefined {
+    return prior === this.prior ? { own: this.own.size, dropped: this.#dropped } : undefined;
   }
 
   entryAt(slot: number): StateEntry {

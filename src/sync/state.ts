@@ -61,6 +61,55 @@ export async function loadRunState(file: string, id: StateIdentity, onProblem?: 
   });
 }
 
+/** A state's fields other than its files and ingest records (see {@link loadStateHead}). */
+export type StateHeadFields = Omit<SyncState, "files" | "ingested">;
+
+/**
+ * Reads only the first line of a state written one file a line: every field but the files and the
+ * ingest records (the per-folder digests among them), without reading the files. `undefined` when
+ * there is none, or when it is another layout, damaged or another folder's: {@link loadRunState}
+ * then reads it whole and says what is wrong.
+ */
+export async function loadStateHead(file: string, id: StateIdentity): Promise<StateHeadFields | undefined> {
+  let fh: FileHandle;
+  try {
+    fh = await fsp.open(file, "r");
+  } catch {
+    return undefined;
+  }
+  try {
+    const decoder = new StringDecoder("utf8");
+    const buf = Buffer.allocUnsafe(LOAD_CHUNK_BYTES);
+    let text = "";
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) return undefined;
+      const piece = decoder.write(buf.subarray(0, bytesRead));
+      const nl = piece.indexOf("\n");
+      if (nl < 0) {
+        text += piece;
+        // A state on one line has its first file right after the files' opening: not this layout.
+        const open = text.indexOf(FILES_OPEN);
+        if (open >= 0 && open + FILES_OPEN.length < text.length) return undefined;
+        continue;
+      }
+      text += piece.slice(0, nl);
+      break;
+    }
+    // (A state of one line, or another layout: read whole by the loader.)
+    if (!text.endsWith(FILES_OPEN)) return undefined;
+    const s = JSON.parse(`${text}}}`) as SyncState;
+    if (s === null || typeof s !== "object" || s.version !== 1) return undefined;
+    if (s.description !== id.description || s.remotePath !== id.remotePath || s.workspace !== path.resolve(id.workspace)) return undefined;
+    const { files: _, ingested: __, ...head } = s;
+    return head;
+  } catch {
+    return undefined;
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}
+
 /** Where the loader puts each file's entry as it reads them; `done` gives the files. */
 interface FilesSink<F> {
   add(key: string, entry: unknown): void;
@@ -107,18 +156,30 @@ async function loadStateWith<F>(file: string, id: StateIdentity, onProblem: ((me
     onProblem?.(`sync state ${file} belongs to another provider or folder; treating this run as a first run (merge, no deletions)`);
     return undefined;
   }
-  const { hasFiles: _, ...head } = s;
+  const { hasFiles: _, filesVerified, ...head } = s;
+  // Digests are used only beside the very entries they were computed from (a hand edit or an
+  // entry left out as damaged would make them describe files the state does not hold).
+  if (filesVerified !== true) delete head.folders;
   return { ...head, files: files.done() };
 }
 
-/** A state's fields other than its files, and whether it had a files object. */
-type StateHead = Omit<SyncState, "files"> & { hasFiles: boolean };
+/**
+ * A state's fields other than its files, whether it had a files object, and whether its files'
+ * text is the text its per-folder digests were saved with (see {@link FILES_SHA}).
+ */
+type StateHead = Omit<SyncState, "files"> & { hasFiles: boolean; filesVerified?: boolean };
+
+/**
+ * The trailer's field holding the SHA-256 of the files' text (the lines between the first line and
+ * the closing one, joined by line breaks), written beside per-folder digests.
+ */
+const FILES_SHA = "filesSha256";
 
 /** A state's text parsed whole (one line, or another layout): its files go to `files`. */
 function wholeState(text: string, files: FilesSink<unknown>): StateHead {
   const parsed = JSON.parse(text) as unknown;
   if (parsed === null || typeof parsed !== "object") return parsed as StateHead;
-  const { files: record, ...rest } = parsed as SyncState;
+  const { files: record, [FILES_SHA]: _, ...rest } = parsed as SyncState & { [FILES_SHA]?: unknown };
   const hasFiles = typeof record === "object" && record !== null && !Array.isArray(record);
   if (hasFiles) for (const k of Object.keys(record)) files.add(k, record[k]);
   return { ...rest, hasFiles };
@@ -145,6 +206,8 @@ async function readStateJson(fh: FileHandle, files: FilesSink<unknown>): Promise
   let whole = false;
   let trailer: string | undefined;
   let pending = "";
+  const filesSha = createHash("sha256");
+  let hashed = false;
   /** Complete lines after the first: files (`"name":{…},`), then the closing line (`}…`). */
   const onLines = (block: string): void => {
     if (trailer !== undefined) {
@@ -156,6 +219,11 @@ async function readStateJson(fh: FileHandle, files: FilesSink<unknown>): Promise
     if (close >= 0) {
       trailer = block.slice(close === 0 ? 0 : close + 1);
       entries = block.slice(0, close);
+    }
+    // (Blocks are whole lines; the line break between two blocks is not in either.)
+    if (entries !== "") {
+      filesSha.update(hashed ? `\n${entries}` : entries);
+      hashed = true;
     }
     entries = entries.trimEnd();
     if (entries.endsWith(",")) entries = entries.slice(0, -1);
@@ -192,10 +260,10 @@ async function readStateJson(fh: FileHandle, files: FilesSink<unknown>): Promise
   }
   if (whole || header === undefined) return wholeState(pending, files);
   if (pending !== "") onLines(pending);
-  // The end: `}}`, or `},"ingested":{…}}`.
-  const { files: _, ...tail } = JSON.parse(`{"files":{${trailer ?? ""}`) as Partial<SyncState>;
+  // The end: `}}`, or `},"ingested":{…}}`, and where digests were saved the files' hash.
+  const { files: _, [FILES_SHA]: sha, ...tail } = JSON.parse(`{"files":{${trailer ?? ""}`) as Partial<SyncState> & { [FILES_SHA]?: unknown };
   const { files: __, ...head } = header;
-  return { ...head, ...tail, hasFiles: true };
+  return { ...head, ...tail, hasFiles: true, filesVerified: typeof sha === "string" && sha === filesSha.digest("hex") };
 }
 
 /** Writes the state atomically (a run's {@link RunState} too). */
@@ -257,9 +325,14 @@ export function* stateJsonPieces(state: SyncState | RunState): Generator<string>
   yield `${head}${head.length > 1 ? "," : ""}${FILES_OPEN}`;
   let first = true;
   const keys = files.keys();
+  // Beside per-folder digests, the hash of the files' text as a reader sees it (see FILES_SHA).
+  const sha = rest.folders !== undefined ? createHash("sha256") : undefined;
   for (let slot = 0; slot < keys.length; slot++) {
-    yield `${first ? "" : ","}\n${JSON.stringify(keys[slot])}:${JSON.stringify(files.entryAt(slot))}`;
+    const line = `${JSON.stringify(keys[slot])}:${JSON.stringify(files.entryAt(slot))}`;
+    sha?.update(first ? line : `,\n${line}`);
+    yield `${first ? "" : ","}\n${line}`;
     first = false;
   }
-  yield `\n}${ingested !== undefined ? `,"ingested":${JSON.stringify(ingested)}` : ""}}`;
+  const shaField = sha !== undefined ? `,"${FILES_SHA}":"${sha.digest("hex")}"` : "";
+  yield `\n}${ingested !== undefined ? `,"ingested":${JSON.stringify(ingested)}` : ""}${shaField}}`;
 }

@@ -2,6 +2,7 @@
  * Shared shapes of the sync engine: listings, the saved state, the plan's actions and the result.
  * Plain data only; the planner, executor and runner exchange these.
  */
+import type { FolderDigests } from "./folder-digest.js";
 import type { SyncMode } from "../config/types.js";
 
 /** A file in the workspace as the local listing sees it. */
@@ -72,6 +73,11 @@ export interface SyncState {
   bootId?: string;
   /** Mirror ingest: cloud signature of each ingested file at the time it was copied in. */
   ingested?: Record<string, RemoteSignature>;
+  /**
+   * Per-folder digests of {@link files}, one per side (see `folder-digest.ts`): written where the
+   * provider lists folder by folder, so a run can find folders unchanged before reading the files.
+   */
+  folders?: FolderDigests;
 }
 
 /**

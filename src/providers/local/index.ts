@@ -194,7 +194,7 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
 
   const provider: StorageProvider = {
     description: `local:${root}`,
-    capabilities: { listMtime: "source", metadata: false, caseInsensitive: false, folders: true, cheapReads: true, ...(lazyFlush ? { lazyFlush } : {}) },
+    capabilities: { listMtime: "source", metadata: false, caseInsensitive: false, folders: true, cheapReads: true, listsFolderByFolder: true, ...(lazyFlush ? { lazyFlush } : {}) },
 
     tempFileKind: kindOf,
 
