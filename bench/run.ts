@@ -310,6 +310,8 @@ async function syncScaleBench(benchDir: string, work: string): Promise<void> {
   const leftovers: string[] = [];
   /** Mirror's peak RSS by file count (first run, no change), the highest of every run at that count. */
   const peaks = new Map<number, MirrorPeaks>();
+  /** The same of `rclone sync`, the reference for how memory grows with the file count. */
+  const rclonePeaks = new Map<number, MirrorPeaks>();
   if (has("rclone")) {
     console.log(`\nsync scale: ${n} files in ${Math.ceil(n / 200)} folders, mirror vs rclone sync (${runs} round(s))...`);
     const ws = await ensureManyFiles(path.join(benchDir, `many-${n}`), n);
@@ -346,6 +348,7 @@ async function syncScaleBench(benchDir: string, work: string): Promise<void> {
         rFirst = keep(rFirst, a);
         rAgain = keep(rAgain, b);
         rRss = Math.max(rRss, a.rssMiB, b.rssMiB);
+        notePeaks(rclonePeaks, n, a, b);
       };
       if (i % 2 === 0) {
         await ourPair();
@@ -383,7 +386,7 @@ async function syncScaleBench(benchDir: string, work: string): Promise<void> {
     }
   }
   const curve = opt("sync-curve-files", 200000);
-  if (curve > 0) out.push("", ...(await memoryCurve(benchDir, work, [n, big, curve].filter((c) => c > 0), peaks, leftovers)));
+  if (curve > 0) out.push("", ...(await memoryCurve(benchDir, work, [n, big, curve].filter((c) => c > 0), peaks, has("rclone") ? rclonePeaks : undefined, leftovers)));
   for (const d of leftovers) await fsp.rm(d, { recursive: true, force: true });
   // The machine's load (1, 5, 15 min) when the rows were taken: shared machines swing the times.
   out.push("", `load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(", ")} (${os.cpus().length} cores)`);
@@ -406,13 +409,16 @@ function notePeaks(peaks: Map<number, MirrorPeaks>, files: number, a: Measured, 
 /**
  * How a mirror's peak RSS grows with the file count: a first run and a no-change run at each size
  * the bench has not already synced in mirror mode (`peaks`), and what each further file costs
- * between the smallest and the largest (issue 16 asks for memory that grows sub-linearly).
+ * between the smallest and the largest (issue 16 asks for memory that grows sub-linearly); beside
+ * them `rclone sync`'s (`rclonePeaks`, run where missing), the reference.
  */
-async function memoryCurve(benchDir: string, work: string, sizes: number[], peaks: Map<number, MirrorPeaks>, leftovers: string[]): Promise<string[]> {
+async function memoryCurve(benchDir: string, work: string, sizes: number[], peaks: Map<number, MirrorPeaks>, rclonePeaks: Map<number, MirrorPeaks> | undefined, leftovers: string[]): Promise<string[]> {
   const counts = [...new Set(sizes)].sort((a, b) => a - b);
   console.log(`\nsync memory by file count: mirror at ${counts.join(", ")} files (first run, then no change)...`);
-  const out = ["| mirror, peak RSS by file count | files | first run | no change |", "|---|---|---|---|"];
-  const got: ({ files: number } & MirrorPeaks)[] = [];
+  const out = rclonePeaks
+    ? ["| mirror, peak RSS by file count | files | first run | no change | rclone first run | rclone no change |", "|---|---|---|---|---|---|"]
+    : ["| mirror, peak RSS by file count | files | first run | no change |", "|---|---|---|---|"];
+  const got: ({ files: number; rclone?: MirrorPeaks } & MirrorPeaks)[] = [];
   for (const c of counts) {
     if (!peaks.has(c)) {
       const ws = await ensureManyFiles(path.join(benchDir, `many-${c}`), c);
@@ -426,15 +432,27 @@ async function memoryCurve(benchDir: string, work: string, sizes: number[], peak
       if (b.extra.transfers !== 0) throw new Error(`no-change run at ${c} files transferred ${String(b.extra.transfers)}`);
       notePeaks(peaks, c, a, b);
     }
+    if (rclonePeaks && !rclonePeaks.has(c)) {
+      const ws = await ensureManyFiles(path.join(benchDir, `many-${c}`), c);
+      const rdest = path.join(work, `curve-rclone-${c}`);
+      leftovers.push(rdest);
+      settleDisk();
+      const a = await measure("rclone", ["sync", "--config", "/dev/null", ws, rdest]);
+      settleDisk();
+      const b = await measure("rclone", ["sync", "--config", "/dev/null", ws, rdest]);
+      notePeaks(rclonePeaks, c, a, b);
+    }
     const p = peaks.get(c)!;
-    got.push({ files: c, ...p });
-    out.push(`| | ${c} | ${p.first.toFixed(0)} MiB | ${p.again.toFixed(0)} MiB |`);
+    const r = rclonePeaks?.get(c);
+    got.push({ files: c, ...p, rclone: r });
+    out.push(`| | ${c} | ${p.first.toFixed(0)} MiB | ${p.again.toFixed(0)} MiB |${r ? ` ${r.first.toFixed(0)} MiB | ${r.again.toFixed(0)} MiB |` : ""}`);
     console.log(out[out.length - 1]);
   }
   if (got.length > 1) {
     const lo = got[0]!, hi = got[got.length - 1]!;
     const perFile = (d: number): string => ((d * 1024) / (hi.files - lo.files)).toFixed(2);
-    out.push(`| each further file, ${lo.files} → ${hi.files} | | ${perFile(hi.first - lo.first)} KiB | ${perFile(hi.again - lo.again)} KiB |`);
+    const theirs = lo.rclone && hi.rclone ? ` ${perFile(hi.rclone.first - lo.rclone.first)} KiB | ${perFile(hi.rclone.again - lo.rclone.again)} KiB |` : "";
+    out.push(`| each further file, ${lo.files} → ${hi.files} | | ${perFile(hi.first - lo.first)} KiB | ${perFile(hi.again - lo.again)} KiB |${theirs}`);
     console.log(out[out.length - 1]);
   }
   return out;

@@ -13,8 +13,10 @@
  * all (a no-change run holds one folder at a time, not one record per file). A folder that differs
  * keeps its records, and the run goes on as without digests.
  *
- * A digest is SHA-256 (truncated to 128 bits): whoever can write to the cloud folder cannot make a
- * changed folder look unchanged.
+ * A digest is SHA-256 (its first 132 bits, 22 base64url characters) over length-prefixed fields:
+ * whoever can write to the cloud folder cannot make a changed folder look unchanged. The state
+ * carries the hash of its entries' text beside them (`state.ts`), so digests are used only with
+ * the entries they were computed from.
  */
 import { createHash } from "node:crypto";
 import { pathRecord } from "./state.js";
