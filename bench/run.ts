@@ -450,7 +450,8 @@ async function memoryCurve(benchDir: string, work: string, sizes: number[], peak
   }
   if (got.length > 1) {
     const lo = got[0]!, hi = got[got.length - 1]!;
-    const perFile = (d: number): string => ((d * 1024) / (hi.files - lo.files)).toFixed(2);
+    // (A fall within the noise prints as 0.00, not -0.00.)
+    const perFile = (d: number): string => (Math.max(0, (d * 1024) / (hi.files - lo.files)) || 0).toFixed(2);
     const theirs = lo.rclone && hi.rclone ? ` ${perFile(hi.rclone.first - lo.rclone.first)} KiB | ${perFile(hi.rclone.again - lo.rclone.again)} KiB |` : "";
     out.push(`| each further file, ${lo.files} → ${hi.files} | | ${perFile(hi.first - lo.first)} KiB | ${perFile(hi.again - lo.again)} KiB |${theirs}`);
     console.log(out[out.length - 1]);
