@@ -9,10 +9,10 @@ import path from "node:path";
 import { test } from "node:test";
 import { FolderCheck, MAX_DIGEST_FOLDER_FILES, digestOfLines, folderDigestsOf, localLine, readFolderDigests, remoteLine } from "../src/sync/folder-digest.js";
 import { runSyncWithProvider } from "../src/sync/run.js";
-import { loadState, loadRunState, statePathFor, type StateIdentity } from "../src/sync/state.js";
+import { loadState, loadRunState, saveState, statePathFor, type StateIdentity } from "../src/sync/state.js";
 import { CompactStateFiles } from "../src/sync/state-files.js";
 import type { SyncMode, SyncSettings } from "../src/config/types.js";
-import type { LocalFile, SyncRunResult } from "../src/sync/types.js";
+import type { LocalFile, StateEntry, SyncRunResult } from "../src/sync/types.js";
 import { instrument, localBisync, memoryLogger, type Instrumented } from "./sync-suite.js";
 
 const UNCHANGED = "Every folder is as the last sync left it";
@@ -427,4 +427,25 @@ test("a new folder with a name in another Unicode form on an otherwise unchanged
   assert.equal(await nothingToDo(p), true);
   await put(p.ws, "cafe\u0301/n.txt", "nfd");
   assert.equal(ok(await p.run()).uploaded.length, 1);
+});
+
+test("digests are kept only beside the entries they were computed from: a state loaded as a record has none, and an entry the loader leaves out drops them", async (t) => {
+  const p = await pair(t, "mirror", "ws-digest-resign-");
+  for (const f of ["d/a.txt", "d/x.txt"]) await put(p.ws, f, `ws ${f}`);
+  ok(await p.run());
+  assert.ok(readFolderDigests((await loadRunState(p.stateFile, p.id))!.folders), "a run's load keeps verified digests");
+  // A caller that edits the files through the public record loader and saves them.
+  const record = (await loadState(p.stateFile, p.id))!;
+  assert.equal(record.folders, undefined);
+  delete record.files["d/x.txt"];
+  await saveState(p.stateFile, record);
+  await put(p.cloud, "d/x.txt", "changed in the cloud", 1_700_000_900);
+  ok(await p.run());
+  assert.equal(await fsp.readFile(path.join(p.cloud, "d", "x.txt"), "utf8"), "ws d/x.txt", "the mirror puts the workspace copy back");
+
+  // Text whose hash matches but whose entry is not a state entry's shape (saved by hand through saveState).
+  const state = (await loadRunState(p.stateFile, p.id))!;
+  const bad = { ...state, files: { "d/a.txt": state.files.get("d/a.txt")!, "d/x.txt": { local: { size: "x", mtimeMs: 1 }, remote: { size: 1 } } as unknown as StateEntry } };
+  await saveState(p.stateFile, bad);
+  assert.equal((await loadRunState(p.stateFile, p.id))!.folders, undefined);
 });

@@ -34,17 +34,24 @@ export function pathRecord<T>(): Record<string, T> {
   return Object.create(null) as Record<string, T>;
 }
 
-/** Reads the state; `undefined` when there is none or it is unreadable (`onProblem` says why). */
+/**
+ * Reads the state; `undefined` when there is none or it is unreadable (`onProblem` says why).
+ * Without its per-folder digests: a caller may change the files and save them, and digests saved
+ * beside files they were not computed from would hide changes (a run computes its own).
+ */
 export async function loadState(file: string, id: StateIdentity, onProblem?: (message: string) => void): Promise<SyncState | undefined> {
-  return loadStateWith(file, id, onProblem, () => {
+  const state = await loadStateWith(file, id, onProblem, () => {
     const files = pathRecord<StateEntry>();
     return {
       add(key, entry) {
         files[key] = entry as StateEntry; // (files has no prototype: a `__proto__` name is an own key)
+        return true;
       },
       done: () => files,
     };
   });
+  if (state !== undefined) delete state.folders;
+  return state;
 }
 
 /** A state as a run holds it: its files compactly (see `state-files.ts`). */
@@ -57,7 +64,7 @@ export type RunState = Omit<SyncState, "files"> & { files: StateFiles };
 export async function loadRunState(file: string, id: StateIdentity, onProblem?: (message: string) => void): Promise<RunState | undefined> {
   return loadStateWith(file, id, onProblem, () => {
     const files = new CompactStateFiles();
-    return { add: (key, entry) => void files.add(key, entry), done: () => files.seal() };
+    return { add: (key, entry) => files.add(key, entry), done: () => files.seal() };
   });
 }
 
@@ -112,7 +119,8 @@ export async function loadStateHead(file: string, id: StateIdentity): Promise<St
 
 /** Where the loader puts each file's entry as it reads them; `done` gives the files. */
 interface FilesSink<F> {
-  add(key: string, entry: unknown): void;
+  /** False when the entry was left out (not a state entry's shape). */
+  add(key: string, entry: unknown): boolean;
   done(): F;
 }
 
@@ -126,14 +134,28 @@ async function loadStateWith<F>(file: string, id: StateIdentity, onProblem: ((me
   }
   let s: StateHead;
   let files: FilesSink<F>;
+  /** Whether an entry was left out as not in the state's shape (the digests then describe others). */
+  let leftOut = false;
+  const watched = (): FilesSink<F> => {
+    leftOut = false;
+    const f = sink();
+    return {
+      add(key, entry) {
+        const kept = f.add(key, entry);
+        if (!kept) leftOut = true;
+        return kept;
+      },
+      done: () => f.done(),
+    };
+  };
   try {
     try {
-      files = sink();
+      files = watched();
       s = await readStateJson(fh, files).catch(async (err: unknown) => {
         // Valid JSON in another layout after a first line like ours (a hand edit): parsed whole,
         // as before the state was read a line at a time; damaged text fails here too.
         if (!(err instanceof SyntaxError)) throw err;
-        files = sink();
+        files = watched();
         return wholeState(await fsp.readFile(file, "utf8"), files);
       });
     } finally {
@@ -159,7 +181,7 @@ async function loadStateWith<F>(file: string, id: StateIdentity, onProblem: ((me
   const { hasFiles: _, filesVerified, ...head } = s;
   // Digests are used only beside the very entries they were computed from (a hand edit or an
   // entry left out as damaged would make them describe files the state does not hold).
-  if (filesVerified !== true) delete head.folders;
+  if (filesVerified !== true || leftOut) delete head.folders;
   return { ...head, files: files.done() };
 }
 
