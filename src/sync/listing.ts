@@ -613,10 +613,7 @@ function keeper<T extends { path: string }>(
   check: FolderCheck<T> | undefined,
   needsRecord: ((key: string) => boolean) | undefined,
 ): (f: T, folder: string) => boolean {
-  if (check === undefined) {
-    const keepIfKnown = knownKeeper(files, known, keyOf, matches);
-    return (f) => keepIfKnown(f);
-  }
+  if (check === undefined) return knownKeeper(files, known, keyOf, matches);
   return (f, folder) => {
     const key = keyOf(f.path);
     if (needsRecord?.(key) === true) return false;

@@ -311,7 +311,7 @@ export function changesOver(files: StateFiles, prior: StateFiles): { own: number
 }
 
 class MergedStateFiles extends KeyListFiles {
-  readonly #dropped: string[] = [];
+  readonly #dropped: readonly string[];
 
   constructor(
     private readonly own: StateFiles,

@@ -105,9 +105,8 @@ export async function loadStateHead(file: string, id: StateIdentity): Promise<St
     }
     // (A state of one line, or another layout: read whole by the loader.)
     if (!text.endsWith(FILES_OPEN)) return undefined;
-    const s = JSON.parse(`${text}}}`) as SyncState;
-    if (s === null || typeof s !== "object" || s.version !== 1) return undefined;
-    if (s.description !== id.description || s.remotePath !== id.remotePath || s.workspace !== path.resolve(id.workspace)) return undefined;
+    const s = headOf(text);
+    if (s === null || typeof s !== "object" || s.version !== 1 || !belongsTo(s, id)) return undefined;
     const { files: _, ingested: __, ...head } = s;
     return head;
   } catch {
@@ -115,6 +114,16 @@ export async function loadStateHead(file: string, id: StateIdentity): Promise<St
   } finally {
     await fh.close().catch(() => undefined);
   }
+}
+
+/** True when a state's identity fields are `id`'s. */
+function belongsTo(s: Pick<SyncState, "description" | "remotePath" | "workspace">, id: StateIdentity): boolean {
+  return s.description === id.description && s.remotePath === id.remotePath && s.workspace === path.resolve(id.workspace);
+}
+
+/** The state's first line (ending in `"files":{`) parsed, its files empty. Throws SyntaxError on damaged text. */
+function headOf(firstLine: string): SyncState {
+  return JSON.parse(`${firstLine}}}`) as SyncState;
 }
 
 /** Where the loader puts each file's entry as it reads them; `done` gives the files. */
@@ -174,7 +183,7 @@ async function loadStateWith<F>(file: string, id: StateIdentity, onProblem: ((me
   }
   // Keyed by path: no prototype (see pathRecord); JSON.parse made names such as `__proto__` own keys.
   if (typeof s.ingested === "object" && s.ingested !== null) Object.setPrototypeOf(s.ingested, null);
-  if (s.description !== id.description || s.remotePath !== id.remotePath || s.workspace !== path.resolve(id.workspace)) {
+  if (!belongsTo(s, id)) {
     onProblem?.(`sync state ${file} belongs to another provider or folder; treating this run as a first run (merge, no deletions)`);
     return undefined;
   }
@@ -267,7 +276,7 @@ async function readStateJson(fh: FileHandle, files: FilesSink<unknown>): Promise
         const nl = block.indexOf("\n");
         const first = nl < 0 ? block : block.slice(0, nl);
         if (first.endsWith(FILES_OPEN)) {
-          header = JSON.parse(`${first}}}`) as SyncState;
+          header = headOf(first);
           block = nl < 0 ? "" : block.slice(nl + 1);
         } else {
           // One line (or another layout): parsed whole.
@@ -351,8 +360,10 @@ export function* stateJsonPieces(state: SyncState | RunState): Generator<string>
   const sha = rest.folders !== undefined ? createHash("sha256") : undefined;
   for (let slot = 0; slot < keys.length; slot++) {
     const line = `${JSON.stringify(keys[slot])}:${JSON.stringify(files.entryAt(slot))}`;
-    sha?.update(first ? line : `,\n${line}`);
-    yield `${first ? "" : ","}\n${line}`;
+    const piece = first ? `\n${line}` : `,\n${line}`;
+    // (The text a reader hashes starts after the first line's break.)
+    sha?.update(first ? line : piece);
+    yield piece;
     first = false;
   }
   const shaField = sha !== undefined ? `,"${FILES_SHA}":"${sha.digest("hex")}"` : "";
