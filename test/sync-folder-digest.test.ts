@@ -4,7 +4,7 @@
  * as a run without digests (the differential test at the end runs both on the same changes).
  */
 import assert from "node:assert/strict";
-import { promises as fsp } from "node:fs";
+import { promises as fsp, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { FolderCheck, MAX_DIGEST_FOLDER_FILES, digestOfLines, folderDigestsOf, localLine, readFolderDigests, remoteLine } from "../src/sync/folder-digest.js";
@@ -16,6 +16,8 @@ import type { LocalFile, StateEntry, SyncRunResult } from "../src/sync/types.js"
 import { instrument, localBisync, memoryLogger, type Instrumented } from "./sync-suite.js";
 
 const UNCHANGED = "Every folder is as the last sync left it";
+/** The log line of a run that left the entries of folders unchanged on both sides unread (see `prepare.ts`). */
+const CARRIED = /(\d+) folder\(s\) as the last sync left them on both sides: their (\d+) file\(s\) carried over unread/;
 
 test("a folder's digest covers each file's key and every compared field, in any order, unambiguously", () => {
   const a = localLine("d/a.txt", { size: 1, mtimeMs: 1000 });
@@ -109,12 +111,12 @@ interface Pair {
   id: StateIdentity;
 }
 
-async function pair(t: { after: (fn: () => Promise<void>) => void }, mode: SyncMode, prefix: string, overrides: Partial<SyncSettings> = {}): Promise<Pair> {
+async function pair(t: { after: (fn: () => Promise<void>) => void }, mode: SyncMode, prefix: string, overrides: Partial<SyncSettings> = {}, hooks?: Parameters<typeof instrument>[1]): Promise<Pair> {
   const b = await localBisync(t, prefix);
   Object.assign(b.settings, { mode, ...overrides });
   const cloud = path.join(b.cloudRoot, b.settings.remotePath!);
   await fsp.mkdir(cloud, { recursive: true });
-  const provider = instrument(b.provider);
+  const provider = instrument(b.provider, hooks);
   const id: StateIdentity = { description: provider.description, remotePath: b.settings.remotePath!, workspace: b.ws };
   return {
     dir: path.dirname(b.ws),
@@ -191,8 +193,12 @@ test("one changed folder among many: only its file moves, every other folder's e
   const digestsBefore = await savedDigests(p);
   await put(p.cloud, "b/y.txt", "from the cloud", 1_700_000_500);
   const lists = p.counts.list;
-  const r = ok(await p.run());
+  const runLog = memoryLogger();
+  const r = ok(await p.run(runLog));
   assert.deepEqual([r.uploaded, r.downloaded, r.deleted], [[], ["b/y.txt"], []]);
+  // The other folders' entries were not read: counted, and carried over into the new state as they were.
+  const carried = runLog.lines.map((l) => CARRIED.exec(l)).find((m) => m !== null);
+  assert.deepEqual(carried?.slice(1), ["3", "6"], runLog.lines.join("\n"));
   assert.equal(p.counts.list - lists, 1, "the cloud is listed once: the unchanged folders' files become marks, nothing is listed again");
   // Only the changed folder's digests were computed again, and they are what a whole computation gives.
   const digestsAfter = (await savedDigests(p)) as { local: Record<string, string>; remote: Record<string, string> };
@@ -306,6 +312,7 @@ for (const mode of ["bisync", "mirror", "mailbox"] as const) {
     let clock = 1_700_000_000;
     let checked = 0;
     let failed = 0;
+    let carried = 0;
     for (let step = 0; step < 40; step++) {
       // The same edits on both pairs: a few files made, changed, touched or removed on one side.
       const edits = rand(3);
@@ -339,6 +346,13 @@ for (const mode of ["bisync", "mirror", "mailbox"] as const) {
       }
       const [a, b] = [ra, rb];
       if (log.lines.some((l) => l.includes(UNCHANGED))) checked++;
+      if (log.lines.some((l) => CARRIED.test(l))) carried++;
+      // The same entries saved, those carried over unread included (the revision holds each cloud file's inode: compared apart).
+      const saved = async (p: Pair): Promise<Record<string, unknown>> => {
+        const files = (await loadState(p.stateFile, p.id))?.files ?? {};
+        return Object.fromEntries(Object.entries(files).map(([k, e]) => [k, [e.local, e.remote.size, e.remote.mtimeMs, e.remote.hash]]));
+      };
+      assert.deepEqual(await saved(withDigests), await saved(without), `step ${step}: state`);
       for (const k of ["uploaded", "downloaded", "deleted", "conflicts", "inboxFiles"] as const) {
         assert.deepEqual(a[k], b[k], `step ${step}: ${k}`);
       }
@@ -349,6 +363,7 @@ for (const mode of ["bisync", "mirror", "mailbox"] as const) {
     // (A cloud file the state does not know, which a push leaves alone, keeps its folder changed.)
     assert.ok(checked >= (mode === "bisync" ? 3 : 1), `some runs had nothing to do (${checked})`);
     assert.ok(failed < 10, `most runs went through (${failed} stopped)`);
+    assert.ok(carried >= 5, `runs with changes left unchanged folders unread (${carried})`);
   });
 }
 
@@ -448,4 +463,63 @@ test("digests are kept only beside the entries they were computed from: a state 
   const bad = { ...state, files: { "d/a.txt": state.files.get("d/a.txt")!, "d/x.txt": { local: { size: "x", mtimeMs: 1 }, remote: { size: 1 } } as unknown as StateEntry } };
   await saveState(p.stateFile, bad);
   assert.equal((await loadRunState(p.stateFile, p.id))!.folders, undefined);
+});
+
+test("the state file written by another process while a run with changes is under way: that run saves nothing and fails, and the next run converges", async (t) => {
+  let other: (() => void) | undefined;
+  const p = await pair(t, "bisync", "ws-digest-raced-", {}, { onWrite: () => other?.() });
+  for (const f of ["a/1.txt", "b/2.txt", "c/3.txt"]) await put(p.ws, f, f);
+  ok(await p.run());
+  await put(p.ws, "a/1.txt", "changed", 1_700_000_100);
+  let written: string | undefined;
+  other = () => {
+    // Another writer (a hand edit, or a process that ignores the lock): the same entries, saved at another time.
+    written = readFileSync(p.stateFile, "utf8").replace(/"savedAt":"[^"]+"/, '"savedAt":"2000-01-01T00:00:00.000Z"');
+    writeFileSync(p.stateFile, written);
+    other = undefined;
+  };
+  const log = memoryLogger();
+  const r = await p.run(log);
+  assert.ok(log.lines.some((l) => CARRIED.test(l)), log.lines.join("\n"));
+  assert.ok(!r.ok && r.code === "LOCKED" && /changed by another process during this run/.test(r.error), JSON.stringify(r));
+  assert.equal(await fsp.readFile(p.stateFile, "utf8"), written, "the other writer's state stands");
+  assert.deepEqual((await fsp.readdir(path.dirname(p.stateFile))).filter((n) => n.endsWith(".tmp")), [], "no temp file is left");
+  assert.equal(await fsp.readFile(path.join(p.cloud, "a", "1.txt"), "utf8"), "changed");
+
+  const r2 = ok(await p.run());
+  assert.deepEqual([r2.uploaded, r2.downloaded, r2.deleted, r2.conflicts], [[], [], [], []]);
+  const after = await loadState(p.stateFile, p.id);
+  assert.deepEqual(Object.keys(after!.files).sort(), ["a/1.txt", "b/2.txt", "c/3.txt"]);
+  assert.ok(await nothingToDo(p));
+});
+
+test("bisync: a new cloud file in a folder spelled in another Unicode form lands in the workspace's folder, while unchanged folders are set aside", async (t) => {
+  const p = await pair(t, "bisync", "ws-digest-spelling-");
+  const nfc = "caf\u00e9";
+  const nfd = "cafe\u0301";
+  for (const f of [`${nfc}/x.txt`, "b/y.txt", "c/z.txt"]) await put(p.ws, f, f);
+  ok(await p.run());
+  await put(p.cloud, `${nfd}/new.txt`, "new in the cloud", 1_700_000_200);
+  const log = memoryLogger();
+  const r = ok(await p.run(log));
+  assert.equal(r.downloaded.length, 1);
+  assert.equal(await fsp.readFile(path.join(p.ws, nfc, "new.txt"), "utf8"), "new in the cloud");
+  assert.deepEqual((await fsp.readdir(p.ws)).sort(), ["b", "c", nfc].sort(), "no second folder in the other form");
+  // The folder the new file meets is read; only the two others are set aside.
+  assert.deepEqual(log.lines.map((l) => CARRIED.exec(l)).find((m) => m !== null)?.slice(1), ["2", "2"], log.lines.join("\n"));
+});
+
+test("a symlink new in a folder otherwise unchanged, on a run with other changes: reported and left alone, and every entry kept", async (t) => {
+  const p = await pair(t, "mirror", "ws-digest-link-");
+  for (const f of ["a/1.txt", "b/2.txt", "c/3.txt"]) await put(p.ws, f, f);
+  ok(await p.run());
+  await fsp.symlink("../c", path.join(p.ws, "b", "link"));
+  await put(p.ws, "a/1.txt", "changed", 1_700_000_100);
+  const log = memoryLogger();
+  const r = ok(await p.run(log));
+  assert.deepEqual([r.uploaded, r.deleted], [["a/1.txt"], []]);
+  assert.ok((r.skipped ?? []).some((s) => s.path === "b/link"), JSON.stringify(r.skipped));
+  assert.deepEqual(log.lines.map((l) => CARRIED.exec(l)).find((m) => m !== null)?.slice(1), ["1", "1"], log.lines.join("\n"));
+  assert.deepEqual(Object.keys((await loadState(p.stateFile, p.id))!.files).sort(), ["a/1.txt", "b/2.txt", "c/3.txt"]);
+  await assert.rejects(fsp.lstat(path.join(p.cloud, "b", "link")));
 });

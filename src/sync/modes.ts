@@ -28,7 +28,7 @@ export async function runMailbox(ctx: RunContext): Promise<SyncRunResult> {
   try {
     p = await prepare(ctx);
     push = await reconcile(ctx, p);
-    if (!ctx.dryRun) await saveRunState(ctx, newState(ctx, push.files), p.state);
+    if (!ctx.dryRun) await saveRunState(ctx, newState(ctx, push.files), p.state, p.aside);
     logger.info("[workspace-sync] Mailbox push completed");
   } catch (err) {
     pushError = ctx.signal.aborted ? abortError(ctx.signal.reason) : toWorkspaceSyncError(err);
@@ -93,7 +93,7 @@ export async function runMirror(ctx: RunContext): Promise<SyncRunResult> {
     part.outcome.downloaded.push(...result.added);
     logger.info("[workspace-sync] Mirror ingest completed");
   }
-  if (!ctx.dryRun) await saveRunState(ctx, newState(ctx, part.files, ingested), p.state);
+  if (!ctx.dryRun) await saveRunState(ctx, newState(ctx, part.files, ingested), p.state, p.aside);
   await cleanUpLeftovers(ctx, p);
   return success(ctx, part.outcome, inboxFiles.sort(), part.skipped);
 }
@@ -106,7 +106,7 @@ export async function runBisync(ctx: RunContext): Promise<SyncRunResult> {
   const p = await prepare(ctx);
   if (!p.state) logger.info("[workspace-sync] Bisync: no prior state (first run or state lost): merging both sides without deleting");
   const part = await reconcile(ctx, p);
-  if (!ctx.dryRun) await saveRunState(ctx, newState(ctx, part.files), p.state);
+  if (!ctx.dryRun) await saveRunState(ctx, newState(ctx, part.files), p.state, p.aside);
   await cleanUpLeftovers(ctx, p);
   logger.info("[workspace-sync] Bisync completed");
   return success(ctx, part.outcome, [], part.skipped);

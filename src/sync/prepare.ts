@@ -5,10 +5,10 @@
 import { WorkspaceSyncError, throwIfAborted, toWorkspaceSyncError } from "../errors.js";
 import { bootId } from "../util/boot-id.js";
 import { localChanged, localFromState, localMatches, remoteFromState, remoteMatches } from "./deltas.js";
-import { finishListing, listLocal, listRemote, rebaseOnState, resolveClashes, startListing, walkLocal, walkRemote, type KnownFiles, type LocalListOptions, type Listing } from "./listing.js";
-import { readFolderDigests } from "./folder-digest.js";
+import { finishListing, listLocal, listRemote, rebaseOnState, resolveClashes, startListing, walkLocal, walkRemote, type KnownFiles, type LocalListOptions, type Listing, type Walked } from "./listing.js";
+import { folderOf, readFolderDigests } from "./folder-digest.js";
 import type { RemoteEntry } from "../providers/types.js";
-import { protectedPrefixes, type Prepared, type RunContext } from "./run-context.js";
+import { protectedPrefixes, type FoldersSetAside, type Prepared, type RunContext } from "./run-context.js";
 import { applyBlocked } from "./scope.js";
 import { loadRunState, loadStateHead, type RunState, type StateHeadFields } from "./state.js";
 import { CompactStateFiles, UnreadStateFiles, keepOnly, type StateFiles } from "./state-files.js";
@@ -108,14 +108,46 @@ async function prepareByFolders(ctx: RunContext, remoteEntries: AsyncIterable<Re
     const files = new UnreadStateFiles(ctx.stateFile);
     return { state: { ...d.head, files }, priorFiles: files, local, remote, noDeletes: false, unchanged: true };
   }
+  const aside = foldersSetAside(lw, rw, ctx.keyOf, needsRecord, d.head.savedAt);
   // (Unreadable: listed again without digests, where the state's problem is reported.)
-  const state = await loadRunState(ctx.stateFile, ctx.identity);
+  const state = await loadRunState(ctx.stateFile, ctx.identity, undefined, aside);
   // (Its digests are kept only where the entries are the ones they were computed from.)
   if (state === undefined || state.savedAt !== d.head.savedAt || state.folders === undefined) return undefined;
+  // (A file the state holds under the name of a folder set aside: the checks across folders need them both; read whole.)
+  if (aside !== undefined && state.files.keys().some((k) => aside.folders.has(k))) return undefined;
+  if (aside !== undefined) ctx.logger.info(`[workspace-sync] ${aside.folders.size} folder(s) as the last sync left them on both sides: their ${aside.count} file(s) carried over unread`);
   const known: KnownFiles = { files: state.files, needsRecord };
   const local = finishListing(rebaseOnState(lw, known, ctx.keyOf, localFromState, (f, s) => localMatches(s.local, f)), ctx.keyOf, "local");
   const remote = finishListing(rebaseOnState(rw, known, ctx.keyOf, remoteFromState, (f, s) => remoteMatches(s.remote, f)), ctx.keyOf, "remote");
-  return { state, priorFiles: settle(ctx, state, local, remote), local, remote, noDeletes: false };
+  return { state, priorFiles: settle(ctx, state, local, remote), local, remote, noDeletes: false, ...(aside && { aside }) };
+}
+
+/**
+ * The folders found as the state records them on both sides whose files no step of this run can
+ * see: their state entries are not read (the run holds neither their records nor their entries,
+ * and saving carries the entries over as they are). A folder stays in when a file or name the run
+ * does hold could meet its files in a check across folders: one listed in it, a file named like
+ * it, one under it or in a folder above it (a file named like a folder, the workspace spelling of a
+ * folder), a blocked name in or above it. `undefined` when none is left.
+ */
+function foldersSetAside(lw: Walked<LocalFile>, rw: Walked<RemoteFile>, keyOf: (p: string) => string, needsRecord: ((key: string) => boolean) | undefined, savedAt: string): FoldersSetAside | undefined {
+  const folders = new Set<string>();
+  for (const f of lw.check!.clean) if (rw.check!.clean.has(f)) folders.add(f);
+  /** `key` and every folder above it are not set aside. */
+  const meets = (key: string): void => {
+    folders.delete(key);
+    for (let dir = key; dir !== ""; ) {
+      dir = folderOf(dir);
+      folders.delete(dir);
+    }
+  };
+  for (const f of lw.found) meets(keyOf(f.path));
+  for (const f of rw.found) meets(keyOf(f.path));
+  const blocked = [...lw.blocked, ...rw.blocked].map(keyOf);
+  for (const b of blocked) meets(b);
+  if (blocked.length > 0) for (const dir of [...folders]) if (blocked.some((b) => dir.startsWith(`${b}/`))) folders.delete(dir);
+  if (folders.size === 0) return undefined;
+  return { folders, count: 0, savedAt, holds: (key) => folders.has(folderOf(key)) && needsRecord?.(key) !== true };
 }
 
 async function prepareWith(ctx: RunContext, remoteEntries: AsyncIterable<RemoteEntry>): Promise<Prepared> {

@@ -69,11 +69,13 @@ export async function reconcile(ctx: RunContext, p: Prepared): Promise<Reconcile
     return n;
   };
   const priorKeys = p.priorFiles ? p.priorFiles.keys() : [];
+  // Files of folders set aside unchanged on both sides are in neither listing nor the prior files read (never under a protected prefix).
+  const aside = p.aside?.count ?? 0;
   const unsafe = checkSafety({
     actions: plan.actions,
-    localCount: count(p.local.files.keys(), p.local.files.size),
-    remoteCount: count(p.remote.files.keys(), p.remote.files.size),
-    stateCount: count(priorKeys, priorKeys.length),
+    localCount: count(p.local.files.keys(), p.local.files.size) + aside,
+    remoteCount: count(p.remote.files.keys(), p.remote.files.size) + aside,
+    stateCount: count(priorKeys, priorKeys.length) + aside,
     maxDelete: ctx.settings.maxDelete ?? 50,
     workspace: ctx.workspace,
     remote: ctx.remoteLabel,

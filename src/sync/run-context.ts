@@ -5,7 +5,7 @@
  */
 import { promises as fsp } from "node:fs";
 import type { SyncMode, SyncSettings } from "../config/types.js";
-import { errorMessage, toWorkspaceSyncError } from "../errors.js";
+import { WorkspaceSyncError, errorMessage, toWorkspaceSyncError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { normalizeRemotePath } from "../providers/paths.js";
 import type { StorageProvider } from "../providers/types.js";
@@ -17,9 +17,9 @@ import type { SyncFilter } from "./filters.js";
 import type { Listing } from "./listing.js";
 import { INBOX_DIR, OUTBOX_DIR } from "./mailbox.js";
 import { removeStaleTemps, STALE_TEMP_MS } from "./scope.js";
-import { saveState, type RunState, type StateIdentity } from "./state.js";
+import { saveState, type RunState, type SetAside, type StateIdentity } from "./state.js";
 import { UnreadStateFiles, sameStateFiles, type StateFiles } from "./state-files.js";
-import { folderDigestsOf } from "./folder-digest.js";
+import { folderDigestsOf, readFolderDigests } from "./folder-digest.js";
 import type { LocalFile, RemoteFile, RemoteSignature, SkipNote, SyncRunSuccess } from "./types.js";
 
 /** One run's settings and handles. */
@@ -57,6 +57,16 @@ export interface Prepared {
    * nothing to do, and the state's files were not read (`state.files` and `priorFiles` must not be).
    */
   unchanged?: boolean;
+  /**
+   * Folders found as the state records them on both sides whose state entries were not read: in
+   * neither listing nor `priorFiles`, counted, and carried over when the state is saved.
+   */
+  aside?: FoldersSetAside;
+}
+
+/** The folders of {@link Prepared.aside}: the entries left unread in the state file. */
+export interface FoldersSetAside extends SetAside {
+  folders: ReadonlySet<string>;
 }
 
 /** The run's comparer (one per run: it remembers each cloud object's `stat()`). */
@@ -86,7 +96,7 @@ export async function ensureWorkspace(ctx: RunContext): Promise<void> {
  * (`capabilities.lazyFlush`), the state records this boot: after a restart it is unconfirmed (see
  * `prepare.ts`).
  */
-export async function saveRunState(ctx: RunContext, state: RunState, prior?: RunState): Promise<void> {
+export async function saveRunState(ctx: RunContext, state: RunState, prior?: RunState, aside?: FoldersSetAside): Promise<void> {
   const boot = ctx.provider.capabilities.lazyFlush ? bootId() : undefined;
   if (boot !== undefined) state.bootId = boot;
   // Every folder found as the state records it: the state's files were not even read.
@@ -96,7 +106,30 @@ export async function saveRunState(ctx: RunContext, state: RunState, prior?: Run
   // it lacks the digests a later run can use (or the word that none are kept).
   if (prior && sameState(prior, state) && (!byFolders || prior.folders !== undefined)) return;
   if (byFolders) state.folders = folderDigestsOf(state.files, prior && { files: prior.files, folders: prior.folders });
-  await saveState(ctx.stateFile, state);
+  if (aside !== undefined) carryAsideDigests(state, prior, aside);
+  await saveState(ctx.stateFile, state, aside);
+}
+
+/**
+ * The digests of the folders whose entries a run carries over unread (see {@link Prepared.aside}):
+ * the prior state's, as they were found. Checks that none of the run's own entries is of those
+ * folders (the carried line would then stand beside it).
+ */
+function carryAsideDigests(state: RunState, prior: RunState | undefined, aside: FoldersSetAside): void {
+  if (state.files.keys().some((k) => aside.holds(k))) {
+    throw new WorkspaceSyncError("INTERNAL_ERROR", "A sync planned a file in a folder it had set aside as unchanged; the state was not saved (the next run compares again): report this");
+  }
+  const before = readFolderDigests(prior?.folders);
+  const { local, remote } = state.folders ?? {};
+  // (No digests at all when a folder of the run's own is over the limit: none is kept then.)
+  if (local === undefined || remote === undefined) return;
+  for (const dir of aside.folders) {
+    const l = before?.local.get(dir);
+    const r = before?.remote.get(dir);
+    if (l === undefined || r === undefined) throw new WorkspaceSyncError("INTERNAL_ERROR", "A folder set aside as unchanged has no digest in the state it was read from: report this");
+    local[dir] = l;
+    remote[dir] = r;
+  }
 }
 
 /** True when `next` records exactly what `prior` does. */

@@ -3,12 +3,12 @@
  * `<stateDir>/sync/`. Written atomically (temp file, fsync, rename) and only after a run fully
  * succeeded, so an interrupted run is simply redone from the previous state.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomBytes, type Hash } from "node:crypto";
 import { promises as fsp } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { StringDecoder } from "node:string_decoder";
 import path from "node:path";
-import { toWorkspaceSyncError } from "../errors.js";
+import { WorkspaceSyncError, toWorkspaceSyncError } from "../errors.js";
 import { CompactStateFiles, isStateFiles, stateFilesOf, type StateFiles } from "./state-files.js";
 import type { StateEntry, SyncState } from "./types.js";
 
@@ -61,11 +61,29 @@ export type RunState = Omit<SyncState, "files"> & { files: StateFiles };
  * {@link loadState} for a run: the files held compactly, entries not in the state's shape left
  * out (as if the file had none).
  */
-export async function loadRunState(file: string, id: StateIdentity, onProblem?: (message: string) => void): Promise<RunState | undefined> {
+export async function loadRunState(file: string, id: StateIdentity, onProblem?: (message: string) => void, aside?: SetAside): Promise<RunState | undefined> {
   return loadStateWith(file, id, onProblem, () => {
     const files = new CompactStateFiles();
-    return { add: (key, entry) => files.add(key, entry), done: () => files.seal() };
+    if (aside === undefined) return { add: (key, entry) => files.add(key, entry), done: () => files.seal() };
+    aside.count = 0;
+    // (Neither held nor parsed: such entries are carried over as they are written, see carriedEntryLines.)
+    const setAside = (key: string): boolean => aside.holds(key) && ++aside.count > 0;
+    return { setAside, add: (key, entry) => setAside(key) || files.add(key, entry), done: () => files.seal() };
   });
+}
+
+/**
+ * The entries a run leaves unread in the state file (those of folders found unchanged on both
+ * sides, see `prepare.ts`): {@link loadRunState} counts them instead of holding them, and
+ * {@link saveState} copies their lines from the file it was read from into the new one.
+ */
+export interface SetAside {
+  /** True for the key of an entry left unread. */
+  holds(key: string): boolean;
+  /** How many were left unread (set by the load). */
+  count: number;
+  /** The `savedAt` of the state they were read from (a save checks that the file is still that one). */
+  savedAt?: string;
 }
 
 /** A state's fields other than its files and ingest records (see {@link loadStateHead}). */
@@ -130,6 +148,8 @@ function headOf(firstLine: string): SyncState {
 interface FilesSink<F> {
   /** False when the entry was left out (not a state entry's shape). */
   add(key: string, entry: unknown): boolean;
+  /** True when the entry of `key` is set aside unread (its line need not be parsed; counted by the sink). */
+  setAside?(key: string): boolean;
   done(): F;
 }
 
@@ -149,6 +169,7 @@ async function loadStateWith<F>(file: string, id: StateIdentity, onProblem: ((me
     leftOut = false;
     const f = sink();
     return {
+      setAside: f.setAside,
       add(key, entry) {
         const kept = f.add(key, entry);
         if (!kept) leftOut = true;
@@ -256,6 +277,7 @@ async function readStateJson(fh: FileHandle, files: FilesSink<unknown>): Promise
       filesSha.update(hashed ? `\n${entries}` : entries);
       hashed = true;
     }
+    if (files.setAside !== undefined) entries = linesNotSetAside(entries, files.setAside);
     entries = entries.trimEnd();
     if (entries.endsWith(",")) entries = entries.slice(0, -1);
     if (entries === "") return;
@@ -297,14 +319,27 @@ async function readStateJson(fh: FileHandle, files: FilesSink<unknown>): Promise
   return { ...head, ...tail, hasFiles: true, filesVerified: typeof sha === "string" && sha === filesSha.digest("hex") };
 }
 
-/** Writes the state atomically (a run's {@link RunState} too). */
-export async function saveState(file: string, state: SyncState | RunState): Promise<void> {
+/** The entry lines of `block` (`"key":{…},` each) whose entry `setAside` does not take, joined again. */
+function linesNotSetAside(block: string, setAside: (key: string) => boolean): string {
+  const kept: string[] = [];
+  for (const line of block.split("\n")) {
+    const entry = line.endsWith(",") ? line.slice(0, -1) : line;
+    if (entry.trim() !== "" && !setAside(entryLineKey(entry))) kept.push(entry);
+  }
+  return kept.join(",\n");
+}
+
+/**
+ * Writes the state atomically (a run's {@link RunState} too). With `aside`, the entries a run left
+ * unread in `file` are carried over from it, after `state`'s own (which must hold none of them).
+ */
+export async function saveState(file: string, state: SyncState | RunState, aside?: SetAside): Promise<void> {
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
   try {
     await fsp.mkdir(path.dirname(file), { recursive: true });
     const fh = await fsp.open(tmp, "wx", 0o600);
     try {
-      await writeStateJson(fh, state);
+      await writeStateJson(fh, state, aside && carriedEntryLines(file, aside));
       await fh.sync();
     } finally {
       await fh.close();
@@ -316,6 +351,75 @@ export async function saveState(file: string, state: SyncState | RunState): Prom
   }
 }
 
+/**
+ * The lines of the entries `aside` left unread in the state file `file` (each without its comma),
+ * read again as the new state is written. The file must still be the one they were read from: the
+ * same `savedAt`, its entries' text matching the hash it carries, and as many set aside; otherwise
+ * (another process wrote it meanwhile) the save fails and the state stays as that process left it.
+ */
+async function* carriedEntryLines(file: string, aside: SetAside): AsyncGenerator<string> {
+  const changed = (): WorkspaceSyncError =>
+    new WorkspaceSyncError("LOCKED", `The sync state ${file} was changed by another process during this run: this run's state was not saved (nothing is lost: the next run compares both sides again)`, { path: file, retryable: true });
+  const fh = await fsp.open(file, "r");
+  try {
+    const decoder = new StringDecoder("utf8");
+    const buf = Buffer.allocUnsafe(LOAD_CHUNK_BYTES);
+    const sha = createHash("sha256");
+    let pending = "";
+    let head = true;
+    let trailer: string | undefined;
+    let entries = 0;
+    let seen = 0;
+    for (let ended = false; !ended; ) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      ended = bytesRead === 0;
+      const text = pending + (ended ? decoder.end() : decoder.write(buf.subarray(0, bytesRead)));
+      const lines = text.split("\n");
+      pending = ended ? "" : lines.pop()!;
+      for (const line of lines) {
+        if (trailer !== undefined) {
+          trailer += `\n${line}`;
+          continue;
+        }
+        if (head) {
+          head = false;
+          if (!line.endsWith(FILES_OPEN) || headOf(line).savedAt !== aside.savedAt) throw changed();
+          continue;
+        }
+        if (line.startsWith("}")) {
+          trailer = line;
+          continue;
+        }
+        sha.update(entries++ === 0 ? line : `\n${line}`);
+        const entry = line.endsWith(",") ? line.slice(0, -1) : line;
+        if (!aside.holds(entryLineKey(entry))) continue;
+        seen++;
+        yield entry;
+      }
+    }
+    const tail = trailer === undefined ? undefined : (JSON.parse(`{"files":{${trailer}`) as Record<string, unknown>)[FILES_SHA];
+    if (tail !== sha.digest("hex") || seen !== aside.count) throw changed();
+  } catch (err) {
+    if (err instanceof SyntaxError) throw changed();
+    throw err;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The key of one entry line of a state (`"key":{…}`). Throws SyntaxError on another shape. */
+export function entryLineKey(line: string): string {
+  if (line.charCodeAt(0) !== 34 /* " */) throw new SyntaxError("not an entry line");
+  let i = 1;
+  for (; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (c === 34) break;
+    if (c === 92 /* \\ */) i++;
+  }
+  if (line.charCodeAt(i + 1) !== 58 /* : */) throw new SyntaxError("not an entry line");
+  return JSON.parse(line.slice(0, i + 1)) as string;
+}
+
 /** Bytes written per call while saving (the state of 100 000 files is ~16 MB of JSON). */
 export const SAVE_CHUNK_BYTES = 256 * 1024;
 
@@ -325,12 +429,12 @@ export const SAVE_CHUNK_BYTES = 256 * 1024;
  * of 256 K characters first, the pieces lived through the young generation's collections, and the
  * old generation grew by a quarter of the whole state while saving: 16 MiB at 100 000 files.)
  */
-async function writeStateJson(fh: FileHandle, state: SyncState | RunState): Promise<void> {
+async function writeStateJson(fh: FileHandle, state: SyncState | RunState, carried?: AsyncIterable<string>): Promise<void> {
   const buf = Buffer.allocUnsafeSlow(SAVE_CHUNK_BYTES);
   let used = 0;
   // writeFile, not write: it writes all it is given (at the handle's position), where write may
   // write part of it on a nearly full disk and report success.
-  for (const piece of stateJsonPieces(state)) {
+  for await (const piece of carried ? stateJsonPiecesCarrying(state, carried) : stateJsonPieces(state)) {
     // (A UTF-16 code unit is at most 3 bytes of UTF-8.)
     const most = piece.length * 3;
     if (used > 0 && used + most > buf.length) {
@@ -350,22 +454,57 @@ async function writeStateJson(fh: FileHandle, state: SyncState | RunState): Prom
  * the ingest records).
  */
 export function* stateJsonPieces(state: SyncState | RunState): Generator<string> {
-  const { files: given, ingested, ...rest } = state;
-  const files: StateFiles = isStateFiles(given) ? given : stateFilesOf(given);
-  const head = JSON.stringify(rest).slice(0, -1);
-  yield `${head}${head.length > 1 ? "," : ""}${FILES_OPEN}`;
-  let first = true;
-  const keys = files.keys();
-  // Beside per-folder digests, the hash of the files' text as a reader sees it (see FILES_SHA).
-  const sha = rest.folders !== undefined ? createHash("sha256") : undefined;
-  for (let slot = 0; slot < keys.length; slot++) {
-    const line = `${JSON.stringify(keys[slot])}:${JSON.stringify(files.entryAt(slot))}`;
-    const piece = first ? `\n${line}` : `,\n${line}`;
-    // (The text a reader hashes starts after the first line's break.)
-    sha?.update(first ? line : piece);
-    yield piece;
-    first = false;
+  const w = new StatePieces(state);
+  yield w.head;
+  for (const line of w.ownLines()) yield w.entry(line);
+  yield w.close();
+}
+
+/** {@link stateJsonPieces} with `carried` entry lines (each `"key":{…}`, as written) after the state's own files. */
+async function* stateJsonPiecesCarrying(state: SyncState | RunState, carried: AsyncIterable<string>): AsyncGenerator<string> {
+  const w = new StatePieces(state);
+  yield w.head;
+  for (const line of w.ownLines()) yield w.entry(line);
+  for await (const line of carried) yield w.entry(line);
+  yield w.close();
+}
+
+/** The pieces of a state's text: the first line, one per file, the closing one (see {@link stateJsonPieces}). */
+class StatePieces {
+  readonly head: string;
+  readonly #files: StateFiles;
+  readonly #ingested: SyncState["ingested"];
+  /** Beside per-folder digests, the hash of the files' text as a reader sees it (see FILES_SHA). */
+  readonly #sha: Hash | undefined;
+  #first = true;
+
+  constructor(state: SyncState | RunState) {
+    const { files, ingested, ...rest } = state;
+    this.#files = isStateFiles(files) ? files : stateFilesOf(files);
+    this.#ingested = ingested;
+    this.#sha = rest.folders !== undefined ? createHash("sha256") : undefined;
+    const head = JSON.stringify(rest).slice(0, -1);
+    this.head = `${head}${head.length > 1 ? "," : ""}${FILES_OPEN}`;
   }
-  const shaField = sha !== undefined ? `,"${FILES_SHA}":"${sha.digest("hex")}"` : "";
-  yield `\n}${ingested !== undefined ? `,"ingested":${JSON.stringify(ingested)}` : ""}${shaField}}`;
+
+  /** The lines of the state's own files. */
+  *ownLines(): Generator<string> {
+    const keys = this.#files.keys();
+    for (let slot = 0; slot < keys.length; slot++) yield `${JSON.stringify(keys[slot])}:${JSON.stringify(this.#files.entryAt(slot))}`;
+  }
+
+  /** The piece of one file's line. */
+  entry(line: string): string {
+    const piece = this.#first ? `\n${line}` : `,\n${line}`;
+    // (The text a reader hashes starts after the first line's break.)
+    this.#sha?.update(this.#first ? line : piece);
+    this.#first = false;
+    return piece;
+  }
+
+  /** The closing piece: the files' end, the ingest records, the files' hash. */
+  close(): string {
+    const shaField = this.#sha !== undefined ? `,"${FILES_SHA}":"${this.#sha.digest("hex")}"` : "";
+    return `\n}${this.#ingested !== undefined ? `,"ingested":${JSON.stringify(this.#ingested)}` : ""}${shaField}}`;
+  }
 }
