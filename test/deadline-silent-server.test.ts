@@ -166,7 +166,7 @@ test("fetch deadlines are idle limits: a slow but moving body and a slow reader 
   const server = createHttpServer((req, res) => {
     res.writeHead(200, { "content-type": "application/octet-stream" });
     if (req.url === "/trickle") {
-      // 12 chunks 100 ms apart: 1.2 s in total, never 400 ms silent.
+      // 12 chunks 100 ms apart: 1.2 s in total, never 800 ms silent (a pause of the test's own process included).
       let n = 0;
       const timer = setInterval(() => {
         res.write(Buffer.alloc(1000, n));
@@ -189,7 +189,7 @@ test("fetch deadlines are idle limits: a slow but moving body and a slow reader 
   });
   const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   const logger = recordingLogger();
-  const f = withDeadlines(globalThis.fetch, { idleMs: 400, logger, label: "test" });
+  const f = withDeadlines(globalThis.fetch, { idleMs: 800, logger, label: "test" });
 
   const trickle = await f(`${base}/trickle`);
   assert.equal((await trickle.arrayBuffer()).byteLength, 12_000);
@@ -202,12 +202,12 @@ test("fetch deadlines are idle limits: a slow but moving body and a slow reader 
     const { done, value } = await reader.read();
     if (done) break;
     bytes += value.byteLength;
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, 900));
   }
   assert.equal(bytes, 256 * 1024);
 
   const stalled = await f(`${base}/stall`);
-  await assert.rejects(stalled.arrayBuffer(), (e: unknown) => e instanceof FetchDeadlineError && /stopped sending the answer for 0\.4 s/.test(e.message));
+  await assert.rejects(stalled.arrayBuffer(), (e: unknown) => e instanceof FetchDeadlineError && /stopped sending the answer for 0\.8 s/.test(e.message));
 });
 
 test("CLI: backup list -v, backup now and sync against a silent S3 server fail with the endpoint and the fix, and say they are waiting", { timeout: 90_000 }, async (t) => {

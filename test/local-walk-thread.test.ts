@@ -222,7 +222,7 @@ test("a listing dropped half-read never keeps its process alive, and its thread 
   const collected = await child(
     ["--expose-gc"],
     `it = undefined;
-      for (let i = 0; i < 20 && !exited; i++) {
+      for (let i = 0; i < 200 && !exited; i++) {
         globalThis.gc();
         await new Promise((resolve) => setTimeout(resolve, 50));
       }

@@ -153,7 +153,8 @@ describe("the restore helper thread", () => {
     await early.barrier();
     // Kill the thread from inside (as an out-of-memory stop would): a job it cannot parse.
     (thread as unknown as { connect(s: unknown): unknown }).connect(undefined);
-    await sleep(300);
+    // (Noticed when the thread's exit reaches this one: waited for, not guessed.)
+    for (let i = 0; i < 200 && thread.failure === undefined; i++) await sleep(50);
     assert.ok(thread.failure && isWorkspaceSyncError(thread.failure, "INTERNAL_ERROR"), String(thread.failure));
     await assert.rejects(
       (async () => {

@@ -4,7 +4,6 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import type { RetryErrorInfo } from "@smithy/types";
 import { isWorkspaceSyncError } from "../src/errors.js";
 import { silentLogger } from "../src/logger.js";
@@ -12,16 +11,13 @@ import { createS3Provider } from "../src/providers/s3/index.js";
 import { CONNECT_RETRY_WINDOW_MS, PlanRetryStrategy, isConnectionFailure } from "../src/providers/s3/retry.js";
 import { retryPlan } from "../src/providers/s3/settings.js";
 
-/** A local port nobody listens on (the kernel's pick, closed again). */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
+/**
+ * A local port nobody listens on: port 1 (tcpmux), never handed out as an ephemeral port. (A port
+ * the kernel picked and that was closed again could be taken by another test file's server while
+ * these tests retry against it for seconds.)
+ */
+async function closedPort(): Promise<number> {
+  return 1;
 }
 
 function nodeError(code: string, syscall: string): Error {

@@ -353,7 +353,9 @@ export function describeSyncSuite(name: string, makeProvider: MakeProvider, opti
         await writeWs("inbox/clash.txt", "local version");
         await writeWs("inbox/local-only.txt", "never pushed");
         await putCloud("inbox/new.txt", "from cloud");
-        await putCloud("inbox/clash.txt", "cloud version");
+        // An hour apart: same size, so only the time tells them apart before their contents (a cloud
+        // that stamps whole seconds could otherwise land within the comparison's 1 ms of the workspace copy).
+        await putCloud("inbox/clash.txt", "cloud version", later(-3600));
         const r = ok(await run({ mode: "mirror", ingest: true }));
         assert.deepEqual(r.inboxFiles, ["inbox/clash (1).txt", "inbox/new.txt"]);
         assert.equal(await readWs("inbox/new.txt"), "from cloud");
