@@ -14,7 +14,8 @@
  *          best of --runs), then --sync-scale-files (default 100000) in every mode (first run and
  *          no-change, peak RSS), then mirror's peak RSS at --sync-files, --sync-scale-files and
  *          --sync-curve-files (default 200000; 0 skips) files (from the runs above where they were
- *          mirror runs at that count) and what each further file costs
+ *          mirror runs at that count), and of a run after one cloud file changed, at each count,
+ *          and what each further file costs
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { promises as fsp } from "node:fs";
@@ -312,6 +313,8 @@ async function syncScaleBench(benchDir: string, work: string): Promise<void> {
   const peaks = new Map<number, MirrorPeaks>();
   /** The same of `rclone sync`, the reference for how memory grows with the file count. */
   const rclonePeaks = new Map<number, MirrorPeaks>();
+  /** A mirror synced at each file count (its cloud and state folders), for the curve's run with one change. */
+  const synced = new Map<number, Synced>();
   if (has("rclone")) {
     console.log(`\nsync scale: ${n} files in ${Math.ceil(n / 200)} folders, mirror vs rclone sync (${runs} round(s))...`);
     const ws = await ensureManyFiles(path.join(benchDir, `many-${n}`), n);
@@ -341,6 +344,7 @@ async function syncScaleBench(benchDir: string, work: string): Promise<void> {
         again = keep(again, b);
         rss = Math.max(rss, a.rssMiB, b.rssMiB);
         notePeaks(peaks, n, a, b);
+        if (!synced.has(n)) synced.set(n, { cloud, state });
       };
       const rclonePair = async (): Promise<void> => {
         const a = await rc();
@@ -379,14 +383,17 @@ async function syncScaleBench(benchDir: string, work: string): Promise<void> {
       settleDisk();
       const b = await syncOnce(ws, state, mode, cloud);
       if (b.extra.transfers !== 0) throw new Error(`${mode} no-change run transferred ${String(b.extra.transfers)}`);
-      if (mode === "mirror") notePeaks(peaks, big, a, b);
+      if (mode === "mirror") {
+        notePeaks(peaks, big, a, b);
+        synced.set(big, { cloud, state });
+      }
       out.push(`| ${mode} | ${big} | ${(a.ms / 1000).toFixed(1)} s | ${a.rssMiB.toFixed(0)} MiB | ${(b.ms / 1000).toFixed(2)} s | ${b.rssMiB.toFixed(0)} MiB |`);
       console.log(out[out.length - 1]);
       leftovers.push(cloud, state);
     }
   }
   const curve = opt("sync-curve-files", 200000);
-  if (curve > 0) out.push("", ...(await memoryCurve(benchDir, work, [n, big, curve].filter((c) => c > 0), peaks, has("rclone") ? rclonePeaks : undefined, leftovers)));
+  if (curve > 0) out.push("", ...(await memoryCurve(benchDir, work, [n, big, curve].filter((c) => c > 0), peaks, has("rclone") ? rclonePeaks : undefined, synced, leftovers)));
   for (const d of leftovers) await fsp.rm(d, { recursive: true, force: true });
   // The machine's load (1, 5, 15 min) when the rows were taken: shared machines swing the times.
   out.push("", `load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(", ")} (${os.cpus().length} cores)`);
@@ -394,10 +401,32 @@ async function syncScaleBench(benchDir: string, work: string): Promise<void> {
   rows.push("", ...out);
 }
 
-/** A mirror's peak RSS at one file count: first run and no-change run. */
+/** A mirror's peak RSS at one file count: first run and no-change run (and a run with one change, ours only). */
 interface MirrorPeaks {
   first: number;
   again: number;
+  one?: number;
+}
+
+/** A mirror's cloud and state folders, synced. */
+interface Synced {
+  cloud: string;
+  state: string;
+}
+
+/**
+ * One run of a synced mirror after one cloud file changed (the first file of its first folder,
+ * a byte added): it uploads that file again. Returns the run.
+ */
+async function oneChange(ws: string, s: Synced): Promise<Measured> {
+  const root = path.join(s.cloud, "bench");
+  const folder = (await fsp.readdir(root)).sort()[0]!;
+  const file = path.join(root, folder, (await fsp.readdir(path.join(root, folder))).sort()[0]!);
+  await fsp.appendFile(file, "+");
+  settleDisk();
+  const m = await syncOnce(ws, s.state, "mirror", s.cloud);
+  if (m.extra.transfers !== 1) throw new Error(`a run with one change made ${String(m.extra.transfers)} transfers`);
+  return m;
 }
 
 /** Records a mirror's first run `a` and no-change run `b` at `files`, keeping the highest of each. */
@@ -412,12 +441,12 @@ function notePeaks(peaks: Map<number, MirrorPeaks>, files: number, a: Measured, 
  * between the smallest and the largest (issue 16 asks for memory that grows sub-linearly); beside
  * them `rclone sync`'s (`rclonePeaks`, run where missing), the reference.
  */
-async function memoryCurve(benchDir: string, work: string, sizes: number[], peaks: Map<number, MirrorPeaks>, rclonePeaks: Map<number, MirrorPeaks> | undefined, leftovers: string[]): Promise<string[]> {
+async function memoryCurve(benchDir: string, work: string, sizes: number[], peaks: Map<number, MirrorPeaks>, rclonePeaks: Map<number, MirrorPeaks> | undefined, synced: Map<number, Synced>, leftovers: string[]): Promise<string[]> {
   const counts = [...new Set(sizes)].sort((a, b) => a - b);
-  console.log(`\nsync memory by file count: mirror at ${counts.join(", ")} files (first run, then no change)...`);
+  console.log(`\nsync memory by file count: mirror at ${counts.join(", ")} files (first run, no change, one cloud file changed)...`);
   const out = rclonePeaks
-    ? ["| mirror, peak RSS by file count | files | first run | no change | rclone first run | rclone no change |", "|---|---|---|---|---|---|"]
-    : ["| mirror, peak RSS by file count | files | first run | no change |", "|---|---|---|---|"];
+    ? ["| mirror, peak RSS by file count | files | first run | no change | one file changed | rclone first run | rclone no change |", "|---|---|---|---|---|---|---|"]
+    : ["| mirror, peak RSS by file count | files | first run | no change | one file changed |", "|---|---|---|---|---|"];
   const got: ({ files: number; rclone?: MirrorPeaks } & MirrorPeaks)[] = [];
   for (const c of counts) {
     if (!peaks.has(c)) {
@@ -431,7 +460,10 @@ async function memoryCurve(benchDir: string, work: string, sizes: number[], peak
       const b = await syncOnce(ws, state, "mirror", cloud);
       if (b.extra.transfers !== 0) throw new Error(`no-change run at ${c} files transferred ${String(b.extra.transfers)}`);
       notePeaks(peaks, c, a, b);
+      synced.set(c, { cloud, state });
     }
+    const at = synced.get(c);
+    if (at !== undefined) peaks.get(c)!.one = (await oneChange(await ensureManyFiles(path.join(benchDir, `many-${c}`), c), at)).rssMiB;
     if (rclonePeaks && !rclonePeaks.has(c)) {
       const ws = await ensureManyFiles(path.join(benchDir, `many-${c}`), c);
       const rdest = path.join(work, `curve-rclone-${c}`);
@@ -445,7 +477,7 @@ async function memoryCurve(benchDir: string, work: string, sizes: number[], peak
     const p = peaks.get(c)!;
     const r = rclonePeaks?.get(c);
     got.push({ files: c, ...p, rclone: r });
-    out.push(`| | ${c} | ${p.first.toFixed(0)} MiB | ${p.again.toFixed(0)} MiB |${r ? ` ${r.first.toFixed(0)} MiB | ${r.again.toFixed(0)} MiB |` : ""}`);
+    out.push(`| | ${c} | ${p.first.toFixed(0)} MiB | ${p.again.toFixed(0)} MiB | ${p.one === undefined ? "-" : `${p.one.toFixed(0)} MiB`} |${r ? ` ${r.first.toFixed(0)} MiB | ${r.again.toFixed(0)} MiB |` : ""}`);
     console.log(out[out.length - 1]);
   }
   if (got.length > 1) {
@@ -453,7 +485,8 @@ async function memoryCurve(benchDir: string, work: string, sizes: number[], peak
     // (A fall within the noise prints as 0.00, not -0.00.)
     const perFile = (d: number): string => (Math.max(0, (d * 1024) / (hi.files - lo.files)) || 0).toFixed(2);
     const theirs = lo.rclone && hi.rclone ? ` ${perFile(hi.rclone.first - lo.rclone.first)} KiB | ${perFile(hi.rclone.again - lo.rclone.again)} KiB |` : "";
-    out.push(`| each further file, ${lo.files} → ${hi.files} | | ${perFile(hi.first - lo.first)} KiB | ${perFile(hi.again - lo.again)} KiB |${theirs}`);
+    const one = lo.one !== undefined && hi.one !== undefined ? `${perFile(hi.one - lo.one)} KiB` : "-";
+    out.push(`| each further file, ${lo.files} → ${hi.files} | | ${perFile(hi.first - lo.first)} KiB | ${perFile(hi.again - lo.again)} KiB | ${one} |${theirs}`);
     console.log(out[out.length - 1]);
   }
   return out;
