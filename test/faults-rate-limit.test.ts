@@ -76,12 +76,16 @@ test("S3: a bisync of 1 000 files succeeds while every upload is throttled twice
   const r = await runSyncWithProvider({ settings: settings({ provider: "s3", concurrency: 16 }), provider, workspaceDir: ws, stateDir: path.join(dir, "state") });
   assert.ok(r.ok, r.ok ? "" : `${r.code}: ${r.error}`);
   assert.equal(r.uploaded.length, FILES);
-  // Every upload was throttled twice and then went through: on its third attempt, or later where a
-  // connection also failed on this loaded machine (one in 1 000 once did, on Node 24 in a full CI run).
+  // Every upload went through only past the storm: the proxy throttles every first and second
+  // attempt it sees, so each upload's accepted attempt was its third or later. An attempt whose
+  // connection failed on this loaded machine never reaches the proxy (on Node 24 in full CI runs,
+  // one in 1 000 once did on a later attempt, and once on a first one): the throttled first and
+  // second attempts are counted with that slack.
   const attempts = (n: RegExp): number => proxy.count({ ...s3.putObject(), header: { "amz-sdk-request": n } });
-  assert.ok(attempts(/attempt=1;/) >= FILES, "every upload's first attempt was throttled");
-  assert.ok(attempts(/attempt=2;/) >= FILES, "every upload's second attempt was throttled");
   assert.ok(attempts(/attempt=(?:[3-9]|\d{2,});/) >= FILES, "every upload got a third attempt or more, past the storm");
+  const slack = FILES / 100;
+  assert.ok(attempts(/attempt=1;/) >= FILES - slack, `the uploads' first attempts were throttled (${attempts(/attempt=1;/)})`);
+  assert.ok(attempts(/attempt=2;/) >= FILES - slack, `the uploads' second attempts were throttled (${attempts(/attempt=2;/)})`);
   proxy.clear();
   await assertCloudHasAll(provider, expected);
 
