@@ -113,8 +113,8 @@ async function prepareByFolders(ctx: RunContext, remoteEntries: AsyncIterable<Re
   const state = await loadRunState(ctx.stateFile, ctx.identity, undefined, aside);
   // (Its digests are kept only where the entries are the ones they were computed from.)
   if (state === undefined || state.savedAt !== d.head.savedAt || state.folders === undefined) return undefined;
-  // (A file the state holds under the name of a folder set aside: the checks across folders need them both; read whole.)
-  if (aside !== undefined && state.files.keys().some((k) => aside.folders.has(k))) return undefined;
+  // (A file the state holds under the name of a folder set aside or one above it: the checks across folders need them both; read whole.)
+  if (aside !== undefined && state.files.keys().some(foldersAtOrAbove(aside.folders))) return undefined;
   if (aside !== undefined) ctx.logger.info(`[workspace-sync] ${aside.folders.size} folder(s) as the last sync left them on both sides: their ${aside.count} file(s) carried over unread`);
   const known: KnownFiles = { files: state.files, needsRecord };
   const local = finishListing(rebaseOnState(lw, known, ctx.keyOf, localFromState, (f, s) => localMatches(s.local, f)), ctx.keyOf, "local");
@@ -125,27 +125,35 @@ async function prepareByFolders(ctx: RunContext, remoteEntries: AsyncIterable<Re
 /**
  * The folders found as the state records them on both sides whose files no step of this run can
  * see: their state entries are not read (the run holds neither their records nor their entries,
- * and saving carries the entries over as they are). A folder stays in when a file or name the run
- * does hold could meet its files in a check across folders: one listed in it, a file named like
- * it, one under it or in a folder above it (a file named like a folder, the workspace spelling of a
- * folder), a blocked name in or above it. `undefined` when none is left.
+ * and saving carries the entries over as they are). Every check that looks across folders reads
+ * the folders a listing's files lie in (a file named like a folder, the workspace spelling of a
+ * folder a download goes to): a folder stays in when a name the run holds (a file listed, a
+ * blocked name) could meet its files there. That is a folder the name lies in or above (its
+ * files' folders), one the name is or lies above (a folder named like the file, or under a blocked
+ * name), and, for a name spelled otherwise than its key, any folder under the folders above it
+ * (which give those folders their workspace spelling). `undefined` when none is left.
  */
 function foldersSetAside(lw: Walked<LocalFile>, rw: Walked<RemoteFile>, keyOf: (p: string) => string, needsRecord: ((key: string) => boolean) | undefined, savedAt: string): FoldersSetAside | undefined {
   const folders = new Set<string>();
   for (const f of lw.check!.clean) if (rw.check!.clean.has(f)) folders.add(f);
-  /** `key` and every folder above it are not set aside. */
-  const meets = (key: string): void => {
-    folders.delete(key);
+  if (folders.size === 0) return undefined;
+  /** Names no set-aside folder may be at or under. */
+  const met = new Set<string>();
+  const meets = (path: string): void => {
+    const key = keyOf(path);
+    met.add(key);
+    // The folders it lies in; spelled otherwise than its key, their workspace spelling comes from the files under them.
     for (let dir = key; dir !== ""; ) {
       dir = folderOf(dir);
       folders.delete(dir);
+      if (key !== path) met.add(dir);
     }
   };
-  for (const f of lw.found) meets(keyOf(f.path));
-  for (const f of rw.found) meets(keyOf(f.path));
-  const blocked = [...lw.blocked, ...rw.blocked].map(keyOf);
-  for (const b of blocked) meets(b);
-  if (blocked.length > 0) for (const dir of [...folders]) if (blocked.some((b) => dir.startsWith(`${b}/`))) folders.delete(dir);
+  for (const f of lw.found) meets(f.path);
+  for (const f of rw.found) meets(f.path);
+  for (const b of lw.blocked) meets(b);
+  for (const b of rw.blocked) meets(b);
+  for (const dir of [...folders]) if (atOrUnder(dir, met)) folders.delete(dir);
   if (folders.size === 0) return undefined;
   return { folders, count: 0, savedAt, holds: (key) => folders.has(folderOf(key)) && needsRecord?.(key) !== true };
 }
@@ -221,4 +229,19 @@ function wrapListingError(err: unknown, what: string): WorkspaceSyncError {
   const e = toWorkspaceSyncError(err);
   if (e.code === "ABORTED" || e.code === "TIMEOUT") return e;
   return new WorkspaceSyncError(e.code, `Could not list ${what}; nothing was changed: ${e.message}`, { path: e.path, cause: err, retryable: e.retryable });
+}
+
+/** True when `dir` or a folder above it (the top, `""`, included) is one of `names`. */
+function atOrUnder(dir: string, names: ReadonlySet<string>): boolean {
+  for (let d = dir; ; d = folderOf(d)) {
+    if (names.has(d)) return true;
+    if (d === "") return false;
+  }
+}
+
+/** The test for a file key that is one of `folders` or a folder above one (a file named like it). */
+function foldersAtOrAbove(folders: ReadonlySet<string>): (key: string) => boolean {
+  const dirs = new Set<string>();
+  for (const f of folders) for (let d = f; d !== "" && !dirs.has(d); d = folderOf(d)) dirs.add(d);
+  return (key) => dirs.has(key);
 }

@@ -360,7 +360,9 @@ export async function saveState(file: string, state: SyncState | RunState, aside
 async function* carriedEntryLines(file: string, aside: SetAside): AsyncGenerator<string> {
   const changed = (): WorkspaceSyncError =>
     new WorkspaceSyncError("LOCKED", `The sync state ${file} was changed by another process during this run: this run's state was not saved (nothing is lost: the next run compares both sides again)`, { path: file, retryable: true });
-  const fh = await fsp.open(file, "r");
+  const fh = await fsp.open(file, "r").catch((err: unknown) => {
+    throw (err as NodeJS.ErrnoException).code === "ENOENT" ? changed() : err;
+  });
   try {
     const decoder = new StringDecoder("utf8");
     const buf = Buffer.allocUnsafe(LOAD_CHUNK_BYTES);
