@@ -529,12 +529,13 @@ test("digests are kept only beside the entries they were computed from: a state 
   const nfc = "caf\u00e9";
   const nfd = "cafe\u0301";
   const shapes: { name: string; mode: SyncMode; base: string[]; side: "ws" | "cloud"; add: string; carried: string[] }[] = [
-    { name: "a cloud file in a folder spelled in the other form, whose files are all in a sub-folder, lands in the workspace's spelling", mode: "bisync", base: [`${nfc}/sub/x.txt`, "b/y.txt"], side: "cloud", add: `${nfd}/new.txt`, carried: [] },
-    { name: "the same two folders deep", mode: "bisync", base: [`d/${nfc}/sub/x.txt`, "b/y.txt"], side: "cloud", add: `d/${nfd}/n/new.txt`, carried: [] },
-    { name: "a workspace file named like such a folder in the other form is skipped as a clash (bisync)", mode: "bisync", base: [`${nfc}/sub/x.txt`, "b/y.txt"], side: "ws", add: nfd, carried: [] },
-    { name: "a workspace file named like such a folder in the other form is skipped as a clash (mirror)", mode: "mirror", base: [`${nfc}/sub/x.txt`, "b/y.txt"], side: "ws", add: nfd, carried: [] },
-    { name: "a cloud file named like such a folder in the other form is left in the cloud", mode: "bisync", base: [`${nfc}/sub/x.txt`, "b/y.txt"], side: "cloud", add: nfd, carried: [] },
+    { name: "a cloud file in a folder spelled in the other form, whose files are all in a sub-folder, lands in the workspace's spelling", mode: "bisync", base: [`${nfc}/sub/x.txt`, "b/y.txt"], side: "cloud", add: `${nfd}/new.txt`, carried: ["1", "1"] },
+    { name: "the same two folders deep", mode: "bisync", base: [`d/${nfc}/sub/x.txt`, "b/y.txt"], side: "cloud", add: `d/${nfd}/n/new.txt`, carried: ["1", "1"] },
+    { name: "a workspace file named like such a folder in the other form is skipped as a clash (bisync)", mode: "bisync", base: [`${nfc}/sub/x.txt`, "b/y.txt"], side: "ws", add: nfd, carried: ["1", "1"] },
+    { name: "a workspace file named like such a folder in the other form is skipped as a clash (mirror)", mode: "mirror", base: [`${nfc}/sub/x.txt`, "b/y.txt"], side: "ws", add: nfd, carried: ["1", "1"] },
+    { name: "a cloud file named like such a folder in the other form is left in the cloud", mode: "bisync", base: [`${nfc}/sub/x.txt`, "b/y.txt"], side: "cloud", add: nfd, carried: ["1", "1"] },
     { name: "a cloud file beside a folder whose files are in a sub-folder", mode: "bisync", base: ["e/sub/x.txt", "b/y.txt"], side: "cloud", add: "e/new.txt", carried: ["2", "2"] },
+    { name: "a name in the other form deep in one folder leaves the folders beside it set aside", mode: "bisync", base: ["deep/d0/x.txt", "deep/d1/w.txt", "b/y.txt", "c/z.txt"], side: "ws", add: `deep/d0/${nfd}.txt`, carried: ["2", "2"] },
   ];
   for (const s of shapes) {
     test(`set aside or not, the same run: ${s.name}`, async (t) => {
@@ -555,8 +556,8 @@ test("digests are kept only beside the entries they were computed from: a state 
       assert.deepEqual(await tree(withDigests.cloud), await tree(without.cloud));
       const keys = async (p: Pair): Promise<string[]> => Object.keys((await loadState(p.stateFile, p.id))?.files ?? {}).sort();
       assert.deepEqual(await keys(withDigests), await keys(without));
-      // What was set aside: nothing beside a name spelled otherwise than its key (the folders above
-      // it take their workspace spelling from the files under them), else the folders nothing meets.
+      // What was set aside: the folders nothing meets (b; beside a name spelled otherwise than its
+      // key, not the folders under those above it, which take their workspace spelling from them).
       const carried = log.lines.map((l) => CARRIED.exec(l)).find((m) => m !== null)?.slice(1) ?? [];
       assert.deepEqual(carried, s.carried, log.lines.join("\n"));
     });

@@ -131,7 +131,7 @@ async function prepareByFolders(ctx: RunContext, remoteEntries: AsyncIterable<Re
  * blocked name) could meet its files there. That is a folder the name lies in or above (its
  * files' folders), one the name is or lies above (a folder named like the file, or under a blocked
  * name), and, for a name spelled otherwise than its key, any folder under the folders above it
- * (which give those folders their workspace spelling). `undefined` when none is left.
+ * but the top (which give those folders their workspace spelling). `undefined` when none is left.
  */
 function foldersSetAside(lw: Walked<LocalFile>, rw: Walked<RemoteFile>, keyOf: (p: string) => string, needsRecord: ((key: string) => boolean) | undefined, savedAt: string): FoldersSetAside | undefined {
   const folders = new Set<string>();
@@ -142,11 +142,12 @@ function foldersSetAside(lw: Walked<LocalFile>, rw: Walked<RemoteFile>, keyOf: (
   const meets = (path: string): void => {
     const key = keyOf(path);
     met.add(key);
-    // The folders it lies in; spelled otherwise than its key, their workspace spelling comes from the files under them.
+    // The folders it lies in; spelled otherwise than its key, their workspace spelling comes from
+    // the files under them (the top's is never looked up: it has none).
     for (let dir = key; dir !== ""; ) {
       dir = folderOf(dir);
       folders.delete(dir);
-      if (key !== path) met.add(dir);
+      if (key !== path && dir !== "") met.add(dir);
     }
   };
   for (const f of lw.found) meets(f.path);
