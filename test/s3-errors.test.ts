@@ -6,7 +6,7 @@ import type { Logger } from "../src/logger.js";
 import { isWorkspaceSyncError, type ErrorCode } from "../src/errors.js";
 import { createS3Provider, mapS3Error } from "../src/providers/s3/index.js";
 import type { StorageProvider } from "../src/providers/types.js";
-import { s3TestSettings } from "./support/s3.js";
+import { CLOSED_ENDPOINT, s3TestSettings } from "./support/s3.js";
 
 const SECRET = "very-secret-key-do-not-print";
 
@@ -24,11 +24,6 @@ async function rejectsWith(promise: Promise<unknown>, code: ErrorCode, message: 
     assert.ok(!inspect(err, { depth: 10 }).includes(SECRET), "the secret key leaked into the error");
     return true;
   });
-}
-
-/** A local port nobody listens on: port 1, never handed out as an ephemeral port to another test's server (see s3-unreachable). */
-async function closedPort(): Promise<number> {
-  return 1;
 }
 
 test("wrong secret key: ACCESS_DENIED naming the settings, never the key", async (t) => {
@@ -67,7 +62,7 @@ test("missing bucket: BUCKET_NOT_FOUND with the bucket, the endpoint and the fix
 test("unreachable endpoint: NETWORK naming the endpoint, after short retries", async (t) => {
   const s3 = await s3TestSettings(t);
   if (!s3) return;
-  const endpoint = `http://127.0.0.1:${await closedPort()}`;
+  const endpoint = CLOSED_ENDPOINT;
   const p = createS3Provider({ ...s3, endpoint, maxRetrySeconds: 0.3 }, { logger: recordingLogger() });
   t.after(() => p.close?.());
   const expected = new RegExp(`cannot reach ${endpoint} \\(ECONNREFUSED\\): check s3\\.endpoint`);
@@ -116,7 +111,7 @@ test("a password in s3.endpoint never reaches errors or logs (missing bucket, un
   // The explicit keys sign; the URL's are ignored (with a warning) and shown as ***.
   await rejectsWith(missing.check(), "BUCKET_NOT_FOUND", /does not exist at http:\/\/\*\*\*@127\.0\.0\.1:\d+: create it/);
   await rejectsWith(collect(missing, ""), "BUCKET_NOT_FOUND", /http:\/\/\*\*\*@/);
-  const endpoint = `http://127.0.0.1:${await closedPort()}`;
+  const endpoint = CLOSED_ENDPOINT;
   const down = createS3Provider({ ...s3, endpoint: withSecret(endpoint), maxRetrySeconds: 0.3 }, { logger });
   t.after(() => down.close?.());
   await rejectsWith(down.stat("a"), "NETWORK", /cannot reach http:\/\/\*\*\*@127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);

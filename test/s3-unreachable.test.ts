@@ -10,15 +10,7 @@ import { silentLogger } from "../src/logger.js";
 import { createS3Provider } from "../src/providers/s3/index.js";
 import { CONNECT_RETRY_WINDOW_MS, PlanRetryStrategy, isConnectionFailure } from "../src/providers/s3/retry.js";
 import { retryPlan } from "../src/providers/s3/settings.js";
-
-/**
- * A local port nobody listens on: port 1 (tcpmux), never handed out as an ephemeral port. (A port
- * the kernel picked and that was closed again could be taken by another test file's server while
- * these tests retry against it for seconds.)
- */
-async function closedPort(): Promise<number> {
-  return 1;
-}
+import { CLOSED_ENDPOINT } from "./support/s3.js";
 
 function nodeError(code: string, syscall: string): Error {
   return Object.assign(new Error(`${syscall} ${code}`), { code, syscall });
@@ -80,7 +72,7 @@ test("connection failures get a few quick retries; 503s keep the whole maxRetryS
 });
 
 test("listing against a refused endpoint with the default retry settings fails with NETWORK naming the endpoint", { timeout: 60_000 }, async (t) => {
-  const endpoint = `http://127.0.0.1:${await closedPort()}`;
+  const endpoint = CLOSED_ENDPOINT;
   const p = createS3Provider({ bucket: "nowhere", endpoint, region: "us-east-1", accessKeyId: "k", secretAccessKey: "s" }, { logger: silentLogger });
   t.after(() => p.close?.());
   const started = Date.now();

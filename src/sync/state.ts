@@ -227,6 +227,21 @@ type StateHead = Omit<SyncState, "files"> & { hasFiles: boolean; filesVerified?:
  */
 const FILES_SHA = "filesSha256";
 
+/** The hash {@link FILES_SHA} holds, as a reader computes it: given the files' lines (or blocks of them) in order, without the breaks between. */
+class FilesTextHash {
+  readonly #sha = createHash("sha256");
+  #first = true;
+
+  update(lines: string): void {
+    this.#sha.update(this.#first ? lines : `\n${lines}`);
+    this.#first = false;
+  }
+
+  hex(): string {
+    return this.#sha.digest("hex");
+  }
+}
+
 /** A state's text parsed whole (one line, or another layout): its files go to `files`. */
 function wholeState(text: string, files: FilesSink<unknown>): StateHead {
   const parsed = JSON.parse(text) as unknown;
@@ -258,8 +273,7 @@ async function readStateJson(fh: FileHandle, files: FilesSink<unknown>): Promise
   let whole = false;
   let trailer: string | undefined;
   let pending = "";
-  const filesSha = createHash("sha256");
-  let hashed = false;
+  const filesSha = new FilesTextHash();
   /** Complete lines after the first: files (`"name":{…},`), then the closing line (`}…`). */
   const onLines = (block: string): void => {
     if (trailer !== undefined) {
@@ -274,8 +288,7 @@ async function readStateJson(fh: FileHandle, files: FilesSink<unknown>): Promise
     }
     // (Blocks are whole lines; the line break between two blocks is not in either.)
     if (entries !== "") {
-      filesSha.update(hashed ? `\n${entries}` : entries);
-      hashed = true;
+      filesSha.update(entries);
     }
     if (files.setAside !== undefined) entries = linesNotSetAside(entries, files.setAside);
     entries = entries.trimEnd();
@@ -316,7 +329,7 @@ async function readStateJson(fh: FileHandle, files: FilesSink<unknown>): Promise
   // The end: `}}`, or `},"ingested":{…}}`, and where digests were saved the files' hash.
   const { files: _, [FILES_SHA]: sha, ...tail } = JSON.parse(`{"files":{${trailer ?? ""}`) as Partial<SyncState> & { [FILES_SHA]?: unknown };
   const { files: __, ...head } = header;
-  return { ...head, ...tail, hasFiles: true, filesVerified: typeof sha === "string" && sha === filesSha.digest("hex") };
+  return { ...head, ...tail, hasFiles: true, filesVerified: typeof sha === "string" && sha === filesSha.hex() };
 }
 
 /** The entry lines of `block` (`"key":{…},` each) whose entry `setAside` does not take, joined again. */
@@ -366,11 +379,10 @@ async function* carriedEntryLines(file: string, aside: SetAside): AsyncGenerator
   try {
     const decoder = new StringDecoder("utf8");
     const buf = Buffer.allocUnsafe(LOAD_CHUNK_BYTES);
-    const sha = createHash("sha256");
+    const sha = new FilesTextHash();
     let pending = "";
     let head = true;
     let trailer: string | undefined;
-    let entries = 0;
     let seen = 0;
     for (let ended = false; !ended; ) {
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
@@ -392,7 +404,7 @@ async function* carriedEntryLines(file: string, aside: SetAside): AsyncGenerator
           trailer = line;
           continue;
         }
-        sha.update(entries++ === 0 ? line : `\n${line}`);
+        sha.update(line);
         const entry = line.endsWith(",") ? line.slice(0, -1) : line;
         if (!aside.holds(entryLineKey(entry))) continue;
         seen++;
@@ -400,7 +412,7 @@ async function* carriedEntryLines(file: string, aside: SetAside): AsyncGenerator
       }
     }
     const tail = trailer === undefined ? undefined : (JSON.parse(`{"files":{${trailer}`) as Record<string, unknown>)[FILES_SHA];
-    if (tail !== sha.digest("hex") || seen !== aside.count) throw changed();
+    if (tail !== sha.hex() || seen !== aside.count) throw changed();
   } catch (err) {
     if (err instanceof SyntaxError) throw changed();
     throw err;

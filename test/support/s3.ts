@@ -24,6 +24,13 @@ import type { StorageProvider } from "../../src/providers/types.js";
 import { startFaultProxy } from "./fault-proxy.js";
 
 /** Settings for `createS3Provider`, with the bucket always set. */
+/**
+ * An S3 endpoint nobody listens on: port 1 (tcpmux), never handed out as an ephemeral port. (A
+ * port the kernel picked and that was closed again could be taken by another test file's server
+ * while a test retries against it for seconds.)
+ */
+export const CLOSED_ENDPOINT = "http://127.0.0.1:1";
+
 export type S3TestSettings = S3Settings & { bucket: string };
 
 const INSTALL_HINT = "S3 tests need Ceph RGW: apt-get install -y --no-install-recommends radosgw ceph-mon ceph-osd ceph-common";
