@@ -20,7 +20,7 @@ import { silentLogger } from "../src/logger.js";
 import { WALK_INLINE_NAMES, walkFolder, type WalkOptions } from "../src/providers/local/walk.js";
 import type { RemoteEntry } from "../src/providers/types.js";
 import { installToken, providerTempName } from "../src/util/temp-names.js";
-import { countThreads } from "./support/threads.js";
+import { ONE_CORE, countThreads } from "./support/threads.js";
 import { tempDir as makeTempDir } from "./support/tree.js";
 
 async function tempDir(t: TestContext): Promise<string> {
@@ -92,7 +92,7 @@ test("a walk on its thread lists exactly what a walk on the calling thread lists
   assert.equal(topThreads, 0);
 });
 
-test("the provider's listing moves to a thread only past WALK_INLINE_NAMES names", { timeout: 60_000 }, async (t) => {
+test("the provider's listing moves to a thread only past WALK_INLINE_NAMES names", { timeout: 60_000, skip: ONE_CORE }, async (t) => {
   const root = await tempDir(t);
   const stateDir = await tempDir(t);
   const provider = createLocalProvider({ root }, { logger: silentLogger, stateDir });
@@ -257,7 +257,7 @@ test("a thread that fails to start leaves the walk to the calling thread, from t
   assert.deepEqual(value, inline);
 });
 
-test("a listing started early and cancelled before it is read never starts its thread later", { timeout: 60_000 }, async (t) => {
+test("a listing started early and cancelled before it is read never starts its thread later", { timeout: 60_000, skip: ONE_CORE }, async (t) => {
   const root = await tempDir(t);
   // Folders of one file each: the first call looks at 512 names of the root, then gives the
   // event loop a turn, still short of WALK_INLINE_NAMES.

@@ -11,10 +11,10 @@ import { createLocalProvider } from "../src/providers/local/index.js";
 import { WALK_INLINE_NAMES } from "../src/providers/local/walk.js";
 import { runSyncWithProvider } from "../src/sync/run.js";
 import { syncSettings } from "./sync-suite.js";
-import { countThreads } from "./support/threads.js";
+import { ONE_CORE, countThreads } from "./support/threads.js";
 import { tempDir } from "./support/tree.js";
 
-test("a bisync over a large local cloud folder finds every change on both sides through the walk's thread", { timeout: 60_000 }, async (t) => {
+test("a bisync over a large local cloud folder finds every change on both sides through the walk's thread", { timeout: 60_000, skip: ONE_CORE }, async (t) => {
   const { dir, cleanup } = await tempDir("ws-sync-walk-thread-");
   t.after(cleanup);
   const ws = path.join(dir, "ws");

@@ -6,9 +6,9 @@
  * instead of spending deflate time on them. Each member records its size in its header (the BGZF
  * idea, see bgzf-index.ts) so that a restore can inflate members in parallel too.
  */
-import os from "node:os";
 import zlib from "node:zlib";
 import { abortError } from "../errors.js";
+import { availableCores } from "../util/cores.js";
 import { GZIP_BASE_HEADER, INDEX_EXTRA_BYTES, indexedHeader } from "./bgzf-index.js";
 
 /**
@@ -110,8 +110,7 @@ export function chooseBlockLevel(block: Buffer, level: number): number {
 }
 
 function defaultConcurrency(): number {
-  const cpus = typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;
-  return Math.min(3, Math.max(2, cpus));
+  return Math.min(3, Math.max(2, availableCores()));
 }
 
 /**

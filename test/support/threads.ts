@@ -1,5 +1,9 @@
 /** Counting the worker threads a piece of code starts (through the process's `worker` event). */
 import type { Worker } from "node:worker_threads";
+import { availableCores } from "../../src/util/cores.js";
+
+/** A test's `skip` where the process may use one core only: a walk then never starts its thread (`util/cores.ts`). */
+export const ONE_CORE: string | false = availableCores() < 2 ? "this process may use one core: a walk never starts its thread there" : false;
 
 /**
  * Runs `fn` and counts the worker threads the process started meanwhile; `exits` resolves, one

@@ -17,6 +17,7 @@ import { throwIfAborted, toWorkspaceSyncError } from "../../errors.js";
 import type { RemoteEntry } from "../types.js";
 import { type Folder, WALK_BATCH, hiddenName, lookAtNames, pushAll, readFolder, subFolders } from "./walk-look.js";
 import { WalkThread, WalkThreadUnavailable } from "./walk-thread.js";
+import { availableCores } from "../../util/cores.js";
 
 /** Names of one folder looked at per turn of the event loop. */
 export const WALK_YIELD_EVERY = WALK_BATCH;
@@ -40,7 +41,12 @@ export interface WalkOptions {
   token: string;
   /** The entry of a listed file. */
   entryOf: (rel: string, size: number, mtimeNs: bigint, ino: bigint) => RemoteEntry;
-  /** Names looked at on this thread before the walk moves to a thread (default {@link WALK_INLINE_NAMES}; `Infinity`: never). */
+  /**
+   * Names looked at on this thread before the walk moves to a thread (`Infinity`: never). Default
+   * {@link WALK_INLINE_NAMES} where the process may use two cores or more, else never: on one core
+   * the thread only takes turns with this one (a no-change sync of 40 000 files took 1.35 s
+   * with it against 1.12 s without, and 15 MiB more).
+   */
   inlineNames?: number;
   /** Batches the walk's thread may post ahead of the reader before it waits (default `WALK_THREAD_AHEAD`). */
   threadAhead?: number;
@@ -69,7 +75,7 @@ export function walkFolder(rootAbs: string, options: WalkOptions): AsyncIterable
   let batch: RemoteEntry[] = [];
   let at = 0;
   let done = false;
-  let inlineLeft = options.inlineNames ?? WALK_INLINE_NAMES;
+  let inlineLeft = options.inlineNames ?? (availableCores() >= 2 ? WALK_INLINE_NAMES : Infinity);
   let thread: WalkThread | undefined;
   let sawOwnTemp = false;
   /** Names looked at since the event loop last had a turn. */
