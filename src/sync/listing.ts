@@ -170,6 +170,8 @@ export async function walkLocal(root: string, options: LocalListOptions & { fold
   const queue: Task[] = [{ op: "dir", abs: path.resolve(root), rel: "" }];
   let inFlight = 0;
   let failure: unknown;
+  /** Links found to be folders, decided together once the walk is idle (see `followLinkedFolders`). */
+  const linkedFolders: { t: Task; real: string | undefined }[] = [];
 
   await new Promise<void>((resolve) => {
     const finish = (): void => {
@@ -287,12 +289,7 @@ export async function walkLocal(root: string, options: LocalListOptions & { fold
             } catch {
               real = undefined;
             }
-            if (!real || seenDirs.has(real) || isInside(realRoot, real)) {
-              block(t.rel, "symlink to a folder already synced (loop)", true);
-            } else {
-              seenDirs.add(real);
-              queue.push({ op: "dir", abs: t.abs, rel: t.rel, viaLink: true });
-            }
+            linkedFolders.push({ t, real });
           }
           finish();
         });
@@ -304,7 +301,30 @@ export async function walkLocal(root: string, options: LocalListOptions & { fold
         return;
       }
       while (inFlight < WALK_FOLDER_READS && queue.length > 0) start(queue.pop()!);
-      if (inFlight === 0 && queue.length === 0) resolve();
+      if (inFlight === 0 && queue.length === 0) {
+        if (linkedFolders.length === 0) return resolve();
+        followLinkedFolders();
+        pump();
+      }
+    };
+    /**
+     * Once everything found so far is read: the links to folders, in a fixed order (fewest folders
+     * above them, then by name), each followed unless its folder is already synced (through an
+     * earlier link, or inside the workspace). The walk reads in parallel: deciding as each `stat`
+     * came back let the choice between two links to one folder flip from run to run. Links found
+     * in the folders followed now are decided in the next round, after these.
+     */
+    const followLinkedFolders = (): void => {
+      const depth = (rel: string): number => rel.split("/").length;
+      const round = linkedFolders.splice(0).sort((a, b) => depth(a.t.rel) - depth(b.t.rel) || (a.t.rel < b.t.rel ? -1 : a.t.rel > b.t.rel ? 1 : 0));
+      for (const { t, real } of round) {
+        if (!real || seenDirs.has(real) || isInside(realRoot, real)) {
+          block(t.rel, "symlink to a folder already synced (loop)", true);
+        } else {
+          seenDirs.add(real);
+          queue.push({ op: "dir", abs: t.abs, rel: t.rel, viaLink: true });
+        }
+      }
     };
     pump();
   });
