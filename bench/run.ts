@@ -11,7 +11,8 @@
  *          --scale-gib N (scale run: random data, default 10) --scale-files N (default 100000)
  *          --only syncscale: local mirror of --sync-files files (default 40000, 200 folders) side by
  *          side with `rclone sync` (first run, no-change run, peak RSS; whole processes, taking turns,
- *          best of --runs), then --sync-scale-files (default 100000) in every mode (first run and
+ *          best of --runs; and the no-change run pinned to one core, both tools), then
+ *          --sync-scale-files (default 100000) in every mode (first run and
  *          no-change, peak RSS), then mirror's peak RSS at --sync-files, --sync-scale-files and
  *          --sync-curve-files (default 200000; 0 skips) files (from the runs above where they were
  *          mirror runs at that count), and of a run after one cloud file changed, at each count,
@@ -369,6 +370,29 @@ async function syncScaleBench(benchDir: string, work: string): Promise<void> {
       `| peak RSS (either run) | ${n} | ${rss.toFixed(0)} MiB | ${rRss.toFixed(0)} MiB | ${(rss / rRss).toFixed(2)}x |`,
     );
     console.log(out.slice(-3).join("\n"));
+    if (has("taskset")) {
+      // A container limited to one CPU: the walk starts no thread there (util/cores.ts). The
+      // synced mirror and rclone's copy from the first round, no change, both pinned to core 0.
+      const pinned = synced.get(n)!;
+      const rdest = path.join(work, "scale-rclone-0");
+      let one: Measured | undefined, rOne: Measured | undefined;
+      const ours = async (): Promise<void> => {
+        settleDisk();
+        const m = await measure("taskset", ["-c", "0", process.execPath, childJs, "sync-once", ws, pinned.state, "mirror", pinned.cloud]);
+        if (m.extra.transfers !== 0) throw new Error(`one-core no-change run transferred ${String(m.extra.transfers)}`);
+        one = keep(one, m);
+      };
+      const theirs = async (): Promise<void> => {
+        settleDisk();
+        rOne = keep(rOne, await measure("taskset", ["-c", "0", "rclone", "sync", "--config", "/dev/null", ws, rdest]));
+      };
+      for (let i = 0; i < runs; i++) {
+        if (i % 2 === 0) await ours().then(theirs);
+        else await theirs().then(ours);
+      }
+      out.push(`| mirror, no change, one core (\`taskset -c 0\`; time, peak RSS) | ${n} | ${s(one!)}, ${one!.rssMiB.toFixed(0)} MiB | ${s(rOne!)}, ${rOne!.rssMiB.toFixed(0)} MiB | ${(one!.ms / rOne!.ms).toFixed(2)}x, ${(one!.rssMiB / rOne!.rssMiB).toFixed(2)}x |`);
+      console.log(out[out.length - 1]);
+    }
   } else console.log("(rclone not installed: the side-by-side rows are skipped)");
 
   if (big > 0) {
