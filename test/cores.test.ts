@@ -59,6 +59,21 @@ test("a cgroup v1 quota is read where the cpu controller is mounted, a container
   assert.equal(cgroupCpuLimit(files({ "/proc/self/mountinfo": V1_MOUNTS })), undefined, "nothing to read: no limit");
 });
 
+test("a cgroup mount that does not show the process's cgroup is not read, and nothing outside a mount is", () => {
+  const quota = (dir: string, q: string): Record<string, string> => ({ [`${dir}/cpu.cfs_quota_us`]: q, [`${dir}/cpu.cfs_period_us`]: "100000" });
+  // Another mount of the hierarchy, rooted at a cgroup the process is not in (a kubelet's view).
+  const other = "40 30 0:28 /kubepods/pod1 /var/lib/kubelet/pods/x/cg rw - cgroup cgroup rw,cpu";
+  assert.equal(cgroupCpuLimit(files({ "/proc/self/cgroup": "1:cpu:/user.slice\n", "/proc/self/mountinfo": other, ...quota("/var/lib/kubelet/pods/x/cg", "50000") })), undefined);
+  // A root that is only a prefix of the process's cgroup's name.
+  const prefix = "40 30 0:28 /docker/abc /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu";
+  assert.equal(cgroupCpuLimit(files({ "/proc/self/cgroup": "1:cpu:/docker/abcdef\n", "/proc/self/mountinfo": prefix, ...quota("/sys/fs/cgroup/cpu/def", "100000"), ...quota("/sys/fs/cgroup/cpu", "100000") })), undefined);
+  // A cgroup namespace entered without joining its cgroup: the path climbs out of the mount.
+  assert.equal(cgroupCpuLimit(files({ "/proc/self/cgroup": "0::/../sib\n", "/proc/self/mountinfo": V2_MOUNT, "/sys/fs/sib/cpu.max": "100000 100000", "/sys/fs/cgroup/cpu.max": "100000 100000" })), undefined);
+  // A v2 mount rooted at the container's cgroup, a space in the mount point (escaped in mountinfo).
+  const spaced = "29 23 0:26 /docker/abc /sys/fs/my\\040cg rw - cgroup2 cgroup2 rw";
+  assert.equal(cgroupCpuLimit(files({ "/proc/self/cgroup": "0::/docker/abc/sub\n", "/proc/self/mountinfo": spaced, "/sys/fs/my cg/sub/cpu.max": "200000 100000", "/sys/fs/my cg/cpu.max": "300000 100000" })), 2);
+});
+
 const providerJs = pathToFileURL(fileURLToPath(new URL("../src/providers/local/index.js", import.meta.url))).href;
 const coresJs = pathToFileURL(fileURLToPath(new URL("../src/util/cores.js", import.meta.url))).href;
 
@@ -95,11 +110,22 @@ async function largeFolder(): Promise<{ root: string; count: number; cleanup: ()
 
 const taskset = spawnSync("taskset", ["-c", "0", "true"]).status === 0;
 
+/** The CPUs this process may run on (`Cpus_allowed_list`), as `taskset -c` takes them: `0-1,4`. */
+async function allowedCpus(): Promise<number[]> {
+  const status = await fsp.readFile("/proc/self/status", "utf8");
+  const list = /^Cpus_allowed_list:\s*(\S+)/m.exec(status)?.[1] ?? "0";
+  return list.split(",").flatMap((r) => {
+    const [a, b = a] = r.split("-").map(Number) as [number, number?];
+    return Array.from({ length: b! - a + 1 }, (_, i) => a + i);
+  });
+}
+
 test("a walk pinned to one core lists on the calling thread; with two it moves to its thread", { timeout: 120_000, skip: taskset ? false : "taskset (util-linux) is not installed: apt-get install -y util-linux" }, async (t) => {
   const { root, count, cleanup } = await largeFolder();
   t.after(cleanup);
-  assert.deepEqual(await listInChild(root, ["taskset", "-c", "0"]), { cores: 1, threads: 0, files: count });
-  if (availableCores() >= 2) assert.deepEqual(await listInChild(root, ["taskset", "-c", "0,1"]), { cores: 2, threads: 1, files: count });
+  const cpus = await allowedCpus();
+  assert.deepEqual(await listInChild(root, ["taskset", "-c", String(cpus[0])]), { cores: 1, threads: 0, files: count });
+  if (cpus.length >= 2 && availableCores() >= 2) assert.deepEqual(await listInChild(root, ["taskset", "-c", cpus.slice(0, 2).join(",")]), { cores: 2, threads: 1, files: count });
 });
 
 /** A cgroup v1 `cpu` folder this process may make (root, a writable v1 cpu hierarchy), or why not. */
@@ -113,10 +139,17 @@ async function cpuCgroupParent(): Promise<string | { skip: string }> {
       const at = before!.split(" ")[4]!;
       try {
         await fsp.access(path.join(at, "cgroup.procs"), 2 /* W_OK */);
-        return at;
       } catch {
         return { skip: `the cgroup v1 cpu hierarchy at ${at} is not writable here` };
       }
+      try {
+        await fsp.access(path.join(at, "cpu.cfs_quota_us"));
+      } catch {
+        return { skip: "this kernel has no CPU bandwidth control (no cpu.cfs_quota_us)" };
+      }
+      // Left by a run of this test that was killed (an empty cgroup can be removed; a busy one stays).
+      for (const name of await fsp.readdir(at)) if (name.startsWith("ws-cores-")) await fsp.rmdir(path.join(at, name)).catch(() => undefined);
+      return at;
     }
   }
   return { skip: "no cgroup v1 cpu hierarchy is mounted (a cgroup v2 quota is covered by the parsing test)" };

@@ -40,19 +40,20 @@ test("of several links to one outside folder, the one nearest the top, then firs
   const { ws, outside } = await tree(t);
   // Names that sort before their siblings but are read last (the walk takes its queue from the end).
   for (const name of ["b-link", "c-link", "a-link"]) await fsp.symlink(outside, path.join(ws, name));
-  await fsp.mkdir(path.join(ws, "deep", "er"), { recursive: true });
-  await fsp.symlink(outside, path.join(ws, "deep", "er", "0-link"));
+  // Deeper, but first by name: the depth decides.
+  await fsp.mkdir(path.join(ws, "0-deep", "er"), { recursive: true });
+  await fsp.symlink(outside, path.join(ws, "0-deep", "er", "0-link"));
   // Many regular files beside them: the links' `stat` calls finish in varying order.
   await fsp.mkdir(path.join(ws, "many"));
   await Promise.all(Array.from({ length: 300 }, (_, i) => fsp.writeFile(path.join(ws, "many", `f${i}`), "")));
-  const expected = { files: ["a-link/a.txt", "a-link/sub/b.txt"], loops: ["b-link", "c-link", "deep/er/0-link"] };
+  const expected = { files: ["a-link/a.txt", "a-link/sub/b.txt"], loops: ["0-deep/er/0-link", "b-link", "c-link"] };
   for (let run = 0; run < 25; run++) {
     const got = await followed(ws);
     assert.deepEqual({ files: got.files.filter((f) => !f.startsWith("many/")), loops: got.loops }, expected, `listing ${run}`);
   }
 });
 
-test("a link inside a followed folder never wins over a link outside one; a link into the workspace is a loop", { timeout: 60_000 }, async (t) => {
+test("a link inside a followed folder never wins over a link outside one; a link into the workspace is a loop (a guard: the walk before the fix passed it too)", { timeout: 60_000 }, async (t) => {
   const { ws, outside, dir } = await tree(t);
   const other = path.join(dir, "other");
   await fsp.mkdir(other);

@@ -315,8 +315,8 @@ export async function walkLocal(root: string, options: LocalListOptions & { fold
      * in the folders followed now are decided in the next round, after these.
      */
     const followLinkedFolders = (): void => {
-      const depth = (rel: string): number => rel.split("/").length;
-      const round = linkedFolders.splice(0).sort((a, b) => depth(a.t.rel) - depth(b.t.rel) || (a.t.rel < b.t.rel ? -1 : a.t.rel > b.t.rel ? 1 : 0));
+      const round = linkedFolders.splice(0).map((l) => ({ ...l, depth: l.t.rel.split("/").length }));
+      round.sort((a, b) => a.depth - b.depth || (a.t.rel < b.t.rel ? -1 : a.t.rel > b.t.rel ? 1 : 0));
       for (const { t, real } of round) {
         if (!real || seenDirs.has(real) || isInside(realRoot, real)) {
           block(t.rel, "symlink to a folder already synced (loop)", true);

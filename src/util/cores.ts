@@ -41,8 +41,14 @@ export function cgroupCpuLimit(read: (file: string) => string | undefined): numb
     // The process's cgroup in this mount's hierarchy: v2's `0::/path`, or v1's line naming `cpu`.
     const own = groups.split("\n").map((l) => /^(\d+):([^:]*):(.*)$/.exec(l)).find((g) => g !== null && (m.v2 ? g[1] === "0" && g[2] === "" : g[2]!.split(",").includes("cpu")));
     if (!own) continue;
-    // A container sees its own cgroup at the mount's root (the mount's root field names it).
-    const rel = own[3]!.startsWith(m.root) ? own[3]!.slice(m.root.length) : "";
+    // The mount shows the hierarchy from its root (a container's own cgroup, in a cgroup
+    // namespace `/` for both): a cgroup outside it (another mount of the hierarchy, or `/..` from
+    // a namespace entered without joining its cgroup) is not in this mount.
+    const cg = own[3]!;
+    const root = m.root.endsWith("/") ? m.root : `${m.root}/`;
+    if (cg !== m.root && !cg.startsWith(root)) continue;
+    const rel = cg.slice(m.root.length);
+    if (rel.split("/").includes("..")) continue;
     for (let dir = path.posix.join(m.at, rel); ; dir = path.posix.dirname(dir)) {
       const limit = m.v2 ? quotaV2(read(`${dir}/cpu.max`)) : quotaV1(read(`${dir}/cpu.cfs_quota_us`), read(`${dir}/cpu.cfs_period_us`));
       if (limit !== undefined) cores = Math.min(cores, limit);

@@ -75,7 +75,7 @@ export function walkFolder(rootAbs: string, options: WalkOptions): AsyncIterable
   let batch: RemoteEntry[] = [];
   let at = 0;
   let done = false;
-  let inlineLeft = options.inlineNames ?? (availableCores() >= 2 ? WALK_INLINE_NAMES : Infinity);
+  let inlineLeft = options.inlineNames ?? WALK_INLINE_NAMES;
   let thread: WalkThread | undefined;
   let sawOwnTemp = false;
   /** Names looked at since the event loop last had a turn. */
@@ -108,6 +108,8 @@ export function walkFolder(rootAbs: string, options: WalkOptions): AsyncIterable
     // (Never once the walk has ended: a `return()` while this walk waited for its turn.)
     if (done || inlineLeft > 0 || reading !== undefined || stack.length === 0 || stack[0]!.rel === "") return false;
     inlineLeft = Infinity;
+    // Asked only of a walk that would move now (the cgroup files are read for it).
+    if (options.inlineNames === undefined && availableCores() < 2) return false;
     thread = WalkThread.start(stack, { recursive: options.recursive, token: options.token, signal: options.signal, ahead: options.threadAhead, module: options.threadModule });
     if (thread) {
       stack = [];
