@@ -68,6 +68,14 @@ test("a link inside a followed folder never wins over a link outside one; a link
   }
 });
 
+test("a link to a folder that holds the workspace is a loop: the workspace is never listed again under it", { timeout: 60_000 }, async (t) => {
+  const { ws, dir } = await tree(t);
+  await fsp.writeFile(path.join(ws, "w.txt"), "w");
+  await fsp.symlink(dir, path.join(ws, "up"));
+  await fsp.symlink("/", path.join(ws, "root"));
+  assert.deepEqual(await followed(ws), { files: ["w.txt"], loops: ["root", "up"] });
+});
+
 test("a mirror with two links to one folder uploads it under one name and keeps it there run after run", { timeout: 120_000 }, async (t) => {
   const { ws, outside, dir } = await tree(t);
   await fsp.symlink(outside, path.join(ws, "y-link"));

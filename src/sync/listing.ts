@@ -318,7 +318,8 @@ export async function walkLocal(root: string, options: LocalListOptions & { fold
       const round = linkedFolders.splice(0).map((l) => ({ ...l, depth: l.t.rel.split("/").length }));
       round.sort((a, b) => a.depth - b.depth || (a.t.rel < b.t.rel ? -1 : a.t.rel > b.t.rel ? 1 : 0));
       for (const { t, real } of round) {
-        if (!real || seenDirs.has(real) || isInside(realRoot, real)) {
+        // (A folder holding the workspace would list it again, under the link.)
+        if (!real || seenDirs.has(real) || isInside(realRoot, real) || isInside(real, realRoot)) {
           block(t.rel, "symlink to a folder already synced (loop)", true);
         } else {
           seenDirs.add(real);
