@@ -310,7 +310,7 @@ export async function walkLocal(root: string, options: LocalListOptions & { fold
     /**
      * Once everything found so far is read: the links to folders, in a fixed order (fewest folders
      * above them, then by name), each followed unless its folder is already synced (through an
-     * earlier link, or inside the workspace). The walk reads in parallel: deciding as each `stat`
+     * earlier link, or inside the workspace) or holds the workspace. The walk reads in parallel: deciding as each `stat`
      * came back let the choice between two links to one folder flip from run to run. Links found
      * in the folders followed now are decided in the next round, after these.
      */
