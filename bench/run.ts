@@ -334,7 +334,6 @@ async function syncScaleBench(benchDir: string, work: string): Promise<void> {
       // otherwise shares the two cores with the kernel writing back 40 000 new files, for both
       // tools alike, and measures that writeback more than itself.
       const rc = (): Promise<Measured> => (settleDisk(), measure("rclone", ["sync", "--config", "/dev/null", ws, rdest]));
-      // Alternate who goes first, so neither always meets a warmer cache.
       const ourPair = async (): Promise<void> => {
         settleDisk();
         const a = await syncOnce(ws, state, "mirror", cloud);
@@ -355,13 +354,7 @@ async function syncScaleBench(benchDir: string, work: string): Promise<void> {
         rRss = Math.max(rRss, a.rssMiB, b.rssMiB);
         notePeaks(rclonePeaks, n, a, b);
       };
-      if (i % 2 === 0) {
-        await ourPair();
-        await rclonePair();
-      } else {
-        await rclonePair();
-        await ourPair();
-      }
+      await inTurns(i, ourPair, rclonePair);
     }
     const s = (m: Measured): string => `${(m.ms / 1000).toFixed(2)} s`;
     out.push(
@@ -386,10 +379,7 @@ async function syncScaleBench(benchDir: string, work: string): Promise<void> {
         settleDisk();
         rOne = keep(rOne, await measure("taskset", ["-c", "0", "rclone", "sync", "--config", "/dev/null", ws, rdest]));
       };
-      for (let i = 0; i < runs; i++) {
-        if (i % 2 === 0) await ours().then(theirs);
-        else await theirs().then(ours);
-      }
+      for (let i = 0; i < runs; i++) await inTurns(i, ours, theirs);
       out.push(`| mirror, no change, one core (\`taskset -c 0\`; time, peak RSS) | ${n} | ${s(one!)}, ${one!.rssMiB.toFixed(0)} MiB | ${s(rOne!)}, ${rOne!.rssMiB.toFixed(0)} MiB | ${(one!.ms / rOne!.ms).toFixed(2)}x, ${(one!.rssMiB / rOne!.rssMiB).toFixed(2)}x |`);
       console.log(out[out.length - 1]);
     }
@@ -423,6 +413,17 @@ async function syncScaleBench(benchDir: string, work: string): Promise<void> {
   out.push("", `load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(", ")} (${os.cpus().length} cores)`);
   console.log(out[out.length - 1]);
   rows.push("", ...out);
+}
+
+/** Round `i` of two measurements taking turns: `a` first in even rounds, `b` in odd ones, so neither always meets a warmer cache. */
+async function inTurns(i: number, a: () => Promise<void>, b: () => Promise<void>): Promise<void> {
+  if (i % 2 === 0) {
+    await a();
+    await b();
+  } else {
+    await b();
+    await a();
+  }
 }
 
 /** A mirror's peak RSS at one file count: first run and no-change run (and a run with one change, ours only). */

@@ -255,6 +255,31 @@ function wholeState(text: string, files: FilesSink<unknown>): StateHead {
 /** Bytes read per call while loading the state. */
 const LOAD_CHUNK_BYTES = 64 * 1024;
 
+/**
+ * The text of `fh` from its position, read {@link LOAD_CHUNK_BYTES} at a time and decoded as
+ * UTF-8, in blocks of whole lines: each block ends where a piece's last line break was (the break
+ * in neither block), and the text after the file's last break comes last, even empty. The blocks
+ * joined with `\n` are the text. Only new text is searched: a state of one long line is one block,
+ * scanned once.
+ */
+async function* lineBlocks(fh: FileHandle): AsyncGenerator<string> {
+  const decoder = new StringDecoder("utf8");
+  const buf = Buffer.allocUnsafe(LOAD_CHUNK_BYTES);
+  let pending = "";
+  for (;;) {
+    const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+    const text = bytesRead > 0 ? decoder.write(buf.subarray(0, bytesRead)) : decoder.end();
+    const last = text.lastIndexOf("\n");
+    if (last < 0) pending += text;
+    else {
+      yield pending + text.slice(0, last);
+      pending = text.slice(last + 1);
+    }
+    if (bytesRead === 0) break;
+  }
+  yield pending;
+}
+
 /** The end of the first line of a state written one file a line (see {@link stateJsonPieces}). */
 const FILES_OPEN = '"files":{';
 
@@ -267,12 +292,10 @@ const FILES_OPEN = '"files":{';
  * damaged text.
  */
 async function readStateJson(fh: FileHandle, files: FilesSink<unknown>): Promise<StateHead> {
-  const decoder = new StringDecoder("utf8");
-  const buf = Buffer.allocUnsafe(LOAD_CHUNK_BYTES);
   let header: SyncState | undefined;
-  let whole = false;
+  /** The text so far of a state read whole (one line, or another layout). */
+  let whole: string | undefined;
   let trailer: string | undefined;
-  let pending = "";
   const filesSha = new FilesTextHash();
   /** Complete lines after the first: files (`"name":{…},`), then the closing line (`}…`). */
   const onLines = (block: string): void => {
@@ -298,34 +321,25 @@ async function readStateJson(fh: FileHandle, files: FilesSink<unknown>): Promise
     // (JSON.parse makes a `__proto__` name an own key; Object.keys lists it.)
     for (const k of Object.keys(some)) files.add(k, some[k]);
   };
-  for (;;) {
-    const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-    const text = bytesRead > 0 ? decoder.write(buf.subarray(0, bytesRead)) : decoder.end();
-    // Only the new text is searched: a state of one long line must not be scanned again per piece.
-    const last = whole ? -1 : text.lastIndexOf("\n");
-    if (last < 0) pending += text;
-    else {
-      let block = pending + text.slice(0, last);
-      pending = text.slice(last + 1);
-      if (header === undefined) {
-        const nl = block.indexOf("\n");
-        const first = nl < 0 ? block : block.slice(0, nl);
-        if (first.endsWith(FILES_OPEN)) {
-          header = headOf(first);
-          block = nl < 0 ? "" : block.slice(nl + 1);
-        } else {
-          // One line (or another layout): parsed whole.
-          whole = true;
-          pending = `${block}\n${pending}`;
-          block = "";
-        }
-      }
-      if (block !== "") onLines(block);
+  for await (let block of lineBlocks(fh)) {
+    if (whole !== undefined) {
+      whole += `\n${block}`;
+      continue;
     }
-    if (bytesRead === 0) break;
+    if (header === undefined) {
+      const nl = block.indexOf("\n");
+      const first = nl < 0 ? block : block.slice(0, nl);
+      if (!first.endsWith(FILES_OPEN)) {
+        // One line (or another layout): parsed whole.
+        whole = block;
+        continue;
+      }
+      header = headOf(first);
+      block = nl < 0 ? "" : block.slice(nl + 1);
+    }
+    if (block !== "") onLines(block);
   }
-  if (whole || header === undefined) return wholeState(pending, files);
-  if (pending !== "") onLines(pending);
+  if (whole !== undefined || header === undefined) return wholeState(whole ?? "", files);
   // The end: `}}`, or `},"ingested":{…}}`, and where digests were saved the files' hash.
   const { files: _, [FILES_SHA]: sha, ...tail } = JSON.parse(`{"files":{${trailer ?? ""}`) as Partial<SyncState> & { [FILES_SHA]?: unknown };
   const { files: __, ...head } = header;
@@ -377,20 +391,12 @@ async function* carriedEntryLines(file: string, aside: SetAside): AsyncGenerator
     throw (err as NodeJS.ErrnoException).code === "ENOENT" ? changed() : err;
   });
   try {
-    const decoder = new StringDecoder("utf8");
-    const buf = Buffer.allocUnsafe(LOAD_CHUNK_BYTES);
     const sha = new FilesTextHash();
-    let pending = "";
     let head = true;
     let trailer: string | undefined;
     let seen = 0;
-    for (let ended = false; !ended; ) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-      ended = bytesRead === 0;
-      const text = pending + (ended ? decoder.end() : decoder.write(buf.subarray(0, bytesRead)));
-      const lines = text.split("\n");
-      pending = ended ? "" : lines.pop()!;
-      for (const line of lines) {
+    for await (const block of lineBlocks(fh)) {
+      for (const line of block.split("\n")) {
         if (trailer !== undefined) {
           trailer += `\n${line}`;
           continue;
