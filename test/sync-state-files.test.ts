@@ -108,6 +108,40 @@ test("a later duplicate name wins, as in JSON, and one that is no entry removes 
   assert.equal(new CompactStateFiles().seal().size, 0);
 });
 
+test("a run's own entries are appended without lookups, read back by key afterwards, and a key appended twice fails the lookup", () => {
+  const e = (n: number): StateEntry => ({ local: { size: n, mtimeMs: 1796491170000 + n }, remote: n % 2 === 0 ? { size: n, revision: `${n}:r` } : { size: n, mtimeMs: n + 0.25, hash: `h${n}` } });
+  // Room for 2 at first: the numbers grow past it.
+  const files = new CompactStateFiles(2);
+  const names = ["b", "a", "__proto__", "c/d", "0"];
+  names.forEach((k, i) => assert.equal(files.append(k, e(i)), true));
+  assert.equal(files.append("x", { local: { size: "1" } }), false, "not an entry's shape: nothing added");
+  assert.equal(files.size, names.length);
+  assert.deepEqual(files.keys(), names, "in the order appended");
+  names.forEach((k, i) => {
+    assert.equal(files.slotOf(k), i);
+    assert.deepEqual(files.get(k), e(i));
+  });
+  assert.equal(files.get("x"), undefined);
+  assert.equal(files.slotOf("constructor"), -1, "never found through a prototype");
+  // Appends after a lookup, and a delete between them: every place is right.
+  files.append("z", e(7));
+  files.delete("b");
+  files.append("y", e(8));
+  const expected = pathRecord<StateEntry>();
+  for (const [k, n] of [["z", 7], ["a", 1], ["__proto__", 2], ["c/d", 3], ["0", 4], ["y", 8]] as const) expected[k] = e(n);
+  assert.deepEqual(stateRecordOf(files), expected);
+  assert.deepEqual(files.keys(), ["z", "a", "__proto__", "c/d", "0", "y"], "the last entry takes the deleted one's place");
+  assert.deepEqual(files.get("y"), e(8));
+  assert.equal(files.get("b"), undefined);
+
+  const twice = new CompactStateFiles();
+  twice.append("a", e(1));
+  twice.append("b", e(2));
+  twice.append("a", e(3));
+  assert.throws(() => twice.get("a"), (err: Error & { code?: string }) => err.code === "INTERNAL_ERROR" && /two state entries for "a"/.test(err.message));
+  assert.throws(() => new CompactStateFiles().seal().append("a", e(1)), /sealed/);
+});
+
 test("a run's new files: its own entries over the prior entries kept, and nothing else", () => {
   const e = (n: number): StateEntry => ({ local: { size: n, mtimeMs: n }, remote: { size: n } });
   const prior = new CompactStateFiles();

@@ -78,14 +78,18 @@ export function localNamer(local: ReadonlyMap<string, LocalFile>, keyOf: (p: str
 
 /** Executes `actions`. Throws the first failure (after in-flight transfers settle); deletions are then not attempted. */
 export async function executePlan(actions: readonly SyncAction[], ctx: ExecuteContext): Promise<ExecuteOutcome> {
-  const out: ExecuteOutcome = { uploaded: [], downloaded: [], deleted: [], conflicts: [], files: new CompactStateFiles(), skipped: [] };
+  // Room for an entry per action, and a second for each conflict (its loser copy's).
+  let entries = actions.length;
+  for (const a of actions) if (a.kind === "conflict") entries++;
+  const out: ExecuteOutcome = { uploaded: [], downloaded: [], deleted: [], conflicts: [], files: new CompactStateFiles(entries), skipped: [] };
   const { provider, logger, signal } = ctx;
   const remoteFull = (rel: string): string => joinRemotePath(ctx.remoteDir, rel);
   const localAbs = (rel: string): string => localAbsPath(ctx.workspace, rel);
   const listSource = provider.capabilities.listMtime === "source";
   /** Adds a new state entry; one the state cannot hold (a size or time that is not a number) is left out, and said. */
   const record = (key: string, entry: StateEntry): void => {
-    if (!out.files.add(key, entry)) logger.warn(`[workspace-sync] ${key}: no state entry recorded (the provider gave a size or time that is not a number); it is compared again on the next run`);
+    // (One entry per key: the plan's keys are distinct, and so are the conflict names it reserved.)
+    if (!out.files.append(key, entry)) logger.warn(`[workspace-sync] ${key}: no state entry recorded (the provider gave a size or time that is not a number); it is compared again on the next run`);
   };
 
   const transfers: SyncAction[] = [];

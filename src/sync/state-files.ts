@@ -73,12 +73,18 @@ const NUMS = 4;
  */
 export class CompactStateFiles implements StateFiles {
   #keys: string[] = [];
-  readonly #slots = new Map<string, number>();
-  #nums = new Float64Array(NUMS * 64);
+  /** Each key's place; `undefined` after {@link append} until the next lookup builds it again. */
+  #slots: Map<string, number> | undefined = new Map<string, number>();
+  #nums: Float64Array;
   #hashes: (string | undefined)[] | undefined;
   #revisions: (string | undefined)[] | undefined;
   /** Set by {@link seal}: from then on every key keeps its place (marks refer to places). */
   #sealed = false;
+
+  /** @param capacity How many entries to make room for at first (it grows past that as needed). */
+  constructor(capacity = 64) {
+    this.#nums = new Float64Array(NUMS * Math.max(1, Math.floor(capacity)));
+  }
 
   get size(): number {
     return this.#keys.length;
@@ -89,12 +95,26 @@ export class CompactStateFiles implements StateFiles {
   }
 
   slotOf(key: string): number {
-    return this.#slots.get(key) ?? -1;
+    return this.#index().get(key) ?? -1;
   }
 
   get(key: string): StateEntry | undefined {
-    const slot = this.#slots.get(key);
+    const slot = this.#index().get(key);
     return slot === undefined ? undefined : this.entryAt(slot);
+  }
+
+  /** The places by key, built again from the keys after {@link append}s. */
+  #index(): Map<string, number> {
+    if (this.#slots === undefined) {
+      const slots = new Map<string, number>();
+      for (let slot = 0; slot < this.#keys.length; slot++) {
+        const key = this.#keys[slot]!;
+        if (slots.has(key)) throw new WorkspaceSyncError("INTERNAL_ERROR", `A sync recorded two state entries for ${JSON.stringify(key)}; the state was not saved (the next run compares again): report this`);
+        slots.set(key, slot);
+      }
+      this.#slots = slots;
+    }
+    return this.#slots;
   }
 
   entryAt(slot: number): StateEntry {
@@ -113,21 +133,51 @@ export class CompactStateFiles implements StateFiles {
   add(key: string, entry: unknown): boolean {
     this.#assertOpen();
     const e = validEntry(entry);
-    let slot = this.#slots.get(key);
+    const slots = this.#index();
+    let slot = slots.get(key);
     if (e === undefined) {
       if (slot !== undefined) this.#remove(slot);
       return false;
     }
     if (slot === undefined) {
-      slot = this.#keys.length;
-      this.#keys.push(key);
-      this.#slots.set(key, slot);
-      if (this.#nums.length < (slot + 1) * NUMS) {
-        const grown = new Float64Array(Math.max(NUMS * 64, this.#nums.length * 2));
-        grown.set(this.#nums);
-        this.#nums = grown;
-      }
+      slot = this.#push(key);
+      slots.set(key, slot);
     }
+    this.#write(slot, e);
+    return true;
+  }
+
+  /**
+   * Adds the entry of a key this store does not hold, without looking it up: for a run's own
+   * entries, whose keys are distinct by construction (one per planned key, and the conflict
+   * names the plan reserved). A first run records one per file, and no step looks any up: the
+   * map of places (~35 bytes a file) is built only if one does, and a key added twice then
+   * fails the run (nothing saved). Returns false, and adds nothing, when `entry` is not a state
+   * entry's shape.
+   */
+  append(key: string, entry: unknown): boolean {
+    this.#assertOpen();
+    const e = validEntry(entry);
+    if (e === undefined) return false;
+    // (Lookups made so far: the map is dropped, and built again, checked, by the next one.)
+    this.#slots = undefined;
+    this.#write(this.#push(key), e);
+    return true;
+  }
+
+  /** A new place at the end for `key`, the numbers grown to hold it. */
+  #push(key: string): number {
+    const slot = this.#keys.length;
+    this.#keys.push(key);
+    if (this.#nums.length < (slot + 1) * NUMS) {
+      const grown = new Float64Array(Math.max(NUMS * 64, this.#nums.length * 2));
+      grown.set(this.#nums);
+      this.#nums = grown;
+    }
+    return slot;
+  }
+
+  #write(slot: number, e: StateEntry): void {
     const i = slot * NUMS;
     this.#nums[i] = e.local.size;
     this.#nums[i + 1] = e.local.mtimeMs;
@@ -135,13 +185,12 @@ export class CompactStateFiles implements StateFiles {
     this.#nums[i + 3] = e.remote.mtimeMs ?? Number.NaN;
     this.#setText("hash", slot, e.remote.hash);
     this.#setText("revision", slot, e.remote.revision);
-    return true;
   }
 
   /** Removes the entry of `key`, if any. */
   delete(key: string): void {
     this.#assertOpen();
-    const slot = this.#slots.get(key);
+    const slot = this.#index().get(key);
     if (slot !== undefined) this.#remove(slot);
   }
 
@@ -174,13 +223,13 @@ export class CompactStateFiles implements StateFiles {
     if (slot !== last) {
       const lastKey = this.#keys[last]!;
       this.#keys[slot] = lastKey;
-      this.#slots.set(lastKey, slot);
+      this.#slots!.set(lastKey, slot);
       this.#nums.copyWithin(slot * NUMS, last * NUMS, (last + 1) * NUMS);
       if (this.#hashes) this.#hashes[slot] = this.#hashes[last];
       if (this.#revisions) this.#revisions[slot] = this.#revisions[last];
     }
     this.#keys.pop();
-    this.#slots.delete(key);
+    this.#slots!.delete(key);
     if (this.#hashes) this.#hashes.length = Math.min(this.#hashes.length, last);
     if (this.#revisions) this.#revisions.length = Math.min(this.#revisions.length, last);
   }
