@@ -88,9 +88,27 @@ export function rebuiltFromState(record: object): boolean {
   return rebuilt.has(record);
 }
 
+/**
+ * How a {@link FileIndex} holds the records of its own: a `Map` of the objects by default, or a
+ * packed store that builds each record when asked (`local-records.ts`).
+ */
+export interface OwnRecords<T> {
+  readonly size: number;
+  get(key: string): T | undefined;
+  has(key: string): boolean;
+  set(key: string, value: T): unknown;
+  delete(key: string): boolean;
+  clear(): void;
+  /** In insertion order, as a `Map`'s. */
+  keys(): IterableIterator<string>;
+  values(): IterableIterator<T>;
+  entries(): IterableIterator<[string, T]>;
+  /** Each record's path, without building the records (where the store can). */
+  paths?(): IterableIterator<string>;
+}
+
 /** Files by key: records of their own, plus a mark (one byte by the key's place in the state) for each file listed as the state records it. */
 export class FileIndex<T extends { path: string }> implements Map<string, T> {
-  private readonly own = new Map<string, T>();
   /** One byte per state key (its place in the state's `keys()`): 1 where the file is held as a mark. */
   private marks: Uint8Array | undefined;
   private markCount = 0;
@@ -98,10 +116,12 @@ export class FileIndex<T extends { path: string }> implements Map<string, T> {
   /**
    * @param state The state's files by key (marks refer to its entries).
    * @param rebuild The record of a marked file, from its key and state entry.
+   * @param own Where the records of its own are held (a `Map` of them by default).
    */
   constructor(
     private readonly state: StateFiles | undefined,
     private readonly rebuild: (key: string, entry: StateEntry) => T,
+    private readonly own: OwnRecords<T> = new Map<string, T>(),
   ) {}
 
   /**
@@ -245,7 +265,8 @@ export class FileIndex<T extends { path: string }> implements Map<string, T> {
 
   /** Every file's path (a marked file's path is its key), without rebuilding records. */
   *paths(): IterableIterator<string> {
-    for (const r of this.own.values()) yield r.path;
+    if (this.own.paths) yield* this.own.paths();
+    else for (const r of this.own.values()) yield r.path;
     yield* this.keptKeys();
   }
 

@@ -14,7 +14,8 @@ import { msFromNs, msOfDate } from "../util/mtime.js";
 import { childPath, flatJoin } from "../util/flat-join.js";
 import { NON_UTF8_REASON, nonUtf8Names } from "../util/utf8-names.js";
 import { localFromState, localMatches, remoteFromState, remoteMatches } from "./deltas.js";
-import { FileIndex } from "./file-index.js";
+import { FileIndex, type OwnRecords } from "./file-index.js";
+import { PackedLocalFiles } from "./local-records.js";
 import { FolderCheck, folderOf, localLine, remoteLine } from "./folder-digest.js";
 import { asStateFiles, type StateFiles } from "./state-files.js";
 import type { SyncFilter } from "./filters.js";
@@ -159,7 +160,7 @@ export async function walkLocal(root: string, options: LocalListOptions & { fold
   };
   const ignored = new Set((options.ignoredNames ?? []).map((n) => n.toLowerCase()));
   const byFolders = options.folders;
-  const files = new FileIndex<LocalFile>(byFolders ? undefined : knownStateFiles(options.known), localFromState);
+  const files = new FileIndex<LocalFile>(byFolders ? undefined : knownStateFiles(options.known), localFromState, new PackedLocalFiles());
   const check = byFolders ? new FolderCheck<LocalFile>(byFolders.expected, (f) => localLine(f.path, f)) : undefined;
   const keep = keeper(files, byFolders ? undefined : options.known, options.keyOf, (f, s) => localMatches(s.local, f), check, byFolders?.needsRecord);
   const seenDirs = new Set<string>();
@@ -351,8 +352,8 @@ export function finishListing<T extends { path: string }>(w: Walked<T>, keyOf: (
  * are held as marks on it, and each record the state describes exactly too, as a listing given
  * `known` holds them.
  */
-export function rebaseOnState<T extends { path: string }>(w: Walked<T>, known: KnownFiles, keyOf: (p: string) => string, rebuild: (key: string, entry: StateEntry) => T, matches: (f: T, s: StateEntry) => boolean): Walked<T> {
-  const files = new FileIndex<T>(knownStateFiles(known), rebuild);
+export function rebaseOnState<T extends { path: string }>(w: Walked<T>, known: KnownFiles, keyOf: (p: string) => string, rebuild: (key: string, entry: StateEntry) => T, matches: (f: T, s: StateEntry) => boolean, own?: OwnRecords<T>): Walked<T> {
+  const files = new FileIndex<T>(knownStateFiles(known), rebuild, own);
   files.markFolders(w.check?.clean ?? new Set(), folderOf);
   const keep = knownKeeper(files, known, keyOf, matches);
   const found: T[] = [];

@@ -10,6 +10,7 @@ import { folderOf, readFolderDigests } from "./folder-digest.js";
 import type { RemoteEntry } from "../providers/types.js";
 import { protectedPrefixes, type FoldersSetAside, type Prepared, type RunContext } from "./run-context.js";
 import { applyBlocked } from "./scope.js";
+import { PackedLocalFiles } from "./local-records.js";
 import { loadRunState, loadStateHead, type RunState, type StateHeadFields } from "./state.js";
 import { CompactStateFiles, UnreadStateFiles, keepOnly, type StateFiles } from "./state-files.js";
 import type { LocalFile, RemoteFile, SkipNote } from "./types.js";
@@ -117,7 +118,7 @@ async function prepareByFolders(ctx: RunContext, remoteEntries: AsyncIterable<Re
   if (aside !== undefined && state.files.keys().some(foldersAtOrAbove(aside.folders))) return undefined;
   if (aside !== undefined) ctx.logger.info(`[workspace-sync] ${aside.folders.size} folder(s) as the last sync left them on both sides: their ${aside.count} file(s) carried over unread`);
   const known: KnownFiles = { files: state.files, needsRecord };
-  const local = finishListing(rebaseOnState(lw, known, ctx.keyOf, localFromState, (f, s) => localMatches(s.local, f)), ctx.keyOf, "local");
+  const local = finishListing(rebaseOnState(lw, known, ctx.keyOf, localFromState, (f, s) => localMatches(s.local, f), new PackedLocalFiles()), ctx.keyOf, "local");
   const remote = finishListing(rebaseOnState(rw, known, ctx.keyOf, remoteFromState, (f, s) => remoteMatches(s.remote, f)), ctx.keyOf, "remote");
   return { state, priorFiles: settle(ctx, state, local, remote), local, remote, noDeletes: false, ...(aside && { aside }) };
 }
