@@ -26,7 +26,6 @@ test("a packed record reads back as it was set, for any time, size and field set
   ];
   for (const r of records) store.set(r.path, r);
   for (const r of records) assert.deepEqual(store.get(r.path), r, r.path);
-  assert.equal(store.get("constructor"), undefined, "never found through a prototype");
   assert.equal("mtimeNs" in store.get("b")!, false, "no nanoseconds where none were set");
   // Set again without the extras: they are gone.
   store.set("hashed", { path: "hashed", size: 4, mtimeMs: 5 });
@@ -39,9 +38,10 @@ test("a packed record reads back as it was set, for any time, size and field set
 });
 
 test("a packed store answers as a Map of the same records would, through any sequence of changes", () => {
+  // Park–Miller: exact in doubles (every product stays below 2^53).
   let seed = 42;
   const rnd = (n: number): number => {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    seed = (seed * 48271) % 2147483647;
     return seed % n;
   };
   const store = new PackedLocalFiles();
@@ -53,28 +53,37 @@ test("a packed store answers as a Map of the same records would, through any seq
     assert.deepEqual([...store.values()], [...model.values()], `values at step ${step}`);
     assert.deepEqual([...store.paths()], [...model.values()].map((f) => f.path), `paths at step ${step}`);
   };
-  // Enough new keys to grow the arrays several times, with deletes, re-adds and a clear between.
-  for (let step = 0; step < 3000; step++) {
+  // Enough new keys to grow the arrays several times (from 256 places), with deletes, re-adds,
+  // times beyond 64 bits, hashes and a clear between.
+  let most = 0;
+  let asked = 0;
+  for (let step = 0; step < 12000; step++) {
     const op = rnd(10);
-    const key = `k${rnd(900)}`;
+    const key = `k${rnd(4000)}`;
     if (op < 6) {
-      const f: LocalFile = rnd(5) === 0 ? { path: key.toUpperCase(), size: rnd(1000), mtimeMs: 1796491170000 + rnd(1000) } : { path: key, size: rnd(1000), mtimeMs: 1796491170000 + step, mtimeNs: BigInt(1796491170000 + step) * 1_000_000n + BigInt(rnd(999999)) };
+      const ns = rnd(50) === 0 ? 13569465600000000000n + BigInt(step) : BigInt(1796491170000 + step) * 1_000_000n + BigInt(rnd(999999));
+      const f: LocalFile = rnd(5) === 0 ? { path: key.toUpperCase(), size: rnd(1000), mtimeMs: 1796491170000 + rnd(1000) } : { path: key, size: rnd(1000), mtimeMs: 1796491170000 + step, mtimeNs: ns };
       if (rnd(7) === 0) f.hash = `h${step}`;
       store.set(key, f);
       model.set(key, f);
-    } else if (op < 9) {
+    } else if (op < 8) {
       assert.equal(store.delete(key), model.delete(key), `delete at step ${step}`);
     } else {
+      asked++;
       assert.equal(store.has(key), model.has(key));
       assert.deepEqual(store.get(key), model.get(key));
     }
-    if (step === 2000) {
+    most = Math.max(most, model.size);
+    if (step === 9000) {
+      same(step);
       store.clear();
       model.clear();
     }
-    if (step % 250 === 0) same(step);
+    if (step % 1000 === 0) same(step);
   }
-  same(3000);
+  same(12000);
+  assert.ok(most >= 1024, `the arrays grew several times (${most} files at most)`);
+  assert.ok(asked >= 1000, `keys looked up (${asked})`);
 });
 
 test("a FileIndex over packed records gives the same listing as over a Map", () => {

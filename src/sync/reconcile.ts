@@ -93,7 +93,8 @@ export async function reconcile(ctx: RunContext, p: Prepared): Promise<Reconcile
     return { outcome: report.outcome, files: report.outcome.files, skipped };
   }
 
-  const outcome = await executePlan(plan.actions, {
+  // (The executor takes the actions: the plan is empty afterwards.)
+  const outcome = await executePlan(plan, {
     provider: ctx.provider,
     remoteDir: ctx.remoteDir,
     workspace: ctx.workspace,

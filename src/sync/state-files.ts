@@ -149,11 +149,11 @@ export class CompactStateFiles implements StateFiles {
 
   /**
    * Adds the entry of a key this store does not hold, without looking it up: for a run's own
-   * entries, whose keys are distinct by construction (one per planned key, and the conflict
-   * names the plan reserved). A first run records one per file, and no step looks any up: the
-   * map of places (~35 bytes a file) is built only if one does, and a key added twice then
-   * fails the run (nothing saved). Returns false, and adds nothing, when `entry` is not a state
-   * entry's shape.
+   * entries, whose keys the executor checks are distinct before it starts (one per planned key,
+   * and the conflict names the plan reserved). A first run records one per file, and no step
+   * looks any up: the map of places (~35 bytes a file) is built only if one does, and that lookup
+   * throws if a key was added twice all the same. Returns false, and adds nothing, when `entry`
+   * is not a state entry's shape.
    */
   append(key: string, entry: unknown): boolean {
     this.#assertOpen();
