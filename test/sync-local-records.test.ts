@@ -26,6 +26,8 @@ test("a packed record reads back as it was set, for any time, size and field set
   ];
   for (const r of records) store.set(r.path, r);
   for (const r of records) assert.deepEqual(store.get(r.path), r, r.path);
+  assert.equal(store.get("constructor"), undefined, "never found through a prototype");
+  assert.equal(store.has("toString"), false);
   assert.equal("mtimeNs" in store.get("b")!, false, "no nanoseconds where none were set");
   // Set again without the extras: they are gone.
   store.set("hashed", { path: "hashed", size: 4, mtimeMs: 5 });

@@ -129,7 +129,8 @@ export async function executePlan(plan: SyncPlan, ctx: ExecuteContext): Promise<
       } catch (err) {
         // One name the workspace cannot take never blocks the others: reported, no state entry (so
         // a later run never reads its absence as a deletion), the cloud copy untouched. (Each
-        // transfer records its key's entry last, after every step that can fail: there is none.)
+        // transfer records its key's entry last, after every step that can fail: there is none. A
+        // conflict's copy may have its entry already, and keeps it: the copy is on both sides.)
         if (!signal?.aborted && isLocalNameProblem(err)) {
           const name = ctx.remote.get(a.path)?.path ?? ctx.local.get(a.path)?.path ?? a.path;
           const reason = nameProblemReason(err);
@@ -301,6 +302,8 @@ function takeActions(plan: SyncPlan, ctx: ExecuteContext, record: (key: string, 
 /** Throws (nothing changed yet) unless the plan's keys increase and no conflict name is one of them or another's. */
 function assertDistinctKeys(actions: readonly SyncAction[], keyOf: (p: string) => string): void {
   const twice = (key: string): WorkspaceSyncError => new WorkspaceSyncError("INTERNAL_ERROR", `A sync planned two steps for ${JSON.stringify(key)}; nothing was changed: report this`);
+  const unordered = (key: string, after: string): WorkspaceSyncError =>
+    new WorkspaceSyncError("INTERNAL_ERROR", `A sync planned ${JSON.stringify(key)} after ${JSON.stringify(after)}, out of order; nothing was changed: report this`);
   const losers = new Set<string>();
   for (const a of actions) {
     if (a.kind !== "conflict") continue;
@@ -310,7 +313,8 @@ function assertDistinctKeys(actions: readonly SyncAction[], keyOf: (p: string) =
   }
   let previous: string | undefined;
   for (const a of actions) {
-    if ((previous !== undefined && a.path <= previous) || losers.has(a.path)) throw twice(a.path);
+    if (previous !== undefined && a.path < previous) throw unordered(a.path, previous);
+    if (a.path === previous || losers.has(a.path)) throw twice(a.path);
     previous = a.path;
   }
 }
