@@ -10,7 +10,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { planSync } from "../src/sync/plan.js";
 import { loadRunState, loadState, pathRecord, saveState, statePathFor, type StateIdentity } from "../src/sync/state.js";
-import { CompactStateFiles, keepOnly, mergedStateFiles, sameStateFiles, stateFilesOf, type StateFiles } from "../src/sync/state-files.js";
+import { CompactStateFiles, keepOnly, mergedStateFiles, revisionNumber, sameStateFiles, stateFilesOf, type StateFiles } from "../src/sync/state-files.js";
 import type { RemoteFile, StateEntry, SyncState } from "../src/sync/types.js";
 import { localBisync } from "./sync-suite.js";
 import { tempDir } from "./support/tree.js";
@@ -226,4 +226,49 @@ test("the state file is left alone by a run that changes nothing and rewritten b
   assert.equal(last["f10.txt"], undefined);
   assert.ok(last["g.txt"]);
   assert.equal(Object.keys(last).length, 50);
+});
+
+test("a revision made of the entry's own size and time and a whole number is held as that number, and every revision reads back as it was", () => {
+  const t = 1796491170669;
+  const cases: { size: number; mtimeMs?: number; revision: string; packed: boolean }[] = [
+    { size: 5, mtimeMs: t, revision: `5:${t}:123`, packed: true },
+    { size: 0, mtimeMs: t, revision: `0:${t}:0`, packed: true },
+    { size: 5, mtimeMs: t, revision: `5:${t}:9007199254740991`, packed: true },
+    { size: 5, mtimeMs: t + 0.5, revision: `5:${t + 0.5}:7`, packed: true },
+    { size: -0, mtimeMs: t, revision: `0:${t}:7`, packed: true },
+    { size: 6, mtimeMs: t, revision: `5:${t}:123`, packed: false },
+    { size: 5, mtimeMs: t, revision: `5:${t + 1}:123`, packed: false },
+    { size: 5, revision: `5:${t}:123`, packed: false },
+    { size: 5, mtimeMs: t, revision: `5:${t}:9007199254740993`, packed: false },
+    { size: 5, mtimeMs: t, revision: `5:${t}:0123`, packed: false },
+    { size: 5, mtimeMs: t, revision: `5:${t}:-1`, packed: false },
+    { size: 5, mtimeMs: t, revision: `5:${t}:1e3`, packed: false },
+    { size: 5, mtimeMs: t, revision: `5:${t}: 1`, packed: false },
+    { size: 5, mtimeMs: t, revision: `5:${t}:`, packed: false },
+    { size: 5, mtimeMs: t, revision: `5:${t}:12:3`, packed: false },
+    { size: 5, mtimeMs: t, revision: "0123abcd", packed: false },
+  ];
+  for (const c of cases) assert.equal(revisionNumber(c.revision, c.size, c.mtimeMs) !== undefined, c.packed, c.revision);
+  const entry = (c: (typeof cases)[number], n: number): StateEntry => ({ local: { size: n, mtimeMs: t + n }, remote: c.mtimeMs === undefined ? { size: c.size, revision: c.revision } : { size: c.size, mtimeMs: c.mtimeMs, hash: `h${n}`, revision: c.revision } });
+  // Through add, append, a replacement, and a removal that moves the last entry into a freed place.
+  const added = new CompactStateFiles(2);
+  const appended = new CompactStateFiles(2);
+  cases.forEach((c, n) => {
+    added.add(`k${n}`, entry(c, n));
+    appended.append(`k${n}`, entry(c, n));
+  });
+  added.add("k0", entry(cases[9]!, 0));
+  added.add("k0", entry(cases[0]!, 0));
+  added.add("gone", entry(cases[1]!, 99));
+  assert.equal(added.add("k3", null), false);
+  added.seal();
+  const readBack = (files: CompactStateFiles, k: string): StateEntry => files.entryAt(files.slotOf(k));
+  cases.forEach((c, n) => {
+    const want = entry(c, n);
+    assert.deepEqual(readBack(appended, `k${n}`), want, c.revision);
+    if (n !== 3) assert.deepEqual(readBack(added, `k${n}`), want, c.revision);
+  });
+  assert.equal(added.get("k3"), undefined);
+  assert.equal(added.get("gone")!.remote.revision, `0:${t}:0`, "moved into the removed entry's place with its number");
+  assert.equal(Object.is(readBack(appended, "k4").remote.size, -0), true, "the size as given");
 });

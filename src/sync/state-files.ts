@@ -62,12 +62,32 @@ export class UnreadStateFiles implements StateFiles {
   }
 }
 
-/** Numbers per entry in {@link CompactStateFiles}: local size, local mtime, cloud size, cloud mtime (NaN: none). */
-const NUMS = 4;
+/**
+ * Numbers per entry in {@link CompactStateFiles}: local size, local mtime, cloud size, cloud mtime
+ * (NaN: none), and the cloud revision's number where the revision is that number after the cloud
+ * size and mtime (NaN: held as text, or none; see {@link revisionNumber}).
+ */
+const NUMS = 5;
+
+/**
+ * The whole number `k` when `revision` is exactly `<size>:<mtimeMs>:<k>` (each written as the
+ * number's own text, `k` a safe integer), else `undefined`. The local provider's revisions are
+ * that (size, time, inode): held as the number they are rebuilt from the entry's own numbers, 8
+ * bytes instead of a 40-byte string a file (a first run of 200 000 files held 7.6 MiB of them).
+ * Any other revision is held as its text; either way the entry reads back the same string.
+ */
+export function revisionNumber(revision: string, size: number, mtimeMs: number | undefined): number | undefined {
+  if (mtimeMs === undefined) return undefined;
+  const head = `${size}:${mtimeMs}:`;
+  if (revision.length <= head.length || revision.length > head.length + 16 || !revision.startsWith(head)) return undefined;
+  const tail = revision.slice(head.length);
+  const k = Number(tail);
+  return Number.isSafeInteger(k) && k >= 0 && String(k) === tail ? k : undefined;
+}
 
 /**
  * State files held as keys, one typed array of numbers and (only when some entry has them) the
- * cloud hashes and revisions. Built with {@link add}; entries that are not the shape the state
+ * cloud hashes and the revisions that are not numbers of the entry's own (see {@link revisionNumber}). Built with {@link add}; entries that are not the shape the state
  * writes (a hand edit, damage) are left out, as if the file had no entry: a run treats it as
  * unknown (never deleted because of it).
  */
@@ -123,7 +143,9 @@ export class CompactStateFiles implements StateFiles {
     const size = n[i + 2]!;
     const m = n[i + 3]!;
     const mtimeMs = Number.isNaN(m) ? undefined : m;
-    return { local: { size: n[i]!, mtimeMs: n[i + 1]! }, remote: remoteSignatureOf(size, mtimeMs, this.#hashes?.[slot], this.#revisions?.[slot]) };
+    const k = n[i + 4]!;
+    const revision = Number.isNaN(k) ? this.#revisions?.[slot] : `${size}:${m}:${k}`;
+    return { local: { size: n[i]!, mtimeMs: n[i + 1]! }, remote: remoteSignatureOf(size, mtimeMs, this.#hashes?.[slot], revision) };
   }
 
   /**
@@ -184,7 +206,10 @@ export class CompactStateFiles implements StateFiles {
     this.#nums[i + 2] = e.remote.size;
     this.#nums[i + 3] = e.remote.mtimeMs ?? Number.NaN;
     this.#setText("hash", slot, e.remote.hash);
-    this.#setText("revision", slot, e.remote.revision);
+    const r = e.remote.revision;
+    const k = r === undefined ? undefined : revisionNumber(r, e.remote.size, e.remote.mtimeMs);
+    this.#nums[i + 4] = k ?? Number.NaN;
+    this.#setText("revision", slot, k === undefined ? r : undefined);
   }
 
   /** Removes the entry of `key`, if any. */
