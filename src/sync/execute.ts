@@ -89,7 +89,10 @@ export async function executePlan(plan: SyncPlan, ctx: ExecuteContext): Promise<
   const remoteFull = (rel: string): string => joinRemotePath(ctx.remoteDir, rel);
   const localAbs = (rel: string): string => localAbsPath(ctx.workspace, rel);
   const listSource = provider.capabilities.listMtime === "source";
-  const out: ExecuteOutcome = { uploaded: [], downloaded: [], deleted: [], conflicts: [], files: new CompactStateFiles(roomFor(plan.actions)), skipped: [] };
+  // Before anything is changed: the keys the run will record are distinct (see assertDistinctKeys).
+  // Room for an entry per action, and a second for each conflict (its copy's).
+  const room = plan.actions.length + assertDistinctKeys(plan.actions, ctx.keyOf);
+  const out: ExecuteOutcome = { uploaded: [], downloaded: [], deleted: [], conflicts: [], files: new CompactStateFiles(room), skipped: [] };
   /** Adds a new state entry; one the state cannot hold (a size or time that is not a number) is left out, and said. */
   const record = (key: string, entry: StateEntry): void => {
     // (One entry per key: the plan's keys are distinct, and so are the conflict names it reserved.)
@@ -246,24 +249,13 @@ export async function executePlan(plan: SyncPlan, ctx: ExecuteContext): Promise<
   return out;
 }
 
-/** Room for an entry per action, and a second for each conflict (its loser copy's). */
-function roomFor(actions: readonly SyncAction[]): number {
-  let entries = actions.length;
-  for (const a of actions) if (a.kind === "conflict") entries++;
-  return entries;
-}
-
 /**
  * Takes the plan's actions (leaving it empty): records the entries of those that transfer
  * nothing (`same`, a `skip` that keeps its prior entry) and sorts the rest into the lists the
- * executor works through. Checks first, before anything is changed, that the entries the run
- * will record have distinct keys (the plan's keys, in increasing order as `planSync` gives them,
- * and the conflict names it reserved): the run's state holds them without a map of places
- * (`CompactStateFiles.append`), and a first run looks none up.
+ * executor works through.
  */
 function takeActions(plan: SyncPlan, ctx: ExecuteContext, record: (key: string, entry: StateEntry) => void): { transfers: SyncAction[]; deleteLocal: SyncAction[]; deleteRemote: SyncAction[] } {
   const actions = plan.actions;
-  assertDistinctKeys(actions, ctx.keyOf);
   plan.actions = [];
   const transfers: SyncAction[] = [];
   const deleteLocal: SyncAction[] = [];
@@ -299,8 +291,13 @@ function takeActions(plan: SyncPlan, ctx: ExecuteContext, record: (key: string, 
   return { transfers, deleteLocal, deleteRemote };
 }
 
-/** Throws (nothing changed yet) unless the plan's keys increase and no conflict name is one of them or another's. */
-function assertDistinctKeys(actions: readonly SyncAction[], keyOf: (p: string) => string): void {
+/**
+ * Throws unless the entries a run will record have distinct keys: the plan's keys increase (as
+ * `planSync` gives them) and no conflict name is one of them or another's. The run's state holds
+ * its entries without a map of places (`CompactStateFiles.append`), and a first run looks none
+ * up. Returns how many conflict names there are.
+ */
+function assertDistinctKeys(actions: readonly SyncAction[], keyOf: (p: string) => string): number {
   const twice = (key: string): WorkspaceSyncError => new WorkspaceSyncError("INTERNAL_ERROR", `A sync planned two steps for ${JSON.stringify(key)}; nothing was changed: report this`);
   const unordered = (key: string, after: string): WorkspaceSyncError =>
     new WorkspaceSyncError("INTERNAL_ERROR", `A sync planned ${JSON.stringify(key)} after ${JSON.stringify(after)}, out of order; nothing was changed: report this`);
@@ -317,4 +314,5 @@ function assertDistinctKeys(actions: readonly SyncAction[], keyOf: (p: string) =
     if (a.path === previous || losers.has(a.path)) throw twice(a.path);
     previous = a.path;
   }
+  return losers.size;
 }

@@ -36,10 +36,15 @@ export function cgroupCpuLimit(read: (file: string) => string | undefined): numb
   const groups = read("/proc/self/cgroup");
   const mounts = read("/proc/self/mountinfo");
   if (groups === undefined || mounts === undefined) return undefined;
+  // `hierarchy-id:controllers:path` per line.
+  const lines = groups
+    .split("\n")
+    .map((l) => /^(\d+):([^:]*):(.*)$/.exec(l))
+    .filter((g) => g !== null);
   let cores = Infinity;
   for (const m of cgroupMounts(mounts)) {
     // The process's cgroup in this mount's hierarchy: v2's `0::/path`, or v1's line naming `cpu`.
-    const own = groups.split("\n").map((l) => /^(\d+):([^:]*):(.*)$/.exec(l)).find((g) => g !== null && (m.v2 ? g[1] === "0" && g[2] === "" : g[2]!.split(",").includes("cpu")));
+    const own = lines.find((g) => (m.v2 ? g[1] === "0" && g[2] === "" : g[2]!.split(",").includes("cpu")));
     if (!own) continue;
     // The mount shows the hierarchy from its root (a container's own cgroup, in a cgroup
     // namespace `/` for both): a cgroup outside it (another mount of the hierarchy, or `/..` from
@@ -58,6 +63,11 @@ export function cgroupCpuLimit(read: (file: string) => string | undefined): numb
   return cores === Infinity ? undefined : Math.max(1, Math.floor(cores));
 }
 
+/** A mount point or root as `mountinfo` writes it (`\040` for a space, and so on). */
+function unescape(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
 /** The cgroup mounts that carry a CPU quota: v2, and v1 with the `cpu` controller. */
 function cgroupMounts(mountinfo: string): { at: string; root: string; v2: boolean }[] {
   const out: { at: string; root: string; v2: boolean }[] = [];
@@ -67,7 +77,6 @@ function cgroupMounts(mountinfo: string): { at: string; root: string; v2: boolea
     if (after === undefined) continue;
     const f = before!.split(" ");
     const [fstype, , superOptions = ""] = after.split(" ");
-    const unescape = (s: string): string => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
     if (f.length < 5) continue;
     if (fstype === "cgroup2") out.push({ at: unescape(f[4]!), root: unescape(f[3]!), v2: true });
     else if (fstype === "cgroup" && superOptions.split(",").includes("cpu")) out.push({ at: unescape(f[4]!), root: unescape(f[3]!), v2: false });
