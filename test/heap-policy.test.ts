@@ -14,7 +14,7 @@ import { runNode } from "./support/run-node.js";
 const moduleUrl = new URL("../src/util/heap-policy.js", import.meta.url).href;
 
 /** Runs `body` (lines of an ES module that print one JSON line) with or without the policy. */
-async function measure<T>(body: string[], withPolicy: boolean): Promise<{ out: T; stderr: string }> {
+async function measure<T>(body: string[], withPolicy: boolean, policy = "applySmallHeapPolicy", nodeArgs: string[] = []): Promise<{ out: T; stderr: string }> {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "ws-heap-"));
   try {
     const file = path.join(dir, "burst.mjs");
@@ -22,12 +22,12 @@ async function measure<T>(body: string[], withPolicy: boolean): Promise<{ out: T
       file,
       [
         `import v8 from "node:v8";`,
-        `import { applySmallHeapPolicy } from ${JSON.stringify(moduleUrl)};`,
-        `if (process.argv[2] === "on") applySmallHeapPolicy();`,
+        `import { ${policy} } from ${JSON.stringify(moduleUrl)};`,
+        `const applied = process.argv[2] === "on" ? ${policy}() : undefined;`,
         ...body,
       ].join("\n"),
     );
-    const run = await runNode(file, [withPolicy ? "on" : "off"]);
+    const run = await runNode(file, [withPolicy ? "on" : "off"], {}, nodeArgs);
     assert.equal(run.code, 0, run.stderr);
     return { out: JSON.parse(run.stdout) as T, stderr: run.stderr };
   } finally {
@@ -87,4 +87,46 @@ test("the heap policy names commands the bin has (sync, backup restore, backup v
   const known = new Set(COMMANDS.map((c) => commandKey(c.path)));
   assert.deepEqual([...SMALL_HEAP_COMMANDS].sort(), ["backup restore", "backup verify", "sync"]);
   for (const key of SMALL_HEAP_COMMANDS) assert.ok(known.has(key), `${key} is a command of the bin`);
+});
+
+test("the sync command's compiler policy leaves out Turbofan where Maglev takes hot code (Node 24), and only there", async () => {
+  // V8's own view of a hot function (`%GetOptimizationStatus`, a test-only intrinsic): bit 4
+  // optimized, bit 5 by Maglev, bit 6 by Turbofan. Called until it is optimized (compile jobs run
+  // on other threads and are installed between calls) or 20 s passed.
+  const body = [
+    `function hot(a) { let s = 0; for (let i = 0; i < a.length; i++) s += a[i] * i; return s; }`,
+    `const data = Array.from({ length: 1000 }, (_, i) => i);`,
+    `let status = 0, sum = 0;`,
+    `for (const end = Date.now() + 20000; Date.now() < end; ) {`,
+    `  for (let i = 0; i < 2000; i++) sum += hot(data);`,
+    `  status = %GetOptimizationStatus(hot);`,
+    `  if (status & (1 << 4)) break;`,
+    `  await new Promise((resolve) => setImmediate(resolve));`,
+    `}`,
+    `console.log(JSON.stringify({ applied, status, sum: sum > 0 }));`,
+  ];
+  type Out = { applied?: boolean; status: number };
+  const natives = ["--allow-natives-syntax"];
+  const without = await measure<Out>(body, false, "applyMidTierPolicy", natives);
+  const withPolicy = await measure<Out>(body, true, "applyMidTierPolicy", natives);
+  const tiers = (s: number): string => `${s & (1 << 4) ? "optimized" : "not optimized"}${s & (1 << 5) ? ", Maglev" : ""}${s & (1 << 6) ? ", Turbofan" : ""} (status ${s.toString(2)})`;
+  assert.ok(without.out.status & (1 << 6), `the control reached Turbofan: ${tiers(without.out.status)}`);
+  const { MAGLEV_BY_DEFAULT_V8 } = await import("../src/util/heap-policy.js");
+  const maglev = Number.parseInt(process.versions.v8, 10) >= MAGLEV_BY_DEFAULT_V8;
+  assert.equal(withPolicy.out.applied, maglev, `applied on V8 ${process.versions.v8}`);
+  if (maglev) {
+    // Still optimized, by the mid tier: the policy never leaves a sync's hot loops interpreted.
+    assert.ok(withPolicy.out.status & (1 << 5) && !(withPolicy.out.status & (1 << 6)), `with the policy: ${tiers(withPolicy.out.status)}`);
+  } else {
+    assert.ok(withPolicy.out.status & (1 << 6), `Node ${process.version} keeps Turbofan: ${tiers(withPolicy.out.status)}`);
+  }
+  assert.equal(withPolicy.stderr, "", "the flag is known to this Node (no error printed)");
+});
+
+test("the compiler policy names commands the bin has (sync)", async () => {
+  const { MID_TIER_COMMANDS } = await import("../src/util/heap-policy.js");
+  const { COMMANDS, commandKey } = await import("../src/cli/table.js");
+  const known = new Set(COMMANDS.map((c) => commandKey(c.path)));
+  assert.deepEqual([...MID_TIER_COMMANDS], ["sync"]);
+  for (const key of MID_TIER_COMMANDS) assert.ok(known.has(key), `${key} is a command of the bin`);
 });

@@ -9,7 +9,7 @@ import { globalOptions, optionsFor, parseArgs, type OptionValues, type ParsedArg
 import { cliLocations, configFileLoader, createCliContext, type CliIO } from "./context.js";
 import { runCommandHandler } from "./dispatch.js";
 import { HELP } from "./help.js";
-import { SMALL_HEAP_COMMANDS, applySmallHeapPolicy } from "../util/heap-policy.js";
+import { MID_TIER_COMMANDS, SMALL_HEAP_COMMANDS, applyMidTierPolicy, applySmallHeapPolicy } from "../util/heap-policy.js";
 import { COMMANDS, GLOBAL_FLAGS, commandKey, findCommand, type CliFlag } from "./table.js";
 
 /** Options that take a value, for the parser (from the table). */
@@ -57,8 +57,10 @@ export async function main(argv: readonly string[], io: CliIO, signal: AbortSign
     return 2;
   }
   // This process (the bin, not a host running the commander front end) runs one command: its heap
-  // is ours to set (see util/heap-policy.ts).
-  if (SMALL_HEAP_COMMANDS.includes(commandKey(command.path))) applySmallHeapPolicy();
+  // and its compilers are ours to set (see util/heap-policy.ts).
+  const key = commandKey(command.path);
+  if (SMALL_HEAP_COMMANDS.includes(key)) applySmallHeapPolicy();
+  if (MID_TIER_COMMANDS.includes(key)) applyMidTierPolicy();
   const globals = globalOptions(args, GLOBAL_FLAGS);
   const where = cliLocations(globals, io);
   const ctx = createCliContext({

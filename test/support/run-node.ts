@@ -7,10 +7,10 @@ export interface NodeRun {
   stderr: string;
 }
 
-/** Runs `file` with this Node and `args` (extra `env` on top of this process's), collecting its output. */
-export function runNode(file: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<NodeRun> {
+/** Runs `file` with this Node (and its `nodeArgs`) and `args` (extra `env` on top of this process's), collecting its output. */
+export function runNode(file: string, args: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<NodeRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [file, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...nodeArgs, file, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
