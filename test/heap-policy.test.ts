@@ -14,7 +14,7 @@ import { runNode } from "./support/run-node.js";
 const moduleUrl = new URL("../src/util/heap-policy.js", import.meta.url).href;
 
 /** Runs `body` (lines of an ES module that print one JSON line) with or without the policy. */
-async function measure<T>(body: string[], withPolicy: boolean, policy = "applySmallHeapPolicy", nodeArgs: string[] = []): Promise<{ out: T; stderr: string }> {
+async function measure<T>(body: string[], withPolicy: boolean, policy = "applySmallHeapPolicy", nodeArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ out: T; stderr: string }> {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "ws-heap-"));
   try {
     const file = path.join(dir, "burst.mjs");
@@ -27,7 +27,7 @@ async function measure<T>(body: string[], withPolicy: boolean, policy = "applySm
         ...body,
       ].join("\n"),
     );
-    const run = await runNode(file, [withPolicy ? "on" : "off"], {}, nodeArgs);
+    const run = await runNode(file, [withPolicy ? "on" : "off"], env, nodeArgs);
     assert.equal(run.code, 0, run.stderr);
     return { out: JSON.parse(run.stdout) as T, stderr: run.stderr };
   } finally {
@@ -90,37 +90,59 @@ test("the heap policy names commands the bin has (sync, backup restore, backup v
 });
 
 test("the sync command's compiler policy leaves out Turbofan where Maglev takes hot code (Node 24), and only there", async () => {
-  // V8's own view of a hot function (`%GetOptimizationStatus`, a test-only intrinsic): bit 4
-  // optimized, bit 5 by Maglev, bit 6 by Turbofan. Called until it is optimized (compile jobs run
-  // on other threads and are installed between calls) or 20 s passed.
+  // V8's own view of a hot function (`%GetOptimizationStatus`, a test-only intrinsic; the same
+  // bits in V8 11.3, 12.4 and 13.6): bit 4 optimized, bit 5 by Maglev, bit 6 by Turbofan (bit 10,
+  // a compile job under way, may be Maglev's or Turbofan's). The control calls it until Turbofan has it (its jobs run on other
+  // threads and are installed between calls) and says after how many rounds; the run with the
+  // policy then makes twice as many rounds, or until Turbofan has it where the policy stands down.
   const body = [
     `function hot(a) { let s = 0; for (let i = 0; i < a.length; i++) s += a[i] * i; return s; }`,
     `const data = Array.from({ length: 1000 }, (_, i) => i);`,
-    `let status = 0, sum = 0;`,
-    `for (const end = Date.now() + 20000; Date.now() < end; ) {`,
+    `const fixed = Number(process.env.ROUNDS ?? 0);`,
+    `let status = 0, seen = 0, rounds = 0, sum = 0;`,
+    `for (const end = Date.now() + 30000; Date.now() < end; ) {`,
     `  for (let i = 0; i < 2000; i++) sum += hot(data);`,
+    `  rounds++;`,
     `  status = %GetOptimizationStatus(hot);`,
-    `  if (status & (1 << 4)) break;`,
+    `  seen |= status;`,
+    `  if (fixed > 0 && applied ? rounds >= fixed : status & (1 << 6)) break;`,
     `  await new Promise((resolve) => setImmediate(resolve));`,
     `}`,
-    `console.log(JSON.stringify({ applied, status, sum: sum > 0 }));`,
+    `console.log(JSON.stringify({ applied, status, seen, rounds, sum: sum > 0 }));`,
   ];
-  type Out = { applied?: boolean; status: number };
+  type Out = { applied?: boolean; status: number; seen: number; rounds: number };
   const natives = ["--allow-natives-syntax"];
+  const tiers = (s: number): string => `${s & (1 << 4) ? "optimized" : "not optimized"}${s & (1 << 5) ? ", Maglev" : ""}${s & (1 << 6) ? ", Turbofan" : ""}${s & (1 << 10) ? ", a job under way" : ""} (status ${s.toString(2)})`;
   const without = await measure<Out>(body, false, "applyMidTierPolicy", natives);
-  const withPolicy = await measure<Out>(body, true, "applyMidTierPolicy", natives);
-  const tiers = (s: number): string => `${s & (1 << 4) ? "optimized" : "not optimized"}${s & (1 << 5) ? ", Maglev" : ""}${s & (1 << 6) ? ", Turbofan" : ""} (status ${s.toString(2)})`;
-  assert.ok(without.out.status & (1 << 6), `the control reached Turbofan: ${tiers(without.out.status)}`);
-  const { MAGLEV_BY_DEFAULT_V8 } = await import("../src/util/heap-policy.js");
-  const maglev = Number.parseInt(process.versions.v8, 10) >= MAGLEV_BY_DEFAULT_V8;
-  assert.equal(withPolicy.out.applied, maglev, `applied on V8 ${process.versions.v8}`);
+  assert.ok(without.out.status & (1 << 6), `the control reached Turbofan: ${tiers(without.out.status)} after ${without.out.rounds} rounds`);
+  const withPolicy = await measure<Out>(body, true, "applyMidTierPolicy", natives, { ROUNDS: String(Math.max(10, 2 * without.out.rounds)) });
+  // Where Node builds V8 with Maglev on by default: Node 24 on x64 and arm64, and 22.0–22.8 (22.9
+  // turned it off); never Node 20.
+  const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
+  const maglev = (process.arch === "x64" || process.arch === "arm64") && (major >= 24 || (major === 22 && minor < 9));
+  assert.equal(withPolicy.out.applied, maglev, `applied on Node ${process.version}`);
   if (maglev) {
-    // Still optimized, by the mid tier: the policy never leaves a sync's hot loops interpreted.
-    assert.ok(withPolicy.out.status & (1 << 5) && !(withPolicy.out.status & (1 << 6)), `with the policy: ${tiers(withPolicy.out.status)}`);
+    // Still optimized, by the mid tier (a sync's hot loops are never left to the baseline), and
+    // never by Turbofan in twice the rounds the control needed.
+    assert.ok(withPolicy.out.status & (1 << 5), `with the policy, Maglev has it: ${tiers(withPolicy.out.status)}`);
+    assert.ok(!(withPolicy.out.seen & (1 << 6)), `with the policy, never Turbofan in ${withPolicy.out.rounds} rounds: ${tiers(withPolicy.out.seen)}`);
   } else {
     assert.ok(withPolicy.out.status & (1 << 6), `Node ${process.version} keeps Turbofan: ${tiers(withPolicy.out.status)}`);
   }
   assert.equal(withPolicy.stderr, "", "the flag is known to this Node (no error printed)");
+});
+
+test("the compiler policy stands down where the process was started with a choice of compilers, or V8 was built without Maglev", async () => {
+  const { maglevTakesHotCode } = await import("../src/util/heap-policy.js");
+  const built = { v8_enable_maglev: 1 };
+  assert.equal(maglevTakesHotCode(built, ""), true);
+  assert.equal(maglevTakesHotCode(built, "--max-old-space-size=200 --enable-source-maps"), true);
+  assert.equal(maglevTakesHotCode(built, "--optimize-for-size"), true, "not a choice of compilers");
+  for (const o of ["--no-maglev", "--no_maglev", "--jitless", "--max-opt=2", "--max_opt=1", "--turbofan", "--no-opt", "--lite-mode", "--maglev-inlining"]) {
+    assert.equal(maglevTakesHotCode(built, `--enable-source-maps ${o}`), false, o);
+  }
+  assert.equal(maglevTakesHotCode({ v8_enable_maglev: 0 }, ""), false);
+  assert.equal(maglevTakesHotCode({}, ""), false);
 });
 
 test("the compiler policy names commands the bin has (sync)", async () => {

@@ -29,7 +29,8 @@
  *
  * The settings are process-wide, so only processes of our own call this (the bin's commands above);
  * a library must not change its host's heap. A host gets the same with
- * `node --max-semi-space-size=1 --heap-growing-percent=25`.
+ * `node --max-semi-space-size=1 --heap-growing-percent=25` (and, for a sync on a Node built with
+ * Maglev, `--no-turbofan`).
  */
 import v8 from "node:v8";
 
@@ -51,31 +52,41 @@ export function smallHeapPolicyApplied(): boolean {
   return applied;
 }
 
-/**
- * The oldest V8 whose mid-tier compiler (Maglev) is on by default, as on Node 24 (V8 13.6). Node
- * 22's V8 (12.4) ships it turned off: there, without Turbofan, hot code stays in the baseline tier.
- */
-export const MAGLEV_BY_DEFAULT_V8 = 13;
-
-/** Commands of the bin that run without V8's top compiler where Maglev is on (see {@link applyMidTierPolicy}). */
+/** Commands of the bin that run without V8's top compiler where Maglev is there (see {@link applyMidTierPolicy}). */
 export const MID_TIER_COMMANDS: readonly string[] = ["sync"];
 
+/** Node options that choose V8's compilers: where the process was started with one, its choice stands. */
+const COMPILER_OPTIONS = /--(?:no[-_])?(?:maglev|turbofan|opt|jitless|lite[-_]mode)\b|--max[-_]opt\b/;
+
 /**
- * Leaves out Turbofan, V8's optimizing top tier, for the rest of this process's life, where
- * Maglev (the mid tier) takes hot code instead (V8 {@link MAGLEV_BY_DEFAULT_V8} and later);
- * elsewhere changes nothing. Returns whether it did.
+ * Whether this Node runs V8's mid-tier compiler, Maglev: built with it (Node 24; Node 22 from
+ * 22.9 and Node 20 are built without it, as are Node 24 builds for some processors) and not
+ * started with options that choose the compilers (`--no-maglev`, `--jitless`, `--max-opt`, …,
+ * on the command line or in `NODE_OPTIONS`).
+ */
+export function maglevTakesHotCode(
+  variables: Readonly<Record<string, unknown>> = process.config.variables as unknown as Record<string, unknown>,
+  options: string = `${process.execArgv.join(" ")} ${process.env.NODE_OPTIONS ?? ""}`,
+): boolean {
+  return (variables.v8_enable_maglev === 1 || variables.v8_enable_maglev === true) && !COMPILER_OPTIONS.test(options);
+}
+
+/**
+ * Leaves out Turbofan, V8's optimizing top tier, for the rest of this process's life where
+ * Maglev (the mid tier) takes hot code instead ({@link maglevTakesHotCode}); elsewhere changes
+ * nothing. Returns whether it did.
  *
  * A sync spends its time in system calls and short loops over each file, and on two cores
  * Turbofan's compile jobs take the core the walk's thread uses. A no-change mirror of 40 000
  * files on Node 24 peaked at 93–96 MiB in 0.39–0.44 s with it, 85–87 MiB in 0.35–0.39 s
  * without (taking turns, whole processes; rclone 61–64 MiB), and the walk's thread gets no
- * Turbofan either (flags are the process's): an empty worker on Node 24 costs ~20 MiB against
- * ~12 on Node 20. On Node 20 (no Maglev) the same run took 0.58 against 0.49 s, and on Node 22
- * 0.47 against 0.43 s: there Turbofan stays. Unlike `--max-opt`, this flag counts when set at
- * run time.
+ * Turbofan either (flags are the process's). On Node 20 and 22, without Maglev, the same run
+ * took 0.58 against 0.49 s and 0.47 against 0.43 s without Turbofan: there it stays. V8 reads
+ * this flag at each tiering decision (code Turbofan already made stays until it deoptimizes),
+ * unlike `--max-opt`, which counts only at start-up.
  */
 export function applyMidTierPolicy(): boolean {
-  if (Number.parseInt(process.versions.v8, 10) < MAGLEV_BY_DEFAULT_V8) return false;
+  if (!maglevTakesHotCode()) return false;
   v8.setFlagsFromString("--no-turbofan");
   return true;
 }
