@@ -78,8 +78,8 @@ export function maglevTakesHotCode(
  *
  * A sync spends its time in system calls and short loops over each file, and on two cores
  * Turbofan's compile jobs take the core the walk's thread uses. A no-change mirror of 40 000
- * files on Node 24 peaked at 93–96 MiB in 0.39–0.44 s with it, 85–87 MiB in 0.35–0.39 s
- * without (taking turns, whole processes; rclone 61–64 MiB), and the walk's thread gets no
+ * files on Node 24 peaked at 91–94 MiB in 0.39–0.46 s with it, 83–85 MiB in 0.35–0.45 s
+ * without (taking turns, whole processes; rclone 60–63 MiB), and the walk's thread gets no
  * Turbofan either (flags are the process's). On Node 20 and 22, without Maglev, the same run
  * took 0.58 against 0.49 s and 0.47 against 0.43 s without Turbofan: there it stays. V8 reads
  * this flag at each tiering decision (code Turbofan already made stays until it deoptimizes),
