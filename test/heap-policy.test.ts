@@ -9,7 +9,7 @@ import { promises as fsp } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { runNode } from "./support/run-node.js";
 
 const moduleUrl = new URL("../src/util/heap-policy.js", import.meta.url).href;
@@ -158,10 +158,8 @@ test("the compiler policy names commands the bin has (sync)", async () => {
   for (const key of MID_TIER_COMMANDS) assert.ok(known.has(key), `${key} is a command of the bin`);
 });
 
-test("the bin's sync compiles hot code with Maglev and never Turbofan where Maglev is there (Node 24), and keeps Turbofan elsewhere", async () => {
-  // A first sync of 1 500 files makes V8 compile its hot functions with every tier it has (measured
-  // without the policy: 6–15 Turbofan compiles on Node 24, 171 on Node 20). `--trace-opt` prints
-  // one line a compile job, naming its tier.
+/** A workspace of 1 500 small files in 5 folders under a new temp folder, given to `body` with a way to sync it (first run each time) through the bin. */
+async function withSmallWorkspace(body: (sync: (nodeArgs: string[]) => Promise<{ stdout: string; stderr: string }>, dir: string, ws: string) => Promise<void>): Promise<void> {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "ws-tiers-"));
   try {
     const ws = path.join(dir, "ws");
@@ -170,13 +168,31 @@ test("the bin's sync compiles hot code with Maglev and never Turbofan where Magl
       for (let f = 0; f < 300; f++) await fsp.writeFile(path.join(ws, `d${d}`, `f${f}.txt`), `file ${d} ${f}\n`);
     }
     let runs = 0;
+    await body(
+      async (nodeArgs) => {
+        const run = `run${runs++}`;
+        const cfg = path.join(dir, `${run}.json`);
+        await fsp.writeFile(cfg, JSON.stringify({ sync: { mode: "mirror", remotePath: "b", provider: "local", local: { root: path.join(dir, run, "cloud") } } }));
+        const out = await runNode(MAIN, ["sync", "--config", cfg, "--workspace", ws, "--state-dir", path.join(dir, run, "state")], {}, nodeArgs);
+        assert.equal(out.code, 0, out.stderr);
+        assert.match(out.stdout, /upload: 1500/);
+        return out;
+      },
+      dir,
+      ws,
+    );
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+}
+
+test("the bin's sync compiles hot code with Maglev and never Turbofan where Maglev is there (Node 24), and keeps Turbofan elsewhere", async () => {
+  // A first sync of 1 500 files makes V8 compile its hot functions with every tier it has (measured
+  // without the policy: 6–15 Turbofan compiles on Node 24, 171 on Node 20). `--trace-opt` prints
+  // one line a compile job, naming its tier.
+  await withSmallWorkspace(async (syncBin) => {
     const sync = async (nodeArgs: string[]): Promise<{ turbofan: number; maglev: number }> => {
-      const run = `run${runs++}`;
-      const cfg = path.join(dir, `${run}.json`);
-      await fsp.writeFile(cfg, JSON.stringify({ sync: { mode: "mirror", remotePath: "b", provider: "local", local: { root: path.join(dir, run, "cloud") } } }));
-      const out = await runNode(MAIN, ["sync", "--config", cfg, "--workspace", ws, "--state-dir", path.join(dir, run, "state")], {}, ["--trace-opt", ...nodeArgs]);
-      assert.equal(out.code, 0, out.stderr);
-      assert.match(out.stdout, /upload: 1500/);
+      const out = await syncBin(["--trace-opt", ...nodeArgs]);
       return { turbofan: out.stdout.match(/target TURBOFAN/g)?.length ?? 0, maglev: out.stdout.match(/target MAGLEV/g)?.length ?? 0 };
     };
     const bin = await sync([]);
@@ -190,7 +206,42 @@ test("the bin's sync compiles hot code with Maglev and never Turbofan where Magl
     } else {
       assert.ok(bin.turbofan > 0, `Node ${process.version} keeps Turbofan (${bin.turbofan} jobs)`);
     }
-  } finally {
-    await fsp.rm(dir, { recursive: true, force: true });
-  }
+  });
+});
+
+test("the bin's sync runs under the small-heap policy: its young generation stays at its starting size, where the library's call grows it", async () => {
+  // Measured on a first sync of 1 500 files, Node 20 and 24: 2–4 MiB through the bin (its
+  // starting size), 8–16 MiB through the library (a host's process, whose heap is its own), and
+  // 8 MiB through a bin without the policy. The largest size seen, from a module preloaded in
+  // each process.
+  await withSmallWorkspace(async (syncBin, dir, ws) => {
+    const watch = path.join(dir, "watch-new-space.mjs");
+    await fsp.writeFile(
+      watch,
+      [
+        `import v8 from "node:v8";`,
+        `let max = 0;`,
+        `const look = () => { const ns = v8.getHeapSpaceStatistics().find((s) => s.space_name === "new_space"); if (ns && ns.space_size > max) max = ns.space_size; };`,
+        `setInterval(look, 2).unref();`,
+        `process.on("exit", () => { look(); process.stderr.write("NEW_SPACE_MIB " + max / 1048576 + "\\n"); });`,
+      ].join("\n"),
+    );
+    const preload = ["--import", pathToFileURL(watch).href];
+    const newSpace = (stderr: string): number => Number(/NEW_SPACE_MIB ([\d.]+)/.exec(stderr)?.[1] ?? Number.NaN);
+    const bin = newSpace((await syncBin(preload)).stderr);
+    const library = path.join(dir, "library.mjs");
+    await fsp.writeFile(
+      library,
+      [
+        `import { runSync } from ${JSON.stringify(new URL("../src/index.js", import.meta.url).href)};`,
+        `const quiet = { info() {}, warn() {}, error() {} };`,
+        `const r = await runSync({ syncConfig: { sync: { mode: "mirror", remotePath: "b", provider: "local", local: { root: ${JSON.stringify(path.join(dir, "lib", "cloud"))} } } }, workspaceDir: ${JSON.stringify(ws)}, stateDir: ${JSON.stringify(path.join(dir, "lib", "state"))}, logger: quiet });`,
+        `if (!r.ok || r.uploaded.length !== 1500) throw new Error("the library's sync: " + JSON.stringify(r.ok ? r.uploaded.length : r.error));`,
+      ].join("\n"),
+    );
+    const lib = await runNode(library, [], {}, preload);
+    assert.equal(lib.code, 0, lib.stderr);
+    assert.ok(newSpace(lib.stderr) > 4, `the control (the library's call, no policy) grew its new space to ${newSpace(lib.stderr)} MiB`);
+    assert.ok(bin <= 4, `the bin's sync kept its new space at ${bin} MiB`);
+  });
 });
