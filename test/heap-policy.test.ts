@@ -21,8 +21,15 @@ function maglevExpected(): boolean {
   return (process.arch === "x64" || process.arch === "arm64") && (major >= 24 || (major === 22 && minor < 9));
 }
 
-/** Runs `body` (lines of an ES module that print one JSON line) with or without the policy. */
-async function measure<T>(body: string[], withPolicy: boolean, policy = "applySmallHeapPolicy", nodeArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ out: T; stderr: string }> {
+/** How {@link measure} runs its program: which policy it applies (`applySmallHeapPolicy` by default), with what Node options and environment. */
+interface MeasureOptions {
+  policy?: "applySmallHeapPolicy" | "applyMidTierPolicy";
+  nodeArgs?: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Runs `body` (lines of an ES module that print one JSON line) with or without the policy (`applied` holds what it returned). */
+async function measure<T>(body: string[], withPolicy: boolean, { policy = "applySmallHeapPolicy", nodeArgs = [], env = {} }: MeasureOptions = {}): Promise<{ out: T; stderr: string }> {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "ws-heap-"));
   try {
     const file = path.join(dir, "burst.mjs");
@@ -100,9 +107,10 @@ test("the heap policy names commands the bin has (sync, backup restore, backup v
 test("the sync command's compiler policy leaves out Turbofan where Maglev takes hot code (Node 24), and only there", async () => {
   // V8's own view of a hot function (`%GetOptimizationStatus`, a test-only intrinsic; the same
   // bits in V8 11.3, 12.4 and 13.6): bit 4 optimized, bit 5 by Maglev, bit 6 by Turbofan (bit 10,
-  // a compile job under way, may be Maglev's or Turbofan's). The control calls it until Turbofan has it (its jobs run on other
-  // threads and are installed between calls) and says after how many rounds; the run with the
-  // policy then makes twice as many rounds, or until Turbofan has it where the policy stands down.
+  // a compile job under way, may be Maglev's or Turbofan's). The control calls it until Turbofan
+  // has it (its jobs run on other threads and are installed between calls) and says after how
+  // many rounds; the run with the policy then makes twice as many rounds, or until Turbofan has
+  // it where the policy stands down.
   const body = [
     `function hot(a) { let s = 0; for (let i = 0; i < a.length; i++) s += a[i] * i; return s; }`,
     `const data = Array.from({ length: 1000 }, (_, i) => i);`,
@@ -121,9 +129,9 @@ test("the sync command's compiler policy leaves out Turbofan where Maglev takes 
   type Out = { applied?: boolean; status: number; seen: number; rounds: number };
   const natives = ["--allow-natives-syntax"];
   const tiers = (s: number): string => `${s & (1 << 4) ? "optimized" : "not optimized"}${s & (1 << 5) ? ", Maglev" : ""}${s & (1 << 6) ? ", Turbofan" : ""}${s & (1 << 10) ? ", a job under way" : ""} (status ${s.toString(2)})`;
-  const without = await measure<Out>(body, false, "applyMidTierPolicy", natives);
+  const without = await measure<Out>(body, false, { policy: "applyMidTierPolicy", nodeArgs: natives });
   assert.ok(without.out.status & (1 << 6), `the control reached Turbofan: ${tiers(without.out.status)} after ${without.out.rounds} rounds`);
-  const withPolicy = await measure<Out>(body, true, "applyMidTierPolicy", natives, { ROUNDS: String(Math.max(10, 2 * without.out.rounds)) });
+  const withPolicy = await measure<Out>(body, true, { policy: "applyMidTierPolicy", nodeArgs: natives, env: { ROUNDS: String(Math.max(10, 2 * without.out.rounds)) } });
   const maglev = maglevExpected();
   assert.equal(withPolicy.out.applied, maglev, `applied on Node ${process.version}`);
   if (maglev) {

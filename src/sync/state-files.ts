@@ -87,7 +87,8 @@ export function revisionNumber(revision: string, size: number, mtimeMs: number |
 
 /**
  * State files held as keys, one typed array of numbers and (only when some entry has them) the
- * cloud hashes and the revisions that are not numbers of the entry's own (see {@link revisionNumber}). Built with {@link add}; entries that are not the shape the state
+ * cloud hashes and the revisions that are not numbers of the entry's own (see
+ * {@link revisionNumber}). Built with {@link add}; entries that are not the shape the state
  * writes (a hand edit, damage) are left out, as if the file had no entry: a run treats it as
  * unknown (never deleted because of it).
  */
