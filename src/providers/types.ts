@@ -192,6 +192,14 @@ export interface WriteOptions {
   metadata?: Record<string, string>;
   /** Fail with `ALREADY_EXISTS` instead of replacing an existing file. */
   overwrite?: boolean;
+  /**
+   * Which of the caller's series of writes this one belongs to, when it makes two or more at once
+   * (a sync's transfers: `forEachLimit`'s `twoHalves`): the writes of one series come in order,
+   * folder by folder, and two series work in different folders. A backend may make different
+   * series on different threads (the local provider makes series 1's small copies on a thread of
+   * its own); any other ignores it.
+   */
+  series?: number;
   signal?: AbortSignal;
   /** Called with the number of bytes stored so far. */
   onProgress?: (bytes: number) => void;
@@ -210,6 +218,14 @@ export interface LocalSource {
   openSync(): OpenedLocalFile<number>;
   /** Opens it for reading. The caller closes `handle`. */
   open(): Promise<OpenedLocalFile<FileHandle>>;
+  /**
+   * How another thread may open it with the same checks, where they need nothing but the kernel's
+   * answer: `path` opened as {@link openSync} opens it (never through a symlink at its name, never
+   * waiting on a FIFO) must be a regular file whose descriptor the kernel names `real`
+   * (`/proc/self/fd`: no symlink on the way either). `undefined` where the checks need more (no
+   * `/proc`, links followed by the user's choice), or the path is already refused.
+   */
+  elsewhere?(): { path: string; real: string } | undefined;
 }
 
 /** An opened {@link LocalSource}: its descriptor or handle, and its size and permission bits at the open. */

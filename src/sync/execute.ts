@@ -10,7 +10,7 @@ import { joinRemotePath } from "../providers/paths.js";
 import type { StorageProvider } from "../providers/types.js";
 import { isLocalNameProblem, nameProblemReason, type WorkspaceFs } from "../util/safe-fs.js";
 import { entryMatches, localSignature, remoteSignature } from "./deltas.js";
-import { forEachLimit } from "../util/concurrency.js";
+import { forEachLimit, halfOf } from "../util/concurrency.js";
 import { downloadFile, uploadFile } from "./transfer.js";
 import { msFromNs, nsFromMs } from "../util/mtime.js";
 import type { LocalFile, RemoteFile, SkipNote, StateEntry, SyncAction } from "./types.js";
@@ -124,11 +124,11 @@ export async function executePlan(plan: SyncPlan, ctx: ExecuteContext): Promise<
   await forEachLimit(
     transfers,
     ctx.concurrency,
-    async (a, i, workerSignal) => {
+    async (a, i, workerSignal, worker) => {
       started[i] = undefined;
       throwIfAborted(signal);
       try {
-        await transfer(a, workerSignal);
+        await transfer(a, workerSignal, halfOf(worker));
       } catch (err) {
         // One name the workspace cannot take never blocks the others: reported, no state entry (so
         // a later run never reads its absence as a deletion), the cloud copy untouched. (Each
@@ -150,6 +150,11 @@ export async function executePlan(plan: SyncPlan, ctx: ExecuteContext): Promise<
       }
     },
     signal,
+    // Two places of the plan at once, each a series of its own (`WriteOptions.series`): a
+    // provider that copies on two threads (the local provider) then creates files in two folders
+    // at a time (creating names in one folder is serialized by its lock). Any other takes the
+    // transfers in any order.
+    { twoHalves: true },
   );
   throwIfAborted(signal);
 
@@ -160,15 +165,15 @@ export async function executePlan(plan: SyncPlan, ctx: ExecuteContext): Promise<
     return a.kind === "download";
   }
 
-  /** One transfer; its streams and requests listen on the worker's own `signal`. */
-  async function transfer(a: SyncAction, signal: AbortSignal | undefined): Promise<void> {
+  /** One transfer; its streams and requests listen on the worker's own `signal`; `series`: which half of the plan its worker works on (see `twoHalves`). */
+  async function transfer(a: SyncAction, signal: AbortSignal | undefined, series: number): Promise<void> {
     const l = ctx.local.get(a.path);
     const r = ctx.remote.get(a.path);
     if (a.kind === "upload") {
       if (!l) return;
       const rel = r?.path ?? l.path;
       logger.debug?.(`[workspace-sync] upload ${l.path} (${a.reason})`);
-      const stored = await uploadFile(provider, ctx.wfs.source(l.path), remoteFull(rel), l, signal);
+      const stored = await uploadFile(provider, ctx.wfs.source(l.path), remoteFull(rel), l, signal, series);
       record(a.path, { local: localSignature(l), remote: remoteSignature(stored) });
       out.uploaded.push(l.path);
     } else if (a.kind === "download") {

@@ -15,9 +15,10 @@ import type { LocalFile, RemoteFile } from "./types.js";
 
 /**
  * Uploads workspace file `file` (opened only when read, and never through a symlink: see
- * `WorkspaceFs.source`) to `remoteFull`; resolves with the stored file's signature.
+ * `WorkspaceFs.source`) to `remoteFull`; resolves with the stored file's signature. `series`:
+ * see `WriteOptions.series`.
  */
-export async function uploadFile(provider: StorageProvider, file: LocalSource, remoteFull: string, local: LocalFile, signal?: AbortSignal): Promise<RemoteFile> {
+export async function uploadFile(provider: StorageProvider, file: LocalSource, remoteFull: string, local: LocalFile, signal?: AbortSignal, series?: number): Promise<RemoteFile> {
   const mtimeNs = local.mtimeNs ?? (await finerTime(file.path, local));
   const source = sourceStream(file, local.size);
   let stored;
@@ -28,6 +29,7 @@ export async function uploadFile(provider: StorageProvider, file: LocalSource, r
       sourceFile: file,
       sizeHint: local.size,
       signal,
+      ...(series !== undefined ? { series } : {}),
     });
   } catch (err) {
     source.destroy();

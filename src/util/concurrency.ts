@@ -11,19 +11,62 @@ import { childSignal } from "./abort.js";
  */
 export const EVENT_LOOP_TURN_MS = 20;
 
+/** Options of {@link forEachLimit}. */
+export interface ForEachOptions {
+  /**
+   * Work on two places of the list at once (see {@link twoHalves}) rather than front to back: a
+   * sync's copies, which come folder by folder, then run in two folders at a time.
+   */
+  twoHalves?: boolean;
+}
+
+/**
+ * Which half of the list worker `worker` works on with {@link ForEachOptions.twoHalves}: the
+ * first worker on the first, every other one on the second. A caller whose calls complete without
+ * waiting (the local provider's small copies on the main thread) needs only one worker for them;
+ * the rest keep a second thread's queue full (the local provider's copy thread).
+ */
+export function halfOf(worker: number): 0 | 1 {
+  return worker === 0 ? 0 : 1;
+}
+
+/**
+ * The order of {@link ForEachOptions.twoHalves} over `n` items: the workers are two groups
+ * ({@link halfOf}), each taking its own half front to back, then what is left of the other half
+ * from its end. At any time the two groups work at different places of the list, until they
+ * meet. Returns, for a worker, the next index, or -1 when none is left.
+ */
+export function twoHalves(n: number): (worker: number) => number {
+  const mid = Math.ceil(n / 2);
+  // Each half: [front, back).
+  const front = [0, mid];
+  const back = [mid, n];
+  return (worker) => {
+    const own = halfOf(worker);
+    const other = 1 - own;
+    if (front[own]! < back[own]!) return front[own]!++;
+    if (front[other]! < back[other]!) return --back[other]!;
+    return -1;
+  };
+}
+
 /**
  * Runs `fn` over `items` with at most `limit` calls in flight. With `signal`, each worker gets its
  * own child of it (passed as `fn`'s third argument), so the shared signal carries one listener per
  * worker, never one per stream or request; once it aborts no new call starts (the caller checks
- * the signal afterwards). Rejects with the first error after all started calls settle.
+ * the signal afterwards). `fn`'s fourth argument is the worker's number (0 to `limit - 1`).
+ * Rejects with the first error after all started calls settle.
  */
 export async function forEachLimit<T>(
   items: readonly T[],
   limit: number,
-  fn: (item: T, index: number, signal: AbortSignal | undefined) => Promise<void>,
+  fn: (item: T, index: number, signal: AbortSignal | undefined, worker: number) => Promise<void>,
   signal?: AbortSignal,
+  options: ForEachOptions = {},
 ): Promise<void> {
   let next = 0;
+  const take = options.twoHalves === true ? twoHalves(items.length) : (): number => (next < items.length ? next++ : -1);
+  let left = items.length;
   let failed: { error: unknown } | undefined;
   // One turn for the whole pool: every worker waits for the same one, so the pool as a whole
   // gives the loop a turn every EVENT_LOOP_TURN_MS (not each worker in its own stretch).
@@ -37,19 +80,21 @@ export async function forEachLimit<T>(
         resolve();
       }),
     ));
-  const worker = async (): Promise<void> => {
+  const worker = async (w: number): Promise<void> => {
     const child = signal ? childSignal(signal) : undefined;
     try {
-      while (!failed && next < items.length) {
+      while (!failed && left > 0) {
         if (performance.now() - turnAt > EVENT_LOOP_TURN_MS) {
           // Calls that never wait keep the pool in microtasks, where timers and I/O never run.
           await nextTurn();
           continue; // (the items may be taken meanwhile)
         }
         if (signal?.aborted) return;
-        const i = next++;
+        const i = take(w);
+        if (i < 0) return;
+        left--;
         try {
-          await fn(items[i] as T, i, child?.signal);
+          await fn(items[i] as T, i, child?.signal, w);
         } catch (error) {
           failed ??= { error };
         }
@@ -58,7 +103,7 @@ export async function forEachLimit<T>(
       child?.dispose();
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, (_, w) => worker(w)));
   if (failed) throw failed.error;
 }
 

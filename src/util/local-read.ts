@@ -49,6 +49,11 @@ export function realPathOfSync(fd: number): string | undefined {
   }
 }
 
+/** Whether `/proc/self/fd` names this process's descriptors (`undefined`: not known before a first read open). */
+export function procNamesDescriptors(): boolean | undefined {
+  return procWorks;
+}
+
 /** `undefined` (and no more tries) when this system has no `/proc/self/fd`; any other failure is thrown. */
 function noProc(err: unknown): undefined {
   const code = (err as NodeJS.ErrnoException).code;

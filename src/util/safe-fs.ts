@@ -27,7 +27,7 @@ import { WorkspaceSyncError } from "../errors.js";
 import type { FileHandle } from "node:fs/promises";
 import type { LocalSource, OpenedLocalFile } from "../providers/types.js";
 import { childPath, underRoot } from "./flat-join.js";
-import { PROC_FD_DIR, openChecked, openCheckedSync, procLink, realPathOf, realPathOfSync, type OpenCheck } from "./local-read.js";
+import { PROC_FD_DIR, openChecked, openCheckedSync, procLink, procNamesDescriptors, realPathOf, realPathOfSync, type OpenCheck } from "./local-read.js";
 import { utimesArg } from "./mtime.js";
 
 /** Why a local path was refused: a symlink in the way, or a name the file system cannot hold here. */
@@ -259,6 +259,26 @@ export class WorkspaceFs {
       }).unref();
     }
     return this.held.via;
+  }
+
+  /**
+   * A descriptor of folder `relDir` of its own (the caller closes it), made and checked as {@link
+   * folderSync} does, with the real path it had then: for calls made through it later, or on
+   * another thread, each of which checks first that the descriptor still names that path
+   * (`/proc/self/fd/N`, as {@link folderSync} does). `undefined` where the kernel does not name
+   * open descriptors: no call can be made through one there.
+   */
+  shareFolderSync(relDir: string): { fd: number; real: string } | undefined {
+    const via = this.folderSync(relDir);
+    if (!via.startsWith(PROC_FD_DIR)) return undefined;
+    let fd: number;
+    try {
+      // The very folder held (its descriptor's own link): never its path again.
+      fd = fs.openSync(via, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    } catch (err) {
+      throw asNameErrorIn(err, relDir, this.label);
+    }
+    return { fd, real: this.realDirSync(relDir) };
   }
 
   /** Closes the folder {@link folderSync} holds open, if any. */
@@ -907,14 +927,27 @@ export function sourceAt(abs: string, rel: string, label: string, expected: Expe
         throw new LocalPathError(rel, READ_LINK_REASON(label, rel), undefined, "read");
       }
     };
-  if (typeof expected === "string") return makeSource(abs, rel, label, () => check(expected));
-  return makeSource(
-    abs,
-    rel,
-    label,
-    () => check(expected.sync()),
-    async () => check(await expected.async()),
-  );
+  const want = typeof expected === "string" ? () => expected : expected.sync;
+  const source =
+    typeof expected === "string"
+      ? makeSource(abs, rel, label, () => check(expected))
+      : makeSource(
+          abs,
+          rel,
+          label,
+          () => check(expected.sync()),
+          async () => check(await expected.async()),
+        );
+  // The same checks where the kernel names descriptors: the real path is all they compare.
+  source.elsewhere = () => {
+    if (procNamesDescriptors() !== true) return undefined;
+    try {
+      return { path: abs, real: want() };
+    } catch {
+      return undefined;
+    }
+  };
+  return source;
 }
 
 /**

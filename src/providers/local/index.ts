@@ -27,11 +27,14 @@ import { bootId } from "../../util/boot-id.js";
 import { normalizeRemotePath } from "../paths.js";
 import { PROVIDER_TEMP_PREFIX, installToken, providerTempKind, providerTempName } from "../../util/temp-names.js";
 import { LocalPathError, WorkspaceFs, isLocalNameProblem, localSourceOf, type HeldFolder } from "../../util/safe-fs.js";
-import { SET_MTIME_PRECISION_NS, dateFromNs, msFromNs, nsFromMs, utimesArg } from "../../util/mtime.js";
+import { SET_MTIME_PRECISION_NS, dateFromNs, msFromNs, nsFromMs } from "../../util/mtime.js";
 import { childPath, underRoot } from "../../util/flat-join.js";
 import { handingOver } from "../../util/release-buffer.js";
 import { markHandsOverReads } from "../hand-over.js";
 import { WALK_YIELD_EVERY, walkFolder } from "./walk.js";
+import { SMALL_COPY_BYTES, copyFdToNewFileSync } from "./small-copy.js";
+import { type CopyLane, CopyLanes, type LaneCopied } from "./copy-lane.js";
+import { availableCores } from "../../util/cores.js";
 
 /** Settings of the local provider. */
 export interface LocalProviderSettings {
@@ -60,38 +63,6 @@ export { WALK_YIELD_EVERY };
  */
 const CLEAN_WALK_TRUSTED_MS = 60_000;
 
-/** Largest file copied in with synchronous calls (see `writeSmallCopy`). */
-const SMALL_COPY_BYTES = 256 * 1024;
-
-/** The buffer of {@link copyFdToNewFileSync} (synchronous: one copy at a time), made on first use. */
-let copyBuffer: Buffer | undefined;
-
-/**
- * Copies opened file `from` as it was when opened (its first `from.size` bytes, fewer if it shrank
- * since: no read past them to find the end) into `out`, a file just created with `from`'s
- * permission bits as its mode, with synchronous calls: small files whose bytes are in the page
- * cache. `finish` gets the new file's descriptor before it is closed (times and stats by
- * descriptor, not by path); where the umask took bits from the mode the stats show, they are given
- * back (as `copyFile` keeps them), which spares a `chmod` a file where it took none. Closes `out`.
- */
-function copyFdToNewFileSync(from: OpenedLocalFile<number>, out: number, finish: (out: number) => BigIntStats): BigIntStats {
-  const buf = (copyBuffer ??= Buffer.allocUnsafe(SMALL_COPY_BYTES));
-  try {
-    for (let copied = 0; copied < from.size; ) {
-      const n = fsSync.readSync(from.handle, buf, 0, Math.min(buf.length, from.size - copied), null);
-      if (n === 0) break;
-      for (let off = 0; off < n; ) off += fsSync.writeSync(out, buf, off, n - off);
-      copied += n;
-    }
-    const st = finish(out);
-    // A chmod keeps the size, the times and the inode the stats hold.
-    if ((Number(st.mode) & 0o7777) !== from.mode) fsSync.fchmodSync(out, from.mode);
-    return st;
-  } finally {
-    fsSync.closeSync(out);
-  }
-}
-
 /** Creates a {@link StorageProvider} over a folder on disk. */
 export function createLocalProvider(settings: LocalProviderSettings, ctx?: ProviderContext): StorageProvider {
   if (!settings.root) {
@@ -100,6 +71,8 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
   const root = path.resolve(settings.root);
   const token = installToken(ctx?.stateDir);
   const lazyFlush = bootId() !== undefined;
+  // Part of a sync's small copies on a thread of their own, where there are two cores (see copy-lane.ts).
+  const lanes = new CopyLanes(availableCores());
   // Writes and deletes never go through a symlink inside the folder (a link there is not the
   // provider's to follow): the same guard sync uses for the workspace.
   let guardPromise: Promise<WorkspaceFs> | undefined;
@@ -124,9 +97,18 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
    * only where the boot cannot be told apart; elsewhere the OS writes it back (`lazyFlush`): a
    * flush per file stalls every file created after it behind a journal commit, and is what made a
    * first sync of many small files several times slower than rclone (which flushes nothing).
+   * Copies of write series 1 are made on the provider's copy thread once it runs, the checks that
+   * need this thread's state made here first (see `copy-lane.ts`).
    */
   async function writeSmallCopy(g: WorkspaceFs, rel: string, parent: string, target: string, sourceFile: string | LocalSource, options: WriteOptions): Promise<RemoteEntry> {
     throwIfAborted(options.signal);
+    const finalName = path.basename(target);
+    const lane = options.overwrite === false ? undefined : lanes.forSeries(options.series);
+    const copied = lane && (await copyOnLane(lane, g, parent, sourceFile, finalName, options));
+    if (copied) {
+      options.onProgress?.(copied.size);
+      return entryOf(rel, copied.size, copied.mtimeNs, copied.ino);
+    }
     // Opened with its checks first (never through a symlink, never a FIFO): a refusal creates nothing.
     let src: OpenedLocalFile<number>;
     try {
@@ -135,14 +117,39 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
       throw err instanceof LocalPathError ? err : toWorkspaceSyncError(err);
     }
     try {
-      return copySmallFrom(g, rel, parent, target, src, options);
+      return copySmallFrom(g, rel, parent, finalName, src, options);
     } finally {
       fsSync.closeSync(src.handle);
+      lanes.madeOne();
     }
   }
 
-  function copySmallFrom(g: WorkspaceFs, rel: string, parent: string, target: string, from: OpenedLocalFile<number>, options: WriteOptions): RemoteEntry {
-    const finalName = path.basename(target);
+  /**
+   * The copy made on the lane's thread, with the checks made here and there; `undefined` when it
+   * was not (nothing left behind): then it is made here, every check made again, with its refusal.
+   */
+  async function copyOnLane(lane: CopyLane, g: WorkspaceFs, parent: string, sourceFile: string | LocalSource, finalName: string, options: WriteOptions): Promise<LaneCopied | undefined> {
+    const source = typeof sourceFile === "string" ? undefined : sourceFile.elsewhere?.();
+    const folder = source && lane.folder(parent, () => shareFolder(g, parent));
+    const job = folder && lane.copy(folder, source, providerTempName(token, finalName), finalName, { flush: !lazyFlush, mtimeNs: mtimeNsOf(options) });
+    const copied = await job;
+    if (job !== undefined && copied === undefined) {
+      lane.dropFolder(folder!);
+      throwIfAborted(options.signal);
+    }
+    return copied;
+  }
+
+  /** A descriptor of folder `parent`, checked, for the lane's thread; `undefined` where there is none to give (the copy is then made here, which says why). */
+  function shareFolder(g: WorkspaceFs, parent: string): { fd: number; real: string } | undefined {
+    try {
+      return g.shareFolderSync(parent);
+    } catch {
+      return undefined;
+    }
+  }
+
+  function copySmallFrom(g: WorkspaceFs, rel: string, parent: string, finalName: string, from: OpenedLocalFile<number>, options: WriteOptions): RemoteEntry {
     const tmpName = providerTempName(token, finalName);
     let created: { fd: number; dir: string };
     try {
@@ -161,16 +168,9 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
     const tmp = childPath(created.dir, tmpName);
     let st: BigIntStats;
     try {
-      const mtimeNs = options.mtimeNs ?? (options.mtime ? nsFromMs(options.mtime.getTime()) : undefined);
-      st = copyFdToNewFileSync(from, created.fd, (out) => {
-        // No boot id to detect a restart by: flushed before it becomes visible, as large files are.
-        if (!lazyFlush) fsSync.fdatasyncSync(out);
-        if (mtimeNs !== undefined) {
-          const t = utimesArg(mtimeNs);
-          fsSync.futimesSync(out, t, t);
-        }
-        return fsSync.fstatSync(out, { bigint: true });
-      });
+      const mtimeNs = mtimeNsOf(options);
+      // No boot id to detect a restart by: flushed before it becomes visible, as large files are.
+      st = copyFdToNewFileSync(from, created.fd, { flush: !lazyFlush, mtimeNs });
       if (options.overwrite === false) {
         try {
           fsSync.linkSync(tmp, childPath(created.dir, finalName));
@@ -286,7 +286,7 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
         // name), its mode exactly the source's (past the umask, as copyFile keeps it).
         let written = 0;
         const onChunk = options.onProgress && ((n: number): void => options.onProgress!((written += n)));
-        const mtimeNs = options.mtimeNs ?? (options.mtime ? nsFromMs(options.mtime.getTime()) : undefined);
+        const mtimeNs = mtimeNsOf(options);
         const opened = from;
         const input = (): Readable => (opened ? opened.handle.createReadStream({ autoClose: false, highWaterMark: READ_BUFFER }) : source);
         st = await folder.writeNewFile(tmp, input, { mode: from?.mode, mtimeNs, signal: options.signal, onChunk });
@@ -405,9 +405,18 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
       await visit(base);
       return removed;
     },
+
+    async close(): Promise<void> {
+      await lanes.close();
+    },
   };
   markHandsOverReads(provider);
   return provider;
+}
+
+/** The source time a write gives, in nanoseconds (its `mtimeNs`, else its `mtime`'s milliseconds). */
+function mtimeNsOf(options: WriteOptions): bigint | undefined {
+  return options.mtimeNs ?? (options.mtime ? nsFromMs(options.mtime.getTime()) : undefined);
 }
 
 /** A listed file: the mtime at the file system's full precision (nanoseconds), compared at the microsecond this library can set. */
