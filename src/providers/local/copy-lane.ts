@@ -256,7 +256,7 @@ export function setCopyLaneTuning(change?: Partial<CopyLaneTuning>): void {
  * thread, the rest on the main thread. A sync's executor makes two series, each in a half of its
  * plan (`forEachLimit`'s `twoHalves`), so the two threads create files in two folders: creating,
  * looking up and renaming names in one folder is serialized by the folder's lock, and two
- * threads copying into one folder took each other's time (a copy on the main thread 81 → 124 µs).
+ * threads copying into one folder took each other's time (a copy on the main thread 81 → ~120 µs).
  */
 export class CopyLanes {
   #lane: CopyLane | undefined;

@@ -2,8 +2,7 @@
  * What the local provider's main thread and its copy thread share (`copy-lane.ts`,
  * `copy-worker.ts`): shared memory holding the jobs, their order and their results. A job is
  * written into a free slot and its slot number queued; the counters say how many were queued and
- * how many are done. Nothing is posted per job: a message costs ~20 µs on the main thread, a
- * slot written ~2 µs.
+ * how many are done. Nothing is posted per job: a message cost ~20 µs of the main thread a job.
  */
 
 /** Jobs the copy thread may hold at once (the lane's slots). */
