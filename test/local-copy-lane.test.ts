@@ -7,6 +7,7 @@
  * every copy to the main thread. No descriptor is left open once the provider is closed.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { promises as fsp, readdirSync, readlinkSync } from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -138,6 +139,9 @@ test("small copies of series 1 are made on the copy thread, with the bytes, mode
     assert.equal(e2.revision, `${m.size}:${Number(m.mtimeNs / 1_000_000n)}:${ino}`, "its revision names the copy's own inode");
   }
   assert.deepEqual((await names(cloud)).filter((n) => path.basename(n).startsWith(LOCAL_TEMP_PREFIX)), [], "no temp file left");
+  // Between jobs the lane holds one folder for its thread; sources are closed as each job ends.
+  const held = openFdsUnder(dir);
+  assert.ok(held.length <= 1 && held.every((f) => f.startsWith(path.join(cloud, "lane"))), `held between jobs: ${held.join(", ")}`);
   await provider.close?.();
   assert.deepEqual(openFdsUnder(dir), [], "every descriptor closed");
 });
@@ -187,9 +191,13 @@ test("a symlink or a folder at a copy's name is refused as on the main thread, a
   await fsp.writeFile(path.join(ws, "f", "link.txt"), "workspace bytes");
   await fsp.writeFile(path.join(ws, "f", "dir.txt"), "workspace bytes");
   await fsp.writeFile(path.join(ws, "f", "ok.txt"), "fine");
+  await fsp.writeFile(path.join(ws, "f", "fifo.txt"), "workspace bytes");
   await fsp.writeFile(outside, "not ours");
   await fsp.mkdir(path.join(cloud, "f", "dir.txt"), { recursive: true });
   await fsp.symlink(outside, path.join(cloud, "f", "link.txt"));
+  // (A rename would replace a FIFO, as it replaces a file: it must be refused before.)
+  const mkfifo = spawnSync("mkfifo", [path.join(cloud, "f", "fifo.txt")]);
+  assert.equal(mkfifo.status, 0, String(mkfifo.stderr));
   laneFromTheStart(t);
   const provider = createLocalProvider({ root: cloud }, { logger: silentLogger });
   t.after(() => provider.close?.());
@@ -200,11 +208,13 @@ test("a symlink or a folder at a copy's name is refused as on the main thread, a
   assert.equal(laneCopies() - before, 1, "the thread copies what it can");
   await assert.rejects(write("f/link.txt"), (err: unknown) => err instanceof LocalPathError && /a symlink in the local provider folder has this name; it is never replaced/.test(err.message));
   await assert.rejects(write("f/dir.txt"), (err: unknown) => err instanceof LocalPathError && /a folder in the local provider folder has this file's name/.test(err.message));
+  await assert.rejects(write("f/fifo.txt"), (err: unknown) => err instanceof LocalPathError && /a special file in the local provider folder has this name/.test(err.message));
   assert.equal(laneCopies() - before, 1);
+  assert.ok((await fsp.lstat(path.join(cloud, "f", "fifo.txt"))).isFIFO(), "the FIFO is left as it was");
   assert.equal(await fsp.readlink(path.join(cloud, "f", "link.txt")), outside);
   assert.equal(await fsp.readFile(outside, "utf8"), "not ours");
   assert.deepEqual(await fsp.readdir(path.join(cloud, "f", "dir.txt")), []);
-  assert.deepEqual(await fsp.readdir(path.join(cloud, "f")), ["dir.txt", "link.txt", "ok.txt"], "no temp file left");
+  assert.deepEqual(await fsp.readdir(path.join(cloud, "f")), ["dir.txt", "fifo.txt", "link.txt", "ok.txt"], "no temp file left");
   await provider.close?.();
 });
 
@@ -270,7 +280,7 @@ test("a source swapped for a symlink after it was listed is refused, and what th
   await provider.close?.();
 });
 
-test("a copy thread that cannot start leaves every copy to the main thread", { timeout: 60_000 }, async (t) => {
+test("a copy thread that cannot start leaves every copy to the main thread", { timeout: 60_000, skip: ONE_CORE }, async (t) => {
   const dir = await tempDir(t);
   const ws = path.join(dir, "ws");
   const cloud = path.join(dir, "cloud");
@@ -281,7 +291,9 @@ test("a copy thread that cannot start leaves every copy to the main thread", { t
   const provider = createLocalProvider({ root: cloud }, { logger: silentLogger });
   t.after(() => provider.close?.());
   const before = laneCopies();
-  const entries = await copyAll(provider, await WorkspaceFs.open(ws), made, "x", 1);
+  const wfs = await WorkspaceFs.open(ws);
+  const { value: entries, threads } = await countThreads(() => copyAll(provider, wfs, made, "x", 1));
+  assert.ok(threads >= 1, "it was started");
   assert.equal(laneCopies() - before, 0);
   assert.equal(entries.size, made.length);
   for (const m of made) {
@@ -291,6 +303,70 @@ test("a copy thread that cannot start leaves every copy to the main thread", { t
   }
   await provider.close?.();
   assert.deepEqual(openFdsUnder(dir), [], "every descriptor closed");
+});
+
+test("closing the provider with copies in flight lets the thread finish them: every write resolves, no temp file is left, no thread starts after", { timeout: 60_000, skip: ONE_CORE }, async (t) => {
+  const dir = await tempDir(t);
+  const ws = path.join(dir, "ws");
+  const cloud = path.join(dir, "cloud");
+  const made = await workspace(ws, 24);
+  await fsp.mkdir(cloud);
+  laneFromTheStart(t);
+  const provider = createLocalProvider({ root: cloud }, { logger: silentLogger });
+  const wfs = await WorkspaceFs.open(ws);
+  const write = (m: Made): Promise<RemoteEntry> => provider.write(`x/${m.rel}`, Readable.from([]), { sourceFile: wfs.source(m.rel), sizeHint: m.size, mtimeNs: m.mtimeNs, series: 1 });
+  const before = laneCopies();
+  await write(made[0]!);
+  // Eight in flight (the lane's slots: each queued within a few microtasks, and settled only
+  // when this thread next looks, which takes a turn of its event loop), then the close.
+  const inFlight = made.slice(1, 9).map(write);
+  for (let i = 0; i < 50; i++) await Promise.resolve();
+  const closed = provider.close?.();
+  const entries = await Promise.all(inFlight);
+  await closed;
+  assert.equal(entries.length, 8);
+  assert.equal(laneCopies() - before, 9, "the thread made every one of them, none cut short and made again");
+  assert.deepEqual((await names(cloud)).filter((n) => path.basename(n).startsWith(LOCAL_TEMP_PREFIX)), [], "no temp file left");
+  const after = await countThreads(() => write(made[9]!));
+  assert.equal(after.threads, 0, "a write after the close copies on the main thread");
+  // (The main thread holds the folder it copied into until the end of this turn of its event loop.)
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(openFdsUnder(dir), [], "every descriptor closed");
+});
+
+test("a copy thread left without jobs stops on its own, and so does one that never got one", { timeout: 60_000, skip: ONE_CORE }, async (t) => {
+  const dir = await tempDir(t);
+  const ws = path.join(dir, "ws");
+  const cloud = path.join(dir, "cloud");
+  const made = await workspace(ws, 3);
+  await fsp.mkdir(cloud);
+  await fsp.mkdir(path.join(dir, "elsewhere"));
+  await fsp.symlink(path.join(dir, "elsewhere"), path.join(cloud, "linked"));
+  laneFromTheStart(t);
+  const wfs = await WorkspaceFs.open(ws);
+  /** Waits (at most 5 s) for the threads that `run` started to end, with no close. */
+  const endsOnItsOwn = async (run: (provider: StorageProvider) => Promise<unknown>): Promise<void> => {
+    const provider = createLocalProvider({ root: cloud }, { logger: silentLogger });
+    t.after(() => provider.close?.());
+    // (Node tells of a thread started a turn of the event loop later.)
+    const { threads, exits } = await countThreads(async () => {
+      await run(provider);
+      await new Promise((resolve) => setImmediate(resolve));
+    });
+    assert.equal(threads, 1);
+    // (A timer that keeps this process alive meanwhile: the thread and its idle timer do not.)
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(exits), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("the thread is still running after 5 s")), 5000)))]);
+    clearTimeout(timer);
+    assert.deepEqual(openFdsUnder(dir), [], "its folder closed with it");
+  };
+  await endsOnItsOwn(async (provider) => {
+    for (const m of made) await provider.write(`x/${m.rel}`, Readable.from([]), { sourceFile: wfs.source(m.rel), sizeHint: m.size, series: 1 });
+  });
+  // Started for a copy into a folder that is a link: refused here, no job for the thread.
+  const m = made[0]!;
+  await endsOnItsOwn((provider) => assert.rejects(provider.write(`linked/${m.rel}`, Readable.from([]), { sourceFile: wfs.source(m.rel), sizeHint: m.size, series: 1 }), LocalPathError));
+  assert.deepEqual(await fsp.readdir(path.join(dir, "elsewhere")), []);
 });
 
 test("two halves: every item once, the first worker on the first half, the others on the second, each then taking the other's from its end", () => {

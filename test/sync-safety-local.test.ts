@@ -253,6 +253,44 @@ describe("the local provider's folder changing between two small copies into it"
     assert.deepEqual(names, [...before[0], "d"].sort());
   });
 
+  it("two folders are held at once (a plan's two halves): alternating keeps both, each is checked at each use, and a third lets the one used longest ago go", async () => {
+    const g = await WorkspaceFs.open(cloud, "the local provider folder");
+    await fsp.mkdir(cloud);
+    /** Folders under the cloud folder this process holds open. */
+    const heldNow = (): string[] =>
+      fs.readdirSync("/proc/self/fd").flatMap((fd) => {
+        try {
+          const target = fs.readlinkSync(`/proc/self/fd/${fd}`);
+          return target.startsWith(`${cloud}/`) ? [path.relative(cloud, target)] : [];
+        } catch {
+          return [];
+        }
+      });
+    const make = (dir: string, name: string): string => {
+      const made = g.createFileSync(dir, name);
+      fs.closeSync(made.fd);
+      return made.dir;
+    };
+    // One turn of the event loop from here (no await): what is held stays held.
+    const a = make("a", "1.txt");
+    const b = make("b", "1.txt");
+    assert.equal(make("a", "2.txt"), a);
+    assert.equal(make("b", "2.txt"), b);
+    assert.deepEqual(heldNow().sort(), ["a", "b"], "both held, neither reopened");
+    // A third folder: the one used longest ago (a) is let go; b is still held.
+    make("c", "1.txt");
+    assert.deepEqual(heldNow().sort(), ["b", "c"]);
+    g.renameInSync(b, "2.txt", "2b.txt", "b/2b.txt");
+    assert.throws(() => g.renameInSync(a, "2.txt", "2a.txt", "a/2a.txt"), /not a folder held open/);
+    // b moved out of the tree while c was used: its next use is refused, nothing lands outside.
+    fs.renameSync(path.join(cloud, "b"), path.join(outside, "b"));
+    fs.symlinkSync(path.join(outside, "b"), path.join(cloud, "b"));
+    assert.throws(() => g.createFileSync("b", "3.txt"), refused);
+    assert.deepEqual(fs.readdirSync(path.join(outside, "b")).sort(), ["1.txt", "2b.txt"]);
+    g.releaseFolder();
+    assert.deepEqual(heldNow(), []);
+  });
+
   it("a symlinked root (its own path may be a link): copies land at the top and below", async () => {
     const real = path.join(tmp, "real-cloud");
     await fsp.mkdir(real);

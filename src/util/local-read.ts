@@ -49,9 +49,20 @@ export function realPathOfSync(fd: number): string | undefined {
   }
 }
 
-/** Whether `/proc/self/fd` names this process's descriptors (`undefined`: not known before a first read open). */
-export function procNamesDescriptors(): boolean | undefined {
-  return procWorks;
+/** Whether `/proc/self/fd` names this process's descriptors (asked once, of the root folder, if no read open has told yet). */
+export function procNamesDescriptors(): boolean {
+  if (procWorks === undefined) {
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync("/", fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+      realPathOfSync(fd);
+    } catch {
+      // (Not known: taken as no.)
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
+    }
+  }
+  return procWorks === true;
 }
 
 /** `undefined` (and no more tries) when this system has no `/proc/self/fd`; any other failure is thrown. */

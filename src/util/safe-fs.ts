@@ -218,15 +218,23 @@ export class WorkspaceFs {
    * as `openat` would: whatever happens to the folder's path since (a folder on the way swapped for
    * a symlink), a name is looked up in the very folder that was checked, never through a link, with
    * no window between a check and a call. Each use checks where the held folder is now (one
-   * `readlink` of its descriptor), so a folder moved out of the tree is refused too. One folder is
-   * held at a time (files come folder by folder), and only until this turn of the event loop ends
-   * (or another folder is asked for). Elsewhere it is the folder's absolute path, checked now.
+   * `readlink` of its descriptor), so a folder moved out of the tree is refused too. Up to {@link
+   * HELD_FOLDERS} folders are held at a time (files come folder by folder, in two places of a
+   * sync's plan at once: see `forEachLimit`'s `twoHalves`), and only until this turn of the event
+   * loop ends (or more folders are asked for: the one used longest ago is let go). Elsewhere it is
+   * the folder's absolute path, checked now.
    */
   folderSync(relDir: string): string {
-    const held = this.held;
-    // Still where it was checked; else (moved, or removed) checked again by path and held anew.
-    if (held?.rel === relDir && realPathOfSync(held.fd) === this.realDirSync(relDir)) return held.via;
-    this.releaseFolder();
+    const at = this.held.findIndex((h) => h.rel === relDir);
+    if (at >= 0) {
+      const held = this.held[at]!;
+      // Still where it was checked; else (moved, or removed) checked again by path and held anew.
+      if (realPathOfSync(held.fd) === this.realDirSync(relDir)) {
+        if (at > 0) this.held.unshift(...this.held.splice(at, 1));
+        return held.via;
+      }
+      this.releaseHeld(at);
+    }
     const abs = this.ensureDirSync(relDir);
     if (procNamesFiles === false) return abs;
     let fd: number;
@@ -250,7 +258,9 @@ export class WorkspaceFs {
       fs.closeSync(fd);
       return this.verifyDirSync(relDir);
     }
-    this.held = { rel: relDir, fd, via: procLink(fd) };
+    const via = procLink(fd);
+    this.held.unshift({ rel: relDir, fd, via });
+    while (this.held.length > HELD_FOLDERS) this.releaseHeld(this.held.length - 1);
     if (!this.releaseQueued) {
       this.releaseQueued = true;
       setImmediate(() => {
@@ -258,7 +268,7 @@ export class WorkspaceFs {
         this.releaseFolder();
       }).unref();
     }
-    return this.held.via;
+    return via;
   }
 
   /**
@@ -281,14 +291,21 @@ export class WorkspaceFs {
     return { fd, real: this.realDirSync(relDir) };
   }
 
-  /** Closes the folder {@link folderSync} holds open, if any. */
+  /** Closes the folders {@link folderSync} holds open, if any. */
   releaseFolder(): void {
     const held = this.held;
-    this.held = undefined;
-    if (held) fs.closeSync(held.fd);
+    this.held = [];
+    for (const h of held) fs.closeSync(h.fd);
   }
 
-  private held: { rel: string; fd: number; via: string } | undefined;
+  /** Closes the folder held at `at` in {@link held}. */
+  private releaseHeld(at: number): void {
+    const [h] = this.held.splice(at, 1);
+    if (h) fs.closeSync(h.fd);
+  }
+
+  /** The folders {@link folderSync} holds, the one used last first. */
+  private held: { rel: string; fd: number; via: string }[] = [];
   private releaseQueued = false;
 
   /**
@@ -304,9 +321,10 @@ export class WorkspaceFs {
         return { fd: fs.openSync(childPath(dir, name), "wx", mode), dir };
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (!again || this.held?.via !== dir) throw err;
-        const heldStats = fs.fstatSync(this.held.fd);
-        this.releaseFolder();
+        const at = this.held.findIndex((h) => h.via === dir);
+        if (!again || at < 0) throw err;
+        const heldStats = fs.fstatSync(this.held[at]!.fd);
+        this.releaseHeld(at);
         if (code === "ENOENT") continue;
         if (code !== "EACCES" && code !== "EPERM") throw err;
         // Refused through /proc (a sandbox may forbid it): by path, checked first, and only in the
@@ -327,7 +345,7 @@ export class WorkspaceFs {
    */
   renameInSync(dir: string, fromName: string, toName: string, rel: string): void {
     // A descriptor's path only while it is held: another file may have its number since.
-    if (dir.startsWith(PROC_FD_DIR) && dir !== this.held?.via) throw new Error(`renameInSync: ${dir} is not the folder held open`);
+    if (dir.startsWith(PROC_FD_DIR) && !this.held.some((h) => h.via === dir)) throw new Error(`renameInSync: ${dir} is not a folder held open`);
     const to = childPath(dir, toName);
     checkFileSlot(lstatOrUndefinedSync(to, rel, this.label), rel, this.label);
     fs.renameSync(childPath(dir, fromName), to);
@@ -701,6 +719,9 @@ let procNamesFiles: boolean | undefined;
 /** How a folder is held open by {@link WorkspaceFs.folderSync}: never through a link at its name. */
 const HELD_FOLDER_FLAGS = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | (fs.constants.O_NOFOLLOW ?? 0);
 
+/** Folders {@link WorkspaceFs.folderSync} holds open at once: one for each half of a sync's plan. */
+const HELD_FOLDERS = 2;
+
 /** Answers of `link()` where the file system makes no hard link (here, or between these names). */
 const NO_HARD_LINK = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "EMLINK", "EXDEV"]);
 
@@ -940,7 +961,7 @@ export function sourceAt(abs: string, rel: string, label: string, expected: Expe
         );
   // The same checks where the kernel names descriptors: the real path is all they compare.
   source.elsewhere = () => {
-    if (procNamesDescriptors() !== true) return undefined;
+    if (!procNamesDescriptors()) return undefined;
     try {
       return { path: abs, real: want() };
     } catch {

@@ -20,11 +20,23 @@ import { smallHeapPolicyApplied } from "../../util/heap-policy.js";
 import { startWorker, workerModuleAvailable } from "../../util/worker-module.js";
 import { ASLEEP, COPIED, COPY_SLOTS, type CopyShared, type CopyWorkerData, JOB_INTS, J_DIR, J_FLUSH, J_HAS_MTIME, J_TEXT, PENDING, SLOT_BYTES, STOP, SUBMITTED, copyShared, copySharedBuffers } from "./copy-look.js";
 import type { NewFileFinish } from "./small-copy.js";
+import type { Logger } from "../../logger.js";
+
+/** A promise resolved after `ms`, keeping nothing alive. */
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
 
 const WORKER_URL = new URL("./copy-worker.js", import.meta.url);
 
 /** How long the thread stays without a job before it is stopped (its memory freed). */
 export const COPY_LANE_IDLE_MS = 1000;
+
+/** How long a stop waits for the thread's jobs, then for the thread to end, before it is terminated. */
+const STOP_WAIT_MS = 10_000;
+
+/** Copies the thread did not make in a row after which a provider copies on its main thread only. */
+export const COPY_LANE_GIVE_UP = 32;
 
 let copiedOnLanes = 0;
 
@@ -71,10 +83,16 @@ export class CopyLane {
   readonly #shared: CopyShared;
   readonly #pending: (Pending | undefined)[] = new Array<Pending | undefined>(COPY_SLOTS);
   #count = 0;
+  /** Jobs queued, as the shared Int32 counter holds it (it wraps). */
   #submitted = 0;
   #ended = false;
+  #stopping: Promise<void> | undefined;
+  /** Called when the last job is settled while stopping. */
+  #drained: (() => void) | undefined;
   #folder: FolderUse | undefined;
   #idle: NodeJS.Timeout | undefined;
+  /** Jobs settled in a row that the thread did not copy. */
+  failedInARow = 0;
 
   private constructor(url: URL) {
     const buffers = copySharedBuffers();
@@ -86,8 +104,9 @@ export class CopyLane {
     // An error is followed by the exit; only then are the descriptors no longer in use.
     this.#worker.on("error", () => undefined);
     this.#worker.on("exit", () => this.#onExit());
-    // It keeps the process alive only while a copy waits for it.
+    // It keeps the process alive only while a copy waits for it, and stops if none comes.
     this.#worker.unref();
+    this.#armIdle();
   }
 
   /**
@@ -100,7 +119,7 @@ export class CopyLane {
 
   /** Whether the thread can take a job now (it is running and has a free slot). */
   get hasRoom(): boolean {
-    return !this.#ended && this.#count < COPY_SLOTS;
+    return !this.#ended && this.#stopping === undefined && this.#count < COPY_SLOTS;
   }
 
   /** Whether the thread has ended (stopped, or failed: then for good). */
@@ -167,10 +186,11 @@ export class CopyLane {
         this.#worker.ref();
       }
       Atomics.store(sh.status, slot, PENDING);
-      sh.queue[this.#submitted % COPY_SLOTS] = slot;
+      sh.queue[this.#submitted & (COPY_SLOTS - 1)] = slot;
       // Counted after the job is written and before the thread may look: it never finds more done
-      // than queued, nor a job half written.
-      Atomics.store(sh.control, SUBMITTED, ++this.#submitted);
+      // than queued, nor a job half written. (Int32 arithmetic, as the shared counter's.)
+      this.#submitted = (this.#submitted + 1) | 0;
+      Atomics.store(sh.control, SUBMITTED, this.#submitted);
       // A wake-up only where the thread sleeps (a futex call each is ~9 µs here).
       if (Atomics.load(sh.control, ASLEEP) !== 0) Atomics.notify(sh.control, SUBMITTED);
     });
@@ -188,13 +208,28 @@ export class CopyLane {
     }
   }
 
-  /** Stops the thread; jobs it had not finished are settled as not copied once it has ended. */
-  async stop(): Promise<void> {
+  /**
+   * Stops the thread once its jobs are done (it takes no new one meanwhile): it ends on its own
+   * between two jobs, so no copy is cut short. A thread that does not end within {@link
+   * STOP_WAIT_MS} is terminated; jobs it had not finished are then settled as not copied.
+   */
+  stop(): Promise<void> {
     clearTimeout(this.#idle);
-    if (this.#ended) return;
-    Atomics.store(this.#shared.control, STOP, 1);
-    Atomics.notify(this.#shared.control, SUBMITTED);
-    await this.#worker.terminate();
+    if (this.#ended) return Promise.resolve();
+    this.#stopping ??= (async () => {
+      const ended = new Promise<void>((resolve) => this.#worker.once("exit", () => resolve()));
+      if (this.#count > 0) await Promise.race([new Promise<void>((resolve) => (this.#drained = resolve)), ended, delay(STOP_WAIT_MS)]);
+      Atomics.store(this.#shared.control, STOP, 1);
+      Atomics.notify(this.#shared.control, SUBMITTED);
+      this.#worker.ref();
+      await Promise.race([ended, delay(STOP_WAIT_MS)]);
+      if (!this.#ended) await this.#worker.terminate();
+    })();
+    return this.#stopping;
+  }
+
+  #armIdle(): void {
+    this.#idle = setTimeout(() => void this.stop(), COPY_LANE_IDLE_MS).unref();
   }
 
   #settle(slot: number, copied: LaneCopied | undefined): void {
@@ -203,9 +238,11 @@ export class CopyLane {
     p.folder.jobs--;
     if (p.folder !== this.#folder) this.#release(p.folder);
     if (copied !== undefined) copiedOnLanes++;
+    this.failedInARow = copied === undefined ? this.failedInARow + 1 : 0;
     if (--this.#count === 0 && !this.#ended) {
       this.#worker.unref();
-      this.#idle = setTimeout(() => void this.stop(), COPY_LANE_IDLE_MS).unref();
+      if (this.#stopping === undefined) this.#armIdle();
+      else this.#drained?.();
     }
     p.resolve(copied);
   }
@@ -261,17 +298,28 @@ export function setCopyLaneTuning(change?: Partial<CopyLaneTuning>): void {
 export class CopyLanes {
   #lane: CopyLane | undefined;
   #mainCopies = 0;
+  #closed = false;
   readonly #tuning = tuning;
   readonly #cores: number;
+  readonly #logger: Logger | undefined;
 
-  constructor(cores: number) {
+  constructor(cores: number, logger?: Logger) {
     this.#cores = cores;
+    this.#logger = logger;
   }
 
   /** The lane when the thread is to copy a file of write series `series` now (started here when due); else `undefined`. */
   forSeries(series: number | undefined): CopyLane | undefined {
-    if (series !== 1) return undefined;
+    if (series !== 1 || this.#closed) return undefined;
     let lane = this.#lane;
+    if (lane !== undefined && lane.failedInARow >= COPY_LANE_GIVE_UP) {
+      // Every copy it was given came back to this thread: its folder or its sources refuse it.
+      this.#logger?.debug?.(`[workspace-sync] the local provider's copy thread made none of its last ${COPY_LANE_GIVE_UP} copies; copying on the main thread only`);
+      void lane.stop();
+      this.#lane = undefined;
+      this.#mainCopies = -Infinity;
+      return undefined;
+    }
     if (lane === undefined || lane.ended) {
       if (this.#cores < 2 || this.#mainCopies < this.#tuning.after) return undefined;
       this.#mainCopies = 0;
@@ -291,8 +339,9 @@ export class CopyLanes {
     this.#lane?.poll();
   }
 
-  /** Stops the thread. */
+  /** Stops the thread once its jobs are done; none starts after. */
   async close(): Promise<void> {
+    this.#closed = true;
     await this.#lane?.stop();
   }
 }

@@ -5,7 +5,7 @@
  * how many are done. Nothing is posted per job: a message cost ~20 µs of the main thread a job.
  */
 
-/** Jobs the copy thread may hold at once (the lane's slots). */
+/** Jobs the copy thread may hold at once (the lane's slots; a power of two: a wrapped counter masks to the same place). */
 export const COPY_SLOTS = 8;
 
 /** Bytes of a slot's text: the source's path and real path, the temp and final names, the folder's real path. */

@@ -81,9 +81,10 @@ async function run(): Promise<void> {
       Atomics.store(control, ASLEEP, 0);
       continue;
     }
-    if (taken % TURN_JOBS === TURN_JOBS - 1) await new Promise((resolve) => setImmediate(resolve));
-    const slot = shared.queue[taken % COPY_SLOTS]!;
-    taken++;
+    if ((taken & (TURN_JOBS - 1)) === TURN_JOBS - 1) await new Promise((resolve) => setImmediate(resolve));
+    const slot = shared.queue[taken & (COPY_SLOTS - 1)]!;
+    // (Int32 arithmetic, as the shared counter's, which wraps.)
+    taken = (taken + 1) | 0;
     let status = NOT_COPIED;
     try {
       const st = copy(slot);
@@ -102,12 +103,13 @@ async function run(): Promise<void> {
   }
 }
 
-/** Jobs between two turns of the thread's event loop. */
+/** Jobs between two turns of the thread's event loop (a power of two: masked). */
 const TURN_JOBS = 64;
 
 /** `Atomics.waitAsync` (in Node since 16; in TypeScript's library from ES2024). */
 const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, ms: number): { async: boolean; value: Promise<string> | string } }).waitAsync;
 
-// The port kept open: a thread waiting for its next job has nothing else keeping it alive.
+// The port kept open: a thread waiting for its next job has nothing else keeping it alive. Once
+// told to stop (between two jobs), it closes the port and ends.
 parentPort?.on("message", () => undefined);
-void run();
+void run().finally(() => parentPort?.close());

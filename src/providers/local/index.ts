@@ -33,7 +33,7 @@ import { handingOver } from "../../util/release-buffer.js";
 import { markHandsOverReads } from "../hand-over.js";
 import { WALK_YIELD_EVERY, walkFolder } from "./walk.js";
 import { SMALL_COPY_BYTES, copyFdToNewFileSync } from "./small-copy.js";
-import { type CopyLane, CopyLanes, type LaneCopied } from "./copy-lane.js";
+import { type CopyLane, CopyLanes, type LaneCopied, type LaneSource } from "./copy-lane.js";
 import { availableCores } from "../../util/cores.js";
 
 /** Settings of the local provider. */
@@ -72,7 +72,7 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
   const token = installToken(ctx?.stateDir);
   const lazyFlush = bootId() !== undefined;
   // Part of a sync's small copies on a thread of their own, where there are two cores (see copy-lane.ts).
-  const lanes = new CopyLanes(availableCores());
+  const lanes = new CopyLanes(availableCores(), ctx?.logger);
   // Writes and deletes never go through a symlink inside the folder (a link there is not the
   // provider's to follow): the same guard sync uses for the workspace.
   let guardPromise: Promise<WorkspaceFs> | undefined;
@@ -103,8 +103,10 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
   async function writeSmallCopy(g: WorkspaceFs, rel: string, parent: string, target: string, sourceFile: string | LocalSource, options: WriteOptions): Promise<RemoteEntry> {
     throwIfAborted(options.signal);
     const finalName = path.basename(target);
-    const lane = options.overwrite === false ? undefined : lanes.forSeries(options.series);
-    const copied = lane && (await copyOnLane(lane, g, parent, sourceFile, finalName, options));
+    // (Only a source the thread can open with the same checks: never one read through links.)
+    const elsewhere = options.overwrite === false || typeof sourceFile === "string" ? undefined : sourceFile.elsewhere?.();
+    const lane = elsewhere && lanes.forSeries(options.series);
+    const copied = lane && (await copyOnLane(lane, g, parent, elsewhere!, finalName, options));
     if (copied) {
       options.onProgress?.(copied.size);
       return entryOf(rel, copied.size, copied.mtimeNs, copied.ino);
@@ -128,9 +130,8 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
    * The copy made on the lane's thread, with the checks made here and there; `undefined` when it
    * was not (nothing left behind): then it is made here, every check made again, with its refusal.
    */
-  async function copyOnLane(lane: CopyLane, g: WorkspaceFs, parent: string, sourceFile: string | LocalSource, finalName: string, options: WriteOptions): Promise<LaneCopied | undefined> {
-    const source = typeof sourceFile === "string" ? undefined : sourceFile.elsewhere?.();
-    const folder = source && lane.folder(parent, () => shareFolder(g, parent));
+  async function copyOnLane(lane: CopyLane, g: WorkspaceFs, parent: string, source: LaneSource, finalName: string, options: WriteOptions): Promise<LaneCopied | undefined> {
+    const folder = lane.folder(parent, () => shareFolder(g, parent));
     const job = folder && lane.copy(folder, source, providerTempName(token, finalName), finalName, { flush: !lazyFlush, mtimeNs: mtimeNsOf(options) });
     const copied = await job;
     if (job !== undefined && copied === undefined) {
