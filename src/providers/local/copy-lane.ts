@@ -268,7 +268,7 @@ export class CopyLane {
 export interface CopyLaneTuning {
   /**
    * Small copies the main thread makes before a lane starts (and again after a lane ended): a sync
-   * of a few files never pays for a thread (~9 MiB of memory on Node 20, ~18 MiB on Node 24, and
+   * of a few files never pays for a thread (~10 MiB of memory on Node 20, ~18 MiB on Node 24, and
    * ~30 ms of the other core to start).
    */
   after: number;
