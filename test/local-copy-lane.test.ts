@@ -37,6 +37,31 @@ function laneFromTheStart(t: TestContext, module?: URL): void {
   t.after(() => setCopyLaneTuning());
 }
 
+/**
+ * A test's folders (`ws` the workspace, `cloud` the provider's, made: its very first copy, which
+ * makes it, is the main thread's), the lane from the start, a provider closed after the test, and
+ * the workspace's guard.
+ */
+async function laneSetUp(t: TestContext): Promise<{ dir: string; ws: string; cloud: string; provider: StorageProvider; wfs: WorkspaceFs }> {
+  const dir = await tempDir(t);
+  const ws = path.join(dir, "ws");
+  const cloud = path.join(dir, "cloud");
+  await fsp.mkdir(ws);
+  await fsp.mkdir(cloud);
+  laneFromTheStart(t);
+  const provider = createLocalProvider({ root: cloud }, { logger: silentLogger });
+  t.after(() => provider.close?.());
+  return { dir, ws, cloud, provider, wfs: await WorkspaceFs.open(ws) };
+}
+
+/** Writes each of `files` (relative path → text) under `root`, making its folders. */
+async function writeAll(root: string, files: Record<string, string>): Promise<void> {
+  for (const [rel, text] of Object.entries(files)) {
+    await fsp.mkdir(path.dirname(path.join(root, rel)), { recursive: true });
+    await fsp.writeFile(path.join(root, rel), text);
+  }
+}
+
 /** This process's open descriptors of anything under `dir`. */
 function openFdsUnder(dir: string): string[] {
   const out: string[] = [];
@@ -183,25 +208,15 @@ test("a first sync makes its copies on two threads, and its cloud folder and sta
 });
 
 test("a symlink or a folder at a copy's name is refused as on the main thread, and left as it was", { timeout: 60_000, skip: ONE_CORE }, async (t) => {
-  const dir = await tempDir(t);
-  const ws = path.join(dir, "ws");
-  const cloud = path.join(dir, "cloud");
+  const { dir, ws, cloud, provider, wfs } = await laneSetUp(t);
   const outside = path.join(dir, "outside.txt");
-  await fsp.mkdir(path.join(ws, "f"), { recursive: true });
-  await fsp.writeFile(path.join(ws, "f", "link.txt"), "workspace bytes");
-  await fsp.writeFile(path.join(ws, "f", "dir.txt"), "workspace bytes");
-  await fsp.writeFile(path.join(ws, "f", "ok.txt"), "fine");
-  await fsp.writeFile(path.join(ws, "f", "fifo.txt"), "workspace bytes");
+  await writeAll(ws, { "f/link.txt": "workspace bytes", "f/dir.txt": "workspace bytes", "f/ok.txt": "fine", "f/fifo.txt": "workspace bytes" });
   await fsp.writeFile(outside, "not ours");
   await fsp.mkdir(path.join(cloud, "f", "dir.txt"), { recursive: true });
   await fsp.symlink(outside, path.join(cloud, "f", "link.txt"));
   // (A rename would replace a FIFO, as it replaces a file: it must be refused before.)
   const mkfifo = spawnSync("mkfifo", [path.join(cloud, "f", "fifo.txt")]);
   assert.equal(mkfifo.status, 0, String(mkfifo.stderr));
-  laneFromTheStart(t);
-  const provider = createLocalProvider({ root: cloud }, { logger: silentLogger });
-  t.after(() => provider.close?.());
-  const wfs = await WorkspaceFs.open(ws);
   const write = (rel: string): Promise<RemoteEntry> => provider.write(rel, Readable.from([]), { sourceFile: wfs.source(rel), sizeHint: 15, series: 1 });
   const before = laneCopies();
   await write("f/ok.txt");
@@ -219,19 +234,10 @@ test("a symlink or a folder at a copy's name is refused as on the main thread, a
 });
 
 test("a folder moved away and replaced by a symlink while the thread writes into it gets nothing more, nor does the link's target", { timeout: 60_000, skip: ONE_CORE }, async (t) => {
-  const dir = await tempDir(t);
-  const ws = path.join(dir, "ws");
-  const cloud = path.join(dir, "cloud");
+  const { dir, ws, cloud, provider, wfs } = await laneSetUp(t);
   const elsewhere = path.join(dir, "elsewhere");
-  await fsp.mkdir(path.join(ws, "d"), { recursive: true });
-  // (The provider's folder exists: its very first copy, which makes it, is the main thread's.)
-  await fsp.mkdir(cloud);
   await fsp.mkdir(elsewhere);
-  for (const n of ["a.txt", "b.txt"]) await fsp.writeFile(path.join(ws, "d", n), n);
-  laneFromTheStart(t);
-  const provider = createLocalProvider({ root: cloud }, { logger: silentLogger });
-  t.after(() => provider.close?.());
-  const wfs = await WorkspaceFs.open(ws);
+  await writeAll(ws, { "d/a.txt": "a.txt", "d/b.txt": "b.txt" });
   const write = (rel: string): Promise<RemoteEntry> => provider.write(rel, Readable.from([]), { sourceFile: wfs.source(rel), sizeHint: 5, series: 1 });
   const before = laneCopies();
   await write("d/a.txt");
@@ -247,19 +253,10 @@ test("a folder moved away and replaced by a symlink while the thread writes into
 });
 
 test("a source swapped for a symlink after it was listed is refused, and what the link points at is not copied", { timeout: 60_000, skip: ONE_CORE }, async (t) => {
-  const dir = await tempDir(t);
-  const ws = path.join(dir, "ws");
-  const cloud = path.join(dir, "cloud");
+  const { dir, ws, cloud, provider, wfs } = await laneSetUp(t);
   const secret = path.join(dir, "secret.txt");
-  await fsp.mkdir(path.join(ws, "d"), { recursive: true });
-  await fsp.writeFile(path.join(ws, "d", "a.txt"), "a");
-  await fsp.writeFile(path.join(ws, "d", "b.txt"), "b");
+  await writeAll(ws, { "d/a.txt": "a", "d/b.txt": "b" });
   await fsp.writeFile(secret, "secret bytes");
-  await fsp.mkdir(cloud);
-  laneFromTheStart(t);
-  const provider = createLocalProvider({ root: cloud }, { logger: silentLogger });
-  t.after(() => provider.close?.());
-  const wfs = await WorkspaceFs.open(ws);
   const before = laneCopies();
   await provider.write("d/a.txt", Readable.from([]), { sourceFile: wfs.source("d/a.txt"), sizeHint: 1, series: 1 });
   // Handed out (as the executor does), then swapped before the copy opens it.
@@ -306,14 +303,8 @@ test("a copy thread that cannot start leaves every copy to the main thread", { t
 });
 
 test("closing the provider with copies in flight lets the thread finish them: every write resolves, no temp file is left, no thread starts after", { timeout: 60_000, skip: ONE_CORE }, async (t) => {
-  const dir = await tempDir(t);
-  const ws = path.join(dir, "ws");
-  const cloud = path.join(dir, "cloud");
+  const { dir, ws, cloud, provider, wfs } = await laneSetUp(t);
   const made = await workspace(ws, 24);
-  await fsp.mkdir(cloud);
-  laneFromTheStart(t);
-  const provider = createLocalProvider({ root: cloud }, { logger: silentLogger });
-  const wfs = await WorkspaceFs.open(ws);
   const write = (m: Made): Promise<RemoteEntry> => provider.write(`x/${m.rel}`, Readable.from([]), { sourceFile: wfs.source(m.rel), sizeHint: m.size, mtimeNs: m.mtimeNs, series: 1 });
   const before = laneCopies();
   await write(made[0]!);
