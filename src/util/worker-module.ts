@@ -7,6 +7,7 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker, type WorkerOptions } from "node:worker_threads";
+import { reapplySmallHeapPolicy } from "./heap-policy.js";
 
 const found = new Map<string, boolean>();
 
@@ -18,7 +19,10 @@ const found = new Map<string, boolean>();
  * loaders) would be loaded again on every thread. Our workers need none of them.
  */
 export function startWorker(url: URL, options: Omit<WorkerOptions, "execArgv">): Worker {
-  return new Worker(url, { ...options, execArgv: [] });
+  const worker = new Worker(url, { ...options, execArgv: [] });
+  // Its isolate's set-up undid the small-heap policy's growth factor (see reapplySmallHeapPolicy).
+  worker.once("online", reapplySmallHeapPolicy);
+  return worker;
 }
 
 /** Whether `url` (a worker module, `new URL("./x.js", import.meta.url)`) is a file that exists. */

@@ -19,6 +19,8 @@ export const SUBMITTED = 0;
 export const DONE = 1;
 export const STOP = 2;
 export const ASLEEP = 3;
+/** Set by the thread once it has applied the small-heap policy (see `CopyLane`). */
+export const READY = 4;
 
 /** A slot's status: no result yet, copied (its results set), or not copied (nothing left behind). */
 export const PENDING = 0;
@@ -70,7 +72,7 @@ export interface CopyShared {
 /** New shared buffers. */
 export function copySharedBuffers(): CopySharedBuffers {
   return {
-    control: new SharedArrayBuffer(4 * 4),
+    control: new SharedArrayBuffer(5 * 4),
     queue: new SharedArrayBuffer(COPY_SLOTS * 4),
     ints: new SharedArrayBuffer(COPY_SLOTS * JOB_INTS * 4),
     sizes: new SharedArrayBuffer(COPY_SLOTS * 8),

@@ -13,13 +13,18 @@ import { parentPort, workerData } from "node:worker_threads";
 import { applySmallHeapPolicy } from "../../util/heap-policy.js";
 import { childPath } from "../../util/flat-join.js";
 import { openCheckedSync, procLink } from "../../util/local-read.js";
-import { ASLEEP, COPIED, COPY_SLOTS, type CopyWorkerData, DONE, JOB_INTS, J_DIR, J_FLUSH, J_HAS_MTIME, J_TEXT, NOT_COPIED, SLOT_BYTES, STOP, SUBMITTED, copyShared } from "./copy-look.js";
+import { ASLEEP, COPIED, COPY_SLOTS, type CopyWorkerData, DONE, READY, JOB_INTS, J_DIR, J_FLUSH, J_HAS_MTIME, J_TEXT, NOT_COPIED, SLOT_BYTES, STOP, SUBMITTED, copyShared } from "./copy-look.js";
 import { copyFdToNewFileSync } from "./small-copy.js";
 
 const data = workerData as CopyWorkerData;
-if (data.smallHeap) applySmallHeapPolicy();
 const shared = copyShared(data.shared);
 const { control, ints, text } = shared;
+if (data.smallHeap) {
+  applySmallHeapPolicy();
+  // The main thread waits for this (see `CopyLane`).
+  Atomics.store(control, READY, 1);
+  Atomics.notify(control, READY);
+}
 
 /** The job's five texts (see `J_TEXT`). */
 function texts(slot: number): string[] {
