@@ -96,8 +96,8 @@ export function applyMidTierPolicy(): boolean {
  * generation's growth factor back to 2 whenever it configures a new isolate's heap, that is each
  * time a worker thread starts, and the process's own young generation then grew again: a first
  * sync of 1 500 files through the bin, new space 8 MiB in 3 of 12 runs once its copy thread had
- * started, against 2–4 MiB. `startWorker` calls this once a thread is up; the thread itself
- * applies the policy first thing too.
+ * started, against 2–4 MiB. `startWorker` calls this once a thread is up; the walk, restore and
+ * copy threads also apply the policy first thing on their own.
  */
 export function reapplySmallHeapPolicy(): void {
   if (applied) applySmallHeapPolicy();

@@ -948,17 +948,9 @@ export function sourceAt(abs: string, rel: string, label: string, expected: Expe
         throw new LocalPathError(rel, READ_LINK_REASON(label, rel), undefined, "read");
       }
     };
-  const want = typeof expected === "string" ? () => expected : expected.sync;
-  const source =
-    typeof expected === "string"
-      ? makeSource(abs, rel, label, () => check(expected))
-      : makeSource(
-          abs,
-          rel,
-          label,
-          () => check(expected.sync()),
-          async () => check(await expected.async()),
-        );
+  const want = (): string => (typeof expected === "string" ? expected : expected.sync());
+  const wantAsync = async (): Promise<string> => (typeof expected === "string" ? expected : expected.async());
+  const source = makeSource(abs, rel, label, () => check(want()), async () => check(await wantAsync()));
   // The same checks where the kernel names descriptors: the real path is all they compare.
   source.elsewhere = () => {
     if (!procNamesDescriptors()) return undefined;

@@ -5,27 +5,24 @@
  * rclone copies on several threads; ours made every small copy on the main thread, at ~1.7x
  * rclone's time for 40 000 files.
  *
- * The main thread still makes every check that needs its state: it opens the source with its
- * checks, makes and checks the target folder and opens a descriptor of it for the thread (one a
- * folder), and hands both descriptors over. It closes them only once the thread is done with the
- * job (a descriptor's number is reused as soon as it is closed). Results come back in shared
+ * The main thread still makes every check that needs its state: it makes and checks the target
+ * folder and opens a descriptor of it for the thread (one a folder), which it closes only once
+ * the thread is done with every job in it (a descriptor's number is reused as soon as it is
+ * closed); the thread opens each source with the checks the main thread would make
+ * (`LocalSource.elsewhere`). Results come back in shared
  * memory, so the main thread picks them up between its own copies ({@link CopyLane.poll}),
  * without waiting for its event loop; a message wakes it only when it may be waiting for them.
  * A job the thread did not copy is copied again by the main thread, which then says why where
  * it cannot.
  */
 import fs from "node:fs";
+import { setTimeout as delay } from "node:timers/promises";
 import type { Worker } from "node:worker_threads";
 import { smallHeapPolicyApplied } from "../../util/heap-policy.js";
 import { startWorker, workerModuleAvailable } from "../../util/worker-module.js";
 import { ASLEEP, COPIED, COPY_SLOTS, READY, type CopyShared, type CopyWorkerData, JOB_INTS, J_DIR, J_FLUSH, J_HAS_MTIME, J_TEXT, PENDING, SLOT_BYTES, STOP, SUBMITTED, copyShared, copySharedBuffers } from "./copy-look.js";
 import type { NewFileFinish } from "./small-copy.js";
 import type { Logger } from "../../logger.js";
-
-/** A promise resolved after `ms`, keeping nothing alive. */
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
 
 const WORKER_URL = new URL("./copy-worker.js", import.meta.url);
 
@@ -227,11 +224,11 @@ export class CopyLane {
     if (this.#ended) return Promise.resolve();
     this.#stopping ??= (async () => {
       const ended = new Promise<void>((resolve) => this.#worker.once("exit", () => resolve()));
-      if (this.#count > 0) await Promise.race([new Promise<void>((resolve) => (this.#drained = resolve)), ended, delay(STOP_WAIT_MS)]);
+      if (this.#count > 0) await Promise.race([new Promise<void>((resolve) => (this.#drained = resolve)), ended, delay(STOP_WAIT_MS, undefined, { ref: false })]);
       Atomics.store(this.#shared.control, STOP, 1);
       Atomics.notify(this.#shared.control, SUBMITTED);
       this.#worker.ref();
-      await Promise.race([ended, delay(STOP_WAIT_MS)]);
+      await Promise.race([ended, delay(STOP_WAIT_MS, undefined, { ref: false })]);
       if (!this.#ended) await this.#worker.terminate();
     })();
     return this.#stopping;

@@ -9,6 +9,7 @@
  * itself, and gives its own typed error or skip note where there is one.
  */
 import fs from "node:fs";
+import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import { parentPort, workerData } from "node:worker_threads";
 import { applySmallHeapPolicy } from "../../util/heap-policy.js";
 import { childPath } from "../../util/flat-join.js";
@@ -86,7 +87,7 @@ async function run(): Promise<void> {
       Atomics.store(control, ASLEEP, 0);
       continue;
     }
-    if ((taken & (TURN_JOBS - 1)) === TURN_JOBS - 1) await new Promise((resolve) => setImmediate(resolve));
+    if ((taken & (TURN_JOBS - 1)) === TURN_JOBS - 1) await yieldToEventLoop();
     const slot = shared.queue[taken & (COPY_SLOTS - 1)]!;
     // (Int32 arithmetic, as the shared counter's, which wraps.)
     taken = (taken + 1) | 0;
