@@ -195,7 +195,7 @@ test("a first sync makes its copies on two threads, and its cloud folder and sta
   laneFromTheStart(t);
   const two = await run(path.join(dir, "cloud-two"), path.join(dir, "state-two"));
   assert.equal(two.threads, 1);
-  // The executor's second half (three of its four workers) goes to the thread. How much of it
+  // The executor's second half (eight of its nine workers: `threadWrites`) goes to the thread. How much of it
   // the thread makes depends on how soon it is up: the main thread, done with its own half,
   // takes what is left of the other from its end (70 of 600 on the thread once, on a loaded
   // machine; ~300 on an idle one).
@@ -358,6 +358,48 @@ test("a copy thread left without jobs stops on its own, and so does one that nev
   const m = made[0]!;
   await endsOnItsOwn((provider) => assert.rejects(provider.write(`linked/${m.rel}`, Readable.from([]), { sourceFile: wfs.source(m.rel), sizeHint: m.size, series: 1 }), LocalPathError));
   assert.deepEqual(await fsp.readdir(path.join(dir, "elsewhere")), []);
+});
+
+test("a sync keeps the copy thread's queue full: one transfer in flight in the plan's first half, the provider's threadWrites in the second; concurrency 1 keeps one in all", { timeout: 60_000 }, async (t) => {
+  const dir = await tempDir(t);
+  const ws = path.join(dir, "ws");
+  await workspace(ws, 120);
+  const inFlight = async (name: string, concurrency: number, threadWrites: number | undefined): Promise<{ most: number[]; all: number }> => {
+    const inner = createLocalProvider({ root: path.join(dir, `cloud-${name}`) });
+    const now = [0, 0];
+    const most = [0, 0];
+    let all = 0;
+    let mostAll = 0;
+    const provider: StorageProvider = Object.create(inner, {
+      capabilities: { value: { ...inner.capabilities, threadWrites } },
+      write: {
+        value: async (...args: Parameters<StorageProvider["write"]>) => {
+          const series = args[2]?.series ?? 0;
+          now[series]!++;
+          most[series] = Math.max(most[series]!, now[series]!);
+          mostAll = Math.max(mostAll, ++all);
+          try {
+            return await inner.write(...args);
+          } finally {
+            now[series]!--;
+            all--;
+          }
+        },
+      },
+    });
+    const settings = syncSettings({ mode: "mirror", remotePath: "share", concurrency });
+    const result = await runSyncWithProvider({ settings, provider, workspaceDir: ws, stateDir: path.join(dir, `state-${name}`) });
+    assert.ok(result.ok, !result.ok ? result.error : "");
+    assert.equal(result.uploaded.length, 120);
+    await inner.close?.();
+    return { most, all: mostAll };
+  };
+  const local = createLocalProvider({ root: dir }).capabilities.threadWrites;
+  assert.equal(local, 8, "the local provider's copy thread holds eight jobs");
+  assert.deepEqual(await inFlight("local", 4, local), { most: [1, 8], all: 9 });
+  assert.deepEqual(await inFlight("one", 1, local), { most: [1, 0], all: 1 }, "concurrency 1: one half, no series for a thread");
+  assert.deepEqual(await inFlight("twelve", 12, local), { most: [1, 11], all: 12 }, "a larger concurrency stands");
+  assert.deepEqual(await inFlight("other", 4, undefined), { most: [1, 3], all: 4 }, "a provider without a thread of its own: concurrency as it is");
 });
 
 test("two halves: every item once, the first worker on the first half, the others on the second, each then taking the other's from its end", () => {

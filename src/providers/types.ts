@@ -120,6 +120,15 @@ export interface ProviderCapabilities {
    * entry (see `sync/folder-digest.ts`). A listing that comes back to a folder costs only speed.
    */
   listsFolderByFolder?: boolean;
+  /**
+   * Writes of series 1 ({@link WriteOptions.series}) the backend takes at once where it makes
+   * them on a thread of its own (the local provider: its copy thread's queue). A sync whose
+   * `concurrency` is 2 or more then keeps this many transfers in flight, if that is more: one in
+   * the first half of its plan, the rest in the second. The main thread makes its own copies one
+   * at a time, and a thread given fewer than it holds waited for the main thread between copies
+   * (a first sync of 40 000 small files: 2.6–3.7 s with three in flight, 2.1–3.0 s with seven).
+   */
+  threadWrites?: number;
 }
 
 /** One file as a backend lists it. */

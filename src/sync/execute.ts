@@ -53,6 +53,16 @@ export interface ExecuteOutcome {
   skipped: SkipNote[];
 }
 
+/**
+ * How many transfers a run keeps in flight: `concurrency`, or where that is 2 or more and the
+ * provider makes the writes of its plan's second half on a thread of its own, one for the first
+ * half and `threadWrites` for the second if that is more (see `ProviderCapabilities.threadWrites`).
+ * With `concurrency` 1 the plan has one half only, and every copy stays on the main thread.
+ */
+export function transfersInFlight(concurrency: number, threadWrites: number | undefined): number {
+  return concurrency < 2 || threadWrites === undefined ? concurrency : Math.max(concurrency, 1 + threadWrites);
+}
+
 /** Absolute local path of a workspace-relative path. */
 export function localAbsPath(workspace: string, rel: string): string {
   return underRoot(workspace, rel);
@@ -123,7 +133,7 @@ export async function executePlan(plan: SyncPlan, ctx: ExecuteContext): Promise<
   const started: (SyncAction | undefined)[] = transfers;
   await forEachLimit(
     transfers,
-    ctx.concurrency,
+    transfersInFlight(ctx.concurrency, provider.capabilities.threadWrites),
     async (a, i, workerSignal, worker) => {
       started[i] = undefined;
       throwIfAborted(signal);

@@ -34,6 +34,7 @@ import { markHandsOverReads } from "../hand-over.js";
 import { WALK_YIELD_EVERY, walkFolder } from "./walk.js";
 import { SMALL_COPY_BYTES, copyFdToNewFileSync } from "./small-copy.js";
 import { type CopyLane, CopyLanes, type LaneCopied, type LaneSource } from "./copy-lane.js";
+import { COPY_SLOTS } from "./copy-look.js";
 import { availableCores } from "../../util/cores.js";
 
 /** Settings of the local provider. */
@@ -195,7 +196,7 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
 
   const provider: StorageProvider = {
     description: `local:${root}`,
-    capabilities: { listMtime: "source", metadata: false, caseInsensitive: false, folders: true, cheapReads: true, listsFolderByFolder: true, ...(lazyFlush ? { lazyFlush } : {}) },
+    capabilities: { listMtime: "source", metadata: false, caseInsensitive: false, folders: true, cheapReads: true, listsFolderByFolder: true, threadWrites: COPY_SLOTS, ...(lazyFlush ? { lazyFlush } : {}) },
 
     tempFileKind: kindOf,
 
