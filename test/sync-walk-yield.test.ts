@@ -9,7 +9,8 @@ import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { createLocalProvider, WALK_YIELD_EVERY as PROVIDER_YIELD_EVERY } from "../src/providers/local/index.js";
-import { WALK_INLINE_NAMES, walkFolder } from "../src/providers/local/walk.js";
+import { THREAD_BATCHES_PER_TURN, WALK_INLINE_NAMES, walkFolder } from "../src/providers/local/walk.js";
+import { WALK_BATCH } from "../src/providers/local/walk-look.js";
 import type { RemoteEntry } from "../src/providers/types.js";
 import { createFilter } from "../src/sync/filters.js";
 import { listLocal, WALK_FOLDER_READS, WALK_YIELD_EVERY } from "../src/sync/listing.js";
@@ -105,6 +106,30 @@ test("across many small folders the provider walk gives the event loop a turn ev
   const provider = createLocalProvider({ root: dir });
   const withThread = await most(provider.list("", { recursive: true }));
   assert.ok(withThread <= WALK_INLINE_NAMES + 20, `the provider walk yielded ${withThread} entries without a turn of the event loop`);
+});
+
+test("batches the walk's thread queued while its reader was busy are taken with a turn of the event loop every THREAD_BATCHES_PER_TURN batches", { timeout: 60_000 }, async (t) => {
+  const { dir, cleanup } = await tempDir("ws-walk-yield-thread-");
+  t.after(cleanup);
+  for (let d = 0; d < 300; d++) {
+    await fsp.mkdir(path.join(dir, `d${d}`));
+    await Promise.all(Array.from({ length: 20 }, (_, i) => fsp.writeFile(path.join(dir, `d${d}`, `f${i}`), "x")));
+  }
+  const entryOf = (p: string, size: number): RemoteEntry => ({ path: p, size });
+  // On its thread from the first folder, every batch posted ahead (12 of 512 files).
+  const it = walkFolder(dir, { recursive: true, token: "00112233445566ff", entryOf, inlineNames: 0, threadAhead: 64 });
+  assert.equal((await it.next()).done, false);
+  // The reader busy elsewhere: the thread's batches wait in the queue.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const turns = stretches();
+  let n = 1;
+  for (let r = await it.next(); !r.done; r = await it.next()) {
+    turns.seen();
+    n++;
+  }
+  const most = turns.stop();
+  assert.equal(n, 6000);
+  assert.ok(most <= WALK_BATCH * (THREAD_BATCHES_PER_TURN + 1), `${most} entries taken without a turn of the event loop`);
 });
 
 test("across many small folders the workspace walk looks at WALK_FOLDER_READS folders' entries at most between two turns of the event loop", async (t) => {
