@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { promises as fsp, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { FolderCheck, MAX_DIGEST_FOLDER_FILES, digestOfLines, folderDigestsOf, localLine, readFolderDigests, remoteLine } from "../src/sync/folder-digest.js";
+import { FolderCheck, MAX_DIGEST_FOLDER_FILES, digestOfLines, folderDigestsOf, folderDigestsWithTurns, localLine, readFolderDigests, remoteLine } from "../src/sync/folder-digest.js";
 import { runSyncWithProvider } from "../src/sync/run.js";
 import { loadState, loadRunState, saveState, statePathFor, type StateIdentity } from "../src/sync/state.js";
 import { CompactStateFiles } from "../src/sync/state-files.js";
@@ -35,6 +35,27 @@ test("a folder's digest covers each file's key and every compared field, in any 
   // A separator inside a field cannot make two different files one line.
   assert.notEqual(remoteLine("x", { size: 1, hash: "a|1:b", revision: "c" }), remoteLine("x", { size: 1, hash: "a", revision: "b|1:c" }));
   assert.notEqual(localLine("a|1", { size: 1, mtimeMs: 2 }), localLine("a", { size: 1, mtimeMs: 12 }));
+});
+
+test("the digests made with turns are the digests, and the event loop gets a turn between two folders once the time is up", async () => {
+  const state = new CompactStateFiles();
+  for (let d = 0; d < 5; d++) {
+    for (let f = 0; f < 3; f++) state.add(`d${d}/f${f}.txt`, { local: { size: f, mtimeMs: 10 + f }, remote: { size: f, mtimeMs: 10 + f, revision: `r${d}${f}` } });
+  }
+  state.add("top.txt", { local: { size: 3, mtimeMs: 30 }, remote: { size: 3, mtimeMs: 30, revision: "r3" } });
+  const files = state.seal();
+  let turns = 0;
+  const turn = async (): Promise<void> => {
+    turns++;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  };
+  const expected = JSON.stringify(folderDigestsOf(files));
+  // Every folder past the time (0 ms): a turn after each of the six.
+  assert.equal(JSON.stringify(await folderDigestsWithTurns(files, undefined, turn, 0)), expected);
+  assert.equal(turns, 6);
+  turns = 0;
+  assert.equal(JSON.stringify(await folderDigestsWithTurns(files, undefined, turn, 60_000)), expected);
+  assert.equal(turns, 0, "none before the time is up");
 });
 
 test("a folder check: unchanged folders give their records up, changed ones keep them, and the run is unchanged only when every known folder was found so", () => {

@@ -76,6 +76,40 @@ export function digestOfLines(lines: string[]): string {
  * its digest (a run that changed one file hashes one folder).
  */
 export function folderDigestsOf(files: StateFiles, prior?: { files: StateFiles; folders: FolderDigests | undefined }): FolderDigests {
+  const steps = digestSteps(files, prior);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
+}
+
+/**
+ * {@link folderDigestsOf}, with `turn()` awaited between two folders once `everyMs` have passed
+ * since the last: the same digests, without holding the event loop. A first sync of 40 000 files
+ * hashed its 200 folders in one stretch of ~140 ms (~54 MB allocated: each file's lines and the
+ * entries they are made from), so ~0.35 s at 100 000 files and ~0.7 s at 200 000, in which a
+ * host's timers and I/O waited.
+ */
+export async function folderDigestsWithTurns(
+  files: StateFiles,
+  prior: { files: StateFiles; folders: FolderDigests | undefined } | undefined,
+  turn: () => Promise<void>,
+  everyMs: number,
+): Promise<FolderDigests> {
+  const steps = digestSteps(files, prior);
+  let since = performance.now();
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+    if (performance.now() - since >= everyMs) {
+      await turn();
+      since = performance.now();
+    }
+  }
+}
+
+/** The work of {@link folderDigestsOf}, a folder at a time (it yields after each folder it hashes). */
+function* digestSteps(files: StateFiles, prior: { files: StateFiles; folders: FolderDigests | undefined } | undefined): Generator<void, FolderDigests> {
   const keys = files.keys();
   const before = prior && readFolderDigests(prior.folders);
   let touched: Set<string> | undefined;
@@ -119,6 +153,7 @@ export function folderDigestsOf(files: StateFiles, prior?: { files: StateFiles; 
     }
     local[folder] = digestOfLines(l);
     remote[folder] = digestOfLines(r);
+    yield;
   }
   return { v: 1, local, remote };
 }

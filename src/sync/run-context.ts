@@ -19,7 +19,9 @@ import { INBOX_DIR, OUTBOX_DIR } from "./mailbox.js";
 import { removeStaleTemps, STALE_TEMP_MS } from "./scope.js";
 import { saveState, type RunState, type SetAside, type StateIdentity } from "./state.js";
 import { UnreadStateFiles, sameStateFiles, type StateFiles } from "./state-files.js";
-import { folderDigestsOf, readFolderDigests } from "./folder-digest.js";
+import { folderDigestsWithTurns, readFolderDigests } from "./folder-digest.js";
+import { EVENT_LOOP_TURN_MS } from "../util/concurrency.js";
+import { setImmediate as turn } from "node:timers/promises";
 import type { LocalFile, RemoteFile, RemoteSignature, SkipNote, SyncRunSuccess } from "./types.js";
 
 /** One run's settings and handles. */
@@ -105,7 +107,7 @@ export async function saveRunState(ctx: RunContext, state: RunState, prior?: Run
   // A run that changed nothing keeps the state file as it is (no rewrite of every entry), unless
   // it lacks the digests a later run can use (or the word that none are kept).
   if (prior && sameState(prior, state) && (!byFolders || prior.folders !== undefined)) return;
-  if (byFolders) state.folders = folderDigestsOf(state.files, prior && { files: prior.files, folders: prior.folders });
+  if (byFolders) state.folders = await folderDigestsWithTurns(state.files, prior && { files: prior.files, folders: prior.folders }, turn, EVENT_LOOP_TURN_MS);
   if (aside !== undefined) carryAsideDigests(state, prior, aside);
   await saveState(ctx.stateFile, state, aside);
 }
