@@ -16,7 +16,7 @@ import type { TestContext } from "node:test";
 import { pathToFileURL } from "node:url";
 import { LOCAL_TEMP_PREFIX, createLocalProvider } from "../src/providers/local/index.js";
 import { laneCopies, setCopyLaneTuning } from "../src/providers/local/copy-lane.js";
-import type { RemoteEntry, StorageProvider } from "../src/providers/types.js";
+import type { RemoteEntry, StorageProvider, ThreadWrites } from "../src/providers/types.js";
 import { runSyncWithProvider } from "../src/sync/run.js";
 import { halfOf, twoHalves } from "../src/util/concurrency.js";
 import { LocalPathError, WorkspaceFs } from "../src/util/safe-fs.js";
@@ -360,11 +360,15 @@ test("a copy thread left without jobs stops on its own, and so does one that nev
   assert.deepEqual(await fsp.readdir(path.join(dir, "elsewhere")), []);
 });
 
-test("a sync keeps the copy thread's queue full: one transfer in flight in the plan's first half, the provider's threadWrites in the second; concurrency 1 keeps one in all", { timeout: 60_000 }, async (t) => {
+test("a sync keeps the copy thread's slots in flight for its small copies of the plan's second half, its other transfers within concurrency; concurrency 1 keeps one in all", { timeout: 60_000 }, async (t) => {
   const dir = await tempDir(t);
   const ws = path.join(dir, "ws");
   await workspace(ws, 120);
-  const inFlight = async (name: string, concurrency: number, threadWrites: number | undefined): Promise<{ most: number[]; all: number }> => {
+  // Larger than the thread takes: streamed on the main thread, within `concurrency`.
+  const large = path.join(dir, "ws-large");
+  for (let i = 0; i < 24; i++) await writeAll(large, { [`big/b${String(i).padStart(2, "0")}.bin`]: "x".repeat(256 * 1024 + 1 + i) });
+  laneFromTheStart(t);
+  const inFlight = async (name: string, from: string, concurrency: number, threadWrites: ThreadWrites | undefined): Promise<{ most: number[]; all: number; lane: number }> => {
     const inner = createLocalProvider({ root: path.join(dir, `cloud-${name}`) });
     const now = [0, 0];
     const most = [0, 0];
@@ -387,19 +391,27 @@ test("a sync keeps the copy thread's queue full: one transfer in flight in the p
         },
       },
     });
+    const before = laneCopies();
     const settings = syncSettings({ mode: "mirror", remotePath: "share", concurrency });
-    const result = await runSyncWithProvider({ settings, provider, workspaceDir: ws, stateDir: path.join(dir, `state-${name}`) });
+    const result = await runSyncWithProvider({ settings, provider, workspaceDir: from, stateDir: path.join(dir, `state-${name}`) });
     assert.ok(result.ok, !result.ok ? result.error : "");
-    assert.equal(result.uploaded.length, 120);
+    assert.equal(result.uploaded.length, from === ws ? 120 : 24);
     await inner.close?.();
-    return { most, all: mostAll };
+    return { most, all: mostAll, lane: laneCopies() - before };
   };
   const local = createLocalProvider({ root: dir }).capabilities.threadWrites;
-  assert.equal(local, 8, "the local provider's copy thread holds eight jobs");
-  assert.deepEqual(await inFlight("local", 4, local), { most: [1, 8], all: 9 });
-  assert.deepEqual(await inFlight("one", 1, local), { most: [1, 0], all: 1 }, "concurrency 1: one half, no series for a thread");
-  assert.deepEqual(await inFlight("twelve", 12, local), { most: [1, 11], all: 12 }, "a larger concurrency stands");
-  assert.deepEqual(await inFlight("other", 4, undefined), { most: [1, 3], all: 4 }, "a provider without a thread of its own: concurrency as it is");
+  assert.deepEqual(local, { slots: 8, largestBytes: 256 * 1024 }, "the local provider's copy thread holds eight jobs of files up to 256 KiB");
+  const small = await inFlight("local", ws, 4, local);
+  assert.deepEqual([small.most, small.all], [[1, 8], 9]);
+  if (!ONE_CORE) assert.ok(small.lane > 0, "the thread made some of them");
+  assert.deepEqual((await inFlight("large", large, 4, local)).all, 4, "transfers the thread does not take: within concurrency");
+  const one = await inFlight("one", ws, 1, local);
+  assert.deepEqual([one.most, one.all, one.lane], [[1, 0], 1, 0], "concurrency 1: one half, no series for a thread");
+  assert.deepEqual((await inFlight("twelve", ws, 12, local)).most, [1, 11], "a larger concurrency stands");
+  assert.deepEqual((await inFlight("other", ws, 4, undefined)).most, [1, 3], "a provider without a thread of its own: concurrency as it is");
+  for (const odd of [{ slots: Number.NaN, largestBytes: 1 }, { slots: 0, largestBytes: 1 }, { slots: 1e9, largestBytes: 1 }, { slots: 2.5, largestBytes: 1 }]) {
+    assert.equal((await inFlight(`odd-${String(odd.slots)}`, ws, 4, odd)).all, 4, `threadWrites.slots ${odd.slots} is ignored`);
+  }
 });
 
 test("two halves: every item once, the first worker on the first half, the others on the second, each then taking the other's from its end", () => {

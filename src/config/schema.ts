@@ -223,7 +223,7 @@ export const syncSchema = z.object({
     fix: "set a percentage, e.g. 50",
   }),
   concurrency: field(int().min(1).max(64).default(4), {
-    description: "Transfers in flight.",
+    description: "Transfers in flight. From 2, small copies a provider makes on a thread of its own may go past it (local: up to 9 in all); every other transfer stays within it.",
     expect: "a whole number between 1 and 64",
   }),
   remoteName: ignoredKey("remote name"),

@@ -98,7 +98,11 @@ export interface SyncSettings {
   copySymlinks: boolean;
   /** Abort a run that would delete more than this percentage of the files on either side (default 50). */
   maxDelete: number;
-  /** Transfers in flight (default 4). */
+  /**
+   * Transfers in flight (default 4). From 2, small copies a provider makes on a thread of its own
+   * may go past it, up to one more than that thread's slots (`ProviderCapabilities.threadWrites`;
+   * the local provider: 9); every other transfer stays within it.
+   */
   concurrency: number;
   s3?: S3Settings;
   dropbox?: DropboxSettings;

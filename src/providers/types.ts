@@ -121,14 +121,22 @@ export interface ProviderCapabilities {
    */
   listsFolderByFolder?: boolean;
   /**
-   * Writes of series 1 ({@link WriteOptions.series}) the backend takes at once where it makes
-   * them on a thread of its own (the local provider: its copy thread's queue). A sync whose
-   * `concurrency` is 2 or more then keeps this many transfers in flight, if that is more: one in
-   * the first half of its plan, the rest in the second. The main thread makes its own copies one
-   * at a time, and a thread given fewer than it holds waited for the main thread between copies
-   * (a first sync of 40 000 small files: 2.6–3.7 s with three in flight, 2.1–3.0 s with seven).
+   * Small writes of series 1 ({@link WriteOptions.series}) the backend makes on a thread of its
+   * own (the local provider: copies of a `sourceFile` up to {@link ThreadWrites.largestBytes}, on
+   * its copy thread). A sync whose `concurrency` is 2 or more then keeps up to
+   * {@link ThreadWrites.slots} of them in flight in the second half of its plan (its other
+   * transfers stay within `concurrency`): the main thread makes its own copies one at a time, and
+   * a thread given fewer than it holds waited for the main thread between copies.
    */
-  threadWrites?: number;
+  threadWrites?: ThreadWrites;
+}
+
+/** See {@link ProviderCapabilities.threadWrites}. */
+export interface ThreadWrites {
+  /** Writes the thread holds at once (whole numbers from 1 to 64 count; anything else is ignored). */
+  slots: number;
+  /** Largest `sizeHint` of a write the thread takes, in bytes. */
+  largestBytes: number;
 }
 
 /** One file as a backend lists it. */

@@ -7,10 +7,10 @@ import { promises as fsp } from "node:fs";
 import { WorkspaceSyncError, throwIfAborted, toWorkspaceSyncError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { joinRemotePath } from "../providers/paths.js";
-import type { StorageProvider } from "../providers/types.js";
+import type { StorageProvider, ThreadWrites } from "../providers/types.js";
 import { isLocalNameProblem, nameProblemReason, type WorkspaceFs } from "../util/safe-fs.js";
 import { entryMatches, localSignature, remoteSignature } from "./deltas.js";
-import { forEachLimit, halfOf } from "../util/concurrency.js";
+import { forEachLimit, halfOf, slotsOf } from "../util/concurrency.js";
 import { downloadFile, uploadFile } from "./transfer.js";
 import { msFromNs, nsFromMs } from "../util/mtime.js";
 import type { LocalFile, RemoteFile, SkipNote, StateEntry, SyncAction } from "./types.js";
@@ -55,12 +55,15 @@ export interface ExecuteOutcome {
 
 /**
  * How many transfers a run keeps in flight: `concurrency`, or where that is 2 or more and the
- * provider makes the writes of its plan's second half on a thread of its own, one for the first
- * half and `threadWrites` for the second if that is more (see `ProviderCapabilities.threadWrites`).
- * With `concurrency` 1 the plan has one half only, and every copy stays on the main thread.
+ * provider makes the small writes of its plan's second half on a thread of its own, one for the
+ * first half and the thread's slots for the second if that is more (see
+ * `ProviderCapabilities.threadWrites`; only those small writes go past `concurrency`). With
+ * `concurrency` 1 the plan has one half only, and every copy stays on the main thread.
  */
-export function transfersInFlight(concurrency: number, threadWrites: number | undefined): number {
-  return concurrency < 2 || threadWrites === undefined ? concurrency : Math.max(concurrency, 1 + threadWrites);
+export function transfersInFlight(concurrency: number, threadWrites: ThreadWrites | undefined): number {
+  const slots = threadWrites?.slots;
+  if (concurrency < 2 || slots === undefined || !Number.isSafeInteger(slots) || slots < 1 || slots > 64) return concurrency;
+  return Math.max(concurrency, 1 + slots);
 }
 
 /** Absolute local path of a workspace-relative path. */
@@ -131,12 +134,26 @@ export async function executePlan(plan: SyncPlan, ctx: ExecuteContext): Promise<
 
   // (The same list, each place emptied as its transfer starts: the action is then held by that call only.)
   const started: (SyncAction | undefined)[] = transfers;
+  const thread = provider.capabilities.threadWrites;
+  const inFlight = transfersInFlight(ctx.concurrency, thread);
+  // Past `concurrency` only the thread's small writes: every other transfer (a download, a
+  // conflict's copies, a large upload streamed through buffers) waits for one of these.
+  const others = inFlight > ctx.concurrency ? slotsOf(ctx.concurrency) : undefined;
+  const forThread = (a: SyncAction): boolean => a.kind === "upload" && (ctx.local.get(a.path)?.size ?? Infinity) <= thread!.largestBytes;
   await forEachLimit(
     transfers,
-    transfersInFlight(ctx.concurrency, provider.capabilities.threadWrites),
+    inFlight,
     async (a, i, workerSignal, worker) => {
       started[i] = undefined;
       throwIfAborted(signal);
+      const slot = others !== undefined && !forThread(a) ? others : undefined;
+      if (slot !== undefined) {
+        await slot.take();
+        if (signal?.aborted) {
+          slot.give();
+          throwIfAborted(signal);
+        }
+      }
       try {
         await transfer(a, workerSignal, halfOf(worker));
       } catch (err) {
@@ -157,6 +174,8 @@ export async function executePlan(plan: SyncPlan, ctx: ExecuteContext): Promise<
           return;
         }
         throw err;
+      } finally {
+        slot?.give();
       }
     },
     signal,

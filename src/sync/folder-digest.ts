@@ -84,11 +84,12 @@ export function folderDigestsOf(files: StateFiles, prior?: { files: StateFiles; 
 }
 
 /**
- * {@link folderDigestsOf}, with `turn()` awaited between two folders once `everyMs` have passed
- * since the last: the same digests, without holding the event loop. A first sync of 40 000 files
- * hashed its 200 folders in one stretch of ~140 ms (~54 MB allocated: each file's lines and the
- * entries they are made from), so ~0.35 s at 100 000 files and ~0.7 s at 200 000, in which a
- * host's timers and I/O waited.
+ * {@link folderDigestsOf}, with `turn()` awaited after a folder is hashed once `everyMs` have
+ * passed since the last turn: the same digests, in stretches of about `everyMs` (a folder is
+ * hashed whole, and the first pass over the keys, grouping them by folder, is one stretch). A
+ * first sync of 40 000 files hashed its 200 folders in one stretch of ~140 ms (~54 MB allocated:
+ * each file's lines and the entries they are made from), so ~0.35 s at 100 000 files and ~0.7 s
+ * at 200 000, in which a host's timers and I/O waited.
  */
 export async function folderDigestsWithTurns(
   files: StateFiles,

@@ -20,6 +20,7 @@ import { installToken } from "../util/temp-names.js";
 import { runBisync, runMailbox, runMirror } from "./modes.js";
 import type { RunContext } from "./run-context.js";
 import { syncFailure, type SyncRunResult } from "./types.js";
+import { transfersInFlight } from "./execute.js";
 
 /** Arguments of {@link runSyncWithProvider}. */
 export interface RunSyncWithProviderOptions {
@@ -72,7 +73,7 @@ export async function runSyncWithProvider(options: RunSyncWithProviderOptions): 
   const stateFile = statePathFor(options.stateDir, identity);
   const { signal, dispose } = runSignal(options.signal, settings.timeout);
   // Our own signal, listened on once per concurrent worker (plus listings): a known, bounded fan-out.
-  setMaxListeners(Math.max(1, Math.floor(settings.concurrency || 4)) + 16, signal);
+  setMaxListeners(transfersInFlight(Math.max(1, Math.floor(settings.concurrency || 4)), options.provider.capabilities.threadWrites) + 16, signal);
 
   let lock;
   try {

@@ -107,8 +107,37 @@ export async function forEachLimit<T>(
       child?.dispose();
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, (_, w) => worker(w)));
+  // (A limit that is not a number still runs the items, one at a time.)
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length) || 1) }, (_, w) => worker(w)));
   if (failed) throw failed.error;
+}
+
+/** Slots for at most `n` holders at once, given in the order they were asked for. */
+export interface Slots {
+  /** Resolves once a slot is this caller's. */
+  take(): Promise<void>;
+  /** Gives a taken slot back (to the next caller waiting, if any). */
+  give(): void;
+}
+
+/** {@link Slots} for `n` holders. */
+export function slotsOf(n: number): Slots {
+  let free = Math.max(1, Math.floor(n));
+  const waiting: (() => void)[] = [];
+  return {
+    take: () => {
+      if (free > 0) {
+        free--;
+        return Promise.resolve();
+      }
+      return new Promise<void>((resolve) => waiting.push(resolve));
+    },
+    give: () => {
+      const next = waiting.shift();
+      if (next !== undefined) next();
+      else free++;
+    },
+  };
 }
 
 /**

@@ -196,7 +196,7 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
 
   const provider: StorageProvider = {
     description: `local:${root}`,
-    capabilities: { listMtime: "source", metadata: false, caseInsensitive: false, folders: true, cheapReads: true, listsFolderByFolder: true, threadWrites: COPY_SLOTS, ...(lazyFlush ? { lazyFlush } : {}) },
+    capabilities: { listMtime: "source", metadata: false, caseInsensitive: false, folders: true, cheapReads: true, listsFolderByFolder: true, threadWrites: { slots: COPY_SLOTS, largestBytes: SMALL_COPY_BYTES }, ...(lazyFlush ? { lazyFlush } : {}) },
 
     tempFileKind: kindOf,
 

@@ -36,8 +36,8 @@ export const WALK_INLINE_NAMES = 4096;
  * V8 runs the steps that finish a concurrent marking as event-loop tasks, so the heap grew
  * meanwhile (a no-change sync of 100 000 files on Node 24: 98–111 MiB in three of four runs, its
  * full collection at 35–38 MB of heap, 17–19 MB of pages pooled after it). A turn every 4
- * batches: 94–96 MiB in the same time (a turn every batch: 90–95 MiB, ~0.1 s slower; on Node 20,
- * 81–82 against 76–80 MiB).
+ * batches: 94–96 MiB in the same time (a turn every batch: 90–95 MiB, ~0.1 s slower). It costs
+ * Node 20, where that collection came early anyway, a little: 81–82 MiB against 76–80 MiB.
  */
 export const THREAD_BATCHES_PER_TURN = 4;
 
