@@ -18,6 +18,7 @@ import { tempDir } from "./support/tree.js";
 import { EVENT_LOOP_TURN_MS, forEachLimit } from "../src/util/concurrency.js";
 import { runSyncWithProvider } from "../src/sync/run.js";
 import { instrument, memoryLogger, syncSettings } from "./sync-suite.js";
+import { countThreads } from "./support/threads.js";
 
 /**
  * Counts entries seen between two turns of the event loop's check phase: `seen()` per entry, and
@@ -117,8 +118,12 @@ test("batches the walk's thread queued while its reader was busy are taken with 
   }
   const entryOf = (p: string, size: number): RemoteEntry => ({ path: p, size });
   // On its thread from the first folder, every batch posted ahead (12 of 512 files).
-  const it = walkFolder(dir, { recursive: true, token: "00112233445566ff", entryOf, inlineNames: 0, threadAhead: 64 });
-  assert.equal((await it.next()).done, false);
+  const { value: it, threads } = await countThreads(async () => {
+    const it = walkFolder(dir, { recursive: true, token: "00112233445566ff", entryOf, inlineNames: 0, threadAhead: 64 });
+    assert.equal((await it.next()).done, false);
+    return it;
+  });
+  assert.equal(threads, 1, "the walk went on on its thread");
   // The reader busy elsewhere: the thread's batches wait in the queue.
   await new Promise((resolve) => setTimeout(resolve, 500));
   const turns = stretches();
