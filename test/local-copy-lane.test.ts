@@ -14,6 +14,7 @@ import { Readable } from "node:stream";
 import { test } from "node:test";
 import type { TestContext } from "node:test";
 import { pathToFileURL } from "node:url";
+import { WorkspaceSyncError } from "../src/errors.js";
 import { LOCAL_TEMP_PREFIX, createLocalProvider } from "../src/providers/local/index.js";
 import { laneCopies, setCopyLaneTuning } from "../src/providers/local/copy-lane.js";
 import type { RemoteEntry, StorageProvider, ThreadWrites } from "../src/providers/types.js";
@@ -412,6 +413,32 @@ test("a sync keeps the copy thread's slots in flight for its small copies of the
   for (const odd of [{ slots: Number.NaN, largestBytes: 1 }, { slots: 0, largestBytes: 1 }, { slots: 1e9, largestBytes: 1 }, { slots: 2.5, largestBytes: 1 }]) {
     assert.equal((await inFlight(`odd-${String(odd.slots)}`, ws, 4, odd)).all, 4, `threadWrites.slots ${odd.slots} is ignored`);
   }
+});
+
+test("transfers waiting for one of concurrency's slots do not start once a transfer has failed", { timeout: 60_000 }, async (t) => {
+  const dir = await tempDir(t);
+  const ws = path.join(dir, "ws");
+  for (let i = 0; i < 24; i++) await writeAll(ws, { [`big/b${String(i).padStart(2, "0")}.bin`]: "x".repeat(256 * 1024 + 1 + i) });
+  const inner = createLocalProvider({ root: path.join(dir, "cloud") });
+  t.after(() => inner.close?.());
+  let started = 0;
+  const provider: StorageProvider = Object.create(inner, {
+    write: {
+      value: async (...args: Parameters<StorageProvider["write"]>) => {
+        if (++started === 1) {
+          args[1].destroy();
+          throw new WorkspaceSyncError("NETWORK", "the first large write fails");
+        }
+        return inner.write(...args);
+      },
+    },
+  });
+  const settings = syncSettings({ mode: "mirror", remotePath: "share", concurrency: 2 });
+  const result = await runSyncWithProvider({ settings, provider, workspaceDir: ws, stateDir: path.join(dir, "state") });
+  assert.equal(result.ok, false);
+  // Two slots: the write that failed and the one beside it. The seven other workers each waited
+  // with a file, and gave it up once the run had failed.
+  assert.equal(started, 2, `${started} large writes started`);
 });
 
 test("two halves: every item once, the first worker on the first half, the others on the second, each then taking the other's from its end", () => {

@@ -139,6 +139,7 @@ export async function executePlan(plan: SyncPlan, ctx: ExecuteContext): Promise<
   // Past `concurrency` only the thread's small writes: every other transfer (a download, a
   // conflict's copies, a large upload streamed through buffers) waits for one of these.
   const others = inFlight > ctx.concurrency ? slotsOf(ctx.concurrency) : undefined;
+  let failed = false;
   const forThread = (a: SyncAction): boolean => a.kind === "upload" && (ctx.local.get(a.path)?.size ?? Infinity) <= thread!.largestBytes;
   await forEachLimit(
     transfers,
@@ -149,9 +150,11 @@ export async function executePlan(plan: SyncPlan, ctx: ExecuteContext): Promise<
       const slot = others !== undefined && !forThread(a) ? others : undefined;
       if (slot !== undefined) {
         await slot.take();
-        if (signal?.aborted) {
+        // (Nothing starts once the run has failed or was aborted while this one waited.)
+        if (failed || signal?.aborted) {
           slot.give();
           throwIfAborted(signal);
+          return;
         }
       }
       try {
@@ -173,6 +176,7 @@ export async function executePlan(plan: SyncPlan, ctx: ExecuteContext): Promise<
           logger.warn(`[workspace-sync] ${a.path} disappeared during the sync; it will be looked at again next run`);
           return;
         }
+        failed = true;
         throw err;
       } finally {
         slot?.give();
