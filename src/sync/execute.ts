@@ -140,14 +140,16 @@ export async function executePlan(plan: SyncPlan, ctx: ExecuteContext): Promise<
   // conflict's copies, a large upload streamed through buffers) waits for one of these.
   const others = inFlight > ctx.concurrency ? slotsOf(ctx.concurrency) : undefined;
   let failed = false;
-  const forThread = (a: SyncAction): boolean => a.kind === "upload" && (ctx.local.get(a.path)?.size ?? Infinity) <= thread!.largestBytes;
   await forEachLimit(
     transfers,
     inFlight,
     async (a, i, workerSignal, worker) => {
       started[i] = undefined;
       throwIfAborted(signal);
-      const slot = others !== undefined && !forThread(a) ? others : undefined;
+      // (The workspace's record, looked up once: it may be rebuilt from the state on each lookup.)
+      const l = ctx.local.get(a.path);
+      const forThread = a.kind === "upload" && l !== undefined && l.size <= (thread?.largestBytes ?? -1);
+      const slot = others !== undefined && !forThread ? others : undefined;
       if (slot !== undefined) {
         await slot.take();
         // (Nothing starts once the run has failed or was aborted while this one waited.)
@@ -158,7 +160,7 @@ export async function executePlan(plan: SyncPlan, ctx: ExecuteContext): Promise<
         }
       }
       try {
-        await transfer(a, workerSignal, halfOf(worker));
+        await transfer(a, l, workerSignal, halfOf(worker));
       } catch (err) {
         // One name the workspace cannot take never blocks the others: reported, no state entry (so
         // a later run never reads its absence as a deletion), the cloud copy untouched. (Each
@@ -198,9 +200,8 @@ export async function executePlan(plan: SyncPlan, ctx: ExecuteContext): Promise<
     return a.kind === "download";
   }
 
-  /** One transfer; its streams and requests listen on the worker's own `signal`; `series`: which half of the plan its worker works on (see `twoHalves`). */
-  async function transfer(a: SyncAction, signal: AbortSignal | undefined, series: number): Promise<void> {
-    const l = ctx.local.get(a.path);
+  /** One transfer (`l`: the workspace's record of its key, if any); its streams and requests listen on the worker's own `signal`; `series`: which half of the plan its worker works on (see `twoHalves`). */
+  async function transfer(a: SyncAction, l: LocalFile | undefined, signal: AbortSignal | undefined, series: number): Promise<void> {
     const r = ctx.remote.get(a.path);
     if (a.kind === "upload") {
       if (!l) return;

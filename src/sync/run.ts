@@ -72,8 +72,9 @@ export async function runSyncWithProvider(options: RunSyncWithProviderOptions): 
   const identity: StateIdentity = { description: options.provider.description, remotePath: remoteDir, workspace };
   const stateFile = statePathFor(options.stateDir, identity);
   const { signal, dispose } = runSignal(options.signal, settings.timeout);
+  const concurrency = Math.max(1, Math.floor(settings.concurrency || 4));
   // Our own signal, listened on once per concurrent worker (plus listings): a known, bounded fan-out.
-  setMaxListeners(transfersInFlight(Math.max(1, Math.floor(settings.concurrency || 4)), options.provider.capabilities.threadWrites) + 16, signal);
+  setMaxListeners(transfersInFlight(concurrency, options.provider.capabilities.threadWrites) + 16, signal);
 
   let lock;
   try {
@@ -98,7 +99,7 @@ export async function runSyncWithProvider(options: RunSyncWithProviderOptions): 
     logger,
     signal,
     dryRun: options.dryRun === true,
-    concurrency: Math.max(1, Math.floor(settings.concurrency || 4)),
+    concurrency,
     remoteLabel: remoteDir ? `${options.provider.description}/${remoteDir}` : options.provider.description,
     onInboxFiles: options.onInboxFiles,
     token: installToken(options.stateDir),
