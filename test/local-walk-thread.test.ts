@@ -92,6 +92,23 @@ test("a walk on its thread lists exactly what a walk on the calling thread lists
   assert.equal(topThreads, 0);
 });
 
+test("a file dated past 2262 (outside 64-bit nanoseconds) lists with the same time on the thread as on the calling thread", { timeout: 60_000 }, async (t) => {
+  const root = await tempDir(t);
+  await files(path.join(root, "a"), 3);
+  await files(path.join(root, "b"), 3);
+  // 2300-01-01: ext4 keeps times to 2446, past the 2^63 ns a BigInt64Array holds.
+  const far = new Date("2300-01-01T00:00:00.123Z");
+  for (const f of ["a/f00001", "b/f00002"]) await fsp.utimes(path.join(root, f), far, far);
+  const ns = (await fsp.lstat(path.join(root, "b/f00002"), { bigint: true })).mtimeNs;
+  if (ns <= 2n ** 63n - 1n) return t.skip(`this file system keeps no time past 2262 (${String(ns)})`);
+  const inline = await listing(walk(root, { inlineNames: Infinity }));
+  assert.equal(inline.find((l) => l.startsWith("b/f00002 "))?.split(" ")[2], String(ns), "the calling thread lists the time as it is");
+  // Handed to the thread after the root's names: a/ and b/ are walked there.
+  const { value: threaded, threads } = await countThreads(() => listing(walk(root, { inlineNames: 0, threadAhead: 1 })));
+  assert.equal(threads, 1);
+  assert.deepEqual(threaded, inline);
+});
+
 test("the provider's listing moves to a thread only past WALK_INLINE_NAMES names", { timeout: 60_000, skip: ONE_CORE }, async (t) => {
   const root = await tempDir(t);
   const stateDir = await tempDir(t);

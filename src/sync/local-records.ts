@@ -8,6 +8,7 @@
  */
 import type { OwnRecords } from "./file-index.js";
 import type { LocalFile } from "./types.js";
+import { fitsInt64 } from "../util/mtime.js";
 
 /** Files at first, doubled as needed. */
 const FIRST_ROOM = 256;
@@ -61,7 +62,7 @@ export class PackedLocalFiles implements OwnRecords<LocalFile> {
     this.#hashes?.delete(slot);
     const ns = f.mtimeNs;
     if (ns === undefined) this.#ns[slot] = NO_NS;
-    else if (BigInt.asIntN(64, ns) === ns && ns !== NO_NS) this.#ns[slot] = ns;
+    else if (fitsInt64(ns) && ns !== NO_NS) this.#ns[slot] = ns;
     else {
       this.#ns[slot] = NO_NS;
       (this.#wideNs ??= new Map()).set(slot, ns);

@@ -20,6 +20,14 @@ export function msOfDate(date: Date | undefined): number | undefined {
   return ms === undefined || !Number.isFinite(ms) ? undefined : Math.trunc(ms);
 }
 
+/**
+ * Whether a nanosecond time fits a 64-bit integer (a `BigInt64Array` slot): from 1678 to 2262.
+ * File systems keep times outside it (ext4 to 2446), which such a slot would silently wrap.
+ */
+export function fitsInt64(ns: bigint): boolean {
+  return BigInt.asIntN(64, ns) === ns;
+}
+
 /** Whole milliseconds of a nanosecond time, truncated toward zero (as `Math.trunc(stat.mtimeMs)`). */
 export function msFromNs(ns: bigint): number {
   return Number(ns / NS_PER_MS);

@@ -126,8 +126,11 @@ export interface WalkBatch {
   t: "batch";
   paths: string[];
   sizes: Float64Array;
+  /** (0 where `wide` has the file's time.) */
   mtimes: BigInt64Array;
   inos: BigUint64Array;
+  /** The times `mtimes` cannot hold (before 1678, after 2262; ext4 keeps times to 2446), by place. */
+  wide?: [number, bigint][];
 }
 
 /** What the walk thread posts: batches, then the end or the error that stopped it. */

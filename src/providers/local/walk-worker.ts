@@ -3,7 +3,7 @@
  * folders it was given in the same order as the main thread would (depth-first, names sorted, a
  * folder's files before its sub-folders) and posts the files in batches. Each batch is one
  * message of parallel arrays (paths, sizes, mtimes in nanoseconds, inode numbers): a few objects
- * a batch to copy across, not one a file.
+ * a batch to copy across, not one a file. A time a 64-bit slot cannot hold goes beside them.
  *
  * Batches not yet taken are counted in shared memory: past {@link WalkWorkerData.limit} the thread
  * sleeps until the main thread takes one, so a main thread busy elsewhere never finds the whole
@@ -12,6 +12,7 @@
 import type { BigIntStats } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { applySmallHeapPolicy } from "../../util/heap-policy.js";
+import { fitsInt64 } from "../../util/mtime.js";
 import { type Folder, type WalkBatch, type WalkMessage, type WalkWorkerData, WALK_BATCH, hiddenName, lookAtNames, pushAll, readFolder, subFolders } from "./walk-look.js";
 
 const data = workerData as WalkWorkerData;
@@ -46,16 +47,18 @@ function run(): void {
   let sizes = new Float64Array(WALK_BATCH);
   let mtimes = new BigInt64Array(WALK_BATCH);
   let inos = new BigUint64Array(WALK_BATCH);
+  let wide: [number, bigint][] | undefined;
   const flush = (): boolean => {
     if (paths.length === 0) return true;
     const n = paths.length;
-    const batch: WalkBatch = { t: "batch", paths, sizes: sizes.subarray(0, n), mtimes: mtimes.subarray(0, n), inos: inos.subarray(0, n) };
+    const batch: WalkBatch = { t: "batch", paths, sizes: sizes.subarray(0, n), mtimes: mtimes.subarray(0, n), inos: inos.subarray(0, n), ...(wide && { wide }) };
     Atomics.add(ctl, PENDING, 1);
     post(batch, [sizes.buffer, mtimes.buffer, inos.buffer] as ArrayBuffer[]);
     paths = [];
     sizes = new Float64Array(WALK_BATCH);
     mtimes = new BigInt64Array(WALK_BATCH);
     inos = new BigUint64Array(WALK_BATCH);
+    wide = undefined;
     return mayGoOn();
   };
   let whole: boolean;
@@ -64,7 +67,8 @@ function run(): void {
       const i = paths.length;
       paths.push(rel);
       sizes[i] = Number(st.size);
-      mtimes[i] = st.mtimeNs;
+      if (fitsInt64(st.mtimeNs)) mtimes[i] = st.mtimeNs;
+      else (wide ??= []).push([i, st.mtimeNs]);
       inos[i] = st.ino;
       return paths.length < WALK_BATCH || flush();
     });

@@ -109,7 +109,8 @@ export function walkFolder(rootAbs: string, options: WalkOptions): AsyncIterable
       sawOwnTemp ||= t.sawOwnTemp;
       return false;
     }
-    for (let i = 0; i < b.paths.length; i++) batch.push(options.entryOf(b.paths[i]!, b.sizes[i]!, b.mtimes[i]!, b.inos[i]!));
+    const wide = b.wide && new Map(b.wide);
+    for (let i = 0; i < b.paths.length; i++) batch.push(options.entryOf(b.paths[i]!, b.sizes[i]!, wide?.get(i) ?? b.mtimes[i]!, b.inos[i]!));
     sinceTurn += b.paths.length;
     return true;
   };
