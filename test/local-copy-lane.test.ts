@@ -16,7 +16,7 @@ import type { TestContext } from "node:test";
 import { pathToFileURL } from "node:url";
 import { WorkspaceSyncError } from "../src/errors.js";
 import { LOCAL_TEMP_PREFIX, createLocalProvider } from "../src/providers/local/index.js";
-import { laneCopies, setCopyLaneTuning } from "../src/providers/local/copy-lane.js";
+import { COPY_LANE_GIVE_UP, laneCopies, setCopyLaneTuning } from "../src/providers/local/copy-lane.js";
 import type { RemoteEntry, StorageProvider, ThreadWrites } from "../src/providers/types.js";
 import { runSyncWithProvider } from "../src/sync/run.js";
 import { halfOf, twoHalves } from "../src/util/concurrency.js";
@@ -278,6 +278,24 @@ test("a source swapped for a symlink after it was listed is refused, and what th
   await provider.close?.();
 });
 
+test("a copy dated past 2262 (outside 64-bit nanoseconds) gets the time a main-thread copy gets", { timeout: 60_000, skip: ONE_CORE }, async (t) => {
+  const { ws, cloud, provider, wfs } = await laneSetUp(t);
+  await writeAll(ws, { "d/a.txt": "first", "d/far.txt": "far" });
+  const far = 10_413_792_000_123_456_789n; // 2300-01-01, past the 2^63 ns a BigInt64Array holds
+  const write = (to: string, rel: string, series?: number): Promise<RemoteEntry> =>
+    provider.write(to, Readable.from([]), { sourceFile: wfs.source(rel), sizeHint: 3, mtimeNs: far, ...(series !== undefined ? { series } : {}) });
+  // The thread is up and copying (its first copy).
+  await provider.write("t/a.txt", Readable.from([]), { sourceFile: wfs.source("d/a.txt"), sizeHint: 5, series: 1 });
+  const onMain = await write("main/far.txt", "d/far.txt");
+  const kept = (await fsp.lstat(path.join(cloud, "main/far.txt"), { bigint: true })).mtimeNs;
+  if (kept <= 2n ** 63n - 1n) return t.skip(`this file system keeps no time past 2262 (${String(kept)})`);
+  const viaLane = await write("t/far.txt", "d/far.txt", 1);
+  assert.equal(viaLane.mtimeNs, onMain.mtimeNs);
+  assert.equal(viaLane.mtimeNs, kept);
+  assert.equal(viaLane.mtime?.getTime(), onMain.mtime?.getTime());
+  assert.equal((await fsp.lstat(path.join(cloud, "t/far.txt"), { bigint: true })).mtimeNs, kept, "the copy on disk has the time");
+});
+
 test("a copy thread that cannot start leaves every copy to the main thread", { timeout: 60_000, skip: ONE_CORE }, async (t) => {
   const dir = await tempDir(t);
   const ws = path.join(dir, "ws");
@@ -301,6 +319,23 @@ test("a copy thread that cannot start leaves every copy to the main thread", { t
   }
   await provider.close?.();
   assert.deepEqual(openFdsUnder(dir), [], "every descriptor closed");
+});
+
+test("a copy thread that keeps failing is started again only until COPY_LANE_GIVE_UP of its copies in a row came back", { timeout: 60_000, skip: ONE_CORE }, async (t) => {
+  const dir = await tempDir(t);
+  const ws = path.join(dir, "ws");
+  const cloud = path.join(dir, "cloud");
+  const made = await workspace(ws, 600);
+  const broken = path.join(dir, "broken-copy-worker.mjs");
+  await fsp.writeFile(broken, 'throw new Error("this copy thread cannot start");\n');
+  laneFromTheStart(t, pathToFileURL(broken));
+  const provider = createLocalProvider({ root: cloud }, { logger: silentLogger });
+  t.after(() => provider.close?.());
+  const wfs = await WorkspaceFs.open(ws);
+  const { value: entries, threads } = await countThreads(() => copyAll(provider, wfs, made, "x", 1));
+  assert.equal(entries.size, made.length, "every copy made, on the main thread");
+  // Each thread takes at most 4 of them (copyAll's four writers) before its failure sends them back.
+  assert.ok(threads >= 1 && threads <= COPY_LANE_GIVE_UP, `${threads} threads started for ${made.length} copies`);
 });
 
 test("closing the provider with copies in flight lets the thread finish them: every write resolves, no temp file is left, no thread starts after", { timeout: 60_000, skip: ONE_CORE }, async (t) => {

@@ -20,6 +20,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { Worker } from "node:worker_threads";
 import { smallHeapPolicyApplied } from "../../util/heap-policy.js";
 import { startWorker, workerModuleAvailable } from "../../util/worker-module.js";
+import { fitsInt64 } from "../../util/mtime.js";
 import { ASLEEP, COPIED, COPY_SLOTS, READY, type CopyShared, type CopyWorkerData, JOB_INTS, J_DIR, J_FLUSH, J_HAS_MTIME, J_TEXT, PENDING, SLOT_BYTES, STOP, SUBMITTED, copyShared, copySharedBuffers } from "./copy-look.js";
 import type { NewFileFinish } from "./small-copy.js";
 import type { Logger } from "../../logger.js";
@@ -160,11 +161,12 @@ export class CopyLane {
    * Has the thread copy `source` into `folder` (from {@link folder}) under `tmp`, then name it
    * `name`. Resolves with what was copied, or `undefined` when the thread did not copy it
    * (nothing was left behind: copy it yourself). Returns `undefined` at once when the thread
-   * cannot take it (no room, or texts longer than a slot holds).
+   * cannot take it (no room, texts longer than a slot holds, or a time a 64-bit slot cannot hold:
+   * its copy's time is then outside that range too).
    */
   copy(folder: LaneFolder, source: LaneSource, tmp: string, name: string, finish: NewFileFinish): Promise<LaneCopied | undefined> | undefined {
     const use = folder as FolderUse;
-    if (!this.hasRoom || use !== this.#folder) return undefined;
+    if (!this.hasRoom || use !== this.#folder || (finish.mtimeNs !== undefined && !fitsInt64(finish.mtimeNs))) return undefined;
     let slot = 0;
     while (this.#pending[slot] !== undefined) slot++;
     const sh = this.#shared;
@@ -329,12 +331,17 @@ export class CopyLanes {
     if (lane === undefined || lane.ended) {
       if (this.#cores < 2 || this.#mainCopies < this.#tuning.after) return undefined;
       this.#mainCopies = 0;
+      const before = lane;
       lane = this.#lane = CopyLane.start(this.#tuning.module);
       // (No module: never again.)
       if (lane === undefined) {
         this.#mainCopies = -Infinity;
         return undefined;
       }
+      // A thread that ended with its last copies sent back (one that fails as it starts) hands
+      // its count on: started again every `after` copies, each costing a thread's start, it
+      // was never given up (149 starts for 600 copies).
+      lane.failedInARow = before?.failedInARow ?? 0;
     }
     return lane.hasRoom ? lane : undefined;
   }
