@@ -102,7 +102,7 @@ async function run(): Promise<void> {
       // (The main thread copies it itself, and says why where it cannot.)
     }
     Atomics.store(shared.status, slot, status);
-    const done = Atomics.add(control, DONE, 1) + 1;
+    const done = (Atomics.add(control, DONE, 1) + 1) | 0;
     // The main thread reads results as it goes; it is woken only when this was the last job it
     // queued (it may be waiting for nothing else).
     if (Atomics.load(control, SUBMITTED) === done) parentPort?.postMessage(0);
