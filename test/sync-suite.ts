@@ -740,6 +740,55 @@ export function describeSyncSuite(name: string, makeProvider: MakeProvider, opti
         assert.equal(await readCloud(nfc), "edited locally");
       });
 
+      it("a symlink named in another Unicode form of a synced file or folder leaves both alone: the cloud copy is never written over", async () => {
+        const nfc = "caf\u00e9";
+        const nfd = "cafe\u0301";
+        await writeWs(`notes/${nfc}.txt`, "hello");
+        await writeWs(`docs/${nfc}/x.txt`, "inside");
+        await writeWs("target.txt", "the link's target");
+        ok(await run({}));
+        ok(await run({}));
+        // Twins that cannot sync (a symlink is never followed) appear beside the synced names, and
+        // the cloud copies are edited meanwhile.
+        await fsp.symlink(wsPath("target.txt"), wsPath(`notes/${nfd}.txt`));
+        await fsp.symlink(wsPath("docs"), wsPath(`docs/${nfd}`));
+        await putCloud(`notes/${nfc}.txt`, "CLOUD EDIT", later(30));
+        await putCloud(`docs/${nfc}/x.txt`, "CLOUD EDIT INSIDE", later(30));
+        for (let i = 0; i < 2; i++) {
+          const r = ok(await run({}));
+          assert.deepEqual([r.uploaded, r.deleted], [[], []], `run ${i + 1}`);
+          assert.equal(await readCloud(`notes/${nfc}.txt`), "CLOUD EDIT");
+          assert.equal(await readCloud(`docs/${nfc}/x.txt`), "CLOUD EDIT INSIDE");
+          assert.equal(await readWs(`notes/${nfc}.txt`), "hello");
+          assert.equal(await readWs(`docs/${nfc}/x.txt`), "inside");
+          for (const p of [`notes/${nfc}.txt`, `docs/${nfc}/x.txt`]) assert.ok(r.skipped?.some((s) => s.path === p), `${p} reported as left alone (run ${i + 1})`);
+        }
+        // The twins gone, the names sync again, their state entries having been set aside: both
+        // versions differ and neither is lost (the cloud edit stays, the workspace's is kept too).
+        await fsp.unlink(wsPath(`notes/${nfd}.txt`));
+        await fsp.unlink(wsPath(`docs/${nfd}`));
+        const r = ok(await run({}));
+        assert.deepEqual(r.deleted, []);
+        const cloud = Object.values(await listCloud());
+        const ws = Object.values(await listWs());
+        for (const text of ["CLOUD EDIT", "hello", "CLOUD EDIT INSIDE", "inside"]) {
+          assert.ok(cloud.includes(text), `the cloud keeps ${JSON.stringify(text)}`);
+          assert.ok(ws.includes(text), `the workspace keeps ${JSON.stringify(text)}`);
+        }
+      });
+
+      it("a symlink twin of a synced file appearing with nothing else changed is left alone as on a full run", async () => {
+        const nfc = "caf\u00e9.txt";
+        await writeWs(`notes/${nfc}`, "hello");
+        await writeWs("target.txt", "the link's target");
+        ok(await run({}));
+        ok(await run({}));
+        await fsp.symlink(wsPath("target.txt"), wsPath("notes/cafe\u0301.txt"));
+        const r = ok(await run({}));
+        assert.ok(r.skipped?.some((s) => s.path === `notes/${nfc}`), "the file is reported as left alone");
+        assert.deepEqual([r.uploaded, r.downloaded, r.deleted], [[], [], []]);
+      });
+
       it("case-insensitive providers: names differing only in case are reported and one is skipped; ignored names skipped", async () => {
         env.provider = instrument(env.provider, { capabilities: { caseInsensitive: true, ignoredNames: ["thumbs.db"] } });
         await writeWs("Readme.md", "one");

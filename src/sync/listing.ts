@@ -157,6 +157,9 @@ export async function walkLocal(root: string, options: LocalListOptions & { fold
     skipped.push(kind ? { path: p, reason, kind } : { path: p, reason });
     blocked.push(p);
     if (isOpaque) opaque.push(p);
+    // Spelled otherwise than its key, it may twin a synced name (see `applyBlocked`), which its
+    // folder's digest does not show: the run reads the state there.
+    if (check !== undefined && options.keyOf(p) !== p) check.dirty(folderOf(p));
   };
   const ignored = new Set((options.ignoredNames ?? []).map((n) => n.toLowerCase()));
   const byFolders = options.folders;

@@ -209,11 +209,11 @@ function settle(ctx: RunContext, state: RunState | undefined, local: Listing<Loc
     const spelled = r ? (variants.find((v) => v.path === r.path) ?? variants.find((v) => v.path.normalize("NFC") === r.path.normalize("NFC"))) : undefined;
     return spelled ?? variants[0]!;
   });
-  for (const s of local.skipped) logSkip(ctx, s);
   // A name either side cannot sync (a workspace symlink, special file or clash; a cloud name the
   // workspace cannot hold) is out of scope on both sides, and so is everything under a workspace
   // symlink: never written over, never deleted, and its state entry set aside.
   const inScope = applyBlocked(local, remote, ctx.keyOf);
+  for (const s of local.skipped) logSkip(ctx, s);
   if (!state) return undefined;
   // The state's own files when every entry stays in scope (no copy).
   const files = state.files;

@@ -55,6 +55,18 @@ export function applyBlocked(local: Listing<LocalFile>, remote: Listing<RemoteFi
       remote.skipped.push({ path: r.path, reason: `under ${above} in the workspace (${why}); sync never writes through it: left alone, the cloud copy is kept` });
     }
   }
+  // A workspace file named like a name left alone there in another Unicode form or case (a
+  // symlink `cafe\u0301.txt` beside the file `café.txt`), or lying under one (a symlink `cafe\u0301`
+  // beside the folder `café/`): the cloud's one copy for both was left alone above, and the state
+  // entry is set aside; the file is left alone too, or the plan would read it as new and write
+  // it over the cloud copy, edits there included.
+  for (const k of localBlocked.size > 0 || opaque.size > 0 ? [...local.files.keys()] : []) {
+    const twin = localBlocked.get(k) ?? blockedAbove(k);
+    if (twin === undefined) continue;
+    const l = local.files.get(k)!;
+    local.files.delete(k);
+    local.skipped.push({ path: l.path, reason: `the workspace also has ${twin}, the same name in another form, which is not synced: left alone on both sides`, kind: "name-clash" });
+  }
   for (const k of remoteBlocked.size > 0 ? [...local.files.keys()] : []) {
     const clash = remoteBlocked.get(k);
     if (clash === undefined) continue;
