@@ -410,6 +410,24 @@ export function describeSafetySuite(name: string, make: MakeSafetyProvider, opti
         assert.equal(await readCloud("a"), "file a");
       });
 
+      it("bisync: a conflict copy never takes the name of a cloud file left alone (beside a folder of that name)", async () => {
+        await writeWs("a.txt", "base");
+        ok(await run({}));
+        // Both sides edit a.txt; the cloud also holds a.txt.conflict beside a folder of that name
+        // (an object store holds both, a folder tree cannot: left alone).
+        await writeWs("a.txt", "local edit", new Date(Date.now() + 30_000));
+        await putCloud("a.txt", "cloud edit", new Date(Date.now() + 60_000));
+        await putRaw("a.txt.conflict", "left alone, precious");
+        await putRaw("a.txt.conflict/inside.txt", "inside");
+        const r = ok(await run({}));
+        assert.ok(skippedPaths(r).includes("a.txt.conflict"), JSON.stringify(r.skipped));
+        assert.equal(await readCloud("a.txt.conflict"), "left alone, precious");
+        const names = await cloudNames();
+        const copies = names.filter((n) => /^a\.txt\.conflict\d+$/.test(n));
+        assert.equal(copies.length, 1, JSON.stringify(names));
+        assert.deepEqual([await readCloud("a.txt"), await readCloud(copies[0]!)].sort(), ["cloud edit", "local edit"]);
+      });
+
       it("mailbox: an _outbox key with a 300-byte segment is skipped, the other files are drained", async () => {
         const long = `${"x".repeat(300)}.txt`;
         await putRaw(`_outbox/${long}`, "long");

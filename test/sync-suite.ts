@@ -745,6 +745,7 @@ export function describeSyncSuite(name: string, makeProvider: MakeProvider, opti
         const nfd = "cafe\u0301";
         await writeWs(`notes/${nfc}.txt`, "hello");
         await writeWs(`docs/${nfc}/x.txt`, "inside");
+        await writeWs(`docs/${nfc}/y.txt`, "also inside");
         await writeWs("target.txt", "the link's target");
         ok(await run({}));
         ok(await run({}));
@@ -755,13 +756,19 @@ export function describeSyncSuite(name: string, makeProvider: MakeProvider, opti
         await putCloud(`notes/${nfc}.txt`, "CLOUD EDIT", later(30));
         await putCloud(`docs/${nfc}/x.txt`, "CLOUD EDIT INSIDE", later(30));
         for (let i = 0; i < 2; i++) {
-          const r = ok(await run({}));
+          const logger = memoryLogger();
+          const r = ok(await run({}, { logger }));
           assert.deepEqual([r.uploaded, r.deleted], [[], []], `run ${i + 1}`);
           assert.equal(await readCloud(`notes/${nfc}.txt`), "CLOUD EDIT");
           assert.equal(await readCloud(`docs/${nfc}/x.txt`), "CLOUD EDIT INSIDE");
           assert.equal(await readWs(`notes/${nfc}.txt`), "hello");
           assert.equal(await readWs(`docs/${nfc}/x.txt`), "inside");
-          for (const p of [`notes/${nfc}.txt`, `docs/${nfc}/x.txt`]) assert.ok(r.skipped?.some((s) => s.path === p), `${p} reported as left alone (run ${i + 1})`);
+          for (const p of [`notes/${nfc}.txt`, `docs/${nfc}/x.txt`, `docs/${nfc}/y.txt`]) assert.ok(r.skipped?.some((s) => s.path === p), `${p} reported as left alone (run ${i + 1})`);
+          // One warning for the folder, not one a file under it.
+          assert.deepEqual(
+            logger.lines.filter((l) => l.startsWith("warn ") && l.includes(`docs/${nfc}`)).map((l) => l.split(":")[0]),
+            [`warn [workspace-sync] Skipping docs/${nfc}`],
+          );
         }
         // The twins gone, the names sync again, their state entries having been set aside: both
         // versions differ and neither is lost (the cloud edit stays, the workspace's is kept too).

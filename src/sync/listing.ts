@@ -124,8 +124,10 @@ export interface Listing<T> {
    */
   clashGroups?: Map<string, T[]>;
   /**
-   * Local only: names that exist in the workspace but are not synced (symlinks without
-   * copySymlinks, special files, names the provider refuses). Nothing may be written over them.
+   * Names that exist on this side but are not synced (in the workspace: symlinks without
+   * copySymlinks, special files, names the provider refuses; in the cloud: names the workspace
+   * cannot hold). Nothing may be written over them. Once `applyBlocked` ran, every name of this
+   * side it left alone (a file of the same key as a name left alone on either side, or under one).
    */
   blocked?: string[];
   /**

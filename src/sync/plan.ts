@@ -38,6 +38,12 @@ export interface PlanOptions {
    * of the plan, the caller keeps their entries.
    */
   settled?: (key: string) => boolean;
+  /**
+   * Keys of names left alone on either side (see `applyBlocked`): in neither listing, they are
+   * still there, and a conflict copy never takes one (an object store's `a.txt.conflict` file
+   * beside its folder `a.txt.conflict/`).
+   */
+  reserved?: Iterable<string>;
 }
 
 /** What {@link planSync} returns. */
@@ -67,6 +73,7 @@ export function planSync(
   // Names already used anywhere, so a conflict copy never lands on an existing file (bisync only).
   const taken = options.mode === "bisync" ? new Set(keys) : new Set<string>();
   if (options.mode === "bisync" && settled) for (const k of local.keys()) taken.add(k); // settled files hold their names too
+  if (options.mode === "bisync") for (const k of options.reserved ?? []) taken.add(k);
   const actions: SyncAction[] = [];
   const noDeletes = options.noDeletes === true || state === undefined;
 

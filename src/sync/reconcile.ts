@@ -59,6 +59,7 @@ export async function reconcile(ctx: RunContext, p: Prepared): Promise<Reconcile
     protectedPrefixes: prefixes,
     keyOf: ctx.keyOf,
     settled,
+    reserved: [...(p.local.blocked ?? []), ...(p.remote.blocked ?? [])].map(ctx.keyOf),
   });
   await useSourceMtimes(ctx, p, plan.actions, comparer);
   await hostTurn();

@@ -16,7 +16,8 @@ export const STALE_TEMP_MS = 60 * 60 * 1000;
 
 /**
  * Removes blocked names (and cloud files under blocked workspace names) from both listings, with
- * skip notes, and returns the test for state keys that stay in scope.
+ * skip notes, adds what it removed to each side's `blocked` (names a conflict copy must not take),
+ * and returns the test for state keys that stay in scope.
  */
 export function applyBlocked(local: Listing<LocalFile>, remote: Listing<RemoteFile>, keyOf: (p: string) => string): (key: string) => boolean {
   const localReason = new Map<string, string>();
@@ -46,11 +47,13 @@ export function applyBlocked(local: Listing<LocalFile>, remote: Listing<RemoteFi
     const r = remote.files.get(k)!;
     if (same !== undefined) {
       remote.files.delete(k);
+      remote.blocked?.push(r.path);
       remote.skipped.push({ path: r.path, reason: "the workspace has a name there that is not synced (symlink, special file or name clash): left alone" });
       continue;
     }
     if (above !== undefined) {
       remote.files.delete(k);
+      remote.blocked?.push(r.path);
       const why = localReason.get(above) ?? "not synced";
       remote.skipped.push({ path: r.path, reason: `under ${above} in the workspace (${why}); sync never writes through it: left alone, the cloud copy is kept` });
     }
@@ -60,18 +63,33 @@ export function applyBlocked(local: Listing<LocalFile>, remote: Listing<RemoteFi
   // beside the folder `café/`): the cloud's one copy for both was left alone above, and the state
   // entry is set aside; the file is left alone too, or the plan would read it as new and write
   // it over the cloud copy, edits there included.
+  // (A folder's files are said once as a clash, logged, and each in the result.)
+  const twinFolders = new Set<string>();
   for (const k of localBlocked.size > 0 || opaque.size > 0 ? [...local.files.keys()] : []) {
-    const twin = localBlocked.get(k) ?? blockedAbove(k);
+    const same = localBlocked.get(k);
+    const twin = same ?? blockedAbove(k);
     if (twin === undefined) continue;
     const l = local.files.get(k)!;
     local.files.delete(k);
-    local.skipped.push({ path: l.path, reason: `the workspace also has ${twin}, the same name in another form, which is not synced: left alone on both sides`, kind: "name-clash" });
+    local.blocked?.push(l.path);
+    const clash = (p: string): string => `the workspace also has ${twin}, the same name as ${p} in another form, which is not synced: left alone on both sides`;
+    if (same !== undefined) {
+      local.skipped.push({ path: l.path, reason: clash(l.path), kind: "name-clash" });
+      continue;
+    }
+    const folder = l.path.split("/").slice(0, twin.split("/").length).join("/");
+    if (!twinFolders.has(folder)) {
+      twinFolders.add(folder);
+      local.skipped.push({ path: folder, reason: clash(`${folder}/`), kind: "name-clash" });
+    }
+    local.skipped.push({ path: l.path, reason: `under ${folder}, left alone on both sides (the workspace also has ${twin})` });
   }
   for (const k of remoteBlocked.size > 0 ? [...local.files.keys()] : []) {
     const clash = remoteBlocked.get(k);
     if (clash === undefined) continue;
     const l = local.files.get(k)!;
     local.files.delete(k);
+    local.blocked?.push(l.path);
     local.skipped.push({ path: l.path, reason: `the cloud holds ${clash} under a name the workspace cannot take: left alone on both sides` });
   }
   return (key) => !localBlocked.has(key) && !remoteBlocked.has(key) && blockedAbove(key) === undefined;
