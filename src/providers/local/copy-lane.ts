@@ -78,6 +78,11 @@ interface FolderUse extends LaneFolder {
   jobs: number;
 }
 
+/** A time a 64-bit slot holds with a millisecond to spare either side (see {@link CopyLane.copy}). */
+function fitsInt64WithRoom(ns: bigint): boolean {
+  return fitsInt64(ns - 1_000_000n) && fitsInt64(ns + 1_000_000n);
+}
+
 /** See the module comment. */
 export class CopyLane {
   readonly #worker: Worker;
@@ -162,11 +167,12 @@ export class CopyLane {
    * `name`. Resolves with what was copied, or `undefined` when the thread did not copy it
    * (nothing was left behind: copy it yourself). Returns `undefined` at once when the thread
    * cannot take it (no room, texts longer than a slot holds, or a time a 64-bit slot cannot hold:
-   * its copy's time is then outside that range too).
+   * its copy's time is then outside that range too; within a millisecond of it, the copy's time,
+   * set through a double of seconds, may round past it).
    */
   copy(folder: LaneFolder, source: LaneSource, tmp: string, name: string, finish: NewFileFinish): Promise<LaneCopied | undefined> | undefined {
     const use = folder as FolderUse;
-    if (!this.hasRoom || use !== this.#folder || (finish.mtimeNs !== undefined && !fitsInt64(finish.mtimeNs))) return undefined;
+    if (!this.hasRoom || use !== this.#folder || (finish.mtimeNs !== undefined && !fitsInt64WithRoom(finish.mtimeNs))) return undefined;
     let slot = 0;
     while (this.#pending[slot] !== undefined) slot++;
     const sh = this.#shared;
