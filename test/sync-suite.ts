@@ -784,6 +784,21 @@ export function describeSyncSuite(name: string, makeProvider: MakeProvider, opti
         }
       });
 
+      it("a new cloud file spelled otherwise lands in the workspace folder of its key even when every file there is left alone", async () => {
+        // proj-é/ holds only café/, which a symlink twin (cafe\u0301) leaves alone.
+        const dir = "proj-\u00e9";
+        await writeWs(`${dir}/caf\u00e9/a.txt`, "a");
+        await writeWs("target.txt", "the link's target");
+        ok(await run({}));
+        await fsp.symlink(wsPath("target.txt"), wsPath(`${dir}/cafe\u0301`));
+        // The cloud's spelling of the folder is the other Unicode form.
+        await putCloud("proj-e\u0301/new.txt", "new in the cloud");
+        const r = ok(await run({}));
+        assert.deepEqual(r.downloaded, [`${dir}/new.txt`]);
+        assert.equal(await readWs(`${dir}/new.txt`), "new in the cloud");
+        assert.deepEqual((await fsp.readdir(env.ws)).filter((n) => n.startsWith("proj-")), [dir], "no second folder");
+      });
+
       it("a symlink twin of a synced file appearing with nothing else changed is left alone as on a full run", async () => {
         const nfc = "caf\u00e9.txt";
         await writeWs(`notes/${nfc}`, "hello");

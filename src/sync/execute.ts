@@ -32,6 +32,8 @@ export interface ExecuteContext {
   /** This install's temp-name token. */
   token: string;
   local: ReadonlyMap<string, LocalFile>;
+  /** Workspace names the run leaves alone (`Listing.blocked`): their folders keep their spelling for downloads. */
+  leftAlone?: readonly string[];
   remote: ReadonlyMap<string, RemoteFile>;
   /** Prior state entries (kept for `skip` actions with `keepState`). */
   prior: StateFiles | undefined;
@@ -75,13 +77,14 @@ export function localAbsPath(workspace: string, rel: string): string {
  * Maps a cloud path to the workspace path a new file should get: each folder keeps the spelling
  * the workspace already uses for it (by comparison key), so a cloud `docs/b.txt` lands in an
  * existing workspace `Docs/` on a case-insensitive provider instead of a second folder `docs/`
- * (likewise for a Unicode-form difference).
+ * (likewise for a Unicode-form difference). The folders of `leftAlone` give spellings too: a
+ * folder whose files are all left alone this run is still the workspace's folder.
  */
-export function localNamer(local: ReadonlyMap<string, LocalFile>, keyOf: (p: string) => string): (remoteRel: string) => string {
+export function localNamer(local: ReadonlyMap<string, LocalFile>, keyOf: (p: string) => string, leftAlone: readonly string[] = []): (remoteRel: string) => string {
   // Built on first use: a run that downloads nothing never walks every path for it.
   let dirs: Map<string, string> | undefined;
   return (remoteRel) => {
-    dirs ??= folderSpellings(local, keyOf);
+    dirs ??= folderSpellings(local, keyOf, leftAlone);
     for (let i = remoteRel.lastIndexOf("/"); i > 0; i = remoteRel.lastIndexOf("/", i - 1)) {
       const dir = dirs.get(keyOf(remoteRel.slice(0, i)));
       if (dir !== undefined) return `${dir}${remoteRel.slice(i)}`;
@@ -113,7 +116,7 @@ export async function executePlan(plan: SyncPlan, ctx: ExecuteContext): Promise<
   };
   const { transfers, deleteLocal, deleteRemote } = takeActions(plan, ctx, record);
 
-  const localNameFor = localNamer(ctx.local, ctx.keyOf);
+  const localNameFor = localNamer(ctx.local, ctx.keyOf, ctx.leftAlone);
 
   /** Downloads `r` to `rel`; `exclusive` for a name new to the workspace (never replaces what appeared there since the listing). */
   const download = async (rel: string, r: RemoteFile, signal: AbortSignal | undefined, exclusive: boolean): Promise<LocalFile> => {

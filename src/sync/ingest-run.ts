@@ -47,7 +47,7 @@ export async function runIngest(ctx: RunContext, p: Prepared, ingestDir: string)
     return { ingested, added: downloads.map((s) => remote.get(s.path)!.path), skipped };
   }
   const listSource = ctx.provider.capabilities.listMtime === "source";
-  const localNameFor = localNamer(p.local.files, ctx.keyOf);
+  const localNameFor = localNamer(p.local.files, ctx.keyOf, p.local.blocked);
   await forEachLimit(
     downloads,
     ctx.concurrency,

@@ -395,10 +395,13 @@ function filePaths<T extends { path: string }>(files: ReadonlyMap<string, T>): I
   })();
 }
 
-/** Each folder's spelling by key, from the folders of every file's path. */
-export function folderSpellings(files: ReadonlyMap<string, { path: string }>, keyOf: (p: string) => string): Map<string, string> {
+/**
+ * Each folder's spelling by key, from the folders of every file's path, then of each of `more`
+ * (names the run leaves alone: a folder whose files are all left alone keeps its spelling).
+ */
+export function folderSpellings(files: ReadonlyMap<string, { path: string }>, keyOf: (p: string) => string, more: Iterable<string> = []): Map<string, string> {
   const dirs = new Map<string, string>();
-  for (const p of filePaths(files)) {
+  for (const p of chain(filePaths(files), more)) {
     for (let i = p.lastIndexOf("/"); i > 0; i = p.lastIndexOf("/", i - 1)) {
       const dir = p.slice(0, i);
       const k = keyOf(dir);
@@ -407,6 +410,11 @@ export function folderSpellings(files: ReadonlyMap<string, { path: string }>, ke
     }
   }
   return dirs;
+}
+
+function* chain<T>(a: Iterable<T>, b: Iterable<T>): Iterable<T> {
+  yield* a;
+  yield* b;
 }
 
 /** The files whose key is also a folder's (key, file, the folder's spelling), collected before any is removed. */

@@ -102,6 +102,7 @@ export async function reconcile(ctx: RunContext, p: Prepared): Promise<Reconcile
     wfs: ctx.wfs!,
     token: ctx.token,
     local: p.local.files,
+    leftAlone: p.local.blocked,
     remote: p.remote.files,
     prior: p.priorFiles,
     keyOf: ctx.keyOf,
