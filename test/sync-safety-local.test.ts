@@ -253,6 +253,20 @@ describe("the local provider's folder changing between two small copies into it"
     assert.deepEqual(names, [...before[0], "d"].sort());
   });
 
+  it("moved out of the tree between a temp file's creation and its rename: the rename is refused, nothing gets a name where the folder went", async () => {
+    const g = await WorkspaceFs.open(cloud, "the local provider folder");
+    await fsp.mkdir(cloud);
+    const before = await outsideNow();
+    // One turn of the event loop (no await): the folder stays held between the two calls.
+    const made = g.createFileSync("d", "tmp.txt");
+    fs.closeSync(made.fd);
+    fs.renameSync(path.join(cloud, "d"), path.join(outside, "d"));
+    assert.throws(() => g.renameInSync(made.dir, "tmp.txt", "a.txt", "d/a.txt"), (err: Error & { code?: string }) => err.code === "INVALID_PATH" && /was moved/.test(err.message));
+    assert.deepEqual(fs.readdirSync(path.join(outside, "d")), ["tmp.txt"], "the temp file only (its writer removes it)");
+    const [names] = await outsideNow();
+    assert.deepEqual(names, [...before[0], "d"].sort());
+  });
+
   it("two folders are held at once (a plan's two halves): alternating keeps both, each is checked at each use, and a third lets the one used longest ago go", async () => {
     const g = await WorkspaceFs.open(cloud, "the local provider folder");
     await fsp.mkdir(cloud);

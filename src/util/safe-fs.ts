@@ -341,11 +341,16 @@ export class WorkspaceFs {
 
   /**
    * Renames `fromName` to `toName` in the folder `dir` from {@link createFileSync} (no `await`
-   * since), if `toName` is absent or a regular file (`rel` names it in refusals).
+   * since), if `toName` is absent or a regular file (`rel` names it in refusals) and the folder is
+   * still where it was checked (one `readlink` of its descriptor).
    */
   renameInSync(dir: string, fromName: string, toName: string, rel: string): void {
     // A descriptor's path only while it is held: another file may have its number since.
-    if (dir.startsWith(PROC_FD_DIR) && !this.held.some((h) => h.via === dir)) throw new Error(`renameInSync: ${dir} is not a folder held open`);
+    const held = dir.startsWith(PROC_FD_DIR) ? this.held.find((h) => h.via === dir) : undefined;
+    if (dir.startsWith(PROC_FD_DIR) && held === undefined) throw new Error(`renameInSync: ${dir} is not a folder held open`);
+    // Still where it was when the file was made there (a folder moved out of the tree meanwhile,
+    // while the file was written, gets no new name).
+    if (held !== undefined && realPathOfSync(held.fd) !== this.realDirSync(held.rel)) throw movedError(held.rel, this.label);
     const to = childPath(dir, toName);
     checkFileSlot(lstatOrUndefinedSync(to, rel, this.label), rel, this.label);
     fs.renameSync(childPath(dir, fromName), to);

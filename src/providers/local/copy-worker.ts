@@ -57,6 +57,8 @@ function copy(slot: number): fs.BigIntStats {
       const st = copyFdToNewFileSync(from, out, { flush: ints[f + J_FLUSH] === 1, mtimeNs: ints[f + J_HAS_MTIME] === 1 ? shared.mtimes[slot]! : undefined });
       const at = fs.lstatSync(childPath(dir, name), { throwIfNoEntry: false });
       if (at !== undefined && !at.isFile()) throw new Error("not a file at the name");
+      // Still there once the file is written (as the main thread's rename checks).
+      if (fs.readlinkSync(dir) !== dirReal) throw new Error("the folder moved");
       fs.renameSync(tmp, childPath(dir, name));
       return st;
     } catch (err) {
