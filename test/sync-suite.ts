@@ -799,27 +799,6 @@ export function describeSyncSuite(name: string, makeProvider: MakeProvider, opti
         assert.deepEqual((await fsp.readdir(env.ws)).filter((n) => n.startsWith("proj-")), [dir], "no second folder");
       });
 
-      for (const copySymlinks of [false, true]) {
-        it(`a link to the very file or folder its name twins (photos -> Photos, case-insensitive provider) is an alias: the twin syncs as before (copySymlinks ${copySymlinks})`, async () => {
-          env.provider = instrument(env.provider, { capabilities: { caseInsensitive: true } });
-          await writeWs("Photos/a.txt", "one");
-          await writeWs("Notes.txt", "notes");
-          ok(await run({ copySymlinks }));
-          await fsp.symlink("Photos", wsPath("photos"));
-          await fsp.symlink("Notes.txt", wsPath("NOTES.txt"));
-          await putCloud("Photos/a.txt", "edited in the cloud", later(30));
-          await putCloud("Notes.txt", "notes edited in the cloud", later(30));
-          const r = ok(await run({ copySymlinks }));
-          assert.deepEqual([r.uploaded, r.downloaded.sort(), r.deleted], [[], ["Notes.txt", "Photos/a.txt"], []]);
-          assert.equal(await readWs("Photos/a.txt"), "edited in the cloud");
-          assert.equal(await readWs("Notes.txt"), "notes edited in the cloud");
-          for (const [link, target] of [["photos", "Photos"], ["NOTES.txt", "Notes.txt"]] as const) {
-            assert.ok(r.skipped?.some((s) => s.path === link && s.reason.includes(`symlink to ${target},`)), JSON.stringify(r.skipped));
-            assert.equal((await fsp.lstat(wsPath(link))).isSymbolicLink(), true);
-          }
-        });
-      }
-
       it("a symlink twin of a synced file appearing with nothing else changed is left alone as on a full run", async () => {
         const nfc = "caf\u00e9.txt";
         await writeWs(`notes/${nfc}`, "hello");

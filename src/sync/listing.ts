@@ -163,19 +163,6 @@ export async function walkLocal(root: string, options: LocalListOptions & { fold
     // folder's digest does not show: the run reads the state there.
     if (check !== undefined && options.keyOf(p) !== p) check.dirty(folderOf(p));
   };
-  /**
-   * Whether the link at `rel` (resolved: `real`) points to the very file or folder its name twins
-   * (`photos -> Photos` where case does not count, or another Unicode form), said in a note if so:
-   * an alias, not a name left alone, which would leave its twin alone too (see `applyBlocked`).
-   * It is not followed; its twin syncs under its own name.
-   */
-  const alias = (rel: string, real: string | undefined): boolean => {
-    if (real === undefined || !isInside(realRoot, real)) return false;
-    const target = path.relative(realRoot, real).split(path.sep).join("/");
-    if (target === "" || target === rel || options.keyOf(target) !== options.keyOf(rel)) return false;
-    skipped.push({ path: rel, reason: `symlink to ${target}, the same name in another case or form: ${target} syncs under its own name` });
-    return true;
-  };
   const ignored = new Set((options.ignoredNames ?? []).map((n) => n.toLowerCase()));
   const byFolders = options.folders;
   const files = new FileIndex<LocalFile>(byFolders ? undefined : knownStateFiles(options.known), localFromState, new PackedLocalFiles());
@@ -276,7 +263,7 @@ export async function walkLocal(root: string, options: LocalListOptions & { fold
         }
         else if (item.isSymbolicLink()) {
           if (options.copySymlinks) queue.push({ op: "link", abs, rel: relPath });
-          else if (!alias(relPath, realOrUndefined(abs))) block(relPath, "symlink (set copySymlinks to copy its target)", true);
+          else block(relPath, "symlink (set copySymlinks to copy its target)", true);
         } else block(relPath, "not a regular file", true);
       }
       if (end >= items.length) {
@@ -298,10 +285,8 @@ export async function walkLocal(root: string, options: LocalListOptions & { fold
         fs.stat(t.abs, { bigint: true }, (err, st) => {
           if (err) block(t.rel, "broken symlink", true);
           else if (st.isFile()) {
-            if (!alias(t.rel, realOrUndefined(t.abs))) {
-              found.push({ path: t.rel, size: Number(st.size), mtimeMs: msFromNs(st.mtimeNs), mtimeNs: st.mtimeNs });
-              check?.extra();
-            }
+            found.push({ path: t.rel, size: Number(st.size), mtimeMs: msFromNs(st.mtimeNs), mtimeNs: st.mtimeNs });
+            check?.extra();
           }
           else if (st.isDirectory()) {
             let real: string | undefined;
@@ -341,7 +326,7 @@ export async function walkLocal(root: string, options: LocalListOptions & { fold
       for (const { t, real } of round) {
         // (A folder holding the workspace would list it again, under the link.)
         if (!real || seenDirs.has(real) || isInside(realRoot, real) || isInside(real, realRoot)) {
-          if (!alias(t.rel, real)) block(t.rel, "symlink to a folder already synced (loop)", true);
+          block(t.rel, "symlink to a folder already synced (loop)", true);
         } else {
           seenDirs.add(real);
           queue.push({ op: "dir", abs: t.abs, rel: t.rel, viaLink: true });
@@ -354,15 +339,6 @@ export async function walkLocal(root: string, options: LocalListOptions & { fold
   if (failure !== undefined) throw failure;
   if (check) for (const f of check.endAll()) found.push(f);
   return { found, files, skipped, blocked, opaque, ownTemps, check };
-}
-
-/** The real path of `abs`, or undefined where it cannot be resolved (a broken link). */
-function realOrUndefined(abs: string): string | undefined {
-  try {
-    return fs.realpathSync(abs);
-  } catch {
-    return undefined;
-  }
 }
 
 /** A walked listing keyed: clashes found, and files named like folders skipped (see {@link listLocal}, {@link listRemote}). */
