@@ -205,6 +205,22 @@ export function describeSafetySuite(name: string, make: MakeSafetyProvider, opti
         assert.equal(await readCloud("link/new.txt"), "new in the cloud");
       });
 
+      it("copySymlinks: a synced file replaced by a link to a FIFO is left alone, and its cloud copy kept", async () => {
+        await writeWs("data.txt", "synced");
+        await writeWs("other.txt", "other");
+        ok(await run({ copySymlinks: true }));
+        execFileSync("mkfifo", [path.join(tmp, "a-fifo")]);
+        await fsp.rm(wsPath("data.txt"));
+        await fsp.symlink(path.join(tmp, "a-fifo"), wsPath("data.txt"));
+        for (let i = 0; i < 2; i++) {
+          const r = ok(await run({ copySymlinks: true }));
+          assert.deepEqual(r.deleted, [], `run ${i + 1}`);
+          assert.ok(skippedPaths(r).includes("data.txt"), JSON.stringify(r.skipped));
+          assert.equal(await readCloud("data.txt"), "synced");
+        }
+        assert.equal((await fsp.lstat(wsPath("data.txt"))).isSymbolicLink(), true, "the link is left as it is");
+      });
+
       it("a folder swapped for a symlink after the listing is caught right before the write", async () => {
         await writeWs("dir/keep.txt", "k");
         ok(await run({}));

@@ -296,6 +296,10 @@ export async function walkLocal(root: string, options: LocalListOptions & { fold
               real = undefined;
             }
             linkedFolders.push({ t, real });
+          } else {
+            // A FIFO, socket or device: left alone (it was neither listed nor blocked, so its
+            // name's state entry read as a deletion and a synced file it replaced was deleted).
+            block(t.rel, "symlink to something that is not a regular file or folder", true);
           }
           finish();
         });
