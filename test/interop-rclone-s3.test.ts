@@ -30,11 +30,17 @@ async function ourSync(t: TestContext, s3: S3TestSettings, ws: string, mode: Syn
   t.after(() => inner.close?.());
   const provider = instrument(inner);
   const logger = memoryLogger();
+  let ownState: string | undefined;
+  if (stateDir === undefined) {
+    ownState = await fsp.mkdtemp(path.join(os.tmpdir(), "ws-rc-state-"));
+    const made = ownState;
+    t.after(() => fsp.rm(made, { recursive: true, force: true }));
+  }
   const result = await runSyncWithProvider({
     settings: syncSettings({ provider: "s3", mode, remotePath: REMOTE, exclude: [] }),
     provider,
     workspaceDir: ws,
-    stateDir: stateDir ?? (await fsp.mkdtemp(path.join(os.tmpdir(), "ws-rc-state-"))),
+    stateDir: stateDir ?? ownState!,
     logger,
   });
   assert.ok(result.ok, `sync failed: ${!result.ok ? result.error : ""}\n${logger.lines.join("\n")}`);

@@ -241,8 +241,10 @@ test("backup-only config (sync provider off) schedules backups; the plugin-shape
   const clock = new ManualClock(s.clock.now());
   const other = fakeBackup();
   other.state.autoResult = okBackup();
-  await startBackupManager(config, s.dir, await tempDir("state"), s.log, { clock, operations: { runBackup: other.fn } });
+  const stateDir = await tempDir("state");
+  await startBackupManager(config, s.dir, stateDir, s.log, { clock, operations: { runBackup: other.fn } });
   t.after(() => stopBackupManager());
+  t.after(() => removeDir(stateDir));
   assert.equal(getBackupManagerStatus().running, true);
   await clock.advance(30 * S);
   await settle();
@@ -257,7 +259,9 @@ test("backup-only config (sync provider off) schedules backups; the plugin-shape
 test("failures are counted; start resets the counters, stop keeps them", async (t) => {
   const s = await setup(t);
   s.backup.state.autoResult = failedBackup("bucket gone");
-  const ws = s.make(backupConfig({ interval: 300 }), { stateDir: await tempDir("st") });
+  const stateDir = await tempDir("st");
+  t.after(() => removeDir(stateDir));
+  const ws = s.make(backupConfig({ interval: 300 }), { stateDir });
   const errors: string[] = [];
   ws.on("error", (e, ctx) => errors.push(`${ctx.operation}:${e.code}:${e.message}`));
   await ws.start();
