@@ -296,18 +296,26 @@ test("a copy dated past 2262 (outside 64-bit nanoseconds) gets the time a main-t
   assert.equal((await fsp.lstat(path.join(cloud, "t/far.txt"), { bigint: true })).mtimeNs, kept, "the copy on disk has the time");
 });
 
-test("a copy thread that cannot start leaves every copy to the main thread", { timeout: 60_000, skip: ONE_CORE }, async (t) => {
+/**
+ * A workspace of `count` files and a provider whose copy thread fails as it starts (its module
+ * throws), run from the first small copy; the provider is closed after the test.
+ */
+async function brokenLaneSetUp(t: TestContext, count: number): Promise<{ dir: string; cloud: string; made: Made[]; provider: StorageProvider; wfs: WorkspaceFs }> {
   const dir = await tempDir(t);
   const ws = path.join(dir, "ws");
   const cloud = path.join(dir, "cloud");
-  const made = await workspace(ws, 60);
+  const made = await workspace(ws, count);
   const broken = path.join(dir, "broken-copy-worker.mjs");
   await fsp.writeFile(broken, 'throw new Error("this copy thread cannot start");\n');
   laneFromTheStart(t, pathToFileURL(broken));
   const provider = createLocalProvider({ root: cloud }, { logger: silentLogger });
   t.after(() => provider.close?.());
+  return { dir, cloud, made, provider, wfs: await WorkspaceFs.open(ws) };
+}
+
+test("a copy thread that cannot start leaves every copy to the main thread", { timeout: 60_000, skip: ONE_CORE }, async (t) => {
+  const { dir, cloud, made, provider, wfs } = await brokenLaneSetUp(t, 60);
   const before = laneCopies();
-  const wfs = await WorkspaceFs.open(ws);
   const { value: entries, threads } = await countThreads(() => copyAll(provider, wfs, made, "x", 1));
   assert.ok(threads >= 1, "it was started");
   assert.equal(laneCopies() - before, 0);
@@ -322,16 +330,7 @@ test("a copy thread that cannot start leaves every copy to the main thread", { t
 });
 
 test("a copy thread that keeps failing is started again only until COPY_LANE_GIVE_UP of its copies in a row came back", { timeout: 60_000, skip: ONE_CORE }, async (t) => {
-  const dir = await tempDir(t);
-  const ws = path.join(dir, "ws");
-  const cloud = path.join(dir, "cloud");
-  const made = await workspace(ws, 600);
-  const broken = path.join(dir, "broken-copy-worker.mjs");
-  await fsp.writeFile(broken, 'throw new Error("this copy thread cannot start");\n');
-  laneFromTheStart(t, pathToFileURL(broken));
-  const provider = createLocalProvider({ root: cloud }, { logger: silentLogger });
-  t.after(() => provider.close?.());
-  const wfs = await WorkspaceFs.open(ws);
+  const { made, provider, wfs } = await brokenLaneSetUp(t, 600);
   const { value: entries, threads } = await countThreads(() => copyAll(provider, wfs, made, "x", 1));
   assert.equal(entries.size, made.length, "every copy made, on the main thread");
   // Each thread takes at most 4 of them (copyAll's four writers) before its failure sends them back.
