@@ -267,6 +267,30 @@ describe("the local provider's folder changing between two small copies into it"
     assert.deepEqual(names, [...before[0], "d"].sort());
   });
 
+  it("a claim (overwrite: false) of a small file: moved out of the tree while it is written, it gets no name there; a taken name is refused and kept", async () => {
+    const provider = createLocalProvider({ root: cloud });
+    await copyIn(provider, "d/a.txt");
+    const claim = (rel: string, onProgress?: () => void): Promise<unknown> =>
+      provider.write(rel, Readable.from([]), { sourceFile: src, sizeHint: 5, overwrite: false, ...(onProgress ? { onProgress } : {}) });
+    await assert.rejects(claim("d/a.txt"), (err: Error & { code?: string }) => err.code === "ALREADY_EXISTS");
+    await claim("d/b.txt");
+    assert.equal(await fsp.readFile(path.join(cloud, "d", "b.txt"), "utf8"), "small");
+    const before = await outsideNow();
+    // The folder goes while the bytes are written (the progress is reported as they are).
+    let moved = false;
+    const move = (): void => {
+      if (moved) return;
+      moved = true;
+      fs.renameSync(path.join(cloud, "d"), path.join(outside, "d"));
+    };
+    await assert.rejects(claim("d/c.txt", move), (err: Error & { code?: string }) => err.code === "INVALID_PATH");
+    assert.ok(moved, "the progress was reported before the name was given");
+    assert.deepEqual(fs.readdirSync(path.join(outside, "d")).sort(), ["a.txt", "b.txt"], "no c.txt, no temp file");
+    const [names] = await outsideNow();
+    assert.deepEqual(names, [...before[0], "d"].sort());
+    await provider.close?.();
+  });
+
   it("two folders are held at once (a plan's two halves): alternating keeps both, each is checked at each use, and a third lets the one used longest ago go", async () => {
     const g = await WorkspaceFs.open(cloud, "the local provider folder");
     await fsp.mkdir(cloud);

@@ -99,13 +99,14 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
    * flush per file stalls every file created after it behind a journal commit, and is what made a
    * first sync of many small files several times slower than rclone (which flushes nothing).
    * Copies of write series 1 are made on the provider's copy thread once it runs, the checks that
-   * need this thread's state made here first (see `copy-lane.ts`).
+   * need this thread's state made here first (see `copy-lane.ts`). Never a claim (`overwrite:
+   * false`): {@link StorageProvider.write} gives those the path that checks the folder before the link.
    */
   async function writeSmallCopy(g: WorkspaceFs, rel: string, parent: string, target: string, sourceFile: string | LocalSource, options: WriteOptions): Promise<RemoteEntry> {
     throwIfAborted(options.signal);
     const finalName = path.basename(target);
     // (Only a source the thread can open with the same checks: never one read through links.)
-    const elsewhere = options.overwrite === false || typeof sourceFile === "string" ? undefined : sourceFile.elsewhere?.();
+    const elsewhere = typeof sourceFile === "string" ? undefined : sourceFile.elsewhere?.();
     const lane = elsewhere && lanes.forSeries(options.series);
     const copied = lane && (await copyOnLane(lane, g, parent, elsewhere!, finalName, options));
     if (copied) {
@@ -173,19 +174,7 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
       const mtimeNs = mtimeNsOf(options);
       // No boot id to detect a restart by: flushed before it becomes visible, as large files are.
       st = copyFdToNewFileSync(from, created.fd, { flush: !lazyFlush, mtimeNs });
-      if (options.overwrite === false) {
-        try {
-          fsSync.linkSync(tmp, childPath(created.dir, finalName));
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === "EEXIST") {
-            throw new WorkspaceSyncError("ALREADY_EXISTS", `Already exists on ${provider.description}: ${rel}`, { path: rel });
-          }
-          throw err;
-        }
-        fsSync.unlinkSync(tmp);
-      } else {
-        g.renameInSync(created.dir, tmpName, finalName, rel);
-      }
+      g.renameInSync(created.dir, tmpName, finalName, rel);
       options.onProgress?.(Number(st.size));
       return entryOfStats(rel, st);
     } catch (err) {
@@ -256,7 +245,8 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
       const slash = rel.lastIndexOf("/");
       const g = await guard();
       const parent = slash < 0 ? "" : rel.slice(0, slash);
-      if (options.sourceFile !== undefined && options.sizeHint !== undefined && options.sizeHint <= SMALL_COPY_BYTES) {
+      // A claim (`overwrite: false`) takes the path below: its link is made after the folder's check.
+      if (options.sourceFile !== undefined && options.sizeHint !== undefined && options.sizeHint <= SMALL_COPY_BYTES && options.overwrite !== false) {
         source.destroy();
         return writeSmallCopy(g, rel, parent, target, options.sourceFile, options);
       }
