@@ -6,7 +6,7 @@
  * or the end.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import { promises as fsp } from "node:fs";
 import path from "node:path";
@@ -90,6 +90,33 @@ test("a walk on its thread lists exactly what a walk on the calling thread lists
     ["a.txt", "b.txt"],
   );
   assert.equal(topThreads, 0);
+});
+
+test("asked for them, names that are neither files nor folders list in place, the same on the thread as on the calling thread; not asked, they are not listed", { timeout: 60_000 }, async (t) => {
+  const root = await tempDir(t);
+  await files(path.join(root, "a"), 3);
+  await files(path.join(root, "b"), 3);
+  await fsp.symlink("../a", path.join(root, "b", "f00001x-link"));
+  await fsp.symlink("nowhere", path.join(root, "a", "dangling"));
+  execFileSync("mkfifo", [path.join(root, "b", "pipe")]);
+  const otherOf = (rel: string, kind: "symlink" | "special"): RemoteEntry => ({ path: rel, size: 0, notAFile: kind });
+  const named = async (it: AsyncIterable<RemoteEntry>): Promise<string[]> => {
+    const out: string[] = [];
+    for await (const e of it) out.push(e.notAFile ? `${e.path} ${e.notAFile}` : e.path);
+    return out;
+  };
+  const inline = await named(walk(root, { inlineNames: Infinity, otherOf }));
+  assert.deepEqual(inline, ["a/dangling symlink", "a/f00000", "a/f00001", "a/f00002", "b/f00000", "b/f00001", "b/f00001x-link symlink", "b/f00002", "b/pipe special"]);
+  // Handed to the thread after the root's names: a/ and b/ are walked there.
+  const { value: threaded, threads } = await countThreads(() => named(walk(root, { inlineNames: 0, threadAhead: 1, otherOf })));
+  assert.equal(threads, 1);
+  assert.deepEqual(threaded, inline);
+  assert.deepEqual(await named(walk(root, { inlineNames: 0, threadAhead: 1 })), inline.filter((l) => !l.includes(" ")));
+  // The provider lists them only when asked (a snapshot listing never sees one).
+  const provider = createLocalProvider({ root }, { logger: silentLogger });
+  t.after(() => provider.close?.());
+  assert.deepEqual(await named(provider.list("", { notFiles: true })), inline);
+  assert.deepEqual(await named(provider.list("")), inline.filter((l) => !l.includes(" ")));
 });
 
 test("a file dated past 2262 (outside 64-bit nanoseconds) lists with the same time on the thread as on the calling thread", { timeout: 60_000 }, async (t) => {

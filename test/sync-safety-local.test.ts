@@ -176,6 +176,61 @@ describe("the local provider's own folder holding symlinks", () => {
   });
 });
 
+describe("a synced file or folder of the local provider's folder replaced by a symlink or special file there", () => {
+  // The workspace side's rule, mirrored: a name the cloud holds as something other than a file or
+  // folder is left alone on both sides; its absence from the cloud's files is never a deletion.
+  let tmp: string;
+  let ws: string;
+  let cloud: string;
+  let outside: string;
+  beforeEach(async () => {
+    tmp = await fsp.mkdtemp(path.join(os.tmpdir(), "wsync-cloudlinked-"));
+    ws = path.join(tmp, "ws");
+    cloud = path.join(tmp, "cloud");
+    outside = path.join(tmp, "outside");
+    await fsp.mkdir(path.join(ws, "d"), { recursive: true });
+    await fsp.mkdir(path.join(ws, "e"), { recursive: true });
+    await fsp.mkdir(path.join(outside, "d"), { recursive: true });
+    for (const [rel, text] of Object.entries({ "notes.txt": "notes", "other.txt": "other", "pipe": "was a file", "d/a.txt": "a", "d/b.txt": "b", "e/1.txt": "1", "e/2.txt": "2", "e/3.txt": "3", "e/4.txt": "4" })) {
+      await fsp.writeFile(path.join(ws, rel), text);
+    }
+    await fsp.writeFile(path.join(outside, "notes.txt"), "outside notes");
+    await fsp.writeFile(path.join(outside, "d", "a.txt"), "outside a");
+  });
+  afterEach(() => fsp.rm(tmp, { recursive: true, force: true }));
+
+  for (const mode of ["bisync", "mirror", "mailbox"] as const) {
+    it(`${mode}: nothing of those names is deleted, written or read on either side, and each is reported`, async () => {
+      const provider = createLocalProvider({ root: cloud });
+      const run = async (): Promise<SyncRunSuccess> => ok(await runSyncWithProvider({ settings: syncSettings({ mode }), provider, workspaceDir: ws, stateDir: path.join(tmp, "state") }));
+      ok(await run());
+      const share = path.join(cloud, "share");
+      await fsp.rm(path.join(share, "notes.txt"));
+      await fsp.symlink(path.join(outside, "notes.txt"), path.join(share, "notes.txt"));
+      await fsp.rm(path.join(share, "d"), { recursive: true });
+      await fsp.symlink(path.join(outside, "d"), path.join(share, "d"));
+      await fsp.rm(path.join(share, "pipe"));
+      execFileSync("mkfifo", [path.join(share, "pipe")]);
+      // A workspace edit meanwhile: it must not go through the link either.
+      await fsp.writeFile(path.join(ws, "d", "b.txt"), "b edited");
+      for (let i = 0; i < 2; i++) {
+        const r = await run();
+        assert.deepEqual([r.deleted, r.downloaded, r.uploaded], [[], [], []], `run ${i + 2}`);
+        const skipped = new Map((r.skipped ?? []).map((s) => [s.path, s.reason]));
+        for (const p of ["notes.txt", "pipe", "d/a.txt", "d/b.txt"]) assert.ok(skipped.has(p), `${p} reported, run ${i + 2}: ${JSON.stringify(r.skipped)}`);
+      }
+      assert.deepEqual(await namesUnder(ws), ["d/a.txt", "d/b.txt", "e/1.txt", "e/2.txt", "e/3.txt", "e/4.txt", "notes.txt", "other.txt", "pipe"]);
+      assert.equal(await fsp.readFile(path.join(ws, "notes.txt"), "utf8"), "notes");
+      assert.equal(await fsp.readFile(path.join(ws, "d", "a.txt"), "utf8"), "a");
+      assert.equal(await fsp.readFile(path.join(ws, "d", "b.txt"), "utf8"), "b edited");
+      assert.deepEqual(await namesUnder(outside), ["d/a.txt", "notes.txt"]);
+      assert.equal(await fsp.readFile(path.join(outside, "notes.txt"), "utf8"), "outside notes");
+      assert.equal(await fsp.readFile(path.join(outside, "d", "a.txt"), "utf8"), "outside a");
+      await provider.close?.();
+    });
+  }
+});
+
 describe("the local provider's folder changing between two small copies into it", () => {
   // Small copies go through the folder as checked, held open (WorkspaceFs.folderSync) until the
   // turn of the event loop ends; the next turn checks the path again.

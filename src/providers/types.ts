@@ -161,6 +161,13 @@ export interface RemoteEntry {
   revision?: string;
   /** User metadata (only from `stat`, only where {@link ProviderCapabilities.metadata}). */
   metadata?: Record<string, string>;
+  /**
+   * Set only in a listing asked for {@link ListOptions.notFiles}: the name is neither a file nor a
+   * folder but a symlink or a special file (FIFO, socket, device), on a provider whose storage can
+   * hold one (the local folder). Its size is 0 and it has no time; nothing may be read, written
+   * or deleted through it.
+   */
+  notAFile?: "symlink" | "special";
 }
 
 /** Options for {@link StorageProvider.list}. */
@@ -168,6 +175,13 @@ export interface ListOptions {
   /** Recurse into sub-folders (default true). */
   recursive?: boolean;
   signal?: AbortSignal;
+  /**
+   * List names that are neither files nor folders too, as entries with {@link RemoteEntry.notAFile}
+   * (by default they are not listed). A sync asks, so that such a name in place of a synced file
+   * or folder is left alone on both sides instead of read as a deletion. A provider whose storage
+   * holds only files and folders ignores it.
+   */
+  notFiles?: boolean;
 }
 
 /** Options for {@link StorageProvider.read}. */

@@ -131,8 +131,9 @@ export interface Listing<T> {
    */
   blocked?: string[];
   /**
-   * Local only: blocked names whose insides are out of scope too (symlinks not followed, special
-   * files, folders with a refused name): nothing is ever written under them.
+   * Blocked names whose insides are out of scope too (in the workspace: symlinks not followed,
+   * special files, folders with a refused name; in the cloud: symlinks and special files):
+   * nothing is ever written under them, on either side.
    */
   opaque?: string[];
   /** Local only: this install's sync temp files found (the runner removes stale ones after a successful run). */
@@ -466,7 +467,7 @@ export function startListing(provider: StorageProvider, dir: string, signal?: Ab
   const follow = (): void => ac.abort(signal?.reason);
   if (signal?.aborted) follow();
   else signal?.addEventListener("abort", follow, { once: true });
-  const it = provider.list(dir, { recursive: true, signal: ac.signal })[Symbol.asyncIterator]();
+  const it = provider.list(dir, { ...SYNC_LISTING, signal: ac.signal })[Symbol.asyncIterator]();
   let first: Promise<IteratorResult<RemoteEntry>> | undefined = it.next();
   // Its failure is seen by whoever reads it; until then it is not an unhandled rejection.
   first.catch(() => undefined);
@@ -512,6 +513,7 @@ export async function walkRemote(provider: StorageProvider, dir: string, options
   const found: RemoteFile[] = [];
   const skipped: SkipNote[] = [];
   const blocked: string[] = [];
+  const opaque: string[] = [];
   const block = (p: string, reason: string): void => {
     skipped.push({ path: p, reason });
     blocked.push(p);
@@ -523,13 +525,21 @@ export async function walkRemote(provider: StorageProvider, dir: string, options
   /** The folder whose files are being listed (checked by folders: it ends when another begins). */
   let current: string | undefined;
   try {
-    for await (const e of options.entries ?? provider.list(dir, { recursive: true, signal: options.signal })) {
+    for await (const e of options.entries ?? provider.list(dir, { ...SYNC_LISTING, signal: options.signal })) {
       if (!isSafeRelativePath(e.path)) {
         // A key such as `share/../../etc/x` must never become a path outside the workspace.
         block(e.path, "unsafe name (empty, `.` or `..` component, backslash or NUL): skipped");
         continue;
       }
       if (options.filter.excluded(e.path)) continue;
+      if (e.notAFile !== undefined) {
+        // In place of a synced file or folder, its absence from the files is no deletion: the
+        // name, and everything under it, is left alone on both sides (as a workspace symlink is).
+        block(e.path, NOT_A_FILE_REASON[e.notAFile]);
+        opaque.push(e.path);
+        check?.dirty(folderOf(e.path));
+        continue;
+      }
       const base = e.path.slice(e.path.lastIndexOf("/") + 1);
       if (base.charCodeAt(0) === 46 /* . */ && provider.tempFileKind?.(base)) {
         // The provider's own temps never reach a listing; another install's in flight are reported.
@@ -554,8 +564,17 @@ export async function walkRemote(provider: StorageProvider, dir: string, options
     throw toWorkspaceSyncError(err);
   }
   if (check) for (const f of check.endAll()) found.push(f);
-  return { found, files, skipped, blocked, check };
+  return { found, files, skipped, blocked, opaque, check };
 }
+
+/** How a sync lists the cloud: recursively, with the names that are neither files nor folders. */
+const SYNC_LISTING = { recursive: true, notFiles: true } as const;
+
+/** Why a cloud name that is neither a file nor a folder is left alone. */
+const NOT_A_FILE_REASON: Readonly<Record<NonNullable<RemoteEntry["notAFile"]>, string>> = {
+  symlink: "a symlink in the cloud folder, not a file or folder: left alone on both sides (nothing is read, written or deleted through it, or under it)",
+  special: "a special file (FIFO, socket or device) in the cloud folder: left alone on both sides",
+};
 
 /**
  * The listing's record of `e`. The usual shapes are built as one object literal: V8 sizes a

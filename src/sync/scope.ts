@@ -2,10 +2,12 @@
  * What a run leaves out of scope on both sides, and the removal of its own stale temp files.
  *
  * A name one side cannot sync (a workspace symlink, special file or clash; a cloud name the
- * workspace cannot hold) is left alone on both sides: nothing is written over it, nothing of that
- * name is deleted, and its state entry is set aside so its absence on one side is never read as a
- * deletion. Everything under a workspace symlink (or special file) is out of scope too: with
- * `copySymlinks` off a cloud `link/precious.txt` is never written through `link`.
+ * workspace cannot hold, or a cloud symlink or special file) is left alone on both sides: nothing
+ * is written over it, nothing of that name is deleted, and its state entry is set aside so its
+ * absence on one side is never read as a deletion. Everything under a symlink (or special file)
+ * of either side is out of scope too: with `copySymlinks` off a cloud `link/precious.txt` is never
+ * written through the workspace's `link`, and a workspace `d/a.txt` is never deleted because the
+ * cloud's `d` became a link.
  */
 import type { WorkspaceFs } from "../util/safe-fs.js";
 import type { Listing, OwnTemp } from "./listing.js";
@@ -28,34 +30,31 @@ export function applyBlocked(local: Listing<LocalFile>, remote: Listing<RemoteFi
   for (const p of local.opaque ?? []) opaque.set(keyOf(p), p);
   const remoteBlocked = new Map<string, string>();
   for (const p of remote.blocked ?? []) remoteBlocked.set(keyOf(p), p);
+  const remoteOpaque = new Map<string, string>();
+  for (const p of remote.opaque ?? []) remoteOpaque.set(keyOf(p), p);
 
   /** The workspace symlink or special file above `key`, if any. */
-  const blockedAbove = (key: string): string | undefined => {
-    if (opaque.size === 0) return undefined;
-    for (let i = key.indexOf("/"); i > 0; i = key.indexOf("/", i + 1)) {
-      const hit = opaque.get(key.slice(0, i));
-      if (hit !== undefined) return hit;
-    }
-    return undefined;
-  };
+  const blockedAbove = (key: string): string | undefined => nameAbove(key, opaque);
+  /** The cloud symlink or special file above `key`, if any. */
+  const cloudBlockedAbove = (key: string): string | undefined => nameAbove(key, remoteOpaque);
 
   // By key (a listing may hold files as marks, rebuilt only when read: see FileIndex).
-  for (const k of localBlocked.size > 0 || opaque.size > 0 ? [...remote.files.keys()] : []) {
+  for (const k of localBlocked.size > 0 || opaque.size > 0 || remoteOpaque.size > 0 ? [...remote.files.keys()] : []) {
     const same = localBlocked.get(k);
     const above = same === undefined ? blockedAbove(k) : undefined;
-    if (same === undefined && above === undefined) continue;
+    const cloudAbove = same === undefined && above === undefined ? cloudBlockedAbove(k) : undefined;
+    if (same === undefined && above === undefined && cloudAbove === undefined) continue;
     const r = remote.files.get(k)!;
+    remote.files.delete(k);
+    remote.blocked?.push(r.path);
     if (same !== undefined) {
-      remote.files.delete(k);
-      remote.blocked?.push(r.path);
       remote.skipped.push({ path: r.path, reason: "the workspace has a name there that is not synced (symlink, special file or name clash): left alone" });
-      continue;
-    }
-    if (above !== undefined) {
-      remote.files.delete(k);
-      remote.blocked?.push(r.path);
+    } else if (above !== undefined) {
       const why = localReason.get(above) ?? "not synced";
       remote.skipped.push({ path: r.path, reason: `under ${above} in the workspace (${why}); sync never writes through it: left alone, the cloud copy is kept` });
+    } else {
+      // (Under a twin of the cloud's link, in another Unicode form or case.)
+      remote.skipped.push({ path: r.path, reason: `under ${cloudAbove!} in the cloud, which is not synced: left alone on both sides` });
     }
   }
   // A workspace file named like a name left alone there in another Unicode form or case (a
@@ -84,15 +83,30 @@ export function applyBlocked(local: Listing<LocalFile>, remote: Listing<RemoteFi
     }
     local.skipped.push({ path: l.path, reason: `under ${folder}, left alone on both sides (the workspace also has ${twin})` });
   }
+  const remoteReason = new Map<string, string>();
+  for (const s of remoteBlocked.size > 0 ? remote.skipped : []) remoteReason.set(s.path, s.reason);
   for (const k of remoteBlocked.size > 0 ? [...local.files.keys()] : []) {
     const clash = remoteBlocked.get(k);
-    if (clash === undefined) continue;
+    const cloudAbove = clash === undefined ? cloudBlockedAbove(k) : undefined;
+    if (clash === undefined && cloudAbove === undefined) continue;
     const l = local.files.get(k)!;
     local.files.delete(k);
     local.blocked?.push(l.path);
-    local.skipped.push({ path: l.path, reason: `the cloud holds ${clash} under a name the workspace cannot take: left alone on both sides` });
+    const name = clash ?? cloudAbove!;
+    const why = remoteReason.get(name) ?? "a name the workspace cannot take";
+    local.skipped.push({ path: l.path, reason: `${clash !== undefined ? "the cloud has" : "under"} ${name} in the cloud, not synced (${why})` });
   }
-  return (key) => !localBlocked.has(key) && !remoteBlocked.has(key) && blockedAbove(key) === undefined;
+  return (key) => !localBlocked.has(key) && !remoteBlocked.has(key) && blockedAbove(key) === undefined && cloudBlockedAbove(key) === undefined;
+}
+
+/** The name of `names` (by key) that `key` lies under, if any. */
+function nameAbove(key: string, names: ReadonlyMap<string, string>): string | undefined {
+  if (names.size === 0) return undefined;
+  for (let i = key.indexOf("/"); i > 0; i = key.indexOf("/", i + 1)) {
+    const hit = names.get(key.slice(0, i));
+    if (hit !== undefined) return hit;
+  }
+  return undefined;
 }
 
 /** Removes our temp files idle since before `cutoffMs`, through the guarded file system. Returns how many. */

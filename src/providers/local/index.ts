@@ -200,7 +200,7 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
         if (recursive && !sawOwnTemp) walkedClean.set(base, started);
         else walkedClean.delete(base);
       };
-      return walkFolder(base, { recursive, signal: options.signal, token, entryOf, onComplete });
+      return walkFolder(base, { recursive, signal: options.signal, token, entryOf, onComplete, ...(options.notFiles === true && { otherOf }) });
     },
 
     async stat(p: string): Promise<RemoteEntry | undefined> {
@@ -423,6 +423,11 @@ function entryOf(rel: string, size: number, mtimeNs: bigint, ino: bigint): Remot
     // every part (~220 bytes a file in a listing kept in memory); join makes one flat string (~80).
     revision: [size, msFromNs(mtimeNs), ino].join(":"),
   };
+}
+
+/** The entry of `rel`, neither a file nor a folder (see {@link ListOptions.notFiles}). */
+function otherOf(rel: string, kind: "symlink" | "special"): RemoteEntry {
+  return { path: rel, size: 0, notAFile: kind };
 }
 
 /** {@link entryOf} from a file's metadata. */

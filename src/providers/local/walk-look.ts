@@ -38,16 +38,20 @@ export function readFolder(folder: Folder): string[] | undefined {
   return names.sort();
 }
 
-/** What one name of `folder` is: a file (with its metadata), a folder, or nothing to list. */
-export type Seen = { kind: "file"; rel: string; st: BigIntStats } | { kind: "dir" };
+/** What a name that is neither a file nor a folder is (see {@link NotAFile}). */
+export type NotAFileKind = "symlink" | "special";
+
+/** What one name of `folder` is: a file (with its metadata), a folder, or something else (a symlink, FIFO, socket or device). */
+export type Seen = { kind: "file"; rel: string; st: BigIntStats } | { kind: "dir" } | { kind: NotAFileKind };
 
 const DIR: Seen = { kind: "dir" };
+const SYMLINK: Seen = { kind: "symlink" };
+const SPECIAL: Seen = { kind: "special" };
 
 /**
  * Looks at `name` in `folder` with a synchronous lstat (metadata is nearly always in the page
  * cache, where a thread-pool round trip per file costs far more than the call). `undefined` for
- * a name that vanished meanwhile and for anything neither a file nor a folder (links included);
- * any other error is thrown.
+ * a name that vanished meanwhile; any other error is thrown.
  */
 export function lookAt(folder: Folder, name: string): Seen | undefined {
   let st: BigIntStats;
@@ -59,14 +63,16 @@ export function lookAt(folder: Folder, name: string): Seen | undefined {
     throw err;
   }
   if (st.isFile()) return { kind: "file", rel: folder.rel ? flatJoin(folder.rel, name) : name, st };
-  return st.isDirectory() ? DIR : undefined;
+  if (st.isDirectory()) return DIR;
+  return st.isSymbolicLink() ? SYMLINK : SPECIAL;
 }
 
 /**
  * Looks at `names[from..to)` of `folder` the way both threads' walks do: this install's temp
- * files (`hidden`) are passed over, files go to `onFile` (which stops the look by returning
- * false: `stopped`), sub-folder names to `subdirs` when `recursive`. Returns where it ended and
- * whether it passed over a temp file of this install. Errors are thrown as they come (see {@link lookAt}).
+ * files (`hidden`) are passed over, files go to `onFile`, names that are neither a file nor a
+ * folder to `onOther` where given (either stops the look by returning false: `stopped`),
+ * sub-folder names to `subdirs` when `recursive`. Returns where it ended and whether it passed
+ * over a temp file of this install. Errors are thrown as they come (see {@link lookAt}).
  */
 export function lookAtNames(
   folder: Folder,
@@ -75,6 +81,7 @@ export function lookAtNames(
   { hidden, recursive }: { hidden: (name: string) => boolean; recursive: boolean },
   subdirs: string[],
   onFile: (rel: string, st: BigIntStats) => boolean,
+  onOther?: (rel: string, kind: NotAFileKind) => boolean,
 ): { next: number; sawOwnTemp: boolean; stopped: boolean } {
   let sawOwnTemp = false;
   for (let i = from; i < to; i++) {
@@ -84,9 +91,13 @@ export function lookAtNames(
       continue;
     }
     const seen = lookAt(folder, name);
-    if (seen?.kind === "dir") {
+    if (seen === undefined) continue;
+    if (seen.kind === "dir") {
       if (recursive) subdirs.push(name);
-    } else if (seen?.kind === "file" && !onFile(seen.rel, seen.st)) return { next: i + 1, sawOwnTemp, stopped: true };
+      continue;
+    }
+    const goOn = seen.kind === "file" ? onFile(seen.rel, seen.st) : onOther === undefined || onOther(folder.rel ? flatJoin(folder.rel, name) : name, seen.kind);
+    if (!goOn) return { next: i + 1, sawOwnTemp, stopped: true };
   }
   return { next: to, sawOwnTemp, stopped: false };
 }
@@ -106,6 +117,14 @@ export function pushAll<T>(to: T[], from: readonly T[]): void {
   for (const x of from) to.push(x);
 }
 
+/** The size a walk thread posts for a name that is neither a file nor a folder, by kind (no file has a negative size). */
+export const NOT_A_FILE_SIZE: Readonly<Record<NotAFileKind, number>> = { symlink: -1, special: -2 };
+
+/** The kind of a name posted with size `size`, or `undefined` for a file. */
+export function notAFileOfSize(size: number): NotAFileKind | undefined {
+  return size === NOT_A_FILE_SIZE.symlink ? "symlink" : size === NOT_A_FILE_SIZE.special ? "special" : undefined;
+}
+
 /** Start data of the walk thread. */
 export interface WalkWorkerData {
   /** The folders left to walk, as a stack (the next one last). */
@@ -119,12 +138,15 @@ export interface WalkWorkerData {
   limit: number;
   /** The process runs under the bin's heap policy: applied on the thread too. */
   smallHeap: boolean;
+  /** Names that are neither a file nor a folder are posted too (see {@link WalkBatch.sizes}). */
+  others: boolean;
 }
 
 /** Files found, as parallel arrays. */
 export interface WalkBatch {
   t: "batch";
   paths: string[];
+  /** A file's size, or a name that is neither a file nor a folder: {@link NOT_A_FILE_SIZE}. */
   sizes: Float64Array;
   /** (0 where `wide` has the file's time.) */
   mtimes: BigInt64Array;

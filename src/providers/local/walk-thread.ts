@@ -24,6 +24,8 @@ export interface WalkThreadOptions {
   ahead?: number;
   /** The thread's module (default `walk-worker.js`; tests give one that fails). */
   module?: URL;
+  /** Post names that are neither a file nor a folder too (see {@link WalkWorkerData.others}). */
+  others?: boolean;
 }
 
 /**
@@ -71,6 +73,7 @@ export class WalkThread {
       control: this.#control.buffer as SharedArrayBuffer,
       limit: options.ahead ?? WALK_THREAD_AHEAD,
       smallHeap: smallHeapPolicyApplied(),
+      others: options.others === true,
     };
     // A small young generation: the thread holds one folder's names and one batch at a time. No
     // cap on the old one: a folder's names are as many as the folder holds (a million names of

@@ -1,7 +1,8 @@
 /**
  * The thread side of a local walk handed off by `walk.ts` (see `walk-thread.ts`): it walks the
  * folders it was given in the same order as the main thread would (depth-first, names sorted, a
- * folder's files before its sub-folders) and posts the files in batches. Each batch is one
+ * folder's files before its sub-folders) and posts the files (and, where asked, the names that are
+ * neither a file nor a folder) in batches. Each batch is one
  * message of parallel arrays (paths, sizes, mtimes in nanoseconds, inode numbers): a few objects
  * a batch to copy across, not one a file. A time a 64-bit slot cannot hold goes beside them.
  *
@@ -13,7 +14,7 @@ import type { BigIntStats } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { applySmallHeapPolicy } from "../../util/heap-policy.js";
 import { fitsInt64 } from "../../util/mtime.js";
-import { type Folder, type WalkBatch, type WalkMessage, type WalkWorkerData, WALK_BATCH, hiddenName, lookAtNames, pushAll, readFolder, subFolders } from "./walk-look.js";
+import { type Folder, type NotAFileKind, type WalkBatch, type WalkMessage, type WalkWorkerData, NOT_A_FILE_SIZE, WALK_BATCH, hiddenName, lookAtNames, pushAll, readFolder, subFolders } from "./walk-look.js";
 
 const data = workerData as WalkWorkerData;
 if (data.smallHeap) applySmallHeapPolicy();
@@ -63,15 +64,26 @@ function run(): void {
   };
   let whole: boolean;
   try {
-    whole = walk(stack, (rel, st) => {
-      const i = paths.length;
-      paths.push(rel);
-      sizes[i] = Number(st.size);
-      if (fitsInt64(st.mtimeNs)) mtimes[i] = st.mtimeNs;
-      else (wide ??= []).push([i, st.mtimeNs]);
-      inos[i] = st.ino;
-      return paths.length < WALK_BATCH || flush();
-    });
+    whole = walk(
+      stack,
+      (rel, st) => {
+        const i = paths.length;
+        paths.push(rel);
+        sizes[i] = Number(st.size);
+        if (fitsInt64(st.mtimeNs)) mtimes[i] = st.mtimeNs;
+        else (wide ??= []).push([i, st.mtimeNs]);
+        inos[i] = st.ino;
+        return paths.length < WALK_BATCH || flush();
+      },
+      data.others
+        ? (rel, kind) => {
+            // (Its time and inode stay 0: the main thread reads the kind from the size.)
+            sizes[paths.length] = NOT_A_FILE_SIZE[kind];
+            paths.push(rel);
+            return paths.length < WALK_BATCH || flush();
+          }
+        : undefined,
+    );
   } catch (err) {
     // What was found before the error is posted first, as a walk on the main thread returns it.
     flush();
@@ -81,15 +93,15 @@ function run(): void {
   if (whole && flush()) post({ t: "end", sawOwnTemp });
 }
 
-/** Walks `stack` (the next folder last), calling `found` for each file; false when `found` stopped it. */
-function walk(stack: Folder[], found: (rel: string, st: BigIntStats) => boolean): boolean {
+/** Walks `stack` (the next folder last), calling `found` for each file (and `other` for each name neither a file nor a folder); false when either stopped it. */
+function walk(stack: Folder[], found: (rel: string, st: BigIntStats) => boolean, other?: (rel: string, kind: NotAFileKind) => boolean): boolean {
   for (;;) {
     const folder = stack.pop();
     if (folder === undefined) return true;
     const names = readFolder(folder);
     if (names === undefined) continue; // a missing root lists as empty
     const subdirs: string[] = [];
-    const look = lookAtNames(folder, names, [0, names.length], lookHow, subdirs, found);
+    const look = lookAtNames(folder, names, [0, names.length], lookHow, subdirs, found, other);
     sawOwnTemp ||= look.sawOwnTemp;
     if (look.stopped) return false;
     pushAll(stack, subFolders(folder, subdirs));

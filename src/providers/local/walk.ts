@@ -15,7 +15,7 @@
  */
 import { throwIfAborted, toWorkspaceSyncError } from "../../errors.js";
 import type { RemoteEntry } from "../types.js";
-import { type Folder, WALK_BATCH, hiddenName, lookAtNames, pushAll, readFolder, subFolders } from "./walk-look.js";
+import { type Folder, type NotAFileKind, WALK_BATCH, hiddenName, lookAtNames, notAFileOfSize, pushAll, readFolder, subFolders } from "./walk-look.js";
 import { WalkThread, WalkThreadUnavailable } from "./walk-thread.js";
 import { availableCores } from "../../util/cores.js";
 
@@ -52,6 +52,8 @@ export interface WalkOptions {
   token: string;
   /** The entry of a listed file. */
   entryOf: (rel: string, size: number, mtimeNs: bigint, ino: bigint) => RemoteEntry;
+  /** The entry of a name that is neither a file nor a folder; without it such names are not listed. */
+  otherOf?: (rel: string, kind: NotAFileKind) => RemoteEntry;
   /**
    * Names looked at on this thread before the walk moves to a thread (`Infinity`: never). Default
    * {@link WALK_INLINE_NAMES} where the process may use two cores or more, else never: on one core
@@ -81,6 +83,7 @@ interface Reading extends Folder {
  */
 export function walkFolder(rootAbs: string, options: WalkOptions): AsyncIterableIterator<RemoteEntry> {
   let stack: Folder[] = [{ abs: rootAbs, rel: "" }];
+  const otherOf = options.otherOf;
   const lookHow = { hidden: hiddenName(options.token), recursive: options.recursive };
   let reading: Reading | undefined;
   let batch: RemoteEntry[] = [];
@@ -110,7 +113,11 @@ export function walkFolder(rootAbs: string, options: WalkOptions): AsyncIterable
       return false;
     }
     const wide = b.wide && new Map(b.wide);
-    for (let i = 0; i < b.paths.length; i++) batch.push(options.entryOf(b.paths[i]!, b.sizes[i]!, wide?.get(i) ?? b.mtimes[i]!, b.inos[i]!));
+    for (let i = 0; i < b.paths.length; i++) {
+      const size = b.sizes[i]!;
+      const other = size < 0 ? notAFileOfSize(size) : undefined;
+      batch.push(other !== undefined && options.otherOf ? options.otherOf(b.paths[i]!, other) : options.entryOf(b.paths[i]!, size, wide?.get(i) ?? b.mtimes[i]!, b.inos[i]!));
+    }
     sinceTurn += b.paths.length;
     return true;
   };
@@ -123,7 +130,7 @@ export function walkFolder(rootAbs: string, options: WalkOptions): AsyncIterable
     inlineLeft = Infinity;
     // Asked only of a walk that would move now (the cgroup files are read for it).
     if (options.inlineNames === undefined && availableCores() < 2) return false;
-    thread = WalkThread.start(stack, { recursive: options.recursive, token: options.token, signal: options.signal, ahead: options.threadAhead, module: options.threadModule });
+    thread = WalkThread.start(stack, { recursive: options.recursive, token: options.token, signal: options.signal, ahead: options.threadAhead, module: options.threadModule, others: options.otherOf !== undefined });
     if (thread) {
       stack = [];
       dropped.register(iterator, thread, iterator);
@@ -200,10 +207,18 @@ export function walkFolder(rootAbs: string, options: WalkOptions): AsyncIterable
     inlineLeft -= end - r.next;
     sinceTurn += end - r.next;
     try {
-      const look = lookAtNames(r, r.names, [r.next, end], lookHow, r.subdirs, (rel, st) => {
-        batch.push(options.entryOf(rel, Number(st.size), st.mtimeNs, st.ino));
-        return true;
-      });
+      const look = lookAtNames(
+        r,
+        r.names,
+        [r.next, end],
+        lookHow,
+        r.subdirs,
+        (rel, st) => {
+          batch.push(options.entryOf(rel, Number(st.size), st.mtimeNs, st.ino));
+          return true;
+        },
+        otherOf && ((rel, kind) => (batch.push(otherOf(rel, kind)), true)),
+      );
       r.next = look.next;
       sawOwnTemp ||= look.sawOwnTemp;
     } catch (err) {
