@@ -486,6 +486,27 @@ export function describeSyncSuite(name: string, makeProvider: MakeProvider, opti
         assert.deepEqual(await listCloud(), expected);
       });
 
+      it("a file on one side and a folder of that name on the other: both kept and reported, the other files sync, on every run", async () => {
+        await writeWs("notes", "workspace file notes");
+        await writeWs("docs/a.txt", "workspace docs/a");
+        await writeWs("other.txt", "other");
+        await putCloud("notes/a.txt", "cloud notes/a");
+        await putCloud("docs", "cloud file docs");
+        await putCloud("cloud.txt", "cloud");
+        for (let i = 1; i <= 3; i++) {
+          const r = ok(await run({}));
+          assert.deepEqual(r.deleted, [], `run ${i}`);
+          const skipped = (r.skipped ?? []).map((s) => s.path);
+          for (const p of ["notes/a.txt", "docs"]) assert.ok(skipped.includes(p), `run ${i}: ${p} reported: ${JSON.stringify(r.skipped)}`);
+        }
+        assert.equal(await readWs("notes"), "workspace file notes");
+        assert.equal(await readWs("docs/a.txt"), "workspace docs/a");
+        assert.equal(await readWs("cloud.txt"), "cloud");
+        assert.equal(await readCloud("notes/a.txt"), "cloud notes/a");
+        assert.equal(await readCloud("docs"), "cloud file docs");
+        assert.equal(await readCloud("other.txt"), "other");
+      });
+
       it("after losing the state a run loses nothing", async () => {
         for (let i = 0; i < 4; i++) await writeWs(`f${i}.txt`, `v${i}`);
         ok(await run({}));

@@ -7,16 +7,20 @@ import { promises as fsp, type BigIntStats } from "node:fs";
 import { toWorkspaceSyncError } from "../errors.js";
 import type { LocalSource, StorageProvider } from "../providers/types.js";
 import { sourceStream } from "../util/source-stream.js";
-import { isLocalNameProblem, type WorkspaceFs } from "../util/safe-fs.js";
+import { LocalPathError, isLocalNameProblem, type WorkspaceFs } from "../util/safe-fs.js";
 import { syncTempName } from "../util/temp-names.js";
 import { numberedName } from "./ingest.js";
 import { msFromNs, msOfDate, nsFromMs } from "../util/mtime.js";
 import type { LocalFile, RemoteFile } from "./types.js";
 
+/** Why an upload the cloud refused as a name taken (see {@link uploadFile}) is skipped. */
+const CLOUD_NAME_TAKEN = "the cloud holds a folder of this name, or a file where one of its folders goes: skipped, the cloud copy is kept";
+
 /**
  * Uploads workspace file `file` (opened only when read, and never through a symlink: see
  * `WorkspaceFs.source`) to `remoteFull`; resolves with the stored file's signature. `series`:
- * see `WriteOptions.series`.
+ * see `WriteOptions.series`. A name the cloud cannot hold as a file is refused with a
+ * {@link LocalPathError} (a problem of that name only).
  */
 export async function uploadFile(provider: StorageProvider, file: LocalSource, remoteFull: string, local: LocalFile, signal?: AbortSignal, series?: number): Promise<RemoteFile> {
   const mtimeNs = local.mtimeNs ?? (await finerTime(file.path, local));
@@ -33,7 +37,12 @@ export async function uploadFile(provider: StorageProvider, file: LocalSource, r
     });
   } catch (err) {
     source.destroy();
-    throw toWorkspaceSyncError(err);
+    const e = toWorkspaceSyncError(err);
+    // A write that may replace a file is refused only where the name cannot be a file there (a
+    // folder holds it, or a file holds one of its folders' names): a problem of this one name, as
+    // the workspace's own are, not of the run. (Dropbox refused such an upload on every run.)
+    if (e.code === "ALREADY_EXISTS") throw new LocalPathError(remoteFull, CLOUD_NAME_TAKEN, e);
+    throw e;
   }
   const out: RemoteFile = { path: remoteFull, size: typeof stored.size === "number" ? stored.size : local.size };
   const storedMs = msOfDate(stored.mtime);

@@ -122,6 +122,12 @@ class ApiError {
   ) {}
 }
 
+/** An UploadError (`path` wraps the WriteError in `reason`) as the UploadSessionFinishError a batch entry carries. */
+function finishErrorOf(error: unknown): unknown {
+  const e = error as { ".tag"?: string; path?: { reason?: unknown } } | undefined;
+  return e?.[".tag"] === "path" && e.path?.reason !== undefined ? { ".tag": "path", path: e.path.reason } : error;
+}
+
 function conflict(summaryTag: string, error: unknown): ApiError {
   return new ApiError(409, { error_summary: `${summaryTag}/..`, error });
 }
@@ -717,7 +723,9 @@ export async function startDropboxFake(): Promise<DropboxFake> {
             try {
               return { ".tag": "success", ...finishSession(e, Buffer.alloc(0)) };
             } catch (err) {
-              if (err instanceof ApiError && err.status === 409) return { ".tag": "failure", failure: (err.body as { error: unknown }).error };
+              // An entry's failure is an UploadSessionFinishError, whose `path` is the WriteError
+              // itself (not /files/upload's UploadWriteFailed, which wraps it in `reason`).
+              if (err instanceof ApiError && err.status === 409) return { ".tag": "failure", failure: finishErrorOf((err.body as { error: unknown }).error) };
               throw err;
             }
           }),
