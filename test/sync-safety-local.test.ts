@@ -408,6 +408,21 @@ describe("the local provider's folder changing between two small copies into it"
     assert.equal(await fsp.readFile(path.join(cloud, "share", "d"), "utf8"), "a file now");
   });
 
+  it("a folder removed since, then a new folder under its name: every level is made again, for small and large copies", async () => {
+    const provider = createLocalProvider({ root: cloud });
+    const big = path.join(tmp, "big.bin");
+    await fsp.writeFile(big, Buffer.alloc(3 * 1024 * 1024, 7));
+    await copyIn(provider, "share/notes/a.txt");
+    await provider.write("share/docs/a.bin", Readable.from([]), { sourceFile: big, sizeHint: 3 * 1024 * 1024 });
+    await fsp.rm(path.join(cloud, "share", "notes"), { recursive: true });
+    await fsp.rm(path.join(cloud, "share", "docs"), { recursive: true });
+    // (The provider remembers share/notes and share/docs as made: a level below them is new.)
+    await copyIn(provider, "share/notes/sub/b.txt");
+    await provider.write("share/docs/sub/b.bin", Readable.from([]), { sourceFile: big, sizeHint: 3 * 1024 * 1024 });
+    assert.equal(await fsp.readFile(path.join(cloud, "share", "notes", "sub", "b.txt"), "utf8"), "small");
+    assert.equal((await fsp.stat(path.join(cloud, "share", "docs", "sub", "b.bin"))).size, 3 * 1024 * 1024);
+  });
+
   it("removed while held open: made again, and the copy lands", async () => {
     const g = await WorkspaceFs.open(cloud, "the local provider folder");
     await fsp.mkdir(cloud);

@@ -120,11 +120,26 @@ export class WorkspaceFs {
     try {
       return await this.ensureDirOnce(relDir);
     } catch (err) {
-      // A folder remembered from earlier that was removed since: forget it and create it again.
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT" || !this.known.has(relDir)) throw err;
-      for (const k of [...this.known]) if (k === relDir || relDir.startsWith(`${k}/`)) this.known.delete(k);
+      // A folder remembered from earlier (it or one above it) that was removed or replaced
+      // since: every level is looked at again, once.
+      if (!this.forgetChain(relDir)) throw err;
       return this.ensureDirOnce(relDir);
     }
+  }
+
+  /**
+   * Forgets `relDir` and the folders above it as known to exist (a hint only: a provider lives
+   * across runs, and the user may remove a folder between two). True when any was remembered.
+   */
+  private forgetChain(relDir: string): boolean {
+    let any = false;
+    for (const k of [...this.known]) {
+      if (k === relDir || relDir.startsWith(`${k}/`)) {
+        this.known.delete(k);
+        any = true;
+      }
+    }
+    return any;
   }
 
   private async ensureDirOnce(relDir: string): Promise<string> {
@@ -159,8 +174,7 @@ export class WorkspaceFs {
     try {
       return this.ensureDirOnceSync(relDir);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT" || !this.known.has(relDir)) throw err;
-      for (const k of [...this.known]) if (k === relDir || relDir.startsWith(`${k}/`)) this.known.delete(k);
+      if (!this.forgetChain(relDir)) throw err;
       return this.ensureDirOnceSync(relDir);
     }
   }
