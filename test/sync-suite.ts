@@ -258,6 +258,32 @@ export function describeSyncSuite(name: string, makeProvider: MakeProvider, opti
         assert.equal(await readWs("_inbox/report.pdf"), "pdf bytes");
       });
 
+      it("a newer version put in the cloud _outbox while the old one is moved stays there, and the next run moves it too", async () => {
+        await putCloud("_outbox/report.txt", "version 1", later(-100));
+        let replaced = false;
+        // The user drops a new version once the old one's download has begun.
+        const racing: StorageProvider = {
+          ...env.provider,
+          read: async (p, o) => {
+            const stream = await env.provider.read(p, o);
+            if (!replaced && p.endsWith("_outbox/report.txt")) {
+              replaced = true;
+              await putCloud("_outbox/report.txt", "version 2, newer");
+            }
+            return stream;
+          },
+        };
+        const r = ok(await run({ mode: "mailbox" }, { provider: racing }));
+        assert.ok(replaced);
+        assert.deepEqual(r.inboxFiles, ["report.txt"]);
+        assert.equal(await readWs("_inbox/report.txt"), "version 1");
+        assert.equal(await readCloud("_outbox/report.txt"), "version 2, newer", "the version not moved is kept");
+        const again = ok(await run({ mode: "mailbox" }));
+        assert.deepEqual(again.inboxFiles, ["report (1).txt"]);
+        assert.equal(await readWs("_inbox/report (1).txt"), "version 2, newer");
+        assert.deepEqual(Object.keys(await listCloud()).filter((k) => k.startsWith("_outbox/")), []);
+      });
+
       it("never overwrites a name already in _inbox: the new file gets (1), (2)", async () => {
         await writeWs("_inbox/a.pdf", "old");
         await putCloud("_outbox/a.pdf", "new one");
