@@ -533,6 +533,34 @@ export function describeSyncSuite(name: string, makeProvider: MakeProvider, opti
         assert.equal(await readCloud("other.txt"), "other");
       });
 
+      it("a cloud file edited during the run is not deleted though the workspace deleted it; the next run brings the edit back", async () => {
+        await writeWs("gone.txt", "v1");
+        await writeWs("keep.txt", "keep");
+        for (let i = 0; i < 4; i++) await writeWs(`other${i}.txt`, "other");
+        ok(await run({}));
+        await fsp.rm(wsPath("gone.txt"));
+        await writeWs("new.txt", "new");
+        // The cloud's user edits the file while this run uploads new.txt (after its listing).
+        let edited = false;
+        const racing: StorageProvider = {
+          ...env.provider,
+          write: async (p, source, o) => {
+            if (!edited && p.endsWith("/new.txt")) {
+              edited = true;
+              await putCloud("gone.txt", "v2, edited in the cloud", later(30));
+            }
+            return env.provider.write(p, source, o);
+          },
+        };
+        const r = ok(await run({}, { provider: racing }));
+        assert.ok(edited);
+        assert.deepEqual(r.deleted, []);
+        assert.equal(await readCloud("gone.txt"), "v2, edited in the cloud");
+        const again = ok(await run({}));
+        assert.deepEqual(again.downloaded, ["gone.txt"]);
+        assert.equal(await readWs("gone.txt"), "v2, edited in the cloud");
+      });
+
       it("after losing the state a run loses nothing", async () => {
         for (let i = 0; i < 4; i++) await writeWs(`f${i}.txt`, `v${i}`);
         ok(await run({}));

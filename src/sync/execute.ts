@@ -18,6 +18,7 @@ import type { SyncPlan } from "./plan.js";
 import { CompactStateFiles, type StateFiles } from "./state-files.js";
 import { rebuiltFromState } from "./file-index.js";
 import { folderSpellings } from "./listing.js";
+import { stillAsListed } from "./remote-version.js";
 import { underRoot } from "../util/flat-join.js";
 
 /** What the executor needs besides the plan. */
@@ -276,7 +277,12 @@ export async function executePlan(plan: SyncPlan, ctx: ExecuteContext): Promise<
   }
   if (deleteRemote.length > 0) {
     throwIfAborted(signal);
-    const rels = deleteRemote.map((a) => ctx.remote.get(a.path)?.path ?? a.path);
+    // Each looked at again first, as the workspace's are: a cloud file changed since the listing
+    // (edited there while this run ran) is kept, and the next run sees the edit.
+    const unchanged = await keepChangedInCloud(deleteRemote, (a) => ctx.remote.get(a.path), provider, remoteFull, ctx.concurrency, signal, (rel) =>
+      logger.warn(`[workspace-sync] Not deleting ${rel} in the cloud: it changed during the sync; it will be looked at again next run`),
+    );
+    const rels = unchanged.map((a) => ctx.remote.get(a.path)?.path ?? a.path);
     const failures = await provider.deleteMany(rels.map(remoteFull), { signal });
     const failed = new Set(failures.map((f) => f.path));
     for (const rel of rels) if (!failed.has(remoteFull(rel))) out.deleted.push(rel);
@@ -289,6 +295,34 @@ export async function executePlan(plan: SyncPlan, ctx: ExecuteContext): Promise<
     }
   }
   return out;
+}
+
+/**
+ * The cloud deletions of `actions` whose file is still as listed (one `stat` each, `concurrency`
+ * at a time); `onChanged` is told of each one left out.
+ */
+async function keepChangedInCloud(
+  actions: readonly SyncAction[],
+  listed: (a: SyncAction) => RemoteFile | undefined,
+  provider: StorageProvider,
+  full: (rel: string) => string,
+  concurrency: number,
+  signal: AbortSignal | undefined,
+  onChanged: (rel: string) => void,
+): Promise<SyncAction[]> {
+  const keep = new Array<boolean>(actions.length).fill(true);
+  await forEachLimit(
+    actions,
+    concurrency,
+    async (a, i) => {
+      const r = listed(a);
+      if (r === undefined || (await stillAsListed(provider, full(r.path), r, signal))) return;
+      keep[i] = false;
+      onChanged(r.path);
+    },
+    signal,
+  );
+  return actions.filter((_, i) => keep[i]);
 }
 
 /**

@@ -7,7 +7,7 @@ import path from "node:path";
 import { throwIfAborted, toWorkspaceSyncError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { joinRemotePath } from "../providers/paths.js";
-import type { RemoteEntry, StorageProvider } from "../providers/types.js";
+import type { StorageProvider } from "../providers/types.js";
 import type { SyncFilter } from "./filters.js";
 import { forEachLimit } from "../util/concurrency.js";
 import { isLocalNameProblem, nameProblemReason, WorkspaceFs } from "../util/safe-fs.js";
@@ -16,7 +16,7 @@ import { listRemote } from "./listing.js";
 import { compareContent } from "./compare.js";
 import { downloadFile } from "./transfer.js";
 import type { RemoteFile, SkipNote } from "./types.js";
-import { msOfDate } from "../util/mtime.js";
+import { stillAsListed } from "./remote-version.js";
 
 /** Workspace folder that receives drained files. */
 export const INBOX_DIR = "_inbox";
@@ -105,11 +105,10 @@ export async function drainOutbox(options: DrainOptions): Promise<string[]> {
   /**
    * Deletes the cloud copy of `f`, now in `_inbox`, only while it is still the version listed: a
    * newer one the user put there meanwhile (during a download of any length) is kept, and the
-   * next run moves it in beside the first. (What is left is the moment between the look and the
-   * delete: a provider's delete is not conditional.)
+   * next run moves it in beside the first.
    */
   const removeIfAsListed = async (f: RemoteFile, remoteFull: string, signal: AbortSignal | undefined): Promise<boolean> => {
-    if (!sameVersion(f, await provider.stat(remoteFull, { signal }))) {
+    if (!(await stillAsListed(provider, remoteFull, f, signal))) {
       logger.warn(`[workspace-sync] Mailbox: ${OUTBOX_DIR}/${f.path} changed in the cloud while it was moved: the new version stays there for the next run`);
       return false;
     }
@@ -155,16 +154,4 @@ export async function drainOutbox(options: DrainOptions): Promise<string[]> {
     signal,
   );
   return moved.sort();
-}
-
-/**
- * Whether `now` (the cloud file's entry at this moment) is the version `listed`: the same size,
- * and the same revision (or content hash, or time, where the provider gives no revision).
- */
-function sameVersion(listed: RemoteFile, now: RemoteEntry | undefined): boolean {
-  if (now === undefined || now.size !== listed.size) return false;
-  if (listed.revision !== undefined && now.revision !== undefined) return now.revision === listed.revision;
-  if (listed.hash !== undefined && now.hash !== undefined) return now.hash === listed.hash;
-  const ms = msOfDate(now.mtime);
-  return ms !== undefined && ms === listed.mtimeMs;
 }
