@@ -203,3 +203,19 @@ describe("a conflict copy in the workspace", () => {
     assert.equal(await fsp.readFile(path.join(outside, "keep.txt"), "utf8"), "outside");
   });
 });
+
+describe("a new file downloaded where the workspace has something of its name", () => {
+  it("is refused with the reason that fits: a file, or a folder; nothing there is changed", async () => {
+    const provider = createLocalProvider({ root: cloud });
+    const wfs = await WorkspaceFs.open(ws);
+    await fsp.writeFile(path.join(ws, "d", "new.txt"), "workspace file");
+    await assert.rejects(downloadFile(provider, "share/new.txt", wfs, "0123456789abcdef", "d/new.txt", { exclusive: true }), (err: Error & { code?: string }) => err.code === "INVALID_PATH" && /already has a file of this name/.test(err.message));
+    await fsp.rm(path.join(ws, "d", "new.txt"));
+    await fsp.mkdir(path.join(ws, "d", "new.txt"));
+    await fsp.writeFile(path.join(ws, "d", "new.txt", "inside.txt"), "inside");
+    await assert.rejects(downloadFile(provider, "share/new.txt", wfs, "0123456789abcdef", "d/new.txt", { exclusive: true }), (err: Error & { code?: string }) => err.code === "INVALID_PATH" && /a folder .* has this file's name/.test(err.message));
+    assert.deepEqual(await fsp.readdir(path.join(ws, "d")), ["new.txt"], "no temp file left");
+    assert.deepEqual(await fsp.readdir(path.join(ws, "d", "new.txt")), ["inside.txt"]);
+    await provider.close?.();
+  });
+});

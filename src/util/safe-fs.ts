@@ -645,6 +645,9 @@ export class HeldFolder {
   async placeNew(fromName: string, toName: string, rel: string): Promise<void> {
     await this.check();
     if (!(await this.nameNoClobber(fromName, toName, rel))) {
+      // (What holds the name, for the reason: a folder of it stays until the user removes it.)
+      const st = await lstatOrUndefined(this.path(toName), rel, this.label).catch(() => undefined);
+      if (st?.isDirectory()) throw new LocalPathError(rel, `a folder in ${this.label} has this file's name (remove or rename it for the file to come in): skipped`);
       throw new LocalPathError(rel, `${this.label} already has a file of this name (or of the same name in another case, on a case-insensitive disk): not replaced, skipped`);
     }
   }
