@@ -14,7 +14,7 @@
  * away is refused. The small copies into the local provider's folder hold one folder for a turn of
  * the event loop ({@link WorkspaceFs.createFileSync}); a write or delete that spans `await`s holds
  * its own ({@link HeldFolder}: workspace downloads, conflict copies, deletions, the local provider's
- * large writes and deletions, and the reads and removals of an inbox folder move's source). Without
+ * large writes and deletions, and every step of an inbox move, in the workspace's tree). Without
  * `/proc` the path is checked before each call, with the race above.
  *
  * Refusals are {@link LocalPathError}s with a reason for the run's `skipped` list.
@@ -509,7 +509,7 @@ export class WorkspaceFs {
   async copyFileExcl(fromRel: string, toRel: string, mtimeNs?: bigint): Promise<BigIntStats> {
     const from = await this.source(fromRel).open();
     try {
-      return await this.inFolder(parentOf(toRel), (folder) => folder.copyIn(from, baseOf(toRel), mtimeNs));
+      return await this.inFolder(parentOf(toRel), (folder) => folder.copyIn(from, baseOf(toRel), mtimeNs === undefined ? {} : { mtimeNs }));
     } finally {
       await from.handle.close();
     }
@@ -621,12 +621,32 @@ export class HeldFolder {
   }
 
   /**
-   * Copies opened file `from` into new file `name` here ({@link copyToNewFile}), with time
-   * `mtimeNs` when given; returns the copy's stats.
+   * Copies opened file `from` into new file `name` here ({@link copyToNewFile}, with its
+   * `options`: times, flushed); returns the copy's stats.
    */
-  async copyIn(from: OpenedLocalFile<FileHandle>, name: string, mtimeNs?: bigint): Promise<BigIntStats> {
+  async copyIn(from: OpenedLocalFile<FileHandle>, name: string, options: CopyToNewFileOptions = {}): Promise<BigIntStats> {
     const out = await this.createFile(name, from.mode);
-    return copyIntoNewFile(from, out, this.path(name), mtimeNs === undefined ? {} : { mtimeNs });
+    return copyIntoNewFile(from, out, this.path(name), options);
+  }
+
+  /**
+   * Makes folder `name` here, in the folder as {@link check}ed now (through its descriptor: never
+   * through a link put at its path). Errors as `mkdir` gives them (`EEXIST` when the name is taken).
+   */
+  async makeFolder(name: string): Promise<void> {
+    await this.check();
+    await fsp.mkdir(this.path(name));
+  }
+
+  /**
+   * Regular file `name` here as a {@link LocalSource} (read as {@link WorkspaceFs.source} reads):
+   * opened through this folder, and refused unless it is really at this folder's checked place (a
+   * folder moved since, or a symlink or FIFO at the name, is never read). Open it right away: the
+   * path is good only while the folder is held.
+   */
+  source(name: string): LocalSource {
+    const rel = this.rel ? `${this.rel}/${name}` : name;
+    return sourceAt(this.path(name), rel, this.label, childPath(this.expected, name));
   }
 
   /** Renames `fromName` to `toName` here if `toName` is absent or a regular file (`rel` names it in refusals). */
