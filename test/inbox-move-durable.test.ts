@@ -29,22 +29,27 @@ function tracedMove(dir: string, src: string, dest: string, isDir: boolean): str
 }
 
 /**
- * Index of the first line that removes something under `src` (an unlink or rmdir naming it, by its
- * path or through a folder's descriptor, `/proc/self/fd/N/<name>`: N's path is the one its `openat`
- * gave it last).
+ * The paths each line names (in quotes), by their path or through a folder's descriptor,
+ * `/proc/self/fd/N/<name>`: N's path is the one its `openat` gave it last.
  */
-function firstRemoval(lines: string[], src: string): number {
+function namedPaths(lines: string[]): string[][] {
   const fdPath = new Map<string, string>();
-  return lines.findIndex((l) => {
+  return lines.map((l) => {
     // (An openat strace split in two, `<unfinished ...>` then `<... openat resumed>`, has its result on the second line.)
     const opened = /\bopenat\b.*\) = (\d+)<([^>]*)>/.exec(l);
+    const named = [...l.matchAll(/"([^"]*)"/g)].map((m) => {
+      const via = /^\/proc\/self\/fd\/(\d+)(\/.*)?$/.exec(m[1]!);
+      return via ? `${fdPath.get(via[1]!) ?? "?"}${via[2] ?? ""}` : m[1]!;
+    });
     if (opened) fdPath.set(opened[1]!, opened[2]!);
-    if (!/\b(unlink|unlinkat|rmdir)\(/.test(l)) return false;
-    const named = /"([^"]*)"/.exec(l)?.[1] ?? "";
-    const via = /^\/proc\/self\/fd\/(\d+)(\/.*)?$/.exec(named);
-    const target = via ? `${fdPath.get(via[1]!) ?? "?"}${via[2] ?? ""}` : named;
-    return target === src || target.startsWith(`${src}/`);
+    return named;
   });
+}
+
+/** Index of the first line that removes something under `src` (an unlink or rmdir naming it; see {@link namedPaths}). */
+function firstRemoval(lines: string[], src: string): number {
+  const named = namedPaths(lines);
+  return lines.findIndex((l, i) => /\b(unlink|unlinkat|rmdir)\(/.test(l) && named[i]!.some((target) => target === src || target.startsWith(`${src}/`)));
 }
 
 /** The paths `fsync` was called on before line `end` (strace -y names each descriptor's file). */
@@ -98,12 +103,13 @@ test("a file moved across devices is written under a temp name, on disk, then li
     const removal = firstRemoval(lines, src);
     assert.ok(removal > 0, `the source is removed:\n${lines.join("\n")}`);
     // Never opened for writing under its own name: a crash mid-copy leaves no partial file there.
-    assert.ok(!lines.some((l) => /openat\(/.test(l) && l.includes(`"${dest}"`) && /O_CREAT/.test(l)), lines.join("\n"));
+    const named = namedPaths(lines);
+    assert.ok(!lines.some((l, i) => /openat\(/.test(l) && named[i]!.includes(dest) && /O_CREAT/.test(l)), lines.join("\n"));
     const flushed = flushedBefore(lines, removal);
     assert.equal(flushed.length, 2, flushed.join(", "));
     assert.match(flushed[0]!, new RegExp(`^${dir}/work/\\.ws-sync-[0-9a-f]{16}-[0-9a-f]{12}\\.tmp$`), "the copy, under its temp name");
     assert.equal(flushed[1], path.join(dir, "work"), "then the folder, after the copy got its name");
-    const linked = lines.findIndex((l) => /\blink(at)?\(/.test(l) && l.includes(`"${dest}"`));
+    const linked = lines.findIndex((l, i) => /\blink(at)?\(/.test(l) && named[i]!.includes(dest));
     const folderFlush = lines.findIndex((l) => /\bfsync\(/.test(l) && l.includes(`<${path.join(dir, "work")}>`));
     assert.ok(linked > 0 && linked < folderFlush && folderFlush < removal, `link, then the folder flushed, then the removal:\n${lines.join("\n")}`);
     assert.deepEqual(await fsp.readdir(path.join(dir, "work")), ["note.txt"]);

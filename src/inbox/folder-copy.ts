@@ -3,6 +3,10 @@
  * from the source only where it is still what was copied. The inbox is written by others, so any
  * entry may be swapped for a symlink or a FIFO at any moment:
  *
+ * - both ends are folders of trees that are never read or changed through a link (for the inbox
+ *   move, the one tree of the workspace): every folder read, made into or removed from is held open
+ *   and checked from its tree's root at the moment of the call, so `_inbox`, a folder of it or a
+ *   folder of the copy swapped for a symlink meanwhile is refused, never followed;
  * - files are read as the sync reads them ({@link WorkspaceFs.source}: never through a symlink, at
  *   their name or on the folders' way, never from a FIFO or device) and written as new files with
  *   their mode and times, each flushed to disk (`fsync`);
@@ -21,8 +25,7 @@ import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
 import type { OpenedLocalFile } from "../providers/types.js";
 import { INBOX_DIR } from "../sync/index.js";
-import { copyToNewFile, LocalPathError, syncFolderHandle, WorkspaceFs, type HeldFolder } from "../util/safe-fs.js";
-import { underRoot } from "../util/flat-join.js";
+import { LocalPathError, syncFolderHandle, WorkspaceFs, type HeldFolder } from "../util/safe-fs.js";
 
 /** An entry of a moved folder that is still in the source. */
 export interface LeftBehind {
@@ -68,6 +71,22 @@ function parentOf(rel: string): string {
   return i < 0 ? "" : rel.slice(0, i);
 }
 
+/** The last name of a `/`-separated path. */
+function baseOf(rel: string): string {
+  return rel.slice(rel.lastIndexOf("/") + 1);
+}
+
+/** `/`-separated `rel` under `dir` of the same tree (`dir` itself for `""`). */
+function joinRel(dir: string, rel: string): string {
+  return dir && rel ? `${dir}/${rel}` : dir || rel;
+}
+
+/** A folder of a tree (its path in the tree, `/`-separated; `""`: the tree's root). */
+export interface TreeFolder {
+  tree: WorkspaceFs;
+  rel: string;
+}
+
 /** True when `st` is still the entry `entry` recorded. */
 function isSame(st: Stats, entry: Copied): boolean {
   if (st.dev !== entry.dev || st.ino !== entry.ino) return false;
@@ -77,15 +96,18 @@ function isSame(st: Stats, entry: Copied): boolean {
 }
 
 /**
- * Removes regular file `abs` only if it is still the file `st` describes (same device, inode, size
- * and time): a file moved by copy, or by a hard link, whose name took another file meanwhile, or
- * that was written to meanwhile, is kept. True when removed (or already gone), false when kept.
+ * Removes regular file `name` of `folder` (held open, {@link HeldFolder.check}ed right before)
+ * only if it is still the file `st` describes (same device, inode, size and time): a file moved by
+ * copy, or by a hard link, whose name took another file meanwhile, or that was written to
+ * meanwhile, is kept. True when removed (or already gone), false when kept.
  */
-export async function unlinkIfSame(abs: string, st: Stats): Promise<boolean> {
+export async function unlinkIfSameIn(folder: HeldFolder, name: string, st: Stats): Promise<boolean> {
   const entry: Copied = { rel: "", kind: "file", dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
   try {
-    if (!isSame(await fsp.lstat(abs), entry)) return false;
-    await fsp.unlink(abs);
+    await folder.check();
+    const at = folder.path(name);
+    if (!isSame(await fsp.lstat(at), entry)) return false;
+    await fsp.unlink(at);
     return true;
   } catch (err) {
     if (codeOf(err) === "ENOENT") return true;
@@ -93,15 +115,26 @@ export async function unlinkIfSame(abs: string, st: Stats): Promise<boolean> {
   }
 }
 
+/**
+ * {@link unlinkIfSameIn} of file `abs`, in its folder held open (the caller vouches for the
+ * folders on its way: that folder's own path may hold links).
+ */
+export async function unlinkIfSame(abs: string, st: Stats): Promise<boolean> {
+  const tree = await WorkspaceFs.open(path.dirname(abs), path.dirname(abs));
+  return tree.inFolder("", (folder) => unlinkIfSameIn(folder, path.basename(abs), st));
+}
+
 /** Flags of the open that sets a copied folder's mode and times: never through a link at its name. */
 const DIR_FLAGS = fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | (fsConstants.O_NOFOLLOW ?? 0);
 
 /**
- * Gives copied folder `dir` the mode and times of `st`, on a descriptor (no link at the name is
- * followed), and flushes its entries to disk (its files were flushed as they were copied).
+ * Gives copied folder `name` of `folder` the mode and times of `st`, on a descriptor opened
+ * through its folder held open (no link at the name, or on the way, is followed), and flushes its
+ * entries to disk (its files were flushed as they were copied).
  */
-async function setModeAndTimes(dir: string, st: Stats): Promise<void> {
-  const handle = await fsp.open(dir, DIR_FLAGS);
+async function setModeAndTimes(folder: HeldFolder, name: string, st: Stats): Promise<void> {
+  await folder.check();
+  const handle = await fsp.open(folder.path(name), DIR_FLAGS);
   try {
     await handle.chmod(st.mode & 0o7777);
     await handle.utimes(st.atime, st.mtime);
@@ -134,28 +167,41 @@ function changed(treeRel: string): LocalPathError {
 
 /**
  * One folder copied into a new folder, then removed where unchanged (see the module comment).
- * Exported for the inbox move and its tests; the steps are public so that tests can put something
- * else at a name between the walk and the read.
+ * Both are folders of trees that are never read or changed through a link (for the inbox move, the
+ * workspace): every folder read, made or changed is held open and checked from the tree's root
+ * ({@link WorkspaceFs.inFolder}) at the moment of the call. Exported for the inbox move and its
+ * tests; the steps are public so that tests can put something else at a name between the walk and
+ * the read.
  */
 export class FolderCopy {
   /** Entries left in the source, with why (filled by the copy and by {@link removeCopied}). */
   readonly left: LeftBehind[] = [];
   /** Copied entries, children before their folder. */
   private readonly copied: Copied[] = [];
+  /** The source's tree. */
+  private readonly tree: WorkspaceFs;
+  /** The source's path in {@link tree}. */
+  private readonly name: string;
 
-  private constructor(
-    /** The source's parent folder, as a tree that is never read or changed through a link. */
-    private readonly tree: WorkspaceFs,
-    /** The source's name in `tree`. */
-    private readonly name: string,
-    /** Where the copy goes (created by the copy; must not exist). */
-    private readonly dest: string,
-  ) {}
+  /** Prepares the copy of folder `from` to `to` (which must not exist; its parent must). */
+  constructor(
+    from: TreeFolder,
+    /** Where the copy goes (created by the copy). */
+    private readonly to: TreeFolder,
+  ) {
+    this.tree = from.tree;
+    this.name = from.rel;
+  }
 
-  /** Prepares the copy of folder `src` to `dest` (which must not exist). */
+  /**
+   * Prepares the copy of folder `src` to `dest` (which must not exist), each in a tree rooted at
+   * its parent folder (the caller vouches for the folders on the way to those; the inbox move
+   * uses the workspace as its one tree instead).
+   */
   static async open(src: string, dest: string): Promise<FolderCopy> {
-    const tree = await WorkspaceFs.open(path.dirname(src), INBOX_DIR);
-    return new FolderCopy(tree, path.basename(src), dest);
+    const from = await WorkspaceFs.open(path.dirname(src), INBOX_DIR);
+    const to = await WorkspaceFs.open(path.dirname(dest), "the target folder");
+    return new FolderCopy({ tree: from, rel: path.basename(src) }, { tree: to, rel: path.basename(dest) });
   }
 
   /**
@@ -171,10 +217,9 @@ export class FolderCopy {
   async copyFolder(rel: string): Promise<void> {
     const listed = await this.readFolder(rel);
     if (!listed) return;
-    const to = this.destOf(rel);
-    await fsp.mkdir(to);
+    await this.inDestParent(rel, (folder, name) => folder.makeFolder(name));
     for (const entry of listed.entries) await this.copyEntry(rel ? `${rel}/${entry.name}` : entry.name, entry);
-    await setModeAndTimes(to, listed.st);
+    await this.inDestParent(rel, (folder, name) => setModeAndTimes(folder, name, listed.st));
     this.record(rel, "dir", listed.st);
   }
 
@@ -191,7 +236,7 @@ export class FolderCopy {
       const st = await from.handle.stat();
       // Times set on the descriptor (a link put at the copy's name meanwhile is not followed), and
       // flushed to disk: the source is removed afterwards.
-      await copyToNewFile(from, this.destOf(rel), { times: { atime: st.atime, mtime: st.mtime }, durable: true });
+      await this.inDestParent(rel, (folder, name) => folder.copyIn(from, name, { times: { atime: st.atime, mtime: st.mtime }, durable: true }));
       this.record(rel, "file", st);
     } finally {
       await from.handle.close();
@@ -207,7 +252,10 @@ export class FolderCopy {
       this.leaveOrThrow(rel, err);
       return;
     }
-    await fsp.symlink(link.target, this.destOf(rel));
+    await this.inDestParent(rel, async (folder, name) => {
+      await folder.check();
+      await fsp.symlink(link.target, folder.path(name));
+    });
     this.record(rel, "link", link.st, link.target);
   }
 
@@ -247,7 +295,7 @@ export class FolderCopy {
   private async readLink(rel: string): Promise<{ target: string; st: Stats }> {
     const treeRel = this.treeRel(rel);
     return this.tree.inFolder(parentOf(treeRel), async (folder) => {
-      const read = await readUnchanged(folder, path.basename(treeRel), treeRel, (st) => st.isSymbolicLink(), (at) => fsp.readlink(at));
+      const read = await readUnchanged(folder, baseOf(treeRel), treeRel, (st) => st.isSymbolicLink(), (at) => fsp.readlink(at));
       return { target: read.value, st: read.st };
     });
   }
@@ -272,11 +320,13 @@ export class FolderCopy {
     try {
       // Through its folder held open: never removed anywhere but where it was checked.
       await this.tree.inFolder(parentOf(treeRel), async (folder) => {
-        const at = folder.path(path.basename(treeRel));
+        const at = folder.path(baseOf(treeRel));
         if (!isSame(await fsp.lstat(at), entry) || (entry.kind === "link" && (await fsp.readlink(at)) !== entry.target)) {
           this.left.push({ rel: entry.rel, ...WHY.changedAfter });
           return;
         }
+        // Still where it was checked, right before the removal.
+        await folder.check();
         if (entry.kind === "dir") await fsp.rmdir(at);
         else await fsp.unlink(at);
       });
@@ -299,7 +349,13 @@ export class FolderCopy {
 
   /** Adds the entries of folder `rel` that no one has listed yet: they appeared after the walk. */
   private async listAdded(rel: string): Promise<void> {
-    const names = await fsp.readdir(this.tree.abs(this.treeRel(rel))).catch(() => [] as string[]);
+    const names = await this.tree
+      .inFolder(this.treeRel(rel), async (folder) => {
+        const found = await fsp.readdir(folder.path("."));
+        await folder.check();
+        return found;
+      })
+      .catch(() => [] as string[]);
     for (const name of names.sort()) {
       const child = rel ? `${rel}/${name}` : name;
       if (!this.left.some((l) => l.rel === child || l.rel.startsWith(`${child}/`))) this.left.push({ rel: child, ...WHY.added });
@@ -311,13 +367,18 @@ export class FolderCopy {
     this.copied.push({ rel, kind, dev: st.dev, ino: st.ino, size: file ? st.size : 0, mtimeMs: file ? st.mtimeMs : 0, target });
   }
 
-  /** `rel` (inside the folder) as a path of the tree (the folder's parent). */
+  /** `rel` (inside the folder) as a path of the source's tree. */
   private treeRel(rel: string): string {
-    return rel ? `${this.name}/${rel}` : this.name;
+    return joinRel(this.name, rel);
   }
 
-  /** Where `rel` goes in the copy. */
-  private destOf(rel: string): string {
-    return underRoot(this.dest, rel);
+  /**
+   * Runs `fn` on the folder that `rel`'s copy goes into, held open and checked from the root of
+   * the copy's tree (a folder of the copy swapped for a link since it was made is refused), and on
+   * the copy's name in it.
+   */
+  private inDestParent<T>(rel: string, fn: (folder: HeldFolder, name: string) => Promise<T>): Promise<T> {
+    const destRel = joinRel(this.to.rel, rel);
+    return this.to.tree.inFolder(parentOf(destRel), (folder) => fn(folder, baseOf(destRel)));
   }
 }

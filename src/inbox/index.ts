@@ -6,11 +6,5 @@ export { listInbox, peekInbox, type InboxEntry, type InboxEntryType, type InboxL
 export { moveFromInbox, moveEntryNoClobber, suffixedName, type MoveFromInboxOptions, type MoveFromInboxResult } from "./move.js";
 export type { LeftBehind } from "./folder-copy.js";
 export { formatBytes, describeInboxEntry, inboxListingPayload } from "./format.js";
-export {
-  inboxPath,
-  isSafeBasename,
-  assertSafeBasename,
-  resolveMoveTarget,
-  type InboxLocation,
-  type ResolvedTarget,
-} from "./paths.js";
+export { inboxPath, isSafeBasename, assertSafeBasename, type InboxLocation } from "./paths.js";
+export { resolveMoveTarget, type ResolvedTarget } from "./target.js";

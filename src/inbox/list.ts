@@ -1,13 +1,16 @@
 /**
  * `listInbox` and `peekInbox`: what arrived in `_inbox`, and the workspace folders files can be
- * moved to. Read-only; symbolic links are reported, never followed.
+ * moved to. Read-only; symbolic links are reported, never followed. Every folder is read through
+ * itself held open in the workspace's tree, and checked after the read (see `inbox-folder.ts`):
+ * a folder swapped for a symbolic link meanwhile is never read through it.
  */
 import { promises as fsp } from "node:fs";
-import type { Stats } from "node:fs";
-import path from "node:path";
+import type { Dirent, Stats } from "node:fs";
 import { WorkspaceSyncError, toWorkspaceSyncError } from "../errors.js";
 import { INBOX_DIR, OUTBOX_DIR } from "../sync/index.js";
-import { assertSafeBasename, inboxPath, realInbox, realWorkspace, type InboxLocation } from "./paths.js";
+import type { WorkspaceFs } from "../util/safe-fs.js";
+import { checkRead, inboxChanged, openWorkspaceInbox, readNames, withInboxFolder } from "./inbox-folder.js";
+import { assertSafeBasename, inboxPath, type InboxLocation } from "./paths.js";
 
 /** Kind of an inbox entry. */
 export type InboxEntryType = "file" | "dir" | "symlink" | "other";
@@ -59,23 +62,36 @@ function entryOf(name: string, st: Stats): InboxEntry {
 
 /** Lists `_inbox` and the workspace folders (up to `maxDepth` levels, skipping dot folders, node_modules, _inbox and _outbox). */
 export async function listInbox(options: ListInboxOptions): Promise<InboxListing> {
-  const wsReal = await realWorkspace(options.workspaceDir);
-  const inbox = await realInbox(options, wsReal);
+  const ws = await openWorkspaceInbox(options);
+  const inbox = ws.inboxReal;
   const entries: InboxEntry[] = [];
   if (inbox) {
-    for (const name of (await fsp.readdir(inbox)).sort()) {
-      try {
-        entries.push(entryOf(name, await fsp.lstat(path.join(inbox, name))));
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw toWorkspaceSyncError(err);
+    await withInboxFolder(ws, inbox, async (folder) => {
+      for (const name of await readNames(folder)) {
+        try {
+          entries.push(entryOf(name, await fsp.lstat(folder.path(name))));
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw toWorkspaceSyncError(err);
+        }
       }
-    }
+      // The stats were the inbox's, where it was found.
+      await checkRead(folder);
+    });
   }
-  const { dirs, truncated } = await workspaceDirectories(wsReal, options.maxDepth ?? 3, options.maxDirectories ?? 500);
+  const { dirs, truncated } = await workspaceDirectories(ws.tree, options.maxDepth ?? 3, options.maxDirectories ?? 500);
   return { inboxDir: inbox ?? inboxPath(options), entries, workspaceDirectories: dirs, directoriesTruncated: truncated };
 }
 
-async function workspaceDirectories(root: string, maxDepth: number, limit: number): Promise<{ dirs: string[]; truncated: boolean }> {
+/** The entries of folder `rel` of `tree`, read through it held open, then checked (a refusal throws). */
+async function readFolder(tree: WorkspaceFs, rel: string): Promise<Dirent[]> {
+  return tree.inFolder(rel, async (folder) => {
+    const items = await fsp.readdir(folder.path("."), { withFileTypes: true });
+    await folder.check();
+    return items;
+  });
+}
+
+async function workspaceDirectories(tree: WorkspaceFs, maxDepth: number, limit: number): Promise<{ dirs: string[]; truncated: boolean }> {
   const dirs: string[] = [];
   let truncated = false;
   // Breadth-first so a cut keeps the shallow folders.
@@ -85,9 +101,9 @@ async function workspaceDirectories(root: string, maxDepth: number, limit: numbe
     for (const rel of level) {
       let items;
       try {
-        items = await fsp.readdir(path.join(root, rel), { withFileTypes: true });
+        items = await readFolder(tree, rel);
       } catch {
-        continue; // unreadable or vanished: not a target
+        continue; // unreadable, vanished or swapped for a link: not a target
       }
       for (const d of items) {
         if (!d.isDirectory() || d.name.startsWith(".") || SKIP_DIRS.has(d.name)) continue;
@@ -120,25 +136,36 @@ const PEEK_MAX_ENTRIES = 50;
 export async function peekInbox(options: InboxLocation & { name: string }): Promise<InboxPeek> {
   const { name } = options;
   assertSafeBasename(name, "inbox entry name");
-  const wsReal = await realWorkspace(options.workspaceDir);
-  const inbox = await realInbox(options, wsReal);
+  const ws = await openWorkspaceInbox(options);
   const notFound = () => new WorkspaceSyncError("NOT_FOUND", `${JSON.stringify(name)} is not in ${INBOX_DIR}: list the inbox to see what arrived`, { path: name });
-  if (!inbox) throw notFound();
-  const full = path.join(inbox, name);
-  let st: Stats;
-  try {
-    st = await fsp.lstat(full);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw notFound();
-    throw toWorkspaceSyncError(err);
-  }
-  const modified = st.mtime.toISOString();
-  const type = typeOf(st);
-  if (type === "file") return { type, name, size: st.size, modified };
-  if (type === "symlink") return { type, name, target: await fsp.readlink(full), modified };
-  if (type === "dir") {
-    const items = (await fsp.readdir(full, { withFileTypes: true })).map((d) => (d.isDirectory() ? `${d.name}/` : d.name)).sort();
-    return { type, name, modified, entries: items.slice(0, PEEK_MAX_ENTRIES), more: Math.max(0, items.length - PEEK_MAX_ENTRIES) };
-  }
-  return { type: "other", name, modified };
+  if (!ws.inboxReal) throw notFound();
+  return withInboxFolder(ws, ws.inboxReal, async (inbox) => {
+    const full = inbox.path(name);
+    let st: Stats;
+    try {
+      st = await fsp.lstat(full);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") throw notFound();
+      throw toWorkspaceSyncError(err);
+    }
+    // What was looked at is the inbox's, where it was found.
+    await checkRead(inbox);
+    const modified = st.mtime.toISOString();
+    const type = typeOf(st);
+    if (type === "file") return { type, name, size: st.size, modified };
+    if (type === "symlink") {
+      const target = await fsp.readlink(full);
+      await checkRead(inbox);
+      return { type, name, target, modified };
+    }
+    if (type === "dir") {
+      // The folder held open itself, checked from the workspace's root (a swap on its way is refused).
+      const listed = await readFolder(ws.tree, inbox.rel ? `${inbox.rel}/${name}` : name).catch((err: unknown) => {
+        throw inboxChanged(err);
+      });
+      const items = listed.map((d) => (d.isDirectory() ? `${d.name}/` : d.name)).sort();
+      return { type, name, modified, entries: items.slice(0, PEEK_MAX_ENTRIES), more: Math.max(0, items.length - PEEK_MAX_ENTRIES) };
+    }
+    return { type: "other", name, modified };
+  });
 }

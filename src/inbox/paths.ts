@@ -1,7 +1,8 @@
 /**
  * Path rules of the inbox helper: names in `_inbox` are plain basenames, the inbox is
- * `<workspace>/<localPath>/_inbox`, and a move target is a folder inside the workspace, checked
- * both lexically (path.relative) and after resolving symbolic links (realpath).
+ * `<workspace>/<localPath>/_inbox`, inside the workspace both lexically (path.relative) and after
+ * resolving symbolic links (realpath). These are checks; every use is made through folders held
+ * open (see `inbox-folder.ts`, `target.ts`).
  */
 import { promises as fsp } from "node:fs";
 import path from "node:path";
@@ -40,11 +41,13 @@ export function assertSafeBasename(name: unknown, what = "name"): asserts name i
   }
 }
 
-function isAbsoluteAnywhere(p: string): boolean {
+/** Whether `p` is absolute on POSIX or on Windows. */
+export function isAbsoluteAnywhere(p: string): boolean {
   return path.posix.isAbsolute(p) || path.win32.isAbsolute(p);
 }
 
-async function realpathOrThrow(p: string, what: string): Promise<string> {
+/** `realpath` of `p`; NOT_FOUND naming it as `what` when it is missing. */
+export async function realpathOrThrow(p: string, what: string): Promise<string> {
   try {
     return await fsp.realpath(p);
   } catch (err) {
@@ -96,54 +99,7 @@ export async function realInbox(loc: InboxLocation, wsReal: string): Promise<str
   return real;
 }
 
-/** A resolved move target. */
-export interface ResolvedTarget {
-  /** Real absolute path of the target folder (created when missing). */
-  abs: string;
-  /** Path relative to the workspace, `/`-separated (`"."` for the workspace itself). */
-  rel: string;
-}
-
-function invalidTarget(target: string, why: string): WorkspaceSyncError {
-  return new WorkspaceSyncError("INVALID_PATH", `Invalid target ${JSON.stringify(target)}: ${why}`, { path: target });
-}
-
-/**
- * Checks a move target and creates it. It must be relative, stay inside the workspace lexically
- * and after resolving symbolic links (the deepest existing ancestor is checked before anything is
- * created, the final folder again after), must not be inside the inbox, and must be a folder.
- */
-export async function resolveMoveTarget(target: unknown, wsReal: string, inboxReal: string | undefined): Promise<ResolvedTarget> {
-  if (typeof target !== "string" || target.trim() === "") {
-    throw new WorkspaceSyncError("INVALID_PATH", 'A target folder is required: name a folder inside the workspace, e.g. "docs/reports"');
-  }
-  if (target.includes("\0")) throw invalidTarget(target, "it contains a NUL character");
-  if (isAbsoluteAnywhere(target)) throw invalidTarget(target, "it must be relative to the workspace, not an absolute path (e.g. \"docs/reports\")");
-  const lexical = path.resolve(wsReal, target.replace(/\\/g, "/"));
-  if (!isInside(wsReal, lexical)) throw invalidTarget(target, "it leads outside the workspace; use a folder inside it");
-
-  let probe = lexical;
-  for (;;) {
-    try {
-      await fsp.lstat(probe);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw toWorkspaceSyncError(err);
-      probe = path.dirname(probe);
-    }
-  }
-  const probeReal = await realpathOrThrow(probe, "Target folder");
-  if (!isInside(wsReal, probeReal)) throw invalidTarget(target, "it leads outside the workspace through a symbolic link");
-  if (inboxReal && isInside(inboxReal, probeReal)) throw invalidTarget(target, "it is inside the inbox; choose a folder outside _inbox");
-
-  await fsp.mkdir(lexical, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === "EEXIST" || err.code === "ENOTDIR") throw invalidTarget(target, "a file with that name exists; choose a folder");
-    throw toWorkspaceSyncError(err);
-  });
-  const real = await realpathOrThrow(lexical, "Target folder");
-  if (!isInside(wsReal, real)) throw invalidTarget(target, "it leads outside the workspace through a symbolic link");
-  if (inboxReal && isInside(inboxReal, real)) throw invalidTarget(target, "it is inside the inbox; choose a folder outside _inbox");
-  if (!(await fsp.stat(real)).isDirectory()) throw invalidTarget(target, "it is a file, not a folder");
-  const rel = path.relative(wsReal, real).split(path.sep).join("/");
-  return { abs: real, rel: rel === "" ? "." : rel };
+/** Real path `real` (inside real workspace `wsReal`) as a `/`-separated path of the workspace (`""`: the workspace). */
+export function relIn(wsReal: string, real: string): string {
+  return path.relative(wsReal, real).split(path.sep).join("/");
 }

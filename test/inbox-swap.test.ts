@@ -1,0 +1,247 @@
+/**
+ * The inbox helper against a workspace that changes under it: `_inbox`, a folder being moved out of
+ * it, or the move's target swapped for a symbolic link to a folder outside the workspace at the
+ * very moment between a check and the call that uses it. Each swap is made by a hook on the
+ * `fs.promises` call the helper makes right before its next step (the hook matches the entry's
+ * name, whatever path reaches it), so it lands in the window every time; a cross-device move is
+ * forced by answering `EXDEV` to the move's `link`/`rename` of the entry. Nothing outside may be
+ * read, written, moved or deleted, nothing from outside may land in the workspace, the entry is
+ * reported as not moved with a reason, and the inbox's own file is still there (where the swap put
+ * it).
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fs, { promises as fsp } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { isWorkspaceSyncError } from "../src/errors.js";
+import { listInbox, moveFromInbox, peekInbox } from "../src/inbox/index.js";
+
+/** The `fs.promises` methods a hook replaces. */
+type Hooked = "lstat" | "link" | "rename" | "open" | "mkdir";
+
+/** A promise method as the hook sees it. */
+type AnyCall = (...args: unknown[]) => Promise<unknown>;
+
+/**
+ * Replaces `fsp[method]` for the rest of the test with `hook`, which gets the original and the
+ * call's arguments.
+ */
+function hook(t: { after(fn: () => void): void }, method: Hooked, fn: (original: AnyCall, args: unknown[]) => Promise<unknown>): void {
+  const table = fsp as unknown as Record<Hooked, AnyCall>;
+  const original = table[method];
+  table[method] = (...args: unknown[]) => fn(original.bind(fsp), args);
+  t.after(() => {
+    table[method] = original;
+  });
+}
+
+/** Whether call argument `p` is a path (a string, or a URL/Buffer turned to one) whose last name is `name`. */
+function names(p: unknown, name: string): boolean {
+  return (typeof p === "string" || Buffer.isBuffer(p)) && path.basename(String(p)) === name;
+}
+
+/** Runs `swap` the first time `method` is called for entry `name` (then the call goes on as asked). */
+function swapAt(t: { after(fn: () => void): void }, method: Hooked, name: string, swap: () => void): void {
+  let done = false;
+  hook(t, method, async (original, args) => {
+    if (!done && names(args[0], name)) {
+      done = true;
+      swap();
+    }
+    return original(...args);
+  });
+}
+
+/** `link` and `rename` of entry `name` answer `EXDEV` (as across two devices); `first` runs before the first such answer. */
+function crossDevice(t: { after(fn: () => void): void }, name: string, first: () => void = () => undefined): void {
+  let done = false;
+  for (const method of ["link", "rename"] as const) {
+    hook(t, method, async (original, args) => {
+      if (!names(args[0], name)) return original(...args);
+      if (!done) {
+        done = true;
+        first();
+      }
+      throw Object.assign(new Error(`EXDEV: cross-device link not permitted, ${method}`), { code: "EXDEV" });
+    });
+  }
+}
+
+/** Moves `at` to `aside` and puts a symbolic link to `to` at its name (synchronous: no hook sees it). */
+function swapForLink(at: string, aside: string, to: string): void {
+  fs.renameSync(at, aside);
+  fs.symlinkSync(to, at);
+}
+
+/** Every entry under `dir` (`name/` a folder, `name -> target` a link), never following a link. */
+function tree(dir: string, rel = ""): string[] {
+  const out: string[] = [];
+  for (const name of fs.readdirSync(path.join(dir, rel)).sort()) {
+    const r = rel ? `${rel}/${name}` : name;
+    const st = fs.lstatSync(path.join(dir, r));
+    if (st.isDirectory()) out.push(`${r}/`, ...tree(dir, r));
+    else if (st.isSymbolicLink()) out.push(`${r} -> ${fs.readlinkSync(path.join(dir, r))}`);
+    else out.push(`${r}: ${fs.readFileSync(path.join(dir, r), "utf8")}`);
+  }
+  return out;
+}
+
+/** A workspace with an inbox, and a folder outside it; removed after the test. */
+async function fixture(t: { after(fn: () => Promise<void>): void }) {
+  const root = await fsp.realpath(await fsp.mkdtemp(path.join(os.tmpdir(), "ws-inbox-swap-")));
+  t.after(() => fsp.rm(root, { recursive: true, force: true }));
+  const ws = path.join(root, "ws");
+  const inbox = path.join(ws, "_inbox");
+  const outside = path.join(root, "outside");
+  await fsp.mkdir(inbox, { recursive: true });
+  await fsp.mkdir(outside);
+  return { root, ws, inbox, outside, aside: path.join(root, "aside") };
+}
+
+test("_inbox swapped for a link to outside right after the source's lstat: the outside file is neither moved in nor deleted", async (t) => {
+  const f = await fixture(t);
+  await fsp.writeFile(path.join(f.inbox, "secret.txt"), "INBOX");
+  await fsp.writeFile(path.join(f.outside, "secret.txt"), "OUTSIDE");
+  swapAt(t, "lstat", "secret.txt", () => swapForLink(f.inbox, f.aside, f.outside));
+
+  const r = await moveFromInbox({ workspaceDir: f.ws, target: "docs", files: ["secret.txt"] });
+
+  assert.deepEqual(tree(f.outside), ["secret.txt: OUTSIDE"], "nothing outside moved, deleted or written");
+  assert.deepEqual(tree(path.join(f.ws, "docs")), [], "the outside file never lands in the workspace");
+  assert.deepEqual(tree(f.aside), ["secret.txt: INBOX"], "the inbox's own file is still there");
+  assert.deepEqual(r.moved, []);
+  assert.equal(r.errors.length, 1, r.errors.join("\n"));
+  assert.match(r.errors[0]!, /^secret\.txt: not moved: _inbox changed during the move/);
+});
+
+test("the target swapped for a link to outside before the move: nothing is written outside, nor into the folder moved away", async (t) => {
+  const f = await fixture(t);
+  await fsp.mkdir(path.join(f.ws, "docs"));
+  await fsp.writeFile(path.join(f.inbox, "a.txt"), "INBOX");
+  swapAt(t, "lstat", "a.txt", () => swapForLink(path.join(f.ws, "docs"), f.aside, f.outside));
+
+  const r = await moveFromInbox({ workspaceDir: f.ws, target: "docs", files: ["a.txt"] });
+
+  assert.deepEqual(tree(f.outside), [], "nothing written outside");
+  assert.deepEqual(tree(f.aside), [], "nothing written into the target moved out of the workspace");
+  assert.deepEqual(tree(f.inbox), ["a.txt: INBOX"], "the inbox file is still there");
+  assert.deepEqual(r.remaining, ["a.txt"]);
+  assert.deepEqual(r.moved, []);
+  assert.equal(r.errors.length, 1, r.errors.join("\n"));
+  assert.match(r.errors[0]!, /^a\.txt: not moved: docs changed during the move/);
+});
+
+test("a folder being made for the target swapped for a link to outside: nothing is made outside", async (t) => {
+  const f = await fixture(t);
+  await fsp.mkdir(path.join(f.ws, "docs"));
+  await fsp.writeFile(path.join(f.inbox, "a.txt"), "INBOX");
+  // The check of the target found `docs`; the folders under it are made after that (the first
+  // mkdir: whatever happens to the folder it is made in, nothing is made through a link).
+  let done = false;
+  hook(t, "mkdir", async (original, args) => {
+    if (!done) {
+      done = true;
+      swapForLink(path.join(f.ws, "docs"), f.aside, f.outside);
+    }
+    return original(...args);
+  });
+
+  await assert.rejects(moveFromInbox({ workspaceDir: f.ws, target: "docs/new/deeper", files: ["a.txt"] }), (e: unknown) => isWorkspaceSyncError(e, "INVALID_PATH"));
+
+  assert.ok(done, "the swap was made");
+  assert.deepEqual(tree(f.outside), [], "no folder made outside");
+  assert.ok(!tree(f.aside).some((e) => e.includes("a.txt")), "nothing moved into the folder moved away");
+  assert.deepEqual(tree(f.inbox), ["a.txt: INBOX"]);
+});
+
+test("across devices, _inbox swapped for a link to outside before the copy of a file: the outside file is neither copied in nor deleted", async (t) => {
+  const f = await fixture(t);
+  await fsp.writeFile(path.join(f.inbox, "secret.txt"), "INBOX");
+  await fsp.writeFile(path.join(f.outside, "secret.txt"), "OUTSIDE");
+  crossDevice(t, "secret.txt", () => swapForLink(f.inbox, f.aside, f.outside));
+
+  const r = await moveFromInbox({ workspaceDir: f.ws, target: "docs", files: ["secret.txt"] });
+
+  assert.deepEqual(tree(f.outside), ["secret.txt: OUTSIDE"]);
+  assert.deepEqual(tree(path.join(f.ws, "docs")), [], "no copy, no temp file left");
+  assert.deepEqual(tree(f.aside), ["secret.txt: INBOX"]);
+  assert.deepEqual(r.moved, []);
+  assert.equal(r.errors.length, 1, r.errors.join("\n"));
+  assert.match(r.errors[0]!, /^secret\.txt: not moved: /);
+});
+
+test("across devices, _inbox swapped for a link to outside before the copy of a folder: the outside folder is neither copied in nor emptied", async (t) => {
+  const f = await fixture(t);
+  await fsp.mkdir(path.join(f.inbox, "photos"));
+  await fsp.writeFile(path.join(f.inbox, "photos", "a.txt"), "INBOX");
+  await fsp.mkdir(path.join(f.outside, "photos"));
+  await fsp.writeFile(path.join(f.outside, "photos", "a.txt"), "OUTSIDE");
+  crossDevice(t, "photos", () => swapForLink(f.inbox, f.aside, f.outside));
+
+  const r = await moveFromInbox({ workspaceDir: f.ws, target: "docs", files: ["photos"] });
+
+  assert.deepEqual(tree(f.outside), ["photos/", "photos/a.txt: OUTSIDE"]);
+  assert.deepEqual(tree(path.join(f.ws, "docs")), [], "no copy, no temp folder left");
+  assert.deepEqual(tree(f.aside), ["photos/", "photos/a.txt: INBOX"]);
+  assert.deepEqual(r.moved, []);
+  assert.equal(r.errors.length, 1, r.errors.join("\n"));
+  assert.match(r.errors[0]!, /^photos: not moved: /);
+});
+
+test("across devices, a folder of the copy swapped for a link to outside while the inbox folder is copied: nothing is written outside", async (t) => {
+  const f = await fixture(t);
+  await fsp.mkdir(path.join(f.inbox, "photos", "sub"), { recursive: true });
+  await fsp.writeFile(path.join(f.inbox, "photos", "sub", "b.txt"), "INBOX");
+  await fsp.mkdir(path.join(f.ws, "docs"));
+  crossDevice(t, "photos");
+  // Right before b.txt is read, the copy's folder `sub` (made just before) is swapped.
+  let done = false;
+  hook(t, "open", async (original, args) => {
+    if (!done && names(args[0], "b.txt") && typeof args[1] === "number" && (args[1] & fs.constants.O_CREAT) === 0) {
+      done = true;
+      const temp = fs.readdirSync(path.join(f.ws, "docs")).find((n) => n.startsWith(".ws-sync-"));
+      assert.ok(temp, "the copy's temp folder is there");
+      swapForLink(path.join(f.ws, "docs", temp, "sub"), f.aside, f.outside);
+    }
+    return original(...args);
+  });
+
+  const r = await moveFromInbox({ workspaceDir: f.ws, target: "docs", files: ["photos"] });
+
+  assert.ok(done, "the swap was made");
+  assert.deepEqual(tree(f.outside), [], "nothing written outside");
+  assert.deepEqual(tree(f.aside), [], "nothing written into the folder moved away");
+  assert.deepEqual(tree(path.join(f.ws, "docs")), [], "no temp folder left");
+  assert.deepEqual(tree(f.inbox), ["photos/", "photos/sub/", "photos/sub/b.txt: INBOX"], "the inbox folder is untouched");
+  assert.deepEqual(r.moved, []);
+  assert.equal(r.errors.length, 1, r.errors.join("\n"));
+  assert.match(r.errors[0]!, /^photos: not moved: /);
+});
+
+test("listInbox: _inbox swapped for a link to outside while its entries are looked at: nothing from outside is listed", async (t) => {
+  const f = await fixture(t);
+  await fsp.writeFile(path.join(f.inbox, "a.txt"), "A");
+  await fsp.writeFile(path.join(f.inbox, "b.txt"), "B");
+  await fsp.writeFile(path.join(f.outside, "b.txt"), "OUTSIDE, LONGER");
+  swapAt(t, "lstat", "a.txt", () => swapForLink(f.inbox, f.aside, f.outside));
+
+  const listing = await listInbox({ workspaceDir: f.ws }).catch((err: unknown) => err);
+
+  assert.ok(isWorkspaceSyncError(listing, "INVALID_PATH"), `refused: ${JSON.stringify(listing)}`);
+  assert.match(listing.message, /_inbox/);
+});
+
+test("peekInbox: _inbox swapped for a link to outside right after a folder's lstat: the outside folder is not listed", async (t) => {
+  const f = await fixture(t);
+  await fsp.mkdir(path.join(f.inbox, "photos"));
+  await fsp.writeFile(path.join(f.inbox, "photos", "mine.jpg"), "");
+  await fsp.mkdir(path.join(f.outside, "photos"));
+  await fsp.writeFile(path.join(f.outside, "photos", "outside-secret.jpg"), "");
+  swapAt(t, "lstat", "photos", () => swapForLink(f.inbox, f.aside, f.outside));
+
+  const peek = await peekInbox({ workspaceDir: f.ws, name: "photos" }).catch((err: unknown) => err);
+
+  assert.ok(isWorkspaceSyncError(peek, "INVALID_PATH"), `refused: ${JSON.stringify(peek)}`);
+  assert.match(peek.message, /_inbox/);
+});
