@@ -148,6 +148,16 @@ describe("the local provider's own folder holding symlinks", () => {
   });
   afterEach(() => fsp.rm(tmp, { recursive: true, force: true }));
 
+  it("stat looks at the name itself: a symlink (to a file or a folder) is no file", async () => {
+    const provider = createLocalProvider({ root: path.join(tmp, "cloud") });
+    await fsp.symlink(path.join(outside, "a.txt"), path.join(tmp, "cloud", "share", "a.txt"));
+    assert.equal(await provider.stat("share/a.txt"), undefined);
+    assert.equal(await provider.stat("share/docs"), undefined);
+    assert.equal(await provider.stat("share/docs/a.txt"), undefined, "not through a linked folder either");
+    await provider.write("share/real.txt", Readable.from([Buffer.from("real")]));
+    assert.equal((await provider.stat("share/real.txt"))?.size, 4);
+  });
+
   it("writes and deletes never go through them", async () => {
     const provider = createLocalProvider({ root: path.join(tmp, "cloud") });
     await assert.rejects(provider.write("share/docs/x.txt", Readable.from([Buffer.from("x")])), (err: Error & { code?: string }) => err.code === "INVALID_PATH" && /symlink/.test(err.message));

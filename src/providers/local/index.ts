@@ -205,8 +205,18 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
 
     async stat(p: string): Promise<RemoteEntry | undefined> {
       try {
-        const st = await fsp.stat(abs(p), { bigint: true });
-        return st.isFile() ? entryOfStats(normalizeRemotePath(p), st) : undefined;
+        // A regular file only, as the listing gives, reached through real folders: a symlink at
+        // the name or on the way is not followed (its target's size and time would pass for the
+        // file's, and a delete checked by them would then go ahead).
+        const rel = normalizeRemotePath(p);
+        const slash = rel.lastIndexOf("/");
+        const dir = await (await guard()).verifyDir(slash < 0 ? "" : rel.slice(0, slash)).catch((err: unknown) => {
+          if (err instanceof LocalPathError) return undefined;
+          throw err;
+        });
+        if (dir === undefined) return undefined;
+        const st = await fsp.lstat(childPath(dir, rel.slice(slash + 1)), { bigint: true });
+        return st.isFile() ? entryOfStats(rel, st) : undefined;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "ENOENT" || (err as NodeJS.ErrnoException).code === "ENOTDIR") return undefined;
         throw toWorkspaceSyncError(err);
