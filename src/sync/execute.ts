@@ -18,7 +18,7 @@ import type { SyncPlan } from "./plan.js";
 import { CompactStateFiles, type StateFiles } from "./state-files.js";
 import { rebuiltFromState } from "./file-index.js";
 import { folderSpellings } from "./listing.js";
-import { stillAsListed } from "./remote-version.js";
+import { versionNow, type VersionNow } from "./remote-version.js";
 import { underRoot } from "../util/flat-join.js";
 
 /** What the executor needs besides the plan. */
@@ -279,8 +279,10 @@ export async function executePlan(plan: SyncPlan, ctx: ExecuteContext): Promise<
     throwIfAborted(signal);
     // Each looked at again first, as the workspace's are: a cloud file changed since the listing
     // (edited there while this run ran) is kept, and the next run sees the edit.
-    const unchanged = await keepChangedInCloud(deleteRemote, (a) => ctx.remote.get(a.path), provider, remoteFull, ctx.concurrency, signal, (rel) =>
-      logger.warn(`[workspace-sync] Not deleting ${rel} in the cloud: it changed during the sync; it will be looked at again next run`),
+    const unchanged = await keepChangedInCloud(deleteRemote, (a) => ctx.remote.get(a.path), provider, remoteFull, ctx.concurrency, signal, (rel, now) =>
+      now === "changed"
+        ? logger.warn(`[workspace-sync] Not deleting ${rel} in the cloud: it changed during the sync; it will be looked at again next run`)
+        : logger.debug?.(`[workspace-sync] ${rel} is already gone from the cloud`),
     );
     const rels = unchanged.map((a) => ctx.remote.get(a.path)?.path ?? a.path);
     const failures = await provider.deleteMany(rels.map(remoteFull), { signal });
@@ -299,7 +301,7 @@ export async function executePlan(plan: SyncPlan, ctx: ExecuteContext): Promise<
 
 /**
  * The cloud deletions of `actions` whose file is still as listed (one `stat` each, `concurrency`
- * at a time); `onChanged` is told of each one left out.
+ * at a time); `onLeft` is told of each one left out (changed since, or gone already).
  */
 async function keepChangedInCloud(
   actions: readonly SyncAction[],
@@ -308,7 +310,7 @@ async function keepChangedInCloud(
   full: (rel: string) => string,
   concurrency: number,
   signal: AbortSignal | undefined,
-  onChanged: (rel: string) => void,
+  onLeft: (rel: string, now: Exclude<VersionNow, "same">) => void,
 ): Promise<SyncAction[]> {
   const keep = new Array<boolean>(actions.length).fill(true);
   await forEachLimit(
@@ -316,9 +318,10 @@ async function keepChangedInCloud(
     concurrency,
     async (a, i) => {
       const r = listed(a);
-      if (r === undefined || (await stillAsListed(provider, full(r.path), r, signal))) return;
+      const now = r === undefined ? "same" : await versionNow(provider, full(r.path), r, signal);
+      if (now === "same") return;
       keep[i] = false;
-      onChanged(r.path);
+      onLeft(r!.path, now);
     },
     signal,
   );

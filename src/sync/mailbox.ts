@@ -16,7 +16,7 @@ import { listRemote } from "./listing.js";
 import { compareContent } from "./compare.js";
 import { downloadFile } from "./transfer.js";
 import type { RemoteFile, SkipNote } from "./types.js";
-import { stillAsListed } from "./remote-version.js";
+import { versionNow } from "./remote-version.js";
 
 /** Workspace folder that receives drained files. */
 export const INBOX_DIR = "_inbox";
@@ -108,10 +108,9 @@ export async function drainOutbox(options: DrainOptions): Promise<string[]> {
    * next run moves it in beside the first.
    */
   const removeIfAsListed = async (f: RemoteFile, remoteFull: string, signal: AbortSignal | undefined): Promise<boolean> => {
-    if (!(await stillAsListed(provider, remoteFull, f, signal))) {
-      logger.warn(`[workspace-sync] Mailbox: ${OUTBOX_DIR}/${f.path} changed in the cloud while it was moved: the new version stays there for the next run`);
-      return false;
-    }
+    const now = await versionNow(provider, remoteFull, f, signal);
+    if (now === "changed") logger.warn(`[workspace-sync] Mailbox: ${OUTBOX_DIR}/${f.path} changed in the cloud while it was moved: the new version stays there for the next run`);
+    if (now !== "same") return false;
     await provider.delete(remoteFull, { signal });
     return true;
   };

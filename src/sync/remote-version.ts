@@ -3,26 +3,30 @@
  * would lose what changed since (a delete): a newer version put there meanwhile is kept.
  */
 import type { RemoteEntry, StorageProvider } from "../providers/types.js";
-import { msOfDate } from "../util/mtime.js";
 import type { RemoteFile } from "./types.js";
 
+/** What a cloud file is now, against the version listed. */
+export type VersionNow = "same" | "changed" | "gone";
+
 /**
- * Whether `now` (the cloud file's entry at this moment) is the version `listed`: the same size,
- * and the same revision (or content hash, or time, where the provider gives no revision).
+ * `now` (the cloud file's entry at this moment, from `stat`) against the version `listed`:
+ * changed when the sizes differ, or the revisions (else the content hashes) both give. Where
+ * neither gives one, it counts as the same: a listing's time and a `stat`'s may come from
+ * different sources (S3: the upload time, the source time kept in metadata), and a check that
+ * cannot tell must never keep a file from the delete its run decided, run after run.
  */
-export function sameVersion(listed: RemoteFile, now: RemoteEntry | undefined): boolean {
-  if (now === undefined || now.size !== listed.size) return false;
-  if (listed.revision !== undefined && now.revision !== undefined) return now.revision === listed.revision;
-  if (listed.hash !== undefined && now.hash !== undefined) return now.hash === listed.hash;
-  const ms = msOfDate(now.mtime);
-  return ms !== undefined && ms === listed.mtimeMs;
+export function compareVersion(listed: RemoteFile, now: RemoteEntry | undefined): VersionNow {
+  if (now === undefined) return "gone";
+  if (now.size !== listed.size) return "changed";
+  if (listed.revision !== undefined && now.revision !== undefined) return now.revision === listed.revision ? "same" : "changed";
+  if (listed.hash !== undefined && now.hash !== undefined) return now.hash === listed.hash ? "same" : "changed";
+  return "same";
 }
 
 /**
- * Whether the cloud file at `full` (the provider's path) is still `listed`, by one `stat`. What is
- * left is the moment between this look and the step it allows: the providers' deletes are not
- * conditional.
+ * The cloud file at `full` (the provider's path) against `listed`, by one `stat`. What is left is
+ * the moment between this look and the step it allows: the providers' deletes are not conditional.
  */
-export async function stillAsListed(provider: StorageProvider, full: string, listed: RemoteFile, signal?: AbortSignal): Promise<boolean> {
-  return sameVersion(listed, await provider.stat(full, { signal }));
+export async function versionNow(provider: StorageProvider, full: string, listed: RemoteFile, signal?: AbortSignal): Promise<VersionNow> {
+  return compareVersion(listed, await provider.stat(full, { signal }));
 }

@@ -1,0 +1,28 @@
+/**
+ * A cloud file looked at again right before a delete (`sync/remote-version.ts`): changed only on
+ * what the listing and `stat` both give from the same source (size, revision, else content hash),
+ * never on times, which a provider may take from different sources for the two.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { compareVersion } from "../src/sync/remote-version.js";
+import type { RemoteFile } from "../src/sync/types.js";
+
+const listed: RemoteFile = { path: "a.txt", size: 5, mtimeMs: 1_700_000_000_000, revision: "r1", hash: "h1" };
+
+test("gone, changed by size, by revision, or by hash where there is no revision", () => {
+  assert.equal(compareVersion(listed, undefined), "gone");
+  assert.equal(compareVersion(listed, { path: "a.txt", size: 6, revision: "r1" }), "changed");
+  assert.equal(compareVersion(listed, { path: "a.txt", size: 5, revision: "r2", hash: "h1" }), "changed");
+  assert.equal(compareVersion(listed, { path: "a.txt", size: 5, revision: "r1", hash: "other" }), "same", "the revision decides where both give one");
+  assert.equal(compareVersion({ ...listed, revision: undefined }, { path: "a.txt", size: 5, revision: "r1", hash: "h2" }), "changed");
+  assert.equal(compareVersion({ ...listed, revision: undefined }, { path: "a.txt", size: 5, hash: "h1" }), "same");
+});
+
+test("with neither a revision nor a hash on both sides, the times do not decide: the same", () => {
+  // S3 with a listing that gives no ETag: its time is the upload time, a stat's the source time.
+  const bare: RemoteFile = { path: "a.txt", size: 5, mtimeMs: 1_700_000_000_000 };
+  assert.equal(compareVersion(bare, { path: "a.txt", size: 5, mtime: new Date(1_600_000_000_000), revision: "etag" }), "same");
+  assert.equal(compareVersion(bare, { path: "a.txt", size: 5 }), "same");
+  assert.equal(compareVersion(bare, { path: "a.txt", size: 4 }), "changed");
+});
