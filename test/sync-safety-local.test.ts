@@ -433,6 +433,21 @@ describe("the local provider's folder changing between two small copies into it"
     assert.equal((await fsp.stat(path.join(cloud, "share", "docs", "sub", "b.bin"))).size, 3 * 1024 * 1024);
   });
 
+  it("a folder remembered as made, swapped for a symlink since: no folder is made through it, not even an empty one", async () => {
+    const g = await WorkspaceFs.open(cloud, "the local provider folder");
+    await fsp.mkdir(cloud);
+    await g.ensureDir("a/b");
+    g.ensureDirSync("c/d");
+    const before = await outsideNow();
+    for (const d of ["a", "c"]) {
+      await fsp.rename(path.join(cloud, d), path.join(cloud, `${d}-moved`));
+      await fsp.symlink(outside, path.join(cloud, d));
+    }
+    await assert.rejects(g.ensureDir("a/x"), refused);
+    assert.throws(() => g.ensureDirSync("c/y"), refused);
+    assert.deepEqual(await outsideNow(), before, "nothing made outside");
+  });
+
   it("removed while held open: made again, and the copy lands", async () => {
     const g = await WorkspaceFs.open(cloud, "the local provider folder");
     await fsp.mkdir(cloud);

@@ -145,9 +145,18 @@ export class WorkspaceFs {
   private async ensureDirOnce(relDir: string): Promise<string> {
     if (relDir !== "" && !this.known.has(relDir)) {
       let cur = "";
+      let aboveKnown = false;
       for (const seg of relDir.split("/")) {
+        const parent = cur;
         cur = cur ? `${cur}/${seg}` : seg;
-        if (this.known.has(cur)) continue;
+        if (this.known.has(cur)) {
+          aboveKnown = true;
+          continue;
+        }
+        // The folders remembered above are looked at again before a level is made in them: one
+        // swapped for a symlink since would take the new folder outside the tree.
+        if (aboveKnown) await this.verifyDir(parent);
+        aboveKnown = false;
         const abs = this.abs(cur);
         let st = await lstatOrUndefined(abs, cur, this.label);
         if (!st) {
@@ -182,9 +191,16 @@ export class WorkspaceFs {
   private ensureDirOnceSync(relDir: string): string {
     if (relDir !== "" && !this.known.has(relDir)) {
       let cur = "";
+      let aboveKnown = false;
       for (const seg of relDir.split("/")) {
+        const parent = cur;
         cur = cur ? `${cur}/${seg}` : seg;
-        if (this.known.has(cur)) continue;
+        if (this.known.has(cur)) {
+          aboveKnown = true;
+          continue;
+        }
+        if (aboveKnown) this.verifyDirSync(parent);
+        aboveKnown = false;
         const abs = this.abs(cur);
         let st = lstatOrUndefinedSync(abs, cur, this.label);
         if (!st) {
