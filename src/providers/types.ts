@@ -39,6 +39,9 @@ export interface StorageProvider {
    * when the whole stream was stored; on error or abort nothing is left behind (temp files removed,
    * multipart uploads aborted) and an existing file at `path` is untouched.
    * Resolves with the stored entry (size, hash or revision where the backend returns one).
+   * Throws `ALREADY_EXISTS` when the name is taken: by anything with `overwrite: false`, and with
+   * overwrite only where the name cannot be a file (a folder holds it, or a file holds the name of
+   * one of its folders); a sync skips that one name and reports it.
    */
   write(path: string, source: Readable, options?: WriteOptions): Promise<RemoteEntry>;
 
