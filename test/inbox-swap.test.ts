@@ -16,9 +16,10 @@ import os from "node:os";
 import path from "node:path";
 import { isWorkspaceSyncError } from "../src/errors.js";
 import { listInbox, moveFromInbox, peekInbox } from "../src/inbox/index.js";
+import { WorkspaceFs } from "../src/util/safe-fs.js";
 
 /** The `fs.promises` methods a hook replaces. */
-type Hooked = "lstat" | "link" | "rename" | "open" | "mkdir";
+type Hooked = "lstat" | "link" | "rename" | "open" | "mkdir" | "readdir";
 
 /** A promise method as the hook sees it. */
 type AnyCall = (...args: unknown[]) => Promise<unknown>;
@@ -244,4 +245,59 @@ test("peekInbox: _inbox swapped for a link to outside right after a folder's lst
 
   assert.ok(isWorkspaceSyncError(peek, "INVALID_PATH"), `refused: ${JSON.stringify(peek)}`);
   assert.match(peek.message, /_inbox/);
+});
+
+test("a failed copy's temp folder is removed through its folders held open: a folder of it swapped for a link to outside during the removal is never emptied through", async (t) => {
+  for (const when of [1, 2]) {
+    const f = await fixture(t);
+    const tmp = path.join(f.ws, "docs", ".ws-sync-0123456789abcdef-0001.tmp");
+    await fsp.mkdir(path.join(tmp, "sub"), { recursive: true });
+    await fsp.mkdir(path.join(f.outside, "sub"));
+    for (const n of ["a.txt", "b.txt"]) {
+      await fsp.writeFile(path.join(tmp, "sub", n), "COPY");
+      await fsp.writeFile(path.join(f.outside, "sub", n), "OUTSIDE");
+    }
+    // The swap as the removal reads the temp folder's names (1), or the names of `sub`, already held (2).
+    let calls = 0;
+    hook(t, "readdir", async (original, args) => {
+      if (++calls === when) swapForLink(path.join(tmp, "sub"), f.aside, path.join(f.outside, "sub"));
+      return original(...args);
+    });
+    const ws = await WorkspaceFs.open(f.ws);
+    await ws.removeOwnTree("docs/.ws-sync-0123456789abcdef-0001.tmp");
+    assert.ok(calls >= when, `the swap was made (${when})`);
+    assert.deepEqual(tree(f.outside), ["sub/", "sub/a.txt: OUTSIDE", "sub/b.txt: OUTSIDE"], `nothing removed outside (${when})`);
+    assert.deepEqual(tree(f.aside), ["a.txt: COPY", "b.txt: COPY"], `nothing removed from the folder moved away either (${when})`);
+    if (when === 1) assert.deepEqual(tree(path.join(f.ws, "docs")), [], "the temp folder and the link put in it are removed");
+  }
+});
+
+test("across devices, a folder of the inbox folder swapped for a link to outside right before a file of it is opened: nothing outside is opened", async (t) => {
+  const f = await fixture(t);
+  await fsp.mkdir(path.join(f.inbox, "photos", "sub"), { recursive: true });
+  await fsp.writeFile(path.join(f.inbox, "photos", "sub", "b.txt"), "INBOX");
+  await fsp.mkdir(path.join(f.outside, "sub"));
+  await fsp.writeFile(path.join(f.outside, "sub", "b.txt"), "OUTSIDE");
+  await fsp.mkdir(path.join(f.ws, "docs"));
+  crossDevice(t, "photos");
+  const opened: string[] = [];
+  let done = false;
+  hook(t, "open", async (original, args) => {
+    const reading = names(args[0], "b.txt") && (typeof args[1] !== "number" || (args[1] & fs.constants.O_CREAT) === 0);
+    if (reading && !done) {
+      done = true;
+      swapForLink(path.join(f.inbox, "photos", "sub"), f.aside, path.join(f.outside, "sub"));
+    }
+    const handle = (await original(...args)) as fsp.FileHandle;
+    if (reading) opened.push(fs.readlinkSync(`/proc/self/fd/${handle.fd}`));
+    return handle;
+  });
+
+  const r = await moveFromInbox({ workspaceDir: f.ws, target: "docs", files: ["photos"] });
+
+  assert.ok(done, "the swap was made");
+  assert.ok(!opened.some((p) => p.startsWith(f.outside)), `opened: ${opened.join(", ")}`);
+  assert.deepEqual(tree(f.outside), ["sub/", "sub/b.txt: OUTSIDE"]);
+  assert.ok(!tree(path.join(f.ws, "docs")).some((e) => e.includes("OUTSIDE")), "nothing from outside copied in");
+  assert.ok(r.errors.length >= 1, "reported");
 });

@@ -99,11 +99,9 @@ async function copyFolderThenRemove(from: Place, to: Place): Promise<LeftBehind[
     // does anything leave the source.
     await syncFolder(to.folder.path("."));
   } catch (err) {
-    // Our temp folder, removed where it was made (the folder it is in, checked; a link put in it
-    // is removed, never followed).
-    await checkFolders(to.folder)
-      .then(() => fsp.rm(pathOf(tmp), { recursive: true, force: true }))
-      .catch(() => undefined);
+    // Our temp folder, removed through its folders held open (a link put in it is removed as a
+    // link, a folder of it swapped for one is left: never followed).
+    await to.tree.removeOwnTree(relOf(tmp));
     throw err;
   }
   await copy.removeCopied();

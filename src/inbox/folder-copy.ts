@@ -7,8 +7,9 @@
  *   move, the one tree of the workspace): every folder read, made into or removed from is held open
  *   and checked from its tree's root at the moment of the call, so `_inbox`, a folder of it or a
  *   folder of the copy swapped for a symlink meanwhile is refused, never followed;
- * - files are read as the sync reads them ({@link WorkspaceFs.source}: never through a symlink, at
- *   their name or on the folders' way, never from a FIFO or device) and written as new files with
+ * - files are read as the sync reads them ({@link HeldFolder.source}, through their folder held
+ *   open: never through a symlink, at their name or on the folders' way, never from a FIFO or
+ *   device) and written as new files with
  *   their mode and times, each flushed to disk (`fsync`);
  * - symlinks are copied as links (their target text), never followed; folders are created one by one
  *   and get their mode and times once their content is in, and are flushed then (their entries);
@@ -207,7 +208,7 @@ export class FolderCopy {
   /**
    * Copies the whole folder. Entries that cannot be copied safely are skipped (see {@link left});
    * throws when the folder itself cannot be read, or on any write or disk error (the caller removes
-   * the partial copy).
+   * the partial copy, through its folders held open: {@link WorkspaceFs.removeOwnTree}).
    */
   async copyAll(): Promise<void> {
     await this.copyFolder("");
@@ -227,7 +228,10 @@ export class FolderCopy {
   async copyFile(rel: string): Promise<void> {
     let from: OpenedLocalFile<FileHandle>;
     try {
-      from = await this.tree.source(this.treeRel(rel)).open();
+      // Opened through its folder held open: a folder on the way swapped for a link is never
+      // opened through, not even to be refused after (a device's open alone can act).
+      const treeRel = this.treeRel(rel);
+      from = await this.tree.inFolder(parentOf(treeRel), (folder) => folder.source(baseOf(treeRel)).open());
     } catch (err) {
       this.leaveOrThrow(rel, err);
       return;

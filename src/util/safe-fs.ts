@@ -474,6 +474,33 @@ export class WorkspaceFs {
   }
 
   /**
+   * Removes folder `rel`, a folder of our own (a temp copy), and everything in it, never through a
+   * link: each folder is held open (checked from the root: one swapped for a link since is left),
+   * its names read and removed through its descriptor, each removal right after a
+   * {@link HeldFolder.check}; a link inside is removed as a link. Best effort, never throws: what
+   * cannot be removed stays (under its temp name). A recursive `rm` by path would follow a folder
+   * swapped for a link between its look and its removal of what is inside.
+   */
+  async removeOwnTree(rel: string): Promise<void> {
+    await this.inFolder(rel, async (folder) => {
+      for (const name of await fsp.readdir(folder.path("."))) {
+        try {
+          await folder.check();
+          const st = await fsp.lstat(folder.path(name));
+          if (st.isDirectory()) await this.removeOwnTree(rel ? `${rel}/${name}` : name);
+          else await fsp.unlink(folder.path(name));
+        } catch {
+          /* left where it is (see above) */
+        }
+      }
+    }).catch(() => undefined);
+    await this.inFolder(parentOf(rel), async (parent) => {
+      await parent.check();
+      await fsp.rmdir(parent.path(baseOf(rel)));
+    }).catch(() => undefined);
+  }
+
+  /**
    * Regular file `rel` as a {@link LocalSource}: opened only when read, and refused then (a
    * {@link LocalPathError}, a skip note) when it is no longer a regular file (a FIFO or device
    * swapped in is never waited on) or is reached through a symlink: the name itself, or a folder on
