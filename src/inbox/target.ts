@@ -27,6 +27,11 @@ export interface HeldTarget {
   rel: string;
 }
 
+/** The target's folders changed while they were made (a valid target, not an invalid one). */
+function targetChanged(target: string, cause: unknown): WorkspaceSyncError {
+  return new WorkspaceSyncError("INVALID_PATH", `The target ${JSON.stringify(target)} changed while its folders were made (a folder moved away, or a symbolic link took its place): nothing was moved; try again`, { path: target, cause });
+}
+
 function invalidTarget(target: string, why: string, cause?: unknown): WorkspaceSyncError {
   return new WorkspaceSyncError("INVALID_PATH", `Invalid target ${JSON.stringify(target)}: ${why}`, { path: target, cause });
 }
@@ -75,9 +80,15 @@ export async function holdMoveTarget(tree: WorkspaceFs, target: unknown, wsReal:
         if (code === "ENOTDIR") throw invalidTarget(target, "a file with that name exists; choose a folder", err);
         if (err instanceof LocalPathError || code !== "EEXIST") throw err;
       }
-      // Made where its parent was checked: the parent is still there (else it would be made in a
-      // folder moved away, and is not used).
-      await checkFolders(folder);
+      // Made where its parent was checked: the parent is still there. Else it was made in a
+      // folder moved away (or one a link took the place of): taken back there (it is empty, just
+      // made; rmdir removes nothing else), and the move does not start.
+      try {
+        await checkFolders(folder);
+      } catch (err) {
+        await fsp.rmdir(folder.path(name)).catch(() => undefined);
+        throw targetChanged(target, err);
+      }
       const child = await holdOrRefuse(tree, folder.rel ? `${folder.rel}/${name}` : name, target);
       await folder.close();
       folder = child;
