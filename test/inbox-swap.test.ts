@@ -301,3 +301,18 @@ test("across devices, a folder of the inbox folder swapped for a link to outside
   assert.ok(!tree(path.join(f.ws, "docs")).some((e) => e.includes("OUTSIDE")), "nothing from outside copied in");
   assert.ok(r.errors.length >= 1, "reported");
 });
+
+test("an entry's error names its files as the workspace does, never by the descriptor paths the move works through", async (t) => {
+  const f = await fixture(t);
+  const long = `${"a".repeat(251)}.txt`;
+  await fsp.writeFile(path.join(f.inbox, long), "INBOX");
+  await fsp.mkdir(path.join(f.ws, "docs"));
+  await fsp.writeFile(path.join(f.ws, "docs", long), "TAKEN");
+
+  const r = await moveFromInbox({ workspaceDir: f.ws, target: "docs", files: [long] });
+
+  assert.deepEqual(r.moved, []);
+  assert.equal(r.errors.length, 1, r.errors.join("\n"));
+  assert.ok(!r.errors[0]!.includes("/proc/"), r.errors[0]);
+  assert.match(r.errors[0]!, /ENAMETOOLONG|too long/);
+});

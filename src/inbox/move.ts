@@ -131,7 +131,7 @@ async function moveListed(from: Place, targetFolder: HeldFolder, targetRel: stri
   try {
     st = await fsp.lstat(pathOf(from));
   } catch (err) {
-    return { error: (err as NodeJS.ErrnoException).code === "ENOENT" ? `${name}: not in ${INBOX_DIR}` : `${name}: ${toWorkspaceSyncError(err).message}` };
+    return { error: (err as NodeJS.ErrnoException).code === "ENOENT" ? `${name}: not in ${INBOX_DIR}` : `${name}: ${entryErrorText(err)}` };
   }
   if (st.isSymbolicLink()) return { error: `${name}: symbolic link, skipped` };
   if (!st.isFile() && !st.isDirectory()) return { error: `${name}: not a regular file or folder, skipped` };
@@ -142,8 +142,19 @@ async function moveListed(from: Place, targetFolder: HeldFolder, targetRel: stri
     return { moved, error: st.isDirectory() ? describeLeftBehind(name, left) : describeChangedFile(name) };
   } catch (err) {
     if (err instanceof LocalPathError) return { error: `${name}: not moved: ${err.reason}` };
-    return { error: `${name}: ${toWorkspaceSyncError(err).message || errorMessage(err)}` };
+    return { error: `${name}: ${entryErrorText(err)}` };
   }
+}
+
+/** A held folder's descriptor path in a system error's text (`/proc/self/fd/17/`). */
+const DESCRIPTOR_PATH = /\/proc\/self\/fd\/\d+\/?/g;
+
+/**
+ * The text of an entry's error for the agent: the move reaches names through its folders held
+ * open, so a system error names them by descriptor path; the name in the folder is what it means.
+ */
+function entryErrorText(err: unknown): string {
+  return (toWorkspaceSyncError(err).message || errorMessage(err)).replace(DESCRIPTOR_PATH, "");
 }
 
 /** Moves `from` into `targetFolder` under the first free name; returns that name and what stayed behind. */
