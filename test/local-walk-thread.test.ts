@@ -14,7 +14,7 @@ import { test } from "node:test";
 import type { TestContext } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { WorkspaceSyncError } from "../src/errors.js";
-import { createLocalProvider } from "../src/providers/local/index.js";
+import { createLocalProvider, localRevision } from "../src/providers/local/index.js";
 import { startListing } from "../src/sync/listing.js";
 import { silentLogger } from "../src/logger.js";
 import { WALK_INLINE_NAMES, walkFolder, type WalkOptions } from "../src/providers/local/walk.js";
@@ -342,4 +342,14 @@ test("a missing root lists as empty without a thread", { timeout: 60_000 }, asyn
   const { value, threads } = await countThreads(() => listing(walk(path.join(root, "missing"), { inlineNames: 0 })));
   assert.deepEqual(value, []);
   assert.equal(threads, 0);
+});
+
+test("an inode number of 2^63 or more gives one revision, whether a stat gave it (signed) or the walk thread (unsigned)", () => {
+  // What Node's bigint stats give for such a number, and what a BigUint64Array makes of it.
+  const signed = -9221558474025322194n;
+  const unsigned = new BigUint64Array([BigInt.asUintN(64, signed)])[0]!;
+  assert.equal(unsigned, 9225185599684229422n);
+  const ns = 1_700_000_000_123_456_789n;
+  assert.equal(localRevision(5, ns, signed), localRevision(5, ns, unsigned));
+  assert.equal(localRevision(5, ns, 42n), "5:1700000000123:42", "ordinary numbers as before");
 });

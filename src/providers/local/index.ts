@@ -429,10 +429,19 @@ function entryOf(rel: string, size: number, mtimeNs: bigint, ino: bigint): Remot
     mtime: dateFromNs(mtimeNs),
     mtimeNs,
     mtimePrecisionNs: SET_MTIME_PRECISION_NS,
-    // Joined, not a template: a template of this length is a tree of V8 cons strings holding
-    // every part (~220 bytes a file in a listing kept in memory); join makes one flat string (~80).
-    revision: [size, msFromNs(mtimeNs), ino].join(":"),
+    revision: localRevision(size, mtimeNs, ino),
   };
+}
+
+/**
+ * A local file's revision: size, time in milliseconds and inode number. The number is taken as
+ * unsigned: Node's bigint stats give one of 2^63 or more as negative, and the walk thread's
+ * `BigUint64Array` as positive, so the same file had two revisions (NFS, overlayfs with xino).
+ * Joined, not a template: a template of this length is a tree of V8 cons strings holding every
+ * part (~220 bytes a file in a listing kept in memory); join makes one flat string (~80).
+ */
+export function localRevision(size: number, mtimeNs: bigint, ino: bigint): string {
+  return [size, msFromNs(mtimeNs), BigInt.asUintN(64, ino)].join(":");
 }
 
 /** The entry of `rel`, neither a file nor a folder (see {@link ListOptions.notFiles}). */
