@@ -316,3 +316,27 @@ test("an entry's error names its files as the workspace does, never by the descr
   assert.ok(!r.errors[0]!.includes("/proc/"), r.errors[0]);
   assert.match(r.errors[0]!, /ENAMETOOLONG|too long/);
 });
+
+test("a failed copy's temp folder: a workspace folder renamed to the name of one of its folders during the removal is left as it is", async (t) => {
+  const f = await fixture(t);
+  const tmp = path.join(f.ws, "docs", ".ws-sync-0123456789abcdef-0002.tmp");
+  await fsp.mkdir(path.join(tmp, "sub"), { recursive: true });
+  await fsp.writeFile(path.join(tmp, "sub", "partial.txt"), "COPY");
+  await fsp.mkdir(path.join(f.ws, "projects"));
+  await fsp.writeFile(path.join(f.ws, "projects", "plan.md"), "USER");
+  // Right after the removal looked at `sub` (a folder), the user's folder takes its name.
+  let done = false;
+  hook(t, "lstat", async (original, args) => {
+    const st = await original(...args);
+    if (!done && names(args[0], "sub")) {
+      done = true;
+      fs.renameSync(path.join(tmp, "sub"), f.aside);
+      fs.renameSync(path.join(f.ws, "projects"), path.join(tmp, "sub"));
+    }
+    return st;
+  });
+  const ws = await WorkspaceFs.open(f.ws);
+  await ws.removeOwnTree("docs/.ws-sync-0123456789abcdef-0002.tmp");
+  assert.ok(done, "the rename was made");
+  assert.deepEqual(tree(path.join(tmp, "sub")), ["plan.md: USER"], "the user's folder and its file are kept");
+});

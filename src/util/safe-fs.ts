@@ -477,26 +477,33 @@ export class WorkspaceFs {
    * Removes folder `rel`, a folder of our own (a temp copy), and everything in it, never through a
    * link: each folder is held open (checked from the root: one swapped for a link since is left),
    * its names read and removed through its descriptor, each removal right after a
-   * {@link HeldFolder.check}; a link inside is removed as a link. Best effort, never throws: what
+   * {@link HeldFolder.check}; a link inside is removed as a link, and a sub-folder only while it is
+   * the folder its parent showed (`expect`: another renamed to its name since is left). Best
+   * effort, never throws: what
    * cannot be removed stays (under its temp name). A recursive `rm` by path would follow a folder
    * swapped for a link between its look and its removal of what is inside.
    */
-  async removeOwnTree(rel: string): Promise<void> {
-    await this.inFolder(rel, async (folder) => {
+  async removeOwnTree(rel: string, expect?: { dev: number; ino: number }): Promise<void> {
+    /** Whether `st` is the folder its parent showed (another folder renamed to its name since is not ours). */
+    const ours = (st: { dev: number; ino: number }): boolean => expect === undefined || (st.dev === expect.dev && st.ino === expect.ino);
+    const mine = await this.inFolder(rel, async (folder) => {
+      if (!ours(await fsp.lstat(folder.path(".")))) return false;
       for (const name of await fsp.readdir(folder.path("."))) {
         try {
           await folder.check();
           const st = await fsp.lstat(folder.path(name));
-          if (st.isDirectory()) await this.removeOwnTree(rel ? `${rel}/${name}` : name);
+          if (st.isDirectory()) await this.removeOwnTree(rel ? `${rel}/${name}` : name, st);
           else await fsp.unlink(folder.path(name));
         } catch {
           /* left where it is (see above) */
         }
       }
-    }).catch(() => undefined);
+      return true;
+    }).catch(() => false);
+    if (!mine) return;
     await this.inFolder(parentOf(rel), async (parent) => {
       await parent.check();
-      await fsp.rmdir(parent.path(baseOf(rel)));
+      if (ours(await fsp.lstat(parent.path(baseOf(rel))))) await fsp.rmdir(parent.path(baseOf(rel)));
     }).catch(() => undefined);
   }
 
