@@ -340,3 +340,25 @@ test("a failed copy's temp folder: a workspace folder renamed to the name of one
   assert.ok(done, "the rename was made");
   assert.deepEqual(tree(path.join(tmp, "sub")), ["plan.md: USER"], "the user's folder and its file are kept");
 });
+
+test("a target folder someone else made meanwhile, its parent moved away: it is kept, and the target is said to have changed", async (t) => {
+  const f = await fixture(t);
+  await fsp.mkdir(path.join(f.ws, "docs"));
+  await fsp.writeFile(path.join(f.inbox, "a.txt"), "INBOX");
+  let done = false;
+  hook(t, "mkdir", async (original, args) => {
+    if (!done) {
+      done = true;
+      fs.mkdirSync(path.join(f.ws, "docs", "new"));
+      swapForLink(path.join(f.ws, "docs"), f.aside, f.outside);
+    }
+    return original(...args);
+  });
+
+  await assert.rejects(moveFromInbox({ workspaceDir: f.ws, target: "docs/new", files: ["a.txt"] }), (e: unknown) => isWorkspaceSyncError(e, "INVALID_PATH") && /changed while/.test(e.message));
+
+  assert.ok(done);
+  assert.deepEqual(tree(f.aside), ["new/"], "the folder made by someone else is kept");
+  assert.deepEqual(tree(f.outside), []);
+  assert.deepEqual(tree(f.inbox), ["a.txt: INBOX"]);
+});

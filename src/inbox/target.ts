@@ -73,20 +73,23 @@ export async function holdMoveTarget(tree: WorkspaceFs, target: unknown, wsReal:
   let folder = await holdOrRefuse(tree, relIn(wsReal, probeReal), target);
   try {
     for (const name of missing) {
+      let made = false;
       try {
         await folder.makeFolder(name);
+        made = true;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === "ENOTDIR") throw invalidTarget(target, "a file with that name exists; choose a folder", err);
-        if (err instanceof LocalPathError || code !== "EEXIST") throw err;
+        if (err instanceof LocalPathError) throw targetChanged(target, err);
+        if (code !== "EEXIST") throw err;
       }
       // Made where its parent was checked: the parent is still there. Else it was made in a
-      // folder moved away (or one a link took the place of): taken back there (it is empty, just
-      // made; rmdir removes nothing else), and the move does not start.
+      // folder moved away (or one a link took the place of): taken back there if this move made
+      // it (it is empty, just made; rmdir removes nothing else), and the move does not start.
       try {
         await checkFolders(folder);
       } catch (err) {
-        await fsp.rmdir(folder.path(name)).catch(() => undefined);
+        if (made) await fsp.rmdir(folder.path(name)).catch(() => undefined);
         throw targetChanged(target, err);
       }
       const child = await holdOrRefuse(tree, folder.rel ? `${folder.rel}/${name}` : name, target);
