@@ -448,6 +448,51 @@ describe("the local provider's folder changing between two small copies into it"
     assert.deepEqual(await outsideNow(), before, "nothing made outside");
   });
 
+  it("a folder on the way swapped for a symlink between the look at a new level and its mkdir: nothing is made outside", async () => {
+    const g = await WorkspaceFs.open(cloud, "the local provider folder");
+    await fsp.mkdir(path.join(cloud, "a"), { recursive: true });
+    await fsp.mkdir(path.join(cloud, "c"), { recursive: true });
+    const before = await outsideNow();
+    // The look at the new level (its lstat, by path) comes first; its folder is swapped right after.
+    const swapAfterLook = (at: string, dir: string) => {
+      let done = false;
+      return (p: unknown): void => {
+        if (!done && String(p) === path.join(cloud, at)) {
+          done = true;
+          fs.renameSync(path.join(cloud, dir), path.join(cloud, `${dir}-moved`));
+          fs.symlinkSync(outside, path.join(cloud, dir));
+        }
+      };
+    };
+    const asyncSwap = swapAfterLook("a/b", "a");
+    const lstat = fsp.lstat;
+    fsp.lstat = (async (...args: Parameters<typeof lstat>) => {
+      try {
+        return await lstat(...args);
+      } finally {
+        asyncSwap(args[0]);
+      }
+    }) as typeof lstat;
+    const syncSwap = swapAfterLook("c/d", "c");
+    const lstatSync = fs.lstatSync;
+    const writable = fs as { lstatSync: typeof lstatSync };
+    writable.lstatSync = ((...args: Parameters<typeof lstatSync>) => {
+      try {
+        return lstatSync(...args);
+      } finally {
+        syncSwap(args[0]);
+      }
+    }) as typeof lstatSync;
+    try {
+      await assert.rejects(g.ensureDir("a/b"));
+      assert.throws(() => g.ensureDirSync("c/d"));
+    } finally {
+      fsp.lstat = lstat;
+      writable.lstatSync = lstatSync;
+    }
+    assert.deepEqual(await outsideNow(), before, "no folder made outside");
+  });
+
   it("removed while held open: made again, and the copy lands", async () => {
     const g = await WorkspaceFs.open(cloud, "the local provider folder");
     await fsp.mkdir(cloud);

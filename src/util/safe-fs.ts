@@ -161,7 +161,7 @@ export class WorkspaceFs {
         let st = await lstatOrUndefined(abs, cur, this.label);
         if (!st) {
           try {
-            await fsp.mkdir(abs);
+            this.mkdirInSync(parent, seg, cur);
           } catch (err) {
             if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw asNameErrorIn(err, cur, this.label);
             st = await lstatOrUndefined(abs, cur, this.label);
@@ -173,6 +173,41 @@ export class WorkspaceFs {
       }
     }
     return this.verifyDir(relDir);
+  }
+
+  /**
+   * Makes folder `seg` (`cur` in the tree) in folder `parent`, through the parent's own descriptor
+   * (opened at its real path where the tree has it, never through a link at its name, and its real
+   * path read back): a folder on the way swapped for a symlink after the look at `cur` is never
+   * made through. At the top (the root's own path may be a link), and where the kernel names no
+   * descriptor or spells the path otherwise (a case-insensitive disk), checked by path right
+   * before, with the small race of every call by path. Synchronous: one open and one `mkdir` per
+   * folder made, far fewer than the files written into them.
+   */
+  private mkdirInSync(parent: string, seg: string, cur: string): void {
+    if (parent === "" || procNamesFiles === false) {
+      fs.mkdirSync(this.abs(cur));
+      return;
+    }
+    const expected = this.realDirSync(parent);
+    let fd: number;
+    try {
+      fd = fs.openSync(expected, HELD_FOLDER_FLAGS);
+    } catch (err) {
+      // (ELOOP: a link at the parent's name now.)
+      throw (err as NodeJS.ErrnoException).code === "ELOOP" ? new LocalPathError(parent, SYMLINK_REASON(this.label, parent)) : asNameErrorIn(err, parent, this.label);
+    }
+    try {
+      const real = realPathOfSync(fd);
+      if (real === expected) {
+        fs.mkdirSync(childPath(procLink(fd), seg));
+        return;
+      }
+      this.verifyDirSync(parent);
+      fs.mkdirSync(this.abs(cur));
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   /**
@@ -205,7 +240,7 @@ export class WorkspaceFs {
         let st = lstatOrUndefinedSync(abs, cur, this.label);
         if (!st) {
           try {
-            fs.mkdirSync(abs);
+            this.mkdirInSync(parent, seg, cur);
           } catch (err) {
             if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw asNameErrorIn(err, cur, this.label);
             st = lstatOrUndefinedSync(abs, cur, this.label);
