@@ -493,6 +493,56 @@ describe("the local provider's folder changing between two small copies into it"
     assert.deepEqual(await outsideNow(), before, "no folder made outside");
   });
 
+  for (const step of ["a folder made", "a file created"] as const) {
+    it(`${step} in a/b, with a swapped for a link at each open and back for each check: nothing is made outside`, async () => {
+      fs.mkdirSync(path.join(cloud, "a", "b"), { recursive: true });
+      fs.mkdirSync(path.join(outside, "x", "b"), { recursive: true });
+      const g = await WorkspaceFs.open(cloud, "the local provider folder");
+      const toLink = (): void => {
+        if (fs.lstatSync(path.join(cloud, "a")).isSymbolicLink()) return;
+        fs.renameSync(path.join(cloud, "a"), path.join(cloud, "a-real"));
+        fs.symlinkSync(path.join(outside, "x"), path.join(cloud, "a"));
+      };
+      const toReal = (): void => {
+        if (!fs.lstatSync(path.join(cloud, "a")).isSymbolicLink()) return;
+        fs.unlinkSync(path.join(cloud, "a"));
+        fs.renameSync(path.join(cloud, "a-real"), path.join(cloud, "a"));
+      };
+      g.ensureDirSync("a/b"); // (looked at once, as a run's earlier file would)
+      const writable = fs as unknown as { openSync: typeof fs.openSync; mkdirSync: typeof fs.mkdirSync; realpathSync: { native: typeof fs.realpathSync.native } };
+      const { openSync, mkdirSync } = fs;
+      const native = fs.realpathSync.native;
+      let swaps = 0;
+      writable.openSync = ((...args: Parameters<typeof openSync>) => {
+        swaps++;
+        toLink();
+        return openSync(...args);
+      }) as typeof openSync;
+      writable.realpathSync.native = ((...args: Parameters<typeof native>) => {
+        toReal();
+        return native(...args);
+      }) as typeof native;
+      writable.mkdirSync = ((...args: Parameters<typeof mkdirSync>) => {
+        toLink();
+        return mkdirSync(...args);
+      }) as typeof mkdirSync;
+      try {
+        if (step === "a folder made") g.ensureDirSync("a/b/c");
+        else fs.closeSync(g.createFileSync("a/b", "f.txt").fd);
+      } catch {
+        /* refused: what matters is below */
+      } finally {
+        writable.openSync = openSync;
+        writable.mkdirSync = mkdirSync;
+        writable.realpathSync.native = native;
+        toReal();
+        g.releaseFolder();
+      }
+      assert.ok(swaps > 0, "the swaps were made");
+      assert.deepEqual(fs.readdirSync(path.join(outside, "x", "b")), [], "nothing made outside");
+    });
+  }
+
   it("removed while held open: made again, and the copy lands", async () => {
     const g = await WorkspaceFs.open(cloud, "the local provider folder");
     await fsp.mkdir(cloud);

@@ -185,30 +185,85 @@ export class WorkspaceFs {
    * folder made, far fewer than the files written into them.
    */
   private mkdirInSync(parent: string, seg: string, cur: string): void {
-    if (parent === "" || procNamesFiles === false) {
+    if (parent === "") {
       fs.mkdirSync(this.abs(cur));
       return;
     }
-    const expected = this.realDirSync(parent);
-    let fd: number;
-    try {
-      fd = fs.openSync(expected, HELD_FOLDER_FLAGS);
-    } catch (err) {
-      // (ELOOP: a link at the parent's name now.)
-      throw (err as NodeJS.ErrnoException).code === "ELOOP" ? new LocalPathError(parent, SYMLINK_REASON(this.label, parent)) : asNameErrorIn(err, parent, this.label);
-    }
-    try {
-      const real = realPathOfSync(fd);
-      if (real === expected) {
+    const fd = this.openDownSync(parent, CHAIN_FLAGS);
+    if (fd !== undefined) {
+      try {
         fs.mkdirSync(childPath(procLink(fd), seg));
         return;
+      } catch (err) {
+        // (A sandbox may refuse calls through /proc: then by path, checked first, as below.)
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== "EACCES" && code !== "EPERM") throw err;
+      } finally {
+        fs.closeSync(fd);
       }
-      this.verifyDirSync(parent);
-      fs.mkdirSync(this.abs(cur));
-    } finally {
-      fs.closeSync(fd);
+    }
+    this.verifyDirSync(parent);
+    fs.mkdirSync(this.abs(cur));
+  }
+
+  /**
+   * Folder `relDir` opened with `flags`, reached from the root's real path one level at a time,
+   * each opened through the one above (`/proc/self/fd/N/<name>`, as `openat` would) and never
+   * through a link (`O_NOFOLLOW`; the levels on the way with `O_PATH`, which needs no read
+   * permission): a folder on the way swapped for a symlink at any moment is never passed through
+   * (opening the real path whole, only its last name refused a link). `undefined` where the
+   * kernel names no descriptor: the caller goes by path, checked first. A link or file on the way
+   * is a {@link LocalPathError}; a name missing, `ENOENT`. The caller closes the descriptor.
+   */
+  private openDownSync(relDir: string, flags: number): number | undefined {
+    if (procNamesFiles === false || O_PATH === 0) return undefined;
+    const realRoot = this.realPathSync("");
+    const segs = relDir === "" ? [] : relDir.split("/");
+    let fd: number;
+    try {
+      fd = fs.openSync(realRoot, segs.length === 0 ? flags : CHAIN_FLAGS);
+    } catch (err) {
+      throw asNameErrorIn(err, ".", this.label);
+    }
+    try {
+      if (procNamesFiles === undefined) procNamesFiles = realPathOfSync(fd) !== undefined;
+      if (!procNamesFiles) {
+        fs.closeSync(fd);
+        return undefined;
+      }
+      let cur = "";
+      for (let i = 0; i < segs.length; i++) {
+        cur = cur ? `${cur}/${segs[i]!}` : segs[i]!;
+        const at = childPath(procLink(fd), segs[i]!);
+        let next: number;
+        try {
+          next = fs.openSync(at, i === segs.length - 1 ? flags : CHAIN_FLAGS);
+        } catch (err) {
+          throw this.notAFolderOnTheWay(err, at, cur);
+        }
+        fs.closeSync(fd);
+        fd = next;
+      }
+      return fd;
+    } catch (err) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        /* closed already (no /proc) */
+      }
+      throw err;
     }
   }
+
+  /** An open of folder `cur` (at `at`) refused: a link or a file there is a {@link LocalPathError}; anything else as it came. */
+  private notAFolderOnTheWay(err: unknown, at: string, cur: string): unknown {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "ENOTDIR" && code !== "ELOOP") return err;
+    const st = lstatOrUndefinedSync(at, cur, this.label);
+    if (st?.isSymbolicLink()) return new LocalPathError(cur, SYMLINK_REASON(this.label, cur));
+    return new LocalPathError(cur, `${cur} is a file in ${this.label}, not a folder: skipped`);
+  }
+
 
   /**
    * {@link ensureDir} with synchronous calls, with the same checks: for small files, whose folder
@@ -302,13 +357,14 @@ export class WorkspaceFs {
     }
     const abs = this.ensureDirSync(relDir);
     if (procNamesFiles === false) return abs;
-    let fd: number;
+    let fd: number | undefined;
     try {
-      // The real path just checked (the root's own path may be a link; nothing below it may).
-      fd = fs.openSync(this.realDirSync(relDir), HELD_FOLDER_FLAGS);
+      // Reached level by level, never through a link (the root's own path may be one).
+      fd = this.openDownSync(relDir, HELD_FOLDER_FLAGS);
     } catch (err) {
-      throw asNameErrorIn(err, relDir, this.label);
+      throw err instanceof LocalPathError ? err : asNameErrorIn(err, relDir, this.label);
     }
+    if (fd === undefined) return this.verifyDirSync(relDir);
     let real: string | undefined;
     try {
       real = realPathOfSync(fd);
@@ -318,8 +374,8 @@ export class WorkspaceFs {
     }
     procNamesFiles = real !== undefined;
     if (real !== this.realDirSync(relDir)) {
-      // No /proc; or the open found something else than the check did (a swap in between) or the
-      // file system's own spelling (case-insensitive): by path, checked again now.
+      // No /proc; or the file system's own spelling (case-insensitive; reached level by level,
+      // it is the folder): by path, checked again now.
       fs.closeSync(fd);
       return this.verifyDirSync(relDir);
     }
@@ -474,12 +530,20 @@ export class WorkspaceFs {
     for (let attempt = 0; attempt < 2; attempt++) {
       let handle: FileHandle;
       try {
-        // The real path just checked (the root's own path may be a link; nothing below it may).
-        handle = await fsp.open(expected, HELD_FOLDER_FLAGS);
+        // Through its parent reached level by level, never through a link (the root's own path
+        // may be one; opening the real path whole, only its last name refused a link).
+        const parent = relDir === "" ? undefined : this.openDownSync(parentOf(relDir), CHAIN_FLAGS);
+        try {
+          handle = await fsp.open(parent === undefined ? expected : childPath(procLink(parent), baseOf(relDir)), HELD_FOLDER_FLAGS);
+        } catch (err) {
+          throw parent === undefined ? err : this.notAFolderOnTheWay(err, childPath(procLink(parent), baseOf(relDir)), relDir);
+        } finally {
+          if (parent !== undefined) fs.closeSync(parent);
+        }
       } catch (err) {
         // A folder we may write but not read (`-wx`) cannot be held: by path, checked before each call.
         if ((err as NodeJS.ErrnoException).code === "EACCES") return byPath();
-        throw asNameErrorIn(err, relDir, this.label);
+        throw err instanceof LocalPathError ? err : asNameErrorIn(err, relDir, this.label);
       }
       let real: string | undefined;
       try {
@@ -845,6 +909,12 @@ let procNamesFiles: boolean | undefined;
 
 /** How a folder is held open by {@link WorkspaceFs.folderSync}: never through a link at its name. */
 const HELD_FOLDER_FLAGS = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | (fs.constants.O_NOFOLLOW ?? 0);
+
+/** Linux's `O_PATH` (Node has no constant for it): a descriptor that only names a folder, and needs no read permission. */
+const O_PATH = process.platform === "linux" ? 0o10000000 : 0;
+
+/** Flags of a folder on the way (see {@link WorkspaceFs.openDownSync}): never a link. */
+const CHAIN_FLAGS = O_PATH | fs.constants.O_DIRECTORY | (fs.constants.O_NOFOLLOW ?? 0);
 
 /** Folders {@link WorkspaceFs.folderSync} holds open at once: one for each half of a sync's plan. */
 const HELD_FOLDERS = 2;
