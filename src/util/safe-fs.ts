@@ -189,7 +189,7 @@ export class WorkspaceFs {
       fs.mkdirSync(this.abs(cur));
       return;
     }
-    const fd = this.openDownSync(parent, CHAIN_FLAGS);
+    const fd = this.openFolderSync(parent, CHAIN_FLAGS);
     if (fd !== undefined) {
       try {
         fs.mkdirSync(childPath(procLink(fd), seg));
@@ -204,6 +204,36 @@ export class WorkspaceFs {
     }
     this.verifyDirSync(parent);
     fs.mkdirSync(this.abs(cur));
+  }
+
+  /**
+   * Folder `relDir` opened with `flags`: by its real path whole (one open), taken where the
+   * descriptor's real path is the one expected; else reached level by level ({@link
+   * openDownSync}: a folder on the way swapped for a link is never passed through; the caller
+   * compares the real path again, which then differs only in spelling). `undefined` where the
+   * kernel names no descriptor. The caller closes the descriptor.
+   */
+  private openFolderSync(relDir: string, flags: number): number | undefined {
+    if (procNamesFiles === false) return undefined;
+    const expected = this.realDirSync(relDir);
+    try {
+      const fd = fs.openSync(expected, flags);
+      let real: string | undefined;
+      try {
+        real = realPathOfSync(fd);
+      } catch (err) {
+        fs.closeSync(fd);
+        throw err;
+      }
+      procNamesFiles ??= real !== undefined;
+      if (real === expected) return fd;
+      fs.closeSync(fd);
+      if (real === undefined) return undefined;
+    } catch (err) {
+      // (A folder we may not read is the caller's to handle; anything else is looked at level by level.)
+      if ((err as NodeJS.ErrnoException).code === "EACCES") throw err;
+    }
+    return this.openDownSync(relDir, flags);
   }
 
   /**
@@ -359,8 +389,7 @@ export class WorkspaceFs {
     if (procNamesFiles === false) return abs;
     let fd: number | undefined;
     try {
-      // Reached level by level, never through a link (the root's own path may be one).
-      fd = this.openDownSync(relDir, HELD_FOLDER_FLAGS);
+      fd = this.openFolderSync(relDir, HELD_FOLDER_FLAGS);
     } catch (err) {
       throw err instanceof LocalPathError ? err : asNameErrorIn(err, relDir, this.label);
     }
@@ -526,13 +555,13 @@ export class WorkspaceFs {
     const verify = (): Promise<string> => this.verifyDir(relDir);
     const byPath = async (): Promise<HeldFolder> => new HeldFolder(relDir, this.label, undefined, await verify(), expected, verify);
     if (procNamesFiles === false) return new HeldFolder(relDir, this.label, undefined, abs, expected, verify);
-    // Twice: a folder on the way swapped (and back) around the open is not a reason to go by path.
+    // First its real path whole (one open: only its last name refuses a link, so it is taken only
+    // where the descriptor's real path is the one expected); then, where it is not, through its
+    // parent reached level by level, never through a link (a folder on the way swapped for one).
     for (let attempt = 0; attempt < 2; attempt++) {
       let handle: FileHandle;
       try {
-        // Through its parent reached level by level, never through a link (the root's own path
-        // may be one; opening the real path whole, only its last name refused a link).
-        const parent = relDir === "" ? undefined : this.openDownSync(parentOf(relDir), CHAIN_FLAGS);
+        const parent = relDir === "" || attempt === 0 ? undefined : this.openDownSync(parentOf(relDir), CHAIN_FLAGS);
         try {
           handle = await fsp.open(parent === undefined ? expected : childPath(procLink(parent), baseOf(relDir)), HELD_FOLDER_FLAGS);
         } catch (err) {
@@ -554,10 +583,10 @@ export class WorkspaceFs {
       }
       procNamesFiles ??= real !== undefined;
       if (real === expected && procNamesFiles) return new HeldFolder(relDir, this.label, handle, procLink(handle.fd), expected, verify);
-      // As in folderSync: no /proc, or not what the check found (a swap, a case-insensitive spelling).
+      // As in folderSync: no /proc, or not what the check found (a swap; reached level by level,
+      // a case-insensitive spelling): by path, checked before each call.
       await handle.close();
       if (procNamesFiles === false) break;
-      await verify();
     }
     return byPath();
   }
