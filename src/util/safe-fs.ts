@@ -218,13 +218,7 @@ export class WorkspaceFs {
     const expected = this.realDirSync(relDir);
     try {
       const fd = fs.openSync(expected, flags);
-      let real: string | undefined;
-      try {
-        real = realPathOfSync(fd);
-      } catch (err) {
-        fs.closeSync(fd);
-        throw err;
-      }
+      const real = realPathOrCloseSync(fd);
       procNamesFiles ??= real !== undefined;
       if (real === expected) return fd;
       fs.closeSync(fd);
@@ -394,13 +388,7 @@ export class WorkspaceFs {
       throw err instanceof LocalPathError ? err : asNameErrorIn(err, relDir, this.label);
     }
     if (fd === undefined) return this.verifyDirSync(relDir);
-    let real: string | undefined;
-    try {
-      real = realPathOfSync(fd);
-    } catch (err) {
-      fs.closeSync(fd);
-      throw err;
-    }
+    const real = realPathOrCloseSync(fd);
     procNamesFiles = real !== undefined;
     if (real !== this.realDirSync(relDir)) {
       // No /proc; or the file system's own spelling (case-insensitive; reached level by level,
@@ -938,6 +926,16 @@ let procNamesFiles: boolean | undefined;
 
 /** How a folder is held open by {@link WorkspaceFs.folderSync}: never through a link at its name. */
 const HELD_FOLDER_FLAGS = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | (fs.constants.O_NOFOLLOW ?? 0);
+
+/** {@link realPathOfSync} of `fd`, which is closed when that throws. */
+function realPathOrCloseSync(fd: number): string | undefined {
+  try {
+    return realPathOfSync(fd);
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+}
 
 /** Linux's `O_PATH` (Node has no constant for it): a descriptor that only names a folder, and needs no read permission. */
 const O_PATH = process.platform === "linux" ? 0o10000000 : 0;
