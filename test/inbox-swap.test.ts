@@ -42,16 +42,20 @@ function names(p: unknown, name: string): boolean {
   return (typeof p === "string" || Buffer.isBuffer(p)) && path.basename(String(p)) === name;
 }
 
-/** Runs `swap` the first time `method` is called for entry `name` (then the call goes on as asked). */
-function swapAt(t: { after(fn: () => void): void }, method: Hooked, name: string, swap: () => void): void {
+/**
+ * Runs `swap` the first time `method` is called for entry `name` (any entry: `undefined`), then the
+ * call goes on as asked. Returns whether the swap was made.
+ */
+function swapAt(t: { after(fn: () => void): void }, method: Hooked, name: string | undefined, swap: () => void): () => boolean {
   let done = false;
   hook(t, method, async (original, args) => {
-    if (!done && names(args[0], name)) {
+    if (!done && (name === undefined || names(args[0], name))) {
       done = true;
       swap();
     }
     return original(...args);
   });
+  return () => done;
 }
 
 /** `link` and `rename` of entry `name` answer `EXDEV` (as across two devices); `first` runs before the first such answer. */
@@ -139,18 +143,11 @@ test("a folder being made for the target swapped for a link to outside: nothing 
   await fsp.writeFile(path.join(f.inbox, "a.txt"), "INBOX");
   // The check of the target found `docs`; the folders under it are made after that (the first
   // mkdir: whatever happens to the folder it is made in, nothing is made through a link).
-  let done = false;
-  hook(t, "mkdir", async (original, args) => {
-    if (!done) {
-      done = true;
-      swapForLink(path.join(f.ws, "docs"), f.aside, f.outside);
-    }
-    return original(...args);
-  });
+  const done = swapAt(t, "mkdir", undefined, () => swapForLink(path.join(f.ws, "docs"), f.aside, f.outside));
 
   await assert.rejects(moveFromInbox({ workspaceDir: f.ws, target: "docs/new/deeper", files: ["a.txt"] }), (e: unknown) => isWorkspaceSyncError(e, "INVALID_PATH") && /changed while/.test(e.message) && !/^Invalid target/.test(e.message));
 
-  assert.ok(done, "the swap was made");
+  assert.ok(done(), "the swap was made");
   assert.deepEqual(tree(f.outside), [], "no folder made outside");
   assert.deepEqual(tree(f.aside), [], "the folder made in the folder moved away is taken back; nothing moved there");
   assert.deepEqual(tree(f.inbox), ["a.txt: INBOX"]);
@@ -345,19 +342,14 @@ test("a target folder someone else made meanwhile, its parent moved away: it is 
   const f = await fixture(t);
   await fsp.mkdir(path.join(f.ws, "docs"));
   await fsp.writeFile(path.join(f.inbox, "a.txt"), "INBOX");
-  let done = false;
-  hook(t, "mkdir", async (original, args) => {
-    if (!done) {
-      done = true;
-      fs.mkdirSync(path.join(f.ws, "docs", "new"));
-      swapForLink(path.join(f.ws, "docs"), f.aside, f.outside);
-    }
-    return original(...args);
+  const done = swapAt(t, "mkdir", undefined, () => {
+    fs.mkdirSync(path.join(f.ws, "docs", "new"));
+    swapForLink(path.join(f.ws, "docs"), f.aside, f.outside);
   });
 
   await assert.rejects(moveFromInbox({ workspaceDir: f.ws, target: "docs/new", files: ["a.txt"] }), (e: unknown) => isWorkspaceSyncError(e, "INVALID_PATH") && /changed while/.test(e.message));
 
-  assert.ok(done);
+  assert.ok(done());
   assert.deepEqual(tree(f.aside), ["new/"], "the folder made by someone else is kept");
   assert.deepEqual(tree(f.outside), []);
   assert.deepEqual(tree(f.inbox), ["a.txt: INBOX"]);

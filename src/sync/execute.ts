@@ -279,12 +279,11 @@ export async function executePlan(plan: SyncPlan, ctx: ExecuteContext): Promise<
     throwIfAborted(signal);
     // Each looked at again first, as the workspace's are: a cloud file changed since the listing
     // (edited there while this run ran) is kept, and the next run sees the edit.
-    const unchanged = await keepChangedInCloud(deleteRemote, (a) => ctx.remote.get(a.path), provider, remoteFull, ctx.concurrency, signal, (rel, now) =>
+    const rels = await stillAsListed(deleteRemote, ctx.remote, provider, remoteFull, ctx.concurrency, signal, (rel, now) =>
       now === "changed"
         ? logger.warn(`[workspace-sync] Not deleting ${rel} in the cloud: it changed during the sync; it will be looked at again next run`)
         : logger.debug?.(`[workspace-sync] ${rel} is already gone from the cloud`),
     );
-    const rels = unchanged.map((a) => ctx.remote.get(a.path)?.path ?? a.path);
     const failures = await provider.deleteMany(rels.map(remoteFull), { signal });
     const failed = new Set(failures.map((f) => f.path));
     for (const rel of rels) if (!failed.has(remoteFull(rel))) out.deleted.push(rel);
@@ -300,32 +299,34 @@ export async function executePlan(plan: SyncPlan, ctx: ExecuteContext): Promise<
 }
 
 /**
- * The cloud deletions of `actions` whose file is still as listed (one `stat` each, `concurrency`
- * at a time); `onLeft` is told of each one left out (changed since, or gone already).
+ * The cloud paths of `actions` (deletions) whose file is still as listed, in their order (one
+ * `stat` each, `concurrency` at a time; a path without a listing record is taken as it is);
+ * `onLeft` is told of each one left out (changed since, or gone already).
  */
-async function keepChangedInCloud(
+async function stillAsListed(
   actions: readonly SyncAction[],
-  listed: (a: SyncAction) => RemoteFile | undefined,
+  remote: ReadonlyMap<string, RemoteFile>,
   provider: StorageProvider,
   full: (rel: string) => string,
   concurrency: number,
   signal: AbortSignal | undefined,
   onLeft: (rel: string, now: Exclude<VersionNow, "same">) => void,
-): Promise<SyncAction[]> {
-  const keep = new Array<boolean>(actions.length).fill(true);
+): Promise<string[]> {
+  const rels: (string | undefined)[] = actions.map((a) => remote.get(a.path)?.path ?? a.path);
   await forEachLimit(
     actions,
     concurrency,
     async (a, i) => {
-      const r = listed(a);
-      const now = r === undefined ? "same" : await versionNow(provider, full(r.path), r, signal);
+      const r = remote.get(a.path);
+      if (r === undefined) return;
+      const now = await versionNow(provider, full(r.path), r, signal);
       if (now === "same") return;
-      keep[i] = false;
-      onLeft(r!.path, now);
+      rels[i] = undefined;
+      onLeft(r.path, now);
     },
     signal,
   );
-  return actions.filter((_, i) => keep[i]);
+  return rels.filter((rel) => rel !== undefined);
 }
 
 /**

@@ -11,7 +11,7 @@
  */
 import type { WorkspaceFs } from "../util/safe-fs.js";
 import type { Listing, OwnTemp } from "./listing.js";
-import type { LocalFile, RemoteFile } from "./types.js";
+import type { LocalFile, RemoteFile, SkipNote } from "./types.js";
 
 /** Idle time after which one of our temp files counts as left by an interrupted run (its mtime moves while it is written). */
 export const STALE_TEMP_MS = 60 * 60 * 1000;
@@ -22,8 +22,7 @@ export const STALE_TEMP_MS = 60 * 60 * 1000;
  * and returns the test for state keys that stay in scope.
  */
 export function applyBlocked(local: Listing<LocalFile>, remote: Listing<RemoteFile>, keyOf: (p: string) => string): (key: string) => boolean {
-  const localReason = new Map<string, string>();
-  for (const s of local.skipped) localReason.set(s.path, s.reason);
+  const localReason = reasonsByPath(local.skipped);
   const localBlocked = new Map<string, string>();
   for (const p of local.blocked ?? []) localBlocked.set(keyOf(p), p);
   const opaque = new Map<string, string>();
@@ -83,8 +82,7 @@ export function applyBlocked(local: Listing<LocalFile>, remote: Listing<RemoteFi
     }
     local.skipped.push({ path: l.path, reason: `under ${folder}, left alone on both sides (the workspace also has ${twin})` });
   }
-  const remoteReason = new Map<string, string>();
-  for (const s of remoteBlocked.size > 0 ? remote.skipped : []) remoteReason.set(s.path, s.reason);
+  const remoteReason = reasonsByPath(remoteBlocked.size > 0 ? remote.skipped : []);
   for (const k of remoteBlocked.size > 0 ? [...local.files.keys()] : []) {
     const clash = remoteBlocked.get(k);
     const cloudAbove = clash === undefined ? cloudBlockedAbove(k) : undefined;
@@ -97,6 +95,13 @@ export function applyBlocked(local: Listing<LocalFile>, remote: Listing<RemoteFi
     local.skipped.push({ path: l.path, reason: `${clash !== undefined ? "the cloud has" : "under"} ${name} in the cloud, not synced (${why})` });
   }
   return (key) => !localBlocked.has(key) && !remoteBlocked.has(key) && blockedAbove(key) === undefined && cloudBlockedAbove(key) === undefined;
+}
+
+/** Each skipped path's reason (the last given). */
+function reasonsByPath(skipped: readonly SkipNote[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const s of skipped) out.set(s.path, s.reason);
+  return out;
 }
 
 /** The name of `names` (by key) that `key` lies under, if any. */

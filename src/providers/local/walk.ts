@@ -116,7 +116,7 @@ export function walkFolder(rootAbs: string, options: WalkOptions): AsyncIterable
     for (let i = 0; i < b.paths.length; i++) {
       const size = b.sizes[i]!;
       const other = size < 0 ? notAFileOfSize(size) : undefined;
-      batch.push(other !== undefined && options.otherOf ? options.otherOf(b.paths[i]!, other) : options.entryOf(b.paths[i]!, size, wide?.get(i) ?? b.mtimes[i]!, b.inos[i]!));
+      batch.push(other !== undefined && otherOf ? otherOf(b.paths[i]!, other) : options.entryOf(b.paths[i]!, size, wide?.get(i) ?? b.mtimes[i]!, b.inos[i]!));
     }
     sinceTurn += b.paths.length;
     return true;
@@ -130,7 +130,7 @@ export function walkFolder(rootAbs: string, options: WalkOptions): AsyncIterable
     inlineLeft = Infinity;
     // Asked only of a walk that would move now (the cgroup files are read for it).
     if (options.inlineNames === undefined && availableCores() < 2) return false;
-    thread = WalkThread.start(stack, { recursive: options.recursive, token: options.token, signal: options.signal, ahead: options.threadAhead, module: options.threadModule, others: options.otherOf !== undefined });
+    thread = WalkThread.start(stack, { recursive: options.recursive, token: options.token, signal: options.signal, ahead: options.threadAhead, module: options.threadModule, others: otherOf !== undefined });
     if (thread) {
       stack = [];
       dropped.register(iterator, thread, iterator);
