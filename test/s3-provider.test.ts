@@ -9,7 +9,8 @@ import { silentLogger } from "../src/logger.js";
 import { isWorkspaceSyncError } from "../src/errors.js";
 import { createS3Provider } from "../src/providers/s3/index.js";
 import type { StorageProvider } from "../src/providers/types.js";
-import { s3TestProvider } from "./support/s3.js";
+import { startFaultProxy } from "./support/fault-proxy.js";
+import { s3TestProvider, s3TestSettings } from "./support/s3.js";
 
 const MiB = 1024 * 1024;
 
@@ -121,6 +122,27 @@ test("small file: single PutObject, ETag is the MD5 that hashLocalFile computes"
   const empty = await p.write("notes/empty", Readable.from([]));
   assert.equal(empty.size, 0);
   assert.equal((await readAll(p, "notes/empty")).length, 0);
+});
+
+test("statListed answers from the listing: a HEAD's other ETag does not show, a longer key is not the key", async (t) => {
+  const settings = await s3TestSettings(t);
+  if (!settings) return;
+  // A gateway whose HEAD gives an ETag of its own (not a spelling of the listing's).
+  const proxy = await startFaultProxy({ target: settings.endpoint! });
+  t.after(() => proxy.close());
+  proxy.add({ method: "HEAD", times: Infinity, action: { kind: "rewrite", headers: (h) => ({ ...h, etag: '"gateway-etag"' }) } });
+  const p = createS3Provider({ ...settings, endpoint: proxy.endpoint }, { logger: silentLogger });
+  t.after(() => p.close?.());
+  await p.write("dir/a.txt.conflict", Readable.from([Buffer.from("longer key")]));
+  assert.equal(await p.statListed("dir/a.txt"), undefined, "only a longer key: the key itself is not there");
+  await p.write("dir/a.txt", Readable.from([Buffer.from("hello")]));
+  const listed = [];
+  for await (const e of p.list("dir")) listed.push(e);
+  const fromList = listed.find((e) => e.path === "a.txt")!;
+  const one = await p.statListed("dir/a.txt");
+  assert.equal((await p.stat("dir/a.txt"))?.revision, "gateway-etag", "HEAD's ETag is the gateway's");
+  assert.deepEqual(one && { size: one.size, revision: one.revision, hash: one.hash }, { size: 5, revision: fromList.revision, hash: fromList.hash });
+  assert.equal(one?.path, "dir/a.txt");
 });
 
 test("overwrite: false refuses an existing object (single and multipart) and keeps it intact", async (t) => {

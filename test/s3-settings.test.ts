@@ -7,6 +7,7 @@ import {
   choosePartSize,
   formatMtimeMetadata,
   md5FromEtag,
+  normalizeEtag,
   parseMtimeMetadata,
   resolveS3Endpoint,
   retryPlan,
@@ -116,4 +117,13 @@ test("ETag: only single-part MD5 ETags count as a hash", () => {
   assert.equal(md5FromEtag('"1894e60ecdffd6548584a244af6ba84b-3"'), undefined);
   assert.equal(md5FromEtag(""), undefined);
   assert.equal(md5FromEtag(undefined), undefined);
+});
+
+test("ETag: one spelling for a listing's and a HEAD's (quotes, weak mark, capitals of a hex one)", () => {
+  const md5 = "5d41402abc4b2a76b9719d911017c592";
+  for (const raw of [md5, `"${md5}"`, `"${md5.toUpperCase()}"`, `W/"${md5}"`, ` W/"${md5.toUpperCase()}" `]) assert.equal(normalizeEtag(raw), md5, raw);
+  assert.equal(normalizeEtag('W/"1894E60ECDFFD6548584A244AF6BA84B-3"'), "1894e60ecdffd6548584a244af6ba84b-3");
+  assert.equal(normalizeEtag('"CKih16GjycICEAE="'), "CKih16GjycICEAE=", "a base64 one keeps its case");
+  assert.equal(normalizeEtag('""'), undefined);
+  assert.equal(normalizeEtag(undefined), undefined);
 });

@@ -17,6 +17,7 @@ import { createS3Provider } from "../src/providers/s3/index.js";
 import type { RemoteEntry, StorageProvider } from "../src/providers/types.js";
 import { runSyncWithProvider } from "../src/sync/run.js";
 import type { SyncRunSuccess } from "../src/sync/types.js";
+import { startFaultProxy } from "./support/fault-proxy.js";
 import { createTestBucket, rawS3Client, rgwFromEnv } from "./support/s3.js";
 import { describeSyncSuite, instrument, syncSettings } from "./sync-suite.js";
 
@@ -141,6 +142,43 @@ describe("sync over S3: what only S3 has", rgw ? {} : { skip: "S3 sync tests nee
       assert.deepEqual(keys, ["share/", "share/_inbox/report.pdf", "share/_outbox/", "share/docs/", "share/docs/deep/", "share/docs/deep/a.txt", "share/mine.txt"]);
     } finally {
       client.destroy();
+    }
+  });
+
+  it("a server whose HEAD spells the ETag unlike its listing still gets the run's deletions and the drain's", async () => {
+    // A proxy (or gateway) that gives HEAD's ETag in capitals, with nginx's weak mark: a write's
+    // recorded version (from its HEAD) must compare equal with the next listing's, and the look
+    // before a delete with the listing, or every deletion is kept as "changed", run after run.
+    env = await s3Env();
+    const proxy = await startFaultProxy({ target: env.settings.endpoint! });
+    const viaProxy = createS3Provider({ ...env.settings, endpoint: proxy.endpoint }, { logger: silentLogger });
+    try {
+      proxy.add({
+        method: "HEAD",
+        times: Infinity,
+        action: { kind: "rewrite", headers: (h) => ({ ...h, ...(typeof h.etag === "string" ? { etag: `W/${h.etag.toUpperCase()}` } : {}) }) },
+      });
+      await writeWs(env.ws, "keep.txt", "k");
+      await writeWs(env.ws, "gone-1.txt", "g1");
+      await writeWs(env.ws, "gone-2.txt", "g2");
+      await env.put("_outbox/report.pdf", "pdf");
+      assert.deepEqual((await env.run({ mode: "mirror" }, viaProxy)).uploaded.sort(), ["gone-1.txt", "gone-2.txt", "keep.txt"]);
+      await fsp.rm(path.join(env.ws, "gone-1.txt"));
+      const mirror = await env.run({ mode: "mirror" }, viaProxy);
+      assert.deepEqual(mirror.deleted, ["gone-1.txt"], "mirror deletes in the cloud what the workspace deleted");
+      await env.run({ mode: "bisync" }, viaProxy); // a mode change is a merge run: it deletes nothing
+      await fsp.rm(path.join(env.ws, "gone-2.txt"));
+      const bi = await env.run({ mode: "bisync" }, viaProxy);
+      assert.deepEqual(bi.deleted, ["gone-2.txt"], "so does bisync");
+      const mb = await env.run({ mode: "mailbox" }, viaProxy);
+      assert.deepEqual(mb.inboxFiles, ["report.pdf"]);
+      assert.deepEqual([...(await env.list()).keys()], ["keep.txt"], "the drain removed what it moved");
+      assert.ok(proxy.faults() > 0, "HEAD answers were rewritten");
+      const again = await env.run({ mode: "mailbox" }, viaProxy);
+      assert.deepEqual([again.uploaded, again.downloaded, again.deleted, again.conflicts], [[], [], [], []], "and the runs converge");
+    } finally {
+      await viaProxy.close?.();
+      await proxy.close();
     }
   });
 

@@ -9,11 +9,11 @@ import type { RemoteFile } from "./types.js";
 export type VersionNow = "same" | "changed" | "gone";
 
 /**
- * `now` (the cloud file's entry at this moment, from `stat`) against the version `listed`:
+ * `now` (the cloud file's entry at this moment, from `statListed`) against the version `listed`:
  * changed when the sizes differ, or the revisions (else the content hashes) both give. Where
- * neither gives one, it counts as the same: a listing's time and a `stat`'s may come from
- * different sources (S3: the upload time, the source time kept in metadata), and a check that
- * cannot tell must never keep a file from the delete its run decided, run after run.
+ * neither gives one, it counts as the same: times are not compared (a record's may come from
+ * elsewhere than the listing: the state, or the source time an S3 object keeps in its metadata),
+ * and a check that cannot tell must never keep a file from the delete its run decided, run after run.
  */
 export function compareVersion(listed: RemoteFile, now: RemoteEntry | undefined): VersionNow {
   if (now === undefined) return "gone";
@@ -24,9 +24,10 @@ export function compareVersion(listed: RemoteFile, now: RemoteEntry | undefined)
 }
 
 /**
- * The cloud file at `full` (the provider's path) against `listed`, by one `stat`. What is left is
- * the moment between this look and the step it allows: the providers' deletes are not conditional.
+ * The cloud file at `full` (the provider's path) against `listed`, by one look from the listing's
+ * own source (`statListed`: S3's HEAD may spell an ETag otherwise). What is left is the moment
+ * between this look and the step it allows: the providers' deletes are not conditional.
  */
 export async function versionNow(provider: StorageProvider, full: string, listed: RemoteFile, signal?: AbortSignal): Promise<VersionNow> {
-  return compareVersion(listed, await provider.stat(full, { signal }));
+  return compareVersion(listed, await provider.statListed(full, { signal }));
 }

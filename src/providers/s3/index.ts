@@ -98,9 +98,21 @@ export function md5FromEtag(etag: string | undefined): string | undefined {
   return clean && /^[0-9a-f]{32}$/.test(clean) ? clean : undefined;
 }
 
+/**
+ * An ETag as one spelling, so that a listing's and a HEAD's compare equal: without quotes, without
+ * a weak mark (`W/`, which a compressing proxy such as nginx puts on the answers it gzips), and a
+ * hexadecimal one (`<md5>` or `<md5>-<parts>`) in lower case, as some gateways give it in capitals.
+ * Any other form (base64, say) is kept as it is: its case may matter.
+ */
+export function normalizeEtag(raw: string | undefined): string | undefined {
+  const etag = raw?.trim().replace(/^W\//, "").replace(/"/g, "");
+  if (!etag) return undefined;
+  return /^[0-9a-f]+(-\d+)?$/i.test(etag) ? etag.toLowerCase() : etag;
+}
+
 /** An entry from what S3 reports; `hash` only for single-part ETags, `revision` always the ETag. */
 function toEntry(path: string, size: number | undefined, mtime: Date | undefined, rawEtag: string | undefined): RemoteEntry {
-  const etag = rawEtag?.replace(/"/g, "");
+  const etag = normalizeEtag(rawEtag);
   const hash = md5FromEtag(etag);
   return {
     path,
@@ -204,6 +216,24 @@ export function createS3Provider(settings: S3Settings & { bucket: string }, ctx:
     const key = keyOf(path);
     const out = await head(key, options.signal);
     return out ? entryFromHead(normalizeRemotePath(path), out) : undefined;
+  }
+
+  /**
+   * The one key as the listing gives it: a listing of its name as prefix, one key long (the key
+   * itself sorts before every longer key it prefixes). A HEAD's ETag may be spelled otherwise than
+   * the listing's (a gateway, a proxy), and a version compared across the two would never match.
+   */
+  async function statListed(path: string, options: { signal?: AbortSignal } = {}): Promise<RemoteEntry | undefined> {
+    const key = keyOf(path);
+    throwIfAborted(options.signal);
+    let page;
+    try {
+      page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key, MaxKeys: 1 }), { abortSignal: options.signal });
+    } catch (err) {
+      throw fail(err, "stat", key);
+    }
+    const obj = page.Contents?.find((o) => o.Key === key);
+    return obj ? toEntry(normalizeRemotePath(path), obj.Size, obj.LastModified, obj.ETag) : undefined;
   }
 
   async function read(path: string, options: ReadOptions = {}): Promise<Readable> {
@@ -427,6 +457,7 @@ export function createS3Provider(settings: S3Settings & { bucket: string }, ctx:
     capabilities: CAPABILITIES,
     list,
     stat,
+    statListed,
     read,
     write,
     delete: deleteOne,
