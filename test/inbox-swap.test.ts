@@ -354,3 +354,42 @@ test("a target folder someone else made meanwhile, its parent moved away: it is 
   assert.deepEqual(tree(f.outside), []);
   assert.deepEqual(tree(f.inbox), ["a.txt: INBOX"]);
 });
+
+test("a failed copy's read-only temp folder: one swapped for a link to outside, or a user's folder renamed to its name, keeps its mode", async (t) => {
+  for (const how of ["link", "rename"] as const) {
+    const f = await fixture(t);
+    const tmp = path.join(f.ws, "docs", ".ws-sync-0123456789abcdef-0004.tmp");
+    await fsp.mkdir(path.join(tmp, "ro"), { recursive: true });
+    await fsp.writeFile(path.join(tmp, "ro", "copy.txt"), "COPY");
+    const theirs = how === "link" ? path.join(f.outside, "ro") : path.join(f.ws, "projects");
+    await fsp.mkdir(theirs);
+    await fsp.writeFile(path.join(theirs, "plan.md"), "THEIRS");
+    await fsp.chmod(theirs, 0o555);
+    await fsp.chmod(path.join(tmp, "ro"), 0o555);
+    t.after(() => fsp.chmod(theirs, 0o755).catch(() => undefined));
+    // Right after the removal looked at `ro` (a read-only folder of the copy), before its mode is given back.
+    let done = false;
+    hook(t, "lstat", async (original, args) => {
+      const st = await original(...args);
+      if (!done && names(args[0], "ro")) {
+        done = true;
+        if (how === "link") swapForLink(path.join(tmp, "ro"), f.aside, theirs);
+        else {
+          fs.renameSync(path.join(tmp, "ro"), f.aside);
+          fs.renameSync(theirs, path.join(tmp, "ro"));
+        }
+      }
+      return st;
+    });
+    const swapped = () => done;
+    const ws = await WorkspaceFs.open(f.ws);
+    await ws.removeOwnTree("docs/.ws-sync-0123456789abcdef-0004.tmp");
+    assert.ok(swapped(), `the swap was made (${how})`);
+    const now = how === "link" ? theirs : path.join(tmp, "ro");
+    assert.equal(fs.statSync(now).mode & 0o777, 0o555, `their folder's mode is not changed (${how})`);
+    assert.deepEqual(tree(now), ["plan.md: THEIRS"], `nor its file removed (${how})`);
+    assert.equal(fs.statSync(f.aside).mode & 0o777, 0o555, `the copy's folder moved away is not reached either (${how})`);
+    await fsp.chmod(f.aside, 0o755);
+    await fsp.chmod(now, 0o755);
+  }
+});

@@ -591,36 +591,69 @@ export class WorkspaceFs {
 
   /**
    * Removes folder `rel`, a folder of our own (a temp copy), and everything in it, never through a
-   * link: each folder is held open (checked from the root: one swapped for a link since is left),
-   * its names read and removed through its descriptor, each removal right after a
-   * {@link HeldFolder.check}; a link inside is removed as a link, and a sub-folder only while it is
-   * the folder its parent showed (`expect`: another renamed to its name since is left). Best
-   * effort, never throws: what
-   * cannot be removed stays (under its temp name). A recursive `rm` by path would follow a folder
-   * swapped for a link between its look and its removal of what is inside.
+   * link: each folder is held open (`rel` checked from the root, each sub-folder opened through its
+   * parent's descriptor, never through a link at its name), its names read and removed through its
+   * descriptor, each removal right after a {@link HeldFolder.check} (a folder swapped for a link
+   * since is left); a link inside is removed as a link, and a sub-folder only while it is the folder
+   * its parent showed (device and inode: another renamed to its name since is left). A folder the
+   * copy made read-only or write-only (its source's mode) gets its owner's read, write and search
+   * back first ({@link HeldFolder.letOwnerChangeIn}). Best
+   * effort, never throws: what cannot be removed stays (under its temp name). A recursive `rm` by
+   * path would follow a folder swapped for a link between its look and its removal of what is inside.
    */
-  async removeOwnTree(rel: string, expect?: { dev: number; ino: number }): Promise<void> {
-    /** Whether `st` is the folder its parent showed (another folder renamed to its name since is not ours). */
-    const ours = (st: { dev: number; ino: number }): boolean => expect === undefined || (st.dev === expect.dev && st.ino === expect.ino);
-    const mine = await this.inFolder(rel, async (folder) => {
-      if (!ours(await fsp.lstat(folder.path(".")))) return false;
-      for (const name of await fsp.readdir(folder.path("."))) {
-        try {
-          await folder.check();
-          const st = await fsp.lstat(folder.path(name));
-          if (st.isDirectory()) await this.removeOwnTree(rel ? `${rel}/${name}` : name, st);
-          else await fsp.unlink(folder.path(name));
-        } catch {
-          /* left where it is (see above) */
-        }
-      }
-      return true;
-    }).catch(() => false);
-    if (!mine) return;
+  async removeOwnTree(rel: string): Promise<void> {
+    await this.inFolder(parentOf(rel), async (parent) => {
+      const st = await fsp.lstat(parent.path(baseOf(rel)));
+      if (st.isDirectory()) await parent.letOwnerChangeIn(baseOf(rel), st);
+    }).catch(() => undefined);
+    let top: HeldFolder;
+    try {
+      top = await this.holdFolder(rel, false);
+    } catch {
+      return;
+    }
+    let ident: Ident | undefined;
+    try {
+      ident = await fsp.lstat(top.path("."));
+      await this.#emptyOwnFolder(top);
+    } catch {
+      /* left where it is (see above) */
+    } finally {
+      await top.close();
+    }
+    if (ident === undefined) return;
+    const seen = ident;
     await this.inFolder(parentOf(rel), async (parent) => {
       await parent.check();
-      if (ours(await fsp.lstat(parent.path(baseOf(rel))))) await fsp.rmdir(parent.path(baseOf(rel)));
+      if (sameIdent(await fsp.lstat(parent.path(baseOf(rel))), seen)) await fsp.rmdir(parent.path(baseOf(rel)));
     }).catch(() => undefined);
+  }
+
+  /** Empties held `folder` of {@link removeOwnTree} (each name best effort). */
+  async #emptyOwnFolder(folder: HeldFolder): Promise<void> {
+    for (const name of await fsp.readdir(folder.path("."))) {
+      try {
+        await folder.check();
+        const st = await fsp.lstat(folder.path(name));
+        if (!st.isDirectory()) {
+          await fsp.unlink(folder.path(name));
+          continue;
+        }
+        const rel = folder.rel ? `${folder.rel}/${name}` : name;
+        await folder.letOwnerChangeIn(name, st);
+        const sub = (await folder.holdChild(name, () => this.verifyDir(rel))) ?? (await this.holdFolder(rel, false));
+        try {
+          if (!sameIdent(await fsp.lstat(sub.path(".")), st)) continue;
+          await this.#emptyOwnFolder(sub);
+        } finally {
+          await sub.close();
+        }
+        await folder.check();
+        if (sameIdent(await fsp.lstat(folder.path(name)), st)) await fsp.rmdir(folder.path(name));
+      } catch {
+        /* left where it is (see removeOwnTree) */
+      }
+    }
   }
 
   /**
@@ -793,6 +826,38 @@ export class HeldFolder {
   async copyIn(from: OpenedLocalFile<FileHandle>, name: string, options: CopyToNewFileOptions = {}): Promise<BigIntStats> {
     const out = await this.createFile(name, from.mode);
     return copyIntoNewFile(from, out, this.path(name), options);
+  }
+
+  /**
+   * Sub-folder `name` held open through this folder's descriptor (`O_NOFOLLOW`: never through a
+   * link at the name), in the folder as {@link check}ed now; `verify` checks its path from the root
+   * (for refusals). Undefined where this folder is not held by a descriptor the kernel names: the
+   * caller then holds it from the root ({@link WorkspaceFs.holdFolder}).
+   */
+  async holdChild(name: string, verify: () => Promise<string>): Promise<HeldFolder | undefined> {
+    if (this.#handle === undefined || procNamesFiles !== true) return undefined;
+    await this.check();
+    const handle = await fsp.open(this.path(name), HELD_FOLDER_FLAGS);
+    return new HeldFolder(this.rel ? `${this.rel}/${name}` : name, this.label, handle, procLink(handle.fd), childPath(this.expected, name), verify);
+  }
+
+  /**
+   * Gives sub-folder `name`'s owner read, write and search on it where it lacks one (a folder of
+   * ours made read-only, or write-only, by the mode its copy took), while it is the folder `ident`
+   * names: through a descriptor that needs no read permission (`O_PATH`), never through a link at
+   * the name. Where this folder is not held by a descriptor the kernel names, it is left as it is
+   * (a `chmod` by path follows a link put there).
+   */
+  async letOwnerChangeIn(name: string, ident: Ident & { mode: number }): Promise<void> {
+    if ((ident.mode & 0o700) === 0o700 || this.#handle === undefined || procNamesFiles !== true) return;
+    await this.check();
+    const fd = fs.openSync(this.path(name), CHAIN_FLAGS);
+    try {
+      const st = fs.fstatSync(fd);
+      if (sameIdent(st, ident)) fs.chmodSync(procLink(fd), (st.mode & 0o7777) | 0o700);
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   /**
@@ -991,6 +1056,17 @@ function movedError(rel: string, label: string): LocalPathError {
 function checkFileSlot(st: { isSymbolicLink(): boolean; isDirectory(): boolean; isFile(): boolean } | undefined, rel: string, label: string): void {
   if (st?.isSymbolicLink()) throw new LocalPathError(rel, `a symlink in ${label} has this name; it is never replaced: skipped`);
   if (st && !st.isFile()) throw new LocalPathError(rel, st.isDirectory() ? `a folder in ${label} has this file's name: skipped` : `a special file in ${label} has this name: skipped`);
+}
+
+/** A file's identity: its device and inode. */
+interface Ident {
+  dev: number;
+  ino: number;
+}
+
+/** Whether `a` and `b` are the same file (device and inode). */
+function sameIdent(a: Ident, b: Ident): boolean {
+  return a.dev === b.dev && a.ino === b.ino;
 }
 
 function parentOf(rel: string): string {
