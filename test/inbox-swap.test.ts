@@ -393,3 +393,15 @@ test("a failed copy's read-only temp folder: one swapped for a link to outside, 
     await fsp.chmod(now, 0o755);
   }
 });
+
+test("the folder a target folder is made in removed right before the mkdir: the target is said to have changed, nothing moved", async (t) => {
+  const f = await fixture(t);
+  await fsp.mkdir(path.join(f.ws, "docs"));
+  await fsp.writeFile(path.join(f.inbox, "a.txt"), "INBOX");
+  const done = swapAt(t, "mkdir", undefined, () => fs.rmdirSync(path.join(f.ws, "docs")));
+
+  await assert.rejects(moveFromInbox({ workspaceDir: f.ws, target: "docs/new", files: ["a.txt"] }), (e: unknown) => isWorkspaceSyncError(e, "INVALID_PATH") && /changed while/.test(e.message));
+
+  assert.ok(done(), "the folder was removed");
+  assert.deepEqual(tree(f.ws), ["_inbox/", "_inbox/a.txt: INBOX"]);
+});

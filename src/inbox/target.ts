@@ -73,23 +73,26 @@ export async function holdMoveTarget(tree: WorkspaceFs, target: unknown, wsReal:
   let folder = await holdOrRefuse(tree, relIn(wsReal, probeReal), target);
   try {
     for (const name of missing) {
-      let made = false;
+      /** The folder this move made (device and inode), if it made one. */
+      let made: { dev: number; ino: number } | undefined;
       try {
         await folder.makeFolder(name);
-        made = true;
+        made = await fsp.lstat(folder.path(name));
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === "ENOTDIR") throw invalidTarget(target, "a file with that name exists; choose a folder", err);
-        if (err instanceof LocalPathError) throw targetChanged(target, err);
+        // Refused as moved, or its parent removed since its check (ENOENT, through its descriptor).
+        if (err instanceof LocalPathError || code === "ENOENT") throw targetChanged(target, err);
         if (code !== "EEXIST") throw err;
       }
       // Made where its parent was checked: the parent is still there. Else it was made in a
       // folder moved away (or one a link took the place of): taken back there if this move made
-      // it (it is empty, just made; rmdir removes nothing else), and the move does not start.
+      // it and it is still that folder (empty, just made; rmdir removes nothing else), and the
+      // move does not start.
       try {
         await checkFolders(folder);
       } catch (err) {
-        if (made) await fsp.rmdir(folder.path(name)).catch(() => undefined);
+        if (made) await takeBack(folder, name, made);
         throw targetChanged(target, err);
       }
       const child = await holdOrRefuse(tree, folder.rel ? `${folder.rel}/${name}` : name, target);
@@ -101,6 +104,12 @@ export async function holdMoveTarget(tree: WorkspaceFs, target: unknown, wsReal:
     throw err instanceof LocalPathError ? invalidTarget(target, err.reason, err) : toWorkspaceSyncError(err);
   }
   return { folder, rel: folder.rel === "" ? "." : folder.rel };
+}
+
+/** Removes empty folder `name` of `folder` while it is the one this move made (`made`); never throws. */
+async function takeBack(folder: HeldFolder, name: string, made: { dev: number; ino: number }): Promise<void> {
+  const now = await fsp.lstat(folder.path(name)).catch(() => undefined);
+  if (now?.dev === made.dev && now.ino === made.ino) await fsp.rmdir(folder.path(name)).catch(() => undefined);
 }
 
 /** `tree.holdFolder(rel)` of an existing folder; a refusal, or a file at its name, as INVALID_PATH for `target`. */
