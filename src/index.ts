@@ -54,7 +54,11 @@ export {
   type PruneResult,
   type PruneFailure,
   type ListedSnapshot,
+  hasSidecar,
+  type OwnershipCheck,
+  type OwnedSnapshots,
 } from "./retention/index.js";
+export { ownedSnapshots, type OwnershipContext } from "./backup/ownership.js";
 
 // Sync.
 export {

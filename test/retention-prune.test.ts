@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { pruneSnapshots, planPrune } from "../src/retention/index.js";
+import { pruneSnapshots, planPrune, type OwnershipCheck } from "../src/retention/index.js";
 import { parseSnapshotName } from "../src/snapshot/index.js";
 import { createLocalProvider } from "../src/providers/local/index.js";
 import type { StorageProvider } from "../src/providers/types.js";
@@ -16,6 +16,12 @@ import type { Logger } from "../src/logger.js";
 import { WorkspaceSyncError } from "../src/errors.js";
 
 const NOW = new Date(Date.UTC(2030, 0, 1));
+
+/**
+ * This file's snapshots are stand-ins (a line of text each): every parsed name counts as ours here,
+ * as the plan and the deletes are what is tested. Which snapshots are ours: retention-owned.test.ts.
+ */
+const everyName: OwnershipCheck = async (snapshots) => ({ owned: [...snapshots], notOurs: [] });
 
 interface Fixture {
   root: string;
@@ -56,7 +62,7 @@ test("deletes exactly the planned snapshots and leaves everything else alone", a
   const snaps = daily(1, 2, 3, 4, 5, 6, 7, 8, 9, 10);
   const fx = await fixture([...snaps, ...OTHERS, "old/backup-20200101T000000Z.tar.gz"]);
   try {
-    const res = await pruneSnapshots({ provider: fx.provider, dir: "", policy: 3, logger: fx.logger, now: NOW });
+    const res = await pruneSnapshots({ owned: everyName, provider: fx.provider, dir: "", policy: 3, logger: fx.logger, now: NOW });
     assert.ok(res.ok);
     assert.deepEqual(res.keep.map((s) => s.name), daily(10, 9, 8));
     assert.deepEqual(res.prune.map((s) => s.name), daily(7, 6, 5, 4, 3, 2, 1));
@@ -87,12 +93,12 @@ test("works in a sub-folder and never touches its neighbours", async () => {
         await writeFile(path.join(fx.root, agent, f), "x");
       }
     }
-    const res = await pruneSnapshots({ provider: fx.provider, dir: "agents/a", policy: { last: 1 }, logger: fx.logger, now: NOW });
+    const res = await pruneSnapshots({ owned: everyName, provider: fx.provider, dir: "agents/a", policy: { last: 1 }, logger: fx.logger, now: NOW });
     assert.ok(res.ok);
     assert.deepEqual(await ls(path.join(fx.root, "agents/a")), daily(3));
     assert.deepEqual(await ls(path.join(fx.root, "agents/b")), daily(1, 2, 3));
     // A missing folder lists as empty: nothing to do.
-    const none = await pruneSnapshots({ provider: fx.provider, dir: "agents/none", policy: 1, logger: fx.logger, now: NOW });
+    const none = await pruneSnapshots({ owned: everyName, provider: fx.provider, dir: "agents/none", policy: 1, logger: fx.logger, now: NOW });
     assert.ok(none.ok);
     assert.deepEqual([none.keep, none.prune, none.deleted], [[], [], []]);
   } finally {
@@ -105,7 +111,7 @@ test("sidecars go with their snapshot; orphan sidecars are left alone", async ()
   const sidecars = snaps.map((s) => `${s}.sha256`);
   const fx = await fixture([...snaps, ...sidecars, "backup-20231231T000000Z.tar.gz.sha256"]);
   try {
-    const res = await pruneSnapshots({ provider: fx.provider, dir: "", policy: { daily: 1 }, logger: fx.logger, now: NOW });
+    const res = await pruneSnapshots({ owned: everyName, provider: fx.provider, dir: "", policy: { daily: 1 }, logger: fx.logger, now: NOW });
     assert.ok(res.ok);
     assert.deepEqual([...res.deleted].sort(), [...daily(1, 2), ...daily(1, 2).map((s) => `${s}.sha256`)].sort());
     assert.deepEqual(res.ignored, ["backup-20231231T000000Z.tar.gz.sha256"]);
@@ -120,7 +126,7 @@ test("dryRun plans and logs but deletes nothing", async () => {
   const fx = await fixture([...snaps, "backup-foo"]);
   try {
     const before = await ls(fx.root);
-    const res = await pruneSnapshots({ provider: fx.provider, dir: "", policy: { last: 2 }, logger: fx.logger, dryRun: true, now: NOW });
+    const res = await pruneSnapshots({ owned: everyName, provider: fx.provider, dir: "", policy: { last: 2 }, logger: fx.logger, dryRun: true, now: NOW });
     assert.ok(res.ok);
     assert.equal(res.dryRun, true);
     assert.deepEqual(res.prune.map((s) => s.name), daily(3, 2, 1));
@@ -138,7 +144,7 @@ test("the snapshot just written is kept even if the policy would drop it", async
   const snaps = daily(5, 6, 7);
   const fx = await fixture([...snaps, ...daily(1)]);
   try {
-    const res = await pruneSnapshots({ provider: fx.provider, dir: "", policy: 1, justWritten: daily(1)[0]!, logger: fx.logger, now: NOW });
+    const res = await pruneSnapshots({ owned: everyName, provider: fx.provider, dir: "", policy: 1, justWritten: daily(1)[0]!, logger: fx.logger, now: NOW });
     assert.ok(res.ok);
     assert.deepEqual(res.keep.map((s) => s.name), [...daily(7), ...daily(1)]);
     assert.deepEqual(res.reasons[daily(1)[0]!], ["just written"]);
@@ -152,7 +158,7 @@ test("justWritten may be a path, and counts even when the listing does not show 
   const fx = await fixture(daily(1, 2, 3), "snaps");
   try {
     // The listing lags behind: daily(4) was written but is not listed. last 2 keeps it and daily(3).
-    const res = await pruneSnapshots({ provider: fx.provider, dir: "snaps", policy: 2, justWritten: `snaps/${daily(4)[0]!}`, logger: fx.logger, now: NOW });
+    const res = await pruneSnapshots({ owned: everyName, provider: fx.provider, dir: "snaps", policy: 2, justWritten: `snaps/${daily(4)[0]!}`, logger: fx.logger, now: NOW });
     assert.ok(res.ok);
     assert.deepEqual(res.keep.map((s) => s.name), daily(4, 3));
     assert.deepEqual(await ls(path.join(fx.root, "snaps")), daily(3));
@@ -165,7 +171,7 @@ test("the newest snapshot always stays, whatever the policy", async () => {
   const fx = await fixture(daily(1, 2, 3, 20));
   try {
     for (const policy of [{ hourly: 1 }, { withinDaily: "1h" }, { yearly: 1 }, { within: "1h" }]) {
-      const res = await pruneSnapshots({ provider: fx.provider, dir: "", policy, logger: fx.logger, now: NOW });
+      const res = await pruneSnapshots({ owned: everyName, provider: fx.provider, dir: "", policy, logger: fx.logger, now: NOW });
       assert.ok(res.ok);
       assert.ok(res.keep.some((s) => s.name === daily(20)[0]), JSON.stringify(policy));
     }
@@ -181,7 +187,7 @@ test("listing failure: root is a file → ok:false, nothing deleted", async () =
     const file = path.join(fx.root, "not-a-folder");
     await writeFile(file, "x");
     const provider = createLocalProvider({ root: file });
-    const res = await pruneSnapshots({ provider, dir: "", policy: 1, logger: fx.logger, now: NOW });
+    const res = await pruneSnapshots({ owned: everyName, provider, dir: "", policy: 1, logger: fx.logger, now: NOW });
     assert.equal(res.ok, false);
     assert.ok(!res.ok && res.code === "PROVIDER_ERROR" && res.error.length > 0, JSON.stringify(res));
     assert.ok(fx.logs.some((l) => l.startsWith("warn [backup] Could not list snapshots for pruning:")));
@@ -213,7 +219,7 @@ test("listing failure midway → ok:false and no delete is attempted", async () 
         return fx.provider.deleteMany(paths, options);
       },
     };
-    const res = await pruneSnapshots({ provider: broken, dir: "", policy: 1, logger: fx.logger, now: NOW });
+    const res = await pruneSnapshots({ owned: everyName, provider: broken, dir: "", policy: 1, logger: fx.logger, now: NOW });
     assert.ok(!res.ok);
     assert.equal(res.code, "NETWORK");
     assert.equal(res.error, "connection reset while listing");
@@ -235,7 +241,7 @@ test("a failed delete is reported and logged, the others still go", async () => 
         return [...failures, { path: stuck, error: new WorkspaceSyncError("ACCESS_DENIED", "Permission denied: check the file permissions") }];
       },
     };
-    const res = await pruneSnapshots({ provider: flaky, dir: "", policy: 1, logger: fx.logger, now: NOW });
+    const res = await pruneSnapshots({ owned: everyName, provider: flaky, dir: "", policy: 1, logger: fx.logger, now: NOW });
     assert.ok(res.ok);
     assert.deepEqual([...res.deleted].sort(), daily(1, 3));
     assert.equal(res.failed.length, 1);
@@ -252,7 +258,7 @@ test("an empty or invalid policy deletes nothing", async () => {
   const fx = await fixture(daily(1, 2, 3));
   try {
     for (const policy of [{}, { daily: 0 }, { daily: -5 }, { within: "1w" }]) {
-      const res = await pruneSnapshots({ provider: fx.provider, dir: "", policy, logger: fx.logger, now: NOW });
+      const res = await pruneSnapshots({ owned: everyName, provider: fx.provider, dir: "", policy, logger: fx.logger, now: NOW });
       assert.ok(!res.ok);
       assert.equal(res.code, "CONFIG_INVALID", JSON.stringify(policy));
       assert.match(res.path ?? "", /^backup\.retain/);
@@ -270,7 +276,7 @@ test("an aborted signal deletes nothing", async () => {
   try {
     const ac = new AbortController();
     ac.abort();
-    const res = await pruneSnapshots({ provider: fx.provider, dir: "", policy: 1, logger: fx.logger, signal: ac.signal, now: NOW });
+    const res = await pruneSnapshots({ owned: everyName, provider: fx.provider, dir: "", policy: 1, logger: fx.logger, signal: ac.signal, now: NOW });
     assert.ok(!res.ok);
     assert.equal(res.code, "ABORTED");
     assert.deepEqual(await ls(fx.root), daily(1, 2, 3));
@@ -282,7 +288,7 @@ test("an aborted signal deletes nothing", async () => {
 test("nothing to prune: no deletes and no pruning log line", async () => {
   const fx = await fixture(daily(1, 2));
   try {
-    const res = await pruneSnapshots({ provider: fx.provider, dir: "", policy: { daily: 7 }, logger: fx.logger, now: NOW });
+    const res = await pruneSnapshots({ owned: everyName, provider: fx.provider, dir: "", policy: { daily: 7 }, logger: fx.logger, now: NOW });
     assert.ok(res.ok);
     assert.equal(res.keep.length, 2);
     assert.ok(!fx.logs.some((l) => l.includes("Pruning")));
@@ -323,7 +329,7 @@ test("a deleteMany that throws midway: what is gone is reported deleted, the res
         throw new WorkspaceSyncError("ABORTED", "Operation aborted");
       },
     };
-    const res = await pruneSnapshots({ provider: aborting, dir: "", policy: 1, logger: fx.logger, signal: ac.signal, now: NOW });
+    const res = await pruneSnapshots({ owned: everyName, provider: aborting, dir: "", policy: 1, logger: fx.logger, signal: ac.signal, now: NOW });
     assert.ok(res.ok);
     assert.deepEqual(res.deleted, daily(3));
     assert.deepEqual(res.failed.map((f) => [f.name, f.code]), [[daily(2)[0]!, "ABORTED"], [daily(1)[0]!, "ABORTED"]]);

@@ -251,7 +251,7 @@ async function olderAuthenticated(ctx: PlanContext): Promise<string | undefined>
  * Decrypts the first bytes of a snapshot (enough for the mark) and stops reading. Throws
  * `WRONG_PASSPHRASE` when no key derivation turns the first block into gzip.
  */
-export async function plainHead(provider: StorageProvider, dir: string, name: string, backup: BackupSettings, signal?: AbortSignal): Promise<Buffer> {
+export async function plainHead(provider: StorageProvider, dir: string, name: string, backup: Pick<BackupSettings, "passphrase" | "kdfIterations">, signal?: AbortSignal): Promise<Buffer> {
   const source = await provider.read(joinRemotePath(dir, name), { signal });
   const decrypt = createDecryptStream({ passphrase: backup.passphrase ?? "", candidates: kdfCandidates(pbkdf2Kdf(backup.kdfIterations)), path: name });
   const sink = new PassThrough();

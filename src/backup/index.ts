@@ -9,3 +9,4 @@ export { macFileName, formatMacFile, parseMacFile, type MacRecord } from "./auth
 export { formatSnapshotName, parseSnapshotName, compareNewestFirst, type SnapshotInfo } from "../snapshot/index.js";
 export { checksumFileName, formatChecksumFile, parseChecksumFile, formatChecksumClaim, parseChecksumClaim } from "./checksum.js";
 export { backupRemotePath, openBackupTarget } from "./target.js";
+export { ownedSnapshots, type OwnershipContext } from "./ownership.js";

@@ -9,6 +9,7 @@ import { loadSyncConfig, type ConfigInput } from "../config/index.js";
 import type { ResolvedConfig } from "../config/types.js";
 import { planPrune } from "../retention/index.js";
 import { compareNewestFirst, parseSnapshotName, type SnapshotInfo } from "../snapshot/index.js";
+import { ownedSnapshots } from "./ownership.js";
 import { requireBackupSettings, withBackupTarget } from "./target.js";
 
 /** A snapshot as listed: its parsed name plus what the provider reports. */
@@ -19,12 +20,19 @@ export interface SnapshotListing extends SnapshotInfo {
 
 /** Lists the snapshots in `dir` on `provider`, newest first. Throws when listing fails. */
 export async function listSnapshotsIn(provider: StorageProvider, dir: string, signal?: AbortSignal): Promise<SnapshotListing[]> {
-  const out: SnapshotListing[] = [];
+  return (await listFolder(provider, dir, signal)).snapshots;
+}
+
+/** The snapshots in `dir` (newest first) and every name there (sidecars, other files). Throws when listing fails. */
+async function listFolder(provider: StorageProvider, dir: string, signal?: AbortSignal): Promise<{ snapshots: SnapshotListing[]; names: Set<string> }> {
+  const snapshots: SnapshotListing[] = [];
+  const names = new Set<string>();
   for await (const entry of provider.list(dir, { recursive: false, signal })) {
+    names.add(entry.path);
     const info = parseSnapshotName(entry.path);
-    if (info) out.push({ ...info, size: entry.size });
+    if (info) snapshots.push({ ...info, size: entry.size });
   }
-  return out.sort(compareNewestFirst);
+  return { snapshots: snapshots.sort(compareNewestFirst), names };
 }
 
 /** Parameters of {@link listBackupSnapshots}. */
@@ -59,8 +67,10 @@ export async function listBackupSnapshots(
 
 /** A listed snapshot with the retention rules that keep it (empty: the next prune deletes it). */
 export interface RetainedSnapshot extends SnapshotListing {
-  /** Rules of `backup.retain` that keep it, e.g. `["daily 1"]`; empty when it would be pruned. */
+  /** Rules of `backup.retain` that keep it, e.g. `["daily 1"]`; empty when it would be pruned (or is not ours). */
   keptBy: string[];
+  /** Why it is not counted as ours, when it is not (see `pruneSnapshots`' `owned`): a prune never deletes it. */
+  notOurs?: string;
 }
 
 /** Parameters of {@link listSnapshotsWithRetention}. */
@@ -76,21 +86,41 @@ export interface ListSnapshotsWithRetentionParams {
 }
 
 /**
- * Snapshots newest first, each with the `backup.retain` rules that keep it: what `backup list`
- * shows. An invalid policy does not fail the listing: it is logged as a warning and no snapshot
- * names a rule. Never throws.
+ * Snapshots newest first, each with the `backup.retain` rules that keep it, as a prune counts them
+ * (only snapshots provably ours; the others say why not): what `backup list` shows. An invalid
+ * policy does not fail the listing: it is logged as a warning and no snapshot names a rule. Never
+ * throws.
  */
 export async function listSnapshotsWithRetention(
   params: ListSnapshotsWithRetentionParams,
 ): Promise<{ ok: true; snapshots: RetainedSnapshot[] } | { ok: false; error: string; code: ErrorCode }> {
   const logger = params.logger ?? silentLogger;
-  const listed = await listBackupSnapshots({ syncConfig: params.config, stateDir: params.stateDir, logger, signal: params.signal, provider: params.provider });
-  if (!listed.ok) return listed;
-  let reasons: Record<string, string[]> = {};
   try {
-    reasons = planPrune(listed.details, requireBackupSettings(params.config).retain).reasons;
+    const backup = requireBackupSettings(params.config);
+    const ctx = { logger, stateDir: params.stateDir, provider: params.provider };
+    const { snapshots, notOurs } = await withBackupTarget(backup, ctx, async ({ provider, dir }) => {
+      const folder = await listFolder(provider, dir, params.signal);
+      const verdicts = await ownedSnapshots({ provider, dir, backup, signal: params.signal }, folder.snapshots, folder.names);
+      return { snapshots: folder.snapshots, notOurs: new Map(verdicts.notOurs.map((n) => [n.name, n.reason])) };
+    });
+    let reasons: Record<string, string[]> = {};
+    try {
+      reasons = planPrune(
+        snapshots.filter((d) => !notOurs.has(d.name)),
+        backup.retain,
+      ).reasons;
+    } catch (err) {
+      logger.warn(`retention policy: ${errorMessage(err)}`);
+    }
+    return {
+      ok: true,
+      snapshots: snapshots.map((d) => {
+        const why = notOurs.get(d.name);
+        return { ...d, keptBy: reasons[d.name] ?? [], ...(why === undefined ? {} : { notOurs: why }) };
+      }),
+    };
   } catch (err) {
-    logger.warn(`retention policy: ${errorMessage(err)}`);
+    const e = toWorkspaceSyncError(err);
+    return { ok: false, error: e.message, code: e.code };
   }
-  return { ok: true, snapshots: listed.details.map((d) => ({ ...d, keptBy: reasons[d.name] ?? [] })) };
 }

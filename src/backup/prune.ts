@@ -7,6 +7,7 @@ import { toWorkspaceSyncError } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
 import type { StorageProvider } from "../providers/types.js";
 import { pruneSnapshots, type PruneResult } from "../retention/index.js";
+import { ownedSnapshots } from "./ownership.js";
 import { requireBackupSettings, withBackupTarget } from "./target.js";
 
 /** Parameters of {@link pruneBackup}. */
@@ -34,7 +35,7 @@ export async function pruneBackup(params: PruneBackupParams): Promise<PruneResul
     const backup = requireBackupSettings(params.config);
     const ctx = { logger, stateDir: params.stateDir, provider: params.provider };
     return await withBackupTarget(backup, ctx, ({ provider, dir }) =>
-      pruneSnapshots({ provider, dir, policy: backup.retain, logger, signal: params.signal, dryRun: params.dryRun ?? false }),
+      pruneSnapshots({ provider, dir, policy: backup.retain, logger, signal: params.signal, dryRun: params.dryRun ?? false, owned: (snaps, folder) => ownedSnapshots({ provider, dir, backup, signal: params.signal }, snaps, folder) }),
     );
   } catch (err) {
     const e = toWorkspaceSyncError(err);

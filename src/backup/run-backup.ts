@@ -32,6 +32,7 @@ import { WorkspaceSyncError, errorMessage, throwIfAborted, toWorkspaceSyncError,
 import { silentLogger, type Logger, type ProgressCallback } from "../logger.js";
 import { joinRemotePath } from "../providers/paths.js";
 import type { StorageProvider } from "../providers/types.js";
+import { ownedSnapshots } from "./ownership.js";
 import { pruneSnapshots, type PruneResult } from "../retention/index.js";
 import { loadSyncConfig, type ConfigInput } from "../config/index.js";
 import { formatSnapshotName, parseSnapshotName } from "../snapshot/index.js";
@@ -287,7 +288,7 @@ async function createSnapshot(params: RunBackupParams, logger: Logger, startedAt
       let prune: PruneResult | undefined;
       if (!params.skipPrune) {
         // pruneSnapshots logs its own failures; a failed prune never fails the backup.
-        prune = await pruneSnapshots({ provider, dir, policy: backup.retain, justWritten: snapshotName, logger, signal });
+        prune = await pruneSnapshots({ provider, dir, policy: backup.retain, justWritten: snapshotName, logger, signal, owned: (snaps, folder) => ownedSnapshots({ provider, dir, backup, signal }, snaps, folder) });
       }
       return { ok: true, snapshotName, encrypted, sizeBytes, plainBytes, sha256, prune, warnings, ...(walk.skipped?.length ? { skipped: walk.skipped } : {}) };
     }

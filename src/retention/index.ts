@@ -11,5 +11,5 @@ export type { RetentionPolicy, PolicyInput, CountRule, WithinRule } from "./poli
 export { parseRetentionDuration, formatRetentionDuration, subtractDuration, isZeroDuration } from "./duration.js";
 export type { RetentionDuration } from "./duration.js";
 export { hourKey, dayKey, isoWeekKey, isoWeek, monthKey, yearKey } from "./buckets.js";
-export { pruneSnapshots } from "./prune.js";
-export type { PruneOptions, PruneResult, PruneFailure, ListedSnapshot } from "./prune.js";
+export { hasSidecar, pruneSnapshots } from "./prune.js";
+export type { ListedSnapshot, OwnedSnapshots, OwnershipCheck, PruneFailure, PruneOptions, PruneResult } from "./prune.js";

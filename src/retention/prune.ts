@@ -1,13 +1,15 @@
 /**
- * Safe pruning of old snapshots in one provider folder: list, plan with {@link planRetention},
- * delete. Only files whose names parse as snapshot names are ever candidates; the newest snapshot and
- * the one just written always stay; a failed listing deletes nothing.
+ * Safe pruning of old snapshots in one provider folder: list, check which are ours, plan with
+ * {@link planRetention}, delete. Only files whose names parse as snapshot names and that are
+ * provably ours (by what is stored with them, {@link PruneOptions.owned}) are ever candidates; the
+ * newest snapshot and the one just written always stay; a failed listing deletes nothing.
  */
 import { WorkspaceSyncError, abortError, type ErrorCode, errorMessage, throwIfAborted, toWorkspaceSyncError } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
 import type { StorageProvider } from "../providers/types.js";
 import { joinRemotePath } from "../providers/paths.js";
 import { SIDECAR_SUFFIXES, parseSnapshotName, type SnapshotInfo } from "../snapshot/index.js";
+import { printableName as printable } from "../util/printable.js";
 import { planPrune } from "./prune-plan.js";
 import { describePolicy, normalizePolicy, type PolicyInput, type RetentionPolicy } from "./policy.js";
 
@@ -25,6 +27,34 @@ export interface ListedSnapshot extends SnapshotInfo {
   size: number;
 }
 
+/** Listed snapshots sorted into ours and the rest (see {@link PruneOptions.owned}). */
+export interface OwnedSnapshots {
+  owned: ListedSnapshot[];
+  /** Each with why it is not counted as ours (shown to the user). */
+  notOurs: { name: string; reason: string }[];
+}
+
+/**
+ * Decides which listed `snapshots` are ours by what is stored with them, never by their names;
+ * `folder` holds every name listed in the snapshot folder.
+ */
+export type OwnershipCheck = (snapshots: readonly ListedSnapshot[], folder: ReadonlySet<string>) => Promise<OwnedSnapshots>;
+
+/**
+ * The check without a passphrase: a snapshot is counted when a checksum or MAC file of its name
+ * is beside it (ours always are). It tells other tools' look-alike names apart, not a name
+ * planted by someone who can write to the storage: `runBackup` and `pruneBackup` check each
+ * snapshot by its MAC file and the passphrase (`ownedSnapshots` in the backup module).
+ */
+export const hasSidecar: OwnershipCheck = async (snapshots, folder) => {
+  const out: OwnedSnapshots = { owned: [], notOurs: [] };
+  for (const s of snapshots) {
+    if (SIDECAR_SUFFIXES.some((suffix) => folder.has(s.name + suffix))) out.owned.push(s);
+    else out.notOurs.push({ name: s.name, reason: "it has no checksum or MAC file beside it" });
+  }
+  return out;
+};
+
 /** Options of {@link pruneSnapshots}. */
 export interface PruneOptions {
   provider: StorageProvider;
@@ -40,6 +70,11 @@ export interface PruneOptions {
   dryRun?: boolean;
   /** Current time for the `within*` rules (default: now). */
   now?: Date;
+  /**
+   * Which snapshots are ours (default {@link hasSidecar}): the others are neither kept nor
+   * deleted, and are reported in `notOurs`. A name alone never makes a file ours to delete.
+   */
+  owned?: OwnershipCheck;
 }
 
 /** A file that could not be deleted. */
@@ -66,6 +101,8 @@ export type PruneResult =
       reasons: Record<string, string[]>;
       /** Files in the folder that are not snapshots (nor sidecars of listed snapshots): never touched. */
       ignored: string[];
+      /** Snapshot names that are not provably ours (see {@link PruneOptions.owned}), with why: never touched, not counted. */
+      notOurs: { name: string; reason: string }[];
       /** The policy applied. */
       policy: RetentionPolicy;
       dryRun: boolean;
@@ -127,24 +164,42 @@ export async function pruneSnapshots(options: PruneOptions): Promise<PruneResult
     }
   }
   if (ignored.length > 0) {
-    const shown = ignored.slice(0, MAX_LISTED_IGNORED).join(", ");
+    const shown = ignored.slice(0, MAX_LISTED_IGNORED).map(printable).join(", ");
     const more = ignored.length > MAX_LISTED_IGNORED ? ` and ${ignored.length - MAX_LISTED_IGNORED} more` : "";
     logger.warn(`[backup] Ignoring ${ignored.length} file(s) in the backup folder that are not snapshot names (never pruned): ${shown}${more}`);
   }
 
-  // The snapshot just written exists even if an eventually consistent listing does not show it yet.
+  // 3. Only snapshots provably ours count, kept or deleted; the one just written is.
   const justWritten = options.justWritten ? baseName(options.justWritten) : undefined;
-  if (justWritten && !present.has(justWritten)) {
-    const info = parseSnapshotName(justWritten);
-    if (info) snapshots.push({ ...info, size: 0 });
+  const checked = snapshots.filter((s) => s.name !== justWritten);
+  let verdicts: OwnedSnapshots;
+  try {
+    verdicts = await (options.owned ?? hasSidecar)(checked, present);
+    throwIfAborted(signal);
+  } catch (err) {
+    const error = toWorkspaceSyncError(err);
+    logger.warn(`[backup] Could not check which snapshots are ours: ${error.message}`);
+    return failure(error);
+  }
+  const ours = verdicts.owned;
+  const notOurs = verdicts.notOurs;
+  if (justWritten) {
+    // It exists even if an eventually consistent listing does not show it yet.
+    const info = snapshots.find((s) => s.name === justWritten) ?? (parseSnapshotName(justWritten) && { ...parseSnapshotName(justWritten)!, size: 0 });
+    if (info) ours.push(info);
+  }
+  if (notOurs.length > 0) {
+    const shown = notOurs.slice(0, MAX_LISTED_IGNORED).map((n) => `${printable(n.name)} (${n.reason})`).join(", ");
+    const more = notOurs.length > MAX_LISTED_IGNORED ? ` and ${notOurs.length - MAX_LISTED_IGNORED} more` : "";
+    logger.warn(`[backup] Not counting ${notOurs.length} snapshot name(s) that are not provably ours (never pruned): ${shown}${more}`);
   }
 
-  // 3. Plan (restic's rules plus the safety keeps).
-  const plan = planPrune(snapshots, policy, { justWritten, ...(options.now ? { now: options.now } : {}) });
+  // 4. Plan (restic's rules plus the safety keeps).
+  const plan = planPrune(ours, policy, { justWritten, ...(options.now ? { now: options.now } : {}) });
   const { keep, prune } = plan;
 
   logger.debug?.(`[backup] Retention policy: ${describePolicy(policy)}`);
-  const base = { ok: true as const, keep, prune, reasons: plan.reasons, ignored, policy, dryRun };
+  const base = { ok: true as const, keep, prune, reasons: plan.reasons, ignored, notOurs, policy, dryRun };
   if (prune.length === 0) {
     logger.debug?.(`[backup] Nothing to prune, keeping ${keep.length} snapshot(s)`);
     return { ...base, deleted: [], failed: [] };
@@ -158,7 +213,7 @@ export async function pruneSnapshots(options: PruneOptions): Promise<PruneResult
     return failure(abortError(signal.reason));
   }
 
-  // 4. Delete the planned snapshots and their sidecars.
+  // 5. Delete the planned snapshots and their sidecars.
   logger.info(`[backup] Pruning ${prune.length} old snapshot(s), keeping ${keep.length}`);
   const targets: string[] = [];
   const failedByName = new Map<string, WorkspaceSyncError>();

@@ -35,7 +35,10 @@ export function parseSnapshotName(name: string): SnapshotInfo | undefined {
   const time = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
   // Reject dates that Date.UTC silently rolls over (e.g. month 13, Feb 30).
   if (time.getUTCMonth() !== mo - 1 || time.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) return undefined;
-  return { name, time, sequence: m[7] ? Number(m[7]) : 0, encrypted: m[8] !== undefined };
+  const info = { name, time, sequence: m[7] ? Number(m[7]) : 0, encrypted: m[8] !== undefined };
+  // Only the form we write (a year below 1000 reads as 19xx, `-0` and `-01` as other names'
+  // sequences): a name that is not one of ours spelt another way.
+  return formatSnapshotName(info.time, info.encrypted, info.sequence) === name ? info : undefined;
 }
 
 /** Orders snapshots newest first (by time, then sequence). */

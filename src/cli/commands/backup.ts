@@ -11,6 +11,7 @@ import { readLastRun } from "../../state/last-run.js";
 import { errorMessage, toWorkspaceSyncError } from "../../errors.js";
 import type { CliContext } from "../context.js";
 import { formatBytes } from "../context.js";
+import { printableName } from "../../util/printable.js";
 
 /** `--require-authenticated` / `--allow-unauthenticated`. */
 interface AuthOptions {
@@ -66,7 +67,7 @@ export async function backupList(ctx: CliContext): Promise<number> {
   }
   ctx.printJson({
     ok: true,
-    snapshots: result.snapshots.map((d) => ({ name: d.name, time: d.time.toISOString(), size: d.size, encrypted: d.encrypted, keptBy: d.keptBy })),
+    snapshots: result.snapshots.map((d) => ({ name: d.name, time: d.time.toISOString(), size: d.size, encrypted: d.encrypted, keptBy: d.keptBy, ...(d.notOurs === undefined ? {} : { notOurs: d.notOurs }) })),
   });
   if (result.snapshots.length === 0) {
     ctx.print("No snapshots found.");
@@ -74,7 +75,7 @@ export async function backupList(ctx: CliContext): Promise<number> {
   }
   ctx.print(`${result.snapshots.length} snapshot(s):\n`);
   for (const d of result.snapshots) {
-    const keep = d.keptBy.length ? `  [${d.keptBy.join(", ")}]` : "  [would be pruned]";
+    const keep = d.notOurs !== undefined ? `  [not ours, never pruned: ${d.notOurs}]` : d.keptBy.length ? `  [${d.keptBy.join(", ")}]` : "  [would be pruned]";
     ctx.print(`  ${d.name}${d.encrypted ? " (encrypted)" : ""}  ${formatBytes(d.size)}${keep}`);
   }
   return 0;
@@ -149,7 +150,8 @@ export async function backupPrune(ctx: CliContext, options: { dryRun: boolean })
   for (const s of result.keep) ctx.print(`  keep   ${s.name}  [${(result.reasons[s.name] ?? []).join(", ")}]`);
   ctx.print(`${dryRun ? "Would prune" : "Pruned"} ${result.prune.length} snapshot(s):`);
   for (const s of result.prune) ctx.print(`  prune  ${s.name}`);
-  if (result.ignored.length) ctx.print(`Ignored (not snapshot names, never deleted): ${result.ignored.join(", ")}`);
+  if (result.ignored.length) ctx.print(`Ignored (not snapshot names, never deleted): ${result.ignored.map(printableName).join(", ")}`);
+  for (const n of result.notOurs) ctx.print(`  not ours, never deleted: ${n.name} (${printableName(n.reason)})`);
   for (const f of result.failed) ctx.io.stderr.write(`Failed to delete ${f.name}: ${f.error}\n`);
   if (dryRun) ctx.print("(dry-run — nothing deleted)");
   return result.failed.length ? 1 : 0;

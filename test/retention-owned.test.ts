@@ -1,0 +1,123 @@
+/**
+ * Retention counts and deletes only snapshots that are provably ours (`backup/ownership.ts`), never
+ * a file by its name alone: names planted by someone who can write to the storage (dated in the
+ * future, they would take the policy's places and have every real snapshot deleted), other tools'
+ * look-alikes, and another agent's snapshots made with another passphrase are left alone and
+ * reported; snapshots made by `tar | openssl enc` (the plugin's) with the configured passphrase are
+ * ours, as are unencrypted snapshots with their checksum file.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { promises as fsp } from "node:fs";
+import path from "node:path";
+import { runBackup } from "../src/backup/index.js";
+import { listSnapshotsWithRetention } from "../src/backup/list.js";
+import { pruneBackup } from "../src/backup/prune.js";
+import { resolveConfig } from "../src/config/index.js";
+import { parseSnapshotName } from "../src/snapshot/index.js";
+import { sampleAgent, tempDir } from "./support/tree.js";
+
+const PASS = "retention owner passphrase";
+
+async function fixture(t: { after(fn: () => Promise<void>): void }, backup: Record<string, unknown>) {
+  const { dir, cleanup } = await tempDir("ws-retention-owned-");
+  t.after(cleanup);
+  const { workspaceDir, stateDir } = await sampleAgent(dir);
+  const cloud = path.join(dir, "cloud");
+  const snaps = path.join(cloud, "backups");
+  await fsp.mkdir(snaps, { recursive: true });
+  const config = resolveConfig({ backup: { enabled: true, provider: "local", local: { root: cloud }, prefix: "backups", encrypt: true, passphrase: PASS, ...backup } });
+  const backupAt = async (iso: string, cfg = config) => {
+    const r = await runBackup({ syncConfig: cfg, workspaceDir, stateDir, now: () => new Date(iso), skipPrune: true });
+    assert.ok(r.ok, r.ok ? "" : r.error);
+    return r.snapshotName;
+  };
+  const ls = async () => (await fsp.readdir(snaps)).sort();
+  return { dir, cloud, snaps, workspaceDir, stateDir, config, backupAt, ls };
+}
+
+/** What `tar -cz | openssl enc -aes-256-cbc -pbkdf2 -iter 100000` (the plugin) makes of `dir`, stored as `to`. */
+function opensslSnapshot(dir: string, to: string, pass: string): void {
+  execFileSync("sh", ["-c", 'tar -cz -C "$1" . | openssl enc -aes-256-cbc -salt -pbkdf2 -iter 100000 -pass env:PASS > "$2"', "sh", dir, to], { env: { ...process.env, PASS: pass } });
+}
+
+test("planted and foreign snapshot names are neither counted nor deleted; the real ones, the plugin's included, are", async (t) => {
+  const f = await fixture(t, { retain: { last: 3 } });
+  const real = [await f.backupAt("2026-03-01T10:00:00Z"), await f.backupAt("2026-03-02T10:00:00Z"), await f.backupAt("2026-03-03T10:00:00Z")];
+  // The plugin's snapshot (no MAC, no checksum file), with the same passphrase: ours, and the oldest.
+  const legacy = "backup-20260201T100000Z.tar.gz.enc";
+  opensslSnapshot(f.workspaceDir, path.join(f.snaps, legacy), PASS);
+  // Another agent's snapshot in the same folder, made with its own passphrase.
+  const otherConfig = { ...f.config, backup: { ...f.config.backup!, passphrase: "another agent's passphrase" } };
+  const other = await f.backupAt("2026-01-15T10:00:00Z", otherConfig);
+  const otherLegacy = "backup-20260110T100000Z.tar.gz.enc";
+  opensslSnapshot(f.workspaceDir, path.join(f.snaps, otherLegacy), "another agent's passphrase");
+  // Planted by someone who can write to the storage: dated in the future, one with a MAC file of
+  // its own making, and a real old snapshot's bytes copied under a future name.
+  const planted = ["backup-29991231T000000Z.tar.gz.enc", "backup-29991230T000000Z.tar.gz.enc", "backup-29991229T000000Z.tar.gz.enc"];
+  for (const name of planted) await fsp.writeFile(path.join(f.snaps, name), "x");
+  await fsp.writeFile(path.join(f.snaps, `${planted[0]}.sha256`), `${"0".repeat(64)}  ${planted[0]}\n`);
+  const copied = "backup-29990101T000000Z.tar.gz.enc";
+  await fsp.copyFile(path.join(f.snaps, legacy), path.join(f.snaps, copied));
+  // Other tools' look-alikes: a text file, an empty one with a checksum file of garbage.
+  const lookAlikes = ["backup-20200101T000000Z.tar.gz", "backup-20200102T000000Z.tar.gz.enc"];
+  await fsp.writeFile(path.join(f.snaps, lookAlikes[0]!), "another tool's notes");
+  await fsp.writeFile(path.join(f.snaps, lookAlikes[1]!), "");
+  await fsp.writeFile(path.join(f.snaps, `${lookAlikes[1]}.sha256`), "garbage\n");
+  const before = await f.ls();
+
+  const listed = await listSnapshotsWithRetention({ config: f.config, stateDir: f.stateDir });
+  assert.ok(listed.ok);
+  const keptBy = new Map(listed.snapshots.map((s) => [s.name, s.keptBy.length > 0]));
+  assert.deepEqual(
+    real.map((n) => keptBy.get(n)),
+    [true, true, true],
+    "the listing shows the real snapshots kept by the policy",
+  );
+
+  const r = await pruneBackup({ config: f.config, stateDir: f.stateDir });
+  assert.ok(r.ok, r.ok ? "" : r.error);
+  assert.deepEqual(r.keep.map((s) => s.name), [...real].reverse(), "the three newest of ours are kept");
+  assert.deepEqual(r.prune.map((s) => s.name), [legacy], "the plugin's older snapshot is ours, and pruned");
+  assert.deepEqual(r.deleted, [legacy]);
+  const notOurs = new Map(r.notOurs.map((n) => [n.name, n.reason]));
+  assert.deepEqual([...notOurs.keys()].sort(), [...planted, copied, ...lookAlikes, other, otherLegacy].sort());
+  assert.match(notOurs.get(other) ?? "", /another passphrase/);
+  assert.match(notOurs.get(otherLegacy) ?? "", /does not decrypt with the configured passphrase/);
+  assert.match(notOurs.get(copied) ?? "", /dated in the future/);
+  assert.deepEqual(await f.ls(), before.filter((n) => n !== legacy), "nothing but the plugin's old snapshot was deleted");
+  assert.match(notOurs.get(lookAlikes[0]!) ?? "", /no checksum file of ours/);
+});
+
+test("a prune after a backup never deletes real snapshots for planted future names", async (t) => {
+  const f = await fixture(t, { retain: 3 });
+  const real = [await f.backupAt("2026-03-01T10:00:00Z"), await f.backupAt("2026-03-02T10:00:00Z"), await f.backupAt("2026-03-03T10:00:00Z")];
+  for (const name of ["backup-29991231T000000Z.tar.gz.enc", "backup-29991230T000000Z.tar.gz.enc", "backup-29991229T000000Z.tar.gz.enc"]) await fsp.writeFile(path.join(f.snaps, name), "x");
+  const r = await runBackup({ syncConfig: f.config, workspaceDir: f.workspaceDir, stateDir: f.stateDir, now: () => new Date("2026-03-04T10:00:00Z") });
+  assert.ok(r.ok && r.prune?.ok);
+  assert.deepEqual(r.prune.deleted.filter((n) => !n.endsWith(".sha256") && !n.endsWith(".mac")), [real[0]], "only the oldest real one goes (three kept, the new one among them)");
+  assert.equal(r.prune.notOurs.length, 3);
+});
+
+test("unencrypted snapshots count with their checksum file; a look-alike without one, or dated in the future, does not", async (t) => {
+  const f = await fixture(t, { encrypt: false, passphrase: undefined, retain: { last: 1 } });
+  const older = await f.backupAt("2026-03-01T10:00:00Z");
+  const newer = await f.backupAt("2026-03-02T10:00:00Z");
+  await fsp.writeFile(path.join(f.snaps, "backup-20200101T000000Z.tar.gz"), "another tool's notes");
+  await fsp.copyFile(path.join(f.snaps, newer), path.join(f.snaps, "backup-29990101T000000Z.tar.gz"));
+  await fsp.writeFile(path.join(f.snaps, "backup-29990101T000000Z.tar.gz.sha256"), (await fsp.readFile(path.join(f.snaps, `${newer}.sha256`), "utf8")).replace(newer, "backup-29990101T000000Z.tar.gz"));
+  const r = await pruneBackup({ config: f.config, stateDir: f.stateDir });
+  assert.ok(r.ok, r.ok ? "" : r.error);
+  assert.deepEqual([r.keep.map((s) => s.name), r.prune.map((s) => s.name)], [[newer], [older]]);
+  assert.deepEqual(r.notOurs.map((n) => n.name).sort(), ["backup-20200101T000000Z.tar.gz", "backup-29990101T000000Z.tar.gz"]);
+});
+
+test("snapshot names are ours only in the form we write them (no year below 1000, no -0 or zero-padded sequence)", () => {
+  for (const name of ["backup-00990101T000000Z.tar.gz.enc", "backup-20260101T000000Z-0.tar.gz.enc", "backup-20260101T000000Z-000001.tar.gz.enc", "backup-20260101T000000Z-01.tar.gz"]) {
+    assert.equal(parseSnapshotName(name), undefined, name);
+  }
+  for (const name of ["backup-20260101T000000Z.tar.gz.enc", "backup-20260101T000000Z-1.tar.gz.enc", "backup-20260101T000000Z-123456.tar.gz"]) {
+    assert.equal(parseSnapshotName(name)?.name, name, name);
+  }
+});
