@@ -134,15 +134,41 @@ test("statListed answers from the listing: a HEAD's other ETag does not show, a 
   const p = createS3Provider({ ...settings, endpoint: proxy.endpoint }, { logger: silentLogger });
   t.after(() => p.close?.());
   await p.write("dir/a.txt.conflict", Readable.from([Buffer.from("longer key")]));
-  assert.equal(await p.statListed("dir/a.txt"), undefined, "only a longer key: the key itself is not there");
+  assert.equal(await p.statListed!("dir/a.txt"), undefined, "only a longer key: the key itself is not there");
   await p.write("dir/a.txt", Readable.from([Buffer.from("hello")]));
   const listed = [];
   for await (const e of p.list("dir")) listed.push(e);
   const fromList = listed.find((e) => e.path === "a.txt")!;
-  const one = await p.statListed("dir/a.txt");
+  const one = await p.statListed!("dir/a.txt");
   assert.equal((await p.stat("dir/a.txt"))?.revision, "gateway-etag", "HEAD's ETag is the gateway's");
   assert.deepEqual(one && { size: one.size, revision: one.revision, hash: one.hash }, { size: 5, revision: fromList.revision, hash: fromList.hash });
   assert.equal(one?.path, "dir/a.txt");
+});
+
+test("statListed: an empty page with more to come is followed; a listing that fails or lags is answered by HEAD, never taken as gone", async (t) => {
+  const settings = await s3TestSettings(t);
+  if (!settings) return;
+  const proxy = await startFaultProxy({ target: settings.endpoint! });
+  t.after(() => proxy.close());
+  const p = createS3Provider({ ...settings, endpoint: proxy.endpoint, maxRetrySeconds: 1 }, { logger: silentLogger });
+  t.after(() => p.close?.());
+  await p.write("dir/a.txt", Readable.from([Buffer.from("hello")]));
+  const listed = [];
+  for await (const e of p.list("dir")) listed.push(e);
+  const want = { size: 5, revision: listed[0]?.revision };
+  const oneKey = { method: "GET", path: /[?&]max-keys=1(&|$)/ };
+  const shape = (e: { size: number; revision?: string } | undefined) => e && { size: e.size, revision: e.revision };
+  // S3 may give fewer keys than asked, none at all, while more follow (RGW's token is the key to start after).
+  proxy.add({ ...oneKey, action: { kind: "rewrite", body: (b) => Buffer.from(b.toString().replace(/<Contents>[\s\S]*<\/Contents>/, "").replace(/<IsTruncated>false<\/IsTruncated>/, "<IsTruncated>true</IsTruncated><NextContinuationToken>dir/</NextContinuationToken>")) } });
+  assert.deepEqual(shape(await p.statListed!("dir/a.txt")), want, "the next page is read");
+  assert.equal(proxy.count(oneKey), 2);
+  // A listing that lags behind a write (the key not there yet): HEAD finds it.
+  proxy.add({ ...oneKey, action: { kind: "rewrite", body: (b) => Buffer.from(b.toString().replace(/<Contents>[\s\S]*<\/Contents>/, "")) } });
+  assert.deepEqual(shape(await p.statListed!("dir/a.txt")), want, "not listed, but HEAD has it");
+  // A server that cannot list one key (a directory bucket wants a prefix ending in "/").
+  proxy.add({ ...oneKey, times: Infinity, action: { kind: "status", status: 400, code: "InvalidArgument" } });
+  assert.deepEqual(shape(await p.statListed!("dir/a.txt")), want, "the listing refused: HEAD answers");
+  assert.equal(await p.statListed!("dir/none.txt"), undefined, "gone when HEAD says so too");
 });
 
 test("overwrite: false refuses an existing object (single and multipart) and keeps it intact", async (t) => {

@@ -14,7 +14,8 @@ const listed: RemoteFile = { path: "a.txt", size: 5, mtimeMs: 1_700_000_000_000,
 test("gone, changed by size, by revision, or by hash where there is no revision", () => {
   assert.equal(compareVersion(listed, undefined), "gone");
   assert.equal(compareVersion(listed, { path: "a.txt", size: 6, revision: "r1" }), "changed");
-  assert.equal(compareVersion(listed, { path: "a.txt", size: 5, revision: "r2", hash: "h1" }), "changed");
+  assert.equal(compareVersion(listed, { path: "a.txt", size: 5, revision: "r2", hash: "h2" }), "changed");
+  assert.equal(compareVersion(listed, { path: "a.txt", size: 5, revision: "r2" }), "changed");
   assert.equal(compareVersion(listed, { path: "a.txt", size: 5, revision: "r1", hash: "other" }), "same", "the revision decides where both give one");
   assert.equal(compareVersion({ ...listed, revision: undefined }, { path: "a.txt", size: 5, revision: "r1", hash: "h2" }), "changed");
   assert.equal(compareVersion({ ...listed, revision: undefined }, { path: "a.txt", size: 5, hash: "h1" }), "same");
@@ -37,4 +38,14 @@ test("the look before a delete asks the listing's own source (statListed), not s
   } as unknown as StorageProvider;
   assert.equal(await versionNow(provider, "share/a.txt", listed), "same");
   assert.deepEqual(asked, ["statListed share/a.txt"]);
+});
+
+test("a provider without statListed is looked at with stat", async () => {
+  const provider = { stat: async () => ({ path: "a.txt", size: 5, revision: "r2" }) } as unknown as StorageProvider;
+  assert.equal(await versionNow(provider, "share/a.txt", listed), "changed");
+});
+
+test("another revision with the same content hash is the same bytes: the same (a gateway's HEAD spelling an ETag otherwise)", () => {
+  assert.equal(compareVersion(listed, { path: "a.txt", size: 5, revision: "R1-SPELT-OTHERWISE", hash: "h1" }), "same");
+  assert.equal(compareVersion(listed, { path: "a.txt", size: 5, revision: "r2", hash: "h2" }), "changed");
 });

@@ -117,7 +117,7 @@ export function instrument(
       return inner.list(dir, o);
     },
     stat: (x, o) => inner.stat(x, o),
-    statListed: (x, o) => inner.statListed(x, o),
+    ...(inner.statListed && { statListed: (x: string, o?: { signal?: AbortSignal }) => inner.statListed!(x, o) }),
     read(x, o) {
       counts.read++;
       return inner.read(x, o);

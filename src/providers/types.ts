@@ -31,11 +31,11 @@ export interface StorageProvider {
   /**
    * One file as {@link StorageProvider.list} gives it (the same source, so the same size, revision
    * and hash while the file is unchanged), or `undefined` when it does not exist. A sync looks at a
-   * listed file again with it right before a step that would lose a newer version (a delete). Where
-   * `stat` answers from the listing's source, this is `stat`; S3 asks the listing for the one key,
-   * as a HEAD's ETag may be spelled otherwise by a gateway or a proxy.
+   * listed file again with it right before a step that would lose a newer version (a delete).
+   * Leave it out where `stat` answers from the listing's source (local, Dropbox): `stat` is used.
+   * S3 asks the listing for the one key, as a HEAD's ETag may be spelled otherwise (a gateway, a proxy).
    */
-  statListed(path: string, options?: { signal?: AbortSignal }): Promise<RemoteEntry | undefined>;
+  statListed?(path: string, options?: { signal?: AbortSignal }): Promise<RemoteEntry | undefined>;
 
   /**
    * Opens a read stream. Throws a `NOT_FOUND` {@link WorkspaceSyncError} when the file does not exist.

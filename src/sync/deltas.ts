@@ -12,15 +12,34 @@ export function localChanged(file: LocalFile, sig: LocalSignature): boolean {
   return file.size !== sig.size || file.mtimeMs !== sig.mtimeMs;
 }
 
+/** What two versions of one cloud file give to compare them by (a listing's, a signature, a `stat`'s). */
+interface VersionTokens {
+  size: number;
+  revision?: string | undefined;
+  hash?: string | undefined;
+}
+
 /**
- * Cloud change test. Size first; then the strongest token both carry: revision (Dropbox `rev`,
- * S3 ETag), else content hash, else listing mtime (for `listMtime: "upload"` backends that is the
- * upload time, which also moves on every new upload). With nothing comparable, same size = unchanged.
+ * Whether two versions of a cloud file are the same, by the strongest token both carry: size
+ * first, then the revision (Dropbox `rev`, S3 ETag), else the content hash; `undefined` when
+ * neither is on both. Another revision with the same content hash is the same bytes (a HEAD
+ * through a gateway or a proxy may spell an ETag otherwise than the listing): the same.
+ */
+export function sameRemoteVersion(a: VersionTokens, b: VersionTokens): boolean | undefined {
+  if (a.size !== b.size) return false;
+  const sameHash = a.hash !== undefined && b.hash !== undefined ? a.hash === b.hash : undefined;
+  if (a.revision !== undefined && b.revision !== undefined) return a.revision === b.revision || sameHash === true;
+  return sameHash;
+}
+
+/**
+ * Cloud change test: {@link sameRemoteVersion}, else the listing mtime (for `listMtime: "upload"`
+ * backends that is the upload time, which also moves on every new upload). With nothing
+ * comparable, same size = unchanged.
  */
 export function remoteChanged(file: RemoteFile, sig: RemoteSignature): boolean {
-  if (file.size !== sig.size) return true;
-  if (file.revision !== undefined && sig.revision !== undefined) return file.revision !== sig.revision;
-  if (file.hash !== undefined && sig.hash !== undefined) return file.hash !== sig.hash;
+  const same = sameRemoteVersion(file, sig);
+  if (same !== undefined) return !same;
   if (file.mtimeMs !== undefined && sig.mtimeMs !== undefined) return file.mtimeMs !== sig.mtimeMs;
   return false;
 }

@@ -143,11 +143,6 @@ export function createDropboxProvider(settings: DropboxSettings, ctx: ProviderCo
       }
     },
 
-    /** `get_metadata` gives what `list_folder` gives (size, `rev`, content hash). */
-    statListed(path, statOptions) {
-      return provider.stat(path, statOptions);
-    },
-
     async read(path: string, readOptions: ReadOptions = {}): Promise<Readable> {
       const dbxPath = toDropboxPath(path);
       if (dbxPath === "") throw new WorkspaceSyncError("INVALID_PATH", "Cannot read the Dropbox root as a file: name a file", { path });

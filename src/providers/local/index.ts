@@ -223,11 +223,6 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
       }
     },
 
-    /** `stat` is the listing's `lstat`, through the same checked folders. */
-    statListed(p: string): Promise<RemoteEntry | undefined> {
-      return provider.stat(p);
-    },
-
     async read(p: string, options: ReadOptions = {}): Promise<Readable> {
       throwIfAborted(options.signal);
       let handle: fsp.FileHandle;

@@ -18,7 +18,7 @@ import {
   type HeadObjectCommandOutput,
 } from "@aws-sdk/client-s3";
 import type { S3Settings } from "../../config/types.js";
-import { WorkspaceSyncError, abortError, throwIfAborted, toWorkspaceSyncError } from "../../errors.js";
+import { WorkspaceSyncError, abortError, errorMessage, throwIfAborted, toWorkspaceSyncError } from "../../errors.js";
 import { redactingLogger } from "../../logger.js";
 import { normalizeRemotePath } from "../paths.js";
 import type {
@@ -92,27 +92,22 @@ export function md5FromChecksumMetadata(value: string | undefined): string | und
   return Buffer.from(value.trim(), "base64").toString("hex");
 }
 
-/** The MD5 hex of a single-part ETag; undefined for multipart (`<md5>-<parts>`) or odd ETags. */
+/**
+ * The MD5 hex of a single-part ETag; undefined for multipart (`<md5>-<parts>`) or odd ETags. Read
+ * whatever its spelling (quotes, capitals, a weak `W/` mark, which a HEAD through a gateway or a
+ * proxy may add): the content hash then matches the listing's where the revision text does not.
+ */
 export function md5FromEtag(etag: string | undefined): string | undefined {
-  const clean = etag?.replace(/"/g, "").toLowerCase();
+  const clean = etag?.trim().replace(/^W\//, "").replace(/"/g, "").toLowerCase();
   return clean && /^[0-9a-f]{32}$/.test(clean) ? clean : undefined;
 }
 
-/**
- * An ETag as one spelling, so that a listing's and a HEAD's compare equal: without quotes, without
- * a weak mark (`W/`, which a compressing proxy such as nginx puts on the answers it gzips), and a
- * hexadecimal one (`<md5>` or `<md5>-<parts>`) in lower case, as some gateways give it in capitals.
- * Any other form (base64, say) is kept as it is: its case may matter.
- */
-export function normalizeEtag(raw: string | undefined): string | undefined {
-  const etag = raw?.trim().replace(/^W\//, "").replace(/"/g, "");
-  if (!etag) return undefined;
-  return /^[0-9a-f]+(-\d+)?$/i.test(etag) ? etag.toLowerCase() : etag;
-}
+/** Pages a one-key listing follows while they come back empty but truncated (see `statListed`). */
+const ONE_KEY_PAGES = 8;
 
 /** An entry from what S3 reports; `hash` only for single-part ETags, `revision` always the ETag. */
 function toEntry(path: string, size: number | undefined, mtime: Date | undefined, rawEtag: string | undefined): RemoteEntry {
-  const etag = normalizeEtag(rawEtag);
+  const etag = rawEtag?.replace(/"/g, "");
   const hash = md5FromEtag(etag);
   return {
     path,
@@ -220,20 +215,29 @@ export function createS3Provider(settings: S3Settings & { bucket: string }, ctx:
 
   /**
    * The one key as the listing gives it: a listing of its name as prefix, one key long (the key
-   * itself sorts before every longer key it prefixes). A HEAD's ETag may be spelled otherwise than
-   * the listing's (a gateway, a proxy), and a version compared across the two would never match.
+   * itself sorts before every longer key it prefixes; a page with no key, which S3 may give while
+   * more follow, is followed). A HEAD's ETag may be spelled otherwise than the listing's (a gateway,
+   * a proxy), and a version compared across the two would never match. Not in the listing, or a
+   * server that cannot list one key (a directory bucket wants a prefix ending in `/`): a HEAD has
+   * the last word, so a file is "gone" only when the HEAD says so too.
    */
   async function statListed(path: string, options: { signal?: AbortSignal } = {}): Promise<RemoteEntry | undefined> {
     const key = keyOf(path);
-    throwIfAborted(options.signal);
-    let page;
+    let token: string | undefined;
     try {
-      page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key, MaxKeys: 1 }), { abortSignal: options.signal });
+      for (let page = 0; page < ONE_KEY_PAGES; page++) {
+        throwIfAborted(options.signal);
+        const out = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key, MaxKeys: 1, ...(token ? { ContinuationToken: token } : {}) }), { abortSignal: options.signal });
+        const obj = out.Contents?.find((o) => o.Key === key);
+        if (obj) return toEntry(normalizeRemotePath(path), obj.Size, obj.LastModified, obj.ETag);
+        if ((out.Contents?.length ?? 0) > 0 || !out.IsTruncated || !out.NextContinuationToken) break;
+        token = out.NextContinuationToken;
+      }
     } catch (err) {
-      throw fail(err, "stat", key);
+      throwIfAborted(options.signal);
+      logger.debug?.(`workspace-sync: S3 listing of one key "${key}" failed (${errorMessage(err)}): asking HEAD`);
     }
-    const obj = page.Contents?.find((o) => o.Key === key);
-    return obj ? toEntry(normalizeRemotePath(path), obj.Size, obj.LastModified, obj.ETag) : undefined;
+    return stat(path, options);
   }
 
   async function read(path: string, options: ReadOptions = {}): Promise<Readable> {
