@@ -72,6 +72,25 @@ async function namesIn(dir: string): Promise<string[]> {
   return (await fsp.readdir(dir).catch(() => [] as string[])).sort();
 }
 
+test("backup killed with its snapshot stored but not its MAC file (or, unencrypted, its checksum): the next backup from that state folder removes it", async (t) => {
+  for (const encrypt of [true, false]) {
+    const { dir, ws, stateDir, cloud } = await backupFixture(t);
+    const syncConfig = { backup: { ...backupConfig(cloud).backup, encrypt, ...(encrypt ? {} : { passphrase: undefined }) } };
+    // Encrypted: at the MAC file's write. Unencrypted: at the checksum's (the second write of a `.sha256`: the first is the name claim).
+    const run = await runChild({ op: "backup", syncConfig, workspaceDir: ws, stateDir, freezeAtWrite: encrypt ? { suffix: ".mac" } : { suffix: ".sha256", nth: 2 } });
+    assert.ok(run.killed, `the child was killed (stdout: ${run.stdout}, stderr: ${run.stderr})`);
+    const dead = (await namesIn(cloud)).filter((n) => /^backup-[^.]*\.tar\.gz(\.enc)?$/.test(n));
+    assert.equal(dead.length, 1, "the dead backup's snapshot is stored");
+    assert.ok(parseChecksumClaim(await fsp.readFile(path.join(cloud, `${dead[0]}.sha256`), "utf8")), "beside its name claim");
+
+    const b = await runBackup({ syncConfig, workspaceDir: ws, stateDir, now: () => new Date(Date.now() + 5_000) });
+    assert.ok(b.ok, JSON.stringify(b));
+    const sidecars = encrypt ? [`${b.snapshotName}.mac`, `${b.snapshotName}.sha256`] : [`${b.snapshotName}.sha256`];
+    assert.deepEqual((await namesIn(cloud)).filter((n) => !n.startsWith(".ws-tmp-")), [b.snapshotName, ...sidecars].sort(), `the dead backup's snapshot and claim are gone (encrypt: ${encrypt})`);
+    void dir;
+  }
+});
+
 test("backup killed mid-upload (local): no snapshot is listed; the next backup and its restore are complete", async (t) => {
   const { dir, ws, stateDir, cloud, before, syncConfig } = await backupFixture(t);
 

@@ -328,6 +328,10 @@ async function claimSnapshotName(
 /**
  * Removes the name claim of a backup from this state folder that died (its record is still there
  * while this backup holds the lock): only the claim file whose content carries the recorded id.
+ * A snapshot it stored under that name is that backup's too (the id says so, not the name): one
+ * with its MAC file is complete and authenticated and stays; one without (it died before writing
+ * its MAC file, or, unencrypted, its checksum) cannot be restored or checked, and a failed backup
+ * leaves no snapshot: it is removed with its claim.
  */
 async function removeOwnDeadClaim(provider: StorageProvider, record: string, logger: Logger, signal?: AbortSignal): Promise<void> {
   const rec = await readJsonFile<{ provider?: unknown; dir?: unknown; claimId?: unknown }>(record).catch(() => undefined);
@@ -341,8 +345,13 @@ async function removeOwnDeadClaim(provider: StorageProvider, record: string, log
         const key = joinRemotePath(rec.dir, entry.path);
         const claim = parseChecksumClaim((await readSmallFile(provider, key, signal)) ?? "");
         if (claim?.claimId !== rec.claimId) continue;
-        // A snapshot under that name would be complete but without its checksum: leave both to retention.
-        if (await provider.stat(joinRemotePath(rec.dir, snapshot), { signal })) continue;
+        const snapshotKey = joinRemotePath(rec.dir, snapshot);
+        if (await provider.stat(snapshotKey, { signal })) {
+          // Complete and authenticated (only its checksum is missing): a backup to keep.
+          if (await provider.stat(joinRemotePath(rec.dir, macFileName(snapshot)), { signal })) continue;
+          await provider.delete(snapshotKey, { signal });
+          logger.info(`[backup] Removed the snapshot of an interrupted backup (stored without its ${snapshot.endsWith(".enc") ? "MAC file" : "checksum"}): ${snapshot}`);
+        }
         await provider.delete(key, { signal });
         logger.info(`[backup] Removed the name claim of an interrupted backup: ${entry.path}`);
       }

@@ -26,6 +26,8 @@ export type ChildJob =
       freezeAfterBytes?: number;
       /** Freeze once the provider reports this many bytes stored (S3: whole parts uploaded). */
       freezeAfterStoredBytes?: number;
+      /** Freeze at the `nth` (default 1) write of a name ending in `suffix`, before it starts (`.mac`: the snapshot is stored, its MAC file not). */
+      freezeAtWrite?: { suffix: string; nth?: number };
     }
   | { op: "restore"; syncConfig: Record<string, unknown>; workspaceDir: string; stateDir: string; snapshotName: string; restoreTo?: string; freezeAfterBytes?: number }
   | {
@@ -100,7 +102,18 @@ async function main(): Promise<void> {
   if (job.op === "backup") {
     const storedLimit = job.freezeAfterStoredBytes;
     let provider: StorageProvider | undefined;
-    if (storedLimit !== undefined) {
+    if (job.freezeAtWrite) {
+      const { suffix, nth = 1 } = job.freezeAtWrite;
+      const { provider: inner } = await openBackupTarget(requireBackupSettings(loadSyncConfig(job.syncConfig, console)), { logger: console, stateDir: job.stateDir });
+      let seen = 0;
+      provider = {
+        ...inner,
+        write: (p, source, o) => {
+          if (p.endsWith(suffix) && ++seen === nth) freeze();
+          return inner.write(p, source, o);
+        },
+      };
+    } else if (storedLimit !== undefined) {
       // The target the backup would open itself, with a write that freezes once enough is stored:
       // reading progress says nothing about how far the upload got.
       const { provider: inner } = await openBackupTarget(requireBackupSettings(loadSyncConfig(job.syncConfig, console)), { logger: console, stateDir: job.stateDir });
