@@ -3,6 +3,7 @@
  * only a folder shows (restore staging folders, the CLI flags).
  */
 import { test } from "node:test";
+import { formatSnapshotName } from "../src/snapshot/index.js";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promises as fsp } from "node:fs";
@@ -94,20 +95,22 @@ test("CLI: restore and verify report authentication; --require-authenticated ref
   assert.equal(verified.code, 0, verified.stderr);
   assert.match(verified.stdout, /^OK {7}backup-.*\(MAC verified\)$/m);
 
-  // A legacy snapshot newer than the authenticated one: refused, unless the user says otherwise.
-  await legacySnapshot(f, "backup-29990101T000000Z.tar.gz.enc");
+  // A legacy snapshot newer than the authenticated one (an hour ahead: one dated further in the
+  // future is not counted as ours, and "latest" passes over it): refused, unless the user says otherwise.
+  const legacy = formatSnapshotName(new Date(Date.now() + 3600_000), true);
+  await legacySnapshot(f, legacy);
   const refused = await cli([...base, "backup", "restore", "--to", path.join(f.dir, "r2")], env);
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /has no MAC, but the older snapshot .* --allow-unauthenticated/);
   await assert.rejects(fsp.stat(path.join(f.dir, "r2")), /ENOENT/);
   const allowed = await cli([...base, "backup", "restore", "--allow-unauthenticated", "--to", path.join(f.dir, "r3")], env);
   assert.equal(allowed.code, 0, allowed.stderr);
-  assert.match(allowed.stderr, /Warning: Snapshot backup-29990101T000000Z\.tar\.gz\.enc is not authenticated/);
-  const strict = await cli([...base, "backup", "restore", "--require-authenticated", "--snapshot", "backup-29990101T000000Z.tar.gz.enc", "--to", path.join(f.dir, "r4")], env);
+  assert.match(allowed.stderr, new RegExp(`Warning: Snapshot ${legacy.replace(/\./g, "\\.")} is not authenticated`));
+  const strict = await cli([...base, "backup", "restore", "--require-authenticated", "--snapshot", legacy, "--to", path.join(f.dir, "r4")], env);
   assert.equal(strict.code, 1);
   assert.match(strict.stderr, /unauthenticated snapshots are refused/);
   const strictVerify = await cli([...base, "backup", "verify", "--all", "--require-authenticated"], env);
   assert.equal(strictVerify.code, 1);
-  assert.match(strictVerify.stdout, /DAMAGED {2}backup-29990101T000000Z\.tar\.gz\.enc: Snapshot .* has no MAC/);
+  assert.match(strictVerify.stdout, new RegExp(`DAMAGED {2}${legacy.replace(/\./g, "\\.")}: Snapshot .* has no MAC`));
   assert.match(strictVerify.stdout, /^OK .*\(MAC verified\)$/m);
 });

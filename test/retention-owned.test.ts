@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { promises as fsp } from "node:fs";
 import path from "node:path";
-import { runBackup } from "../src/backup/index.js";
+import { runBackup, runRestore } from "../src/backup/index.js";
 import { listSnapshotsWithRetention } from "../src/backup/list.js";
 import { pruneBackup } from "../src/backup/prune.js";
 import { resolveConfig } from "../src/config/index.js";
@@ -120,4 +120,37 @@ test("snapshot names are ours only in the form we write them (no year below 1000
   for (const name of ["backup-20260101T000000Z.tar.gz.enc", "backup-20260101T000000Z-1.tar.gz.enc", "backup-20260101T000000Z-123456.tar.gz"]) {
     assert.equal(parseSnapshotName(name)?.name, name, name);
   }
+});
+
+test('"latest" is the newest snapshot that is ours: planted and foreign newer names are passed over, with a warning naming them', async (t) => {
+  const f = await fixture(t, { retain: { last: 10 } });
+  const real = await f.backupAt("2026-03-01T10:00:00Z");
+  const otherConfig = { ...f.config, backup: { ...f.config.backup!, passphrase: "another agent's passphrase" } };
+  const other = await f.backupAt("2026-03-02T10:00:00Z", otherConfig);
+  const planted = "backup-29991231T000000Z.tar.gz.enc";
+  await fsp.writeFile(path.join(f.snaps, planted), "x");
+  const r = await runRestore({ syncConfig: f.config, workspaceDir: f.workspaceDir, stateDir: f.stateDir, snapshotName: "latest", restoreTo: path.join(f.dir, "restored") });
+  assert.ok(r.ok, r.ok ? "" : r.error);
+  assert.equal(r.snapshotName, real);
+  assert.equal(r.authenticated, true);
+  const w = r.warnings.find((x) => x.includes("passed over")) ?? "";
+  assert.ok(w.includes(planted) && w.includes(other), w);
+  assert.match(w, /another passphrase/);
+  // Only names that are not ours: the newest, whose checks say why it is refused.
+  await fsp.rm(path.join(f.snaps, real));
+  const none = await runRestore({ syncConfig: f.config, workspaceDir: f.workspaceDir, stateDir: f.stateDir, snapshotName: "latest", restoreTo: path.join(f.dir, "restored-2") });
+  assert.equal(none.ok, false);
+  assert.equal(!none.ok && none.code, "SNAPSHOT_CORRUPT", !none.ok ? none.error : "");
+});
+
+test("a MAC file asking for far more key derivation rounds than configured is not checked (seconds of CPU each): not counted", async (t) => {
+  const f = await fixture(t, { retain: { last: 1 } });
+  const older = await f.backupAt("2026-03-01T10:00:00Z");
+  const newer = await f.backupAt("2026-03-02T10:00:00Z");
+  const mac = JSON.parse(await fsp.readFile(path.join(f.snaps, `${newer}.mac`), "utf8")) as Record<string, unknown>;
+  await fsp.writeFile(path.join(f.snaps, `${newer}.mac`), JSON.stringify({ ...mac, macKdf: "pbkdf2-sha256-9000000" }) + "\n");
+  const r = await pruneBackup({ config: f.config, stateDir: f.stateDir, dryRun: true });
+  assert.ok(r.ok);
+  assert.deepEqual(r.keep.map((s) => s.name), [older]);
+  assert.match(r.notOurs.find((n) => n.name === newer)?.reason ?? "", /9000000 key derivation rounds/);
 });

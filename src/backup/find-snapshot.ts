@@ -25,5 +25,5 @@ export interface FindSnapshotParams {
 export async function findSnapshot(params: FindSnapshotParams): Promise<string> {
   const backup = requireBackupSettings(params.config);
   const ctx = { logger: params.logger ?? silentLogger, stateDir: params.stateDir, provider: params.provider };
-  return withBackupTarget(backup, ctx, ({ provider, dir }) => resolveSnapshotName(provider, dir, params.snapshotName, params.signal));
+  return withBackupTarget(backup, ctx, ({ provider, dir }) => resolveSnapshotName(provider, dir, params.snapshotName, params.signal, backup));
 }

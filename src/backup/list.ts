@@ -20,11 +20,11 @@ export interface SnapshotListing extends SnapshotInfo {
 
 /** Lists the snapshots in `dir` on `provider`, newest first. Throws when listing fails. */
 export async function listSnapshotsIn(provider: StorageProvider, dir: string, signal?: AbortSignal): Promise<SnapshotListing[]> {
-  return (await listFolder(provider, dir, signal)).snapshots;
+  return (await listSnapshotFolder(provider, dir, signal)).snapshots;
 }
 
 /** The snapshots in `dir` (newest first) and every name there (sidecars, other files). Throws when listing fails. */
-async function listFolder(provider: StorageProvider, dir: string, signal?: AbortSignal): Promise<{ snapshots: SnapshotListing[]; names: Set<string> }> {
+export async function listSnapshotFolder(provider: StorageProvider, dir: string, signal?: AbortSignal): Promise<{ snapshots: SnapshotListing[]; names: Set<string> }> {
   const snapshots: SnapshotListing[] = [];
   const names = new Set<string>();
   for await (const entry of provider.list(dir, { recursive: false, signal })) {
@@ -99,7 +99,7 @@ export async function listSnapshotsWithRetention(
     const backup = requireBackupSettings(params.config);
     const ctx = { logger, stateDir: params.stateDir, provider: params.provider };
     const { snapshots, notOurs } = await withBackupTarget(backup, ctx, async ({ provider, dir }) => {
-      const folder = await listFolder(provider, dir, params.signal);
+      const folder = await listSnapshotFolder(provider, dir, params.signal);
       const verdicts = await ownedSnapshots({ provider, dir, backup, signal: params.signal }, folder.snapshots, folder.names);
       return { snapshots: folder.snapshots, notOurs: new Map(verdicts.notOurs.map((n) => [n.name, n.reason])) };
     });

@@ -27,6 +27,9 @@ const CHECKS_AT_ONCE = 4;
  */
 const FUTURE_SKEW_MS = 24 * 3600_000;
 
+/** How many times `backup.kdfIterations` a MAC file's key derivation may ask for and still be checked. */
+const MAX_ROUNDS_FACTOR = 10;
+
 /** What a backup folder's snapshots are checked with. */
 export interface OwnershipContext {
   provider: StorageProvider;
@@ -91,6 +94,10 @@ async function verdictOf(ctx: OwnershipContext, s: ListedSnapshot, folder: Reado
     const record = parseMacFile(text);
     if (typeof record === "string") return `its MAC file is not valid (${record})`;
     if (record.name !== s.name) return `its MAC file is ${record.name}'s (renamed or swapped in storage)`;
+    // A planted MAC file may ask for ten million rounds (seconds of CPU each): not checked.
+    if (record.macIterations > backup.kdfIterations * MAX_ROUNDS_FACTOR) {
+      return `its MAC file asks for ${record.macIterations} key derivation rounds, over ${MAX_ROUNDS_FACTOR} times backup.kdfIterations (${backup.kdfIterations})`;
+    }
     const keys = await deriveMacKeys(backup.passphrase, Buffer.from(record.salt, "hex"), record.macIterations);
     return sameHex(keys.check.toString("hex"), record.passphraseCheck) ? true : "its MAC file was made with another passphrase";
   }

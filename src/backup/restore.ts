@@ -20,7 +20,9 @@ import { RestoreThread } from "./restore-thread.js";
 import { wantsHelperThread, type HelperThreadMode } from "./helper-thread.js";
 import { compareNewestFirst, parseSnapshotName } from "../snapshot/index.js";
 import { readBackupState } from "./state.js";
-import { listSnapshotsIn } from "./list.js";
+import { listSnapshotFolder } from "./list.js";
+import { ownedSnapshots, type OwnershipContext } from "./ownership.js";
+import { printableName } from "../util/printable.js";
 import { requireBackupSettings, withBackupTarget } from "./target.js";
 import type { BackupSettings } from "../config/types.js";
 import type { ProviderLocation } from "../providers/index.js";
@@ -106,17 +108,46 @@ export async function runRestore(params: RunRestoreParams): Promise<RunRestoreRe
   }
 }
 
-/** Resolves `"latest"` or checks that a named snapshot exists. */
-export async function resolveSnapshotName(provider: StorageProvider, dir: string, requested: string, signal?: AbortSignal): Promise<string> {
-  return (await resolveSnapshot(provider, dir, requested, signal)).name;
+/** What `"latest"` passed over, as a warning naming each (names from storage, escaped) and why. */
+export function passedOverWarning(passedOver: readonly { name: string; reason: string }[], chosen: string): string {
+  const shown = passedOver.slice(0, 10).map((p) => `${printableName(p.name)} (${p.reason})`).join(", ");
+  const more = passedOver.length > 10 ? ` and ${passedOver.length - 10} more` : "";
+  return `"latest" is ${chosen}: newer snapshot names in the backup folder are not ours and were passed over (someone else's, or put there by someone who can write to the storage): ${shown}${more}`;
 }
 
-/** {@link resolveSnapshotName}, with the snapshot's stored size. */
-export async function resolveSnapshot(provider: StorageProvider, dir: string, requested: string, signal?: AbortSignal): Promise<{ name: string; size: number }> {
+/**
+ * Resolves `"latest"` or checks that a named snapshot exists. With `backup` (its passphrase),
+ * `"latest"` is the newest snapshot that is provably ours ({@link ownedSnapshots}): a newer name
+ * planted in the storage, or another agent's, is passed over (and named in `passedOver`). When
+ * none is ours, it is the newest name, so that its checks say why it is refused.
+ */
+export async function resolveSnapshotName(provider: StorageProvider, dir: string, requested: string, signal?: AbortSignal, backup?: OwnershipContext["backup"]): Promise<string> {
+  return (await resolveSnapshot(provider, dir, requested, signal, backup)).name;
+}
+
+/** A resolved snapshot: its name, stored size, and the newer names `"latest"` passed over as not ours (with why). */
+export interface ResolvedSnapshot {
+  name: string;
+  size: number;
+  passedOver: { name: string; reason: string }[];
+}
+
+/** {@link resolveSnapshotName}, with the snapshot's stored size and the names passed over. */
+export async function resolveSnapshot(provider: StorageProvider, dir: string, requested: string, signal?: AbortSignal, backup?: OwnershipContext["backup"]): Promise<ResolvedSnapshot> {
   if (requested === "latest" || requested === "") {
-    const [newest] = await listSnapshotsIn(provider, dir, signal);
+    const folder = await listSnapshotFolder(provider, dir, signal);
+    const passedOver: { name: string; reason: string }[] = [];
+    for (const s of folder.snapshots) {
+      const verdict = backup ? await ownedSnapshots({ provider, dir, backup, signal }, [s], folder.names) : undefined;
+      const notOurs = verdict?.notOurs[0];
+      if (notOurs === undefined) return { name: s.name, size: s.size, passedOver };
+      passedOver.push(notOurs);
+    }
+    // None is ours: the newest, whose checks then say exactly why (a wrong passphrase, a
+    // substituted or tampered snapshot) rather than "none found".
+    const [newest] = folder.snapshots;
     if (!newest) throw new WorkspaceSyncError("SNAPSHOT_NOT_FOUND", `No snapshots found in ${provider.description}/${dir}: run "workspace-sync backup now" first`);
-    return { name: newest.name, size: newest.size };
+    return { name: newest.name, size: newest.size, passedOver: [] };
   }
   if (requested.includes("/") || requested.includes("\\") || requested === "." || requested === "..") {
     throw new WorkspaceSyncError("SNAPSHOT_NOT_FOUND", `Invalid snapshot name ${JSON.stringify(requested)}: use a name from "workspace-sync backup list"`, { path: requested });
@@ -125,7 +156,7 @@ export async function resolveSnapshot(provider: StorageProvider, dir: string, re
   if (!found) {
     throw new WorkspaceSyncError("SNAPSHOT_NOT_FOUND", `Snapshot ${requested} not found in ${provider.description}/${dir}: see "workspace-sync backup list"`, { path: requested });
   }
-  return { name: requested, size: found.size };
+  return { name: requested, size: found.size, passedOver: [] };
 }
 
 async function restoreOnce(params: RunRestoreParams, logger: Logger): Promise<RunRestoreResult & { ok: true }> {
@@ -136,7 +167,7 @@ async function restoreOnce(params: RunRestoreParams, logger: Logger): Promise<Ru
 
 async function restoreFrom(params: RunRestoreParams, logger: Logger, backup: BackupSettings, { provider, dir }: ProviderLocation): Promise<RunRestoreResult & { ok: true }> {
   const { signal } = params;
-  const { name: snapshotName, size: storedBytes } = await resolveSnapshot(provider, dir, params.snapshotName, signal);
+  const { name: snapshotName, size: storedBytes, passedOver } = await resolveSnapshot(provider, dir, params.snapshotName, signal, backup);
   const restoredTo = path.resolve(params.restoreTo ?? defaultRestoreFolder(params.stateDir, snapshotName));
   logger.info(`[backup] Restoring snapshot: ${snapshotName}`);
   if (params.requireAuthenticated && params.allowUnauthenticated) {
@@ -152,6 +183,11 @@ async function restoreFrom(params: RunRestoreParams, logger: Logger, backup: Bac
   };
   const auth: AuthPlan = await planAuthentication({ provider, dir, name: snapshotName, backup, policy, signal });
   const warnings: string[] = [];
+  if (passedOver.length > 0) {
+    const w = passedOverWarning(passedOver, snapshotName);
+    warnings.push(w);
+    logger.warn(`[backup] ${w}`);
+  }
   const missing = await newerSnapshotMissing(params, snapshotName);
   if (missing) {
     warnings.push(missing);

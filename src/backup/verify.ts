@@ -67,7 +67,7 @@ export async function verifySnapshots(
       const found =
         params.snapshotName === "all"
           ? await listSnapshotsIn(provider, dir, params.signal)
-          : [await resolveSnapshot(provider, dir, params.snapshotName, params.signal)];
+          : [await resolveSnapshot(provider, dir, params.snapshotName, params.signal, backup)];
       const policy: AuthPolicy = {
         requireAuthenticated: params.requireAuthenticated ?? (params.allowUnauthenticated ? false : backup.requireAuthenticated ?? false),
         allowUnauthenticated: params.allowUnauthenticated ?? false,
