@@ -15,12 +15,21 @@ import { pathToFileURL } from "node:url";
 const NOBODY = 65534;
 const safeFs = pathToFileURL(path.join(path.dirname(new URL(import.meta.url).pathname), "..", "src", "util", "safe-fs.js")).href;
 
-/** Runs `removeOwnTree(rel)` on workspace `ws`, as `nobody` when this process is root. */
-async function removeAsUser(ws: string, rel: string): Promise<void> {
+/**
+ * Runs `removeOwnTree(rel)` on workspace `ws`, as `nobody` when this process is root. `nobody` may
+ * not reach this Node binary (one under `/root`, as `npx -p node@24` installs it): it runs a link to
+ * it (or a copy) in `binDir`.
+ */
+async function removeAsUser(ws: string, rel: string, binDir: string): Promise<void> {
   const code = `const { WorkspaceFs } = await import(${JSON.stringify(safeFs)}); await (await WorkspaceFs.open(${JSON.stringify(ws)})).removeOwnTree(${JSON.stringify(rel)});`;
   const asRoot = process.getuid?.() === 0;
+  let bin = process.execPath;
+  if (asRoot) {
+    bin = path.join(binDir, "node");
+    await fsp.link(process.execPath, bin).catch(() => fsp.copyFile(process.execPath, bin));
+  }
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, ["--input-type=module", "-e", code], { stdio: ["ignore", "inherit", "inherit"], ...(asRoot ? { uid: NOBODY, gid: NOBODY } : {}) });
+    const child = spawn(bin, ["--input-type=module", "-e", code], { stdio: ["ignore", "inherit", "inherit"], ...(asRoot ? { uid: NOBODY, gid: NOBODY } : {}) });
     child.on("error", reject);
     child.on("close", (c) => (c === 0 ? resolve() : reject(new Error(`the removal exited ${c}`))));
   });
@@ -54,6 +63,6 @@ test("a temp copy with read-only folders (0o555, 0o500, 0o300; itself too) is re
   }
   // Modes last, deepest first (a read-only folder takes no new names).
   for (const [sub, mode] of [["ro/deeper", 0o500], ["ro", 0o555], ["wx", 0o300], ["", 0o555]] as const) await fsp.chmod(path.join(tmp, sub), mode);
-  await removeAsUser(ws, "docs/.ws-sync-0123456789abcdef-0003.tmp");
+  await removeAsUser(ws, "docs/.ws-sync-0123456789abcdef-0003.tmp", root);
   assert.deepEqual(await fsp.readdir(path.join(ws, "docs")), ["keep.txt"], "the temp copy is gone, the user's file stays");
 });
