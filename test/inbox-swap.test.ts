@@ -249,6 +249,7 @@ test("a failed copy's temp folder is removed through its folders held open: a fo
     const f = await fixture(t);
     const tmp = path.join(f.ws, "docs", ".ws-sync-0123456789abcdef-0001.tmp");
     await fsp.mkdir(path.join(tmp, "sub"), { recursive: true });
+    const made = fs.lstatSync(tmp);
     await fsp.mkdir(path.join(f.outside, "sub"));
     for (const n of ["a.txt", "b.txt"]) {
       await fsp.writeFile(path.join(tmp, "sub", n), "COPY");
@@ -261,7 +262,7 @@ test("a failed copy's temp folder is removed through its folders held open: a fo
       return original(...args);
     });
     const ws = await WorkspaceFs.open(f.ws);
-    await ws.removeOwnTree("docs/.ws-sync-0123456789abcdef-0001.tmp");
+    await ws.removeOwnTree("docs/.ws-sync-0123456789abcdef-0001.tmp", made);
     assert.ok(calls >= when, `the swap was made (${when})`);
     assert.deepEqual(tree(f.outside), ["sub/", "sub/a.txt: OUTSIDE", "sub/b.txt: OUTSIDE"], `nothing removed outside (${when})`);
     assert.deepEqual(tree(f.aside), ["a.txt: COPY", "b.txt: COPY"], `nothing removed from the folder moved away either (${when})`);
@@ -318,6 +319,7 @@ test("a failed copy's temp folder: a workspace folder renamed to the name of one
   const f = await fixture(t);
   const tmp = path.join(f.ws, "docs", ".ws-sync-0123456789abcdef-0002.tmp");
   await fsp.mkdir(path.join(tmp, "sub"), { recursive: true });
+  const made = fs.lstatSync(tmp);
   await fsp.writeFile(path.join(tmp, "sub", "partial.txt"), "COPY");
   await fsp.mkdir(path.join(f.ws, "projects"));
   await fsp.writeFile(path.join(f.ws, "projects", "plan.md"), "USER");
@@ -333,7 +335,7 @@ test("a failed copy's temp folder: a workspace folder renamed to the name of one
     return st;
   });
   const ws = await WorkspaceFs.open(f.ws);
-  await ws.removeOwnTree("docs/.ws-sync-0123456789abcdef-0002.tmp");
+  await ws.removeOwnTree("docs/.ws-sync-0123456789abcdef-0002.tmp", made);
   assert.ok(done, "the rename was made");
   assert.deepEqual(tree(path.join(tmp, "sub")), ["plan.md: USER"], "the user's folder and its file are kept");
 });
@@ -360,6 +362,7 @@ test("a failed copy's read-only temp folder: one swapped for a link to outside, 
     const f = await fixture(t);
     const tmp = path.join(f.ws, "docs", ".ws-sync-0123456789abcdef-0004.tmp");
     await fsp.mkdir(path.join(tmp, "ro"), { recursive: true });
+    const made = fs.lstatSync(tmp);
     await fsp.writeFile(path.join(tmp, "ro", "copy.txt"), "COPY");
     const theirs = how === "link" ? path.join(f.outside, "ro") : path.join(f.ws, "projects");
     await fsp.mkdir(theirs);
@@ -383,7 +386,7 @@ test("a failed copy's read-only temp folder: one swapped for a link to outside, 
     });
     const swapped = () => done;
     const ws = await WorkspaceFs.open(f.ws);
-    await ws.removeOwnTree("docs/.ws-sync-0123456789abcdef-0004.tmp");
+    await ws.removeOwnTree("docs/.ws-sync-0123456789abcdef-0004.tmp", made);
     assert.ok(swapped(), `the swap was made (${how})`);
     const now = how === "link" ? theirs : path.join(tmp, "ro");
     assert.equal(fs.statSync(now).mode & 0o777, 0o555, `their folder's mode is not changed (${how})`);
@@ -404,4 +407,98 @@ test("the folder a target folder is made in removed right before the mkdir: the 
 
   assert.ok(done(), "the folder was removed");
   assert.deepEqual(tree(f.ws), ["_inbox/", "_inbox/a.txt: INBOX"]);
+});
+
+test("across devices, a user's folder renamed to the copy's temp name before it is made: it is not taken for the copy, nor emptied", async (t) => {
+  const f = await fixture(t);
+  await fsp.mkdir(path.join(f.inbox, "photos"));
+  await fsp.writeFile(path.join(f.inbox, "photos", "p.jpg"), "INBOX");
+  await fsp.mkdir(path.join(f.ws, "docs", "secret", "inner"), { recursive: true });
+  await fsp.writeFile(path.join(f.ws, "docs", "secret", "plan.md"), "USER");
+  await fsp.writeFile(path.join(f.ws, "docs", "secret", "inner", "notes.md"), "USER");
+  crossDevice(t, "photos");
+  let taken: string | undefined;
+  hook(t, "mkdir", async (original, args) => {
+    const name = path.basename(String(args[0]));
+    if (taken === undefined && name.startsWith(".ws-sync-")) {
+      taken = name;
+      fs.renameSync(path.join(f.ws, "docs", "secret"), path.join(f.ws, "docs", name));
+    }
+    return original(...args);
+  });
+
+  await moveFromInbox({ workspaceDir: f.ws, target: "docs", files: ["photos"] });
+
+  assert.ok(taken, "the user's folder took the temp name");
+  assert.deepEqual(tree(path.join(f.ws, "docs", taken)), ["inner/", "inner/notes.md: USER", "plan.md: USER"], "the user's folder and files are kept");
+});
+
+test("across devices, a failed copy: a user's folder renamed to the temp name as its removal starts is left whole", async (t) => {
+  const f = await fixture(t);
+  await fsp.mkdir(path.join(f.inbox, "photos"));
+  await fsp.writeFile(path.join(f.inbox, "photos", "a.txt"), "INBOX");
+  await fsp.writeFile(path.join(f.inbox, "photos", "b.txt"), "INBOX");
+  await fsp.mkdir(path.join(f.ws, "docs"));
+  await fsp.mkdir(path.join(f.ws, "projects"));
+  await fsp.writeFile(path.join(f.ws, "projects", "plan.md"), "USER");
+  crossDevice(t, "photos");
+  // The copy of b.txt fails (the disk is full): the partial copy is removed.
+  let failed = false;
+  hook(t, "open", async (original, args) => {
+    if (!failed && names(args[0], "b.txt") && typeof args[1] === "number" && (args[1] & fs.constants.O_CREAT) !== 0) {
+      failed = true;
+      throw Object.assign(new Error("ENOSPC: no space left on device"), { code: "ENOSPC" });
+    }
+    return original(...args);
+  });
+  // Right after the removal's first look at the temp folder, the copy moves aside and the user's folder takes its name.
+  let swapped: string | undefined;
+  hook(t, "lstat", async (original, args) => {
+    const st = await original(...args);
+    const name = path.basename(String(args[0]));
+    if (failed && swapped === undefined && name.startsWith(".ws-sync-")) {
+      swapped = name;
+      fs.renameSync(path.join(f.ws, "docs", name), f.aside);
+      fs.renameSync(path.join(f.ws, "projects"), path.join(f.ws, "docs", name));
+    }
+    return st;
+  });
+
+  const r = await moveFromInbox({ workspaceDir: f.ws, target: "docs", files: ["photos"] });
+
+  assert.ok(failed && swapped, "the copy failed and the swap was made");
+  assert.deepEqual(tree(path.join(f.ws, "docs", swapped)), ["plan.md: USER"], "the user's folder is kept");
+  assert.deepEqual(r.moved, []);
+});
+
+test("a failed copy's temp folder that cannot be held open is left, never emptied by its path (a link swapped in would be followed)", async (t) => {
+  const f = await fixture(t);
+  const tmp = path.join(f.ws, "docs", ".ws-sync-0123456789abcdef-0005.tmp");
+  await fsp.mkdir(tmp, { recursive: true });
+  const made = fs.lstatSync(tmp);
+  await fsp.writeFile(path.join(tmp, "secret.txt"), "COPY");
+  await fsp.writeFile(path.join(f.outside, "secret.txt"), "OUTSIDE");
+  // Its open refused once (as for a folder swapped for an unreadable one and back), then, at the
+  // look at its file, the folder swapped for a link to outside.
+  let refused = false;
+  hook(t, "open", async (original, args) => {
+    if (!refused && names(args[0], path.basename(tmp))) {
+      refused = true;
+      throw Object.assign(new Error("EACCES: permission denied"), { code: "EACCES" });
+    }
+    return original(...args);
+  });
+  let swapped = false;
+  hook(t, "lstat", async (original, args) => {
+    const st = await original(...args);
+    if (!swapped && names(args[0], "secret.txt")) {
+      swapped = true;
+      swapForLink(tmp, f.aside, f.outside);
+    }
+    return st;
+  });
+  const ws = await WorkspaceFs.open(f.ws);
+  await ws.removeOwnTree("docs/.ws-sync-0123456789abcdef-0005.tmp", made);
+  assert.ok(refused, "the open was refused");
+  assert.deepEqual(tree(f.outside), ["secret.txt: OUTSIDE"], "nothing removed outside");
 });

@@ -21,7 +21,7 @@ const safeFs = pathToFileURL(path.join(path.dirname(new URL(import.meta.url).pat
  * it (or a copy) in `binDir`.
  */
 async function removeAsUser(ws: string, rel: string, binDir: string): Promise<void> {
-  const code = `const { WorkspaceFs } = await import(${JSON.stringify(safeFs)}); await (await WorkspaceFs.open(${JSON.stringify(ws)})).removeOwnTree(${JSON.stringify(rel)});`;
+  const code = `const { WorkspaceFs } = await import(${JSON.stringify(safeFs)}); const { lstat } = await import("node:fs/promises"); const made = await lstat(${JSON.stringify(path.join(ws, rel))}); await (await WorkspaceFs.open(${JSON.stringify(ws)})).removeOwnTree(${JSON.stringify(rel)}, made);`;
   const asRoot = process.getuid?.() === 0;
   let bin = process.execPath;
   if (asRoot) {

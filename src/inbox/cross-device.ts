@@ -99,9 +99,10 @@ async function copyFolderThenRemove(from: Place, to: Place): Promise<LeftBehind[
     // does anything leave the source.
     await syncFolder(to.folder.path("."));
   } catch (err) {
-    // Our temp folder, removed through its folders held open (a link put in it is removed as a
-    // link, a folder of it swapped for one is left: never followed).
-    await to.tree.removeOwnTree(relOf(tmp));
+    // Our temp folder, if the copy made it, while it is that folder: removed through its folders
+    // held open (a link put in it is removed as a link, a folder of it swapped for one is left:
+    // never followed).
+    if (copy.madeFolder) await to.tree.removeOwnTree(relOf(tmp), copy.madeFolder);
     throw err;
   }
   await copy.removeCopied();

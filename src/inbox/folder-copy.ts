@@ -26,7 +26,7 @@ import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
 import type { OpenedLocalFile } from "../providers/types.js";
 import { INBOX_DIR } from "../sync/index.js";
-import { LocalPathError, syncFolderHandle, WorkspaceFs, type HeldFolder } from "../util/safe-fs.js";
+import { LocalPathError, syncFolderHandle, WorkspaceFs, type HeldFolder, type Ident } from "../util/safe-fs.js";
 
 /** An entry of a moved folder that is still in the source. */
 export interface LeftBehind {
@@ -214,11 +214,25 @@ export class FolderCopy {
     await this.copyFolder("");
   }
 
+  /**
+   * The copy's own folder (device and inode, looked at right after this copy made it), once made:
+   * what may be removed as this copy's ({@link WorkspaceFs.removeOwnTree}); undefined when the
+   * copy made none (its name was taken).
+   */
+  get madeFolder(): Ident | undefined {
+    return this.made;
+  }
+
+  private made: Ident | undefined;
+
   /** Copies folder `rel` (`""`: the folder itself) and everything in it, then sets its mode and times. */
   async copyFolder(rel: string): Promise<void> {
     const listed = await this.readFolder(rel);
     if (!listed) return;
-    await this.inDestParent(rel, (folder, name) => folder.makeFolder(name));
+    await this.inDestParent(rel, async (folder, name) => {
+      await folder.makeFolder(name);
+      if (rel === "") this.made = await fsp.lstat(folder.path(name));
+    });
     for (const entry of listed.entries) await this.copyEntry(rel ? `${rel}/${entry.name}` : entry.name, entry);
     await this.inDestParent(rel, (folder, name) => setModeAndTimes(folder, name, listed.st));
     this.record(rel, "dir", listed.st);

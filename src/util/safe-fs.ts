@@ -590,8 +590,9 @@ export class WorkspaceFs {
   }
 
   /**
-   * Removes folder `rel`, a folder of our own (a temp copy), and everything in it, never through a
-   * link: each folder is held open (`rel` checked from the root, each sub-folder opened through its
+   * Removes folder `rel`, a folder of our own (a temp copy) while it is the folder `made` names
+   * (device and inode, taken when it was made: a user's folder renamed to its name is left, before
+   * or during the removal), and everything in it, never through a link: each folder is held open (`rel` checked from the root, each sub-folder opened through its
    * parent's descriptor, never through a link at its name), its names read and removed through its
    * descriptor, each removal right after a {@link HeldFolder.check} (a folder swapped for a link
    * since is left); a link inside is removed as a link, and a sub-folder only while it is the folder
@@ -601,31 +602,33 @@ export class WorkspaceFs {
    * effort, never throws: what cannot be removed stays (under its temp name). A recursive `rm` by
    * path would follow a folder swapped for a link between its look and its removal of what is inside.
    */
-  async removeOwnTree(rel: string): Promise<void> {
-    await this.inFolder(parentOf(rel), async (parent) => {
+  async removeOwnTree(rel: string, made: Ident): Promise<void> {
+    const stillMade = await this.inFolder(parentOf(rel), async (parent) => {
       const st = await fsp.lstat(parent.path(baseOf(rel)));
-      if (st.isDirectory()) await parent.letOwnerChangeIn(baseOf(rel), st);
-    }).catch(() => undefined);
+      if (!st.isDirectory() || !sameIdent(st, made)) return false;
+      await parent.letOwnerChangeIn(baseOf(rel), st);
+      return true;
+    }).catch(() => false);
+    if (!stillMade) return;
     let top: HeldFolder;
     try {
       top = await this.holdFolder(rel, false);
     } catch {
       return;
     }
-    let ident: Ident | undefined;
     try {
-      ident = await fsp.lstat(top.path("."));
+      // Held by its descriptor wherever the kernel names one (not by path: a folder swapped in
+      // for the open, and back, would have its path used), and still the folder made.
+      if ((procNamesFiles === true && !top.byDescriptor) || !sameIdent(await fsp.lstat(top.path(".")), made)) return;
       await this.#emptyOwnFolder(top);
     } catch {
       /* left where it is (see above) */
     } finally {
       await top.close();
     }
-    if (ident === undefined) return;
-    const seen = ident;
     await this.inFolder(parentOf(rel), async (parent) => {
       await parent.check();
-      if (sameIdent(await fsp.lstat(parent.path(baseOf(rel))), seen)) await fsp.rmdir(parent.path(baseOf(rel)));
+      if (sameIdent(await fsp.lstat(parent.path(baseOf(rel))), made)) await fsp.rmdir(parent.path(baseOf(rel)));
     }).catch(() => undefined);
   }
 
@@ -764,6 +767,11 @@ export class HeldFolder {
     // A closed descriptor's number may name another file by now.
     if (this.#closed) throw new Error(`HeldFolder.path: ${this.rel || "."} was let go`);
     return childPath(this.#dir, name);
+  }
+
+  /** Whether the folder is held by a descriptor (else it is used by its path, checked before each call). */
+  get byDescriptor(): boolean {
+    return this.#handle !== undefined;
   }
 
   /** Checks, now, that the folder is still where it was checked: moved or replaced, it is refused. */
@@ -1059,7 +1067,7 @@ function checkFileSlot(st: { isSymbolicLink(): boolean; isDirectory(): boolean; 
 }
 
 /** A file's identity: its device and inode. */
-interface Ident {
+export interface Ident {
   dev: number;
   ino: number;
 }
