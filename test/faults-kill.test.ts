@@ -16,7 +16,10 @@ import { fileURLToPath } from "node:url";
 import { ListMultipartUploadsCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { listBackupSnapshots, parseChecksumClaim, runBackup, runRestore } from "../src/backup/index.js";
 import type { SyncSettings } from "../src/config/types.js";
+import { WorkspaceSyncError } from "../src/errors.js";
+import { silentLogger } from "../src/logger.js";
 import { createLocalProvider } from "../src/providers/local/index.js";
+import type { StorageProvider } from "../src/providers/types.js";
 import { runSyncWithProvider } from "../src/sync/run.js";
 import type { ChildJob } from "./support/fault-child.js";
 import { s3TestSettings, testS3Client } from "./support/s3.js";
@@ -68,6 +71,21 @@ async function backupFixture(t: { after: (fn: () => Promise<void>) => void }) {
   return { dir, ws, stateDir: path.join(dir, "state"), cloud, before: await treeFingerprint(ws), syncConfig: backupConfig(cloud) };
 }
 
+/** The local provider on `root` whose snapshot uploads fail (as a full disk or a lost network would), but for `keep`'s. */
+function refusingWrites(root: string, keep: string): StorageProvider {
+  const inner = createLocalProvider({ root }, { logger: silentLogger });
+  return {
+    ...inner,
+    write: async (p, source, o) => {
+      if (/backup-[^/]*\.tar\.gz(\.enc)?$/.test(p) && !p.endsWith(keep)) {
+        source.destroy();
+        throw new WorkspaceSyncError("NETWORK", "simulated: the upload failed", { retryable: true });
+      }
+      return inner.write(p, source, o);
+    },
+  };
+}
+
 async function namesIn(dir: string): Promise<string[]> {
   return (await fsp.readdir(dir).catch(() => [] as string[])).sort();
 }
@@ -83,6 +101,10 @@ test("backup killed with its snapshot stored but not its MAC file (or, unencrypt
     assert.equal(dead.length, 1, "the dead backup's snapshot is stored");
     assert.ok(parseChecksumClaim(await fsp.readFile(path.join(cloud, `${dead[0]}.sha256`), "utf8")), "beside its name claim");
 
+    // A next backup that fails (its upload refused) leaves the dead backup's snapshot: it goes only once a new one is stored.
+    const failing = await runBackup({ syncConfig, workspaceDir: ws, stateDir, now: () => new Date(Date.now() + 3_000), provider: refusingWrites(cloud, dead[0]!) });
+    assert.equal(failing.ok, false);
+    assert.ok((await namesIn(cloud)).includes(dead[0]!), "kept while no newer backup is stored");
     const b = await runBackup({ syncConfig, workspaceDir: ws, stateDir, now: () => new Date(Date.now() + 5_000) });
     assert.ok(b.ok, JSON.stringify(b));
     const sidecars = encrypt ? [`${b.snapshotName}.mac`, `${b.snapshotName}.sha256`] : [`${b.snapshotName}.sha256`];

@@ -14,7 +14,11 @@ import path from "node:path";
 import { runBackup, runRestore } from "../src/backup/index.js";
 import { listSnapshotsWithRetention } from "../src/backup/list.js";
 import { pruneBackup } from "../src/backup/prune.js";
+import { findSnapshot } from "../src/backup/find-snapshot.js";
+import { verifySnapshots } from "../src/backup/verify.js";
 import { resolveConfig } from "../src/config/index.js";
+import { WorkspaceSyncError } from "../src/errors.js";
+import { silentLogger } from "../src/logger.js";
 import { parseSnapshotName } from "../src/snapshot/index.js";
 import { sampleAgent, tempDir } from "./support/tree.js";
 
@@ -85,7 +89,7 @@ test("planted and foreign snapshot names are neither counted nor deleted; the re
   assert.deepEqual([...notOurs.keys()].sort(), [...planted, copied, ...lookAlikes, other, otherLegacy].sort());
   assert.match(notOurs.get(other) ?? "", /another passphrase/);
   assert.match(notOurs.get(otherLegacy) ?? "", /does not decrypt with the configured passphrase/);
-  assert.match(notOurs.get(copied) ?? "", /dated in the future/);
+  assert.match(notOurs.get(copied) ?? "", /an older snapshot of ours has one/);
   assert.deepEqual(await f.ls(), before.filter((n) => n !== legacy), "nothing but the plugin's old snapshot was deleted");
   assert.match(notOurs.get(lookAlikes[0]!) ?? "", /no checksum file of ours/);
 });
@@ -136,6 +140,13 @@ test('"latest" is the newest snapshot that is ours: planted and foreign newer na
   const w = r.warnings.find((x) => x.includes("passed over")) ?? "";
   assert.ok(w.includes(planted) && w.includes(other), w);
   assert.match(w, /another passphrase/);
+  // The CLI's `backup restore` and `backup verify` resolve it first (findSnapshot, verifySnapshots): they warn too.
+  const warned: string[] = [];
+  const logger = { info() {}, error() {}, warn: (m: string) => warned.push(m) };
+  assert.equal(await findSnapshot({ config: f.config, stateDir: f.stateDir, snapshotName: "latest", logger }), real);
+  const v = await verifySnapshots({ syncConfig: f.config, stateDir: f.stateDir, snapshotName: "latest", logger });
+  assert.ok(v.ok && v.snapshots[0]?.snapshotName === real);
+  assert.equal(warned.filter((m) => m.includes("passed over") && m.includes(planted)).length, 2, warned.join("\n"));
   // Only names that are not ours: the newest, whose checks say why it is refused.
   await fsp.rm(path.join(f.snaps, real));
   const none = await runRestore({ syncConfig: f.config, workspaceDir: f.workspaceDir, stateDir: f.stateDir, snapshotName: "latest", restoreTo: path.join(f.dir, "restored-2") });
@@ -153,4 +164,55 @@ test("a MAC file asking for far more key derivation rounds than configured is no
   assert.ok(r.ok);
   assert.deepEqual(r.keep.map((s) => s.name), [older]);
   assert.match(r.notOurs.find((n) => n.name === newer)?.reason ?? "", /9000000 key derivation rounds/);
+});
+
+test("forgeries that look ours without the passphrase are not counted: a MAC file copied beside a junk name, unencrypted names and plugin copies dated among the real ones", async (t) => {
+  const f = await fixture(t, { retain: { daily: 3 } });
+  const real = [await f.backupAt("2026-03-01T10:00:00Z"), await f.backupAt("2026-03-02T10:00:00Z"), await f.backupAt("2026-03-03T10:00:00Z")];
+  // A real MAC file with only its "snapshot" field edited, beside junk of the recorded size, dated later the same days.
+  const mac = JSON.parse(await fsp.readFile(path.join(f.snaps, `${real[0]}.mac`), "utf8")) as Record<string, unknown>;
+  const forged: string[] = [];
+  for (const day of ["01", "02", "03"]) {
+    const name = `backup-202603${day}T235959Z.tar.gz.enc`;
+    forged.push(name);
+    await fsp.writeFile(path.join(f.snaps, name), Buffer.alloc(mac.size as number, 1));
+    await fsp.writeFile(path.join(f.snaps, `${name}.mac`), JSON.stringify({ ...mac, snapshot: name }) + "\n");
+  }
+  // Unencrypted names with checksum files of their own making, and a copy of a plugin snapshot, later the same days.
+  for (const day of ["01", "02"]) {
+    const name = `backup-202603${day}T235958Z.tar.gz`;
+    forged.push(name);
+    await fsp.writeFile(path.join(f.snaps, name), "x");
+    await fsp.writeFile(path.join(f.snaps, `${name}.sha256`), `${"a".repeat(64)}  ${name}\n`);
+  }
+  const legacyCopy = "backup-20260303T235958Z.tar.gz.enc";
+  forged.push(legacyCopy);
+  opensslSnapshot(f.workspaceDir, path.join(f.snaps, legacyCopy), PASS);
+  const r = await pruneBackup({ config: f.config, stateDir: f.stateDir });
+  assert.ok(r.ok, r.ok ? "" : r.error);
+  assert.deepEqual(r.keep.map((s) => s.name), [...real].reverse(), "the real snapshots keep their days");
+  assert.deepEqual(r.deleted, []);
+  assert.deepEqual(r.notOurs.map((n) => n.name).sort(), [...forged].sort());
+  assert.match(r.notOurs.find((n) => n.name === forged[0])?.reason ?? "", /name tag does not match/);
+});
+
+test('"latest" is not resolved past a newer snapshot that could not be looked at (a read error), never an older one silently', async (t) => {
+  const f = await fixture(t, { retain: { last: 10 } });
+  await f.backupAt("2026-03-01T10:00:00Z");
+  const newer = await f.backupAt("2026-03-02T10:00:00Z");
+  const { createLocalProvider } = await import("../src/providers/local/index.js");
+  const inner = createLocalProvider({ root: f.cloud }, { logger: silentLogger });
+  let failed = 0;
+  const flaky = {
+    ...inner,
+    read: async (p: string, o?: Parameters<typeof inner.read>[1]) => {
+      if (p.endsWith(`${newer}.mac`) && failed++ === 0) throw new WorkspaceSyncError("NETWORK", "connection reset", { retryable: true });
+      return inner.read(p, o);
+    },
+  };
+  const r = await runRestore({ syncConfig: f.config, workspaceDir: f.workspaceDir, stateDir: f.stateDir, snapshotName: "latest", restoreTo: path.join(f.dir, "r"), provider: flaky });
+  assert.equal(r.ok, false);
+  assert.match(!r.ok ? r.error : "", /Could not tell whether .* is ours/);
+  const again = await runRestore({ syncConfig: f.config, workspaceDir: f.workspaceDir, stateDir: f.stateDir, snapshotName: "latest", restoreTo: path.join(f.dir, "r2"), provider: flaky });
+  assert.ok(again.ok && again.snapshotName === newer, "the next try restores the newest");
 });

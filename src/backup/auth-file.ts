@@ -6,7 +6,8 @@
  * ```json
  * {"workspaceSync":"snapshot-mac","version":1,"algorithm":"hmac-sha256","macKdf":"pbkdf2-sha256-100000",
  *  "salt":"<32 hex>","passphraseCheck":"<32 hex>","snapshot":"backup-20260101T000000Z.tar.gz.enc",
- *  "created":"2026-01-01T00:00:00.123Z","format":"2","kdf":"pbkdf2-sha256-100000","size":12345,"mac":"<64 hex>"}
+ *  "created":"2026-01-01T00:00:00.123Z","format":"2","kdf":"pbkdf2-sha256-100000","size":12345,"mac":"<64 hex>",
+ *  "nameTag":"<64 hex>"}
  * ```
  */
 import { MAC_ALGORITHM, MAC_SALT_LENGTH, MAX_MAC_ITERATIONS, PASSPHRASE_CHECK_LENGTH, type SnapshotIdentity } from "../crypto/index.js";
@@ -27,6 +28,11 @@ export interface MacRecord extends SnapshotIdentity {
   passphraseCheck: string;
   /** Hex MAC. */
   mac: string;
+  /**
+   * Hex tag over the identity alone (`snapshotNameTag`), checked without a download (retention,
+   * "latest"); absent in MAC files written before 2026-12-07.
+   */
+  nameTag?: string;
 }
 
 /** Content of a MAC file. */
@@ -45,6 +51,7 @@ export function formatMacFile(record: MacRecord): string {
       kdf: record.kdf,
       size: record.size,
       mac: record.mac,
+      ...(record.nameTag === undefined ? {} : { nameTag: record.nameTag }),
     }) + "\n"
   );
 }
@@ -74,7 +81,9 @@ export function parseMacFile(text: string): MacRecord | string {
   if (typeof o.created !== "string" || Number.isNaN(Date.parse(o.created))) return "invalid created time";
   if (typeof o.format !== "string" || typeof o.kdf !== "string") return "invalid format or kdf";
   if (typeof o.size !== "number" || !Number.isSafeInteger(o.size) || o.size < 0) return "invalid size";
+  if (o.nameTag !== undefined && !hex(o.nameTag, 32)) return "invalid nameTag";
   return {
+    ...(typeof o.nameTag === "string" ? { nameTag: o.nameTag } : {}),
     name: o.snapshot,
     created: o.created,
     format: o.format,

@@ -6,7 +6,7 @@
 import type { ResolvedConfig } from "../config/types.js";
 import { silentLogger, type Logger } from "../logger.js";
 import type { StorageProvider } from "../providers/types.js";
-import { resolveSnapshotName } from "./restore.js";
+import { passedOverWarning, resolveSnapshot } from "./restore.js";
 import { requireBackupSettings, withBackupTarget } from "./target.js";
 
 /** Arguments of {@link findSnapshot}. */
@@ -21,9 +21,11 @@ export interface FindSnapshotParams {
   provider?: StorageProvider;
 }
 
-/** The snapshot's name. Throws BACKUP_NOT_ENABLED without a backup block, SNAPSHOT_NOT_FOUND when there is none such. */
+/** The snapshot's name (newer names `"latest"` passed over as not ours are logged as a warning). Throws BACKUP_NOT_ENABLED without a backup block, SNAPSHOT_NOT_FOUND when there is none such. */
 export async function findSnapshot(params: FindSnapshotParams): Promise<string> {
   const backup = requireBackupSettings(params.config);
   const ctx = { logger: params.logger ?? silentLogger, stateDir: params.stateDir, provider: params.provider };
-  return withBackupTarget(backup, ctx, ({ provider, dir }) => resolveSnapshotName(provider, dir, params.snapshotName, params.signal, backup));
+  const found = await withBackupTarget(backup, ctx, ({ provider, dir }) => resolveSnapshot(provider, dir, params.snapshotName, params.signal, backup));
+  if (found.passedOver.length > 0) ctx.logger.warn(`[backup] ${passedOverWarning(found.passedOver, found.name)}`);
+  return found.name;
 }

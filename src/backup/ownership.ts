@@ -7,13 +7,15 @@
  * have the real snapshots deleted) is left alone and reported.
  */
 import type { BackupSettings } from "../config/types.js";
-import { deriveMacKeys, sameHex } from "../crypto/index.js";
+import { deriveMacKeys, sameHex, snapshotNameTag } from "../crypto/index.js";
 import { startsWithAuthMarker } from "../crypto/auth-marker.js";
-import { errorMessage, isWorkspaceSyncError } from "../errors.js";
+import { errorMessage, isWorkspaceSyncError, throwIfAborted } from "../errors.js";
 import { joinRemotePath } from "../providers/paths.js";
 import type { StorageProvider } from "../providers/types.js";
 import type { ListedSnapshot, OwnedSnapshots } from "../retention/index.js";
+import { compareNewestFirst } from "../snapshot/index.js";
 import { mapLimit } from "../util/concurrency.js";
+import { printableName } from "../util/printable.js";
 import { macFileName, parseMacFile } from "./auth-file.js";
 import { plainHead, readSmallFile } from "./authenticate.js";
 import { checksumFileName, parseChecksumClaim } from "./checksum.js";
@@ -30,6 +32,9 @@ const FUTURE_SKEW_MS = 24 * 3600_000;
 /** How many times `backup.kdfIterations` a MAC file's key derivation may ask for and still be checked. */
 const MAX_ROUNDS_FACTOR = 10;
 
+/** Rounds always checked, whatever `backup.kdfIterations` says (one lowered since: ~1 s of CPU). */
+const MIN_ROUNDS_CHECKED = 2_000_000;
+
 /** What a backup folder's snapshots are checked with. */
 export interface OwnershipContext {
   provider: StorageProvider;
@@ -42,77 +47,122 @@ export interface OwnershipContext {
   now?: Date;
 }
 
+/** How strongly a snapshot of ours is proved ours: a writer moves up these levels and never back. */
+const enum Proof {
+  /** No MAC file: the plugin's (`tar | openssl`), or unencrypted with its checksum file. */
+  None = 0,
+  /** A MAC file without a name tag (written before 2026-12-07). */
+  Mac = 1,
+  /** A MAC file with a name tag: its name was bound by the passphrase's holder. */
+  NameTag = 2,
+}
+
+type Verdict = { ours: true; proof: Proof } | { ours: false; reason: string; checkFailed?: true };
+
 /**
  * Sorts `snapshots` (listed in `ctx.dir`, whose names are `folder`) into ours and the rest, each
  * with why:
- * - an encrypted snapshot with a MAC file is ours when that file names it and was made with the
- *   configured passphrase (its check value: one key derivation, no download);
- * - an encrypted snapshot without one (made by the plugin or by `tar | openssl`) is ours when its
- *   first cipher block decrypts with the configured passphrase, it is not dated in the future, and
- *   it does not carry the mark of a snapshot made with a MAC (then its MAC file is missing: a
- *   backup stopped before writing it, or it was deleted in storage; such a snapshot cannot be
- *   restored and is not counted);
- * - an unencrypted snapshot is ours when its checksum file names it and it is not dated in the
- *   future (nothing can authenticate it: only other tools' look-alikes are told apart).
+ * - an encrypted snapshot with a MAC file is ours when that file names it, was made with the
+ *   configured passphrase (its check value: one key derivation, no download) and, where it has a
+ *   name tag, the tag binds this name, time and size (so a MAC file copied beside another name,
+ *   its name edited, is not); one without a name tag only while no older snapshot of ours has one;
+ * - an encrypted snapshot without one (made by the plugin or by `tar | openssl`) is ours when no
+ *   older snapshot of ours has a MAC file (a writer that authenticates never goes back, as the
+ *   restore's rule says), it is not dated in the future, it does not carry the mark of a snapshot
+ *   made with a MAC (then its MAC file is missing: a backup stopped before writing it, or it was
+ *   deleted in storage; such a snapshot cannot be restored and is not counted), and its first
+ *   cipher block decrypts with the configured passphrase;
+ * - an unencrypted snapshot is ours on the same terms (no older MAC'd snapshot of ours, not dated
+ *   ahead) when its checksum file names it: nothing can authenticate it, so only other tools'
+ *   look-alikes are told apart, and in a folder of unencrypted snapshots alone a name planted with
+ *   a checksum file counts.
  * A snapshot whose name a backup still claims (one in progress) is not counted, nor one whose check
- * failed (a read error): not counting a snapshot only ever keeps more of the others.
+ * failed (a read error, `checkFailed`): not counting a snapshot only ever keeps more of the others.
  */
 export async function ownedSnapshots(ctx: OwnershipContext, snapshots: readonly ListedSnapshot[], folder: ReadonlySet<string>): Promise<OwnedSnapshots> {
   const now = (ctx.now ?? new Date()).getTime();
-  const verdicts = await mapLimit(snapshots, CHECKS_AT_ONCE, async (s) => {
+  const guarded = (check: () => Promise<Verdict>) => async (): Promise<Verdict> => {
     try {
-      return await verdictOf(ctx, s, folder, now);
+      return await check();
     } catch (err) {
-      return `it could not be checked (${errorMessage(err)})`;
+      throwIfAborted(ctx.signal);
+      return { ours: false, reason: `it could not be checked (${errorMessage(err)})`, checkFailed: true };
     }
-  });
+  };
+  // 1. Snapshots with a MAC file, each on its own (a key derivation each, on the thread pool).
+  const verdicts = new Map<string, Verdict>();
+  const macd = snapshots.filter((s) => s.encrypted && folder.has(macFileName(s.name)));
+  const macVerdicts = await mapLimit(macd, CHECKS_AT_ONCE, (s) => guarded(() => macVerdict(ctx, s))());
+  macd.forEach((s, i) => verdicts.set(s.name, macVerdicts[i] as Verdict));
+  // 2. Oldest first: a snapshot with a weaker proof than an older one of ours is not ours.
+  const oldestFirst = [...snapshots].sort((a, b) => compareNewestFirst(b, a));
+  const toRead: ListedSnapshot[] = [];
+  let strongest = Proof.None;
+  for (const s of oldestFirst) {
+    const v = verdicts.get(s.name);
+    if (v === undefined) {
+      if (strongest > Proof.None) verdicts.set(s.name, { ours: false, reason: "it has no MAC file but an older snapshot of ours has one (a writer that authenticates never goes back)" });
+      else toRead.push(s);
+      continue;
+    }
+    if (!v.ours) continue;
+    if (v.proof < strongest) verdicts.set(s.name, { ours: false, reason: "its MAC file has no name tag but an older snapshot of ours has one (a MAC file copied from an older snapshot?)" });
+    else strongest = v.proof;
+  }
+  // 3. The rest (from before any MAC'd snapshot of ours): read where needed.
+  const rest = await mapLimit(toRead, CHECKS_AT_ONCE, (s) => guarded(() => plainVerdict(ctx, s, folder, now))());
+  toRead.forEach((s, i) => verdicts.set(s.name, rest[i] as Verdict));
   const out: OwnedSnapshots = { owned: [], notOurs: [] };
-  snapshots.forEach((s, i) => {
-    const v = verdicts[i];
-    if (v === true) out.owned.push(s);
-    else out.notOurs.push({ name: s.name, reason: v ?? "not checked" });
-  });
+  for (const s of snapshots) {
+    const v = verdicts.get(s.name) ?? { ours: false, reason: "not checked" };
+    if (v.ours) out.owned.push(s);
+    else out.notOurs.push({ name: s.name, reason: v.reason, ...(v.checkFailed ? { checkFailed: true } : {}) });
+  }
   return out;
 }
 
-/** `true` when `s` is ours, else why not. */
-async function verdictOf(ctx: OwnershipContext, s: ListedSnapshot, folder: ReadonlySet<string>, now: number): Promise<true | string> {
+/** The verdict on encrypted snapshot `s`, which has a MAC file. */
+async function macVerdict(ctx: OwnershipContext, s: ListedSnapshot): Promise<Verdict> {
   const { provider, dir, backup, signal } = ctx;
-  const future = s.time.getTime() > now + FUTURE_SKEW_MS;
-  const macName = macFileName(s.name);
-  if (!s.encrypted) {
-    if (folder.has(macName)) return "it is not encrypted but has a MAC file (only encrypted snapshots get one)";
-    if (future) return "it is dated in the future and cannot be authenticated";
-    const text = folder.has(checksumFileName(s.name)) ? await readSmallFile(provider, joinRemotePath(dir, checksumFileName(s.name)), signal) : undefined;
-    if (text !== undefined && parseChecksumClaim(text)) return "a backup still claims its name (one in progress)";
-    return text !== undefined && namesSnapshot(text, s.name) ? true : "it has no checksum file of ours naming it";
-  }
-  if (!backup.passphrase) return "it is encrypted and no passphrase is configured to check it";
-  if (folder.has(macName)) {
-    const text = await readSmallFile(provider, joinRemotePath(dir, macName), signal);
-    if (text === undefined) return "its MAC file is gone";
-    const record = parseMacFile(text);
-    if (typeof record === "string") return `its MAC file is not valid (${record})`;
-    if (record.name !== s.name) return `its MAC file is ${record.name}'s (renamed or swapped in storage)`;
-    // A planted MAC file may ask for ten million rounds (seconds of CPU each): not checked.
-    if (record.macIterations > backup.kdfIterations * MAX_ROUNDS_FACTOR) {
-      return `its MAC file asks for ${record.macIterations} key derivation rounds, over ${MAX_ROUNDS_FACTOR} times backup.kdfIterations (${backup.kdfIterations})`;
-    }
-    const keys = await deriveMacKeys(backup.passphrase, Buffer.from(record.salt, "hex"), record.macIterations);
-    return sameHex(keys.check.toString("hex"), record.passphraseCheck) ? true : "its MAC file was made with another passphrase";
-  }
-  if (future) return "it is dated in the future and has no MAC";
-  const claim = folder.has(checksumFileName(s.name)) ? await readSmallFile(provider, joinRemotePath(dir, checksumFileName(s.name)), signal) : undefined;
-  if (claim !== undefined && parseChecksumClaim(claim)) return "a backup still claims its name (one in progress)";
+  const no = (reason: string): Verdict => ({ ours: false, reason });
+  if (!backup.passphrase) return no("it is encrypted and no passphrase is configured to check it");
+  const text = await readSmallFile(provider, joinRemotePath(dir, macFileName(s.name)), signal);
+  if (text === undefined) return no("its MAC file is gone");
+  const record = parseMacFile(text);
+  if (typeof record === "string") return no(`its MAC file is not valid (${record})`);
+  if (record.name !== s.name) return no(`its MAC file is ${printableName(record.name)}'s (renamed or swapped in storage)`);
+  // A planted MAC file may ask for ten million rounds (seconds of CPU each): not checked.
+  const maxRounds = Math.max(backup.kdfIterations * MAX_ROUNDS_FACTOR, MIN_ROUNDS_CHECKED);
+  if (record.macIterations > maxRounds) return no(`its MAC file asks for ${record.macIterations} key derivation rounds, over ${maxRounds} (${MAX_ROUNDS_FACTOR} times backup.kdfIterations)`);
+  const keys = await deriveMacKeys(backup.passphrase, Buffer.from(record.salt, "hex"), record.macIterations);
+  if (!sameHex(keys.check.toString("hex"), record.passphraseCheck)) return no("its MAC file was made with another passphrase");
+  if (record.nameTag === undefined) return { ours: true, proof: Proof.Mac };
+  const tag = snapshotNameTag(keys, { name: s.name, created: record.created, format: record.format, kdf: record.kdf, size: record.size });
+  if (!sameHex(tag, record.nameTag)) return no("its MAC file's name tag does not match (written for another name, or edited)");
+  if (record.size !== s.size) return no(`it is ${s.size} bytes where its MAC file says ${record.size}`);
+  return { ours: true, proof: Proof.NameTag };
+}
+
+/** The verdict on snapshot `s` without a MAC file (from before any MAC'd snapshot of ours). */
+async function plainVerdict(ctx: OwnershipContext, s: ListedSnapshot, folder: ReadonlySet<string>, now: number): Promise<Verdict> {
+  const { provider, dir, backup, signal } = ctx;
+  const no = (reason: string): Verdict => ({ ours: false, reason });
+  if (!s.encrypted && folder.has(macFileName(s.name))) return no("it is not encrypted but has a MAC file (only encrypted snapshots get one)");
+  if (s.time.getTime() > now + FUTURE_SKEW_MS) return no("it is dated in the future and has no MAC");
+  const checksum = folder.has(checksumFileName(s.name)) ? await readSmallFile(provider, joinRemotePath(dir, checksumFileName(s.name)), signal) : undefined;
+  if (checksum !== undefined && parseChecksumClaim(checksum)) return no("a backup still claims its name (one in progress)");
+  if (!s.encrypted) return checksum !== undefined && namesSnapshot(checksum, s.name) ? { ours: true, proof: Proof.None } : no("it has no checksum file of ours naming it");
+  if (!backup.passphrase) return no("it is encrypted and no passphrase is configured to check it");
   let head: Buffer;
   try {
     head = await plainHead(provider, dir, s.name, backup, signal);
   } catch (err) {
-    if (isWorkspaceSyncError(err, "WRONG_PASSPHRASE")) return "it does not decrypt with the configured passphrase";
-    return `it does not decrypt (${errorMessage(err)})`;
+    if (isWorkspaceSyncError(err, "WRONG_PASSPHRASE")) return no("it does not decrypt with the configured passphrase");
+    if (isWorkspaceSyncError(err) && err.retryable) throw err;
+    return no(`it does not decrypt (${errorMessage(err)})`);
   }
-  if (startsWithAuthMarker(head)) return "its MAC file is missing (a backup stopped before writing it, or it was deleted in storage): it cannot be restored";
-  return true;
+  if (startsWithAuthMarker(head)) return no("its MAC file is missing (a backup stopped before writing it, or it was deleted in storage): it cannot be restored");
+  return { ours: true, proof: Proof.None };
 }
 
 /** Whether checksum file `text` is one `sha256sum` line for `name`. */

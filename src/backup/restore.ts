@@ -110,7 +110,7 @@ export async function runRestore(params: RunRestoreParams): Promise<RunRestoreRe
 
 /** What `"latest"` passed over, as a warning naming each (names from storage, escaped) and why. */
 export function passedOverWarning(passedOver: readonly { name: string; reason: string }[], chosen: string): string {
-  const shown = passedOver.slice(0, 10).map((p) => `${printableName(p.name)} (${p.reason})`).join(", ");
+  const shown = passedOver.slice(0, 10).map((p) => `${printableName(p.name)} (${printableName(p.reason)})`).join(", ");
   const more = passedOver.length > 10 ? ` and ${passedOver.length - 10} more` : "";
   return `"latest" is ${chosen}: newer snapshot names in the backup folder are not ours and were passed over (someone else's, or put there by someone who can write to the storage): ${shown}${more}`;
 }
@@ -141,6 +141,10 @@ export async function resolveSnapshot(provider: StorageProvider, dir: string, re
       const verdict = backup ? await ownedSnapshots({ provider, dir, backup, signal }, [s], folder.names) : undefined;
       const notOurs = verdict?.notOurs[0];
       if (notOurs === undefined) return { name: s.name, size: s.size, passedOver };
+      if (notOurs.checkFailed) {
+        // Never an older snapshot for a newer one that could not be looked at.
+        throw new WorkspaceSyncError("PROVIDER_ERROR", `Could not tell whether ${s.name} is ours (${notOurs.reason}), so "latest" is not resolved: try again, or name a snapshot`, { path: s.name, retryable: true });
+      }
       passedOver.push(notOurs);
     }
     // None is ours: the newest, whose checks then say exactly why (a wrong passphrase, a

@@ -26,6 +26,7 @@ import {
   MAC_SALT_LENGTH,
   prependAuthMarker,
   snapshotMac,
+  snapshotNameTag,
   type MacKeys,
 } from "../crypto/index.js";
 import { WorkspaceSyncError, errorMessage, throwIfAborted, toWorkspaceSyncError, type ErrorCode } from "../errors.js";
@@ -165,7 +166,8 @@ async function createSnapshot(params: RunBackupParams, logger: Logger, startedAt
     }
 
     const claimRecord = path.join(params.stateDir, "workspace-sync", "backup-claim.json");
-    await removeOwnDeadClaim(provider, claimRecord, logger, signal);
+    // A dead backup's snapshot stored without its MAC file goes only once this one is stored.
+    const dead = await removeOwnDeadClaim(provider, claimRecord, logger, signal);
     await removeStaleClaims(provider, dir, logger, signal);
 
     const encrypted = backup.encrypt;
@@ -176,7 +178,7 @@ async function createSnapshot(params: RunBackupParams, logger: Logger, startedAt
     const claimId = newClaimId();
     // Recorded first: if this process dies, the next backup from this state folder (which then holds
     // the lock, so this one is gone) removes exactly this claim instead of waiting a day.
-    await writeJsonFileAtomic(claimRecord, { provider: provider.description, dir, claimId });
+    await writeJsonFileAtomic(claimRecord, { provider: provider.description, dir, claimId, dead });
     const { snapshotName } = await claimSnapshotName(provider, dir, startedAt, encrypted, claimId, signal);
     const key = joinRemotePath(dir, snapshotName);
     const claimKey = joinRemotePath(dir, checksumFileName(snapshotName));
@@ -185,9 +187,10 @@ async function createSnapshot(params: RunBackupParams, logger: Logger, startedAt
       await fsp.rm(claimRecord, { force: true });
       return result;
     } catch (err) {
-      // Nothing of a failed backup stays: its claim goes too (the snapshot was never stored, or was removed).
+      // Nothing of a failed backup stays: its claim goes too (the snapshot was never stored, or was
+      // removed). The record stays only for the dead backups' snapshots still to be removed.
       await provider.delete(claimKey).then(
-        () => fsp.rm(claimRecord, { force: true }),
+        () => (dead.length > 0 ? writeJsonFileAtomic(claimRecord, { provider: provider.description, dir, dead }) : fsp.rm(claimRecord, { force: true })),
         (e: unknown) => logger.warn(`[backup] Could not remove the name claim ${checksumFileName(snapshotName)}: ${errorMessage(e)}`),
       );
       throw err;
@@ -267,6 +270,7 @@ async function createSnapshot(params: RunBackupParams, logger: Logger, startedAt
           salt: macSalt.toString("hex"),
           passphraseCheck: keys.check.toString("hex"),
           mac: snapshotMac(keys, identity, mac.tag as Buffer),
+          nameTag: snapshotNameTag(keys, identity),
         };
         try {
           await provider.write(joinRemotePath(dir, macFileName(snapshotName)), bufferStream(formatMacFile(record)), { signal });
@@ -284,6 +288,7 @@ async function createSnapshot(params: RunBackupParams, logger: Logger, startedAt
         warn(`Could not store the checksum file for ${snapshotName}: ${errorMessage(err)} (the snapshot itself is complete${encrypted ? " and authenticated" : ""})`);
       });
       logger.info(`[backup] Snapshot uploaded: ${snapshotName} (~${(sizeBytes / 1024 / 1024).toFixed(1)} MB)${encrypted ? ", MAC stored" : ""}`);
+      await removeDeadSnapshots(provider, dead, logger, signal);
 
       let prune: PruneResult | undefined;
       if (!params.skipPrune) {
@@ -325,17 +330,26 @@ async function claimSnapshotName(
   throw new WorkspaceSyncError("ALREADY_EXISTS", "Too many snapshots within one second");
 }
 
+/** A dead backup's snapshot stored without its MAC file (or checksum), and its name claim (keys). */
+interface DeadSnapshot {
+  snapshot: string;
+  claim: string;
+}
+
 /**
  * Removes the name claim of a backup from this state folder that died (its record is still there
  * while this backup holds the lock): only the claim file whose content carries the recorded id.
  * A snapshot it stored under that name is that backup's too (the id says so, not the name): one
  * with its MAC file is complete and authenticated and stays; one without (it died before writing
- * its MAC file, or, unencrypted, its checksum) cannot be restored or checked, and a failed backup
- * leaves no snapshot: it is removed with its claim.
+ * its MAC file, or, unencrypted, its checksum) is not restored by "latest" nor counted by
+ * retention, and a failed backup leaves no snapshot: it is returned (with its claim, and those
+ * the record carried over from an earlier dead backup) to be removed once this backup's own
+ * snapshot is stored ({@link removeDeadSnapshots}), never before.
  */
-async function removeOwnDeadClaim(provider: StorageProvider, record: string, logger: Logger, signal?: AbortSignal): Promise<void> {
-  const rec = await readJsonFile<{ provider?: unknown; dir?: unknown; claimId?: unknown }>(record).catch(() => undefined);
-  if (!rec) return;
+async function removeOwnDeadClaim(provider: StorageProvider, record: string, logger: Logger, signal?: AbortSignal): Promise<DeadSnapshot[]> {
+  const rec = await readJsonFile<{ provider?: unknown; dir?: unknown; claimId?: unknown; dead?: unknown }>(record).catch(() => undefined);
+  if (!rec) return [];
+  const dead: DeadSnapshot[] = Array.isArray(rec.dead) ? rec.dead.filter((d): d is DeadSnapshot => typeof d?.snapshot === "string" && typeof d?.claim === "string") : [];
   try {
     if (rec.provider === provider.description && typeof rec.dir === "string" && typeof rec.claimId === "string") {
       for await (const entry of provider.list(rec.dir, { recursive: false, signal })) {
@@ -349,8 +363,8 @@ async function removeOwnDeadClaim(provider: StorageProvider, record: string, log
         if (await provider.stat(snapshotKey, { signal })) {
           // Complete and authenticated (only its checksum is missing): a backup to keep.
           if (await provider.stat(joinRemotePath(rec.dir, macFileName(snapshot)), { signal })) continue;
-          await provider.delete(snapshotKey, { signal });
-          logger.info(`[backup] Removed the snapshot of an interrupted backup (stored without its ${snapshot.endsWith(".enc") ? "MAC file" : "checksum"}): ${snapshot}`);
+          dead.push({ snapshot: snapshotKey, claim: key });
+          continue;
         }
         await provider.delete(key, { signal });
         logger.info(`[backup] Removed the name claim of an interrupted backup: ${entry.path}`);
@@ -359,6 +373,21 @@ async function removeOwnDeadClaim(provider: StorageProvider, record: string, log
     await fsp.rm(record, { force: true });
   } catch (err) {
     logger.warn(`[backup] Could not remove the name claim of an interrupted backup: ${errorMessage(err)}`);
+  }
+  return dead;
+}
+
+/** Removes dead backups' snapshots (see {@link removeOwnDeadClaim}) still without a MAC file, and their claims. */
+async function removeDeadSnapshots(provider: StorageProvider, dead: readonly DeadSnapshot[], logger: Logger, signal?: AbortSignal): Promise<void> {
+  for (const d of dead) {
+    try {
+      if (await provider.stat(macFileName(d.snapshot), { signal })) continue;
+      await provider.delete(d.snapshot, { signal });
+      await provider.delete(d.claim, { signal });
+      logger.info(`[backup] Removed the snapshot of an interrupted backup (stored without its ${d.snapshot.endsWith(".enc") ? "MAC file" : "checksum"}): ${d.snapshot}`);
+    } catch (err) {
+      logger.warn(`[backup] Could not remove the snapshot of an interrupted backup ${d.snapshot}: ${errorMessage(err)}`);
+    }
   }
 }
 

@@ -11,7 +11,7 @@ import type { StorageProvider } from "../providers/types.js";
 import type { BackupSettings } from "../config/types.js";
 import { loadSyncConfig, type ConfigInput } from "../config/index.js";
 import { listSnapshotsIn } from "./list.js";
-import { resolveSnapshot } from "./restore.js";
+import { passedOverWarning, resolveSnapshot } from "./restore.js";
 import { wantsHelperThread, type HelperThreadMode } from "./helper-thread.js";
 import { explainReadFailure, openSnapshotPlaintext } from "./read-snapshot.js";
 import type { AuthPlan, AuthPolicy } from "./authenticate.js";
@@ -68,6 +68,7 @@ export async function verifySnapshots(
         params.snapshotName === "all"
           ? await listSnapshotsIn(provider, dir, params.signal)
           : [await resolveSnapshot(provider, dir, params.snapshotName, params.signal, backup)];
+      for (const f of found) if ("passedOver" in f && f.passedOver.length > 0) logger.warn(`[backup] ${passedOverWarning(f.passedOver, f.name)}`);
       const policy: AuthPolicy = {
         requireAuthenticated: params.requireAuthenticated ?? (params.allowUnauthenticated ? false : backup.requireAuthenticated ?? false),
         allowUnauthenticated: params.allowUnauthenticated ?? false,

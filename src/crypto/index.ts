@@ -27,6 +27,7 @@ export {
   deriveMacKeys,
   sameHex,
   snapshotMac,
+  snapshotNameTag,
   type MacKeys,
   type SnapshotIdentity,
 } from "./mac.js";

@@ -86,6 +86,16 @@ export function snapshotMac(keys: MacKeys, identity: SnapshotIdentity, bodyTag: 
   return createHmac("sha256", keys.identity).update(canonicalIdentity(identity)).update("\n").update(bodyTag.toString("hex")).digest("hex");
 }
 
+/**
+ * A tag (hex) over `identity` alone (the name, time, format, key derivation and size, not the
+ * bytes): checked without downloading the snapshot, it says the MAC file was written for this
+ * name by someone with the passphrase (a MAC file copied beside another name, its name edited,
+ * fails it). Domain-separated from {@link snapshotMac}'s input by its first line.
+ */
+export function snapshotNameTag(keys: Pick<MacKeys, "identity">, identity: SnapshotIdentity): string {
+  return createHmac("sha256", keys.identity).update("name-tag\n").update(canonicalIdentity(identity)).digest("hex");
+}
+
 /** Constant-time comparison of two hex strings of the same expected length. */
 export function sameHex(a: string, b: string): boolean {
   const x = Buffer.from(a, "hex");

@@ -30,8 +30,8 @@ export interface ListedSnapshot extends SnapshotInfo {
 /** Listed snapshots sorted into ours and the rest (see {@link PruneOptions.owned}). */
 export interface OwnedSnapshots {
   owned: ListedSnapshot[];
-  /** Each with why it is not counted as ours (shown to the user). */
-  notOurs: { name: string; reason: string }[];
+  /** Each with why it is not counted as ours (shown to the user); `checkFailed` when its check failed (a read error), not its proof. */
+  notOurs: { name: string; reason: string; checkFailed?: boolean }[];
 }
 
 /**
@@ -189,7 +189,7 @@ export async function pruneSnapshots(options: PruneOptions): Promise<PruneResult
     if (info) ours.push(info);
   }
   if (notOurs.length > 0) {
-    const shown = notOurs.slice(0, MAX_LISTED_IGNORED).map((n) => `${printable(n.name)} (${n.reason})`).join(", ");
+    const shown = notOurs.slice(0, MAX_LISTED_IGNORED).map((n) => `${printable(n.name)} (${printable(n.reason)})`).join(", ");
     const more = notOurs.length > MAX_LISTED_IGNORED ? ` and ${notOurs.length - MAX_LISTED_IGNORED} more` : "";
     logger.warn(`[backup] Not counting ${notOurs.length} snapshot name(s) that are not provably ours (never pruned): ${shown}${more}`);
   }

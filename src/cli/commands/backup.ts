@@ -75,7 +75,7 @@ export async function backupList(ctx: CliContext): Promise<number> {
   }
   ctx.print(`${result.snapshots.length} snapshot(s):\n`);
   for (const d of result.snapshots) {
-    const keep = d.notOurs !== undefined ? `  [not ours, never pruned: ${d.notOurs}]` : d.keptBy.length ? `  [${d.keptBy.join(", ")}]` : "  [would be pruned]";
+    const keep = d.notOurs !== undefined ? `  [not ours, never pruned: ${printableName(d.notOurs)}]` : d.keptBy.length ? `  [${d.keptBy.join(", ")}]` : "  [would be pruned]";
     ctx.print(`  ${d.name}${d.encrypted ? " (encrypted)" : ""}  ${formatBytes(d.size)}${keep}`);
   }
   return 0;
