@@ -137,11 +137,9 @@ export async function resolveSnapshot(provider: StorageProvider, dir: string, re
   if (requested === "latest" || requested === "") {
     const folder = await listSnapshotFolder(provider, dir, signal);
     const passedOver: { name: string; reason: string }[] = [];
-    // All at once: a name is weighed against the older ones (a weaker proof after a stronger one is not ours).
-    const verdicts = backup ? await ownedSnapshots({ provider, dir, backup, signal }, folder.snapshots, folder.names) : undefined;
-    const why = new Map(verdicts?.notOurs.map((n) => [n.name, n]));
     for (const s of folder.snapshots) {
-      const notOurs = why.get(s.name);
+      const verdict = backup ? await ownedSnapshots({ provider, dir, backup, signal }, [s], folder.names) : undefined;
+      const notOurs = verdict?.notOurs[0];
       if (notOurs === undefined) return { name: s.name, size: s.size, passedOver };
       if (notOurs.checkFailed) {
         // Never an older snapshot for a newer one that could not be looked at.
