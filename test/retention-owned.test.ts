@@ -216,3 +216,21 @@ test('"latest" is not resolved past a newer snapshot that could not be looked at
   const again = await runRestore({ syncConfig: f.config, workspaceDir: f.workspaceDir, stateDir: f.stateDir, snapshotName: "latest", restoreTo: path.join(f.dir, "r2"), provider: flaky });
   assert.ok(again.ok && again.snapshotName === newer, "the next try restores the newest");
 });
+
+test("a dead backup's snapshot recorded on another provider, or whose claim is gone, is never removed from this one", async (t) => {
+  const f = await fixture(t, { retain: { last: 10 } });
+  const legacy = "backup-20260301T100000Z.tar.gz.enc";
+  opensslSnapshot(f.workspaceDir, path.join(f.snaps, legacy), PASS);
+  const record = path.join(f.stateDir, "workspace-sync", "backup-claim.json");
+  await fsp.mkdir(path.dirname(record), { recursive: true });
+  const entry = { snapshot: `backups/${legacy}`, claim: `backups/${legacy}.sha256`, claimId: "0123456789abcdef" };
+  // Left by a failed backup on another folder (the config changed since), then one on this folder whose claim went.
+  await fsp.writeFile(record, JSON.stringify({ provider: "local:/elsewhere", dir: "backups", dead: [{ provider: "local:/elsewhere", ...entry }] }));
+  await f.backupAt("2026-03-02T10:00:00Z");
+  assert.ok((await f.ls()).includes(legacy), "another provider's record removes nothing here");
+  const { createLocalProvider } = await import("../src/providers/local/index.js");
+  const description = createLocalProvider({ root: f.cloud }, { logger: silentLogger }).description;
+  await fsp.writeFile(record, JSON.stringify({ provider: description, dir: "backups", dead: [{ provider: description, ...entry }] }));
+  await f.backupAt("2026-03-03T10:00:00Z");
+  assert.ok((await f.ls()).includes(legacy), "no claim of the dead backup beside it: not removed");
+});

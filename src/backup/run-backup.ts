@@ -330,10 +330,15 @@ async function claimSnapshotName(
   throw new WorkspaceSyncError("ALREADY_EXISTS", "Too many snapshots within one second");
 }
 
-/** A dead backup's snapshot stored without its MAC file (or checksum), and its name claim (keys). */
+/**
+ * A dead backup's snapshot stored without its MAC file (or checksum), and its name claim (keys),
+ * on the provider (`description`) the claim was found on, with the claim's id.
+ */
 interface DeadSnapshot {
+  provider: string;
   snapshot: string;
   claim: string;
+  claimId: string;
 }
 
 /**
@@ -349,7 +354,9 @@ interface DeadSnapshot {
 async function removeOwnDeadClaim(provider: StorageProvider, record: string, logger: Logger, signal?: AbortSignal): Promise<DeadSnapshot[]> {
   const rec = await readJsonFile<{ provider?: unknown; dir?: unknown; claimId?: unknown; dead?: unknown }>(record).catch(() => undefined);
   if (!rec) return [];
-  const dead: DeadSnapshot[] = Array.isArray(rec.dead) ? rec.dead.filter((d): d is DeadSnapshot => typeof d?.snapshot === "string" && typeof d?.claim === "string") : [];
+  const dead: DeadSnapshot[] = Array.isArray(rec.dead)
+    ? rec.dead.filter((d): d is DeadSnapshot => typeof d?.provider === "string" && typeof d?.snapshot === "string" && typeof d?.claim === "string" && typeof d?.claimId === "string")
+    : [];
   try {
     if (rec.provider === provider.description && typeof rec.dir === "string" && typeof rec.claimId === "string") {
       for await (const entry of provider.list(rec.dir, { recursive: false, signal })) {
@@ -363,7 +370,7 @@ async function removeOwnDeadClaim(provider: StorageProvider, record: string, log
         if (await provider.stat(snapshotKey, { signal })) {
           // Complete and authenticated (only its checksum is missing): a backup to keep.
           if (await provider.stat(joinRemotePath(rec.dir, macFileName(snapshot)), { signal })) continue;
-          dead.push({ snapshot: snapshotKey, claim: key });
+          dead.push({ provider: provider.description, snapshot: snapshotKey, claim: key, claimId: rec.claimId });
           continue;
         }
         await provider.delete(key, { signal });
@@ -377,10 +384,15 @@ async function removeOwnDeadClaim(provider: StorageProvider, record: string, log
   return dead;
 }
 
-/** Removes dead backups' snapshots (see {@link removeOwnDeadClaim}) still without a MAC file, and their claims. */
+/**
+ * Removes dead backups' snapshots (see {@link removeOwnDeadClaim}) on this provider, while their
+ * claim file still holds the dead backup's claim and they still have no MAC file, and their claims.
+ */
 async function removeDeadSnapshots(provider: StorageProvider, dead: readonly DeadSnapshot[], logger: Logger, signal?: AbortSignal): Promise<void> {
   for (const d of dead) {
     try {
+      if (d.provider !== provider.description) continue;
+      if (parseChecksumClaim((await readSmallFile(provider, d.claim, signal)) ?? "")?.claimId !== d.claimId) continue;
       if (await provider.stat(macFileName(d.snapshot), { signal })) continue;
       await provider.delete(d.snapshot, { signal });
       await provider.delete(d.claim, { signal });
