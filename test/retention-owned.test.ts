@@ -234,3 +234,38 @@ test("a dead backup's snapshot recorded on another provider, or whose claim is g
   await f.backupAt("2026-03-03T10:00:00Z");
   assert.ok((await f.ls()).includes(legacy), "no claim of the dead backup beside it: not removed");
 });
+
+/** A MAC file as written before 2026-12-07: without its name tag (the MAC itself stays valid). */
+async function stripNameTag(file: string): Promise<Record<string, unknown>> {
+  const { nameTag: _tag, ...rest } = JSON.parse(await fsp.readFile(file, "utf8")) as Record<string, unknown>;
+  await fsp.writeFile(file, JSON.stringify(rest) + "\n");
+  return rest;
+}
+
+test("MAC files without a name tag (written before it, or stripped) count only once this host authenticated their snapshots whole", async (t) => {
+  const f = await fixture(t, { retain: { last: 3 } });
+  const real = [await f.backupAt("2026-03-01T10:00:00Z"), await f.backupAt("2026-03-02T10:00:00Z"), await f.backupAt("2026-03-03T10:00:00Z")];
+  let mac: Record<string, unknown> = {};
+  for (const n of real) mac = await stripNameTag(path.join(f.snaps, `${n}.mac`));
+  // Junk with a copied MAC file (no name tag, its "snapshot" edited), at a future time and at later seconds of a real day.
+  const junk = ["backup-29991231T000000Z.tar.gz.enc", "backup-29991231T000000Z-1.tar.gz.enc", "backup-20260303T235959Z.tar.gz.enc"];
+  for (const name of junk) {
+    await fsp.writeFile(path.join(f.snaps, name), Buffer.alloc(mac.size as number, 1));
+    await fsp.writeFile(path.join(f.snaps, `${name}.mac`), JSON.stringify({ ...mac, snapshot: name }) + "\n");
+  }
+  const before = await f.ls();
+  const first = await pruneBackup({ config: f.config, stateDir: f.stateDir });
+  assert.ok(first.ok, first.ok ? "" : first.error);
+  assert.deepEqual([first.keep, first.deleted], [[], []], "nothing counts yet, nothing is deleted");
+  assert.deepEqual(await f.ls(), before);
+  assert.match(first.notOurs.find((n) => n.name === real[0])?.reason ?? "", /backup verify --all/);
+  // `backup verify --all` authenticates the real ones whole (the junk fails), and records them.
+  const v = await verifySnapshots({ syncConfig: f.config, stateDir: f.stateDir, snapshotName: "all" });
+  assert.ok(v.ok);
+  assert.deepEqual(v.snapshots.filter((s) => s.ok).map((s) => s.snapshotName).sort(), [...real].sort());
+  const again = await runBackup({ syncConfig: f.config, workspaceDir: f.workspaceDir, stateDir: f.stateDir, now: () => new Date("2026-03-04T10:00:00Z") });
+  assert.ok(again.ok && again.prune?.ok);
+  assert.deepEqual(again.prune.keep.map((s) => s.name), [again.snapshotName, real[2], real[1]], "the real ones count again, the junk does not");
+  assert.deepEqual(again.prune.deleted.filter((n) => !/\.(mac|sha256)$/.test(n)), [real[0]]);
+  for (const name of junk) assert.ok((await f.ls()).includes(name), `${name} is never deleted`);
+});

@@ -25,7 +25,7 @@ export interface FindSnapshotParams {
 export async function findSnapshot(params: FindSnapshotParams): Promise<string> {
   const backup = requireBackupSettings(params.config);
   const ctx = { logger: params.logger ?? silentLogger, stateDir: params.stateDir, provider: params.provider };
-  const found = await withBackupTarget(backup, ctx, ({ provider, dir }) => resolveSnapshot(provider, dir, params.snapshotName, params.signal, backup));
+  const found = await withBackupTarget(backup, ctx, ({ provider, dir }) => resolveSnapshot(provider, dir, params.snapshotName, params.signal, backup, params.stateDir));
   if (found.passedOver.length > 0) ctx.logger.warn(`[backup] ${passedOverWarning(found.passedOver, found.name)}`);
   return found.name;
 }

@@ -100,7 +100,7 @@ export async function listSnapshotsWithRetention(
     const ctx = { logger, stateDir: params.stateDir, provider: params.provider };
     const { snapshots, notOurs } = await withBackupTarget(backup, ctx, async ({ provider, dir }) => {
       const folder = await listSnapshotFolder(provider, dir, params.signal);
-      const verdicts = await ownedSnapshots({ provider, dir, backup, signal: params.signal }, folder.snapshots, folder.names);
+      const verdicts = await ownedSnapshots({ provider, dir, backup, signal: params.signal, stateDir: params.stateDir }, folder.snapshots, folder.names);
       return { snapshots: folder.snapshots, notOurs: new Map(verdicts.notOurs.map((n) => [n.name, n.reason])) };
     });
     let reasons: Record<string, string[]> = {};

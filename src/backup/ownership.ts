@@ -19,6 +19,7 @@ import { printableName } from "../util/printable.js";
 import { macFileName, parseMacFile } from "./auth-file.js";
 import { plainHead, readSmallFile } from "./authenticate.js";
 import { checksumFileName, parseChecksumClaim } from "./checksum.js";
+import { backupLocation, loadVerifiedMacs } from "./verified-macs.js";
 
 /** Snapshots checked at once (each reads a small file, and may derive a key on the thread pool). */
 const CHECKS_AT_ONCE = 4;
@@ -45,6 +46,11 @@ export interface OwnershipContext {
   signal?: AbortSignal;
   /** The current time (default: now). */
   now?: Date;
+  /**
+   * The agent state folder: the MACs of snapshots this host authenticated whole, whose MAC files
+   * have no name tag (`verified-macs.ts`), are read from it. Without it such snapshots are not ours.
+   */
+  stateDir?: string;
 }
 
 /** How strongly a snapshot of ours is proved ours: a writer moves up these levels and never back. */
@@ -65,7 +71,9 @@ type Verdict = { ours: true; proof: Proof } | { ours: false; reason: string; che
  * - an encrypted snapshot with a MAC file is ours when that file names it, was made with the
  *   configured passphrase (its check value: one key derivation, no download) and, where it has a
  *   name tag, the tag binds this name, time and size (so a MAC file copied beside another name,
- *   its name edited, is not); one without a name tag only while no older snapshot of ours has one;
+ *   its name edited, is not); one without a name tag (written before 2026-12-07) only once this
+ *   host has authenticated it whole (`backup verify`, recorded in `ctx.stateDir`), and while no
+ *   older snapshot of ours has a name tag;
  * - an encrypted snapshot without one (made by the plugin or by `tar | openssl`) is ours when no
  *   older snapshot of ours has a MAC file (a writer that authenticates never goes back, as the
  *   restore's rule says), it is not dated in the future, it does not carry the mark of a snapshot
@@ -92,7 +100,8 @@ export async function ownedSnapshots(ctx: OwnershipContext, snapshots: readonly 
   // 1. Snapshots with a MAC file, each on its own (a key derivation each, on the thread pool).
   const verdicts = new Map<string, Verdict>();
   const macd = snapshots.filter((s) => s.encrypted && folder.has(macFileName(s.name)));
-  const macVerdicts = await mapLimit(macd, CHECKS_AT_ONCE, (s) => guarded(() => macVerdict(ctx, s))());
+  const verified = ctx.stateDir && macd.length > 0 ? await loadVerifiedMacs(ctx.stateDir, backupLocation(ctx.provider.description, ctx.dir)) : new Map<string, string>();
+  const macVerdicts = await mapLimit(macd, CHECKS_AT_ONCE, (s) => guarded(() => macVerdict(ctx, s, verified))());
   macd.forEach((s, i) => verdicts.set(s.name, macVerdicts[i] as Verdict));
   // 2. Oldest first: a snapshot with a weaker proof than an older one of ours is not ours.
   const oldestFirst = [...snapshots].sort((a, b) => compareNewestFirst(b, a));
@@ -122,7 +131,7 @@ export async function ownedSnapshots(ctx: OwnershipContext, snapshots: readonly 
 }
 
 /** The verdict on encrypted snapshot `s`, which has a MAC file. */
-async function macVerdict(ctx: OwnershipContext, s: ListedSnapshot): Promise<Verdict> {
+async function macVerdict(ctx: OwnershipContext, s: ListedSnapshot, verified: ReadonlyMap<string, string>): Promise<Verdict> {
   const { provider, dir, backup, signal } = ctx;
   const no = (reason: string): Verdict => ({ ours: false, reason });
   if (!backup.passphrase) return no("it is encrypted and no passphrase is configured to check it");
@@ -136,7 +145,11 @@ async function macVerdict(ctx: OwnershipContext, s: ListedSnapshot): Promise<Ver
   if (record.macIterations > maxRounds) return no(`its MAC file asks for ${record.macIterations} key derivation rounds, over ${maxRounds} (${MAX_ROUNDS_FACTOR} times backup.kdfIterations)`);
   const keys = await deriveMacKeys(backup.passphrase, Buffer.from(record.salt, "hex"), record.macIterations);
   if (!sameHex(keys.check.toString("hex"), record.passphraseCheck)) return no("its MAC file was made with another passphrase");
-  if (record.nameTag === undefined) return { ours: true, proof: Proof.Mac };
+  if (record.nameTag === undefined) {
+    // Nothing binds its name without a download: ours once this host authenticated it whole.
+    if (verified.get(s.name) === record.mac) return { ours: true, proof: Proof.Mac };
+    return no("its MAC file has no name tag (written before 2026-12-07): not counted until `workspace-sync backup verify --all` has authenticated it once");
+  }
   const tag = snapshotNameTag(keys, { name: s.name, created: record.created, format: record.format, kdf: record.kdf, size: record.size });
   if (!sameHex(tag, record.nameTag)) return no("its MAC file's name tag does not match (written for another name, or edited)");
   if (record.size !== s.size) return no(`it is ${s.size} bytes where its MAC file says ${record.size}`);

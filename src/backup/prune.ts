@@ -35,7 +35,7 @@ export async function pruneBackup(params: PruneBackupParams): Promise<PruneResul
     const backup = requireBackupSettings(params.config);
     const ctx = { logger, stateDir: params.stateDir, provider: params.provider };
     return await withBackupTarget(backup, ctx, ({ provider, dir }) =>
-      pruneSnapshots({ provider, dir, policy: backup.retain, logger, signal: params.signal, dryRun: params.dryRun ?? false, owned: (snaps, folder) => ownedSnapshots({ provider, dir, backup, signal: params.signal }, snaps, folder) }),
+      pruneSnapshots({ provider, dir, policy: backup.retain, logger, signal: params.signal, dryRun: params.dryRun ?? false, owned: (snaps, folder) => ownedSnapshots({ provider, dir, backup, signal: params.signal, stateDir: params.stateDir }, snaps, folder) }),
     );
   } catch (err) {
     const e = toWorkspaceSyncError(err);

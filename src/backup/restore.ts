@@ -121,8 +121,8 @@ export function passedOverWarning(passedOver: readonly { name: string; reason: s
  * planted in the storage, or another agent's, is passed over (and named in `passedOver`). When
  * none is ours, it is the newest name, so that its checks say why it is refused.
  */
-export async function resolveSnapshotName(provider: StorageProvider, dir: string, requested: string, signal?: AbortSignal, backup?: OwnershipContext["backup"]): Promise<string> {
-  return (await resolveSnapshot(provider, dir, requested, signal, backup)).name;
+export async function resolveSnapshotName(provider: StorageProvider, dir: string, requested: string, signal?: AbortSignal, backup?: OwnershipContext["backup"], stateDir?: string): Promise<string> {
+  return (await resolveSnapshot(provider, dir, requested, signal, backup, stateDir)).name;
 }
 
 /** A resolved snapshot: its name, stored size, and the newer names `"latest"` passed over as not ours (with why). */
@@ -133,12 +133,12 @@ export interface ResolvedSnapshot {
 }
 
 /** {@link resolveSnapshotName}, with the snapshot's stored size and the names passed over. */
-export async function resolveSnapshot(provider: StorageProvider, dir: string, requested: string, signal?: AbortSignal, backup?: OwnershipContext["backup"]): Promise<ResolvedSnapshot> {
+export async function resolveSnapshot(provider: StorageProvider, dir: string, requested: string, signal?: AbortSignal, backup?: OwnershipContext["backup"], stateDir?: string): Promise<ResolvedSnapshot> {
   if (requested === "latest" || requested === "") {
     const folder = await listSnapshotFolder(provider, dir, signal);
     const passedOver: { name: string; reason: string }[] = [];
     for (const s of folder.snapshots) {
-      const verdict = backup ? await ownedSnapshots({ provider, dir, backup, signal }, [s], folder.names) : undefined;
+      const verdict = backup ? await ownedSnapshots({ provider, dir, backup, signal, ...(stateDir === undefined ? {} : { stateDir }) }, [s], folder.names) : undefined;
       const notOurs = verdict?.notOurs[0];
       if (notOurs === undefined) return { name: s.name, size: s.size, passedOver };
       if (notOurs.checkFailed) {
@@ -171,7 +171,7 @@ async function restoreOnce(params: RunRestoreParams, logger: Logger): Promise<Ru
 
 async function restoreFrom(params: RunRestoreParams, logger: Logger, backup: BackupSettings, { provider, dir }: ProviderLocation): Promise<RunRestoreResult & { ok: true }> {
   const { signal } = params;
-  const { name: snapshotName, size: storedBytes, passedOver } = await resolveSnapshot(provider, dir, params.snapshotName, signal, backup);
+  const { name: snapshotName, size: storedBytes, passedOver } = await resolveSnapshot(provider, dir, params.snapshotName, signal, backup, params.stateDir);
   const restoredTo = path.resolve(params.restoreTo ?? defaultRestoreFolder(params.stateDir, snapshotName));
   logger.info(`[backup] Restoring snapshot: ${snapshotName}`);
   if (params.requireAuthenticated && params.allowUnauthenticated) {

@@ -293,7 +293,7 @@ async function createSnapshot(params: RunBackupParams, logger: Logger, startedAt
       let prune: PruneResult | undefined;
       if (!params.skipPrune) {
         // pruneSnapshots logs its own failures; a failed prune never fails the backup.
-        prune = await pruneSnapshots({ provider, dir, policy: backup.retain, justWritten: snapshotName, logger, signal, owned: (snaps, folder) => ownedSnapshots({ provider, dir, backup, signal }, snaps, folder) });
+        prune = await pruneSnapshots({ provider, dir, policy: backup.retain, justWritten: snapshotName, logger, signal, owned: (snaps, folder) => ownedSnapshots({ provider, dir, backup, signal, stateDir: params.stateDir }, snaps, folder) });
       }
       return { ok: true, snapshotName, encrypted, sizeBytes, plainBytes, sha256, prune, warnings, ...(walk.skipped?.length ? { skipped: walk.skipped } : {}) };
     }

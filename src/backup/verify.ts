@@ -5,13 +5,14 @@
  * same authentication rules as a restore apply.
  */
 import { checkArchive } from "../archive/index.js";
-import { toWorkspaceSyncError, type ErrorCode } from "../errors.js";
+import { errorMessage, toWorkspaceSyncError, type ErrorCode } from "../errors.js";
 import { silentLogger, type Logger } from "../logger.js";
 import type { StorageProvider } from "../providers/types.js";
 import type { BackupSettings } from "../config/types.js";
 import { loadSyncConfig, type ConfigInput } from "../config/index.js";
 import { listSnapshotsIn } from "./list.js";
 import { passedOverWarning, resolveSnapshot } from "./restore.js";
+import { backupLocation, recordVerifiedMacs } from "./verified-macs.js";
 import { wantsHelperThread, type HelperThreadMode } from "./helper-thread.js";
 import { explainReadFailure, openSnapshotPlaintext } from "./read-snapshot.js";
 import type { AuthPlan, AuthPolicy } from "./authenticate.js";
@@ -67,19 +68,23 @@ export async function verifySnapshots(
       const found =
         params.snapshotName === "all"
           ? await listSnapshotsIn(provider, dir, params.signal)
-          : [await resolveSnapshot(provider, dir, params.snapshotName, params.signal, backup)];
+          : [await resolveSnapshot(provider, dir, params.snapshotName, params.signal, backup, params.stateDir)];
       for (const f of found) if ("passedOver" in f && f.passedOver.length > 0) logger.warn(`[backup] ${passedOverWarning(f.passedOver, f.name)}`);
       const policy: AuthPolicy = {
         requireAuthenticated: params.requireAuthenticated ?? (params.allowUnauthenticated ? false : backup.requireAuthenticated ?? false),
         allowUnauthenticated: params.allowUnauthenticated ?? false,
       };
       const snapshots: SnapshotVerification[] = [];
+      /** Snapshots authenticated whole whose MAC files have no name tag: recorded for retention. */
+      const untagged: [string, string][] = [];
       for (const { name, size } of found) {
         const offThread = wantsHelperThread(params.helperThread, size);
-        const v = await verifyOne(provider, dir, name, backup, { policy, offThread, signal: params.signal });
+        const { v, untaggedMac } = await verifyOne(provider, dir, name, backup, { policy, offThread, signal: params.signal });
         if (v.ok && v.warning) logger.warn(`[backup] ${v.warning}`);
+        if (untaggedMac !== undefined) untagged.push([name, untaggedMac]);
         snapshots.push(v);
       }
+      await recordVerifiedMacs(params.stateDir, backupLocation(provider.description, dir), untagged).catch((err: unknown) => logger.warn(`[backup] Could not record the snapshots verified: ${errorMessage(err)}`));
       return snapshots;
     });
     return { ok: true, snapshots };
@@ -95,7 +100,7 @@ async function verifyOne(
   name: string,
   backup: BackupSettings,
   { policy, offThread, signal }: { policy: AuthPolicy; offThread: boolean; signal: AbortSignal | undefined },
-): Promise<SnapshotVerification> {
+): Promise<{ v: SnapshotVerification; untaggedMac?: string }> {
   let checksum = false;
   let auth: AuthPlan | undefined;
   try {
@@ -105,7 +110,7 @@ async function verifyOne(
     const [read, parsed] = await Promise.allSettled([opened.done, checkArchive(opened.plain, { signal })]);
     if (read.status === "rejected") throw read.reason;
     if (parsed.status === "rejected") throw parsed.reason;
-    return {
+    const v: SnapshotVerification = {
       snapshotName: name,
       ok: true,
       checksum,
@@ -114,8 +119,9 @@ async function verifyOne(
       bytes: parsed.value.bytes,
       ...(auth.kind === "none" ? { warning: auth.warning } : {}),
     };
+    return auth.kind === "mac" && auth.record.nameTag === undefined ? { v, untaggedMac: auth.record.mac } : { v };
   } catch (err) {
     const e = await explainReadFailure(err, { provider, dir, name, auth, signal });
-    return { snapshotName: name, ok: false, checksum, authenticated: false, error: e.message, code: e.code };
+    return { v: { snapshotName: name, ok: false, checksum, authenticated: false, error: e.message, code: e.code } };
   }
 }
