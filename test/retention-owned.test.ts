@@ -269,3 +269,32 @@ test("MAC files without a name tag (written before it, or stripped) count only o
   assert.deepEqual(again.prune.deleted.filter((n) => !/\.(mac|sha256)$/.test(n)), [real[0]]);
   for (const name of junk) assert.ok((await f.ls()).includes(name), `${name} is never deleted`);
 });
+
+test('after upgrading, before verify: "latest" is the newest snapshot with an untagged MAC file (authenticated whole by the restore), never an older plugin one', async (t) => {
+  const f = await fixture(t, { retain: { last: 10 } });
+  opensslSnapshot(f.workspaceDir, path.join(f.snaps, "backup-20260201T100000Z.tar.gz.enc"), PASS);
+  const real = [await f.backupAt("2026-03-01T10:00:00Z"), await f.backupAt("2026-03-02T10:00:00Z")];
+  for (const n of real) await stripNameTag(path.join(f.snaps, `${n}.mac`));
+  const r = await runRestore({ syncConfig: f.config, workspaceDir: f.workspaceDir, stateDir: f.stateDir, snapshotName: "latest", restoreTo: path.join(f.dir, "r") });
+  assert.ok(r.ok, r.ok ? "" : r.error);
+  assert.equal(r.snapshotName, real[1]);
+  assert.equal(r.authenticated, true);
+});
+
+test("a claim line copied beside a real snapshot does not make the next backup remove it as a dead backup's", async (t) => {
+  const f = await fixture(t, { retain: { last: 10 } });
+  const legacy = "backup-20260201T100000Z.tar.gz.enc";
+  opensslSnapshot(f.workspaceDir, path.join(f.snaps, legacy), PASS);
+  // A backup that died after claiming its own name (recorded), its claim id readable in storage.
+  const { createLocalProvider } = await import("../src/providers/local/index.js");
+  const description = createLocalProvider({ root: f.cloud }, { logger: silentLogger }).description;
+  const record = path.join(f.stateDir, "workspace-sync", "backup-claim.json");
+  await fsp.mkdir(path.dirname(record), { recursive: true });
+  await fsp.writeFile(record, JSON.stringify({ provider: description, dir: "backups", claimId: "0123456789abcdef", dead: [], name: "backup-20260301T100000Z.tar.gz.enc" }));
+  const claimLine = "# workspace-sync: name claimed by a backup in progress (claim 0123456789abcdef, since 2026-03-01T10:00:00.000Z)\n";
+  await fsp.writeFile(path.join(f.snaps, "backup-20260301T100000Z.tar.gz.enc.sha256"), claimLine);
+  // Someone who can write to the storage copies that claim line beside the plugin snapshot.
+  await fsp.writeFile(path.join(f.snaps, `${legacy}.sha256`), claimLine);
+  await f.backupAt("2026-03-02T10:00:00Z");
+  assert.ok((await f.ls()).includes(legacy), "the plugin snapshot stays");
+});

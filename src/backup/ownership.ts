@@ -63,7 +63,7 @@ const enum Proof {
   NameTag = 2,
 }
 
-type Verdict = { ours: true; proof: Proof } | { ours: false; reason: string; checkFailed?: true };
+type Verdict = { ours: true; proof: Proof } | { ours: false; reason: string; checkFailed?: true; unverified?: true };
 
 /**
  * Sorts `snapshots` (listed in `ctx.dir`, whose names are `folder`) into ours and the rest, each
@@ -125,7 +125,7 @@ export async function ownedSnapshots(ctx: OwnershipContext, snapshots: readonly 
   for (const s of snapshots) {
     const v = verdicts.get(s.name) ?? { ours: false, reason: "not checked" };
     if (v.ours) out.owned.push(s);
-    else out.notOurs.push({ name: s.name, reason: v.reason, ...(v.checkFailed ? { checkFailed: true } : {}) });
+    else out.notOurs.push({ name: s.name, reason: v.reason, ...(v.checkFailed ? { checkFailed: true } : {}), ...(v.unverified ? { unverified: true } : {}) });
   }
   return out;
 }
@@ -147,8 +147,8 @@ async function macVerdict(ctx: OwnershipContext, s: ListedSnapshot, verified: Re
   if (!sameHex(keys.check.toString("hex"), record.passphraseCheck)) return no("its MAC file was made with another passphrase");
   if (record.nameTag === undefined) {
     // Nothing binds its name without a download: ours once this host authenticated it whole.
-    if (verified.get(s.name) === record.mac) return { ours: true, proof: Proof.Mac };
-    return no("its MAC file has no name tag (written before 2026-12-07): not counted until `workspace-sync backup verify --all` has authenticated it once");
+    if (verified.get(s.name) === record.mac && record.size === s.size) return { ours: true, proof: Proof.Mac };
+    return { ours: false, reason: "its MAC file has no name tag (written before 2026-12-07): not counted until `workspace-sync backup verify --all` has authenticated it once", unverified: true };
   }
   const tag = snapshotNameTag(keys, { name: s.name, created: record.created, format: record.format, kdf: record.kdf, size: record.size });
   if (!sameHex(tag, record.nameTag)) return no("its MAC file's name tag does not match (written for another name, or edited)");

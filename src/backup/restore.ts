@@ -141,6 +141,9 @@ export async function resolveSnapshot(provider: StorageProvider, dir: string, re
       const verdict = backup ? await ownedSnapshots({ provider, dir, backup, signal, ...(stateDir === undefined ? {} : { stateDir }) }, [s], folder.names) : undefined;
       const notOurs = verdict?.notOurs[0];
       if (notOurs === undefined) return { name: s.name, size: s.size, passedOver };
+      // A MAC file without a name tag, not yet verified here: the restore authenticates it whole
+      // (a forgery is refused there); never an older snapshot in its place.
+      if (notOurs.unverified) return { name: s.name, size: s.size, passedOver };
       if (notOurs.checkFailed) {
         // Never an older snapshot for a newer one that could not be looked at.
         throw new WorkspaceSyncError("PROVIDER_ERROR", `Could not tell whether ${s.name} is ours (${notOurs.reason}), so "latest" is not resolved: try again, or name a snapshot`, { path: s.name, retryable: true });

@@ -180,6 +180,9 @@ async function createSnapshot(params: RunBackupParams, logger: Logger, startedAt
     // the lock, so this one is gone) removes exactly this claim instead of waiting a day.
     await writeJsonFileAtomic(claimRecord, { provider: provider.description, dir, claimId, dead });
     const { snapshotName } = await claimSnapshotName(provider, dir, startedAt, encrypted, claimId, signal);
+    // The name claimed, recorded: only a snapshot of that name can be this backup's if it dies
+    // (the claim id is in storage in clear; a claim line copied beside another name is not ours).
+    await writeJsonFileAtomic(claimRecord, { provider: provider.description, dir, claimId, dead, name: snapshotName });
     const key = joinRemotePath(dir, snapshotName);
     const claimKey = joinRemotePath(dir, checksumFileName(snapshotName));
     try {
@@ -352,7 +355,7 @@ interface DeadSnapshot {
  * snapshot is stored ({@link removeDeadSnapshots}), never before.
  */
 async function removeOwnDeadClaim(provider: StorageProvider, record: string, logger: Logger, signal?: AbortSignal): Promise<DeadSnapshot[]> {
-  const rec = await readJsonFile<{ provider?: unknown; dir?: unknown; claimId?: unknown; dead?: unknown }>(record).catch(() => undefined);
+  const rec = await readJsonFile<{ provider?: unknown; dir?: unknown; claimId?: unknown; dead?: unknown; name?: unknown }>(record).catch(() => undefined);
   if (!rec) return [];
   const dead: DeadSnapshot[] = Array.isArray(rec.dead)
     ? rec.dead.filter((d): d is DeadSnapshot => typeof d?.provider === "string" && typeof d?.snapshot === "string" && typeof d?.claim === "string" && typeof d?.claimId === "string")
@@ -368,7 +371,9 @@ async function removeOwnDeadClaim(provider: StorageProvider, record: string, log
         if (claim?.claimId !== rec.claimId) continue;
         const snapshotKey = joinRemotePath(rec.dir, snapshot);
         if (await provider.stat(snapshotKey, { signal })) {
-          // Complete and authenticated (only its checksum is missing): a backup to keep.
+          // Not the name that backup recorded as claimed (a claim line copied beside another snapshot), or
+          // complete and authenticated (only its checksum is missing): not a dead backup's to remove.
+          if (rec.name !== snapshot) continue;
           if (await provider.stat(joinRemotePath(rec.dir, macFileName(snapshot)), { signal })) continue;
           dead.push({ provider: provider.description, snapshot: snapshotKey, claim: key, claimId: rec.claimId });
           continue;

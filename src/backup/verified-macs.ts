@@ -22,18 +22,24 @@ export function backupLocation(providerDescription: string, dir: string): string
 
 /** The MACs recorded for `location`, by snapshot name (empty when none or unreadable). */
 export async function loadVerifiedMacs(stateDir: string, location: string): Promise<ReadonlyMap<string, string>> {
-  const store = await readJsonFile<Store>(fileOf(stateDir)).catch(() => undefined);
-  const here = store?.[location];
-  if (typeof here !== "object" || here === null) return new Map();
+  const store = await readJsonFile<unknown>(fileOf(stateDir)).catch(() => undefined);
+  const here = isRecord(store) ? store[location] : undefined;
+  if (!isRecord(here)) return new Map();
   return new Map(Object.entries(here).filter((e): e is [string, string] => typeof e[1] === "string"));
 }
 
 /** Records `entries` (snapshot name, MAC hex) as authenticated whole at `location`. */
 export async function recordVerifiedMacs(stateDir: string, location: string, entries: readonly (readonly [string, string])[]): Promise<void> {
   if (entries.length === 0) return;
-  const store = (await readJsonFile<Store>(fileOf(stateDir)).catch(() => undefined)) ?? {};
-  const here = typeof store[location] === "object" && store[location] !== null ? store[location] : {};
+  const read = await readJsonFile<unknown>(fileOf(stateDir)).catch(() => undefined);
+  // Anything but an object of objects (damaged, or not ours) is started again.
+  const store: Store = isRecord(read) ? (read as Store) : {};
+  const here = isRecord(store[location]) ? store[location] : {};
   for (const [name, mac] of entries) here[name] = mac;
   store[location] = here;
   await writeJsonFileAtomic(fileOf(stateDir), store);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }

@@ -30,8 +30,12 @@ export interface ListedSnapshot extends SnapshotInfo {
 /** Listed snapshots sorted into ours and the rest (see {@link PruneOptions.owned}). */
 export interface OwnedSnapshots {
   owned: ListedSnapshot[];
-  /** Each with why it is not counted as ours (shown to the user); `checkFailed` when its check failed (a read error), not its proof. */
-  notOurs: { name: string; reason: string; checkFailed?: boolean }[];
+  /**
+   * Each with why it is not counted as ours (shown to the user); `checkFailed` when its check
+   * failed (a read error), not its proof; `unverified` when only a whole check (a download) can
+   * tell (a MAC file without a name tag, not yet verified on this host).
+   */
+  notOurs: { name: string; reason: string; checkFailed?: boolean; unverified?: boolean }[];
 }
 
 /**
