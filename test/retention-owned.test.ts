@@ -89,7 +89,7 @@ test("planted and foreign snapshot names are neither counted nor deleted; the re
   assert.deepEqual([...notOurs.keys()].sort(), [...planted, copied, ...lookAlikes, other, otherLegacy].sort());
   assert.match(notOurs.get(other) ?? "", /another passphrase/);
   assert.match(notOurs.get(otherLegacy) ?? "", /does not decrypt with the configured passphrase/);
-  assert.match(notOurs.get(copied) ?? "", /an older snapshot of ours has one/);
+  assert.match(notOurs.get(copied) ?? "", /dated in the future|an older snapshot of ours has one/);
   assert.deepEqual(await f.ls(), before.filter((n) => n !== legacy), "nothing but the plugin's old snapshot was deleted");
   assert.match(notOurs.get(lookAlikes[0]!) ?? "", /no checksum file of ours/);
 });
@@ -297,4 +297,19 @@ test("a claim line copied beside a real snapshot does not make the next backup r
   await fsp.writeFile(path.join(f.snaps, `${legacy}.sha256`), claimLine);
   await f.backupAt("2026-03-02T10:00:00Z");
   assert.ok((await f.ls()).includes(legacy), "the plugin snapshot stays");
+});
+
+test('"latest" passes over a MAC file without a name tag planted newer than a name-tagged snapshot of ours', async (t) => {
+  const f = await fixture(t, { retain: { last: 10 } });
+  await f.backupAt("2026-03-01T10:00:00Z");
+  const newest = await f.backupAt("2026-03-02T10:00:00Z");
+  // A real MAC file copied, its name tag dropped and its name edited, beside junk of the recorded size.
+  const { nameTag: _tag, ...mac } = JSON.parse(await fsp.readFile(path.join(f.snaps, `${newest}.mac`), "utf8")) as Record<string, unknown>;
+  const planted = "backup-20260302T120000Z.tar.gz.enc";
+  await fsp.writeFile(path.join(f.snaps, planted), Buffer.alloc(mac.size as number, 1));
+  await fsp.writeFile(path.join(f.snaps, `${planted}.mac`), JSON.stringify({ ...mac, snapshot: planted }) + "\n");
+  const r = await runRestore({ syncConfig: f.config, workspaceDir: f.workspaceDir, stateDir: f.stateDir, snapshotName: "latest", restoreTo: path.join(f.dir, "r") });
+  assert.ok(r.ok, r.ok ? "" : r.error);
+  assert.equal(r.snapshotName, newest);
+  assert.ok(r.warnings.some((w) => w.includes(planted)), r.warnings.join("\n"));
 });

@@ -63,7 +63,7 @@ const enum Proof {
   NameTag = 2,
 }
 
-type Verdict = { ours: true; proof: Proof } | { ours: false; reason: string; checkFailed?: true; unverified?: true };
+type Verdict = { ours: true; proof: Proof } | { ours: false; reason: string; checkFailed?: true; unverified?: true; afterAuthenticated?: true };
 
 /**
  * Sorts `snapshots` (listed in `ctx.dir`, whose names are `folder`) into ours and the rest, each
@@ -107,25 +107,34 @@ export async function ownedSnapshots(ctx: OwnershipContext, snapshots: readonly 
   const oldestFirst = [...snapshots].sort((a, b) => compareNewestFirst(b, a));
   const toRead: ListedSnapshot[] = [];
   let strongest = Proof.None;
+  const afterMac = new Set<string>();
   for (const s of oldestFirst) {
     const v = verdicts.get(s.name);
     if (v === undefined) {
-      if (strongest > Proof.None) verdicts.set(s.name, { ours: false, reason: "it has no MAC file but an older snapshot of ours has one (a writer that authenticates never goes back)" });
-      else toRead.push(s);
+      // Read either way: one newer than a MAC'd one of ours is not ours even where it decrypts.
+      if (strongest > Proof.None) afterMac.add(s.name);
+      toRead.push(s);
       continue;
     }
-    if (!v.ours) continue;
+    if (!v.ours) {
+      // Not verified yet, and newer than a name-tagged one of ours: a MAC file copied from an older snapshot.
+      if (v.unverified && strongest === Proof.NameTag) verdicts.set(s.name, { ours: false, reason: "its MAC file has no name tag but an older snapshot of ours has one (a MAC file copied from an older snapshot?)" });
+      continue;
+    }
     if (v.proof < strongest) verdicts.set(s.name, { ours: false, reason: "its MAC file has no name tag but an older snapshot of ours has one (a MAC file copied from an older snapshot?)" });
     else strongest = v.proof;
   }
-  // 3. The rest (from before any MAC'd snapshot of ours): read where needed.
+  // 3. Those without a MAC file: read.
   const rest = await mapLimit(toRead, CHECKS_AT_ONCE, (s) => guarded(() => plainVerdict(ctx, s, folder, now))());
-  toRead.forEach((s, i) => verdicts.set(s.name, rest[i] as Verdict));
+  toRead.forEach((s, i) => {
+    const v = rest[i] as Verdict;
+    verdicts.set(s.name, v.ours && afterMac.has(s.name) ? { ours: false, reason: "it has no MAC file but an older snapshot of ours has one (a writer that authenticates never goes back)", afterAuthenticated: true } : v);
+  });
   const out: OwnedSnapshots = { owned: [], notOurs: [] };
   for (const s of snapshots) {
     const v = verdicts.get(s.name) ?? { ours: false, reason: "not checked" };
     if (v.ours) out.owned.push(s);
-    else out.notOurs.push({ name: s.name, reason: v.reason, ...(v.checkFailed ? { checkFailed: true } : {}), ...(v.unverified ? { unverified: true } : {}) });
+    else out.notOurs.push({ name: s.name, reason: v.reason, ...(v.checkFailed ? { checkFailed: true } : {}), ...(v.unverified ? { unverified: true } : {}), ...(v.afterAuthenticated ? { afterAuthenticated: true } : {}) });
   }
   return out;
 }
@@ -147,7 +156,8 @@ async function macVerdict(ctx: OwnershipContext, s: ListedSnapshot, verified: Re
   if (!sameHex(keys.check.toString("hex"), record.passphraseCheck)) return no("its MAC file was made with another passphrase");
   if (record.nameTag === undefined) {
     // Nothing binds its name without a download: ours once this host authenticated it whole.
-    if (verified.get(s.name) === record.mac && record.size === s.size) return { ours: true, proof: Proof.Mac };
+    if (record.size !== s.size) return no(`it is ${s.size} bytes where its MAC file says ${record.size}`);
+    if (verified.get(s.name) === record.mac) return { ours: true, proof: Proof.Mac };
     return { ours: false, reason: "its MAC file has no name tag (written before 2026-12-07): not counted until `workspace-sync backup verify --all` has authenticated it once", unverified: true };
   }
   const tag = snapshotNameTag(keys, { name: s.name, created: record.created, format: record.format, kdf: record.kdf, size: record.size });

@@ -33,9 +33,10 @@ export interface OwnedSnapshots {
   /**
    * Each with why it is not counted as ours (shown to the user); `checkFailed` when its check
    * failed (a read error), not its proof; `unverified` when only a whole check (a download) can
-   * tell (a MAC file without a name tag, not yet verified on this host).
+   * tell (a MAC file without a name tag, not yet verified on this host); `afterAuthenticated`
+   * when it has no MAC file and an older snapshot of ours has one.
    */
-  notOurs: { name: string; reason: string; checkFailed?: boolean; unverified?: boolean }[];
+  notOurs: { name: string; reason: string; checkFailed?: boolean; unverified?: boolean; afterAuthenticated?: boolean }[];
 }
 
 /**
