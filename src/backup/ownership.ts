@@ -63,6 +63,9 @@ const enum Proof {
   NameTag = 2,
 }
 
+/** Why a snapshot without a MAC file newer than a MAC'd one of ours is not ours. */
+const AFTER_MAC = "it has no MAC file but an older snapshot of ours has one (a writer that authenticates never goes back)";
+
 type Verdict = { ours: true; proof: Proof } | { ours: false; reason: string; checkFailed?: true; unverified?: true; afterAuthenticated?: true };
 
 /**
@@ -107,13 +110,12 @@ export async function ownedSnapshots(ctx: OwnershipContext, snapshots: readonly 
   const oldestFirst = [...snapshots].sort((a, b) => compareNewestFirst(b, a));
   const toRead: ListedSnapshot[] = [];
   let strongest = Proof.None;
-  const afterMac = new Set<string>();
   for (const s of oldestFirst) {
     const v = verdicts.get(s.name);
     if (v === undefined) {
-      // Read either way: one newer than a MAC'd one of ours is not ours even where it decrypts.
-      if (strongest > Proof.None) afterMac.add(s.name);
-      toRead.push(s);
+      // Newer than a MAC'd one of ours: not ours whatever it holds (not read; "latest" reads it alone).
+      if (strongest > Proof.None) verdicts.set(s.name, { ours: false, reason: AFTER_MAC, afterAuthenticated: true });
+      else toRead.push(s);
       continue;
     }
     if (!v.ours) {
@@ -124,12 +126,9 @@ export async function ownedSnapshots(ctx: OwnershipContext, snapshots: readonly 
     if (v.proof < strongest) verdicts.set(s.name, { ours: false, reason: "its MAC file has no name tag but an older snapshot of ours has one (a MAC file copied from an older snapshot?)" });
     else strongest = v.proof;
   }
-  // 3. Those without a MAC file: read.
+  // 3. The rest (from before any MAC'd snapshot of ours): read where needed.
   const rest = await mapLimit(toRead, CHECKS_AT_ONCE, (s) => guarded(() => plainVerdict(ctx, s, folder, now))());
-  toRead.forEach((s, i) => {
-    const v = rest[i] as Verdict;
-    verdicts.set(s.name, v.ours && afterMac.has(s.name) ? { ours: false, reason: "it has no MAC file but an older snapshot of ours has one (a writer that authenticates never goes back)", afterAuthenticated: true } : v);
-  });
+  toRead.forEach((s, i) => verdicts.set(s.name, rest[i] as Verdict));
   const out: OwnedSnapshots = { owned: [], notOurs: [] };
   for (const s of snapshots) {
     const v = verdicts.get(s.name) ?? { ours: false, reason: "not checked" };

@@ -139,16 +139,19 @@ export async function resolveSnapshot(provider: StorageProvider, dir: string, re
     const passedOver: { name: string; reason: string }[] = [];
     // All at once: each name is weighed against the older ones (a MAC file without a name tag
     // newer than one with it is passed over).
-    const verdicts = backup ? await ownedSnapshots({ provider, dir, backup, signal, ...(stateDir === undefined ? {} : { stateDir }) }, folder.snapshots, folder.names) : undefined;
+    const ctx: OwnershipContext | undefined = backup && { provider, dir, backup, signal, ...(stateDir === undefined ? {} : { stateDir }) };
+    const verdicts = ctx && (await ownedSnapshots(ctx, folder.snapshots, folder.names));
     const why = new Map(verdicts?.notOurs.map((n) => [n.name, n]));
     for (const s of folder.snapshots) {
-      const notOurs = why.get(s.name);
+      let notOurs = why.get(s.name);
+      // Without a MAC file, newer than an authenticated one: judged alone (does it decrypt, is it
+      // dated ahead) and, if it would be ours, taken: the restore's rule refuses it with what to
+      // do (or reads it with allowUnauthenticated, where a legacy writer still runs).
+      if (ctx && notOurs?.afterAuthenticated) notOurs = (await ownedSnapshots(ctx, [s], folder.names)).notOurs[0];
       if (notOurs === undefined) return { name: s.name, size: s.size, passedOver };
-      // Taken, and checked whole by the restore, never an older snapshot in its place: a MAC file
-      // without a name tag not yet verified here (a forgery is refused there), and a snapshot
-      // without one newer than an authenticated one (refused by the restore's rule, with what to
-      // do; read with allowUnauthenticated where a legacy writer still runs).
-      if (notOurs.unverified || notOurs.afterAuthenticated) return { name: s.name, size: s.size, passedOver };
+      // A MAC file without a name tag not yet verified here: taken, and authenticated whole by the
+      // restore (a forgery is refused there), never an older snapshot in its place.
+      if (notOurs.unverified) return { name: s.name, size: s.size, passedOver };
       if (notOurs.checkFailed) {
         // Never an older snapshot for a newer one that could not be looked at.
         throw new WorkspaceSyncError("PROVIDER_ERROR", `Could not tell whether ${s.name} is ours (${notOurs.reason}), so "latest" is not resolved: try again, or name a snapshot`, { path: s.name, retryable: true });
