@@ -1,12 +1,16 @@
 /**
  * Stale-upload cleanup only touches our own uploads: `cleanupIncomplete`'s `match` on the real S3
- * server (Ceph RGW), and `runBackup` passing a snapshot-name match, so a backup into a shared bucket
- * with an empty prefix leaves other tools' pending multipart uploads alone.
+ * server (Ceph RGW), and `runBackup` aborting only the uploads its claims prove a dead backup's, so
+ * a backup into a shared bucket with an empty prefix leaves other tools' pending multipart uploads
+ * alone, even those named like snapshots.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { CreateMultipartUploadCommand, ListMultipartUploadsCommand, UploadPartCommand } from "@aws-sdk/client-s3";
+import { promises as fsp } from "node:fs";
+import path from "node:path";
+import { CreateMultipartUploadCommand, ListMultipartUploadsCommand, PutObjectCommand, UploadPartCommand } from "@aws-sdk/client-s3";
+import { checksumFileName, formatChecksumClaim } from "../src/backup/checksum.js";
 import { runBackup } from "../src/backup/index.js";
 import { silentLogger } from "../src/logger.js";
 import { createS3Provider } from "../src/providers/s3/index.js";
@@ -20,6 +24,15 @@ async function pendingUpload(s3: S3TestSettings, key: string): Promise<void> {
   try {
     const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: key }));
     await client.send(new UploadPartCommand({ Bucket: s3.bucket, Key: key, UploadId, PartNumber: 1, Body: randomBytes(1024) }));
+  } finally {
+    client.destroy();
+  }
+}
+
+async function putObject(s3: S3TestSettings, key: string, body: string): Promise<void> {
+  const client = rawS3Client(s3);
+  try {
+    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: body }));
   } finally {
     client.destroy();
   }
@@ -55,29 +68,9 @@ test("cleanupIncomplete with match aborts only the uploads whose path below the 
   assert.deepEqual(await pendingKeys(s3), ["agent-other/backup-20200101T000000Z.tar.gz.enc", "agent/sub/keep.bin"]);
 });
 
-test("a backup into a shared bucket aborts its own stale snapshot upload but not another tool's", async (t) => {
-  const s3 = await s3TestSettings(t);
-  if (!s3) return;
-  const { dir, cleanup } = await tempDir("ws-s3-cleanup-");
-  t.after(cleanup);
-  const { workspaceDir, stateDir } = await sampleAgent(dir);
-  const real = createS3Provider(s3, { logger: silentLogger });
-  t.after(() => real.close?.());
-  // RGW cannot backdate an upload: make every pending upload count as stale (older than 0 ms),
-  // while keeping the options (the match) that runBackup passes.
-  const calls: string[] = [];
-  const provider: StorageProvider = {
-    ...real,
-    cleanupIncomplete: (d, _olderThanMs, options) => {
-      calls.push(d);
-      return real.cleanupIncomplete(d, 0, options);
-    },
-  };
-  await pendingUpload(s3, "other-tool/file.bin");
-  await pendingUpload(s3, "backup-20200101T000000Z.tar.gz.enc");
-  await pendingUpload(s3, "notes-backup-20200101T000000Z.tar.gz.enc.part");
-
-  const syncConfig = {
+/** A backup config for `s3`'s bucket. */
+function backupConfig(s3: S3TestSettings) {
+  return {
     backup: {
       enabled: true,
       provider: "s3",
@@ -87,8 +80,128 @@ test("a backup into a shared bucket aborts its own stale snapshot upload but not
       s3: { endpoint: s3.endpoint, region: "us-east-1", accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, maxRetrySeconds: 2 },
     },
   };
-  const b = await runBackup({ syncConfig, workspaceDir, stateDir, provider, skipPrune: true });
+}
+
+/**
+ * The S3 provider with every pending upload counting as abandoned whatever its age (RGW cannot
+ * backdate an upload), and the folders its cleanup was asked about.
+ */
+function everyUploadStale(s3: S3TestSettings): { provider: StorageProvider; calls: string[]; close: () => void } {
+  const real = createS3Provider(s3, { logger: silentLogger });
+  const calls: string[] = [];
+  const provider: StorageProvider = {
+    ...real,
+    cleanupIncomplete: (d, _olderThanMs, options) => {
+      calls.push(d);
+      return real.cleanupIncomplete(d, 0, options);
+    },
+  };
+  return { provider, calls, close: () => void real.close?.() };
+}
+
+test("a backup into a shared bucket aborts no pending upload it cannot prove its own, whatever its name", async (t) => {
+  const s3 = await s3TestSettings(t);
+  if (!s3) return;
+  const { dir, cleanup } = await tempDir("ws-s3-cleanup-");
+  t.after(cleanup);
+  const { workspaceDir, stateDir } = await sampleAgent(dir);
+  const { provider, close } = everyUploadStale(s3);
+  t.after(close);
+  await pendingUpload(s3, "other-tool/file.bin");
+  // Named like a snapshot: the plugin's rclone upload, another agent's, or another tool's. No
+  // backup of ours claimed the name, so nothing says it is ours.
+  await pendingUpload(s3, "backup-20200101T000000Z.tar.gz.enc");
+  await pendingUpload(s3, "notes-backup-20200101T000000Z.tar.gz.enc.part");
+
+  const b = await runBackup({ syncConfig: backupConfig(s3), workspaceDir, stateDir, provider, skipPrune: true });
   assert.ok(b.ok, JSON.stringify(b));
-  assert.deepEqual(calls, [""], "the cleanup ran over the whole bucket (empty prefix)");
-  assert.deepEqual(await pendingKeys(s3), ["notes-backup-20200101T000000Z.tar.gz.enc.part", "other-tool/file.bin"]);
+  assert.deepEqual(await pendingKeys(s3), ["backup-20200101T000000Z.tar.gz.enc", "notes-backup-20200101T000000Z.tar.gz.enc.part", "other-tool/file.bin"]);
+});
+
+test("the next backup aborts the upload of a backup of ours that died, by the name it claimed, at once", async (t) => {
+  const s3 = await s3TestSettings(t);
+  if (!s3) return;
+  const { dir, cleanup } = await tempDir("ws-s3-cleanup-");
+  t.after(cleanup);
+  const { workspaceDir, stateDir } = await sampleAgent(dir);
+  // The real provider, no age override: a dead backup of ours is known dead (its lock is ours now).
+  const provider = createS3Provider(s3, { logger: silentLogger });
+  t.after(() => provider.close?.());
+  const dead = "backup-20260101T000000Z.tar.gz.enc";
+  const claimId = "0123456789abcdef0123";
+  // What a backup killed mid-upload leaves: its record in the state folder, its claim, its upload.
+  await fsp.mkdir(path.join(stateDir, "workspace-sync"), { recursive: true });
+  await fsp.writeFile(path.join(stateDir, "workspace-sync", "backup-claim.json"), JSON.stringify({ provider: provider.description, dir: "", claimId, dead: [], name: dead }));
+  await putObject(s3, checksumFileName(dead), formatChecksumClaim(claimId, new Date()));
+  await pendingUpload(s3, dead);
+  await pendingUpload(s3, "backup-20260101T000001Z.tar.gz.enc"); // another name: not the one it claimed
+
+  const b = await runBackup({ syncConfig: backupConfig(s3), workspaceDir, stateDir, provider, skipPrune: true });
+  assert.ok(b.ok, JSON.stringify(b));
+  assert.deepEqual(await pendingKeys(s3), ["backup-20260101T000001Z.tar.gz.enc"]);
+});
+
+test("a backup aborts the upload of another host's backup that died only with its claim, once a day old", async (t) => {
+  const s3 = await s3TestSettings(t);
+  if (!s3) return;
+  const { dir, cleanup } = await tempDir("ws-s3-cleanup-");
+  t.after(cleanup);
+  const { workspaceDir, stateDir } = await sampleAgent(dir);
+  const { provider, close } = everyUploadStale(s3);
+  t.after(close);
+  const old = "backup-20260101T000000Z.tar.gz.enc";
+  const fresh = "backup-20260101T000002Z.tar.gz.enc";
+  // Claimed two days ago and never stored: that backup is dead. Claimed a minute ago: in progress.
+  await putObject(s3, checksumFileName(old), formatChecksumClaim("aaaaaaaaaaaaaaaa", new Date(Date.now() - 2 * 24 * 3600_000)));
+  await putObject(s3, checksumFileName(fresh), formatChecksumClaim("bbbbbbbbbbbbbbbb", new Date(Date.now() - 60_000)));
+  await pendingUpload(s3, old);
+  await pendingUpload(s3, fresh);
+
+  const b = await runBackup({ syncConfig: backupConfig(s3), workspaceDir, stateDir, provider, skipPrune: true });
+  assert.ok(b.ok, JSON.stringify(b));
+  assert.deepEqual(await pendingKeys(s3), [fresh]);
+});
+
+test("a failed backup leaves no partial upload, and where it cannot make sure, leaves its claim for the next backup", async (t) => {
+  const s3 = await s3TestSettings(t);
+  if (!s3) return;
+  const { dir, cleanup } = await tempDir("ws-s3-cleanup-");
+  t.after(cleanup);
+  const { workspaceDir, stateDir } = await sampleAgent(dir);
+  const real = createS3Provider(s3, { logger: silentLogger });
+  t.after(() => real.close?.());
+  let lookFails = false;
+  // A store that fails after its upload started, and whose own abort did not go through.
+  const provider: StorageProvider = {
+    ...real,
+    write: async (key, body, options) => {
+      if (key.endsWith(".sha256")) return real.write(key, body, options); // the name claim
+      body.resume();
+      await pendingUpload(s3, key);
+      throw new Error("connection reset");
+    },
+    cleanupIncomplete: (d, ms, options) => (lookFails ? Promise.reject(new Error("list uploads refused")) : real.cleanupIncomplete(d, ms, options)),
+  };
+  const b = await runBackup({ syncConfig: backupConfig(s3), workspaceDir, stateDir, provider, skipPrune: true });
+  assert.equal(b.ok, false);
+  assert.deepEqual(await pendingKeys(s3), [], "its partial upload aborted");
+  const claims = async (): Promise<string[]> => {
+    const names: string[] = [];
+    for await (const e of real.list("", { recursive: false })) names.push(e.path);
+    return names.filter((n) => n.endsWith(".sha256"));
+  };
+  assert.deepEqual(await claims(), [], "its claim removed");
+
+  lookFails = true;
+  const c = await runBackup({ syncConfig: backupConfig(s3), workspaceDir, stateDir, provider, skipPrune: true });
+  assert.equal(c.ok, false);
+  const left = await pendingKeys(s3);
+  assert.equal(left.length, 1, "the upload it could not make sure of");
+  assert.deepEqual(await claims(), [checksumFileName(left[0]!)], "its claim kept");
+
+  // The next backup from this state folder, with a working store: the dead one's upload and claim go.
+  const d = await runBackup({ syncConfig: backupConfig(s3), workspaceDir, stateDir, provider: real, skipPrune: true });
+  assert.ok(d.ok, JSON.stringify(d));
+  assert.deepEqual(await pendingKeys(s3), []);
+  assert.deepEqual(await claims(), [checksumFileName(d.snapshotName)]);
 });

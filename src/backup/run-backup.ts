@@ -155,12 +155,17 @@ async function createSnapshot(params: RunBackupParams, logger: Logger, startedAt
   // Closed however the backup ends (an S3 client keeps sockets, a Dropbox batcher a timer); a provider passed in stays open.
   try {
     try {
-      // Only abandoned snapshot uploads are ours: a shared bucket may hold other tools' pending uploads.
-      const removed = await provider.cleanupIncomplete(dir, STALE_UPLOAD_MS, {
-        signal,
-        match: (p) => parseSnapshotName(path.posix.basename(p)) !== undefined,
-      });
-      if (removed > 0) logger.info(`[backup] Removed ${removed} abandoned partial upload(s)`);
+      // Temp files that carry this install's token (`tempFileKind`) are provably ours, and removed
+      // once a day old. Leftovers that carry no owner (S3 multipart uploads: a shared bucket holds
+      // other tools' pending uploads, named like snapshots or not) are removed only with the claim
+      // of the backup that left them (removeOwnDeadClaim, removeStaleClaims), never by name.
+      if (provider.tempFileKind) {
+        const removed = await provider.cleanupIncomplete(dir, STALE_UPLOAD_MS, {
+          signal,
+          match: (p) => parseSnapshotName(path.posix.basename(p)) !== undefined,
+        });
+        if (removed > 0) logger.info(`[backup] Removed ${removed} abandoned partial upload(s)`);
+      }
     } catch (err) {
       logger.warn(`[backup] Could not clean up abandoned uploads: ${errorMessage(err)}`);
     }
@@ -191,7 +196,14 @@ async function createSnapshot(params: RunBackupParams, logger: Logger, startedAt
       return result;
     } catch (err) {
       // Nothing of a failed backup stays: its claim goes too (the snapshot was never stored, or was
-      // removed). The record stays only for the dead backups' snapshots still to be removed.
+      // removed), once no partial upload of its name is left (the provider aborts its own, but that
+      // request may have failed). Where that cannot be made sure of, the claim and its record stay,
+      // as a dead backup's: the next backup from this state folder removes both.
+      const leftOver = await abortUploadsOf(provider, dir, snapshotName, 0).then(
+        () => false,
+        (e: unknown) => (logger.warn(`[backup] Could not look for a partial upload of ${snapshotName} left by this failed backup: ${errorMessage(e)}`), true),
+      );
+      if (leftOver) throw err;
       await provider.delete(claimKey).then(
         () => (dead.length > 0 ? writeJsonFileAtomic(claimRecord, { provider: provider.description, dir, dead }) : fsp.rm(claimRecord, { force: true })),
         (e: unknown) => logger.warn(`[backup] Could not remove the name claim ${checksumFileName(snapshotName)}: ${errorMessage(e)}`),
@@ -370,6 +382,8 @@ async function removeOwnDeadClaim(provider: StorageProvider, record: string, log
         const claim = parseChecksumClaim((await readSmallFile(provider, key, signal)) ?? "");
         if (claim?.claimId !== rec.claimId) continue;
         const snapshotKey = joinRemotePath(rec.dir, snapshot);
+        // Its upload in progress when it died, if any (the claim and the lock say whose it is).
+        await abortUploadsOf(provider, rec.dir, snapshot, 0, signal);
         if (await provider.stat(snapshotKey, { signal })) {
           // Not the name that backup recorded as claimed (a claim line copied beside another snapshot), or
           // complete and authenticated (only its checksum is missing): not a dead backup's to remove.
@@ -422,12 +436,23 @@ async function removeStaleClaims(provider: StorageProvider, dir: string, logger:
       if (!parseSnapshotName(snapshot) || names.has(snapshot)) continue;
       const claim = parseChecksumClaim((await readSmallFile(provider, joinRemotePath(dir, n), signal)) ?? "");
       if (!claim || Date.now() - claim.since.getTime() < STALE_UPLOAD_MS) continue;
+      // The claim goes only once its backup's partial upload is gone (this throws otherwise).
+      await abortUploadsOf(provider, dir, snapshot, STALE_UPLOAD_MS, signal);
       await provider.delete(joinRemotePath(dir, n), { signal });
       logger.info(`[backup] Removed the claim of an abandoned backup: ${n}`);
     }
   } catch (err) {
     logger.warn(`[backup] Could not clean up abandoned name claims: ${errorMessage(err)}`);
   }
+}
+
+/**
+ * Aborts the partial uploads (S3 multipart uploads, the local provider's temp files) of exactly
+ * `dir`/`name` started more than `olderThanMs` ago: called only for a name a backup's claim proves
+ * was being written by a backup now dead or failed.
+ */
+async function abortUploadsOf(provider: StorageProvider, dir: string, name: string, olderThanMs: number, signal?: AbortSignal): Promise<void> {
+  await provider.cleanupIncomplete(dir, olderThanMs, { ...(signal ? { signal } : {}), match: (p) => p === name });
 }
 
 function bufferStream(text: string): Readable {
