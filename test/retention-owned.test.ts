@@ -313,3 +313,63 @@ test('"latest" passes over a MAC file without a name tag planted newer than a na
   assert.equal(r.snapshotName, newest);
   assert.ok(r.warnings.some((w) => w.includes(planted)), r.warnings.join("\n"));
 });
+
+/** Counts the PBKDF2 key derivations of this process while `fn` runs (node:crypto's, seen by every ESM importer). */
+async function countDerivations<T>(fn: () => Promise<T>): Promise<{ result: T; derivations: number }> {
+  const crypto = (await import("node:crypto")).default;
+  const { syncBuiltinESMExports } = await import("node:module");
+  const real = crypto.pbkdf2;
+  let derivations = 0;
+  crypto.pbkdf2 = ((...args: Parameters<typeof real>) => {
+    derivations++;
+    return real(...args);
+  }) as typeof real;
+  syncBuiltinESMExports();
+  try {
+    return { result: await fn(), derivations };
+  } finally {
+    crypto.pbkdf2 = real;
+    syncBuiltinESMExports();
+  }
+}
+
+test("a snapshot proved ours once is not derived again: one key derivation a run, not one a snapshot; a changed MAC file, size or passphrase is checked again", async (t) => {
+  const f = await fixture(t, { retain: { last: 10 } });
+  const real: string[] = [];
+  for (let day = 1; day <= 6; day++) real.push(await f.backupAt(`2026-03-0${day}T10:00:00Z`));
+  const owned = async (config = f.config) => {
+    const listed = await listSnapshotsWithRetention({ config, stateDir: f.stateDir });
+    assert.ok(listed.ok);
+    return listed.snapshots.filter((s) => s.keptBy.length > 0).map((s) => s.name).sort();
+  };
+  const first = await countDerivations(() => owned());
+  assert.deepEqual(first.result, [...real].sort());
+  assert.ok(first.derivations >= real.length, `each snapshot proved once (${first.derivations})`);
+  const second = await countDerivations(() => owned());
+  assert.deepEqual(second.result, [...real].sort());
+  assert.equal(second.derivations, 1, "one derivation: the passphrase's check against the state folder's record");
+  const cache = await fsp.readFile(path.join(f.stateDir, "workspace-sync", "owned-snapshots.json"), "utf8");
+  assert.ok(!cache.includes(PASS), "no passphrase in the state folder");
+
+  // A MAC file edited in storage (its name tag), and a snapshot cut short: checked in full again, not ours.
+  const macFile = path.join(f.snaps, `${real[5]}.mac`);
+  const mac = JSON.parse(await fsp.readFile(macFile, "utf8")) as Record<string, string>;
+  const tag = mac.nameTag!;
+  await fsp.writeFile(macFile, JSON.stringify({ ...mac, nameTag: `${tag.slice(0, -1)}${tag.endsWith("0") ? "1" : "0"}` }) + "\n");
+  await fsp.truncate(path.join(f.snaps, real[4]!), 100);
+  const edited = await countDerivations(() => owned());
+  assert.deepEqual(edited.result, real.slice(0, 4).sort());
+  assert.equal(edited.derivations, 2, "the check's derivation, and the edited MAC file's");
+
+  // Another passphrase: the record does not count, and nothing of the old one's is ours.
+  await fsp.writeFile(macFile, JSON.stringify(mac) + "\n");
+  const other = resolveConfig({ ...f.config, backup: { ...f.config.backup!, passphrase: "a new passphrase" } });
+  const otherRun = await countDerivations(() => owned(other));
+  assert.deepEqual(otherRun.result, []);
+  assert.ok(otherRun.derivations >= real.length - 1, "each MAC file checked in full");
+  // The first passphrase again, the MAC file put back: it is proved once more, then held again.
+  const back = await countDerivations(() => owned());
+  assert.deepEqual(back.result, [...real.slice(0, 4), real[5]!].sort());
+  assert.equal(back.derivations, 2, "the check's, and the restored MAC file's (its proof was let go when it failed)");
+  assert.equal((await countDerivations(() => owned())).derivations, 1);
+});

@@ -19,6 +19,7 @@ import { printableName } from "../util/printable.js";
 import { macFileName, parseMacFile } from "./auth-file.js";
 import { plainHead, readSmallFile } from "./authenticate.js";
 import { checksumFileName, parseChecksumClaim } from "./checksum.js";
+import { OwnedCache, proofDigest } from "./owned-cache.js";
 import { backupLocation, loadVerifiedMacs } from "./verified-macs.js";
 
 /** Snapshots checked at once (each reads a small file, and may derive a key on the thread pool). */
@@ -49,6 +50,8 @@ export interface OwnershipContext {
   /**
    * The agent state folder: the MACs of snapshots this host authenticated whole, whose MAC files
    * have no name tag (`verified-macs.ts`), are read from it. Without it such snapshots are not ours.
+   * The snapshots proved ours by their MAC file are kept there too (`owned-cache.ts`): the next
+   * check of one whose MAC file and size are unchanged needs no key derivation of its own.
    */
   stateDir?: string;
 }
@@ -103,9 +106,14 @@ export async function ownedSnapshots(ctx: OwnershipContext, snapshots: readonly 
   // 1. Snapshots with a MAC file, each on its own (a key derivation each, on the thread pool).
   const verdicts = new Map<string, Verdict>();
   const macd = snapshots.filter((s) => s.encrypted && folder.has(macFileName(s.name)));
-  const verified = ctx.stateDir && macd.length > 0 ? await loadVerifiedMacs(ctx.stateDir, backupLocation(ctx.provider.description, ctx.dir)) : new Map<string, string>();
-  const macVerdicts = await mapLimit(macd, CHECKS_AT_ONCE, (s) => guarded(() => macVerdict(ctx, s, verified))());
+  const location = backupLocation(ctx.provider.description, ctx.dir);
+  const verified = ctx.stateDir && macd.length > 0 ? await loadVerifiedMacs(ctx.stateDir, location) : new Map<string, string>();
+  const cache = ctx.stateDir && macd.length > 0 && ctx.backup.passphrase ? new OwnedCache(ctx.stateDir, location, ctx.backup.passphrase, ctx.backup.kdfIterations) : undefined;
+  const proved = new Map<string, string>();
+  const macVerdicts = await mapLimit(macd, CHECKS_AT_ONCE, (s) => guarded(() => macVerdict(ctx, s, verified, cache, proved))());
   macd.forEach((s, i) => verdicts.set(s.name, macVerdicts[i] as Verdict));
+  // Not kept where a check failed: its earlier proof stays for the next run.
+  if (cache && !macVerdicts.some((v) => !v.ours && v.checkFailed)) await cache.save(proved);
   // 2. Oldest first: a snapshot with a weaker proof than an older one of ours is not ours.
   const oldestFirst = [...snapshots].sort((a, b) => compareNewestFirst(b, a));
   const toRead: ListedSnapshot[] = [];
@@ -138,8 +146,12 @@ export async function ownedSnapshots(ctx: OwnershipContext, snapshots: readonly 
   return out;
 }
 
-/** The verdict on encrypted snapshot `s`, which has a MAC file. */
-async function macVerdict(ctx: OwnershipContext, s: ListedSnapshot, verified: ReadonlyMap<string, string>): Promise<Verdict> {
+/**
+ * The verdict on encrypted snapshot `s`, which has a MAC file; where it is ours, the digest of
+ * what that was proved from goes into `proved` (and where `cache` holds that digest already, it
+ * is ours without a key derivation).
+ */
+async function macVerdict(ctx: OwnershipContext, s: ListedSnapshot, verified: ReadonlyMap<string, string>, cache: OwnedCache | undefined, proved: Map<string, string>): Promise<Verdict> {
   const { provider, dir, backup, signal } = ctx;
   const no = (reason: string): Verdict => ({ ours: false, reason });
   if (!backup.passphrase) return no("it is encrypted and no passphrase is configured to check it");
@@ -151,18 +163,21 @@ async function macVerdict(ctx: OwnershipContext, s: ListedSnapshot, verified: Re
   // A planted MAC file may ask for ten million rounds (seconds of CPU each): not checked.
   const maxRounds = Math.max(backup.kdfIterations * MAX_ROUNDS_FACTOR, MIN_ROUNDS_CHECKED);
   if (record.macIterations > maxRounds) return no(`its MAC file asks for ${record.macIterations} key derivation rounds, over ${maxRounds} (${MAX_ROUNDS_FACTOR} times backup.kdfIterations)`);
+  if (record.size !== s.size) return no(`it is ${s.size} bytes where its MAC file says ${record.size}`);
+  const digest = proofDigest(s.name, s.size, text);
+  const ours = (proof: Proof): Verdict => (proved.set(s.name, digest), { ours: true, proof });
+  const proof = record.nameTag === undefined ? Proof.Mac : Proof.NameTag;
+  if (await cache?.ownedBefore(s.name, digest)) return ours(proof);
   const keys = await deriveMacKeys(backup.passphrase, Buffer.from(record.salt, "hex"), record.macIterations);
   if (!sameHex(keys.check.toString("hex"), record.passphraseCheck)) return no("its MAC file was made with another passphrase");
   if (record.nameTag === undefined) {
     // Nothing binds its name without a download: ours once this host authenticated it whole.
-    if (record.size !== s.size) return no(`it is ${s.size} bytes where its MAC file says ${record.size}`);
-    if (verified.get(s.name) === record.mac) return { ours: true, proof: Proof.Mac };
+    if (verified.get(s.name) === record.mac) return ours(proof);
     return { ours: false, reason: "its MAC file has no name tag (written before 2026-12-07): not counted until `workspace-sync backup verify --all` has authenticated it once", unverified: true };
   }
   const tag = snapshotNameTag(keys, { name: s.name, created: record.created, format: record.format, kdf: record.kdf, size: record.size });
   if (!sameHex(tag, record.nameTag)) return no("its MAC file's name tag does not match (written for another name, or edited)");
-  if (record.size !== s.size) return no(`it is ${s.size} bytes where its MAC file says ${record.size}`);
-  return { ours: true, proof: Proof.NameTag };
+  return ours(proof);
 }
 
 /** The verdict on snapshot `s` without a MAC file (from before any MAC'd snapshot of ours). */
