@@ -134,7 +134,10 @@ test("the next backup aborts the upload of a backup of ours that died, by the na
   await fsp.writeFile(path.join(stateDir, "workspace-sync", "backup-claim.json"), JSON.stringify({ provider: provider.description, dir: "", claimId, dead: [], name: dead }));
   await putObject(s3, checksumFileName(dead), formatChecksumClaim(claimId, new Date()));
   await pendingUpload(s3, dead);
-  await pendingUpload(s3, "backup-20260101T000001Z.tar.gz.enc"); // another name: not the one it claimed
+  // Another name, with a copy of that claim beside it (the claim id is in storage in clear): not
+  // the name that backup recorded, so not its upload.
+  await putObject(s3, checksumFileName("backup-20260101T000001Z.tar.gz.enc"), formatChecksumClaim(claimId, new Date()));
+  await pendingUpload(s3, "backup-20260101T000001Z.tar.gz.enc");
 
   const b = await runBackup({ syncConfig: backupConfig(s3), workspaceDir, stateDir, provider, skipPrune: true });
   assert.ok(b.ok, JSON.stringify(b));

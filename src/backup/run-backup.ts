@@ -382,8 +382,9 @@ async function removeOwnDeadClaim(provider: StorageProvider, record: string, log
         const claim = parseChecksumClaim((await readSmallFile(provider, key, signal)) ?? "");
         if (claim?.claimId !== rec.claimId) continue;
         const snapshotKey = joinRemotePath(rec.dir, snapshot);
-        // Its upload in progress when it died, if any (the claim and the lock say whose it is).
-        await abortUploadsOf(provider, rec.dir, snapshot, 0, signal);
+        // Its upload in progress when it died, if any: only of the name it recorded (its upload starts
+        // after that record), the claim still there; the lock says that backup is gone.
+        if (rec.name === snapshot) await abortUploadsOf(provider, rec.dir, snapshot, 0, signal);
         if (await provider.stat(snapshotKey, { signal })) {
           // Not the name that backup recorded as claimed (a claim line copied beside another snapshot), or
           // complete and authenticated (only its checksum is missing): not a dead backup's to remove.
