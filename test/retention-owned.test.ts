@@ -373,3 +373,26 @@ test("a snapshot proved ours once is not derived again: one key derivation a run
   assert.equal(back.derivations, 2, "the check's, and the restored MAC file's (its proof was let go when it failed)");
   assert.equal((await countDerivations(() => owned())).derivations, 1);
 });
+
+test("the proofs kept in the state folder never pass to another passphrase, even when runs with both overlap", async (t) => {
+  const { OwnedCache } = await import("../src/backup/owned-cache.js");
+  const { dir, cleanup } = await tempDir("ws-owned-cache-");
+  t.after(cleanup);
+  const where = "local:/cloud\nbackups";
+  // A run with passphrase A records a proof; a later run with A loads it (one key derivation).
+  const first = new OwnedCache(dir, where, "passphrase A", 1000);
+  assert.equal(await first.ownedBefore("n1", "d1"), false);
+  await first.save(new Map([["n1", "d1"]]));
+  const a = new OwnedCache(dir, where, "passphrase A", 1000);
+  assert.equal(await a.ownedBefore("n1", "d1"), true);
+  // Meanwhile a run with passphrase B writes its own record, then run A saves last.
+  const b = new OwnedCache(dir, where, "passphrase B", 1000);
+  assert.equal(await b.ownedBefore("n1", "d1"), false);
+  await b.save(new Map([["m1", "e1"]]));
+  await a.save(new Map([["n1", "d1"], ["n2", "d2"]]));
+  // A's proofs are never B's.
+  const later = new OwnedCache(dir, where, "passphrase B", 1000);
+  assert.equal(await later.ownedBefore("n1", "d1"), false);
+  assert.equal(await later.ownedBefore("n2", "d2"), false);
+  assert.equal(await new OwnedCache(dir, where, "passphrase A", 1000).ownedBefore("n2", "d2"), true);
+});

@@ -150,12 +150,13 @@ test("a backup aborts the upload of another host's backup that died only with it
   const { dir, cleanup } = await tempDir("ws-s3-cleanup-");
   t.after(cleanup);
   const { workspaceDir, stateDir } = await sampleAgent(dir);
-  const { provider, close } = everyUploadStale(s3);
-  t.after(close);
+  // The real provider: the upload started after its claim, so it is younger than the claim's day.
+  const provider = createS3Provider(s3, { logger: silentLogger });
+  t.after(() => provider.close?.());
   const old = "backup-20260101T000000Z.tar.gz.enc";
   const fresh = "backup-20260101T000002Z.tar.gz.enc";
-  // Claimed two days ago and never stored: that backup is dead. Claimed a minute ago: in progress.
-  await putObject(s3, checksumFileName(old), formatChecksumClaim("aaaaaaaaaaaaaaaa", new Date(Date.now() - 2 * 24 * 3600_000)));
+  // Claimed just over a day ago and never stored: that backup is dead. Claimed a minute ago: in progress.
+  await putObject(s3, checksumFileName(old), formatChecksumClaim("aaaaaaaaaaaaaaaa", new Date(Date.now() - 24 * 3600_000 - 60_000)));
   await putObject(s3, checksumFileName(fresh), formatChecksumClaim("bbbbbbbbbbbbbbbb", new Date(Date.now() - 60_000)));
   await pendingUpload(s3, old);
   await pendingUpload(s3, fresh);
@@ -163,6 +164,35 @@ test("a backup aborts the upload of another host's backup that died only with it
   const b = await runBackup({ syncConfig: backupConfig(s3), workspaceDir, stateDir, provider, skipPrune: true });
   assert.ok(b.ok, JSON.stringify(b));
   assert.deepEqual(await pendingKeys(s3), [fresh]);
+  const names: string[] = [];
+  for await (const e of provider.list("", { recursive: false })) names.push(e.path);
+  assert.ok(!names.includes(checksumFileName(old)) && names.includes(checksumFileName(fresh)));
+});
+
+test("where pending uploads cannot be looked at, a dead backup's claim stays a week, then goes", async (t) => {
+  const s3 = await s3TestSettings(t);
+  if (!s3) return;
+  const { dir, cleanup } = await tempDir("ws-s3-cleanup-");
+  t.after(cleanup);
+  const { workspaceDir, stateDir } = await sampleAgent(dir);
+  const real = createS3Provider(s3, { logger: silentLogger });
+  t.after(() => real.close?.());
+  // Credentials without the right to list multipart uploads.
+  const provider: StorageProvider = { ...real, cleanupIncomplete: () => Promise.reject(new Error("AccessDenied: ListMultipartUploads")) };
+  const weekOld = "backup-20260101T000000Z.tar.gz.enc";
+  const twoDays = "backup-20260101T000001Z.tar.gz.enc";
+  const day = 24 * 3600_000;
+  await putObject(s3, checksumFileName(weekOld), formatChecksumClaim("aaaaaaaaaaaaaaaa", new Date(Date.now() - 8 * day)));
+  await putObject(s3, checksumFileName(twoDays), formatChecksumClaim("bbbbbbbbbbbbbbbb", new Date(Date.now() - 2 * day)));
+  await pendingUpload(s3, weekOld);
+
+  const b = await runBackup({ syncConfig: backupConfig(s3), workspaceDir, stateDir, provider, skipPrune: true });
+  assert.ok(b.ok, JSON.stringify(b));
+  const names: string[] = [];
+  for await (const e of real.list("", { recursive: false })) names.push(e.path);
+  assert.ok(!names.includes(checksumFileName(weekOld)), "the week-old claim goes (its upload is left to the bucket's lifecycle rule)");
+  assert.ok(names.includes(checksumFileName(twoDays)), "a younger one stays until its upload can be looked at");
+  assert.deepEqual(await pendingKeys(s3), [weekOld]);
 });
 
 test("a failed backup leaves no partial upload, and where it cannot make sure, leaves its claim for the next backup", async (t) => {

@@ -44,6 +44,8 @@ export class OwnedCache {
   readonly #passphrase: string;
   readonly #iterations: number;
   #entries: Promise<ReadonlyMap<string, string>> | undefined;
+  /** The record's salt, rounds and check value, as {@link #load} found them to be this passphrase's. */
+  #verified: Omit<LocationCache, "owned"> | undefined;
 
   constructor(stateDir: string, location: string, passphrase: string, iterations: number) {
     this.#stateDir = stateDir;
@@ -66,6 +68,7 @@ export class OwnedCache {
     if (!isLocationCache(here) || here.iterations !== this.#iterations) return new Map();
     const keys = await deriveMacKeys(this.#passphrase, Buffer.from(here.salt, "hex"), here.iterations);
     if (!sameHex(keys.check.toString("hex"), here.check)) return new Map();
+    this.#verified = { salt: here.salt, iterations: here.iterations, check: here.check };
     return new Map(Object.entries(here.owned).filter((e): e is [string, string] => typeof e[1] === "string"));
   }
 
@@ -75,14 +78,18 @@ export class OwnedCache {
    * only costs the next run its key derivations.
    */
   async save(proved: ReadonlyMap<string, string>): Promise<void> {
-    const before = this.#entries ? await this.#entries : undefined;
-    if (before !== undefined && before.size === proved.size && [...proved].every(([n, d]) => before.get(n) === d)) return;
+    // Never consulted (no MAC file got that far): nothing to say about the record.
+    if (this.#entries === undefined) return;
+    const before = await this.#entries;
+    if (before.size === proved.size && [...proved].every(([n, d]) => before.get(n) === d)) return;
     try {
       const store = await readStore(this.#stateDir);
       const old = store[this.#location];
-      // The check value is kept while it is this passphrase's (a new one costs a key derivation).
+      // The check value is kept only where it is still the one found to be this passphrase's: a run
+      // with another passphrase may have written its own since (a new one costs a key derivation).
+      const mine = this.#verified;
       let head: Omit<LocationCache, "owned">;
-      if (before !== undefined && before.size > 0 && isLocationCache(old)) head = { salt: old.salt, iterations: old.iterations, check: old.check };
+      if (mine !== undefined && isLocationCache(old) && old.salt === mine.salt && old.iterations === mine.iterations && old.check === mine.check) head = mine;
       else {
         const salt = randomBytes(MAC_SALT_LENGTH);
         const keys = await deriveMacKeys(this.#passphrase, salt, this.#iterations);

@@ -53,6 +53,13 @@ export const SNAPSHOT_FORMAT_VERSION = "2";
 /** Leftover multipart uploads / temp files older than this are ours and abandoned. */
 const STALE_UPLOAD_MS = 24 * 60 * 60 * 1000;
 
+/**
+ * A claim this old is removed even where its backup's partial upload could not be looked at (it is
+ * then left to the bucket's lifecycle rule), so that claims do not pile up where the credentials
+ * cannot list pending uploads.
+ */
+const GIVE_UP_ON_UPLOAD_MS = 7 * STALE_UPLOAD_MS;
+
 /** Parameters of {@link runBackup} (the plugin's shape plus optional extras). */
 export interface RunBackupParams {
   /** The plugin config, nested `{ sync, backup }` or flat, or an already resolved config. */
@@ -199,7 +206,7 @@ async function createSnapshot(params: RunBackupParams, logger: Logger, startedAt
       // removed), once no partial upload of its name is left (the provider aborts its own, but that
       // request may have failed). Where that cannot be made sure of, the claim and its record stay,
       // as a dead backup's: the next backup from this state folder removes both.
-      const leftOver = await abortUploadsOf(provider, dir, snapshotName, 0).then(
+      const leftOver = await abortUploadsOf(provider, dir, snapshotName).then(
         () => false,
         (e: unknown) => (logger.warn(`[backup] Could not look for a partial upload of ${snapshotName} left by this failed backup: ${errorMessage(e)}`), true),
       );
@@ -383,8 +390,9 @@ async function removeOwnDeadClaim(provider: StorageProvider, record: string, log
         if (claim?.claimId !== rec.claimId) continue;
         const snapshotKey = joinRemotePath(rec.dir, snapshot);
         // Its upload in progress when it died, if any: only of the name it recorded (its upload starts
-        // after that record), the claim still there; the lock says that backup is gone.
-        if (rec.name === snapshot) await abortUploadsOf(provider, rec.dir, snapshot, 0, signal);
+        // after that record), the claim still there; the lock says that backup is gone. Where that
+        // cannot be made sure of, the claim stays, for the pass over claims a day old.
+        if (rec.name === snapshot && !(await abortedUploadsOf(provider, rec.dir, snapshot, logger, signal))) continue;
         if (await provider.stat(snapshotKey, { signal })) {
           // Not the name that backup recorded as claimed (a claim line copied beside another snapshot), or
           // complete and authenticated (only its checksum is missing): not a dead backup's to remove.
@@ -436,9 +444,12 @@ async function removeStaleClaims(provider: StorageProvider, dir: string, logger:
       const snapshot = n.slice(0, -CHECKSUM_SUFFIX.length);
       if (!parseSnapshotName(snapshot) || names.has(snapshot)) continue;
       const claim = parseChecksumClaim((await readSmallFile(provider, joinRemotePath(dir, n), signal)) ?? "");
-      if (!claim || Date.now() - claim.since.getTime() < STALE_UPLOAD_MS) continue;
-      // The claim goes only once its backup's partial upload is gone (this throws otherwise).
-      await abortUploadsOf(provider, dir, snapshot, STALE_UPLOAD_MS, signal);
+      const age = claim ? Date.now() - claim.since.getTime() : 0;
+      if (!claim || age < STALE_UPLOAD_MS) continue;
+      // The claim goes once its backup's partial upload is gone, started before or after it (the
+      // claim proves whose it is), or once the claim is a week old: where uploads cannot be looked
+      // at (no permission to list them), claims would pile up for ever.
+      if (!(await abortedUploadsOf(provider, dir, snapshot, logger, signal)) && age < GIVE_UP_ON_UPLOAD_MS) continue;
       await provider.delete(joinRemotePath(dir, n), { signal });
       logger.info(`[backup] Removed the claim of an abandoned backup: ${n}`);
     }
@@ -448,12 +459,24 @@ async function removeStaleClaims(provider: StorageProvider, dir: string, logger:
 }
 
 /**
- * Aborts the partial uploads (S3 multipart uploads, the local provider's temp files) of exactly
- * `dir`/`name` started more than `olderThanMs` ago: called only for a name a backup's claim proves
- * was being written by a backup now dead or failed.
+ * Aborts every partial upload (S3 multipart uploads, the local provider's temp files) of exactly
+ * `dir`/`name`, whatever its age: called only for a name a backup's claim proves was being
+ * written by a backup now dead or failed. Throws where the uploads could not be looked at.
  */
-async function abortUploadsOf(provider: StorageProvider, dir: string, name: string, olderThanMs: number, signal?: AbortSignal): Promise<void> {
-  await provider.cleanupIncomplete(dir, olderThanMs, { ...(signal ? { signal } : {}), match: (p) => p === name });
+async function abortUploadsOf(provider: StorageProvider, dir: string, name: string, signal?: AbortSignal): Promise<void> {
+  await provider.cleanupIncomplete(dir, 0, { ...(signal ? { signal } : {}), match: (p) => p === name });
+}
+
+/** {@link abortUploadsOf}, true when done; a failure is logged (false). */
+async function abortedUploadsOf(provider: StorageProvider, dir: string, name: string, logger: Logger, signal?: AbortSignal): Promise<boolean> {
+  try {
+    await abortUploadsOf(provider, dir, name, signal);
+    return true;
+  } catch (err) {
+    throwIfAborted(signal);
+    logger.warn(`[backup] Could not look for a partial upload of ${name} left by an interrupted backup (its claim stays for now): ${errorMessage(err)}`);
+    return false;
+  }
 }
 
 function bufferStream(text: string): Readable {

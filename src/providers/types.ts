@@ -71,7 +71,8 @@ export interface StorageProvider {
 
   /**
    * Removes leftovers of interrupted writes under `dir` older than `olderThanMs` (stale temp files,
-   * abandoned multipart uploads). Returns how many were removed.
+   * abandoned multipart uploads). Returns how many were removed. `0` (or less) removes them
+   * whatever their age, even one that looks started after now (a server's clock ahead of ours).
    * With `options.match`, only leftovers of writes to a path (relative to `dir`) that `match` accepts
    * are removed: in a shared bucket or folder, other tools' pending uploads are left alone.
    */

@@ -371,7 +371,7 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
 
     async cleanupIncomplete(dir: string, olderThanMs: number, options: CleanupOptions = {}): Promise<number> {
       let removed = 0;
-      const cutoff = Date.now() - olderThanMs;
+      const cutoff = olderThanMs <= 0 ? Infinity : Date.now() - olderThanMs;
       const base = abs(dir);
       const walked = walkedClean.get(base);
       walkedClean.delete(base);

@@ -403,7 +403,7 @@ export function createS3Provider(settings: S3Settings & { bucket: string }, ctx:
 
   async function cleanupIncomplete(dir: string, olderThanMs: number, options: CleanupOptions = {}): Promise<number> {
     const prefix = prefixOf(dir);
-    const cutoff = Date.now() - olderThanMs;
+    const cutoff = olderThanMs <= 0 ? Infinity : Date.now() - olderThanMs;
     let removed = 0;
     let keyMarker: string | undefined;
     let uploadIdMarker: string | undefined;
