@@ -144,29 +144,48 @@ test("the next backup aborts the upload of a backup of ours that died, by the na
   assert.deepEqual(await pendingKeys(s3), ["backup-20260101T000001Z.tar.gz.enc"]);
 });
 
-test("a backup aborts the upload of another host's backup that died only with its claim, once a day old", async (t) => {
+test("a backup aborts the upload of another host's backup that died only with its claim, once the server says it is a day old", async (t) => {
   const s3 = await s3TestSettings(t);
   if (!s3) return;
   const { dir, cleanup } = await tempDir("ws-s3-cleanup-");
   t.after(cleanup);
   const { workspaceDir, stateDir } = await sampleAgent(dir);
-  // The real provider: the upload started after its claim, so it is younger than the claim's day.
-  const provider = createS3Provider(s3, { logger: silentLogger });
-  t.after(() => provider.close?.());
-  const old = "backup-20260101T000000Z.tar.gz.enc";
+  const { provider, close } = everyUploadStale(s3);
+  t.after(close);
+  const day = 24 * 3600_000;
+  const gone = "backup-20260101T000000Z.tar.gz.enc";
+  const stale = "backup-20260101T000001Z.tar.gz.enc";
   const fresh = "backup-20260101T000002Z.tar.gz.enc";
-  // Claimed just over a day ago and never stored: that backup is dead. Claimed a minute ago: in progress.
-  await putObject(s3, checksumFileName(old), formatChecksumClaim("aaaaaaaaaaaaaaaa", new Date(Date.now() - 24 * 3600_000 - 60_000)));
+  // Claimed two days ago and never stored: that backup is dead, its claim goes. A day and a half
+  // ago: its upload is aborted, its claim stays a day longer. A minute ago: in progress.
+  await putObject(s3, checksumFileName(gone), formatChecksumClaim("aaaaaaaaaaaaaaaa", new Date(Date.now() - 2 * day - 60_000)));
+  await putObject(s3, checksumFileName(stale), formatChecksumClaim("cccccccccccccccc", new Date(Date.now() - 1.5 * day)));
   await putObject(s3, checksumFileName(fresh), formatChecksumClaim("bbbbbbbbbbbbbbbb", new Date(Date.now() - 60_000)));
-  await pendingUpload(s3, old);
-  await pendingUpload(s3, fresh);
+  for (const n of [gone, stale, fresh]) await pendingUpload(s3, n);
 
   const b = await runBackup({ syncConfig: backupConfig(s3), workspaceDir, stateDir, provider, skipPrune: true });
   assert.ok(b.ok, JSON.stringify(b));
   assert.deepEqual(await pendingKeys(s3), [fresh]);
   const names: string[] = [];
   for await (const e of provider.list("", { recursive: false })) names.push(e.path);
-  assert.ok(!names.includes(checksumFileName(old)) && names.includes(checksumFileName(fresh)));
+  assert.deepEqual([gone, stale, fresh].map((n) => names.includes(checksumFileName(n))), [false, true, true]);
+});
+
+test("a claim line dated back by someone who can write to the storage does not get a fresh upload of its name aborted", async (t) => {
+  const s3 = await s3TestSettings(t);
+  if (!s3) return;
+  const { dir, cleanup } = await tempDir("ws-s3-cleanup-");
+  t.after(cleanup);
+  const { workspaceDir, stateDir } = await sampleAgent(dir);
+  // The real provider: the server dates the upload now, whatever the claim line says.
+  const provider = createS3Provider(s3, { logger: silentLogger });
+  t.after(() => provider.close?.());
+  const name = "backup-20261207T000000Z.tar.gz.enc";
+  await pendingUpload(s3, name); // another writer's, in progress
+  await putObject(s3, checksumFileName(name), formatChecksumClaim("aaaaaaaaaaaaaaaa", new Date(Date.now() - 3 * 24 * 3600_000)));
+  const b = await runBackup({ syncConfig: backupConfig(s3), workspaceDir, stateDir, provider, skipPrune: true });
+  assert.ok(b.ok, JSON.stringify(b));
+  assert.deepEqual(await pendingKeys(s3), [name]);
 });
 
 test("where pending uploads cannot be looked at, a dead backup's claim stays a week, then goes", async (t) => {
@@ -237,4 +256,64 @@ test("a failed backup leaves no partial upload, and where it cannot make sure, l
   assert.ok(d.ok, JSON.stringify(d));
   assert.deepEqual(await pendingKeys(s3), []);
   assert.deepEqual(await claims(), [checksumFileName(d.snapshotName)]);
+});
+
+/** What a backup of ours killed after storing its snapshot, before its MAC file, leaves (its record names `name`). */
+async function deadStoredSnapshot(s3: S3TestSettings, stateDir: string, description: string, name: string): Promise<void> {
+  const claimId = "0123456789abcdef0123";
+  await fsp.mkdir(path.join(stateDir, "workspace-sync"), { recursive: true });
+  await fsp.writeFile(path.join(stateDir, "workspace-sync", "backup-claim.json"), JSON.stringify({ provider: description, dir: "", claimId, dead: [], name }));
+  await putObject(s3, checksumFileName(name), formatChecksumClaim(claimId, new Date()));
+  await putObject(s3, name, "a snapshot stored without its MAC file");
+}
+
+test("a dead backup's stored snapshot is removed even where pending uploads cannot be looked at (it has none)", async (t) => {
+  const s3 = await s3TestSettings(t);
+  if (!s3) return;
+  const { dir, cleanup } = await tempDir("ws-s3-cleanup-");
+  t.after(cleanup);
+  const { workspaceDir, stateDir } = await sampleAgent(dir);
+  const real = createS3Provider(s3, { logger: silentLogger });
+  t.after(() => real.close?.());
+  const provider: StorageProvider = { ...real, cleanupIncomplete: () => Promise.reject(new Error("AccessDenied: ListMultipartUploads")) };
+  const deadName = "backup-20260101T000000Z.tar.gz.enc";
+  await deadStoredSnapshot(s3, stateDir, real.description, deadName);
+  const b = await runBackup({ syncConfig: backupConfig(s3), workspaceDir, stateDir, provider, skipPrune: true });
+  assert.ok(b.ok, JSON.stringify(b));
+  const names: string[] = [];
+  for await (const e of real.list("", { recursive: false })) names.push(e.path);
+  assert.ok(!names.includes(deadName) && !names.includes(checksumFileName(deadName)), names.join(", "));
+});
+
+test("a backup stopped while it cleans up after a dead one keeps the dead one's record for the next backup", async (t) => {
+  const s3 = await s3TestSettings(t);
+  if (!s3) return;
+  const { dir, cleanup } = await tempDir("ws-s3-cleanup-");
+  t.after(cleanup);
+  const { workspaceDir, stateDir } = await sampleAgent(dir);
+  const real = createS3Provider(s3, { logger: silentLogger });
+  t.after(() => real.close?.());
+  const ac = new AbortController();
+  const provider: StorageProvider = {
+    ...real,
+    cleanupIncomplete: () => {
+      ac.abort();
+      return Promise.reject(new Error("stopped"));
+    },
+  };
+  const deadName = "backup-20260101T000000Z.tar.gz.enc";
+  const claimId = "0123456789abcdef0123";
+  await fsp.mkdir(path.join(stateDir, "workspace-sync"), { recursive: true });
+  const record = path.join(stateDir, "workspace-sync", "backup-claim.json");
+  await fsp.writeFile(record, JSON.stringify({ provider: real.description, dir: "", claimId, dead: [], name: deadName }));
+  await putObject(s3, checksumFileName(deadName), formatChecksumClaim(claimId, new Date()));
+  await pendingUpload(s3, deadName);
+  const b = await runBackup({ syncConfig: backupConfig(s3), workspaceDir, stateDir, provider, skipPrune: true, signal: ac.signal });
+  assert.equal(b.ok, false);
+  const kept = JSON.parse(await fsp.readFile(record, "utf8")) as { claimId?: string; name?: string };
+  assert.deepEqual([kept.claimId, kept.name], [claimId, deadName]);
+  // The next backup finishes the job.
+  const c = await runBackup({ syncConfig: backupConfig(s3), workspaceDir, stateDir, provider: real, skipPrune: true });
+  assert.ok(c.ok, JSON.stringify(c));
+  assert.deepEqual(await pendingKeys(s3), []);
 });

@@ -206,7 +206,7 @@ async function createSnapshot(params: RunBackupParams, logger: Logger, startedAt
       // removed), once no partial upload of its name is left (the provider aborts its own, but that
       // request may have failed). Where that cannot be made sure of, the claim and its record stay,
       // as a dead backup's: the next backup from this state folder removes both.
-      const leftOver = await abortUploadsOf(provider, dir, snapshotName).then(
+      const leftOver = await abortUploadsOf(provider, dir, snapshotName, 0).then(
         () => false,
         (e: unknown) => (logger.warn(`[backup] Could not look for a partial upload of ${snapshotName} left by this failed backup: ${errorMessage(e)}`), true),
       );
@@ -389,10 +389,6 @@ async function removeOwnDeadClaim(provider: StorageProvider, record: string, log
         const claim = parseChecksumClaim((await readSmallFile(provider, key, signal)) ?? "");
         if (claim?.claimId !== rec.claimId) continue;
         const snapshotKey = joinRemotePath(rec.dir, snapshot);
-        // Its upload in progress when it died, if any: only of the name it recorded (its upload starts
-        // after that record), the claim still there; the lock says that backup is gone. Where that
-        // cannot be made sure of, the claim stays, for the pass over claims a day old.
-        if (rec.name === snapshot && !(await abortedUploadsOf(provider, rec.dir, snapshot, logger, signal))) continue;
         if (await provider.stat(snapshotKey, { signal })) {
           // Not the name that backup recorded as claimed (a claim line copied beside another snapshot), or
           // complete and authenticated (only its checksum is missing): not a dead backup's to remove.
@@ -401,12 +397,18 @@ async function removeOwnDeadClaim(provider: StorageProvider, record: string, log
           dead.push({ provider: provider.description, snapshot: snapshotKey, claim: key, claimId: rec.claimId });
           continue;
         }
+        // Not stored: its upload in progress when it died, if any, of the name it recorded (its upload
+        // starts after that record), whatever its age; the lock says that backup is gone. Where that
+        // cannot be made sure of, the claim stays, for the pass over claims a day old.
+        if (rec.name === snapshot && !(await abortedUploadsOf(provider, rec.dir, snapshot, 0, logger, signal))) continue;
         await provider.delete(key, { signal });
         logger.info(`[backup] Removed the name claim of an interrupted backup: ${entry.path}`);
       }
     }
     await fsp.rm(record, { force: true });
   } catch (err) {
+    // Stopped: the record stays for the next backup (this one claims nothing).
+    throwIfAborted(signal);
     logger.warn(`[backup] Could not remove the name claim of an interrupted backup: ${errorMessage(err)}`);
   }
   return dead;
@@ -446,31 +448,36 @@ async function removeStaleClaims(provider: StorageProvider, dir: string, logger:
       const claim = parseChecksumClaim((await readSmallFile(provider, joinRemotePath(dir, n), signal)) ?? "");
       const age = claim ? Date.now() - claim.since.getTime() : 0;
       if (!claim || age < STALE_UPLOAD_MS) continue;
-      // The claim goes once its backup's partial upload is gone, started before or after it (the
-      // claim proves whose it is), or once the claim is a week old: where uploads cannot be looked
-      // at (no permission to list them), claims would pile up for ever.
-      if (!(await abortedUploadsOf(provider, dir, snapshot, logger, signal)) && age < GIVE_UP_ON_UPLOAD_MS) continue;
+      // Its time is the claim's own word, which anyone who can write to the storage can set: only
+      // uploads of that name the server says are a day old are aborted, so another writer's fresh
+      // upload of a name beside a forged claim is kept. The claim goes a day later (its upload,
+      // started moments after it, was then a day old at the last pass), or once a week old where
+      // uploads cannot be looked at (no permission to list them): claims never pile up.
+      const aborted = await abortedUploadsOf(provider, dir, snapshot, STALE_UPLOAD_MS, logger, signal);
+      if (age < 2 * STALE_UPLOAD_MS || (!aborted && age < GIVE_UP_ON_UPLOAD_MS)) continue;
       await provider.delete(joinRemotePath(dir, n), { signal });
       logger.info(`[backup] Removed the claim of an abandoned backup: ${n}`);
     }
   } catch (err) {
+    throwIfAborted(signal);
     logger.warn(`[backup] Could not clean up abandoned name claims: ${errorMessage(err)}`);
   }
 }
 
 /**
- * Aborts every partial upload (S3 multipart uploads, the local provider's temp files) of exactly
- * `dir`/`name`, whatever its age: called only for a name a backup's claim proves was being
- * written by a backup now dead or failed. Throws where the uploads could not be looked at.
+ * Aborts the partial uploads (S3 multipart uploads, the local provider's temp files) of exactly
+ * `dir`/`name` the server says were started more than `olderThanMs` ago (`0`: whatever their
+ * age): called only for a name a backup's claim says was being written by a backup now dead or
+ * failed. Throws where the uploads could not be looked at.
  */
-async function abortUploadsOf(provider: StorageProvider, dir: string, name: string, signal?: AbortSignal): Promise<void> {
-  await provider.cleanupIncomplete(dir, 0, { ...(signal ? { signal } : {}), match: (p) => p === name });
+async function abortUploadsOf(provider: StorageProvider, dir: string, name: string, olderThanMs: number, signal?: AbortSignal): Promise<void> {
+  await provider.cleanupIncomplete(dir, olderThanMs, { ...(signal ? { signal } : {}), match: (p) => p === name });
 }
 
-/** {@link abortUploadsOf}, true when done; a failure is logged (false). */
-async function abortedUploadsOf(provider: StorageProvider, dir: string, name: string, logger: Logger, signal?: AbortSignal): Promise<boolean> {
+/** {@link abortUploadsOf}, true when done; a failure is logged (false), a stop thrown. */
+async function abortedUploadsOf(provider: StorageProvider, dir: string, name: string, olderThanMs: number, logger: Logger, signal?: AbortSignal): Promise<boolean> {
   try {
-    await abortUploadsOf(provider, dir, name, signal);
+    await abortUploadsOf(provider, dir, name, olderThanMs, signal);
     return true;
   } catch (err) {
     throwIfAborted(signal);
