@@ -317,3 +317,59 @@ test("a backup stopped while it cleans up after a dead one keeps the dead one's 
   assert.ok(c.ok, JSON.stringify(c));
   assert.deepEqual(await pendingKeys(s3), []);
 });
+
+test("a dead backup's snapshot is never orphaned: not by a stop later in the cleanup, nor by one failed look", async (t) => {
+  const s3 = await s3TestSettings(t);
+  if (!s3) return;
+  const { dir, cleanup } = await tempDir("ws-s3-cleanup-");
+  t.after(cleanup);
+  const { workspaceDir, stateDir } = await sampleAgent(dir);
+  const real = createS3Provider(s3, { logger: silentLogger });
+  t.after(() => real.close?.());
+  const deadName = "backup-20260101T000000Z.tar.gz.enc";
+  const names = async (): Promise<string[]> => {
+    const out: string[] = [];
+    for await (const e of real.list("", { recursive: false })) out.push(e.path);
+    return out;
+  };
+  await deadStoredSnapshot(s3, stateDir, real.description, deadName);
+  // 1. Stopped while it passes over the claims a day old (after the dead backup's record was read).
+  const ac = new AbortController();
+  let lists = 0;
+  const stopping: StorageProvider = {
+    ...real,
+    list: (d, o) => {
+      if (++lists === 2) ac.abort();
+      return real.list(d, o);
+    },
+  };
+  const b = await runBackup({ syncConfig: backupConfig(s3), workspaceDir, stateDir, provider: stopping, skipPrune: true, signal: ac.signal });
+  assert.equal(b.ok, false);
+  const after = await runBackup({ syncConfig: backupConfig(s3), workspaceDir, stateDir, provider: real, skipPrune: true });
+  assert.ok(after.ok, JSON.stringify(after));
+  assert.ok(!(await names()).includes(deadName), "removed by the backup after the stopped one");
+
+  // 2. Another dead backup, and one look that fails (a connection reset on the stat of its snapshot).
+  const deadName2 = "backup-20260102T000000Z.tar.gz.enc";
+  await deadStoredSnapshot(s3, stateDir, real.description, deadName2);
+  let failed = false;
+  const flaky: StorageProvider = {
+    ...real,
+    stat: (p, o) => {
+      if (p === deadName2 && !failed) {
+        failed = true;
+        return Promise.reject(new Error("read ECONNRESET"));
+      }
+      return real.stat(p, o);
+    },
+  };
+  const c = await runBackup({ syncConfig: backupConfig(s3), workspaceDir, stateDir, provider: flaky, skipPrune: true });
+  assert.ok(c.ok, JSON.stringify(c));
+  assert.ok(failed, "the look failed once");
+  assert.ok((await names()).includes(deadName2), "kept while it could not be looked at");
+  // The next backup removes it and its claim.
+  const d = await runBackup({ syncConfig: backupConfig(s3), workspaceDir, stateDir, provider: real, skipPrune: true });
+  assert.ok(d.ok, JSON.stringify(d));
+  const left = await names();
+  assert.ok(!left.includes(deadName2) && !left.includes(checksumFileName(deadName2)), left.join(", "));
+});

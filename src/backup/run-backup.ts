@@ -179,7 +179,7 @@ async function createSnapshot(params: RunBackupParams, logger: Logger, startedAt
 
     const claimRecord = path.join(params.stateDir, "workspace-sync", "backup-claim.json");
     // A dead backup's snapshot stored without its MAC file goes only once this one is stored.
-    const dead = await removeOwnDeadClaim(provider, claimRecord, logger, signal);
+    const { dead, unresolved } = await removeOwnDeadClaim(provider, claimRecord, logger, signal);
     await removeStaleClaims(provider, dir, logger, signal);
 
     const encrypted = backup.encrypt;
@@ -190,16 +190,18 @@ async function createSnapshot(params: RunBackupParams, logger: Logger, startedAt
     const claimId = newClaimId();
     // Recorded first: if this process dies, the next backup from this state folder (which then holds
     // the lock, so this one is gone) removes exactly this claim instead of waiting a day.
-    await writeJsonFileAtomic(claimRecord, { provider: provider.description, dir, claimId, dead });
+    await writeJsonFileAtomic(claimRecord, { provider: provider.description, dir, claimId, dead, unresolved });
     const { snapshotName } = await claimSnapshotName(provider, dir, startedAt, encrypted, claimId, signal);
     // The name claimed, recorded: only a snapshot of that name can be this backup's if it dies
     // (the claim id is in storage in clear; a claim line copied beside another name is not ours).
-    await writeJsonFileAtomic(claimRecord, { provider: provider.description, dir, claimId, dead, name: snapshotName });
+    await writeJsonFileAtomic(claimRecord, { provider: provider.description, dir, claimId, dead, unresolved, name: snapshotName });
     const key = joinRemotePath(dir, snapshotName);
     const claimKey = joinRemotePath(dir, checksumFileName(snapshotName));
     try {
       const result = await uploadSnapshot();
-      await fsp.rm(claimRecord, { force: true });
+      // Claims of dead backups not yet resolved stay for the next backup.
+      if (unresolved.length > 0) await writeJsonFileAtomic(claimRecord, { unresolved });
+      else await fsp.rm(claimRecord, { force: true });
       return result;
     } catch (err) {
       // Nothing of a failed backup stays: its claim goes too (the snapshot was never stored, or was
@@ -212,7 +214,7 @@ async function createSnapshot(params: RunBackupParams, logger: Logger, startedAt
       );
       if (leftOver) throw err;
       await provider.delete(claimKey).then(
-        () => (dead.length > 0 ? writeJsonFileAtomic(claimRecord, { provider: provider.description, dir, dead }) : fsp.rm(claimRecord, { force: true })),
+        () => (dead.length > 0 || unresolved.length > 0 ? writeJsonFileAtomic(claimRecord, { provider: provider.description, dir, dead, unresolved }) : fsp.rm(claimRecord, { force: true })),
         (e: unknown) => logger.warn(`[backup] Could not remove the name claim ${checksumFileName(snapshotName)}: ${errorMessage(e)}`),
       );
       throw err;
@@ -371,47 +373,84 @@ interface DeadSnapshot {
  * its MAC file, or, unencrypted, its checksum) is not restored by "latest" nor counted by
  * retention, and a failed backup leaves no snapshot: it is returned (with its claim, and those
  * the record carried over from an earlier dead backup) to be removed once this backup's own
- * snapshot is stored ({@link removeDeadSnapshots}), never before.
+ * snapshot is stored ({@link removeDeadSnapshots}), never before. A claim that could not be looked
+ * at (a read error) is returned as `unresolved` and tried again by the next backup. The record is
+ * rewritten with what is left before this returns, so a stop after it loses nothing.
  */
-async function removeOwnDeadClaim(provider: StorageProvider, record: string, logger: Logger, signal?: AbortSignal): Promise<DeadSnapshot[]> {
-  const rec = await readJsonFile<{ provider?: unknown; dir?: unknown; claimId?: unknown; dead?: unknown; name?: unknown }>(record).catch(() => undefined);
-  if (!rec) return [];
+async function removeOwnDeadClaim(provider: StorageProvider, record: string, logger: Logger, signal?: AbortSignal): Promise<{ dead: DeadSnapshot[]; unresolved: DeadClaim[] }> {
+  const rec = await readJsonFile<{ provider?: unknown; dir?: unknown; claimId?: unknown; dead?: unknown; name?: unknown; unresolved?: unknown }>(record).catch(() => undefined);
+  if (!rec) return { dead: [], unresolved: [] };
   const dead: DeadSnapshot[] = Array.isArray(rec.dead)
     ? rec.dead.filter((d): d is DeadSnapshot => typeof d?.provider === "string" && typeof d?.snapshot === "string" && typeof d?.claim === "string" && typeof d?.claimId === "string")
     : [];
-  try {
-    if (rec.provider === provider.description && typeof rec.dir === "string" && typeof rec.claimId === "string") {
-      for await (const entry of provider.list(rec.dir, { recursive: false, signal })) {
-        if (!entry.path.endsWith(CHECKSUM_SUFFIX)) continue;
-        const snapshot = entry.path.slice(0, -CHECKSUM_SUFFIX.length);
-        if (!parseSnapshotName(snapshot)) continue;
-        const key = joinRemotePath(rec.dir, entry.path);
-        const claim = parseChecksumClaim((await readSmallFile(provider, key, signal)) ?? "");
-        if (claim?.claimId !== rec.claimId) continue;
-        const snapshotKey = joinRemotePath(rec.dir, snapshot);
-        if (await provider.stat(snapshotKey, { signal })) {
-          // Not the name that backup recorded as claimed (a claim line copied beside another snapshot), or
-          // complete and authenticated (only its checksum is missing): not a dead backup's to remove.
-          if (rec.name !== snapshot) continue;
-          if (await provider.stat(joinRemotePath(rec.dir, macFileName(snapshot)), { signal })) continue;
-          dead.push({ provider: provider.description, snapshot: snapshotKey, claim: key, claimId: rec.claimId });
-          continue;
-        }
-        // Not stored: its upload in progress when it died, if any, of the name it recorded (its upload
-        // starts after that record), whatever its age; the lock says that backup is gone. Where that
-        // cannot be made sure of, the claim stays, for the pass over claims a day old.
-        if (rec.name === snapshot && !(await abortedUploadsOf(provider, rec.dir, snapshot, 0, logger, signal))) continue;
-        await provider.delete(key, { signal });
-        logger.info(`[backup] Removed the name claim of an interrupted backup: ${entry.path}`);
-      }
+  const claims: DeadClaim[] = Array.isArray(rec.unresolved) ? rec.unresolved.filter(isDeadClaim) : [];
+  const own = { provider: rec.provider, dir: rec.dir, claimId: rec.claimId, ...(rec.name === undefined ? {} : { name: rec.name }) };
+  if (isDeadClaim(own)) claims.unshift(own);
+  const unresolved: DeadClaim[] = [];
+  for (const c of claims) {
+    // A claim on another provider (the config changed since) is not looked for here, nor kept.
+    if (c.provider !== provider.description) continue;
+    try {
+      await removeDeadClaim(provider, c, dead, logger, signal);
+    } catch (err) {
+      // Stopped: the record stays as it is for the next backup (this one claims nothing).
+      throwIfAborted(signal);
+      logger.warn(`[backup] Could not remove the name claim of an interrupted backup (tried again by the next backup): ${errorMessage(err)}`);
+      unresolved.push(c);
     }
-    await fsp.rm(record, { force: true });
-  } catch (err) {
-    // Stopped: the record stays for the next backup (this one claims nothing).
-    throwIfAborted(signal);
-    logger.warn(`[backup] Could not remove the name claim of an interrupted backup: ${errorMessage(err)}`);
   }
-  return dead;
+  // What is left to do is written back at once: this backup may yet be stopped before it records its own claim.
+  const left = unresolved.slice(-MAX_UNRESOLVED_CLAIMS);
+  if (dead.length > 0 || left.length > 0) await writeJsonFileAtomic(record, { dead, unresolved: left });
+  else await fsp.rm(record, { force: true });
+  return { dead, unresolved: left };
+}
+
+/** A dead backup's claim, as its record names it. */
+interface DeadClaim {
+  provider: string;
+  dir: string;
+  claimId: string;
+  /** The name it claimed (recorded once claimed; missing in records of older versions). */
+  name?: string;
+}
+
+/** Dead backups' claims whose removal failed, kept for the next backup (the latest ones). */
+const MAX_UNRESOLVED_CLAIMS = 16;
+
+function isDeadClaim(v: unknown): v is DeadClaim {
+  const c = v as Partial<DeadClaim> | null;
+  return typeof c?.provider === "string" && typeof c.dir === "string" && typeof c.claimId === "string" && (c.name === undefined || typeof c.name === "string");
+}
+
+/**
+ * Removes dead backup `c`'s claim files on this provider (see {@link removeOwnDeadClaim}), adding
+ * the snapshot it stored without its MAC file to `dead`. Throws where it could not look.
+ */
+async function removeDeadClaim(provider: StorageProvider, c: DeadClaim, dead: DeadSnapshot[], logger: Logger, signal?: AbortSignal): Promise<void> {
+  for await (const entry of provider.list(c.dir, { recursive: false, signal })) {
+    if (!entry.path.endsWith(CHECKSUM_SUFFIX)) continue;
+    const snapshot = entry.path.slice(0, -CHECKSUM_SUFFIX.length);
+    if (!parseSnapshotName(snapshot)) continue;
+    const key = joinRemotePath(c.dir, entry.path);
+    const claim = parseChecksumClaim((await readSmallFile(provider, key, signal)) ?? "");
+    if (claim?.claimId !== c.claimId) continue;
+    const snapshotKey = joinRemotePath(c.dir, snapshot);
+    if (await provider.stat(snapshotKey, { signal })) {
+      // Not the name that backup recorded as claimed (a claim line copied beside another snapshot), or
+      // complete and authenticated (only its checksum is missing): not a dead backup's to remove.
+      if (c.name !== snapshot) continue;
+      if (await provider.stat(joinRemotePath(c.dir, macFileName(snapshot)), { signal })) continue;
+      if (!dead.some((d) => d.snapshot === snapshotKey && d.claimId === c.claimId)) dead.push({ provider: provider.description, snapshot: snapshotKey, claim: key, claimId: c.claimId });
+      continue;
+    }
+    // Not stored: its upload in progress when it died, if any, of the name it recorded (its upload
+    // starts after that record), whatever its age; the lock says that backup is gone. Where that
+    // cannot be made sure of, the claim stays, for the pass over claims a day old.
+    if (c.name === snapshot && !(await abortedUploadsOf(provider, c.dir, snapshot, 0, logger, signal))) continue;
+    await provider.delete(key, { signal });
+    logger.info(`[backup] Removed the name claim of an interrupted backup: ${entry.path}`);
+  }
 }
 
 /**
