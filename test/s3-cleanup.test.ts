@@ -4,7 +4,7 @@
  * a backup into a shared bucket with an empty prefix leaves other tools' pending multipart uploads
  * alone, even those named like snapshots.
  */
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { promises as fsp } from "node:fs";
@@ -83,30 +83,37 @@ function backupConfig(s3: S3TestSettings) {
 }
 
 /**
- * The S3 provider with every pending upload counting as abandoned whatever its age (RGW cannot
- * backdate an upload), and the folders its cleanup was asked about.
+ * A bucket on the test server, an agent's workspace and state folder, and the real S3 provider on
+ * that bucket (closed after the test); undefined where RGW is not installed (the test skips).
  */
-function everyUploadStale(s3: S3TestSettings): { provider: StorageProvider; calls: string[]; close: () => void } {
-  const real = createS3Provider(s3, { logger: silentLogger });
-  const calls: string[] = [];
-  const provider: StorageProvider = {
-    ...real,
-    cleanupIncomplete: (d, _olderThanMs, options) => {
-      calls.push(d);
-      return real.cleanupIncomplete(d, 0, options);
-    },
-  };
-  return { provider, calls, close: () => void real.close?.() };
-}
-
-test("a backup into a shared bucket aborts no pending upload it cannot prove its own, whatever its name", async (t) => {
+async function backupFixture(t: TestContext) {
   const s3 = await s3TestSettings(t);
-  if (!s3) return;
+  if (!s3) return undefined;
   const { dir, cleanup } = await tempDir("ws-s3-cleanup-");
   t.after(cleanup);
   const { workspaceDir, stateDir } = await sampleAgent(dir);
-  const { provider, close } = everyUploadStale(s3);
-  t.after(close);
+  const real = createS3Provider(s3, { logger: silentLogger });
+  t.after(() => real.close?.());
+  return { s3, workspaceDir, stateDir, real };
+}
+
+/** The names at the top of `provider`'s bucket. */
+async function topNames(provider: StorageProvider): Promise<string[]> {
+  const names: string[] = [];
+  for await (const e of provider.list("", { recursive: false })) names.push(e.path);
+  return names;
+}
+
+/** `real` with every pending upload counting as abandoned whatever its age (RGW cannot backdate an upload). */
+function everyUploadStale(real: StorageProvider): StorageProvider {
+  return { ...real, cleanupIncomplete: (d, _olderThanMs, options) => real.cleanupIncomplete(d, 0, options) };
+}
+
+test("a backup into a shared bucket aborts no pending upload it cannot prove its own, whatever its name", async (t) => {
+  const fx = await backupFixture(t);
+  if (!fx) return;
+  const { s3, workspaceDir, stateDir, real } = fx;
+  const provider = everyUploadStale(real);
   await pendingUpload(s3, "other-tool/file.bin");
   // Named like a snapshot: the plugin's rclone upload, another agent's, or another tool's. No
   // backup of ours claimed the name, so nothing says it is ours.
@@ -119,14 +126,11 @@ test("a backup into a shared bucket aborts no pending upload it cannot prove its
 });
 
 test("the next backup aborts the upload of a backup of ours that died, by the name it claimed, at once", async (t) => {
-  const s3 = await s3TestSettings(t);
-  if (!s3) return;
-  const { dir, cleanup } = await tempDir("ws-s3-cleanup-");
-  t.after(cleanup);
-  const { workspaceDir, stateDir } = await sampleAgent(dir);
+  const fx = await backupFixture(t);
+  if (!fx) return;
+  const { s3, workspaceDir, stateDir, real } = fx;
   // The real provider, no age override: a dead backup of ours is known dead (its lock is ours now).
-  const provider = createS3Provider(s3, { logger: silentLogger });
-  t.after(() => provider.close?.());
+  const provider = real;
   const dead = "backup-20260101T000000Z.tar.gz.enc";
   const claimId = "0123456789abcdef0123";
   // What a backup killed mid-upload leaves: its record in the state folder, its claim, its upload.
@@ -145,13 +149,10 @@ test("the next backup aborts the upload of a backup of ours that died, by the na
 });
 
 test("a backup aborts the upload of another host's backup that died only with its claim, once the server says it is a day old", async (t) => {
-  const s3 = await s3TestSettings(t);
-  if (!s3) return;
-  const { dir, cleanup } = await tempDir("ws-s3-cleanup-");
-  t.after(cleanup);
-  const { workspaceDir, stateDir } = await sampleAgent(dir);
-  const { provider, close } = everyUploadStale(s3);
-  t.after(close);
+  const fx = await backupFixture(t);
+  if (!fx) return;
+  const { s3, workspaceDir, stateDir, real } = fx;
+  const provider = everyUploadStale(real);
   const day = 24 * 3600_000;
   const gone = "backup-20260101T000000Z.tar.gz.enc";
   const stale = "backup-20260101T000001Z.tar.gz.enc";
@@ -166,20 +167,16 @@ test("a backup aborts the upload of another host's backup that died only with it
   const b = await runBackup({ syncConfig: backupConfig(s3), workspaceDir, stateDir, provider, skipPrune: true });
   assert.ok(b.ok, JSON.stringify(b));
   assert.deepEqual(await pendingKeys(s3), [fresh]);
-  const names: string[] = [];
-  for await (const e of provider.list("", { recursive: false })) names.push(e.path);
+  const names = await topNames(provider);
   assert.deepEqual([gone, stale, fresh].map((n) => names.includes(checksumFileName(n))), [false, true, true]);
 });
 
 test("a claim line dated back by someone who can write to the storage does not get a fresh upload of its name aborted", async (t) => {
-  const s3 = await s3TestSettings(t);
-  if (!s3) return;
-  const { dir, cleanup } = await tempDir("ws-s3-cleanup-");
-  t.after(cleanup);
-  const { workspaceDir, stateDir } = await sampleAgent(dir);
+  const fx = await backupFixture(t);
+  if (!fx) return;
+  const { s3, workspaceDir, stateDir, real } = fx;
   // The real provider: the server dates the upload now, whatever the claim line says.
-  const provider = createS3Provider(s3, { logger: silentLogger });
-  t.after(() => provider.close?.());
+  const provider = real;
   const name = "backup-20261207T000000Z.tar.gz.enc";
   await pendingUpload(s3, name); // another writer's, in progress
   await putObject(s3, checksumFileName(name), formatChecksumClaim("aaaaaaaaaaaaaaaa", new Date(Date.now() - 3 * 24 * 3600_000)));
@@ -189,13 +186,9 @@ test("a claim line dated back by someone who can write to the storage does not g
 });
 
 test("where pending uploads cannot be looked at, a dead backup's claim stays a week, then goes", async (t) => {
-  const s3 = await s3TestSettings(t);
-  if (!s3) return;
-  const { dir, cleanup } = await tempDir("ws-s3-cleanup-");
-  t.after(cleanup);
-  const { workspaceDir, stateDir } = await sampleAgent(dir);
-  const real = createS3Provider(s3, { logger: silentLogger });
-  t.after(() => real.close?.());
+  const fx = await backupFixture(t);
+  if (!fx) return;
+  const { s3, workspaceDir, stateDir, real } = fx;
   // Credentials without the right to list multipart uploads.
   const provider: StorageProvider = { ...real, cleanupIncomplete: () => Promise.reject(new Error("AccessDenied: ListMultipartUploads")) };
   const weekOld = "backup-20260101T000000Z.tar.gz.enc";
@@ -207,21 +200,16 @@ test("where pending uploads cannot be looked at, a dead backup's claim stays a w
 
   const b = await runBackup({ syncConfig: backupConfig(s3), workspaceDir, stateDir, provider, skipPrune: true });
   assert.ok(b.ok, JSON.stringify(b));
-  const names: string[] = [];
-  for await (const e of real.list("", { recursive: false })) names.push(e.path);
+  const names = await topNames(real);
   assert.ok(!names.includes(checksumFileName(weekOld)), "the week-old claim goes (its upload is left to the bucket's lifecycle rule)");
   assert.ok(names.includes(checksumFileName(twoDays)), "a younger one stays until its upload can be looked at");
   assert.deepEqual(await pendingKeys(s3), [weekOld]);
 });
 
 test("a failed backup leaves no partial upload, and where it cannot make sure, leaves its claim for the next backup", async (t) => {
-  const s3 = await s3TestSettings(t);
-  if (!s3) return;
-  const { dir, cleanup } = await tempDir("ws-s3-cleanup-");
-  t.after(cleanup);
-  const { workspaceDir, stateDir } = await sampleAgent(dir);
-  const real = createS3Provider(s3, { logger: silentLogger });
-  t.after(() => real.close?.());
+  const fx = await backupFixture(t);
+  if (!fx) return;
+  const { s3, workspaceDir, stateDir, real } = fx;
   let lookFails = false;
   // A store that fails after its upload started, and whose own abort did not go through.
   const provider: StorageProvider = {
@@ -237,11 +225,7 @@ test("a failed backup leaves no partial upload, and where it cannot make sure, l
   const b = await runBackup({ syncConfig: backupConfig(s3), workspaceDir, stateDir, provider, skipPrune: true });
   assert.equal(b.ok, false);
   assert.deepEqual(await pendingKeys(s3), [], "its partial upload aborted");
-  const claims = async (): Promise<string[]> => {
-    const names: string[] = [];
-    for await (const e of real.list("", { recursive: false })) names.push(e.path);
-    return names.filter((n) => n.endsWith(".sha256"));
-  };
+  const claims = async (): Promise<string[]> => (await topNames(real)).filter((n) => n.endsWith(".sha256"));
   assert.deepEqual(await claims(), [], "its claim removed");
 
   lookFails = true;
@@ -268,31 +252,22 @@ async function deadStoredSnapshot(s3: S3TestSettings, stateDir: string, descript
 }
 
 test("a dead backup's stored snapshot is removed even where pending uploads cannot be looked at (it has none)", async (t) => {
-  const s3 = await s3TestSettings(t);
-  if (!s3) return;
-  const { dir, cleanup } = await tempDir("ws-s3-cleanup-");
-  t.after(cleanup);
-  const { workspaceDir, stateDir } = await sampleAgent(dir);
-  const real = createS3Provider(s3, { logger: silentLogger });
-  t.after(() => real.close?.());
+  const fx = await backupFixture(t);
+  if (!fx) return;
+  const { s3, workspaceDir, stateDir, real } = fx;
   const provider: StorageProvider = { ...real, cleanupIncomplete: () => Promise.reject(new Error("AccessDenied: ListMultipartUploads")) };
   const deadName = "backup-20260101T000000Z.tar.gz.enc";
   await deadStoredSnapshot(s3, stateDir, real.description, deadName);
   const b = await runBackup({ syncConfig: backupConfig(s3), workspaceDir, stateDir, provider, skipPrune: true });
   assert.ok(b.ok, JSON.stringify(b));
-  const names: string[] = [];
-  for await (const e of real.list("", { recursive: false })) names.push(e.path);
+  const names = await topNames(real);
   assert.ok(!names.includes(deadName) && !names.includes(checksumFileName(deadName)), names.join(", "));
 });
 
 test("a backup stopped while it cleans up after a dead one keeps the dead one's record for the next backup", async (t) => {
-  const s3 = await s3TestSettings(t);
-  if (!s3) return;
-  const { dir, cleanup } = await tempDir("ws-s3-cleanup-");
-  t.after(cleanup);
-  const { workspaceDir, stateDir } = await sampleAgent(dir);
-  const real = createS3Provider(s3, { logger: silentLogger });
-  t.after(() => real.close?.());
+  const fx = await backupFixture(t);
+  if (!fx) return;
+  const { s3, workspaceDir, stateDir, real } = fx;
   const ac = new AbortController();
   const provider: StorageProvider = {
     ...real,
@@ -319,19 +294,11 @@ test("a backup stopped while it cleans up after a dead one keeps the dead one's 
 });
 
 test("a dead backup's snapshot is never orphaned: not by a stop later in the cleanup, nor by one failed look", async (t) => {
-  const s3 = await s3TestSettings(t);
-  if (!s3) return;
-  const { dir, cleanup } = await tempDir("ws-s3-cleanup-");
-  t.after(cleanup);
-  const { workspaceDir, stateDir } = await sampleAgent(dir);
-  const real = createS3Provider(s3, { logger: silentLogger });
-  t.after(() => real.close?.());
+  const fx = await backupFixture(t);
+  if (!fx) return;
+  const { s3, workspaceDir, stateDir, real } = fx;
   const deadName = "backup-20260101T000000Z.tar.gz.enc";
-  const names = async (): Promise<string[]> => {
-    const out: string[] = [];
-    for await (const e of real.list("", { recursive: false })) out.push(e.path);
-    return out;
-  };
+  const names = (): Promise<string[]> => topNames(real);
   await deadStoredSnapshot(s3, stateDir, real.description, deadName);
   // 1. Stopped while it passes over the claims a day old (after the dead backup's record was read).
   const ac = new AbortController();

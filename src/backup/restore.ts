@@ -22,7 +22,7 @@ import { compareNewestFirst, parseSnapshotName } from "../snapshot/index.js";
 import { readBackupState } from "./state.js";
 import { listSnapshotFolder } from "./list.js";
 import { ownedSnapshots, type OwnershipContext } from "./ownership.js";
-import { printableName } from "../util/printable.js";
+import { printableName, shortList } from "../util/printable.js";
 import { requireBackupSettings, withBackupTarget } from "./target.js";
 import type { BackupSettings } from "../config/types.js";
 import type { ProviderLocation } from "../providers/index.js";
@@ -110,9 +110,8 @@ export async function runRestore(params: RunRestoreParams): Promise<RunRestoreRe
 
 /** What `"latest"` passed over, as a warning naming each (names from storage, escaped) and why. */
 export function passedOverWarning(passedOver: readonly { name: string; reason: string }[], chosen: string): string {
-  const shown = passedOver.slice(0, 10).map((p) => `${printableName(p.name)} (${printableName(p.reason)})`).join(", ");
-  const more = passedOver.length > 10 ? ` and ${passedOver.length - 10} more` : "";
-  return `"latest" is ${chosen}: newer snapshot names in the backup folder are not ours and were passed over (someone else's, or put there by someone who can write to the storage): ${shown}${more}`;
+  const shown = shortList(passedOver.map((p) => `${printableName(p.name)} (${printableName(p.reason)})`), 10);
+  return `"latest" is ${chosen}: newer snapshot names in the backup folder are not ours and were passed over (someone else's, or put there by someone who can write to the storage): ${shown}`;
 }
 
 /**

@@ -188,13 +188,15 @@ async function createSnapshot(params: RunBackupParams, logger: Logger, startedAt
     const macKeys: Promise<MacKeys> | undefined = encrypted ? deriveMacKeys(backup.passphrase as string, macSalt, backup.kdfIterations) : undefined;
     macKeys?.catch(() => undefined); // reported where awaited
     const claimId = newClaimId();
+    /** This backup's record, with the dead backups' snapshots and claims still to be removed. */
+    const record = (own: { claimId?: string; name?: string }) => writeJsonFileAtomic(claimRecord, { provider: provider.description, dir, ...own, dead, unresolved });
     // Recorded first: if this process dies, the next backup from this state folder (which then holds
     // the lock, so this one is gone) removes exactly this claim instead of waiting a day.
-    await writeJsonFileAtomic(claimRecord, { provider: provider.description, dir, claimId, dead, unresolved });
+    await record({ claimId });
     const { snapshotName } = await claimSnapshotName(provider, dir, startedAt, encrypted, claimId, signal);
     // The name claimed, recorded: only a snapshot of that name can be this backup's if it dies
     // (the claim id is in storage in clear; a claim line copied beside another name is not ours).
-    await writeJsonFileAtomic(claimRecord, { provider: provider.description, dir, claimId, dead, unresolved, name: snapshotName });
+    await record({ claimId, name: snapshotName });
     const key = joinRemotePath(dir, snapshotName);
     const claimKey = joinRemotePath(dir, checksumFileName(snapshotName));
     try {
@@ -208,13 +210,9 @@ async function createSnapshot(params: RunBackupParams, logger: Logger, startedAt
       // removed), once no partial upload of its name is left (the provider aborts its own, but that
       // request may have failed). Where that cannot be made sure of, the claim and its record stay,
       // as a dead backup's: the next backup from this state folder removes both.
-      const leftOver = await abortUploadsOf(provider, dir, snapshotName, 0).then(
-        () => false,
-        (e: unknown) => (logger.warn(`[backup] Could not look for a partial upload of ${snapshotName} left by this failed backup: ${errorMessage(e)}`), true),
-      );
-      if (leftOver) throw err;
+      if (!(await abortedUploadsOf(provider, dir, snapshotName, 0, logger))) throw err;
       await provider.delete(claimKey).then(
-        () => (dead.length > 0 || unresolved.length > 0 ? writeJsonFileAtomic(claimRecord, { provider: provider.description, dir, dead, unresolved }) : fsp.rm(claimRecord, { force: true })),
+        () => (dead.length > 0 || unresolved.length > 0 ? record({}) : fsp.rm(claimRecord, { force: true })),
         (e: unknown) => logger.warn(`[backup] Could not remove the name claim ${checksumFileName(snapshotName)}: ${errorMessage(e)}`),
       );
       throw err;
@@ -507,16 +505,11 @@ async function removeStaleClaims(provider: StorageProvider, dir: string, logger:
  * Aborts the partial uploads (S3 multipart uploads, the local provider's temp files) of exactly
  * `dir`/`name` the server says were started more than `olderThanMs` ago (`0`: whatever their
  * age): called only for a name a backup's claim says was being written by a backup now dead or
- * failed. Throws where the uploads could not be looked at.
+ * failed. True when done; where the uploads could not be looked at, logged and false; a stop thrown.
  */
-async function abortUploadsOf(provider: StorageProvider, dir: string, name: string, olderThanMs: number, signal?: AbortSignal): Promise<void> {
-  await provider.cleanupIncomplete(dir, olderThanMs, { ...(signal ? { signal } : {}), match: (p) => p === name });
-}
-
-/** {@link abortUploadsOf}, true when done; a failure is logged (false), a stop thrown. */
 async function abortedUploadsOf(provider: StorageProvider, dir: string, name: string, olderThanMs: number, logger: Logger, signal?: AbortSignal): Promise<boolean> {
   try {
-    await abortUploadsOf(provider, dir, name, olderThanMs, signal);
+    await provider.cleanupIncomplete(dir, olderThanMs, { ...(signal ? { signal } : {}), match: (p) => p === name });
     return true;
   } catch (err) {
     throwIfAborted(signal);

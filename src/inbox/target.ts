@@ -7,7 +7,7 @@ import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { WorkspaceSyncError, toWorkspaceSyncError } from "../errors.js";
 import { isInside } from "../util/inside.js";
-import { LocalPathError, WorkspaceFs, type HeldFolder } from "../util/safe-fs.js";
+import { LocalPathError, sameIdent, WorkspaceFs, type HeldFolder, type Ident } from "../util/safe-fs.js";
 import { checkFolders } from "./places.js";
 import { isAbsoluteAnywhere, realpathOrThrow, relIn } from "./paths.js";
 
@@ -74,7 +74,7 @@ export async function holdMoveTarget(tree: WorkspaceFs, target: unknown, wsReal:
   try {
     for (const name of missing) {
       /** The folder this move made (device and inode), if it made one. */
-      let made: { dev: number; ino: number } | undefined;
+      let made: Ident | undefined;
       try {
         await folder.makeFolder(name);
         made = await fsp.lstat(folder.path(name));
@@ -107,9 +107,9 @@ export async function holdMoveTarget(tree: WorkspaceFs, target: unknown, wsReal:
 }
 
 /** Removes empty folder `name` of `folder` while it is the one this move made (`made`); never throws. */
-async function takeBack(folder: HeldFolder, name: string, made: { dev: number; ino: number }): Promise<void> {
+async function takeBack(folder: HeldFolder, name: string, made: Ident): Promise<void> {
   const now = await fsp.lstat(folder.path(name)).catch(() => undefined);
-  if (now?.dev === made.dev && now.ino === made.ino) await fsp.rmdir(folder.path(name)).catch(() => undefined);
+  if (now && sameIdent(now, made)) await fsp.rmdir(folder.path(name)).catch(() => undefined);
 }
 
 /** `tree.holdFolder(rel)` of an existing folder; a refusal, or a file at its name, as INVALID_PATH for `target`. */

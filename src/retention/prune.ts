@@ -9,7 +9,7 @@ import { silentLogger, type Logger } from "../logger.js";
 import type { StorageProvider } from "../providers/types.js";
 import { joinRemotePath } from "../providers/paths.js";
 import { SIDECAR_SUFFIXES, parseSnapshotName, type SnapshotInfo } from "../snapshot/index.js";
-import { printableName as printable } from "../util/printable.js";
+import { printableName as printable, shortList } from "../util/printable.js";
 import { planPrune } from "./prune-plan.js";
 import { describePolicy, normalizePolicy, type PolicyInput, type RetentionPolicy } from "./policy.js";
 
@@ -169,9 +169,7 @@ export async function pruneSnapshots(options: PruneOptions): Promise<PruneResult
     }
   }
   if (ignored.length > 0) {
-    const shown = ignored.slice(0, MAX_LISTED_IGNORED).map(printable).join(", ");
-    const more = ignored.length > MAX_LISTED_IGNORED ? ` and ${ignored.length - MAX_LISTED_IGNORED} more` : "";
-    logger.warn(`[backup] Ignoring ${ignored.length} file(s) in the backup folder that are not snapshot names (never pruned): ${shown}${more}`);
+    logger.warn(`[backup] Ignoring ${ignored.length} file(s) in the backup folder that are not snapshot names (never pruned): ${shortList(ignored.map(printable), MAX_LISTED_IGNORED)}`);
   }
 
   // 3. Only snapshots provably ours count, kept or deleted; the one just written is.
@@ -190,13 +188,13 @@ export async function pruneSnapshots(options: PruneOptions): Promise<PruneResult
   const notOurs = verdicts.notOurs;
   if (justWritten) {
     // It exists even if an eventually consistent listing does not show it yet.
-    const info = snapshots.find((s) => s.name === justWritten) ?? (parseSnapshotName(justWritten) && { ...parseSnapshotName(justWritten)!, size: 0 });
+    const parsed = parseSnapshotName(justWritten);
+    const info = snapshots.find((s) => s.name === justWritten) ?? (parsed && { ...parsed, size: 0 });
     if (info) ours.push(info);
   }
   if (notOurs.length > 0) {
-    const shown = notOurs.slice(0, MAX_LISTED_IGNORED).map((n) => `${printable(n.name)} (${printable(n.reason)})`).join(", ");
-    const more = notOurs.length > MAX_LISTED_IGNORED ? ` and ${notOurs.length - MAX_LISTED_IGNORED} more` : "";
-    logger.warn(`[backup] Not counting ${notOurs.length} snapshot name(s) that are not provably ours (never pruned): ${shown}${more}`);
+    const shown = shortList(notOurs.map((n) => `${printable(n.name)} (${printable(n.reason)})`), MAX_LISTED_IGNORED);
+    logger.warn(`[backup] Not counting ${notOurs.length} snapshot name(s) that are not provably ours (never pruned): ${shown}`);
   }
 
   // 4. Plan (restic's rules plus the safety keeps).

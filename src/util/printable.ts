@@ -12,3 +12,9 @@ const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u
 export function printableName(name: string): string {
   return name.replace(UNPRINTABLE, (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`);
 }
+
+/** The first `max` of `items` for a log line, comma-separated, with how many more there are. */
+export function shortList(items: readonly string[], max: number): string {
+  const more = items.length > max ? ` and ${items.length - max} more` : "";
+  return `${items.slice(0, max).join(", ")}${more}`;
+}

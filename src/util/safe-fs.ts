@@ -1073,7 +1073,7 @@ export interface Ident {
 }
 
 /** Whether `a` and `b` are the same file (device and inode). */
-function sameIdent(a: Ident, b: Ident): boolean {
+export function sameIdent(a: Ident, b: Ident): boolean {
   return a.dev === b.dev && a.ino === b.ino;
 }
 
