@@ -5,13 +5,17 @@
  */
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { listBackupSnapshots, runBackup, runRestore, type RunRestoreResult } from "../src/backup/index.js";
 import { verifySnapshots } from "../src/backup/verify.js";
+import { listSnapshotsWithRetention } from "../src/backup/list.js";
+import { loadSyncConfig } from "../src/config/index.js";
+import { silentLogger } from "../src/logger.js";
+import type { ReadOptions } from "../src/providers/types.js";
 import type { StorageProvider } from "../src/providers/types.js";
 import { expectedWorkspace, sampleAgent, tempDir, treeDiff, treeFingerprint } from "./support/tree.js";
 
@@ -126,6 +130,20 @@ export async function legacySnapshot(f: AuthFixture, name: string, files: Record
     env: { ...process.env, PASS: passphrase },
   });
   await put(f.storage, name, await fsp.readFile(out));
+}
+
+/** `p`, with what each read asked for and how many bytes its reader took, by key. */
+function countingReads(p: StorageProvider): { provider: StorageProvider; reads: { key: string; options: ReadOptions; taken: number }[] } {
+  const reads: { key: string; options: ReadOptions; taken: number }[] = [];
+  const provider: StorageProvider = Object.create(p) as StorageProvider;
+  provider.read = async (key, options = {}) => {
+    const stream = await p.read(key, options);
+    const read = { key, options, taken: 0 };
+    reads.push(read);
+    stream.on("data", (c: Buffer) => (read.taken += c.length));
+    return stream;
+  };
+  return { provider, reads };
 }
 
 // ---- the suite ----
@@ -312,6 +330,27 @@ export function authSuite(label: string, make: MakeFixture): void {
     await f.storage.delete(`${name}.mac`);
     await put(f.storage, `${name}.sha256`, "# workspace-sync: name claimed by a backup in progress (claim 0123456789abcdef, since 2026-03-01T10:00:00.000Z)\n");
     await assertRefused(f, name, "SNAPSHOT_UNAUTHENTICATED", /still claimed by a backup/);
+  });
+
+  it("a plugin-era snapshot is judged from its head: a listing asks for its first 80 bytes only, not the whole", async (f) => {
+    const big = { "legacy/noise.txt": randomBytes(3 * 1024 * 1024).toString("base64") };
+    const ours = "backup-20250101T000000Z.tar.gz.enc";
+    const theirs = "backup-20250102T000000Z.tar.gz.enc";
+    await legacySnapshot(f, ours, big);
+    await legacySnapshot(f, theirs, big, "another passphrase");
+    const { provider, reads } = countingReads(f.storage);
+    const listed = await listSnapshotsWithRetention({ config: loadSyncConfig(f.config({ retain: { last: 5 } }), silentLogger), stateDir: f.stateDir, provider });
+    assert.ok(listed.ok, JSON.stringify(listed));
+    const byName = new Map(listed.snapshots.map((s) => [s.name, s]));
+    assert.equal(byName.get(ours)?.notOurs, undefined, "its own passphrase decrypts it: counted as ours");
+    assert.match(byName.get(theirs)?.notOurs ?? "", /does not decrypt with the configured passphrase/);
+    for (const name of [ours, theirs]) {
+      const of = reads.filter((r) => r.key.endsWith(name));
+      assert.equal(of.length, 1, `one read of ${name}`);
+      // The header and four cipher blocks: the 34-byte mark, and the block the decryption holds back.
+      assert.equal(of[0]!.options.end, 79, `the read of ${name} asks for a range`);
+      assert.equal(of[0]!.taken, 80, `the provider gave ${of[0]!.taken} bytes of ${name}`);
+    }
   });
 
   it("two writers with different state folders on one folder: 6 concurrent backups in the same second all succeed, each authenticated under its own name", async (f, t) => {

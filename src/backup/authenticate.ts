@@ -19,9 +19,11 @@
  *    ones) it is read with a warning that it is unauthenticated.
  */
 import { randomBytes } from "node:crypto";
-import { PassThrough, type Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import {
+  AES_BLOCK,
   AUTH_MARKER,
+  HEADER_LENGTH,
   createDecryptStream,
   deriveMacKeys,
   kdfCandidates,
@@ -39,6 +41,7 @@ import type { BackupSettings } from "../config/types.js";
 import { macFileName, parseMacFile, type MacRecord } from "./auth-file.js";
 import { checksumFileName, parseChecksumClaim } from "./checksum.js";
 import { compareNewestFirst, parseSnapshotName } from "../snapshot/index.js";
+import { readPrefix } from "../util/stream-chunks.js";
 
 /** What a restore or verify accepts. */
 export interface AuthPolicy {
@@ -68,22 +71,14 @@ const HOW_TO_READ_ANYWAY = "to read it anyway, decrypt it by hand: openssl enc -
 export async function readSmallFile(provider: StorageProvider, key: string, signal?: AbortSignal, limit = SMALL_FILE_LIMIT): Promise<string | undefined> {
   let stream: Readable;
   try {
-    stream = await provider.read(key, { signal });
+    // One byte past the limit is asked for: enough to tell an oversized file, never more.
+    stream = await provider.read(key, { signal, end: limit });
   } catch (err) {
     if (isWorkspaceSyncError(err, "NOT_FOUND")) return undefined;
     throw err;
   }
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const chunk of stream) {
-    chunks.push(chunk as Buffer);
-    n += (chunk as Buffer).length;
-    if (n > limit) {
-      stream.destroy();
-      return "";
-    }
-  }
-  return Buffer.concat(chunks).toString("utf8");
+  const bytes = await readPrefix(stream, limit + 1);
+  return bytes.length > limit ? "" : bytes.toString("utf8");
 }
 
 /** Context of {@link planAuthentication}. */
@@ -248,28 +243,33 @@ async function olderAuthenticated(ctx: PlanContext): Promise<string | undefined>
 }
 
 /**
- * Decrypts the first bytes of a snapshot (enough for the mark) and stops reading. Throws
- * `WRONG_PASSPHRASE` when no key derivation turns the first block into gzip.
+ * Ciphertext a snapshot's head is decrypted from: the header and the blocks the mark spans, and
+ * one more, which the decrypting stage holds back (the last block it has may be the padding).
+ */
+const HEAD_CIPHER_BYTES = HEADER_LENGTH + (Math.ceil(AUTH_MARKER.length / AES_BLOCK) + 1) * AES_BLOCK;
+
+/**
+ * Decrypts the first bytes of a snapshot (enough for the mark), reading only those from storage:
+ * a plugin-era snapshot is looked at on each backup's prune. Throws `WRONG_PASSPHRASE` when no key
+ * derivation turns the first block into gzip.
  */
 export async function plainHead(provider: StorageProvider, dir: string, name: string, backup: Pick<BackupSettings, "passphrase" | "kdfIterations">, signal?: AbortSignal): Promise<Buffer> {
-  const source = await provider.read(joinRemotePath(dir, name), { signal });
+  const cipher = await readPrefix(await provider.read(joinRemotePath(dir, name), { signal, end: HEAD_CIPHER_BYTES - 1 }), HEAD_CIPHER_BYTES);
   const decrypt = createDecryptStream({ passphrase: backup.passphrase ?? "", candidates: kdfCandidates(pbkdf2Kdf(backup.kdfIterations)), path: name });
-  const sink = new PassThrough();
-  source.on("error", (err) => decrypt.destroy(err));
-  decrypt.on("error", (err) => sink.destroy(err));
-  source.pipe(decrypt).pipe(sink);
+  // Shorter than asked for: the whole snapshot, whose end (its padding) is checked. Otherwise the
+  // stream is not ended: its end is not here, and a cut block would read as bad padding.
+  if (cipher.length < HEAD_CIPHER_BYTES) decrypt.end(cipher);
+  else decrypt.write(cipher);
   const chunks: Buffer[] = [];
   let n = 0;
   try {
-    for await (const chunk of sink) {
+    for await (const chunk of decrypt) {
       chunks.push(chunk as Buffer);
       n += (chunk as Buffer).length;
       if (n >= AUTH_MARKER.length) break;
     }
   } finally {
-    source.destroy();
     decrypt.destroy();
-    sink.destroy();
   }
   return Buffer.concat(chunks, n);
 }

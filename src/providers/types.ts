@@ -201,6 +201,13 @@ export interface ListOptions {
 export interface ReadOptions {
   /** Byte offset to start at (inclusive). */
   start?: number;
+  /**
+   * Byte offset to stop at (inclusive, as in an HTTP `Range` and `fs.createReadStream`); past the
+   * file's end the stream ends with the file. The built-in providers ask the storage for that range
+   * only. A caller's own provider may ignore it and stream on: a reader that needs only a prefix
+   * stops reading once it has it.
+   */
+  end?: number;
   signal?: AbortSignal;
   /**
    * The reader frees each chunk once it is done with it. A provider whose stream keeps no chunk

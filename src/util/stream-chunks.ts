@@ -48,3 +48,23 @@ export async function* chunksOf(stream: Readable): AsyncGenerator<Buffer, void, 
     if (!done) stream.destroy();
   }
 }
+
+/**
+ * The first `max` bytes of `stream` (fewer where it ends sooner), then the stream is destroyed:
+ * what follows is never read. Throws the stream's error.
+ */
+export async function readPrefix(stream: Readable, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  try {
+    for await (const chunk of stream) {
+      const b = chunk as Buffer;
+      chunks.push(n + b.length > max ? b.subarray(0, max - n) : b);
+      n = Math.min(max, n + b.length);
+      if (n === max) break;
+    }
+  } finally {
+    stream.destroy();
+  }
+  return Buffer.concat(chunks, n);
+}

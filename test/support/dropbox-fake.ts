@@ -573,20 +573,23 @@ export async function startDropboxFake(): Promise<DropboxFake> {
         const f = files.get(p.toLowerCase());
         if (!f) throw conflict("path/not_found", { ".tag": "path", path: { ".tag": "not_found" } });
         if (fault) return sendFault(fault);
-        const range = /^bytes=(\d+)-$/.exec(String(req.headers.range ?? ""));
+        // A single byte range, as HTTP gives it (RFC 9110 14.1.2): `bytes=a-` or `bytes=a-b`.
+        const range = /^bytes=(\d+)-(\d*)$/.exec(String(req.headers.range ?? ""));
         const start = range ? Number(range[1]) : 0;
-        if (start > 0 && start >= f.content.length) {
+        const end = range?.[2] ? Math.min(Number(range[2]), f.content.length - 1) : f.content.length - 1;
+        if (range && (start >= f.content.length || end < start)) {
           res.writeHead(416, { "Content-Type": "text/plain" });
           res.end("range not satisfiable");
           return;
         }
+        const data = f.content.subarray(start, end + 1);
         res.writeHead(range ? 206 : 200, {
           "Content-Type": "application/octet-stream",
           "Dropbox-API-Result": headerSafe(fileMeta(f, false)),
-          "Content-Length": String(f.content.length - start),
+          "Content-Length": String(data.length),
+          ...(range ? { "Content-Range": `bytes ${start}-${end}/${f.content.length}` } : {}),
         });
         // Send in pieces so the client's backpressure matters.
-        const data = f.content.subarray(start);
         for (let i = 0; i < data.length; i += 65536) {
           const piece = data.subarray(i, i + 65536);
           downloadedBytes += piece.length;

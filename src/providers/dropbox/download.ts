@@ -1,8 +1,9 @@
-import { PassThrough, Readable, Transform } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import type { DropboxClient } from "./client.js";
 import { toDropboxError } from "./errors.js";
 import { headerSafeJson } from "./paths.js";
+import { type ByteRange, cutToRange, emptyRange, rangeHeader } from "../../util/byte-range.js";
 
 /** Where Dropbox serves file content. */
 export const DOWNLOAD_URL = "https://content.dropboxapi.com/2/files/download";
@@ -27,28 +28,15 @@ async function readBody(res: Response): Promise<unknown> {
   }
 }
 
-/** Drops the first `n` bytes (for servers that ignore `Range`). */
-function skipBytes(n: number): Transform {
-  let left = n;
-  return new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      if (left >= chunk.length) {
-        left -= chunk.length;
-        return done();
-      }
-      const out = left > 0 ? chunk.subarray(left) : chunk;
-      left = 0;
-      done(null, out);
-    },
-  });
-}
-
 /**
- * Opens a streamed download of `dropboxPath` from byte `start`: POST `files/download` through the
- * client's fetch with the current access token, never buffering the file. The web body becomes a
+ * Opens a streamed download of `range` of `dropboxPath` (the whole file by default): POST
+ * `files/download` through the client's fetch with the current access token, never buffering the
+ * file. The web body becomes a
  * Node Readable that honours backpressure (it pulls only when read).
  */
-export async function openDownload(client: DropboxClient, dropboxPath: string, path: string, start: number, signal?: AbortSignal): Promise<Readable> {
+export async function openDownload(client: DropboxClient, dropboxPath: string, path: string, range: ByteRange, signal?: AbortSignal): Promise<Readable> {
+  if (emptyRange(range)) return Readable.from([]);
+  const ranged = rangeHeader(range);
   const res = await client.call(
     "files/download",
     path,
@@ -58,9 +46,10 @@ export async function openDownload(client: DropboxClient, dropboxPath: string, p
         Authorization: `Bearer ${token}`,
         "Dropbox-API-Arg": headerSafeJson({ path: dropboxPath }),
       };
-      if (start > 0) headers.Range = `bytes=${start}-`;
+      if (ranged !== undefined) headers.Range = ranged;
       const r = await client.fetch(DOWNLOAD_URL, { method: "POST", headers });
-      if (r.status === 416 && start > 0) return r;
+      // Past the end (or any range of an empty file): nothing to read.
+      if (r.status === 416 && ranged !== undefined) return r;
       if (!r.ok) throw new DownloadHttpError(r.status, r.headers.get("retry-after"), await readBody(r));
       return r;
     },
@@ -77,7 +66,7 @@ export async function openDownload(client: DropboxClient, dropboxPath: string, p
   else stream = Readable.fromWeb(body as WebReadableStream<Uint8Array>);
   // Errors mid-stream (connection reset, abort) surface as typed errors; destroying the result
   // cancels the download.
-  const out = start > 0 && res.status === 200 ? skipBytes(start) : new PassThrough();
+  const out = ranged !== undefined && res.status === 200 ? cutToRange(range) : new PassThrough();
   stream.on("error", (err) => out.destroy(toDropboxError(err, path)));
   out.on("close", () => {
     if (!stream.destroyed) stream.destroy();

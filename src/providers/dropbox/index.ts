@@ -146,7 +146,7 @@ export function createDropboxProvider(settings: DropboxSettings, ctx: ProviderCo
     async read(path: string, readOptions: ReadOptions = {}): Promise<Readable> {
       const dbxPath = toDropboxPath(path);
       if (dbxPath === "") throw new WorkspaceSyncError("INVALID_PATH", "Cannot read the Dropbox root as a file: name a file", { path });
-      return openDownload(client, dbxPath, path, readOptions.start ?? 0, readOptions.signal);
+      return openDownload(client, dbxPath, path, { start: readOptions.start, end: readOptions.end }, readOptions.signal);
     },
 
     async write(path: string, source: Readable, writeOptions: WriteOptions = {}): Promise<RemoteEntry> {

@@ -8,7 +8,7 @@
 import fsSync, { createReadStream, promises as fsp } from "node:fs";
 import type { BigIntStats, Stats } from "node:fs";
 import path from "node:path";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { WorkspaceSyncError, throwIfAborted, toWorkspaceSyncError } from "../../errors.js";
 import type {
   CleanupOptions,
@@ -36,6 +36,7 @@ import { SMALL_COPY_BYTES, copyFdToNewFileSync } from "./small-copy.js";
 import { type CopyLane, CopyLanes, type LaneCopied, type LaneSource } from "./copy-lane.js";
 import { COPY_SLOTS } from "./copy-look.js";
 import { availableCores } from "../../util/cores.js";
+import { emptyRange } from "../../util/byte-range.js";
 
 /** Settings of the local provider. */
 export interface LocalProviderSettings {
@@ -225,6 +226,7 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
 
     async read(p: string, options: ReadOptions = {}): Promise<Readable> {
       throwIfAborted(options.signal);
+      if (emptyRange(options)) return Readable.from([]);
       let handle: fsp.FileHandle;
       try {
         // Never through a symlink, never a FIFO or device: the folder may have changed since it was listed.
@@ -238,6 +240,7 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
       const stream = createReadStream("", {
         fd: handle,
         start: options.start,
+        end: options.end,
         highWaterMark: READ_BUFFER,
         signal: options.signal,
       });

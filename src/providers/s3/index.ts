@@ -39,6 +39,7 @@ import { mapS3Error, s3ErrorName, s3ErrorStatus } from "./errors.js";
 import { chooseQueueSize, choosePartSize } from "./settings.js";
 import { uploadObject } from "./upload.js";
 import { contentTypeFor } from "./content-type.js";
+import { cutToRange, emptyRange, rangeHeader } from "../../util/byte-range.js";
 import { dateFromNs, formatRcloneSeconds, nsFromMs, parseRcloneSeconds, type PreciseTime } from "../../util/mtime.js";
 
 export { resolveS3Endpoint, choosePartSize, chooseQueueSize, retryPlan, MAX_PARTS, MIN_PART_SIZE, DEFAULT_PART_SIZE } from "./settings.js";
@@ -242,18 +243,19 @@ export function createS3Provider(settings: S3Settings & { bucket: string }, ctx:
 
   async function read(path: string, options: ReadOptions = {}): Promise<Readable> {
     const key = keyOf(path);
-    const { signal, start } = options;
+    const { signal } = options;
     throwIfAborted(signal);
+    if (emptyRange(options)) return new PassThrough().end();
+    const range = rangeHeader(options);
     let body: Readable;
+    let ignoredRange = false;
     try {
-      const out = await client.send(
-        new GetObjectCommand({ Bucket: bucket, Key: key, ...(start && start > 0 ? { Range: `bytes=${start}-` } : {}) }),
-        { abortSignal: signal },
-      );
+      const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, ...(range !== undefined ? { Range: range } : {}) }), { abortSignal: signal });
       body = out.Body as Readable;
+      ignoredRange = range !== undefined && out.ContentRange === undefined;
     } catch (err) {
-      // Resuming exactly at the end: nothing is left to read.
-      if (start && start > 0 && s3ErrorStatus(err) === 416) return new PassThrough().end();
+      // A range past the end (resuming exactly at it, or any range of an empty object): nothing to read.
+      if (range !== undefined && s3ErrorStatus(err) === 416) return new PassThrough().end();
       const mapped = fail(err, "read", key);
       if (mapped.code === "NOT_FOUND") {
         throw new WorkspaceSyncError("NOT_FOUND", `S3 object "${key}" does not exist in bucket "${bucket}"`, { path, cause: mapped.cause });
@@ -270,7 +272,8 @@ export function createS3Provider(settings: S3Settings & { bucket: string }, ctx:
       signal?.removeEventListener("abort", onAbort);
       if (!body.destroyed) body.destroy();
     });
-    body.pipe(out);
+    // A server that ignored the range sent the whole object: the range is cut here.
+    (ignoredRange ? body.pipe(cutToRange(options)) : body).pipe(out);
     return out;
   }
 
