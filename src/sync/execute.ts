@@ -8,13 +8,13 @@ import { WorkspaceSyncError, throwIfAborted, toWorkspaceSyncError } from "../err
 import type { Logger } from "../logger.js";
 import { joinRemotePath } from "../providers/paths.js";
 import type { StorageProvider, ThreadWrites } from "../providers/types.js";
-import { isLocalNameProblem, nameProblemReason, type WorkspaceFs } from "../util/safe-fs.js";
+import { LocalPathError, isLocalNameProblem, nameProblemReason, type WorkspaceFs } from "../util/safe-fs.js";
 import { entryMatches, localSignature, remoteSignature } from "./deltas.js";
 import { forEachLimit, halfOf, slotsOf } from "../util/concurrency.js";
 import { downloadFile, uploadFile } from "./transfer.js";
 import { msFromNs, nsFromMs } from "../util/mtime.js";
 import type { LocalFile, RemoteFile, SkipNote, StateEntry, SyncAction } from "./types.js";
-import type { SyncPlan } from "./plan.js";
+import { conflictName, type NameSet, type SyncPlan } from "./plan.js";
 import { CompactStateFiles, type StateFiles } from "./state-files.js";
 import { rebuiltFromState } from "./file-index.js";
 import { folderSpellings } from "./listing.js";
@@ -118,6 +118,13 @@ export async function executePlan(plan: SyncPlan, ctx: ExecuteContext): Promise<
   const { transfers, deleteLocal, deleteRemote } = takeActions(plan, ctx, record);
 
   const localNameFor = localNamer(ctx.local, ctx.keyOf, ctx.leftAlone);
+  /** Names a conflict copy's next name may not take: the planned copies', the listed files', and those chosen since. */
+  const plannedCopies = conflictCopyKeys(transfers, ctx.keyOf);
+  const chosen = new Set<string>();
+  const copyNames: NameSet = {
+    has: (k) => plannedCopies.has(k) || chosen.has(k) || ctx.local.has(k) || ctx.remote.has(k),
+    add: (k) => chosen.add(k),
+  };
 
   /** Downloads `r` to `rel`; `exclusive` for a name new to the workspace (never replaces what appeared there since the listing). */
   const download = async (rel: string, r: RemoteFile, signal: AbortSignal | undefined, exclusive: boolean): Promise<LocalFile> => {
@@ -223,33 +230,73 @@ export async function executePlan(plan: SyncPlan, ctx: ExecuteContext): Promise<
       out.downloaded.push(rel);
     } else if (a.kind === "conflict") {
       if (!l || !r) return;
-      logger.warn(`[workspace-sync] Conflict on ${l.path} (${a.reason}): keeping the ${a.winner === "local" ? "workspace" : "cloud"} copy, the other as ${a.loserPath}`);
-      const loserKey = ctx.keyOf(a.loserPath);
+      const loser = await makeConflictCopy(a.loserPath, a.winner, l, r, signal);
+      logger.warn(`[workspace-sync] Conflict on ${l.path} (${a.reason}): keeping the ${a.winner === "local" ? "workspace" : "cloud"} copy, the other as ${loser}`);
       if (a.winner === "local") {
-        // Cloud copy → <name>.conflict on both sides, then the workspace copy over the cloud one.
-        const loserLocal = await download(a.loserPath, r, signal, true);
-        const loserRemote = await uploadFile(provider, ctx.wfs.source(a.loserPath), remoteFull(a.loserPath), loserLocal, signal);
-        record(loserKey, { local: localSignature(loserLocal), remote: remoteSignature(loserRemote) });
         const stored = await uploadFile(provider, ctx.wfs.source(l.path), remoteFull(r.path), l, signal);
         record(a.path, { local: localSignature(l), remote: remoteSignature(stored) });
-        out.uploaded.push(l.path, a.loserPath);
-        out.downloaded.push(a.loserPath);
+        out.uploaded.push(l.path, loser);
+        out.downloaded.push(loser);
       } else {
-        // Workspace copy → <name>.conflict (copied, so the original stays until the cloud copy replaces it).
-        // Its time set, and its stats read, on the copy's own descriptor (never through a link put at its name).
-        const st = await ctx.wfs.copyFileExcl(l.path, a.loserPath, l.mtimeNs ?? nsFromMs(l.mtimeMs)).catch((err) => {
-          throw isLocalNameProblem(err) ? err : toWorkspaceSyncError(err);
-        });
-        const loserLocal: LocalFile = { path: a.loserPath, size: Number(st.size), mtimeMs: msFromNs(st.mtimeNs), mtimeNs: st.mtimeNs };
-        const loserRemote = await uploadFile(provider, ctx.wfs.source(a.loserPath), remoteFull(a.loserPath), loserLocal, signal);
-        record(loserKey, { local: localSignature(loserLocal), remote: remoteSignature(loserRemote) });
         const local = await download(l.path, r, signal, false);
         record(a.path, { local: localSignature(local), remote: remoteSignature(r) });
-        out.uploaded.push(a.loserPath);
+        out.uploaded.push(loser);
         out.downloaded.push(l.path);
       }
       out.conflicts.push(l.path);
     }
+  }
+
+  /**
+   * Makes the losing side's copy of a conflict on both sides, under `planned` or, where that name
+   * is taken on either side when it is made (a file the listings passed over: excluded, made
+   * since; a folder), under the next free `.conflictN`; records it and returns its name. Both
+   * copies are made create-only: the workspace's first, then the cloud's, and a workspace copy
+   * whose cloud name turns out taken is removed again (this run made it, and it is unchanged).
+   * Nothing is replaced: the winner is written over the loser only after this returns.
+   */
+  async function makeConflictCopy(planned: string, winner: "local" | "remote", l: LocalFile, r: RemoteFile, signal: AbortSignal | undefined): Promise<string> {
+    let name = planned;
+    for (let attempt = 0; ; attempt++) {
+      if (attempt > 0) name = conflictName(name, copyNames, ctx.keyOf);
+      if (attempt === MAX_CONFLICT_NAMES) throw new LocalPathError(l.path, `no free name for its conflict copy (${planned} and ${MAX_CONFLICT_NAMES - 1} more are taken): skipped, both versions kept`);
+      if (await takenNow(name, signal)) continue;
+      let loserLocal: LocalFile;
+      try {
+        if (winner === "local") {
+          // The cloud copy → the workspace, as a new file.
+          loserLocal = await download(name, r, signal, true);
+        } else {
+          // The workspace copy, its time set and its stats read on the copy's own descriptor (never through a link put at its name).
+          const st = await ctx.wfs.copyFileExcl(l.path, name, l.mtimeNs ?? nsFromMs(l.mtimeMs));
+          loserLocal = { path: name, size: Number(st.size), mtimeMs: msFromNs(st.mtimeNs), mtimeNs: st.mtimeNs };
+        }
+      } catch (err) {
+        if (nameTaken(err)) continue;
+        throw copyProblem(name, err);
+      }
+      let loserRemote: RemoteFile;
+      try {
+        loserRemote = await uploadFile(provider, ctx.wfs.source(name), remoteFull(name), loserLocal, signal, undefined, true);
+      } catch (err) {
+        if (!nameTaken(err)) throw copyProblem(name, err);
+        // Taken in the cloud (a folder there, or made since the look): the workspace copy made above goes, and the next name is tried.
+        const removed = await ctx.wfs.unlinkFile(name, loserLocal).catch(() => "kept" as const);
+        if (removed !== "deleted") throw copyProblem(name, err);
+        continue;
+      }
+      record(ctx.keyOf(name), { local: localSignature(loserLocal), remote: remoteSignature(loserRemote) });
+      return name;
+    }
+  }
+
+  /**
+   * Whether a file or folder holds `name` in the workspace, or a file in the cloud, now (a folder
+   * there shows when the create-only write meets it). A look only: the writes decide.
+   */
+  async function takenNow(name: string, signal: AbortSignal | undefined): Promise<boolean> {
+    if (await fsp.lstat(localAbs(name)).then(() => true, () => false)) return true;
+    return (await provider.stat(remoteFull(name), { signal })) !== undefined;
   }
 
   // Deletions last, and only after every transfer succeeded.
@@ -395,4 +442,33 @@ function assertDistinctKeys(actions: readonly SyncAction[], keyOf: (p: string) =
     previous = a.path;
   }
   return losers.size;
+}
+
+/** Names a conflict copy tries before its key is skipped (the planned one and the next ones free in the plan). */
+const MAX_CONFLICT_NAMES = 20;
+
+/** Errors that mean the name is held by a file or folder there (a create-only write met one). */
+const TAKEN_CODES = new Set(["EEXIST", "EISDIR", "ENOTEMPTY", "ALREADY_EXISTS"]);
+
+/** Whether `err` (or a cause) says the name it wrote is taken. */
+function nameTaken(err: unknown): boolean {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === "string" && TAKEN_CODES.has(e.code)) return true;
+  }
+  return false;
+}
+
+/** A name problem of a conflict copy, said of the copy (the key's skip note names both). */
+function copyProblem(name: string, err: unknown): unknown {
+  return isLocalNameProblem(err) ? new LocalPathError(name, `its conflict copy ${name}: ${nameProblemReason(err)}`, err) : err;
+}
+
+/**
+ * The keys of the conflict copies `transfers` plan. (A function of its own: a loop over the
+ * actions in the executor's body left the last one held by its suspended frame.)
+ */
+function conflictCopyKeys(transfers: readonly SyncAction[], keyOf: (p: string) => string): Set<string> {
+  const keys = new Set<string>();
+  for (const a of transfers) if (a.kind === "conflict") keys.add(keyOf(a.loserPath));
+  return keys;
 }

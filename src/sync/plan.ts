@@ -70,8 +70,10 @@ export function planSync(
   const byPlace = settled !== undefined && state !== undefined ? unsettledKeys(settled, state, local, remote) : undefined;
   const keys = sortedUnion(byPlace ? [byPlace.all] : [open(local.keys()), open(remote.keys()), state ? open(state.keys()) : []]);
 
-  // Names already used anywhere, so a conflict copy never lands on an existing file (bisync only).
-  const taken = options.mode === "bisync" ? new Set(keys) : new Set<string>();
+  // Names already used anywhere, so a conflict copy never lands on an existing file or folder
+  // (bisync only). The executor looks again when it makes the copy (what was not listed: excluded
+  // files, names made since).
+  const taken = new TakenNames(options.mode === "bisync" ? keys : []);
   if (options.mode === "bisync" && settled) for (const k of local.keys()) taken.add(k); // settled files hold their names too
   if (options.mode === "bisync") for (const k of options.reserved ?? []) taken.add(k);
   const actions: SyncAction[] = [];
@@ -151,7 +153,7 @@ function planBisyncPath(
   s: StateEntry | undefined,
   noDeletes: boolean,
   options: PlanOptions,
-  taken: Set<string>,
+  taken: NameSet,
   keyOf: (p: string) => string,
 ): SyncAction | undefined {
   const ld = localDelta(l, s);
@@ -208,15 +210,61 @@ export function conflictWinner(l: LocalFile, r: RemoteFile, rule: "newer" | "loc
 /** A conflict copy's suffix: `.conflict`, `.conflict1`, … */
 const CONFLICT_SUFFIX = /\.conflict\d*$/;
 
+/** The longest file name, in UTF-8 bytes, of the file systems a workspace is on (ext4, APFS, NTFS in UTF-16 units at most). */
+export const MAX_NAME_BYTES = 255;
+
+/** What {@link conflictName} reads and reserves names in (a `Set` of keys will do). */
+export interface NameSet {
+  has(key: string): boolean;
+  add(key: string): unknown;
+}
+
+/**
+ * The keys a plan holds, and every folder of one (made on the first look, which only a conflict
+ * needs): a conflict copy takes neither a file's name nor a folder's.
+ */
+class TakenNames implements NameSet {
+  readonly #names: Set<string>;
+  #withFolders = false;
+  constructor(keys: Iterable<string>) {
+    this.#names = new Set(keys);
+  }
+  has(key: string): boolean {
+    if (!this.#withFolders) {
+      this.#withFolders = true;
+      for (const k of [...this.#names]) for (let at = k.indexOf("/"); at > 0; at = k.indexOf("/", at + 1)) this.#names.add(k.slice(0, at));
+    }
+    return this.#names.has(key);
+  }
+  add(key: string): void {
+    this.#names.add(key);
+  }
+}
+
+/** `base` + `suffix`, its last part shortened (by whole characters, ending in `~`) to fit {@link MAX_NAME_BYTES}. */
+function fitName(base: string, suffix: string): string {
+  const slash = base.lastIndexOf("/");
+  const name = base.slice(slash + 1);
+  const room = MAX_NAME_BYTES - Buffer.byteLength(suffix);
+  if (Buffer.byteLength(name) <= room) return base + suffix;
+  let cut = "";
+  for (const ch of name) {
+    if (Buffer.byteLength(cut + ch) + 1 > room) break;
+    cut += ch;
+  }
+  return `${base.slice(0, slash + 1)}${cut}~${suffix}`;
+}
+
 /**
  * `<name>.conflict`, or `.conflict1`, `.conflict2`… when taken; reserves the name in `taken`. A
  * conflict copy in conflict itself gets a sibling number (`a.conflict` → `a.conflict1`), never
- * `a.conflict.conflict`.
+ * `a.conflict.conflict`. A name that would pass {@link MAX_NAME_BYTES} keeps the suffix and loses
+ * the end of its stem (`nnn…n~.conflict`).
  */
-export function conflictName(name: string, taken: Set<string>, keyOf: (p: string) => string = (p) => p): string {
+export function conflictName(name: string, taken: NameSet, keyOf: (p: string) => string = (p) => p): string {
   const base = name.replace(CONFLICT_SUFFIX, "");
   for (let i = 0; ; i++) {
-    const candidate = `${base}.conflict${i === 0 ? "" : i}`;
+    const candidate = fitName(base, `.conflict${i === 0 ? "" : i}`);
     const k = keyOf(candidate);
     if (!taken.has(k)) {
       taken.add(k);

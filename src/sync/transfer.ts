@@ -22,7 +22,7 @@ const CLOUD_NAME_TAKEN = "the cloud holds a folder of this name, or a file where
  * see `WriteOptions.series`. A name the cloud cannot hold as a file is refused with a
  * {@link LocalPathError} (a problem of that name only).
  */
-export async function uploadFile(provider: StorageProvider, file: LocalSource, remoteFull: string, local: LocalFile, signal?: AbortSignal, series?: number): Promise<RemoteFile> {
+export async function uploadFile(provider: StorageProvider, file: LocalSource, remoteFull: string, local: LocalFile, signal?: AbortSignal, series?: number, createOnly = false): Promise<RemoteFile> {
   const mtimeNs = local.mtimeNs ?? (await finerTime(file.path, local));
   const source = sourceStream(file, local.size);
   let stored;
@@ -34,6 +34,7 @@ export async function uploadFile(provider: StorageProvider, file: LocalSource, r
       sizeHint: local.size,
       signal,
       ...(series !== undefined ? { series } : {}),
+      ...(createOnly ? { overwrite: false } : {}),
     });
   } catch (err) {
     source.destroy();
