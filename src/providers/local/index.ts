@@ -31,7 +31,7 @@ import { SET_MTIME_PRECISION_NS, dateFromNs, msFromNs, nsFromMs } from "../../ut
 import { childPath, underRoot } from "../../util/flat-join.js";
 import { handingOver } from "../../util/release-buffer.js";
 import { markHandsOverReads } from "../hand-over.js";
-import { WALK_YIELD_EVERY, walkFolder } from "./walk.js";
+import { WALK_YIELD_EVERY, afterCheck, walkFolder } from "./walk.js";
 import { SMALL_COPY_BYTES, copyFdToNewFileSync } from "./small-copy.js";
 import { type CopyLane, CopyLanes, type LaneCopied, type LaneSource } from "./copy-lane.js";
 import { COPY_SLOTS } from "./copy-look.js";
@@ -184,14 +184,30 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
     }
   }
 
+  /**
+   * Checks that folder `rel` is reached from the root through real folders (or is missing: it
+   * lists as empty); a symlink or a file on the way is refused with a typed error.
+   */
+  const listable = async (rel: string): Promise<void> => {
+    try {
+      await (await guard()).verifyDir(rel);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+      if (!(err instanceof LocalPathError)) throw toWorkspaceSyncError(err);
+      const why = err.reason.replace(/(; nothing is ever| ?: skipped).*$/s, "");
+      throw new WorkspaceSyncError("INVALID_PATH", `Cannot list ${rel} in ${description}: ${why}. A symlink there is never followed: replace it with the folder it points to, or set local.root to that folder`, { path: rel, cause: err });
+    }
+  };
+  const description = `local:${root}`;
   const provider: StorageProvider = {
-    description: `local:${root}`,
+    description,
     capabilities: { listMtime: "source", metadata: false, caseInsensitive: false, folders: true, cheapReads: true, listsFolderByFolder: true, threadWrites: { slots: COPY_SLOTS, largestBytes: SMALL_COPY_BYTES }, ...(lazyFlush ? { lazyFlush } : {}) },
 
     tempFileKind: kindOf,
 
 
     list(dir: string, options: ListOptions = {}): AsyncIterable<RemoteEntry> {
+      const rel = normalizeRemotePath(dir);
       const base = abs(dir);
       const recursive = options.recursive ?? true;
       const started = Date.now();
@@ -201,7 +217,12 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
         if (recursive && !sawOwnTemp) walkedClean.set(base, started);
         else walkedClean.delete(base);
       };
-      return walkFolder(base, { recursive, signal: options.signal, token, entryOf, onComplete, ...(options.notFiles === true && { otherOf }) });
+      const walk = (): AsyncIterableIterator<RemoteEntry> => walkFolder(base, { recursive, signal: options.signal, token, entryOf, onComplete, ...(options.notFiles === true && { otherOf }) });
+      // The walk looks at every name below with lstat, but opens the folder it is given by path:
+      // one under the root is first checked to be reached through real folders (a symlink there,
+      // to a folder outside, would list that folder's files as this one's, and a sync would read
+      // the files missing from it as deleted).
+      return rel === "" ? walk() : afterCheck(() => listable(rel), walk);
     },
 
     async stat(p: string): Promise<RemoteEntry | undefined> {

@@ -269,3 +269,39 @@ export function walkFolder(rootAbs: string, options: WalkOptions): AsyncIterable
   };
   return iterator;
 }
+
+/**
+ * An iterator that awaits `check` on its first `next()` (a rejection is thrown there, as a listing's
+ * error is) and then hands every call to the iterator `make` gives: one call more per batch, not
+ * an async generator's allocation and turn per entry.
+ */
+export function afterCheck<T>(check: () => Promise<void>, make: () => AsyncIterableIterator<T>): AsyncIterableIterator<T> {
+  let inner: AsyncIterableIterator<T> | undefined;
+  let ended = false;
+  const iterator: AsyncIterableIterator<T> = {
+    async next(): Promise<IteratorResult<T>> {
+      if (ended) return { done: true, value: undefined };
+      if (inner === undefined) {
+        try {
+          await check();
+        } catch (err) {
+          ended = true;
+          throw err;
+        }
+        // (Ended meanwhile by `return()`.)
+        if (ended) return { done: true, value: undefined };
+        inner = make();
+      }
+      return inner.next();
+    },
+    async return(value?: unknown): Promise<IteratorResult<T>> {
+      ended = true;
+      if (inner?.return) return inner.return(value);
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]() {
+      return iterator;
+    },
+  };
+  return iterator;
+}
