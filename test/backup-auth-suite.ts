@@ -338,12 +338,16 @@ export function authSuite(label: string, make: MakeFixture): void {
     const theirs = "backup-20250102T000000Z.tar.gz.enc";
     await legacySnapshot(f, ours, big);
     await legacySnapshot(f, theirs, big, "another passphrase");
+    // The first 100 bytes of ours: its head decrypts, its size says it is cut.
+    const cut = "backup-20250103T000000Z.tar.gz.enc";
+    await put(f.storage, cut, (await readAll(f.storage, ours)).subarray(0, 100));
     const { provider, reads } = countingReads(f.storage);
     const listed = await listSnapshotsWithRetention({ config: loadSyncConfig(f.config({ retain: { last: 5 } }), silentLogger), stateDir: f.stateDir, provider });
     assert.ok(listed.ok, JSON.stringify(listed));
     const byName = new Map(listed.snapshots.map((s) => [s.name, s]));
     assert.equal(byName.get(ours)?.notOurs, undefined, "its own passphrase decrypts it: counted as ours");
     assert.match(byName.get(theirs)?.notOurs ?? "", /does not decrypt with the configured passphrase/);
+    assert.match(byName.get(cut)?.notOurs ?? "", /it is truncated \(100 bytes/);
     for (const name of [ours, theirs]) {
       const of = reads.filter((r) => r.key.endsWith(name));
       assert.equal(of.length, 1, `one read of ${name}`);

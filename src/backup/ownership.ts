@@ -7,7 +7,7 @@
  * have the real snapshots deleted) is left alone and reported.
  */
 import type { BackupSettings } from "../config/types.js";
-import { deriveMacKeys, sameHex, snapshotNameTag } from "../crypto/index.js";
+import { AES_BLOCK, HEADER_LENGTH, deriveMacKeys, sameHex, snapshotNameTag } from "../crypto/index.js";
 import { startsWithAuthMarker } from "../crypto/auth-marker.js";
 import { errorMessage, isWorkspaceSyncError, throwIfAborted } from "../errors.js";
 import { joinRemotePath } from "../providers/paths.js";
@@ -190,6 +190,9 @@ async function plainVerdict(ctx: OwnershipContext, s: ListedSnapshot, folder: Re
   if (checksum !== undefined && parseChecksumClaim(checksum)) return no("a backup still claims its name (one in progress)");
   if (!s.encrypted) return checksum !== undefined && namesSnapshot(checksum, s.name) ? { ours: true, proof: Proof.None } : no("it has no checksum file of ours naming it");
   if (!backup.passphrase) return no("it is encrypted and no passphrase is configured to check it");
+  // Only its head is decrypted: a snapshot cut short is told by its listed size where it can be
+  // (the header and whole cipher blocks, at least one). A cut at a block boundary shows on restore.
+  if (Number.isFinite(s.size) && !wholeCipherBlocks(s.size)) return no(`it is truncated (${s.size} bytes is not the ${HEADER_LENGTH}-byte header and whole ${AES_BLOCK}-byte cipher blocks)`);
   let head: Buffer;
   try {
     head = await plainHead(provider, dir, s.name, backup, signal);
@@ -200,6 +203,11 @@ async function plainVerdict(ctx: OwnershipContext, s: ListedSnapshot, folder: Re
   }
   if (startsWithAuthMarker(head)) return no("its MAC file is missing (a backup stopped before writing it, or it was deleted in storage): it cannot be restored");
   return { ours: true, proof: Proof.None };
+}
+
+/** Whether `size` bytes can be an `openssl enc` file: the header and one cipher block or more. */
+function wholeCipherBlocks(size: number): boolean {
+  return size >= HEADER_LENGTH + AES_BLOCK && (size - HEADER_LENGTH) % AES_BLOCK === 0;
 }
 
 /** Whether checksum file `text` is one `sha256sum` line for `name`. */
