@@ -9,6 +9,8 @@ import assert from "node:assert/strict";
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { createLocalProvider } from "../src/providers/local/index.js";
+import { walkFolder } from "../src/providers/local/walk.js";
+import type { RemoteEntry } from "../src/providers/types.js";
 import { runSync } from "../src/sync/index.js";
 import { isWorkspaceSyncError } from "../src/errors.js";
 import { memoryLogger } from "./sync-suite.js";
@@ -91,4 +93,62 @@ test("listing: a folder under the root reached through real folders lists; a mis
   const out: string[] = [];
   for await (const e of viaLink.list("b")) out.push(e.path);
   assert.deepEqual(out, ["f.txt"]);
+});
+
+/** A cloud folder `share` with files and two sub-folders, and a folder outside with the same sub-folder names. */
+async function swapRoom(t: { after: (fn: () => Promise<void>) => void }) {
+  const { dir, cleanup } = await tempDir("ws-list-swap-");
+  t.after(cleanup);
+  const root = path.join(dir, "root");
+  const outside = path.join(dir, "outside");
+  for (const sub of ["a", "b"]) {
+    await fsp.mkdir(path.join(root, "share", sub), { recursive: true });
+    await fsp.writeFile(path.join(root, "share", sub, "in.txt"), "x");
+    await fsp.mkdir(path.join(outside, sub), { recursive: true });
+    await fsp.writeFile(path.join(outside, sub, "SECRET.txt"), "s");
+  }
+  for (let i = 0; i < 3; i++) await fsp.writeFile(path.join(root, "share", `top${i}.txt`), "t");
+  return { root, outside };
+}
+
+test("listing: the folder swapped for a link after the listing started: refused, nothing listed through the link", async (t) => {
+  const { root, outside } = await swapRoom(t);
+  const it = createLocalProvider({ root }).list("share")[Symbol.asyncIterator]();
+  const got = [(await it.next()).value!.path];
+  await fsp.rename(path.join(root, "share"), path.join(root, "share.old"));
+  await fsp.symlink(outside, path.join(root, "share"));
+  await assert.rejects(
+    (async () => {
+      for (;;) {
+        const r = await it.next();
+        if (r.done) return;
+        got.push(r.value.path);
+      }
+    })(),
+    (err: unknown) => isWorkspaceSyncError(err, "INVALID_PATH") && /was replaced while it was listed/.test((err as Error).message),
+  );
+  assert.ok(!got.some((p) => p.includes("SECRET")), got.join(", "));
+});
+
+test("listing on the walk's thread: a sub-folder swapped for a link before the thread reads it is refused there", async (t) => {
+  const { root, outside } = await swapRoom(t);
+  const share = path.join(root, "share");
+  const entryOf = (rel: string, size: number): RemoteEntry => ({ path: rel, size });
+  // One name on this thread: the root is read here, its sub-folders on the thread, which starts
+  // on the second `next()` (after the swap).
+  const it = walkFolder(share, { recursive: true, token: "00112233445566ff", inlineNames: 1, entryOf });
+  const got = [(await it.next()).value!.path];
+  await fsp.rename(path.join(share, "b"), path.join(share, "b.old"));
+  await fsp.symlink(path.join(outside, "b"), path.join(share, "b"));
+  await assert.rejects(
+    (async () => {
+      for (;;) {
+        const r = await it.next();
+        if (r.done) return;
+        got.push(r.value.path);
+      }
+    })(),
+    (err: unknown) => isWorkspaceSyncError(err, "INVALID_PATH") && /^b was replaced while it was listed/.test((err as Error).message),
+  );
+  assert.ok(!got.some((p) => p.includes("SECRET")), got.join(", "));
 });

@@ -32,6 +32,7 @@ import { childPath, underRoot } from "../../util/flat-join.js";
 import { handingOver } from "../../util/release-buffer.js";
 import { markHandsOverReads } from "../hand-over.js";
 import { WALK_YIELD_EVERY, afterCheck, walkFolder } from "./walk.js";
+import type { DirIdent } from "./walk-look.js";
 import { SMALL_COPY_BYTES, copyFdToNewFileSync } from "./small-copy.js";
 import { type CopyLane, CopyLanes, type LaneCopied, type LaneSource } from "./copy-lane.js";
 import { COPY_SLOTS } from "./copy-look.js";
@@ -188,11 +189,13 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
    * Checks that folder `rel` is reached from the root through real folders (or is missing: it
    * lists as empty); a symlink or a file on the way is refused with a typed error.
    */
-  const listable = async (rel: string): Promise<void> => {
+  const listable = async (rel: string): Promise<DirIdent | undefined> => {
     try {
-      await (await guard()).verifyDir(rel);
+      const at = await (await guard()).verifyDir(rel);
+      const st = await fsp.lstat(at, { bigint: true });
+      return { dev: st.dev, ino: st.ino };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       if (!(err instanceof LocalPathError)) throw toWorkspaceSyncError(err);
       const why = err.reason.replace(/(; nothing is ever| ?: skipped).*$/s, "");
       throw new WorkspaceSyncError("INVALID_PATH", `Cannot list ${rel} in ${description}: ${why}. A symlink there is never followed: replace it with the folder it points to, or set local.root to that folder`, { path: rel, cause: err });
@@ -217,11 +220,13 @@ export function createLocalProvider(settings: LocalProviderSettings, ctx?: Provi
         if (recursive && !sawOwnTemp) walkedClean.set(base, started);
         else walkedClean.delete(base);
       };
-      const walk = (): AsyncIterableIterator<RemoteEntry> => walkFolder(base, { recursive, signal: options.signal, token, entryOf, onComplete, ...(options.notFiles === true && { otherOf }) });
+      const walk = (rootIdent?: DirIdent): AsyncIterableIterator<RemoteEntry> =>
+        walkFolder(base, { recursive, signal: options.signal, token, entryOf, onComplete, rootIdent, ...(options.notFiles === true && { otherOf }) });
       // The walk looks at every name below with lstat, but opens the folder it is given by path:
       // one under the root is first checked to be reached through real folders (a symlink there,
       // to a folder outside, would list that folder's files as this one's, and a sync would read
-      // the files missing from it as deleted).
+      // the files missing from it as deleted). Each folder read must then still be the one looked
+      // at (see `readFolder`).
       return rel === "" ? walk() : afterCheck(() => listable(rel), walk);
     },
 

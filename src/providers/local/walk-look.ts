@@ -4,6 +4,7 @@
  */
 import fs from "node:fs";
 import type { BigIntStats } from "node:fs";
+import { WorkspaceSyncError } from "../../errors.js";
 import { childPath, flatJoin } from "../../util/flat-join.js";
 import { PROVIDER_TEMP_PREFIX, providerTempKind } from "../../util/temp-names.js";
 
@@ -14,6 +15,23 @@ export const WALK_BATCH = 512;
 export interface Folder {
   abs: string;
   rel: string;
+  /**
+   * What the folder was when it was looked at (its parent's lstat, or the check of a listed
+   * folder): the folder read at its path must still be that one. None for the provider's root.
+   */
+  ident?: DirIdent;
+}
+
+/** A folder's identity: its device and inode. */
+export interface DirIdent {
+  dev: bigint;
+  ino: bigint;
+}
+
+/** A sub-folder found by a look: its name and identity. */
+export interface SubDir {
+  name: string;
+  ident: DirIdent;
 }
 
 /** Whether a name is never listed: this install's own temp files (`token` is its temp-name token). */
@@ -35,6 +53,16 @@ export function readFolder(folder: Folder): string[] | undefined {
     if ((err as NodeJS.ErrnoException).code === "ENOENT" && folder.rel === "") return undefined;
     throw err;
   }
+  // The names are read by path: a folder swapped for a symlink (or another folder) since it was
+  // looked at would list what the link leads to as this folder's files. Looked at again after the
+  // read: still the folder it was (a swap and a swap back between the two looks is not seen).
+  const want = folder.ident;
+  if (want !== undefined) {
+    const st = fs.lstatSync(folder.abs, { bigint: true, throwIfNoEntry: false });
+    if (st === undefined || !st.isDirectory() || st.ino !== want.ino || st.dev !== want.dev) {
+      throw new WorkspaceSyncError("INVALID_PATH", `${folder.rel || folder.abs} was replaced while it was listed (by a symlink or another folder): nothing is listed through it; run again`, { path: folder.rel, retryable: true });
+    }
+  }
   return names.sort();
 }
 
@@ -42,9 +70,8 @@ export function readFolder(folder: Folder): string[] | undefined {
 export type NotAFileKind = "symlink" | "special";
 
 /** What one name of `folder` is: a file (with its metadata), a folder, or something else (a symlink, FIFO, socket or device). */
-export type Seen = { kind: "file"; rel: string; st: BigIntStats } | { kind: "dir" } | { kind: NotAFileKind };
+export type Seen = { kind: "file"; rel: string; st: BigIntStats } | { kind: "dir"; ident: DirIdent } | { kind: NotAFileKind };
 
-const DIR: Seen = { kind: "dir" };
 const SYMLINK: Seen = { kind: "symlink" };
 const SPECIAL: Seen = { kind: "special" };
 
@@ -63,7 +90,7 @@ export function lookAt(folder: Folder, name: string): Seen | undefined {
     throw err;
   }
   if (st.isFile()) return { kind: "file", rel: folder.rel ? flatJoin(folder.rel, name) : name, st };
-  if (st.isDirectory()) return DIR;
+  if (st.isDirectory()) return { kind: "dir", ident: { dev: st.dev, ino: st.ino } };
   return st.isSymbolicLink() ? SYMLINK : SPECIAL;
 }
 
@@ -79,7 +106,7 @@ export function lookAtNames(
   names: readonly string[],
   [from, to]: [number, number],
   { hidden, recursive }: { hidden: (name: string) => boolean; recursive: boolean },
-  subdirs: string[],
+  subdirs: SubDir[],
   onFile: (rel: string, st: BigIntStats) => boolean,
   onOther?: (rel: string, kind: NotAFileKind) => boolean,
 ): { next: number; sawOwnTemp: boolean; stopped: boolean } {
@@ -93,7 +120,7 @@ export function lookAtNames(
     const seen = lookAt(folder, name);
     if (seen === undefined) continue;
     if (seen.kind === "dir") {
-      if (recursive) subdirs.push(name);
+      if (recursive) subdirs.push({ name, ident: seen.ident });
       continue;
     }
     const goOn = seen.kind === "file" ? onFile(seen.rel, seen.st) : onOther === undefined || onOther(folder.rel ? flatJoin(folder.rel, name) : name, seen.kind);
@@ -102,12 +129,12 @@ export function lookAtNames(
   return { next: to, sawOwnTemp, stopped: false };
 }
 
-/** The sub-folders `names` of `folder`, in the order to push them on a walk's stack (last first). */
-export function subFolders(folder: Folder, names: readonly string[]): Folder[] {
+/** The sub-folders `subdirs` of `folder`, in the order to push them on a walk's stack (last first). */
+export function subFolders(folder: Folder, subdirs: readonly SubDir[]): Folder[] {
   const out: Folder[] = [];
-  for (let i = names.length - 1; i >= 0; i--) {
-    const name = names[i]!;
-    out.push({ abs: childPath(folder.abs, name), rel: folder.rel ? `${folder.rel}/${name}` : name });
+  for (let i = subdirs.length - 1; i >= 0; i--) {
+    const { name, ident } = subdirs[i]!;
+    out.push({ abs: childPath(folder.abs, name), rel: folder.rel ? `${folder.rel}/${name}` : name, ident });
   }
   return out;
 }

@@ -126,6 +126,8 @@ export class WalkThread {
           this.sawOwnTemp = m.sawOwnTemp;
           return undefined;
         }
+        // (A refusal the thread made itself comes as the walk on this thread throws it.)
+        if (m.code === "INVALID_PATH") throw new WorkspaceSyncError("INVALID_PATH", m.message, { path: m.path, retryable: true });
         throw toWorkspaceSyncError(Object.assign(new Error(m.message), { code: m.code, path: m.path, syscall: m.syscall, errno: m.errno }));
       }
       if (this.#failure !== undefined) {

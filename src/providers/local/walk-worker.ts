@@ -14,7 +14,7 @@ import type { BigIntStats } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import { applySmallHeapPolicy } from "../../util/heap-policy.js";
 import { fitsInt64 } from "../../util/mtime.js";
-import { type Folder, type NotAFileKind, type WalkBatch, type WalkMessage, type WalkWorkerData, NOT_A_FILE_SIZE, WALK_BATCH, hiddenName, lookAtNames, pushAll, readFolder, subFolders } from "./walk-look.js";
+import { type Folder, type NotAFileKind, type SubDir, type WalkBatch, type WalkMessage, type WalkWorkerData, NOT_A_FILE_SIZE, WALK_BATCH, hiddenName, lookAtNames, pushAll, readFolder, subFolders } from "./walk-look.js";
 
 const data = workerData as WalkWorkerData;
 if (data.smallHeap) applySmallHeapPolicy();
@@ -100,7 +100,7 @@ function walk(stack: Folder[], found: (rel: string, st: BigIntStats) => boolean,
     if (folder === undefined) return true;
     const names = readFolder(folder);
     if (names === undefined) continue; // a missing root lists as empty
-    const subdirs: string[] = [];
+    const subdirs: SubDir[] = [];
     const look = lookAtNames(folder, names, [0, names.length], lookHow, subdirs, found, other);
     sawOwnTemp ||= look.sawOwnTemp;
     if (look.stopped) return false;

@@ -15,7 +15,7 @@
  */
 import { throwIfAborted, toWorkspaceSyncError } from "../../errors.js";
 import type { RemoteEntry } from "../types.js";
-import { type Folder, type NotAFileKind, WALK_BATCH, hiddenName, lookAtNames, notAFileOfSize, pushAll, readFolder, subFolders } from "./walk-look.js";
+import { type DirIdent, type Folder, type NotAFileKind, type SubDir, WALK_BATCH, hiddenName, lookAtNames, notAFileOfSize, pushAll, readFolder, subFolders } from "./walk-look.js";
 import { WalkThread, WalkThreadUnavailable } from "./walk-thread.js";
 import { availableCores } from "../../util/cores.js";
 
@@ -67,13 +67,15 @@ export interface WalkOptions {
   onComplete?: (sawOwnTemp: boolean) => void;
   /** The walk thread's module (tests: one that fails to start); default `walk-worker.js`. */
   threadModule?: URL;
+  /** What the folder was when it was checked: the folder read must still be that one (see `readFolder`). */
+  rootIdent?: DirIdent;
 }
 
 /** One folder being read: its sorted names and how far they have been looked at. */
 interface Reading extends Folder {
   names: string[];
   next: number;
-  subdirs: string[];
+  subdirs: SubDir[];
 }
 
 /**
@@ -82,7 +84,7 @@ interface Reading extends Folder {
  * {@link WorkspaceSyncError}. Like any async iterator it is read one `next()` at a time.
  */
 export function walkFolder(rootAbs: string, options: WalkOptions): AsyncIterableIterator<RemoteEntry> {
-  let stack: Folder[] = [{ abs: rootAbs, rel: "" }];
+  let stack: Folder[] = [{ abs: rootAbs, rel: "", ...(options.rootIdent !== undefined && { ident: options.rootIdent }) }];
   const otherOf = options.otherOf;
   const lookHow = { hidden: hiddenName(options.token), recursive: options.recursive };
   let reading: Reading | undefined;
@@ -275,22 +277,23 @@ export function walkFolder(rootAbs: string, options: WalkOptions): AsyncIterable
  * error is) and then hands every call to the iterator `make` gives: one call more per batch, not
  * an async generator's allocation and turn per entry.
  */
-export function afterCheck<T>(check: () => Promise<void>, make: () => AsyncIterableIterator<T>): AsyncIterableIterator<T> {
+export function afterCheck<C, T>(check: () => Promise<C>, make: (checked: C) => AsyncIterableIterator<T>): AsyncIterableIterator<T> {
   let inner: AsyncIterableIterator<T> | undefined;
   let ended = false;
   const iterator: AsyncIterableIterator<T> = {
     async next(): Promise<IteratorResult<T>> {
       if (ended) return { done: true, value: undefined };
       if (inner === undefined) {
+        let checked: C;
         try {
-          await check();
+          checked = await check();
         } catch (err) {
           ended = true;
           throw err;
         }
         // (Ended meanwhile by `return()`.)
         if (ended) return { done: true, value: undefined };
-        inner = make();
+        inner = make(checked);
       }
       return inner.next();
     },
