@@ -4,7 +4,7 @@
  */
 import { z } from "zod/v3";
 import { WorkspaceSyncError, type ErrorCode } from "../errors.js";
-import { metaAt, schemaAt, unwrap } from "./schema.js";
+import { holdsSecret, isSection, metaAt, schemaAt, unwrap } from "./schema.js";
 import { formatPath, isSecretPath } from "./path.js";
 
 /** One problem found in a config. */
@@ -54,6 +54,18 @@ export function showValue(value: unknown, secret: boolean): string {
     text = String(value);
   }
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/**
+ * True when the value found for `issue` must be described by type only: it sits at or under a
+ * secret key, or where a section (object or list) belongs (a block written as a string is often a
+ * pasted token), or where the schema below holds a secret key. `schema` is the schema at the
+ * issue's path, when known.
+ */
+export function hideFoundValue(issue: z.ZodIssue, schema: z.ZodTypeAny | undefined, fullPath: readonly PropertyKey[]): boolean {
+  if (isSecretPath(fullPath)) return true;
+  if (issue.code === "invalid_type" && (issue.expected === "object" || issue.expected === "array")) return true;
+  return schema !== undefined && (isSection(schema) || holdsSecret(schema));
 }
 
 /** The value at `path` inside `root`, or undefined. */
@@ -161,8 +173,9 @@ export function formatIssues(
     } else if (value === undefined && issue.code === "invalid_type") {
       message = `${path}: is required${meta?.expect && exact ? ` (${meta.expect})` : ""}${fix}`;
     } else {
-      const expectation = exact && meta?.expect ? `expected ${meta.expect}` : derivedExpectation(issue, schemaAt(schema, issue.path));
-      message = `${path}: ${expectation}, got ${showValue(value, isSecretPath(fullPath))}${fix}`;
+      const at = schemaAt(schema, issue.path);
+      const expectation = exact && meta?.expect ? `expected ${meta.expect}` : derivedExpectation(issue, at);
+      message = `${path}: ${expectation}, got ${showValue(value, hideFoundValue(issue, at, fullPath))}${fix}`;
     }
     out.push({ path, message });
   }

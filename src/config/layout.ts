@@ -36,12 +36,13 @@ export function splitLayout(root: Record<string, unknown>): ConfigLayout {
   const warnings: string[] = [];
   const issues: ConfigIssue[] = [];
   const hasSync = isObject(root.sync);
+  // A section is never echoed, only described by type: a block written as a string may be a token.
   if (root.sync !== undefined && root.sync !== null && !hasSync) {
-    issues.push({ path: "sync", message: `sync: expected an object, got ${showValue(root.sync, false)} — write "sync": { "provider": ..., "mode": ... }` });
+    issues.push({ path: "sync", message: `sync: expected an object, got ${showValue(root.sync, true)} — write "sync": { "provider": ..., "mode": ... }` });
   }
   let backup: unknown = root.backup ?? undefined;
   if (backup !== undefined && !isObject(backup)) {
-    issues.push({ path: "backup", message: `backup: expected an object, got ${showValue(backup, false)} — write "backup": { "enabled": true, ... }` });
+    issues.push({ path: "backup", message: `backup: expected an object, got ${showValue(backup, true)} — write "backup": { "enabled": true, ... }` });
     backup = undefined;
   }
   const markers = FLAT_MARKERS.filter((k) => k in root);

@@ -369,3 +369,29 @@ export function metaAt(root: z.ZodTypeAny, path: readonly PropertyKey[]): { meta
   }
   return { meta: found, exact };
 }
+
+const secretBelow = new WeakMap<z.ZodTypeAny, boolean>();
+
+/**
+ * True when a value of `schema` may hold a secret: the schema (through optional/default
+ * wrappers, lists, unions and object keys) has a key named in {@link SECRET_KEYS} or
+ * `rcloneOptions` anywhere below it. Error messages never echo such a value, whatever was found.
+ */
+export function holdsSecret(schema: z.ZodTypeAny): boolean {
+  const known = secretBelow.get(schema);
+  if (known !== undefined) return known;
+  const s = unwrap(schema);
+  let found = false;
+  if (s instanceof z.ZodObject) {
+    found = Object.entries(s.shape as Record<string, z.ZodTypeAny>).some(([k, child]) => SECRET_KEYS.has(k) || k === "rcloneOptions" || holdsSecret(child));
+  } else if (s instanceof z.ZodArray) found = holdsSecret(s.element as z.ZodTypeAny);
+  else if (s instanceof z.ZodUnion) found = (s.options as z.ZodTypeAny[]).some(holdsSecret);
+  secretBelow.set(schema, found);
+  return found;
+}
+
+/** True when `schema` (unwrapped) is a section: an object or a list, never a single leaf value. */
+export function isSection(schema: z.ZodTypeAny): boolean {
+  const s = unwrap(schema);
+  return s instanceof z.ZodObject || s instanceof z.ZodArray;
+}
