@@ -3,7 +3,7 @@
  * secret values (also in their JSON-escaped form), whatever module produced it.
  */
 import type { ResolvedConfig } from "../config/types.js";
-import { redactUrlCredentials } from "../util/url-credentials.js";
+import { endpointCredentials, redactUrlCredentials } from "../util/url-credentials.js";
 
 const SECRET_KEYS = ["passphrase", "accessKeyId", "secretAccessKey", "sessionToken", "token", "appKey", "appSecret"] as const;
 
@@ -28,23 +28,16 @@ export function collectSecrets(config: ResolvedConfig): string[] {
   return [...out].sort((a, b) => b.length - a.length);
 }
 
-/** The userinfo and password of an endpoint URL, raw and percent-decoded (the user name alone is not masked). */
-function addUrlCredentials(url: string, found: Set<string>): void {
-  const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(url.trim());
-  if (!m) return;
-  const userinfo = m[1]!;
-  const colon = userinfo.indexOf(":");
-  for (const part of colon >= 0 ? [userinfo, userinfo.slice(colon + 1)] : [userinfo]) {
-    for (const v of [part, safeDecode(part)]) if (v.length >= 4) found.add(v);
-  }
-}
-
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
+/**
+ * The userinfo and password of an endpoint (with or without a scheme, read as the S3 code reads it),
+ * raw and percent-decoded (the user name alone is not masked).
+ */
+function addUrlCredentials(endpoint: string, found: Set<string>): void {
+  const creds = endpointCredentials(endpoint);
+  if (!creds) return;
+  const colon = creds.userinfo.indexOf(":");
+  const parts = colon >= 0 ? [creds.userinfo, `${creds.username}:${creds.password ?? ""}`, creds.userinfo.slice(colon + 1), creds.password ?? ""] : [creds.userinfo, creds.username];
+  for (const v of parts) if (v.length >= 4) found.add(v);
 }
 
 /** Replaces every occurrence of each secret in `text` with `***`, and the userinfo of every URL. */

@@ -1,7 +1,7 @@
 /** Secret masking for `config check` output and logs. */
 import { SECRET_KEYS } from "./schema.js";
 import { setOwn } from "./env.js";
-import { redactUrlCredentials } from "../util/url-credentials.js";
+import { maskEndpointCredentials, redactUrlCredentials } from "../util/url-credentials.js";
 
 /** What every secret value is replaced with. */
 export const MASK = "***";
@@ -15,7 +15,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 /**
  * Returns a copy of a raw or resolved config with every secret replaced by `"***"`: passphrase,
  * access keys, session tokens, Dropbox tokens and app key/secret, every value under
- * `rcloneOptions`, and credentials embedded in URLs (`https://user:pass@host`). Functions (such as
+ * `rcloneOptions`, and credentials embedded in URLs (`https://user:pass@host`, and in an `endpoint` also without a scheme: `user:pass@host`). Functions (such as
  * `dropbox.fetch`) are kept by reference; the input is not modified and never JSON-serialised.
  */
 export function maskSecrets<T>(config: T): T {
@@ -27,7 +27,9 @@ export function maskSecrets<T>(config: T): T {
       const out: Record<string, unknown> = {};
       for (const [k, item] of Object.entries(v)) {
         const secret = SECRET_KEYS.has(k) && item !== undefined && item !== null && typeof item !== "function";
-        setOwn(out, k, secret ? MASK : walk(item, maskAll || k === "rcloneOptions"));
+        // An endpoint's credentials are read as the S3 code reads them, scheme or not.
+        const value = k === "endpoint" && typeof item === "string" && !maskAll ? maskEndpointCredentials(item) : item;
+        setOwn(out, k, secret ? MASK : walk(value, maskAll || k === "rcloneOptions"));
       }
       return out;
     }

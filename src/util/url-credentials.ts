@@ -53,3 +53,47 @@ export function splitUrlCredentials(url: string): SplitUrl {
   if (parsed.password) out.password = decode(parsed.password);
   return out;
 }
+
+const HAS_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+/** `scheme://`, then userinfo up to the last `@` before the path, query or fragment. */
+const LEADING_USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i;
+
+/**
+ * An endpoint as the S3 code uses it: trimmed, `https://` added when there is no `scheme://`
+ * (so `key:secret@host:9000` is a URL with userinfo), trailing slashes removed.
+ */
+export function normalizeEndpoint(endpoint: string): string {
+  const raw = endpoint.trim().replace(/\/+$/, "");
+  return HAS_SCHEME.test(raw) ? raw : `https://${raw}`;
+}
+
+/** Credentials written into an endpoint: the raw userinfo and its percent-decoded parts. */
+export interface EndpointCredentials {
+  /** The userinfo as written (`key:secret`, percent-escapes kept). */
+  userinfo: string;
+  /** Percent-decoded user name (the S3 access key id). */
+  username: string;
+  /** Percent-decoded password (the S3 secret), when there is one. */
+  password?: string;
+}
+
+/**
+ * The credentials in `endpoint`, read as {@link normalizeEndpoint} makes it (with or without a
+ * scheme), or undefined when it has none. The one reading used by masking, secret collection and
+ * redaction, so none of them misses what the S3 code would use as a key pair.
+ */
+export function endpointCredentials(endpoint: string): EndpointCredentials | undefined {
+  const m = LEADING_USERINFO.exec(normalizeEndpoint(endpoint));
+  if (!m || !m[2]) return undefined;
+  const userinfo = m[2];
+  const colon = userinfo.indexOf(":");
+  const username = decode(colon >= 0 ? userinfo.slice(0, colon) : userinfo);
+  const password = colon >= 0 ? decode(userinfo.slice(colon + 1)) : "";
+  return password ? { userinfo, username, password } : { userinfo, username };
+}
+
+/** `endpoint` as written, with its userinfo (scheme or not) replaced by `***`. */
+export function maskEndpointCredentials(endpoint: string): string {
+  if (HAS_SCHEME.test(endpoint.trim())) return redactUrlCredentials(endpoint);
+  return endpointCredentials(endpoint) ? endpoint.replace(/^(\s*)[^/?#]*@/, `$1${URL_CREDENTIALS_MASK}@`) : endpoint;
+}

@@ -5,7 +5,7 @@
 import { WorkspaceSyncError } from "../../errors.js";
 import type { S3Settings } from "../../config/types.js";
 import { clampTimerMs } from "../../util/timers.js";
-import { URL_CREDENTIALS_MASK, splitUrlCredentials } from "../../util/url-credentials.js";
+import { URL_CREDENTIALS_MASK, normalizeEndpoint, splitUrlCredentials } from "../../util/url-credentials.js";
 
 const MiB = 1024 * 1024;
 
@@ -85,7 +85,7 @@ export function resolveS3Endpoint(settings: Pick<S3Settings, "endpoint" | "regio
   if (!raw) {
     return { endpoint: undefined, region: settings.region || "us-east-1", forcePathStyle: settings.forcePathStyle ?? false, preset: "aws" };
   }
-  const withUserinfo = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw.replace(/\/+$/, "") : `https://${raw.replace(/\/+$/, "")}`;
+  const withUserinfo = normalizeEndpoint(raw);
   let host: string;
   let endpoint: string;
   let urlCredentials: ResolvedS3Endpoint["urlCredentials"];
