@@ -5,6 +5,7 @@ import { WorkspaceSyncError, toWorkspaceSyncError } from "../errors.js";
 import type { ResolvedConfig } from "./types.js";
 import { findJsonSyntaxError } from "./json-syntax.js";
 import { resolveConfig, type ResolveOptions } from "./resolve.js";
+import { ConfigError, showValue } from "./issues.js";
 
 /** Parses config JSON text. Malformed JSON → `CONFIG_INVALID` naming the file, line and column. */
 export function parseConfigJson(text: string, file: string): unknown {
@@ -41,19 +42,40 @@ export async function loadConfigFile(file: string, options: ResolveOptions = {})
     }
     throw toWorkspaceSyncError(err, "CONFIG_INVALID");
   }
-  const raw = pluginEntryConfig(parseConfigJson(text, file));
+  const raw = pluginEntryConfig(parseConfigJson(text, file), options.source ?? file);
   return resolveConfig(raw, { ...options, source: options.source ?? file, baseDir: options.baseDir ?? path.dirname(path.resolve(file)) });
 }
 
 /** The plugin's id in an OpenClaw host config. */
 export const PLUGIN_ID = "openclaw-workspace-sync";
 
+/** Where the plugin config sits in a host config, as messages name it. */
+export const PLUGIN_ENTRY_CONFIG_PATH = `plugins.entries["${PLUGIN_ID}"].config`;
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
 /**
- * An OpenClaw `openclaw.json` holds the plugin config at `plugins.entries["openclaw-workspace-sync"].config`;
- * accept that file as is, so users can point the CLI at the config they already have.
+ * The plugin config in a parsed config file. A root with a `plugins` key is an OpenClaw host config
+ * (`openclaw.json`): only its `plugins.entries["openclaw-workspace-sync"].config` is the plugin's,
+ * so users can point the CLI at the file they already have; the host's own keys (models, agents,
+ * their `${ENV}` references) are never read. Any other root is the plugin config itself.
+ *
+ * @throws {ConfigError} `CONFIG_INVALID` naming {@link PLUGIN_ENTRY_CONFIG_PATH} when a host config
+ *   has no such block, or has one that is not an object (described by type only).
  */
-export function pluginEntryConfig(raw: unknown): unknown {
-  const entries = (raw as { plugins?: { entries?: Record<string, { config?: unknown }> } } | null)?.plugins?.entries;
-  const entry = entries && typeof entries === "object" ? entries[PLUGIN_ID] : undefined;
-  return entry && typeof entry === "object" && entry.config && typeof entry.config === "object" ? entry.config : raw;
+export function pluginEntryConfig(raw: unknown, source?: string): unknown {
+  if (!isObject(raw) || !Object.hasOwn(raw, "plugins")) return raw;
+  const plugins = raw.plugins;
+  const entries = isObject(plugins) ? plugins.entries : undefined;
+  const entry = isObject(entries) && Object.hasOwn(entries, PLUGIN_ID) ? entries[PLUGIN_ID] : undefined;
+  const config = isObject(entry) ? entry.config : undefined;
+  if (isObject(config)) return config;
+  const p = PLUGIN_ENTRY_CONFIG_PATH;
+  const message =
+    config === undefined || config === null
+      ? `${p}: Provider: not configured — Configure in openclaw.json plugins.entries.${PLUGIN_ID}.config, e.g. "config": { "sync": { "provider": "s3", "mode": "mailbox", ... } }`
+      : `${p}: expected an object, got ${showValue(config, true)} — write "config": { "sync": { ... }, "backup": { ... } }`;
+  throw new ConfigError("CONFIG_INVALID", [{ path: p, message }], source);
 }

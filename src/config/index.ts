@@ -3,7 +3,7 @@
  */
 export type * from "./types.js";
 export { resolveConfig, type ResolveOptions } from "./resolve.js";
-export { loadConfigFile, parseConfigJson, pluginEntryConfig, PLUGIN_ID } from "./file.js";
+export { loadConfigFile, parseConfigJson, pluginEntryConfig, PLUGIN_ID, PLUGIN_ENTRY_CONFIG_PATH } from "./file.js";
 export { maskSecrets, MASK } from "./mask.js";
 export { describeConfig } from "./describe.js";
 export { ConfigError, type ConfigIssue } from "./issues.js";

@@ -3,12 +3,12 @@
  * with `${ENV}` references already replaced by the host. Resolving it again must not interpolate
  * a second time (a passphrase the user wrote as `$${X}` reaches us as the literal `${X}`).
  */
-import { PLUGIN_ID, resolveConfig } from "../config/index.js";
+import { PLUGIN_ENTRY_CONFIG_PATH, PLUGIN_ID, resolveConfig } from "../config/index.js";
 import type { ResolvedConfig } from "../config/index.js";
 import type { HostConfig } from "./host.js";
 
 /** Where the plugin config sits in the host config, for messages. */
-export const PLUGIN_CONFIG_PATH = `plugins.entries["${PLUGIN_ID}"].config`;
+export const PLUGIN_CONFIG_PATH = PLUGIN_ENTRY_CONFIG_PATH;
 
 const REFERENCE = /\$\{[A-Z_][A-Z0-9_]*\}/g;
 
