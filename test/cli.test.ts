@@ -136,7 +136,8 @@ test("wrong passphrase, malformed config and missing config fail with exit 1 and
   assert.equal(wrong.code, 1);
   assert.match(wrong.stderr, /Restore failed: wrong passphrase/);
 
-  await fsp.writeFile(f.configFile, '{\n  "backup": { "enabled": true, }\n}\n');
+  // Trailing commas are fine (config files are JSON5); a missing comma is not.
+  await fsp.writeFile(f.configFile, '{\n  "backup": { "enabled": true "x": 1 }\n}\n');
   const bad = await cli([...f.base, "backup", "now", "--json"], f.env);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /ws\.json:2:\d+/);

@@ -1,32 +1,30 @@
-/** Reading a JSON config file (the I/O edge of the config module). */
+/** Reading a JSON or JSON5 config file (the I/O edge of the config module). */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { WorkspaceSyncError, toWorkspaceSyncError } from "../errors.js";
 import type { ResolvedConfig } from "./types.js";
-import { findJsonSyntaxError } from "./json-syntax.js";
+import { parseJson5 } from "./json5.js";
 import { resolveConfig, type ResolveOptions } from "./resolve.js";
 import { ConfigError, showValue } from "./issues.js";
 
-/** Parses config JSON text. Malformed JSON → `CONFIG_INVALID` naming the file, line and column. */
+/**
+ * Parses config text as JSON5 (OpenClaw's `openclaw.json` format, a superset of JSON: comments,
+ * unquoted keys, trailing commas). Malformed text → `CONFIG_INVALID` naming the file, line and
+ * column, never quoting the text (it may hold a secret).
+ */
 export function parseConfigJson(text: string, file: string): unknown {
-  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  try {
-    return JSON.parse(body) as unknown;
-  } catch {
-    // JSON.parse's message quotes the text around the error (maybe a secret): locate it ourselves.
-    const found = findJsonSyntaxError(body);
-    const where = found ? `:${found.line}:${found.column}` : "";
-    const reason = found ? found.reason : "not valid JSON";
-    throw new WorkspaceSyncError(
-      "CONFIG_INVALID",
-      `Invalid JSON in config file ${file}${where}: ${reason} — fix the JSON syntax (JSON allows no comments and no trailing commas)`,
-      { path: file },
-    );
-  }
+  const result = parseJson5(text);
+  if (result.ok) return result.value;
+  const { line, column, reason } = result.error;
+  throw new WorkspaceSyncError(
+    "CONFIG_INVALID",
+    `Invalid JSON in config file ${file}:${line}:${column}: ${reason} — fix the syntax (JSON5 is read: comments, unquoted keys and trailing commas are fine)`,
+    { path: file },
+  );
 }
 
 /**
- * Reads and resolves a JSON config file. Relative `local.root` paths are resolved against the
+ * Reads and resolves a JSON or JSON5 config file (a plugin config, or an `openclaw.json`). Relative `local.root` paths are resolved against the
  * file's folder. Errors name the file.
  *
  * @throws {WorkspaceSyncError} `NOT_FOUND` when the file is missing, `CONFIG_INVALID` for malformed

@@ -1,0 +1,231 @@
+/**
+ * A JSON5 reader for config files (OpenClaw's `openclaw.json` is JSON5): comments, unquoted
+ * (identifier) keys, single-quoted strings, trailing commas, hex numbers, `+`/leading or trailing
+ * decimal points, `Infinity`/`NaN`, the extra string escapes and line continuations. Every JSON
+ * text reads exactly as `JSON.parse` reads it. Errors give an offset, line, column and a reason that
+ * quotes at most one character of the text (a config may hold secrets), never the text itself.
+ *
+ * Written here rather than taken from the `json5` package only because this checkout cannot
+ * install dependencies; it follows the JSON5 1.0 grammar except `\u` escapes inside unquoted keys
+ * (refused with a clear reason: quote such a key).
+ */
+
+/** Where and why a text is not valid JSON5. */
+export interface Json5SyntaxError {
+  offset: number;
+  /** 1-based. */
+  line: number;
+  /** 1-based, in UTF-16 code units. */
+  column: number;
+  reason: string;
+}
+
+/** The outcome of {@link parseJson5}: the value, or the first syntax error. */
+export type Json5Result = { ok: true; value: unknown } | { ok: false; error: Json5SyntaxError };
+
+class Fail extends Error {
+  constructor(
+    readonly offset: number,
+    readonly reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+/** Deeper nesting than this is refused rather than risking the call stack. */
+const MAX_DEPTH = 512;
+const LINE_TERMINATORS = "\n\r\u2028\u2029";
+const ID_START = /[\p{L}\p{Nl}$_]/u;
+const ID_PART = /[\p{L}\p{Nl}$_\p{Mn}\p{Mc}\p{Nd}\p{Pc}\u200C\u200D]/u;
+const SINGLE_ESCAPES: Record<string, string> = { b: "\b", f: "\f", n: "\n", r: "\r", t: "\t", v: "\v", "'": "'", '"': '"', "\\": "\\", "/": "/" };
+
+/** Parses `text` as JSON5 (a leading BOM is skipped). Never throws for bad input. */
+export function parseJson5(text: string): Json5Result {
+  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  const describe = (at: number) => (at >= text.length ? "end of file" : `character ${JSON.stringify(String.fromCodePoint(text.codePointAt(at)!))}`);
+  const fail = (reason: string, at = i): never => {
+    throw new Fail(at, reason);
+  };
+
+  /** Skips whitespace (JSON5 allows every Unicode space) and comments. */
+  const ws = () => {
+    for (;;) {
+      const c = text[i];
+      if (c === undefined) return;
+      if (/\s/.test(c)) i++;
+      else if (c === "/" && text[i + 1] === "/") {
+        i += 2;
+        while (i < text.length && !LINE_TERMINATORS.includes(text[i]!)) i++;
+      } else if (c === "/" && text[i + 1] === "*") {
+        const end = text.indexOf("*/", i + 2);
+        if (end < 0) fail("unterminated /* comment");
+        i = end + 2;
+      } else return;
+    }
+  };
+
+  const value = (depth: number): unknown => {
+    ws();
+    const c = text[i];
+    if (c === "{") return object(depth + 1);
+    if (c === "[") return array(depth + 1);
+    if (c === '"' || c === "'") return string();
+    if (c !== undefined && /[-+.0-9IN]/.test(c)) return number();
+    for (const [lit, v] of [["true", true], ["false", false], ["null", null]] as const) {
+      if (text.startsWith(lit, i) && !isIdPart(i + lit.length)) {
+        i += lit.length;
+        return v;
+      }
+    }
+    return fail(`unexpected ${describe(i)}, expected a value`);
+  };
+
+  const isIdPart = (at: number) => at < text.length && ID_PART.test(String.fromCodePoint(text.codePointAt(at)!));
+
+  const object = (depth: number): Record<string, unknown> => {
+    if (depth > MAX_DEPTH) fail(`nested deeper than ${MAX_DEPTH} levels`);
+    i++;
+    const out: Record<string, unknown> = {};
+    for (;;) {
+      ws();
+      if (text[i] === "}") {
+        i++;
+        return out;
+      }
+      const key = text[i] === '"' || text[i] === "'" ? string() : identifier();
+      ws();
+      if (text[i] !== ":") fail(`unexpected ${describe(i)}, expected ":" after the key`);
+      i++;
+      // An own property even for "__proto__", as JSON.parse makes it; a repeated key: the last wins.
+      Object.defineProperty(out, key, { value: value(depth), enumerable: true, writable: true, configurable: true });
+      ws();
+      if (text[i] === ",") {
+        i++;
+        continue;
+      }
+      if (text[i] === "}") continue;
+      fail(`unexpected ${describe(i)}, expected "," or "}"`);
+    }
+  };
+
+  const array = (depth: number): unknown[] => {
+    if (depth > MAX_DEPTH) fail(`nested deeper than ${MAX_DEPTH} levels`);
+    i++;
+    const out: unknown[] = [];
+    for (;;) {
+      ws();
+      if (text[i] === "]") {
+        i++;
+        return out;
+      }
+      out.push(value(depth));
+      ws();
+      if (text[i] === ",") {
+        i++;
+        continue;
+      }
+      if (text[i] === "]") continue;
+      fail(`unexpected ${describe(i)}, expected "," or "]"`);
+    }
+  };
+
+  const identifier = (): string => {
+    const start = i;
+    const first = text.codePointAt(i);
+    if (text[i] === "\\") fail("escapes in unquoted keys are not supported: quote the key");
+    if (first === undefined || !ID_START.test(String.fromCodePoint(first))) {
+      fail(`unexpected ${describe(i)}, expected a key (a name or a quoted string)`);
+    }
+    i += first! > 0xffff ? 2 : 1;
+    while (isIdPart(i)) i += text.codePointAt(i)! > 0xffff ? 2 : 1;
+    if (text[i] === "\\") fail("escapes in unquoted keys are not supported: quote the key");
+    return text.slice(start, i);
+  };
+
+  const hex = (at: number, n: number): number => {
+    const digits = text.slice(at, at + n);
+    if (!new RegExp(`^[0-9a-fA-F]{${n}}$`).test(digits)) fail(n === 2 ? "bad \\x escape in a string" : "bad \\u escape in a string", at - 2);
+    return parseInt(digits, 16);
+  };
+
+  const string = (): string => {
+    const quote = text[i]!;
+    i++;
+    let out = "";
+    for (;;) {
+      if (i >= text.length) fail("unterminated string");
+      const c = text[i]!;
+      if (c === quote) {
+        i++;
+        return out;
+      }
+      if (c === "\n" || c === "\r") fail("line break inside a string (end the line with \\ to continue it)");
+      if (c !== "\\") {
+        out += c;
+        i++;
+        continue;
+      }
+      const e = text[i + 1];
+      if (e === undefined) fail("unterminated string");
+      if (e === "\r") {
+        i += text[i + 2] === "\n" ? 3 : 2;
+      } else if (e === "\n" || e === "\u2028" || e === "\u2029") {
+        i += 2;
+      } else if (e === "u") {
+        out += String.fromCharCode(hex(i + 2, 4));
+        i += 6;
+      } else if (e === "x") {
+        out += String.fromCharCode(hex(i + 2, 2));
+        i += 4;
+      } else if (e === "0") {
+        if (/[0-9]/.test(text[i + 2] ?? "")) fail("bad escape in a string (\\0 followed by a digit)");
+        out += "\0";
+        i += 2;
+      } else if (/[1-9]/.test(e)) {
+        fail("bad escape in a string (a digit)");
+      } else {
+        out += Object.hasOwn(SINGLE_ESCAPES, e) ? SINGLE_ESCAPES[e]! : e;
+        i += 2;
+      }
+    }
+  };
+
+  const number = (): number => {
+    const start = i;
+    let sign = 1;
+    if (text[i] === "+" || text[i] === "-") {
+      if (text[i] === "-") sign = -1;
+      i++;
+    }
+    for (const [word, v] of [["Infinity", Infinity], ["NaN", NaN]] as const) {
+      if (text.startsWith(word, i) && !isIdPart(i + word.length)) {
+        i += word.length;
+        return sign * v;
+      }
+    }
+    const hexNum = /^0[xX][0-9a-fA-F]+/.exec(text.slice(i, i + 400));
+    if (hexNum) {
+      i += hexNum[0].length;
+      if (isIdPart(i)) fail("malformed number", start);
+      return sign * parseInt(hexNum[0].slice(2), 16);
+    }
+    const dec = /^(?:(?:0|[1-9]\d*)(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
+    if (!dec) return fail(text[i] === "I" || text[i] === "N" ? `unexpected ${describe(i)}, expected a value` : "malformed number", start);
+    i += dec[0].length;
+    if (isIdPart(i) || text[i] === ".") fail("malformed number", start);
+    return sign * Number(dec[0]);
+  };
+
+  try {
+    const result = value(0);
+    ws();
+    if (i < text.length) fail(`unexpected ${describe(i)} after the end of the value`);
+    return { ok: true, value: result };
+  } catch (err) {
+    if (!(err instanceof Fail)) throw err;
+    const before = text.slice(0, err.offset);
+    const line = before.split("\n").length;
+    const column = err.offset - (before.lastIndexOf("\n") + 1) + 1;
+    return { ok: false, error: { offset: err.offset, line, column, reason: err.reason } };
+  }
+}
