@@ -9,7 +9,7 @@ import path from "node:path";
 import { addCommandsTo, type CommanderFrontEnd } from "../cli/commander.js";
 import { createCliContext, type CliContext } from "../cli/context.js";
 import type { CliFlag } from "../cli/table.js";
-import { PLUGIN_CONFIG_PATH, pluginConfigFromHost, resolvePluginConfig } from "./config.js";
+import { hostConfigDir, PLUGIN_CONFIG_PATH, pluginConfigFromHost, resolvePluginConfig } from "./config.js";
 import type { HostApi, HostCliContext } from "./host.js";
 import { CLI_DESCRIPTION, CLI_ROOT } from "./manifest.js";
 
@@ -75,7 +75,7 @@ export function hostCliRegistrar(api: HostApi): (ctx: HostCliContext) => void {
           workspaceDir,
           stateDir,
           configPath: PLUGIN_CONFIG_PATH,
-          loadConfig: async () => resolvePluginConfig(pluginConfigFromHost(cli.config) ?? api.pluginConfig, { baseDir: stateDir }),
+          loadConfig: async () => resolvePluginConfig(pluginConfigFromHost(cli.config) ?? api.pluginConfig, { baseDir: hostConfigDir(stateDir) }),
         });
       },
       exit(code) {

@@ -3,6 +3,8 @@
  * with `${ENV}` references already replaced by the host. Resolving it again must not interpolate
  * a second time (a passphrase the user wrote as `$${X}` reaches us as the literal `${X}`).
  */
+import os from "node:os";
+import path from "node:path";
 import { PLUGIN_ENTRY_CONFIG_PATH, PLUGIN_ID, resolveConfig } from "../config/index.js";
 import type { ResolvedConfig } from "../config/index.js";
 import type { HostConfig } from "./host.js";
@@ -35,9 +37,20 @@ export function pluginConfigFromHost(config: HostConfig | undefined): Record<str
 }
 
 /**
+ * The folder of the host's config file, which relative `local.root` paths are resolved against
+ * (as the bin resolves them against its `--config` file's folder): OpenClaw reads its config from
+ * `OPENCLAW_CONFIG_PATH`, else `<state dir>/openclaw.json`.
+ */
+export function hostConfigDir(stateDir: string, env: NodeJS.ProcessEnv = process.env): string {
+  let file = env.OPENCLAW_CONFIG_PATH || path.join(stateDir, "openclaw.json");
+  if (file === "~" || file.startsWith("~/")) file = path.join(os.homedir(), file.slice(1));
+  return path.dirname(path.resolve(file));
+}
+
+/**
  * Validates and resolves the host-provided plugin config. Relative `local.root` folders are
- * resolved against `baseDir` (the state folder, where `openclaw.json` lives, as the CLI does for
- * a config file). Throws the library's typed config errors.
+ * resolved against `baseDir` (the folder of the host's config file, see {@link hostConfigDir}).
+ * Throws the library's typed config errors.
  */
 export function resolvePluginConfig(raw: unknown, options: { baseDir?: string } = {}): ResolvedConfig {
   return resolveConfig(protectFromInterpolation(raw ?? {}), { env: {}, baseDir: options.baseDir, source: PLUGIN_CONFIG_PATH });

@@ -11,8 +11,8 @@ import type { ResolvedConfig } from "../config/index.js";
 import { errorMessage } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { WorkspaceSync } from "../manager/index.js";
-import { hostCliRegistrar } from "./cli.js";
-import { pluginConfigFromHost, resolvePluginConfig } from "./config.js";
+import { hostCliRegistrar, hostStateDir } from "./cli.js";
+import { hostConfigDir, pluginConfigFromHost, resolvePluginConfig } from "./config.js";
 import type { HostApi, HostConfig, HostLogger, HostServiceContext, HostSessionContext, HostSessionEndEvent } from "./host.js";
 import { createInboxTool, INBOX_TOOL_NAME } from "./inbox-tool.js";
 import { CLI_DESCRIPTION, CLI_ROOT } from "./manifest.js";
@@ -55,7 +55,8 @@ export function registerWorkspaceSync(api: HostApi): PluginState {
   const fullLoad = api.registrationMode === undefined || api.registrationMode === "full";
   let registered: ResolvedConfig | undefined;
   try {
-    const baseDir = fullLoad ? api.runtime?.state?.resolveStateDir?.() : undefined;
+    // A relative local.root: against the host config file's folder, as the bin does for --config.
+    const baseDir = fullLoad ? hostConfigDir(hostStateDir(api)) : undefined;
     registered = resolvePluginConfig(api.pluginConfig ?? pluginConfigFromHost(api.config), { baseDir });
   } catch (err) {
     if (fullLoad) log.error(`[workspace-sync] ${errorMessage(err)}`);
@@ -113,7 +114,7 @@ async function startService(api: HostApi, state: PluginState, ctx: HostServiceCo
   let config: ResolvedConfig;
   try {
     // The committed host config, not the one seen at register time: a reload restarts the service.
-    config = resolvePluginConfig(pluginConfigFromHost(ctx.config) ?? api.pluginConfig, { baseDir: ctx.stateDir });
+    config = resolvePluginConfig(pluginConfigFromHost(ctx.config) ?? api.pluginConfig, { baseDir: hostConfigDir(ctx.stateDir) });
   } catch (err) {
     ctx.logger.error(`[workspace-sync] service not started: ${errorMessage(err)}`);
     return;
