@@ -237,3 +237,18 @@ test("a passphrase without encrypt: true loads (the plugin's default is unencryp
   const quiet = resolveConfig({ backup: { enabled: true, provider: "local", local: { root: "/srv/b" }, passphrase: "s3cret pass", encrypt: true } });
   assert.deepEqual(quiet.warnings.filter((m) => m.startsWith("backup.encrypt:")), []);
 });
+
+test("non-finite numbers are shown as written (NaN, Infinity, 1e400 read as Infinity), not as null", async () => {
+  const cases: [unknown, string][] = [
+    [NaN, "NaN"],
+    [Infinity, "Infinity"],
+    [-Infinity, "-Infinity"],
+    [JSON.parse("1e400"), "Infinity"],
+  ];
+  for (const [value, shown] of cases) {
+    const err = configError(() => resolveConfig({ sync: { interval: value }, backup: { compressionLevel: value } }, { env }));
+    const byPath = new Map(err.issues.map((i) => [i.path, i.message]));
+    assert.equal(byPath.get("sync.interval"), `sync.interval: expected a number >= 0, got ${shown} — set a number of seconds (300 = every 5 minutes, 0 = manual only)`);
+    assert.match(byPath.get("backup.compressionLevel")!, new RegExp(`got ${shown.replace("-", "\\-")}$`));
+  }
+});

@@ -43,6 +43,8 @@ export function showValue(value: unknown, secret: boolean): string {
   if (value === undefined) return "nothing";
   if (value === null) return "null";
   if (typeof value === "function") return "a function";
+  // JSON.stringify writes NaN and ±Infinity (and 1e400, read as Infinity) as null.
+  if (typeof value === "number" && !Number.isFinite(value) && !secret) return String(value);
   if (secret) {
     if (Array.isArray(value)) return "a list";
     return typeof value === "object" ? "an object" : typeof value === "boolean" ? "a boolean" : `a ${typeof value}`;
