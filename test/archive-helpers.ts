@@ -137,3 +137,29 @@ export function bufferStream(buf: Buffer, chunk = 64 * 1024): Readable {
 export function gnuList(file: string, verbose = false): RunResult {
   return run("tar", [verbose ? "-tvzf" : "-tzf", file]);
 }
+
+/**
+ * Writes `file`, a .tar.gz made by python3's tarfile (an independent writer, for entry orders and
+ * names our packer never makes). `body` is Python run with `add(name, kind="file", link="",
+ * data=b"")` (kinds `file`, `dir`, `sym`, `hard`) and `raw(bytes)` (a name from raw bytes) defined,
+ * and `t` the open archive (`fmt`: tarfile's GNU_FORMAT, PAX_FORMAT or USTAR_FORMAT).
+ */
+export function pythonTarGz(file: string, body: string, fmt: "GNU_FORMAT" | "PAX_FORMAT" | "USTAR_FORMAT" = "GNU_FORMAT"): void {
+  const script = [
+    "import io, os, sys, tarfile",
+    `t = tarfile.open(sys.argv[1], "w:gz", format=tarfile.${fmt}, encoding="utf-8", errors="surrogateescape")`,
+    "def raw(b): return os.fsdecode(b)",
+    "def add(name, kind='file', link='', data=b'', mode=None):",
+    "    i = tarfile.TarInfo(name)",
+    "    i.type = {'file': tarfile.REGTYPE, 'dir': tarfile.DIRTYPE, 'sym': tarfile.SYMTYPE, 'hard': tarfile.LNKTYPE}[kind]",
+    "    i.linkname = link",
+    "    i.size = len(data) if kind == 'file' else 0",
+    "    i.mode = mode if mode is not None else (0o755 if kind == 'dir' else 0o644)",
+    "    i.mtime = 1700000000",
+    "    t.addfile(i, io.BytesIO(data) if kind == 'file' else None)",
+    body,
+    "t.close()",
+  ].join("\n");
+  const r = spawnSync("python3", ["-c", script, file], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`python3 tarfile failed: ${r.stderr}`);
+}

@@ -4,7 +4,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { promises as fsp } from "node:fs";
+import { createReadStream, promises as fsp } from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { createGzip } from "node:zlib";
@@ -13,6 +13,7 @@ import { pack as tarPack } from "tar-stream";
 type Entry = { name: string; type?: "file" | "directory" | "symlink"; linkname?: string; body?: string };
 import { SymlinkGuard, checkArchive, extractArchive } from "../src/archive/index.js";
 import { tempDir } from "./support/tree.js";
+import { pythonTarGz } from "./archive-helpers.js";
 
 function tgz(entries: readonly Entry[]): Readable {
   const p = tarPack();
@@ -107,3 +108,45 @@ test("a file and a folder with mode 000 keep mode 000 in the archive", async (t)
   assert.match(listing, /^---------- .* workspace\/secret$/m);
   assert.match(listing, /^d--------- .* workspace\/locked\/?$/m);
 });
+
+test("a link some check resolved through may not be replaced later (pure)", () => {
+  const g = new SymlinkGuard("/restore");
+  g.add("l2", "d1/d2/d3");
+  assert.equal(g.check("l1", "l2/../../../etc"), undefined, "through l2 it stays inside");
+  g.add("l1", "l2/../../../etc");
+  assert.equal(g.pinned("l2"), true);
+  assert.match(g.check("l2", ".") ?? "", /another symlink/);
+  // Replaced by a file first (the guard forgets the link), then by a link: still refused.
+  g.remove("l2");
+  assert.match(g.check("l2", ".") ?? "", /another symlink/);
+});
+
+for (const [label, replaceFirst] of [
+  ["directly", ""],
+  ["after a file replaced it", "add('l2', 'file', data=b'x')"],
+] as const) {
+  test(`restore and verify refuse re-pointing a link an earlier link resolved through (${label}; python tarfile)`, async (t) => {
+    const { dir, cleanup } = await tempDir("ws-guard-");
+    t.after(cleanup);
+    const file = path.join(dir, "a.tgz");
+    pythonTarGz(
+      file,
+      ["add('d1/d2/d3', 'dir')", "add('l2', 'sym', 'd1/d2/d3')", "add('l1', 'sym', 'l2/../../../etc')", replaceFirst, "add('l2', 'sym', '.')"].join("\n"),
+    );
+    const out = path.join(dir, "out");
+    await assert.rejects(extractArchive(createReadStream(file), out), (err: NodeJS.ErrnoException) => err.code === "UNSAFE_ARCHIVE_ENTRY" && /"l2"/.test(err.message));
+    await assert.rejects(checkArchive(createReadStream(file)), (err: NodeJS.ErrnoException) => err.code === "UNSAFE_ARCHIVE_ENTRY" && /"l2"/.test(err.message));
+    if (replaceFirst !== "") {
+      // The file may not replace the link l1 resolves through, whatever the symlink policy.
+      await assert.rejects(extractArchive(createReadStream(file), path.join(dir, "skip"), { externalSymlinks: "skip" }), /"l2"/);
+      return;
+    }
+    // "skip" leaves the re-pointing link out: l1 still resolves inside.
+    const skipped = path.join(dir, "skipped");
+    const warnings: string[] = [];
+    await extractArchive(createReadStream(file), skipped, { externalSymlinks: "skip", onWarning: (m) => warnings.push(m) });
+    assert.equal(warnings.length, 1, warnings.join("\n"));
+    const real = await fsp.realpath(path.join(skipped, "l1")).catch(() => undefined);
+    if (real !== undefined) assert.ok(real.startsWith(await fsp.realpath(skipped)), real);
+  });
+}

@@ -3,9 +3,11 @@
  * restore is needed.
  */
 import type { Readable } from "node:stream";
+import type * as tar from "tar-stream";
 import type { ProgressCallback } from "../logger.js";
 import { drainEntry, readTarGz } from "./read-tar-gz.js";
-import { SymlinkGuard, safeEntryName, unsafeEntry } from "./safe-path.js";
+import { safeEntryName, unsafeEntry } from "./safe-path.js";
+import { ArchiveLayout, type ExternalSymlinks } from "./layout.js";
 
 const PROGRESS_EVERY = 1024 * 1024;
 
@@ -29,25 +31,18 @@ export interface CheckResult {
  */
 export async function checkArchive(
   source: Readable,
-  options: { signal?: AbortSignal; onProgress?: ProgressCallback; externalSymlinks?: "refuse" | "skip" | "allow" } = {},
+  options: { signal?: AbortSignal; onProgress?: ProgressCallback; externalSymlinks?: ExternalSymlinks } = {},
 ): Promise<CheckResult> {
   const result: CheckResult = { entries: 0, files: 0, bytes: 0, compressedBytes: 0 };
-  // The same symlink rule as a restore (a virtual root: nothing is written), so verify never
+  // The same record and rules as a restore (a virtual root: nothing is written), so verify never
   // passes a snapshot that restore would refuse.
-  const guard = new SymlinkGuard("/nonexistent-restore-root");
+  const layout = new ArchiveLayout("/nonexistent-restore-root", options.externalSymlinks ?? "refuse");
   let lastReport = 0;
   await readTarGz(
     source,
     async (entry, consumed) => {
       const h = entry.header;
-      const name = safeEntryName(h.name);
-      if (h.type === "link") safeEntryName(h.linkname ?? "");
-      if (h.type === "symlink" && (options.externalSymlinks ?? "refuse") === "refuse") {
-        const outside = guard.check(name, h.linkname ?? "");
-        if (outside !== undefined) throw unsafeEntry(h.name, `${outside} (a restore refuses it unless its option externalSymlinks is "skip" or "allow")`);
-        guard.add(name, h.linkname ?? "");
-      } else if (h.type !== "symlink") guard.remove(name);
-      if (h.type === "character-device" || h.type === "block-device" || h.type === "fifo") throw unsafeEntry(h.name, `${h.type} entries are not restored`);
+      planEntry(layout, h);
       await drainEntry(entry, consumed);
       result.entries++;
       if (h.type === "file" || h.type === "contiguous-file") {
@@ -68,4 +63,45 @@ export async function checkArchive(
   );
   options.onProgress?.({ phase: "verify", bytes: result.compressedBytes, files: result.files });
   return result;
+}
+
+/** What `extractArchive` would do with the entry `h`, on `layout` only: throws what it would throw. */
+function planEntry(layout: ArchiveLayout, h: tar.Header): void {
+  const name = safeEntryName(h.name);
+  if (name === "" && h.type !== "directory") throw unsafeEntry(h.name, "it would replace the restore folder itself");
+  const how = 'a restore refuses it unless its option externalSymlinks is "skip" or "allow"';
+  const symlink = (linkname: string): void => {
+    if (layout.symlink(name, linkname, h.name, how) !== undefined) return;
+    layout.newParents(name, h.name);
+    layout.replace(name, h.name, "symlink");
+    layout.added(name, "symlink", linkname);
+  };
+  switch (h.type) {
+    case "file":
+    case "contiguous-file":
+      layout.newParents(name, h.name);
+      layout.replace(name, h.name, "file");
+      layout.added(name, "file");
+      return;
+    case "directory":
+      if (name === "") return;
+      layout.newParents(name, h.name);
+      if (layout.replace(name, h.name, "dir") === undefined) layout.added(name, "dir");
+      return;
+    case "symlink":
+      return symlink(h.linkname ?? "");
+    case "link": {
+      const plan = layout.hardLink(name, h.linkname ?? "", h.name);
+      if (plan?.kind === "symlink") return symlink(plan.linkname);
+      if (plan === undefined) return;
+      layout.newParents(name, h.name);
+      layout.replace(name, h.name, "file");
+      layout.added(name, "file");
+      return;
+    }
+    case "character-device":
+    case "block-device":
+    case "fifo":
+      throw unsafeEntry(h.name, `${h.type} entries are not restored`);
+  }
 }

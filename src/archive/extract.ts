@@ -10,7 +10,8 @@ import type * as tar from "tar-stream";
 import { WorkspaceSyncError, abortError, toWorkspaceSyncError } from "../errors.js";
 import type { ProgressCallback } from "../logger.js";
 import { type EntryConsumed, type TarEntry, drainEntry, readTarGz } from "./read-tar-gz.js";
-import { SymlinkGuard, safeEntryName, unsafeEntry } from "./safe-path.js";
+import { safeEntryName, unsafeEntry } from "./safe-path.js";
+import { ArchiveLayout } from "./layout.js";
 import { MAX_MTIME_MS } from "./entry.js";
 import { underRoot } from "../util/flat-join.js";
 import { SmallFileWriter, type SmallFileHost } from "./small-file-writer.js";
@@ -53,9 +54,6 @@ export interface ExtractResult {
   /** Compressed bytes read from the source. */
   compressedBytes: number;
 }
-
-/** What the extractor created at a path (the target started empty, so this is everything there). */
-type Kind = "dir" | "file" | "symlink";
 
 const WRITE_BATCH = 1024 * 1024;
 /** File entries up to this size are written by the small-file thread (see small-file-writer.ts). */
@@ -178,9 +176,9 @@ interface DeferredDir {
 }
 
 class EntryExtractor {
-  private readonly kinds = new Map<string, Kind>();
+  /** What is where, and the rules each entry must pass (shared with `checkArchive`). */
+  private readonly layout: ArchiveLayout;
   private readonly dirs: DeferredDir[] = [];
-  private readonly guard: SymlinkGuard;
   /**
    * Creates small files on a thread (the caller's helper thread, or one of the writer's own once
    * it has written the first 256 files or 4 MiB itself), in order. A queued file may not be on disk yet:
@@ -196,7 +194,7 @@ class EntryExtractor {
     private readonly options: ExtractOptions,
     private readonly result: ExtractResult,
   ) {
-    this.guard = new SymlinkGuard(root);
+    this.layout = new ArchiveLayout(root, options.externalSymlinks ?? "refuse");
     this.small = new SmallFileWriter((name) => this.badTime(name), options.fileThread);
   }
 
@@ -241,17 +239,7 @@ class EntryExtractor {
 
   /** Creates missing parent folders of `name`, refusing to go through anything but real folders. */
   private parents(name: string, original: string): void {
-    // The usual case: the parent is a folder created here, and so is every folder above it (a
-    // folder is recorded only after its parents, and never removed or replaced).
-    const slash = name.lastIndexOf("/");
-    if (slash < 0 || this.kinds.get(name.slice(0, slash)) === "dir") return;
-    const parts = name.split("/");
-    for (let i = 1; i < parts.length; i++) {
-      const rel = parts.slice(0, i).join("/");
-      const kind = this.kinds.get(rel);
-      if (kind === "dir") continue;
-      if (kind === "symlink") throw unsafeEntry(original, `it would be written through the symlink ${JSON.stringify(rel)}`);
-      if (kind === "file") throw unsafeEntry(original, `its parent ${JSON.stringify(rel)} is a file`);
+    for (const rel of this.layout.newParents(name, original)) {
       const full = this.full(rel);
       try {
         fsSync.mkdirSync(full);
@@ -260,24 +248,19 @@ class EntryExtractor {
         const st = fsSync.lstatSync(full);
         if (!st.isDirectory()) throw unsafeEntry(original, `its parent ${JSON.stringify(rel)} is not a folder`);
       }
-      this.kinds.set(rel, "dir");
     }
   }
 
   /** Removes an earlier file or symlink at `name` (a later entry replaces it, as tar does). */
-  private async replace(name: string, original: string): Promise<void> {
-    const kind = this.kinds.get(name);
-    if (kind === undefined) return;
-    if (kind === "dir") throw unsafeEntry(original, "it would replace a folder");
+  private async replace(name: string, original: string, next: "file" | "symlink"): Promise<void> {
+    if (this.layout.replace(name, original, next) === undefined) return;
     await this.small.barrier();
     await fs.unlink(this.full(name));
-    this.kinds.delete(name);
-    this.guard.remove(name);
   }
 
   private async file(name: string, h: tar.Header, entry: TarEntry, consumed: EntryConsumed | undefined): Promise<void> {
     this.parents(name, h.name);
-    if (this.kinds.has(name)) await this.replace(name, h.name);
+    await this.replace(name, h.name, "file");
     const full = this.full(name);
     if (h.size <= SMALL_FILE) {
       // Small files go to the small-file thread in batches (see small-file-writer.ts): creating
@@ -288,14 +271,14 @@ class EntryExtractor {
         chunks.push(chunk);
         length += chunk.length;
       }
-      this.kinds.set(name, "file");
+      this.layout.added(name, "file");
       this.small.write(full, h.name, chunks, length, h.mode & 0o777, this.mtime(h));
       this.result.bytes += length;
       this.result.files++;
       return;
     }
     const fh = await fs.open(full, NEW_FILE_FLAGS, 0o600);
-    this.kinds.set(name, "file");
+    this.layout.added(name, "file");
     try {
       let batch: Buffer[] = [];
       let batched = 0;
@@ -332,60 +315,42 @@ class EntryExtractor {
 
   private async directory(name: string, h: tar.Header): Promise<void> {
     this.parents(name, h.name);
-    const kind = this.kinds.get(name);
-    if (kind !== undefined && kind !== "dir") throw unsafeEntry(h.name, `it would replace a ${kind === "file" ? "file" : "symlink"} with a folder`);
     const full = this.full(name);
-    if (kind === undefined) {
+    if (this.layout.replace(name, h.name, "dir") === undefined) {
       fsSync.mkdirSync(full, 0o700);
-      this.kinds.set(name, "dir");
+      this.layout.added(name, "dir");
       this.result.directories++;
     }
     this.dirs.push({ full, name: h.name, depth: name.split("/").length, mode: h.mode & 0o777, mtime: this.mtime(h) });
   }
 
-  private async symlink(name: string, h: tar.Header): Promise<void> {
-    const linkname = h.linkname ?? "";
-    const policy = this.options.externalSymlinks ?? "refuse";
-    const outside = policy === "allow" ? undefined : this.guard.check(name, linkname);
-    if (outside !== undefined) {
-      if (policy === "refuse") {
-        throw unsafeEntry(
-          h.name,
-          `${outside} (restore with the option externalSymlinks: "skip" to leave such links out, or "allow" to recreate them as they were)`,
-        );
-      }
-      this.options.onWarning?.(`Skipped symlink ${JSON.stringify(h.name)} → ${JSON.stringify(linkname)}: ${outside}`);
+  private async symlink(name: string, h: tar.Header, linkname = h.linkname ?? ""): Promise<void> {
+    const how = 'restore with the option externalSymlinks: "skip" to leave such links out, or "allow" to recreate them as they were';
+    const skipped = this.layout.symlink(name, linkname, h.name, how);
+    if (skipped !== undefined) {
+      this.options.onWarning?.(skipped);
       return;
     }
     this.parents(name, h.name);
-    await this.replace(name, h.name);
+    await this.replace(name, h.name, "symlink");
     const full = this.full(name);
     await fs.symlink(linkname, full);
-    this.kinds.set(name, "symlink");
-    this.guard.add(name, linkname);
+    this.layout.added(name, "symlink", linkname);
     const mtime = this.mtime(h);
     if (mtime) await fs.lutimes(full, mtime, mtime).catch(() => {});
     this.result.symlinks++;
   }
 
   private async hardLink(name: string, h: tar.Header): Promise<void> {
-    let target: string;
-    try {
-      target = safeEntryName(h.linkname ?? "");
-    } catch {
-      throw unsafeEntry(h.name, `hard link to ${JSON.stringify(h.linkname ?? "")}, outside the restore folder`);
-    }
-    const kind = this.kinds.get(target);
-    if (target === name && kind === "file") return; // GNU tar's "x link to x" for an item listed twice
-    // Only to regular files: link(2) follows a symlink on some systems (macOS), which could reach outside.
-    if (kind !== "file") {
-      throw unsafeEntry(h.name, `hard link to ${JSON.stringify(h.linkname ?? "")}, which is not a file extracted earlier from this archive`);
-    }
+    const plan = this.layout.hardLink(name, h.linkname ?? "", h.name);
+    if (plan === undefined) return;
+    // A hard link to a symlink: a symlink with the same target, checked where it is.
+    if (plan.kind === "symlink") return this.symlink(name, h, plan.linkname);
     this.parents(name, h.name);
-    await this.replace(name, h.name);
+    await this.replace(name, h.name, "file");
     await this.small.barrier(); // the target may still be queued
-    await fs.link(this.full(target), this.full(name));
-    this.kinds.set(name, "file");
+    await fs.link(this.full(plan.target), this.full(name));
+    this.layout.added(name, "file");
     this.result.hardLinks++;
   }
 

@@ -37,8 +37,10 @@ export function safeEntryName(name: string): string {
  * Decides whether symlinks stay inside the extraction root, resolving targets through the links
  * already extracted (a textual check alone is fooled by `l -> ../../..` followed by
  * `x -> a/b/c/l/../../../../etc/shadow`). A link may not later be created at a path some earlier
- * link's resolution went through as a plain folder, since that would change where the earlier
- * link points. Pure: it tracks links in memory; the extractor and the checker feed it entries.
+ * link's resolution went through, as a plain folder or as a link, since that would change where
+ * the earlier link points; such a link is {@link SymlinkGuard.pinned} and may not be replaced at
+ * all (a file put there first, then a link, is refused at the link: the path stays recorded).
+ * Pure: it tracks links in memory; the extractor and the checker feed it entries.
  */
 export class SymlinkGuard {
   private readonly links = new Map<string, string>();
@@ -81,6 +83,8 @@ export class SymlinkGuard {
         continue;
       }
       if (++hops > 40) return `symlink target ${JSON.stringify(linkname)} loops through other links`;
+      // Resolved through this link: it must stay as it is (recorded once the whole check passed).
+      seen.push(here);
       stack.pop();
       const abs = this.absoluteParts(target);
       if (abs === null) return `symlink target ${JSON.stringify(linkname)} leads outside the restore folder through ${JSON.stringify(here)}`;
@@ -91,12 +95,20 @@ export class SymlinkGuard {
     return undefined;
   }
 
+  /**
+   * Whether `entryName` is a link some accepted link resolves through: replacing or removing it
+   * would change where that link points, so a later entry there is refused.
+   */
+  pinned(entryName: string): boolean {
+    return this.links.has(entryName) && this.traversed.has(entryName);
+  }
+
   /** Records an extracted link. */
   add(entryName: string, linkname: string): void {
     this.links.set(entryName, linkname);
   }
 
-  /** Forgets a link replaced by another entry. */
+  /** Forgets a link replaced by another entry (a path resolved through stays recorded). */
   remove(entryName: string): void {
     this.links.delete(entryName);
   }
