@@ -14,6 +14,7 @@ type Entry = { name: string; type?: "file" | "directory" | "symlink"; linkname?:
 import { SymlinkGuard, checkArchive, extractArchive } from "../src/archive/index.js";
 import { tempDir } from "./support/tree.js";
 import { pythonTarGz } from "./archive-helpers.js";
+import { execFileSync } from "node:child_process";
 
 function tgz(entries: readonly Entry[]): Readable {
   const p = tarPack();
@@ -150,3 +151,35 @@ for (const [label, replaceFirst] of [
     if (real !== undefined) assert.ok(real.startsWith(await fsp.realpath(skipped)), real);
   });
 }
+
+test("a hard link to a symlink (GNU tar) restores as the same symlink, and verify agrees", async (t) => {
+  const { dir, cleanup } = await tempDir("ws-guard-");
+  t.after(cleanup);
+  const src = path.join(dir, "src");
+  await fsp.mkdir(path.join(src, "d"), { recursive: true });
+  await fsp.writeFile(path.join(src, "d", "f"), "f\n");
+  await fsp.symlink("f", path.join(src, "d", "sl"));
+  execFileSync("ln", ["-P", path.join(src, "d", "sl"), path.join(src, "d", "sl2")]);
+  const file = path.join(dir, "a.tgz");
+  execFileSync("tar", ["-czf", file, "-C", src, "."]);
+  assert.match(execFileSync("tar", ["-tvzf", file]).toString(), /^h.* \.\/d\/sl2? link to \.\/d\/sl2?$/m);
+  const out = path.join(dir, "out");
+  await extractArchive(createReadStream(file), out);
+  for (const n of ["sl", "sl2"]) assert.equal(await fsp.readlink(path.join(out, "d", n)), "f");
+  assert.equal(await fsp.readFile(path.join(out, "d", "sl2"), "utf8"), "f\n");
+  await checkArchive(createReadStream(file));
+});
+
+test("a hard link to a symlink is checked where it is: one that would lead outside is refused by restore and verify", async (t) => {
+  const { dir, cleanup } = await tempDir("ws-guard-");
+  t.after(cleanup);
+  const file = path.join(dir, "a.tgz");
+  pythonTarGz(file, ["add('f', data=b'f')", "add('d/sl', 'sym', '../f')", "add('sl3', 'hard', 'd/sl')"].join("\n"));
+  await assert.rejects(extractArchive(createReadStream(file), path.join(dir, "out")), (err: NodeJS.ErrnoException) => err.code === "UNSAFE_ARCHIVE_ENTRY" && /"sl3"/.test(err.message));
+  await assert.rejects(checkArchive(createReadStream(file)), (err: NodeJS.ErrnoException) => err.code === "UNSAFE_ARCHIVE_ENTRY" && /"sl3"/.test(err.message));
+  // A hard link to a folder is refused by both alike.
+  const dirLink = path.join(dir, "b.tgz");
+  pythonTarGz(dirLink, ["add('d', 'dir')", "add('x', 'hard', 'd')"].join("\n"));
+  await assert.rejects(extractArchive(createReadStream(dirLink), path.join(dir, "out2")), /not a file or symlink extracted earlier/);
+  await assert.rejects(checkArchive(createReadStream(dirLink)), /not a file or symlink extracted earlier/);
+});

@@ -95,8 +95,10 @@ async function prepareTarget(targetDir: string): Promise<string> {
 /**
  * Extracts a gzipped tar stream into `targetDir` (empty or new). Restores modes (without
  * setuid/setgid/sticky bits, no chown), mtimes (folders after their contents), symlinks and hard
- * links. Refuses with `UNSAFE_ARCHIVE_ENTRY` absolute names, `..` components, symlinks pointing
- * outside the target, hard links to anything not extracted before, writes through a symlinked
+ * links (a hard link to a symlink becomes a symlink with the same target, as with GNU tar). Refuses
+ * with `UNSAFE_ARCHIVE_ENTRY` absolute names, `..` components, symlinks pointing outside the target
+ * (also through other links), hard links to anything but a file or symlink extracted before,
+ * replacing a link another link resolves through, writes through a symlinked
  * folder and device/fifo entries. Damaged gzip or tar data (including a folder entry that
  * announces data) → `SNAPSHOT_CORRUPT`; an entry whose mtime field is invalid or out of range is
  * restored without its time, with a warning. A {@link WorkspaceSyncError} raised by `source`
