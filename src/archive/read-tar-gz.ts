@@ -8,7 +8,8 @@ import * as tar from "tar-stream";
 import { WorkspaceSyncError, abortError, errorMessage, isWorkspaceSyncError, toWorkspaceSyncError } from "../errors.js";
 import { padToBlock } from "./entry.js";
 import { GzipTrailingDataError, parallelGunzip } from "./parallel-gunzip.js";
-import { applyPaxTimes, installTarStreamFixes } from "./tar-headers.js";
+import { applyPaxTimes, hasRawName, installTarStreamFixes, shownName } from "./tar-headers.js";
+import { printableName } from "../util/printable.js";
 import { ReleaseQueue } from "../util/release-buffer.js";
 import { chunksOf } from "../util/stream-chunks.js";
 
@@ -63,6 +64,25 @@ function checkHeader(h: tar.Header): void {
   if (h.type === "directory" && h.size > 0) {
     throw corrupt(`tar: the folder entry ${JSON.stringify(h.name)} announces ${h.size} bytes of data`);
   }
+  if (hasRawName(h.name) || hasRawName(h.linkname)) throw notSupported(h, "its name or link target is not valid UTF-8 (shown with \\x escapes), which a restore can not recreate byte for byte (decoded, two such names could become one)");
+}
+
+/** The entry's name for messages: `\x` escapes for bytes that are not UTF-8, control characters escaped. */
+function shown(h: tar.Header): string {
+  const link = h.linkname && (h.type === "symlink" || h.type === "link") ? ` -> "${printableName(shownName(h.linkname))}"` : "";
+  return `"${printableName(shownName(h.name))}"${link}`;
+}
+
+/**
+ * `NOT_SUPPORTED` for an entry this library can not restore as it is, naming it and the way out:
+ * GNU tar, which extracts it.
+ */
+function notSupported(h: tar.Header, why: string): WorkspaceSyncError {
+  return new WorkspaceSyncError(
+    "NOT_SUPPORTED",
+    `Archive entry ${shown(h)}: ${why}. Nothing was restored; extract this snapshot with GNU tar instead (openssl enc -d -aes-256-cbc -pbkdf2 -iter <backup.kdfIterations> -in <snapshot> | tar -xz, or tar -xzf for an unencrypted one)`,
+    { path: printableName(shownName(h.name)) },
+  );
 }
 
 /**

@@ -7,12 +7,69 @@
  *   decodes them one too high (it negates the one's complement instead of the two's complement, so
  *   1960-01-01 comes back as -315619199 instead of -315619200). Its header decoder is wrapped once,
  *   only if a probe shows the bug, so a fixed tar-stream is left alone.
+ * - Names and link targets that are not valid UTF-8 (GNU tar stores Latin-1 names as they are, in
+ *   the header, a GNU long-name entry or a pax record): tar-stream turns each invalid byte into
+ *   U+FFFD, so `caf\xe9` and `caf\xe8` would both become `caf\ufffd`, one replacing the other. Such
+ *   a name is decoded to {@link RAW_NAME_MARK} followed by its bytes with `\x` escapes instead,
+ *   which no valid name decodes to, so the reader can refuse it ({@link hasRawName}).
  */
 import { createRequire } from "node:module";
 import path from "node:path";
 import type * as tar from "tar-stream";
+import { displayName, isValidUtf8 } from "../util/utf8-names.js";
 
 type Decode = (buf: Uint8Array, filenameEncoding?: string, allowUnknownFormat?: boolean) => tar.Header | null;
+type DecodeLongPath = (buf: Uint8Array, encoding?: string) => string;
+type DecodePax = (buf: Uint8Array) => Record<string, string>;
+
+/**
+ * Starts a name decoded from bytes that are not valid UTF-8: a lone low surrogate, which decoding
+ * bytes as UTF-8 never yields.
+ */
+export const RAW_NAME_MARK = "\udcff";
+
+/** True when `name` was decoded from bytes that are not valid UTF-8 (see {@link RAW_NAME_MARK}). */
+export function hasRawName(name: string | null | undefined): boolean {
+  return name?.includes(RAW_NAME_MARK) ?? false;
+}
+
+/** A name for messages: a raw name's bytes with `\x` escapes, without the mark. */
+export function shownName(name: string): string {
+  return name.split(RAW_NAME_MARK).join("");
+}
+
+/** `bytes` up to the first NUL. */
+function field(bytes: Uint8Array, start = 0, end = bytes.length): Buffer {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start);
+  const nul = b.indexOf(0);
+  return nul < 0 ? b : b.subarray(0, nul);
+}
+
+/** The marked form of `bytes` when they are not valid UTF-8, else undefined. */
+function rawName(bytes: Buffer): string | undefined {
+  return isValidUtf8(bytes) ? undefined : RAW_NAME_MARK + displayName(bytes);
+}
+
+const PAX_NAME_KEYS = new Set(["path", "linkpath", "GNU.sparse.name"]);
+
+/** The pax records of `buf` whose names are not valid UTF-8, marked (same parse as tar-stream's). */
+function rawPaxNames(buf: Uint8Array): Record<string, string> {
+  const out: Record<string, string> = {};
+  let b = Buffer.from(buf.buffer, buf.byteOffset, buf.length);
+  while (b.length > 0) {
+    const space = b.indexOf(0x20);
+    const len = parseInt(b.subarray(0, space < 0 ? b.length : space).toString("latin1"), 10);
+    if (!len || space < 0) break;
+    const record = b.subarray(space + 1, len - 1);
+    const eq = record.indexOf(0x3d);
+    if (eq < 0) break;
+    const key = record.subarray(0, eq).toString("latin1");
+    const marked = PAX_NAME_KEYS.has(key) ? rawName(record.subarray(eq + 1)) : undefined;
+    if (marked !== undefined) out[key] = marked;
+    b = b.subarray(len);
+  }
+  return out;
+}
 
 /** The value of a base-256 (GNU) numeric field: big-endian two's complement after the marker byte. */
 export function decodeBase256(field: Uint8Array): number {
@@ -49,7 +106,8 @@ export function installTarStreamFixes(): void {
   installed = true;
   const require = createRequire(import.meta.url);
   // The module tar-stream's extract uses (its package exports do not list it, so by file path).
-  const headers = require(path.join(path.dirname(require.resolve("tar-stream")), "headers.js")) as { decode?: Decode };
+  const headers = require(path.join(path.dirname(require.resolve("tar-stream")), "headers.js")) as { decode?: Decode; decodeLongPath?: DecodeLongPath; decodePax?: DecodePax };
+  installRawNames(headers);
   const original = headers.decode;
   if (typeof original !== "function") return;
   const minusOne = new Uint8Array(12).fill(0xff);
@@ -64,6 +122,35 @@ export function installTarStreamFixes(): void {
     const h = original(buf, filenameEncoding, allowUnknownFormat);
     if (h && buf[136] === 0xff) h.mtime = new Date(decodeBase256(buf.subarray(136, 148)) * 1000);
     return h;
+  };
+}
+
+/**
+ * Wraps tar-stream's name decoders so that a name that is not valid UTF-8 comes out marked (see the
+ * module comment).
+ */
+function installRawNames(headers: { decode?: Decode; decodeLongPath?: DecodeLongPath; decodePax?: DecodePax }): void {
+  const { decode, decodeLongPath, decodePax } = headers;
+  if (typeof decode !== "function" || typeof decodeLongPath !== "function" || typeof decodePax !== "function") return;
+  headers.decode = function decodeRaw(buf, filenameEncoding, allowUnknownFormat) {
+    const h = decode(buf, filenameEncoding, allowUnknownFormat);
+    if (!h) return h;
+    const name = field(buf, 0, 100);
+    // The ustar prefix field (tar-stream's own test: the "ustar\0" magic and a non-empty prefix).
+    const ustar = Buffer.from(buf.buffer, buf.byteOffset + 257, 6).toString("latin1") === "ustar\0";
+    const prefix = ustar && buf[345] ? field(buf, 345, 500) : undefined;
+    const full = prefix ? Buffer.concat([prefix, Buffer.from("/"), name]) : name;
+    const marked = rawName(full);
+    if (marked !== undefined) h.name = marked;
+    const link = buf[157] === 0 ? undefined : rawName(field(buf, 157, 257));
+    if (link !== undefined) h.linkname = link;
+    return h;
+  };
+  headers.decodeLongPath = function decodeLongPathRaw(buf, encoding) {
+    return rawName(field(buf)) ?? decodeLongPath(buf, encoding);
+  };
+  headers.decodePax = function decodePaxRaw(buf) {
+    return Object.assign(decodePax(buf), rawPaxNames(buf));
   };
 }
 
