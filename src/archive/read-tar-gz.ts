@@ -8,7 +8,7 @@ import * as tar from "tar-stream";
 import { WorkspaceSyncError, abortError, errorMessage, isWorkspaceSyncError, toWorkspaceSyncError } from "../errors.js";
 import { padToBlock } from "./entry.js";
 import { GzipTrailingDataError, parallelGunzip } from "./parallel-gunzip.js";
-import { applyPaxTimes, hasRawName, installTarStreamFixes, shownName } from "./tar-headers.js";
+import { applyPaxTimes, hasRawName, installTarStreamFixes, isGnuSparse, shownName } from "./tar-headers.js";
 import { printableName } from "../util/printable.js";
 import { ReleaseQueue } from "../util/release-buffer.js";
 import { chunksOf } from "../util/stream-chunks.js";
@@ -63,6 +63,11 @@ function isStreamDestroyed(err: unknown): boolean {
 function checkHeader(h: tar.Header): void {
   if (h.type === "directory" && h.size > 0) {
     throw corrupt(`tar: the folder entry ${JSON.stringify(h.name)} announces ${h.size} bytes of data`);
+  }
+  if (isGnuSparse(h)) {
+    const pax = (h as tar.Header & { pax?: Record<string, string> | null }).pax;
+    const real = pax?.["GNU.sparse.name"];
+    throw notSupported(real === undefined ? h : { ...h, name: real }, "it is a GNU sparse file (tar -S), which this library does not restore");
   }
   if (hasRawName(h.name) || hasRawName(h.linkname)) throw notSupported(h, "its name or link target is not valid UTF-8 (shown with \\x escapes), which a restore can not recreate byte for byte (decoded, two such names could become one)");
 }

@@ -12,6 +12,8 @@
  *   U+FFFD, so `caf\xe9` and `caf\xe8` would both become `caf\ufffd`, one replacing the other. Such
  *   a name is decoded to {@link RAW_NAME_MARK} followed by its bytes with `\x` escapes instead,
  *   which no valid name decodes to, so the reader can refuse it ({@link hasRawName}).
+ * - GNU sparse files (type 'S', which tar-stream reports as type null): marked, so the reader can
+ *   refuse them ({@link isGnuSparse}) rather than skip them or write their packed data as the file.
  */
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -36,6 +38,18 @@ export function hasRawName(name: string | null | undefined): boolean {
 /** A name for messages: a raw name's bytes with `\x` escapes, without the mark. */
 export function shownName(name: string): string {
   return name.split(RAW_NAME_MARK).join("");
+}
+
+/** A header with the marks the wrapped decoder adds. */
+type MarkedHeader = tar.Header & { gnuSparse?: boolean; pax?: Record<string, string> | null };
+
+/**
+ * True for a GNU sparse file: type 'S' (gnu and oldgnu formats), or `GNU.sparse.*` pax records
+ * (posix format, whose entry name is then `GNUSparseFile.NNNN/<name>` and holds the sparse map).
+ */
+export function isGnuSparse(h: tar.Header): boolean {
+  const m = h as MarkedHeader;
+  return m.gnuSparse === true || Object.keys(m.pax ?? {}).some((k) => k.startsWith("GNU.sparse."));
 }
 
 /** `bytes` up to the first NUL. */
@@ -126,7 +140,7 @@ export function installTarStreamFixes(): void {
 }
 
 /**
- * Wraps tar-stream's name decoders so that a name that is not valid UTF-8 comes out marked (see the
+ * Wraps tar-stream's decoders so that a name that is not valid UTF-8 and a GNU sparse header come out marked (see the
  * module comment).
  */
 function installRawNames(headers: { decode?: Decode; decodeLongPath?: DecodeLongPath; decodePax?: DecodePax }): void {
@@ -135,6 +149,7 @@ function installRawNames(headers: { decode?: Decode; decodeLongPath?: DecodeLong
   headers.decode = function decodeRaw(buf, filenameEncoding, allowUnknownFormat) {
     const h = decode(buf, filenameEncoding, allowUnknownFormat);
     if (!h) return h;
+    if (buf[156] === 0x53) (h as MarkedHeader).gnuSparse = true; // type 'S'
     const name = field(buf, 0, 100);
     // The ustar prefix field (tar-stream's own test: the "ustar\0" magic and a non-empty prefix).
     const ustar = Buffer.from(buf.buffer, buf.byteOffset + 257, 6).toString("latin1") === "ustar\0";

@@ -84,7 +84,10 @@ export type RunRestoreResult =
       verified: boolean;
       /** Whether the snapshot's MAC matched (content and identity proven unaltered). */
       authenticated: boolean;
-      /** Why an unauthenticated snapshot was accepted (also logged). */
+      /**
+       * Why an unauthenticated snapshot was accepted, and what the extraction left out or changed
+       * (entries of unsupported types skipped, symlinks skipped, times out of range); also logged.
+       */
       warnings: string[];
       /** Key derivation that decrypted the snapshot (e.g. `pbkdf2-sha256:100000`), when encrypted. */
       kdf?: string;
@@ -246,7 +249,11 @@ async function restoreFrom(params: RunRestoreParams, logger: Logger, backup: Bac
     // enough of them (a small snapshot of many tiny files); "never" means none at all.
     fileThread: params.helperThread === "never" ? false : thread,
     externalSymlinks: params.externalSymlinks,
-    onWarning: (m) => logger.warn(`[backup] ${m}`),
+    // The extractor's findings (entries skipped, times left out) are the caller's to see too.
+    onWarning: (m) => {
+      warnings.push(m);
+      logger.warn(`[backup] ${m}`);
+    },
   });
   const [read, wrote] = await Promise.allSettled([done, extracted]);
   // Once closed, the thread writes nothing more: what was extracted may be removed.
