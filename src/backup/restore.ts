@@ -17,6 +17,7 @@ import { planAuthentication, type AuthPlan } from "./authenticate.js";
 import { loadSyncConfig, type ConfigInput } from "../config/index.js";
 import { explainReadFailure, openSnapshotPlaintext } from "./read-snapshot.js";
 import { RestoreThread } from "./restore-thread.js";
+import { moveIntoPlace, removeStaging } from "./restore-move.js";
 import { wantsHelperThread, type HelperThreadMode } from "./helper-thread.js";
 import { compareNewestFirst, parseSnapshotName } from "../snapshot/index.js";
 import { readBackupState } from "./state.js";
@@ -260,7 +261,7 @@ async function restoreFrom(params: RunRestoreParams, logger: Logger, backup: Bac
   await thread?.close();
   if (read.status === "rejected" || wrote.status === "rejected") {
     plain.destroy();
-    await fsp.rm(partial, { recursive: true, force: true }).catch((err) => logger.warn(`[backup] Could not clean up ${partial}: ${errorMessage(err)}`));
+    await removeStaging(partial).catch((err) => logger.warn(`[backup] Could not clean up ${partial}: ${errorMessage(err)}`));
     await forgetStaging(params.stateDir, partial);
     if (created) await fsp.rmdir(restoredTo).catch(() => undefined);
     // Reading/decrypting explains an extraction failure better than the other way round, except
@@ -273,10 +274,14 @@ async function restoreFrom(params: RunRestoreParams, logger: Logger, backup: Bac
         : readErr ?? writeErr;
     throw await explainReadFailure(primary, { provider, dir, name: snapshotName, auth, signal });
   }
-  for (const name of await fsp.readdir(partial)) {
-    await fsp.rename(path.join(partial, name), path.join(restoredTo, name)).catch((err) => {
-      throw toWorkspaceSyncError(err);
-    });
+  try {
+    // All or nothing: on failure what was moved goes back, and the staging folder is removed.
+    await moveIntoPlace(partial, restoredTo);
+  } catch (err) {
+    await removeStaging(partial).catch((e) => logger.warn(`[backup] Could not clean up ${partial}: ${errorMessage(e)}`));
+    await forgetStaging(params.stateDir, partial);
+    if (created) await fsp.rmdir(restoredTo).catch(() => undefined);
+    throw err;
   }
   await fsp.rmdir(partial);
   await forgetStaging(params.stateDir, partial);
@@ -369,7 +374,7 @@ async function prepareTarget(dir: string, stateDir: string, logger: Logger): Pro
   if (leftovers.length > 0 && leftovers.length === names.length) {
     logger.warn(`[backup] Removing what an interrupted restore left in ${dir}`);
     for (const n of leftovers) {
-      await fsp.rm(path.join(dir, n), { recursive: true, force: true });
+      await removeStaging(path.join(dir, n));
       await forgetStaging(stateDir, path.join(dir, n));
     }
     return false;
