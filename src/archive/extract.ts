@@ -12,6 +12,7 @@ import type { ProgressCallback } from "../logger.js";
 import { type EntryConsumed, type TarEntry, drainEntry, readTarGz } from "./read-tar-gz.js";
 import { safeEntryName, unsafeEntry } from "./safe-path.js";
 import { ArchiveLayout } from "./layout.js";
+import { extractionFsError } from "./fs-errors.js";
 import { MAX_MTIME_MS } from "./entry.js";
 import { underRoot } from "../util/flat-join.js";
 import { SmallFileWriter, type SmallFileHost } from "./small-file-writer.js";
@@ -126,7 +127,15 @@ export async function extractArchive(source: Readable, targetDir: string, option
   let lastReport = 0;
   const writer = new EntryExtractor(root, options, result);
   try {
-    await readTarGz(source, (entry, consumed) => writer.entry(entry, consumed), {
+    // A local file-system error names the entry and the fix (see fs-errors.ts).
+    const onEntry = async (entry: TarEntry, consumed: EntryConsumed): Promise<void> => {
+      try {
+        await writer.entry(entry, consumed);
+      } catch (err) {
+        throw extractionFsError(err, root, entry.header.name);
+      }
+    };
+    await readTarGz(source, onEntry, {
       signal,
       onCompressedBytes: (n) => {
         result.compressedBytes = n;
@@ -139,7 +148,7 @@ export async function extractArchive(source: Readable, targetDir: string, option
     try {
       await writer.finish();
     } catch (err) {
-      throw toWorkspaceSyncError(err);
+      throw toWorkspaceSyncError(extractionFsError(err, root, "(folder modes and times)"));
     }
   } finally {
     // Once this settles nothing more is written: a failed restore may remove what was extracted.

@@ -269,7 +269,7 @@ async function restoreFrom(params: RunRestoreParams, logger: Logger, backup: Bac
     const readErr = read.status === "rejected" ? toWorkspaceSyncError(read.reason) : undefined;
     const writeErr = wrote.status === "rejected" ? toWorkspaceSyncError(wrote.reason) : undefined;
     const primary =
-      writeErr && ["UNSAFE_ARCHIVE_ENTRY", "NOT_SUPPORTED", "INVALID_PATH", "INSUFFICIENT_SPACE", "TARGET_NOT_EMPTY", "ACCESS_DENIED"].includes(writeErr.code)
+      writeErr && ["UNSAFE_ARCHIVE_ENTRY", "NOT_SUPPORTED", "INVALID_PATH", "INTERNAL_ERROR", "INSUFFICIENT_SPACE", "TARGET_NOT_EMPTY", "ACCESS_DENIED"].includes(writeErr.code)
         ? writeErr
         : readErr ?? writeErr;
     throw await explainReadFailure(primary, { provider, dir, name: snapshotName, auth, signal });
