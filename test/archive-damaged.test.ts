@@ -14,7 +14,8 @@ import { checkArchive, extractArchive } from "../src/archive/index.js";
 import { runBackup, runRestore } from "../src/backup/index.js";
 import { WorkspaceSyncError, isWorkspaceSyncError } from "../src/errors.js";
 import { verifySnapshots } from "../src/index.js";
-import { bufferStream, mkTmp, rmTmp } from "./archive-helpers.js";
+import { bufferStream, gnuList, mkTmp, rmTmp, run, suiteTmp } from "./archive-helpers.js";
+import { createReadStream } from "node:fs";
 
 // ---- a raw ustar writer (field by field, so headers can say anything) ----------------------------
 
@@ -355,4 +356,25 @@ describe("restore and verify of a big snapshot damaged near its start", () => {
       await fs.rm(cloud, { recursive: true, force: true });
     });
   }
+});
+
+describe("entries after the end-of-archive marker (cat a.tgz b.tgz)", () => {
+  const tmp = suiteTmp();
+  it("restore and verify stop at the marker, as GNU tar does", async () => {
+    const a = path.join(tmp(), "a");
+    const b = path.join(tmp(), "b");
+    await fs.mkdir(a);
+    await fs.mkdir(b);
+    await fs.writeFile(path.join(a, "a.txt"), "a\n");
+    await fs.writeFile(path.join(b, "b.txt"), "b\n");
+    assert.equal(run("tar", ["-czf", path.join(tmp(), "a.tgz"), "-C", a, "a.txt"]).status, 0);
+    assert.equal(run("tar", ["-czf", path.join(tmp(), "b.tgz"), "-C", b, "b.txt"]).status, 0);
+    const joined = path.join(tmp(), "ab.tgz");
+    await fs.writeFile(joined, Buffer.concat([await fs.readFile(path.join(tmp(), "a.tgz")), await fs.readFile(path.join(tmp(), "b.tgz"))]));
+    assert.equal(gnuList(joined).stdout, "a.txt\n", "GNU tar (without -i) stops at the marker");
+    const out = path.join(tmp(), "out");
+    await extractArchive(createReadStream(joined), out);
+    assert.deepEqual(await fs.readdir(out), ["a.txt"]);
+    assert.equal((await checkArchive(createReadStream(joined))).entries, 1);
+  });
 });

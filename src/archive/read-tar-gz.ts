@@ -102,7 +102,8 @@ export type EntryConsumed = (bytes: number) => void;
  * calling `onEntry` for each entry in order. `onEntry` must consume the entry's data, and once it
  * settles it must hold none of it: every byte written (the write finished) or copied, since the
  * memory may be freed then (see release-buffer.ts); `consumed` says so earlier, as a large
- * entry's data is written. Maps every failure to one typed error: the source's own error,
+ * entry's data is written. Entries after the end-of-archive marker are read to the end of the
+ * stream but not passed on (GNU tar stops there). Maps every failure to one typed error: the source's own error,
  * `SNAPSHOT_CORRUPT` for damaged data, `ABORTED`.
  */
 export async function readTarGz(
@@ -147,6 +148,7 @@ export async function readTarGz(
     // Only tar-stream's own findings; a destroy passed down from elsewhere is recorded there.
     if (isTarFormatError(err)) first ??= { origin: "tar", err };
   });
+  markEntriesAfterEnd(ext);
   let tarBytes = 0;
   /** The entry `onEntry` is consuming: destroyed on abort, or a wait for its data could last forever. */
   let current: TarEntry | undefined;
@@ -187,6 +189,13 @@ export async function readTarGz(
   try {
     for await (const entry of ext) {
       const h = entry.header;
+      if ((h as EndMarked).afterEndMarker) {
+        // GNU tar (without -i) stops at the marker: what follows is read (the checks of the
+        // stream cover it) but not extracted.
+        await drainEntry(entry);
+        written.releaseUpTo(((h as tar.Header & { byteOffset?: number }).byteOffset ?? 0) + h.size);
+        continue;
+      }
       applyPaxTimes(h);
       checkHeader(h);
       // tar-stream skips the data of every entry with a size except folders (refused above).
@@ -220,6 +229,31 @@ export async function readTarGz(
     if (!ext.destroyed) ext.destroy();
     await feed.catch(() => {});
   }
+}
+
+/** A header read after the end-of-archive marker (see {@link markEntriesAfterEnd}). */
+type EndMarked = tar.Header & { afterEndMarker?: boolean };
+
+/**
+ * Marks each header tar-stream reads after the end-of-archive marker (two zero blocks in a row):
+ * tar-stream itself skips zero blocks and reads on, so `cat a.tgz b.tgz` would restore both.
+ * Hooks its header step (not part of its API: without it, nothing is marked).
+ */
+function markEntriesAfterEnd(ext: tar.Extract): void {
+  const inner = ext as unknown as { _consumeHeader?: () => boolean; _header?: EndMarked | null };
+  const consume = inner._consumeHeader;
+  if (typeof consume !== "function") return;
+  let zeros = 0;
+  inner._consumeHeader = function consumeHeader(this: typeof inner): boolean {
+    const ok = consume.call(this);
+    if (!ok) return ok;
+    if (this._header === null) zeros++;
+    else if (this._header !== undefined) {
+      if (zeros >= 2) this._header.afterEndMarker = true;
+      else zeros = 0;
+    }
+    return ok;
+  };
 }
 
 /** Node's "the operation was aborted" from destroying a stream early (not the caller's signal). */
