@@ -26,8 +26,10 @@ export interface CheckResult {
 /**
  * Reads a gzipped tar stream to the end without writing anything: gzip CRCs, tar headers and
  * checksums, the end-of-archive marker, and entry names (absolute or `..` names and device entries
- * are reported as `UNSAFE_ARCHIVE_ENTRY`). Same errors as `extractArchive` (an out-of-range mtime
- * is not an error: a restore sets no time for that entry).
+ * are reported as `UNSAFE_ARCHIVE_ENTRY`), with the extractor's own record of what is where
+ * ({@link ArchiveLayout}), so it refuses exactly what a restore refuses. Same errors as
+ * `extractArchive` but for local file-system ones (an out-of-range mtime is not an error: a
+ * restore sets no time for that entry).
  */
 export async function checkArchive(
   source: Readable,

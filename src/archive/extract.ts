@@ -102,7 +102,10 @@ async function prepareTarget(targetDir: string): Promise<string> {
  * replacing a link another link resolves through, writes through a symlinked
  * folder and device/fifo entries. Damaged gzip or tar data (including a folder entry that
  * announces data) → `SNAPSHOT_CORRUPT`; an entry whose mtime field is invalid or out of range is
- * restored without its time, with a warning. A {@link WorkspaceSyncError} raised by `source`
+ * restored without its time, with a warning. Entries it can not restore as they are (names or
+ * link targets that are not valid UTF-8, GNU sparse files) → `NOT_SUPPORTED`, naming GNU tar as
+ * the way out; entries after the end-of-archive marker are ignored, as GNU tar does. Local
+ * file-system errors come typed, naming the entry (see fs-errors.ts). A {@link WorkspaceSyncError} raised by `source`
  * (e.g. `WRONG_PASSPHRASE` from decryption) is rethrown unchanged. Aborting `signal` always
  * settles the promise (`ABORTED`). On failure, files extracted so far are left in the target.
  */
