@@ -98,14 +98,15 @@ export function parseJson5(text: string): Json5Result {
       i++;
       // An own property even for "__proto__", as JSON.parse makes it; a repeated key: the last wins.
       Object.defineProperty(out, key, { value: value(depth), enumerable: true, writable: true, configurable: true });
-      ws();
-      if (text[i] === ",") {
-        i++;
-        continue;
-      }
-      if (text[i] === "}") continue;
-      fail(`unexpected ${describe(i)}, expected "," or "}"`);
+      afterItem("}");
     }
+  };
+
+  /** After an item of an object or list: a comma (a trailing one too), or the closing `close` next. */
+  const afterItem = (close: "}" | "]"): void => {
+    ws();
+    if (text[i] === ",") i++;
+    else if (text[i] !== close) fail(`unexpected ${describe(i)}, expected "," or "${close}"`);
   };
 
   const array = (depth: number): unknown[] => {
@@ -119,13 +120,7 @@ export function parseJson5(text: string): Json5Result {
         return out;
       }
       out.push(value(depth));
-      ws();
-      if (text[i] === ",") {
-        i++;
-        continue;
-      }
-      if (text[i] === "]") continue;
-      fail(`unexpected ${describe(i)}, expected "," or "]"`);
+      afterItem("]");
     }
   };
 
