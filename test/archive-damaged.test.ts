@@ -377,4 +377,24 @@ describe("entries after the end-of-archive marker (cat a.tgz b.tgz)", () => {
     assert.deepEqual(await fs.readdir(out), ["a.txt"]);
     assert.equal((await checkArchive(createReadStream(joined))).entries, 1);
   });
+
+  it("a lone zero block ends it too (GNU tar warns and stops)", async () => {
+    const tar = Buffer.concat([rawTar([{ header: { name: "a.txt", type: "0" }, data: "a\n" }]).subarray(0, 1024), Buffer.alloc(512), rawTar([{ header: { name: "b.txt", type: "0" }, data: "b\n" }])]);
+    const file = path.join(tmp(), "lone.tgz");
+    await fs.writeFile(file, zlib.gzipSync(tar));
+    assert.equal(gnuList(file).stdout, "a.txt\n", "GNU tar stops at the lone zero block");
+    const out = path.join(tmp(), "lone");
+    await extractArchive(createReadStream(file), out);
+    assert.deepEqual(await fs.readdir(out), ["a.txt"]);
+    assert.equal((await checkArchive(createReadStream(file))).entries, 1);
+  });
+
+  it("a folder entry announcing data after the marker is refused, not waited on for ever", async () => {
+    // (tar-stream's data stream of such a folder never ends: the check runs after the marker too.)
+    const tail = headerBlock({ name: "d/", type: "5", size: 512 }, 0);
+    const tar = Buffer.concat([rawTar([{ header: { name: "a", type: "0" }, data: "x" }]), tail, Buffer.alloc(512 * 3)]);
+    const gz = zlib.gzipSync(tar);
+    assertCode(await settle((signal) => extractArchive(Readable.from([gz]), path.join(tmp(), "dir-size"), { signal })), "SNAPSHOT_CORRUPT");
+    assertCode(await settle((signal) => checkArchive(Readable.from([gz]), { signal })), "SNAPSHOT_CORRUPT");
+  });
 });

@@ -61,15 +61,20 @@ function isStreamDestroyed(err: unknown): boolean {
  * Links and other entries with a size get their data skipped by tar-stream, so they are fine.
  */
 function checkHeader(h: tar.Header): void {
-  if (h.type === "directory" && h.size > 0) {
-    throw corrupt(`tar: the folder entry ${JSON.stringify(h.name)} announces ${h.size} bytes of data`);
-  }
+  checkReadable(h);
   if (isGnuSparse(h)) {
     const pax = (h as tar.Header & { pax?: Record<string, string> | null }).pax;
     const real = pax?.["GNU.sparse.name"];
     throw notSupported(real === undefined ? h : { ...h, name: real }, "it is a GNU sparse file (tar -S), which this library does not restore");
   }
   if (hasRawName(h.name) || hasRawName(h.linkname)) throw notSupported(h, "its name or link target is not valid UTF-8 (shown with \\x escapes), which a restore can not recreate byte for byte (decoded, two such names could become one)");
+}
+
+/** What every entry must pass to be read at all, extracted or not (after the end marker too). */
+function checkReadable(h: tar.Header): void {
+  if (h.type === "directory" && h.size > 0) {
+    throw corrupt(`tar: the folder entry ${JSON.stringify(h.name)} announces ${h.size} bytes of data`);
+  }
 }
 
 /** The entry's name for messages: `\x` escapes for bytes that are not UTF-8, control characters escaped. */
@@ -192,6 +197,7 @@ export async function readTarGz(
       if ((h as EndMarked).afterEndMarker) {
         // GNU tar (without -i) stops at the marker: what follows is read (the checks of the
         // stream cover it) but not extracted.
+        checkReadable(h);
         await drainEntry(entry);
         written.releaseUpTo(((h as tar.Header & { byteOffset?: number }).byteOffset ?? 0) + h.size);
         continue;
@@ -235,23 +241,22 @@ export async function readTarGz(
 type EndMarked = tar.Header & { afterEndMarker?: boolean };
 
 /**
- * Marks each header tar-stream reads after the end-of-archive marker (two zero blocks in a row):
+ * Marks each header tar-stream reads after the end of the archive: its first zero block, as GNU
+ * tar reads it without `-i` (the marker is two; a lone one ends it too, with a warning there).
  * tar-stream itself skips zero blocks and reads on, so `cat a.tgz b.tgz` would restore both.
- * Hooks its header step (not part of its API: without it, nothing is marked).
+ * Hooks its header step (not part of its API: without it, nothing is marked, which the tests of
+ * `cat a.tgz b.tgz` and of a lone zero block would show).
  */
 function markEntriesAfterEnd(ext: tar.Extract): void {
   const inner = ext as unknown as { _consumeHeader?: () => boolean; _header?: EndMarked | null };
   const consume = inner._consumeHeader;
   if (typeof consume !== "function") return;
-  let zeros = 0;
+  let ended = false;
   inner._consumeHeader = function consumeHeader(this: typeof inner): boolean {
     const ok = consume.call(this);
     if (!ok) return ok;
-    if (this._header === null) zeros++;
-    else if (this._header !== undefined) {
-      if (zeros >= 2) this._header.afterEndMarker = true;
-      else zeros = 0;
-    }
+    if (this._header === null) ended = true;
+    else if (this._header !== undefined && ended) this._header.afterEndMarker = true;
     return ok;
   };
 }
