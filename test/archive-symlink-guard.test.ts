@@ -183,3 +183,25 @@ test("a hard link to a symlink is checked where it is: one that would lead outsi
   await assert.rejects(extractArchive(createReadStream(dirLink), path.join(dir, "out2")), /not a file or symlink extracted earlier/);
   await assert.rejects(checkArchive(createReadStream(dirLink)), /not a file or symlink extracted earlier/);
 });
+
+test("an absolute target below the root is walked through links, not collapsed on its text (pure, and restore and verify agree)", async (t) => {
+  const g = new SymlinkGuard("/restore");
+  g.add("a", ".");
+  const climb = `/restore/${"a/".repeat(8)}${"../".repeat(8)}etc/passwd`;
+  // Collapsed as text it is /restore/etc/passwd; through the link `a` (the root) each `..` climbs.
+  assert.match(g.check("x", climb) ?? "", /outside/);
+  assert.equal(g.check("y", "/restore/a/a/file"), undefined, "through the link to the root, still inside");
+  assert.match(g.check("z", "/restoreX/file") ?? "", /outside/, "a sibling folder whose name starts like the root's");
+  assert.match(g.check("w", "/restore/../restore2/f") ?? "", /outside/);
+  // The same archive through extract and check.
+  const { dir, cleanup } = await tempDir("ws-guard-abs-");
+  t.after(cleanup);
+  const out = path.join(dir, "out");
+  const entries: Entry[] = [
+    { name: "a", type: "symlink", linkname: "." },
+    { name: "x", type: "symlink", linkname: `${out}/${"a/".repeat(8)}${"../".repeat(8)}etc/passwd` },
+  ];
+  await assert.rejects(extractArchive(tgz(entries), out), (err: unknown) => (err as { code?: string }).code === "UNSAFE_ARCHIVE_ENTRY");
+  await assert.rejects(fsp.lstat(path.join(out, "x")), /ENOENT/);
+  await assert.rejects(checkArchive(tgz(entries)), (err: unknown) => (err as { code?: string }).code === "UNSAFE_ARCHIVE_ENTRY");
+});

@@ -113,11 +113,17 @@ export class SymlinkGuard {
     this.links.delete(entryName);
   }
 
-  /** Components of an absolute target relative to the root; null when outside; undefined when relative. */
+  /**
+   * Components of an absolute target below the root, `.` and `..` kept for the caller's walk
+   * through the links (never collapsed on the text: `root/a/../..` climbs above the root when `a`
+   * is a link to `.`); null when it does not start with the root's own components; undefined
+   * when relative.
+   */
   private absoluteParts(target: string): string[] | null | undefined {
     if (!path.isAbsolute(target)) return undefined;
-    const rel = path.relative(this.rootDir, target);
-    if (rel.startsWith("..") || path.isAbsolute(rel)) return null;
-    return rel.split(path.sep).filter((p) => p !== "");
+    const root = components(path.resolve(this.rootDir)).filter((p) => p !== "");
+    const parts = components(target).filter((p) => p !== "");
+    for (let i = 0; i < root.length; i++) if (parts[i] !== root[i]) return null;
+    return parts.slice(root.length);
   }
 }
