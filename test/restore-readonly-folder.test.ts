@@ -76,3 +76,29 @@ test("a move that fails puts back what was moved: the target holds no half resto
   assert.deepEqual((await fsp.readdir(partial)).sort(), ["a", "b"]);
   assert.equal((await fsp.stat(path.join(partial, "a"))).mode & 0o777, 0o555, "its mode is given back");
 });
+
+test("a read-only folder whose mode or time cannot be set back after its move is moved back too", async (t) => {
+  const { dir, cleanup } = await tempDir("ws-restore-move-times-");
+  t.after(cleanup);
+  const partial = path.join(dir, "partial");
+  const target = path.join(dir, "target");
+  for (const name of ["a", "ro", "c"]) await fsp.mkdir(path.join(partial, name), { recursive: true });
+  await fsp.writeFile(path.join(partial, "ro", "f.txt"), "f");
+  await fsp.chmod(path.join(partial, "ro"), 0o555);
+  await fsp.mkdir(target);
+  // Setting times fails in the target (a file system refusing it): after `ro` was renamed there.
+  const utimes = fsp.utimes;
+  fsp.utimes = (async (p: Parameters<typeof utimes>[0], ...rest: [Parameters<typeof utimes>[1], Parameters<typeof utimes>[2]]) => {
+    if (String(p).startsWith(target)) throw Object.assign(new Error("EIO: i/o error, utime"), { code: "EIO" });
+    return utimes(p, ...rest);
+  }) as typeof utimes;
+  t.after(() => {
+    fsp.utimes = utimes;
+  });
+  await assert.rejects(moveIntoPlace(partial, target), (err: NodeJS.ErrnoException) => err.name === "WorkspaceSyncError" && /EIO/.test(err.message));
+  fsp.utimes = utimes;
+  assert.deepEqual(await fsp.readdir(target), [], "nothing of the restore is left in the target");
+  assert.deepEqual((await fsp.readdir(partial)).sort(), ["a", "c", "ro"]);
+  assert.equal((await fsp.stat(path.join(partial, "ro"))).mode & 0o777, 0o555, "its mode back");
+  await fsp.chmod(path.join(partial, "ro"), 0o755);
+});

@@ -7,22 +7,36 @@ import path from "node:path";
 import { toWorkspaceSyncError } from "../errors.js";
 
 /**
- * Renames `from` to `to`. A folder without the owner's write permission (a restored `0555`) can
- * not move to another parent (its `..` entry changes): it is made owner-writable for the move, and
- * gets its mode and times back right after, wherever it ended up.
+ * Renames `from` to `to`, calling `moved` as soon as the rename is done. A folder without the
+ * owner's write permission (a restored `0555`) can not move to another parent (its `..` entry
+ * changes): it is made owner-writable for the move, and gets its mode and times back right after,
+ * wherever it ended up; a failure there is thrown after `moved` (so a rollback moves it back), and
+ * never in place of the rename's own.
  */
-async function moveOne(from: string, to: string): Promise<void> {
+async function moveOne(from: string, to: string, moved: () => void): Promise<void> {
   const st = await fsp.lstat(from);
-  if (!st.isDirectory() || (st.mode & 0o200) !== 0) return fsp.rename(from, to);
+  if (!st.isDirectory() || (st.mode & 0o200) !== 0) {
+    await fsp.rename(from, to);
+    moved();
+    return;
+  }
   await fsp.chmod(from, (st.mode & 0o7777) | 0o200);
   let at = from;
+  let failure: unknown;
   try {
     await fsp.rename(from, to);
     at = to;
-  } finally {
+    moved();
+  } catch (err) {
+    failure = err;
+  }
+  try {
     await fsp.chmod(at, st.mode & 0o7777);
     await fsp.utimes(at, st.atime, st.mtime);
+  } catch (err) {
+    failure ??= err;
   }
+  if (failure !== undefined) throw failure;
 }
 
 /**
@@ -34,11 +48,10 @@ export async function moveIntoPlace(partial: string, target: string): Promise<vo
   const moved: string[] = [];
   try {
     for (const name of (await fsp.readdir(partial)).sort()) {
-      await moveOne(path.join(partial, name), path.join(target, name));
-      moved.push(name);
+      await moveOne(path.join(partial, name), path.join(target, name), () => moved.push(name));
     }
   } catch (err) {
-    for (const name of moved.reverse()) await moveOne(path.join(target, name), path.join(partial, name)).catch(() => undefined);
+    for (const name of moved.reverse()) await moveOne(path.join(target, name), path.join(partial, name), () => undefined).catch(() => undefined);
     throw toWorkspaceSyncError(err);
   }
 }
