@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { maskSecrets, resolveConfig } from "../src/config/index.js";
 import { collectSecrets, redact } from "../src/cli/redact.js";
 import { resolveS3Endpoint } from "../src/providers/s3/settings.js";
-import { endpointCredentials, maskEndpointCredentials, normalizeEndpoint } from "../src/util/url-credentials.js";
+import { endpointSecrets, maskEndpointCredentials, normalizeEndpoint } from "../src/util/url-credentials.js";
 import { runNode } from "./support/run-node.js";
 import { tempDir } from "./support/tree.js";
 
@@ -31,13 +31,16 @@ function assertClean(text: string, what: string): void {
 test("one reading of endpoint credentials, the S3 code's: with or without a scheme", () => {
   assert.equal(normalizeEndpoint(ENDPOINT), `https://${ENDPOINT}`);
   assert.equal(normalizeEndpoint("http://h:1/"), "http://h:1");
-  assert.deepEqual(endpointCredentials(ENDPOINT), { userinfo: `${KEY}:${SECRET}`, username: KEY, password: SECRET });
-  assert.deepEqual(endpointCredentials("k%40ey:p%21w@h"), { userinfo: "k%40ey:p%21w", username: "k@ey", password: "p!w" });
-  assert.equal(endpointCredentials("minio.local:9000"), undefined);
-  assert.equal(endpointCredentials("https://minio.local:9000/x?a=@b"), undefined);
+  for (const s of [`${KEY}:${SECRET}`, SECRET, KEY]) assert.ok(endpointSecrets(ENDPOINT).includes(s), s);
+  for (const s of ["k%40ey:p%21w", "k@ey:p!w", "p%21w", "p!w", "k@ey"]) assert.ok(endpointSecrets("k%40ey:p%21w@h").includes(s), s);
+  assert.deepEqual(endpointSecrets("minio.local:9000"), []);
   assert.equal(maskEndpointCredentials(ENDPOINT), "***@minio.local:9000");
   assert.equal(maskEndpointCredentials(`http://${ENDPOINT}/b`), "http://***@minio.local:9000/b");
-  assert.equal(maskEndpointCredentials("u:p@ss@host/x@y"), "***@host/x@y", "the last @ before the path, as URL parsers read it");
+  // The endpoint VALUE is read wider than a URL parser reads it: everything up to its last @ is
+  // credentials, because a secret may hold an unescaped `/ ? # @` that ends a parser's userinfo
+  // early (and the cut-off tail would be printed). An @ in the path is over-masked, by design.
+  assert.equal(maskEndpointCredentials("u:p@ss@host/x@y"), "***@y");
+  assert.equal(maskEndpointCredentials("https://minio.local:9000/x?a=@b"), "https://***@b");
   const s3 = resolveS3Endpoint({ endpoint: ENDPOINT });
   assert.deepEqual(s3.urlCredentials, { accessKeyId: KEY, secretAccessKey: SECRET });
   assert.equal(s3.endpoint, "https://minio.local:9000");
@@ -67,5 +70,35 @@ test("config check prints a scheme-less endpoint's credentials nowhere (bin and 
     assert.equal(host.code, 0, host.stderr);
     assert.match(host.stdout, /\*\*\*@minio\.local:9000/);
     assertClean(host.stdout + host.stderr, `host ${extra.join(" ")}`);
+  }
+});
+
+/** An AWS-style secret: base64 with `/`, which ends a URL parser's userinfo early. */
+const SLASH_KEY = "AKIAIOSFODNN7EXAMPLE";
+const SLASH_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+function assertNoSlashSecret(text: string, what: string): void {
+  for (const s of [SLASH_SECRET, "wJalrXUtnFEMI", "K7MDENG", "bPxRfiCYEXAMPLEKEY", `${SLASH_KEY}:`]) assert.ok(!text.includes(s), `${what} holds ${s}: ${text.slice(0, 2000)}`);
+}
+
+test("an endpoint value's credentials run to its last @: a secret holding / is masked whole (scheme or not)", async (t) => {
+  const { dir, cleanup } = await tempDir("ws-endpoint-slash-");
+  t.after(cleanup);
+  for (const endpoint of [`https://${SLASH_KEY}:${SLASH_SECRET}@minio:9000`, `${SLASH_KEY}:${SLASH_SECRET}@minio:9000`]) {
+    const shown = endpoint.startsWith("https://") ? "https://***@minio:9000" : "***@minio:9000";
+    assert.equal(maskEndpointCredentials(endpoint), shown);
+    const config = resolveConfig({ sync: { provider: "s3", mode: "mailbox", s3: { bucket: "b", endpoint } } }, { env: {} });
+    assert.equal(maskSecrets(config).sync.s3?.endpoint, shown);
+    const secrets = collectSecrets(config);
+    assertNoSlashSecret(redact(`a ${endpoint} b ${SLASH_SECRET} c ${JSON.stringify({ endpoint })}`, secrets), "redact");
+    const pluginConfig = { sync: { provider: "s3", mode: "mailbox", s3: { bucket: "b", endpoint } } };
+    const file = path.join(dir, "c.json");
+    await fsp.writeFile(file, JSON.stringify(pluginConfig));
+    for (const extra of [[], ["--json"], ["-v"]]) {
+      const bin = await runNode(BIN, ["config", "check", "--config", file, ...extra]);
+      assertNoSlashSecret(bin.stdout + bin.stderr, `bin ${endpoint} ${extra.join(" ")}`);
+      const host = await runNode(HOST, [MANIFEST, JSON.stringify(pluginConfig), dir, dir, "workspace-sync", "config", "check", ...extra]);
+      assertNoSlashSecret(host.stdout + host.stderr, `host ${endpoint} ${extra.join(" ")}`);
+    }
   }
 });

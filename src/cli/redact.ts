@@ -3,7 +3,7 @@
  * secret values (also in their JSON-escaped form), whatever module produced it.
  */
 import type { ResolvedConfig } from "../config/types.js";
-import { endpointCredentials, redactUrlCredentials } from "../util/url-credentials.js";
+import { endpointSecrets, redactUrlCredentials } from "../util/url-credentials.js";
 
 const SECRET_KEYS = ["passphrase", "accessKeyId", "secretAccessKey", "sessionToken", "token", "appKey", "appSecret"] as const;
 
@@ -28,16 +28,9 @@ export function collectSecrets(config: ResolvedConfig): string[] {
   return [...out].sort((a, b) => b.length - a.length);
 }
 
-/**
- * The userinfo and password of an endpoint (with or without a scheme, read as the S3 code reads it),
- * raw and percent-decoded (the user name alone is not masked).
- */
+/** The credentials an endpoint value may carry, in every spelling (see {@link endpointSecrets}). */
 function addUrlCredentials(endpoint: string, found: Set<string>): void {
-  const creds = endpointCredentials(endpoint);
-  if (!creds) return;
-  const colon = creds.userinfo.indexOf(":");
-  const parts = colon >= 0 ? [creds.userinfo, `${creds.username}:${creds.password ?? ""}`, creds.userinfo.slice(colon + 1), creds.password ?? ""] : [creds.userinfo, creds.username];
-  for (const v of parts) if (v.length >= 4) found.add(v);
+  for (const v of endpointSecrets(endpoint)) if (v.length >= 4) found.add(v);
 }
 
 /** Replaces every occurrence of each secret in `text` with `***`, and the userinfo of every URL. */

@@ -55,8 +55,16 @@ export function splitUrlCredentials(url: string): SplitUrl {
 }
 
 const HAS_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
-/** `scheme://`, then userinfo up to the last `@` before the path, query or fragment. */
-const LEADING_USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i;
+
+/**
+ * The credentials of an endpoint VALUE (the config's own `s3.endpoint`, not free text): everything
+ * between an optional `http(s):` plus slashes and the LAST `@`. Deliberately wider than a URL
+ * parser's reading: AWS secrets often hold `/` (and may hold `? # @`), which end a parser's userinfo
+ * early, and a secret cut there would be printed. Over-masking a value that has an `@` in its path
+ * is the accepted price. Only `http`/`https` count as a scheme here: `AKID:/secret@host` would
+ * otherwise read its key id as a scheme and leave it unmasked.
+ */
+const ENDPOINT_VALUE_USERINFO = /^(\s*(?:https?:\/+)?)([^]*)@/i;
 
 /**
  * An endpoint as the S3 code uses it: trimmed, `https://` added when there is no `scheme://`
@@ -67,33 +75,42 @@ export function normalizeEndpoint(endpoint: string): string {
   return HAS_SCHEME.test(raw) ? raw : `https://${raw}`;
 }
 
-/** Credentials written into an endpoint: the raw userinfo and its percent-decoded parts. */
-export interface EndpointCredentials {
-  /** The userinfo as written (`key:secret`, percent-escapes kept). */
-  userinfo: string;
-  /** Percent-decoded user name (the S3 access key id). */
-  username: string;
-  /** Percent-decoded password (the S3 secret), when there is one. */
-  password?: string;
-}
-
 /**
- * The credentials in `endpoint`, read as {@link normalizeEndpoint} makes it (with or without a
- * scheme), or undefined when it has none. The one reading used by masking, secret collection and
- * redaction, so none of them misses what the S3 code would use as a key pair.
+ * Every spelling of the credentials an endpoint value may carry, for literal redaction: the span up
+ * to the last `@` (see {@link maskEndpointCredentials}) and up to each earlier `@` (another parser
+ * may stop there), each also after its first `:` (the secret), raw and percent-decoded; plus what
+ * WHATWG `new URL` reads as user name and password when the normalised endpoint parses. Empty when
+ * the value has no `@`.
  */
-export function endpointCredentials(endpoint: string): EndpointCredentials | undefined {
-  const m = LEADING_USERINFO.exec(normalizeEndpoint(endpoint));
-  if (!m || !m[2]) return undefined;
-  const userinfo = m[2];
-  const colon = userinfo.indexOf(":");
-  const username = decode(colon >= 0 ? userinfo.slice(0, colon) : userinfo);
-  const password = colon >= 0 ? decode(userinfo.slice(colon + 1)) : "";
-  return password ? { userinfo, username, password } : { userinfo, username };
+export function endpointSecrets(endpoint: string): string[] {
+  const m = ENDPOINT_VALUE_USERINFO.exec(endpoint);
+  if (!m) return [];
+  const out = new Set<string>();
+  const add = (v: string) => {
+    for (const s of [v, decode(v)]) if (s) out.add(s);
+  };
+  const full = m[2]!;
+  for (let at = full.indexOf("@"); ; at = full.indexOf("@", at + 1)) {
+    const span = at < 0 ? full : full.slice(0, at);
+    add(span);
+    const colon = span.indexOf(":");
+    if (colon >= 0) {
+      add(span.slice(colon + 1));
+      add(span.slice(colon + 1).replace(/^\/+/, ""));
+    }
+    if (at < 0) break;
+  }
+  try {
+    const parsed = new URL(normalizeEndpoint(endpoint));
+    add(parsed.username);
+    add(parsed.password);
+  } catch {
+    // Not a URL: the spans above are all there is (the S3 code refuses it).
+  }
+  return [...out];
 }
 
-/** `endpoint` as written, with its userinfo (scheme or not) replaced by `***`. */
+/** `endpoint` as written, with everything up to its last `@` after an optional `http(s)://` replaced by `***`. */
 export function maskEndpointCredentials(endpoint: string): string {
-  if (HAS_SCHEME.test(endpoint.trim())) return redactUrlCredentials(endpoint);
-  return endpointCredentials(endpoint) ? endpoint.replace(/^(\s*)[^/?#]*@/, `$1${URL_CREDENTIALS_MASK}@`) : endpoint;
+  return endpoint.replace(ENDPOINT_VALUE_USERINFO, `$1${URL_CREDENTIALS_MASK}@`);
 }
