@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { maskSecrets, resolveConfig } from "../src/config/index.js";
 import { collectSecrets, redact } from "../src/cli/redact.js";
 import { resolveS3Endpoint } from "../src/providers/s3/settings.js";
+import { isWorkspaceSyncError } from "../src/errors.js";
 import { endpointSecrets, maskEndpointCredentials, normalizeEndpoint } from "../src/util/url-credentials.js";
 import { runNode } from "./support/run-node.js";
 import { tempDir } from "./support/tree.js";
@@ -101,4 +102,33 @@ test("an endpoint value's credentials run to its last @: a secret holding / is m
       assertNoSlashSecret(host.stdout + host.stderr, `host ${endpoint} ${extra.join(" ")}`);
     }
   }
+});
+
+test("an endpoint whose credentials a URL parser would misread is CONFIG_INVALID, masked, saying how to fix it", () => {
+  const bad = [
+    "//AKID:SeCrEt99@host",
+    "https:/AKID:SeCrEt99@host",
+    "https://AKID:12/SeCrEt99@host",
+    "https://AKID:12?SeCrEt99@host",
+    "https://AKID:12#SeCrEt99@host",
+    "AKID:12/SeCrEt99@host",
+  ];
+  for (const endpoint of bad) {
+    assert.throws(
+      () => resolveS3Endpoint({ endpoint }),
+      (err: unknown) => {
+        assert.ok(isWorkspaceSyncError(err), String(err));
+        assert.equal(err.code, "CONFIG_INVALID");
+        for (const s of ["SeCrEt99", "AKID", "Crt99"]) assert.ok(!err.message.includes(s), `${endpoint}: ${err.message}`);
+        assert.match(err.message, /%2F/);
+        assert.match(err.message, /s3\.accessKeyId/);
+        return true;
+      },
+      endpoint,
+    );
+  }
+  // Percent-encoded, the same key pair is read as written.
+  const ok = resolveS3Endpoint({ endpoint: "https://AKID:12%2FSeCrEt99%40x@host:9000" });
+  assert.deepEqual(ok.urlCredentials, { accessKeyId: "AKID", secretAccessKey: "12/SeCrEt99@x" });
+  assert.equal(ok.endpoint, "https://host:9000");
 });

@@ -5,7 +5,7 @@
 import { WorkspaceSyncError } from "../../errors.js";
 import type { S3Settings } from "../../config/types.js";
 import { clampTimerMs } from "../../util/timers.js";
-import { URL_CREDENTIALS_MASK, normalizeEndpoint, splitUrlCredentials } from "../../util/url-credentials.js";
+import { maskEndpointCredentials, normalizeEndpoint, splitUrlCredentials } from "../../util/url-credentials.js";
 
 const MiB = 1024 * 1024;
 
@@ -86,6 +86,8 @@ export function resolveS3Endpoint(settings: Pick<S3Settings, "endpoint" | "regio
     return { endpoint: undefined, region: settings.region || "us-east-1", forcePathStyle: settings.forcePathStyle ?? false, preset: "aws" };
   }
   const withUserinfo = normalizeEndpoint(raw);
+  // The raw text may hold a password: messages show everything up to its last `@` masked.
+  const shown = JSON.stringify(maskEndpointCredentials(raw));
   let host: string;
   let endpoint: string;
   let urlCredentials: ResolvedS3Endpoint["urlCredentials"];
@@ -95,9 +97,17 @@ export function resolveS3Endpoint(settings: Pick<S3Settings, "endpoint" | "regio
     endpoint = split.url;
     if (split.username) urlCredentials = { accessKeyId: split.username, ...(split.password ? { secretAccessKey: split.password } : {}) };
   } catch {
-    // The raw text may hold a password: show everything up to the last `@` masked.
-    const shown = raw.replace(/^(([a-z][a-z0-9+.-]*:\/\/)?).*@/i, `$1${URL_CREDENTIALS_MASK}@`);
-    throw new WorkspaceSyncError("CONFIG_INVALID", `s3.endpoint ${JSON.stringify(shown)} is not a URL: use e.g. https://<account>.r2.cloudflarestorage.com`, { path: "s3.endpoint" });
+    throw new WorkspaceSyncError("CONFIG_INVALID", `s3.endpoint ${shown} is not a URL: use e.g. https://<account>.r2.cloudflarestorage.com`, { path: "s3.endpoint" });
+  }
+  // An unescaped `/ ? #` in a key or secret ends the URL's userinfo early: the rest of the secret
+  // would be read as a port or path and kept in the URL (an `@` remains), and `//key:secret@host`
+  // or `https:/key:secret@host` would be read with the wrong host. Refuse rather than guess.
+  if (endpoint.includes("@") || /^(?:\/\/|[a-z][a-z0-9+.-]*:\/(?!\/))/i.test(raw)) {
+    throw new WorkspaceSyncError(
+      "CONFIG_INVALID",
+      `s3.endpoint ${shown} cannot be read as a URL with a key and secret in it: percent-encode / ? # @ in the key or secret (%2F %3F %23 %40), or set s3.accessKeyId and s3.secretAccessKey instead`,
+      { path: "s3.endpoint" },
+    );
   }
   const extra = urlCredentials ? { urlCredentials } : {};
   const forcePathStyle = settings.forcePathStyle ?? true;
