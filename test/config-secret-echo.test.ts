@@ -9,7 +9,8 @@ import assert from "node:assert/strict";
 import { promises as fsp } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { ConfigError, resolveConfig } from "../src/config/index.js";
+import { ConfigError, maskSecrets, resolveConfig } from "../src/config/index.js";
+import { rawEndpointSecrets, redact } from "../src/cli/redact.js";
 import pluginEntry from "../src/openclaw/index.js";
 import { createFakeHost, type FakeManifest } from "./support/fake-openclaw.js";
 import { runNode } from "./support/run-node.js";
@@ -76,4 +77,41 @@ test("the host logs the config error without the token", async () => {
   const text = host.logs.map((l) => l.message).join("\n");
   assert.match(text, /sync\.dropbox: expected an object, got a string/);
   assert.ok(!text.includes(TOKEN), text);
+});
+
+/** An endpoint of the wrong type: still a URL with a key pair in it, so never echoed. */
+const EP_SECRET = "SECRETXYZ";
+const BAD_ENDPOINTS: unknown[] = [["AKID:SECRETXYZ@host"], { u: "AKID:SECRETXYZ@host" }, { u: ["https://AKID:SECRETXYZ@host"] }];
+
+test("an endpoint of the wrong type is described by type only (it may hold a key pair)", () => {
+  for (const endpoint of BAD_ENDPOINTS) {
+    const err = configError({ sync: { provider: "s3", mode: "mailbox", s3: { bucket: "b", endpoint } } });
+    assert.match(err.message, /sync\.s3\.endpoint: expected a string, got (a list|an object)/);
+    assert.ok(!err.message.includes(EP_SECRET) && !err.message.includes("AKID"), err.message);
+    // The host's last guard for such messages: every endpoint string in the raw config is collected.
+    const raw = { sync: { s3: { endpoint } } };
+    assert.equal(redact(`x ${JSON.stringify(raw)} AKID:SECRETXYZ@host`, rawEndpointSecrets(raw)).includes(EP_SECRET), false);
+    assert.ok(!JSON.stringify(maskSecrets(raw)).includes(EP_SECRET));
+  }
+});
+
+test("workspace-sync config check (text and --json) and the host's log never print a wrong-type endpoint's key pair", async (t) => {
+  const manifest = JSON.parse(await fsp.readFile(MANIFEST, "utf8")) as FakeManifest;
+  for (const endpoint of BAD_ENDPOINTS) {
+    const pluginConfig = { sync: { provider: "s3", mode: "mailbox", s3: { bucket: "b", endpoint } } };
+    const { file, dir } = await configFile(t, pluginConfig);
+    for (const extra of [[], ["--json"]]) {
+      const r = await runNode(BIN, ["config", "check", "--config", file, ...extra]);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stdout + r.stderr, /sync\.s3\.endpoint: expected a string/);
+      assert.ok(!(r.stdout + r.stderr).includes(EP_SECRET), r.stdout + r.stderr);
+    }
+    const host = createFakeHost({ manifest, pluginConfig });
+    host.load(pluginEntry);
+    await host.startServices({ workspaceDir: dir, stateDir: dir });
+    await host.stopServices();
+    const text = host.logs.map((l) => l.message).join("\n");
+    assert.match(text, /sync\.s3\.endpoint: expected a string/);
+    assert.ok(!text.includes(EP_SECRET), text);
+  }
 });

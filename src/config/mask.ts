@@ -1,5 +1,5 @@
 /** Secret masking for `config check` output and logs. */
-import { SECRET_KEYS } from "./schema.js";
+import { CREDENTIAL_URL_KEYS, SECRET_KEYS } from "./schema.js";
 import { setOwn } from "./env.js";
 import { maskEndpointCredentials, redactUrlCredentials } from "../util/url-credentials.js";
 
@@ -19,21 +19,21 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
  * `dropbox.fetch`) are kept by reference; the input is not modified and never JSON-serialised.
  */
 export function maskSecrets<T>(config: T): T {
-  const walk = (v: unknown, maskAll: boolean): unknown => {
-    if (typeof v === "string") return maskAll ? MASK : redactUrlCredentials(v);
+  // `inUrl`: at or under a key that holds URLs with credentials (an endpoint of any type).
+  const walk = (v: unknown, maskAll: boolean, inUrl: boolean): unknown => {
+    if (typeof v === "string") return maskAll ? MASK : redactUrlCredentials(inUrl ? maskEndpointCredentials(v) : v);
     if (maskAll && (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint")) return MASK;
-    if (Array.isArray(v)) return v.map((item) => walk(item, maskAll));
+    if (Array.isArray(v)) return v.map((item) => walk(item, maskAll, inUrl));
     if (isPlainObject(v)) {
       const out: Record<string, unknown> = {};
       for (const [k, item] of Object.entries(v)) {
         const secret = SECRET_KEYS.has(k) && item !== undefined && item !== null && typeof item !== "function";
-        // An endpoint's credentials are read as the S3 code reads them, scheme or not.
-        const value = k === "endpoint" && typeof item === "string" && !maskAll ? maskEndpointCredentials(item) : item;
-        setOwn(out, k, secret ? MASK : walk(value, maskAll || k === "rcloneOptions"));
+        // An endpoint's credentials are read as everything up to its last `@`, scheme or not.
+        setOwn(out, k, secret ? MASK : walk(item, maskAll || k === "rcloneOptions", inUrl || CREDENTIAL_URL_KEYS.has(k)));
       }
       return out;
     }
     return v;
   };
-  return walk(config, false) as T;
+  return walk(config, false, false) as T;
 }

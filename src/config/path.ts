@@ -1,5 +1,5 @@
 /** Config key paths as users see them in messages: `backup.s3.bucket`, `sync.exclude[2]`. */
-import { SECRET_KEYS } from "./schema.js";
+import { CREDENTIAL_URL_KEYS, SECRET_KEYS } from "./schema.js";
 
 /** Formats path segments: string keys joined with dots, array indexes in brackets. */
 export function formatPath(path: readonly PropertyKey[]): string {
@@ -11,7 +11,10 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-/** True when the value at `path` is (or is inside) a secret: never echo it. */
+/**
+ * True when the value at `path` is (or is inside) a secret, or a URL that may carry credentials
+ * (an `endpoint` of any type: `["key:secret@host"]` is still a key pair): never echo it.
+ */
 export function isSecretPath(path: readonly PropertyKey[]): boolean {
-  return path.some((seg) => typeof seg === "string" && (SECRET_KEYS.has(seg) || seg === "rcloneOptions"));
+  return path.some((seg) => typeof seg === "string" && (SECRET_KEYS.has(seg) || CREDENTIAL_URL_KEYS.has(seg) || seg === "rcloneOptions"));
 }

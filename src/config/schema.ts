@@ -57,6 +57,14 @@ export const SECRET_KEYS: ReadonlySet<string> = new Set([
   "appSecret",
 ]);
 
+/**
+ * Keys whose values are URLs that may carry credentials (`https://<key id>:<secret>@host`, or
+ * `key:secret@host` without a scheme): a value found at or under them is never echoed in errors,
+ * whatever its type, and its strings are masked up to their last `@`. Only `s3.endpoint` today
+ * (Dropbox has no configurable URL).
+ */
+export const CREDENTIAL_URL_KEYS: ReadonlySet<string> = new Set(["endpoint"]);
+
 /** Providers this library implements, plus `off` for sync. */
 export const SYNC_PROVIDERS = ["off", "local", "s3", "dropbox"] as const;
 /** Providers a backup can use. */

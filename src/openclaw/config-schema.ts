@@ -6,7 +6,7 @@
  * loads), so objects allow extra keys, except where the library refuses them (`backup.retain`).
  */
 import { z } from "zod/v3";
-import { SECRET_KEYS, backupSchema, fieldMeta, syncSchema, unwrap } from "../config/schema.js";
+import { CREDENTIAL_URL_KEYS, SECRET_KEYS, backupSchema, fieldMeta, syncSchema, unwrap } from "../config/schema.js";
 
 /** A JSON Schema node (draft-07 subset: what the generator emits). */
 export type JsonSchema = { [key: string]: JsonValue };
@@ -143,7 +143,7 @@ function hintsFor(schema: z.ZodTypeAny, prefix: string, out: Record<string, UiHi
     const hint: UiHint = { label: labelFor(key), help: meta.ignored ? `${meta.description} (Ignored: ${meta.ignored}.)` : meta.description };
     if (PLACEHOLDERS[key] && unwrap(child) instanceof z.ZodString) hint.placeholder = PLACEHOLDERS[key];
     if (ADVANCED.has(key) || meta.ignored) hint.advanced = true;
-    if (SECRET_KEYS.has(key) || key === "endpoint") hint.sensitive = true;
+    if (SECRET_KEYS.has(key) || CREDENTIAL_URL_KEYS.has(key)) hint.sensitive = true;
     out[`${prefix}${key}`] = hint;
     hintsFor(child, `${prefix}${key}.`, out);
   }

@@ -5,7 +5,7 @@
  * CLI runs the command table. Nothing here schedules, syncs or backs up by itself.
  */
 import path from "node:path";
-import { collectSecrets, redact } from "../cli/redact.js";
+import { collectSecrets, rawEndpointSecrets, redact } from "../cli/redact.js";
 import { PLUGIN_ID } from "../config/index.js";
 import type { ResolvedConfig } from "../config/index.js";
 import { errorMessage } from "../errors.js";
@@ -31,6 +31,15 @@ export function maskingLogger(logger: HostLogger, config: ResolvedConfig): Logge
     error: (m) => logger.error(mask(m)),
     debug: logger.debug ? (m) => logger.debug?.(mask(m)) : undefined,
   };
+}
+
+/**
+ * The text of an error about the raw plugin config `raw`, for the host's log: URL userinfo masked,
+ * and every spelling of the credentials of any endpoint in `raw` (the config validator already
+ * describes such values by type only; this is the last guard).
+ */
+function configErrorText(err: unknown, raw: unknown): string {
+  return redact(errorMessage(err), rawEndpointSecrets(raw));
 }
 
 /** What `register` keeps between calls: the running manager and the config it was started with. */
@@ -59,7 +68,7 @@ export function registerWorkspaceSync(api: HostApi): PluginState {
     const baseDir = fullLoad ? hostConfigDir(hostStateDir(api)) : undefined;
     registered = resolvePluginConfig(api.pluginConfig ?? pluginConfigFromHost(api.config), { baseDir });
   } catch (err) {
-    if (fullLoad) log.error(`[workspace-sync] ${errorMessage(err)}`);
+    if (fullLoad) log.error(`[workspace-sync] ${configErrorText(err, [api.pluginConfig, pluginConfigFromHost(api.config)])}`);
   }
   if (fullLoad) {
     const sync = registered && registered.sync.provider !== "off" ? registered.sync.provider : "off";
@@ -116,7 +125,7 @@ async function startService(api: HostApi, state: PluginState, ctx: HostServiceCo
     // The committed host config, not the one seen at register time: a reload restarts the service.
     config = resolvePluginConfig(pluginConfigFromHost(ctx.config) ?? api.pluginConfig, { baseDir: hostConfigDir(ctx.stateDir) });
   } catch (err) {
-    ctx.logger.error(`[workspace-sync] service not started: ${errorMessage(err)}`);
+    ctx.logger.error(`[workspace-sync] service not started: ${configErrorText(err, [pluginConfigFromHost(ctx.config), api.pluginConfig])}`);
     return;
   }
   const workspaceDir = serviceWorkspace(api, ctx);
