@@ -6,6 +6,7 @@ import type { ResolvedConfig } from "./types.js";
 import { parseJson5 } from "./json5.js";
 import { resolveConfig, type ResolveOptions } from "./resolve.js";
 import { ConfigError, showValue } from "./issues.js";
+import { FLAT_MARKERS } from "./layout.js";
 
 /**
  * Parses config text as JSON5 (OpenClaw's `openclaw.json` format, a superset of JSON: comments,
@@ -54,26 +55,31 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
+/** Root keys of the plugin's own config: a root with any of them is a plugin config, whatever else it holds. */
+const PLUGIN_ROOT_KEYS: readonly string[] = ["sync", "backup", ...FLAT_MARKERS];
+
 /**
- * The plugin config in a parsed config file. A root with a `plugins` key is an OpenClaw host config
- * (`openclaw.json`): only its `plugins.entries["openclaw-workspace-sync"].config` is the plugin's,
- * so users can point the CLI at the file they already have; the host's own keys (models, agents,
- * their `${ENV}` references) are never read. Any other root is the plugin config itself.
+ * The plugin config in a parsed config file. A root is an OpenClaw host config (`openclaw.json`)
+ * when its `plugins.entries` is an object and it has none of the plugin's own root keys (`sync`,
+ * `backup`, or the flat form's `provider`/`mode`/`remotePath`/`interval`): then only its
+ * `plugins.entries["openclaw-workspace-sync"].config` is the plugin's, so users can point the CLI at
+ * the file they already have; the host's own keys (models, agents, their `${ENV}` references) are
+ * never read. An entry whose config is missing or null (or no entry) reads as `{}`, everything off,
+ * as the host itself does (`resolvePluginConfig(raw ?? {})`). Any other root is the plugin config
+ * itself (a stray `plugins` key there is an unknown key, warned about and ignored).
  *
- * @throws {ConfigError} `CONFIG_INVALID` naming {@link PLUGIN_ENTRY_CONFIG_PATH} when a host config
- *   has no such block, or has one that is not an object (described by type only).
+ * @throws {ConfigError} `CONFIG_INVALID` naming {@link PLUGIN_ENTRY_CONFIG_PATH} when a host
+ *   config's entry config is not an object (described by type only).
  */
 export function pluginEntryConfig(raw: unknown, source?: string): unknown {
-  if (!isObject(raw) || !Object.hasOwn(raw, "plugins")) return raw;
-  const plugins = raw.plugins;
-  const entries = isObject(plugins) ? plugins.entries : undefined;
-  const entry = isObject(entries) && Object.hasOwn(entries, PLUGIN_ID) ? entries[PLUGIN_ID] : undefined;
+  if (!isObject(raw) || !isObject(raw.plugins) || !isObject(raw.plugins.entries)) return raw;
+  if (PLUGIN_ROOT_KEYS.some((k) => Object.hasOwn(raw, k))) return raw;
+  const entries = raw.plugins.entries;
+  const entry = Object.hasOwn(entries, PLUGIN_ID) ? entries[PLUGIN_ID] : undefined;
   const config = isObject(entry) ? entry.config : undefined;
+  if (config === undefined || config === null) return {};
   if (isObject(config)) return config;
   const p = PLUGIN_ENTRY_CONFIG_PATH;
-  const message =
-    config === undefined || config === null
-      ? `${p}: Provider: not configured — Configure in openclaw.json plugins.entries.${PLUGIN_ID}.config, e.g. "config": { "sync": { "provider": "s3", "mode": "mailbox", ... } }`
-      : `${p}: expected an object, got ${showValue(config, true)} — write "config": { "sync": { ... }, "backup": { ... } }`;
+  const message = `${p}: expected an object, got ${showValue(config, true)} — write "config": { "sync": { ... }, "backup": { ... } }`;
   throw new ConfigError("CONFIG_INVALID", [{ path: p, message }], source);
 }

@@ -10,7 +10,7 @@ import { showValue } from "./issues.js";
 import { setOwn } from "./env.js";
 
 /** Root keys the plugin looks at to decide that a config is flat. */
-const FLAT_MARKERS = ["provider", "mode", "remotePath", "interval"] as const;
+export const FLAT_MARKERS = ["provider", "mode", "remotePath", "interval"] as const;
 /** Root keys that are never sync keys. `$schema` is allowed for editors. */
 const ROOT_KEYS = new Set(["sync", "backup", "$schema"]);
 
