@@ -50,7 +50,7 @@ test("malformed JSON: CONFIG_INVALID naming the file, line and column, without q
     assert.equal(err.path, file);
     assert.equal(
       err.message,
-      `Invalid JSON in config file ${file}:4:5: unexpected character "\\"", expected "," or "}" — fix the syntax (JSON5 is read: comments, unquoted keys and trailing commas are fine)`,
+      `Invalid JSON in config file ${file}:4:5: unexpected character (a quote), expected "," or "}" — fix the syntax (JSON5 is read: comments, unquoted keys and trailing commas are fine)`,
     );
     assert.ok(!err.message.includes("hunter2"));
     assert.equal(err.cause, undefined);

@@ -140,3 +140,36 @@ test("workspace-sync config check accepts a JSON5 openclaw.json (text and --json
   assert.equal(out.ok, true);
   assert.equal(out.config.sync.provider, "local");
 });
+
+test("numbers of any length read as JSON.parse reads them (no look-ahead window)", () => {
+  for (const text of ["1" + "0".repeat(500), "0." + "0".repeat(450) + "1", "-" + "9".repeat(1000) + "e-3", `{"n": ${"1".repeat(600)}.5}`]) {
+    assert.deepEqual(parsed(text), JSON.parse(text), text.slice(0, 20));
+  }
+  assert.equal(parsed("0x" + "0".repeat(500) + "ff"), 255);
+});
+
+test("line and column count every JSON5 line break: \\r\\n, \\r, \\n, \\u2028, \\u2029", () => {
+  for (const nl of ["\n", "\r\n", "\r", "\u2028", "\u2029"]) {
+    const e = failure(`{${nl}a: 1,${nl}${nl}  b 2}`);
+    assert.deepEqual([e.line, e.column], [4, 5], JSON.stringify(nl));
+  }
+  const mixed = failure("{\r\n a: 1,\r b: 2,\n\u2028 c 3}");
+  assert.deepEqual([mixed.line, mixed.column], [5, 4]);
+});
+
+test("syntax errors describe the character by class, never quote a letter or digit of the text", () => {
+  const cases: [string, RegExp][] = [
+    ["{a: hunter2}", /unexpected character \(a letter\), expected a value/],
+    ["{a: 1 9}", /a digit/],
+    ["{a: 1 'x'}", /a quote/],
+    ['{"a": 1 "b": 2}', /a quote/],
+    ["{a: 1 }}", /unexpected character "}" after the end/],
+    ["{a: 1 ~}", /a symbol/],
+    ["{a: 1 é}", /a letter/],
+  ];
+  for (const [text, reason] of cases) {
+    const e = failure(text);
+    assert.match(e.reason, reason, text);
+    assert.doesNotMatch(e.reason, /"[a-zA-Z0-9~é'"]"/, text);
+  }
+});

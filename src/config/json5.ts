@@ -3,7 +3,8 @@
  * (identifier) keys, single-quoted strings, trailing commas, hex numbers, `+`/leading or trailing
  * decimal points, `Infinity`/`NaN`, the extra string escapes and line continuations. Every JSON
  * text reads exactly as `JSON.parse` reads it. Errors give an offset, line, column and a reason that
- * quotes at most one character of the text (a config may hold secrets), never the text itself.
+ * never shows the text (a config may hold secrets): a character is named by class (a letter, a
+ * digit, a quote...), only the syntax characters `{ } [ ] : ,` are quoted.
  *
  * Written here rather than taken from the `json5` package only because this checkout cannot
  * install dependencies; it follows the JSON5 1.0 grammar except `\u` escapes inside unquoted keys
@@ -39,10 +40,50 @@ const ID_START = /[\p{L}\p{Nl}$_]/u;
 const ID_PART = /[\p{L}\p{Nl}$_\p{Mn}\p{Mc}\p{Nd}\p{Pc}\u200C\u200D]/u;
 const SINGLE_ESCAPES: Record<string, string> = { b: "\b", f: "\f", n: "\n", r: "\r", t: "\t", v: "\v", "'": "'", '"': '"', "\\": "\\", "/": "/" };
 
+/**
+ * Number tokens, matched in place (sticky, from `lastIndex`) on the whole text: a number may be any
+ * length, as `JSON.parse` reads it, so no look-ahead window is cut out of the text.
+ */
+const HEX_NUMBER = /0[xX][0-9a-fA-F]+/y;
+const DECIMAL_NUMBER = /(?:(?:0|[1-9]\d*)(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?/y;
+/** JSON5 syntax characters: quoting one of these in a message shows no content. */
+const SYNTAX_CHARACTERS = new Set(["{", "}", "[", "]", ":", ","]);
+
+/**
+ * A character of the text as messages show it: syntax characters quoted, anything else only by its
+ * class, since it may be the first character of an unquoted secret.
+ */
+function characterClass(c: string): string {
+  if (SYNTAX_CHARACTERS.has(c)) return JSON.stringify(c);
+  if (/\p{L}/u.test(c)) return "(a letter)";
+  if (/\p{Nd}/u.test(c)) return "(a digit)";
+  if (c === '"' || c === "'" || c === "`") return "(a quote)";
+  if (LINE_TERMINATORS.includes(c)) return "(a line break)";
+  if (/\s/.test(c)) return "(a space)";
+  return "(a symbol)";
+}
+
+/** 1-based line and column of `offset`; `\r\n`, `\r`, `\n`, U+2028 and U+2029 each end a line (JSON5). */
+function position(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let lineStart = 0;
+  for (let k = 0; k < offset; k++) {
+    const c = text[k]!;
+    if (!LINE_TERMINATORS.includes(c)) continue;
+    if (c === "\r" && text[k + 1] === "\n") {
+      if (k + 1 >= offset) break; // the offset is on the \n of a \r\n: still that line's end
+      k++;
+    }
+    line++;
+    lineStart = k + 1;
+  }
+  return { line, column: offset - lineStart + 1 };
+}
+
 /** Parses `text` as JSON5 (a leading BOM is skipped). Never throws for bad input. */
 export function parseJson5(text: string): Json5Result {
   let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
-  const describe = (at: number) => (at >= text.length ? "end of file" : `character ${JSON.stringify(String.fromCodePoint(text.codePointAt(at)!))}`);
+  const describe = (at: number) => (at >= text.length ? "end of file" : `character ${characterClass(String.fromCodePoint(text.codePointAt(at)!))}`);
   const fail = (reason: string, at = i): never => {
     throw new Fail(at, reason);
   };
@@ -198,13 +239,15 @@ export function parseJson5(text: string): Json5Result {
         return sign * v;
       }
     }
-    const hexNum = /^0[xX][0-9a-fA-F]+/.exec(text.slice(i, i + 400));
+    HEX_NUMBER.lastIndex = i;
+    const hexNum = HEX_NUMBER.exec(text);
     if (hexNum) {
       i += hexNum[0].length;
       if (isIdPart(i)) fail("malformed number", start);
       return sign * parseInt(hexNum[0].slice(2), 16);
     }
-    const dec = /^(?:(?:0|[1-9]\d*)(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
+    DECIMAL_NUMBER.lastIndex = i;
+    const dec = DECIMAL_NUMBER.exec(text);
     if (!dec) return fail(text[i] === "I" || text[i] === "N" ? `unexpected ${describe(i)}, expected a value` : "malformed number", start);
     i += dec[0].length;
     if (isIdPart(i) || text[i] === ".") fail("malformed number", start);
@@ -218,9 +261,7 @@ export function parseJson5(text: string): Json5Result {
     return { ok: true, value: result };
   } catch (err) {
     if (!(err instanceof Fail)) throw err;
-    const before = text.slice(0, err.offset);
-    const line = before.split("\n").length;
-    const column = err.offset - (before.lastIndexOf("\n") + 1) + 1;
+    const { line, column } = position(text, err.offset);
     return { ok: false, error: { offset: err.offset, line, column, reason: err.reason } };
   }
 }
