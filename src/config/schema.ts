@@ -108,7 +108,7 @@ const ignoredBlock = (name: string) =>
 export const s3Schema = z.object({
   endpoint: optString({
     description:
-      "Custom endpoint: R2 `https://<account>.r2.cloudflarestorage.com`, B2 `https://s3.<region>.backblazeb2.com`. Unset for AWS. Credentials in the URL (`https://<key id>:<secret>@host`) are used as the key pair when `accessKeyId`/`secretAccessKey` are unset, and never shown.",
+      "Custom endpoint: R2 `https://<account>.r2.cloudflarestorage.com`, B2 `https://s3.<region>.backblazeb2.com`. Unset for AWS. Credentials in the URL (`https://<key id>:<secret>@host`) are used as the key pair when `accessKeyId`/`secretAccessKey` are unset, and never shown (everything up to the last `@` is masked); percent-encode `/ ? # @` in them (`%2F %3F %23 %40`).",
   }),
   region: optString({ description: "Region; `auto` for R2.", defaultText: "us-east-1" }),
   bucket: optString({ description: "Bucket name (for backups, `backup.bucket` takes precedence)." }),
