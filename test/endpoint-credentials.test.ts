@@ -132,3 +132,24 @@ test("an endpoint whose credentials a URL parser would misread is CONFIG_INVALID
   assert.deepEqual(ok.urlCredentials, { accessKeyId: "AKID", secretAccessKey: "12/SeCrEt99@x" });
   assert.equal(ok.endpoint, "https://host:9000");
 });
+
+test("config check refuses an endpoint the S3 code would refuse, naming the section, without its credentials", async (t) => {
+  const { dir, cleanup } = await tempDir("ws-endpoint-check-");
+  t.after(cleanup);
+  const file = path.join(dir, "c.json");
+  for (const endpoint of ["//AKID:SeCrEt99@host", "https://AKID:12/SeCrEt99@host"]) {
+    for (const [config, section] of [
+      [{ sync: { provider: "s3", mode: "mailbox", s3: { bucket: "b", endpoint } } }, "sync"],
+      [{ backup: { enabled: true, provider: "s3", s3: { bucket: "b", endpoint } } }, "backup"],
+    ] as const) {
+      await fsp.writeFile(file, JSON.stringify(config));
+      for (const extra of [[], ["--json"]]) {
+        const r = await runNode(BIN, ["config", "check", "--config", file, ...extra]);
+        const out = r.stdout + r.stderr;
+        assert.notEqual(r.code, 0, out);
+        assert.match(out, new RegExp(`${section}\\.s3\\.endpoint .*%2F`));
+        for (const s of ["SeCrEt99", "AKID"]) assert.ok(!out.includes(s), out);
+      }
+    }
+  }
+});
