@@ -108,6 +108,8 @@ test("an endpoint whose credentials a URL parser would misread is CONFIG_INVALID
   const bad = [
     "//AKID:SeCrEt99@host",
     "https:/AKID:SeCrEt99@host",
+    "https:AKID:SeCrEt99@host",
+    "HTTP:AKID:SeCrEt99@host",
     "https://AKID:12/SeCrEt99@host",
     "https://AKID:12?SeCrEt99@host",
     "https://AKID:12#SeCrEt99@host",

@@ -102,7 +102,8 @@ export function resolveS3Endpoint(settings: Pick<S3Settings, "endpoint" | "regio
   // An unescaped `/ ? #` in a key or secret ends the URL's userinfo early: the rest of the secret
   // would be read as a port or path and kept in the URL (an `@` remains), and `//key:secret@host`
   // or `https:/key:secret@host` would be read with the wrong host. Refuse rather than guess.
-  if (endpoint.includes("@") || /^(?:\/\/|[a-z][a-z0-9+.-]*:\/(?!\/))/i.test(raw)) {
+  // (`https:key:secret@host`, without `//`, would read its user name as "https".)
+  if (endpoint.includes("@") || /^(?:\/\/|[a-z][a-z0-9+.-]*:\/(?!\/)|https?:(?!\/))/i.test(raw)) {
     throw new WorkspaceSyncError(
       "CONFIG_INVALID",
       `s3.endpoint ${shown} cannot be read as a URL with a key and secret in it: percent-encode / ? # @ in the key or secret (%2F %3F %23 %40), or set s3.accessKeyId and s3.secretAccessKey instead`,
