@@ -64,9 +64,11 @@ test("a plugin config with a stray `plugins` key is still the plugin config (onl
     assert.equal(c.sync.provider, "local", JSON.stringify(content));
     assert.ok(c.warnings.some((w) => /^plugins: unknown key, ignored/.test(w)), c.warnings.join("\n"));
   }
-  // `plugins` without an `entries` object is not a host config either.
-  const c = await loadConfigFile(await file(t, { models: {}, plugins: {} }), { env: {} });
+  // `plugins` without an `entries` object, and none of the plugin's keys: a host config all the
+  // same, none of whose own keys (nor their ${ENV} references) is read.
+  const c = await loadConfigFile(await file(t, { models: { providers: { x: { apiKey: "${MISSING_KEY_XYZ}" } } }, agents: { x: 1 }, plugins: { allow: ["openclaw-workspace-sync"] } }), { env: {} });
   assert.equal(c.sync.provider, "off");
+  assert.deepEqual(c.warnings, []);
   assert.deepEqual(pluginEntryConfig({ sync: local, plugins: { entries: {} } }), { sync: local, plugins: { entries: {} } });
 });
 

@@ -72,10 +72,11 @@ const PLUGIN_ROOT_KEYS: readonly string[] = ["sync", "backup", ...FLAT_MARKERS];
  *   config's entry config is not an object (described by type only).
  */
 export function pluginEntryConfig(raw: unknown, source?: string): unknown {
-  if (!isObject(raw) || !isObject(raw.plugins) || !isObject(raw.plugins.entries)) return raw;
+  if (!isObject(raw) || !isObject(raw.plugins)) return raw;
   if (PLUGIN_ROOT_KEYS.some((k) => Object.hasOwn(raw, k))) return raw;
+  // A host config, `entries` or not: none of the host's own keys is ever read.
   const entries = raw.plugins.entries;
-  const entry = Object.hasOwn(entries, PLUGIN_ID) ? entries[PLUGIN_ID] : undefined;
+  const entry = isObject(entries) && Object.hasOwn(entries, PLUGIN_ID) ? entries[PLUGIN_ID] : undefined;
   const config = isObject(entry) ? entry.config : undefined;
   if (config === undefined || config === null) return {};
   if (isObject(config)) return config;
