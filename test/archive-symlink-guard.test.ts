@@ -193,6 +193,8 @@ test("an absolute target below the root is walked through links, not collapsed o
   assert.equal(g.check("y", "/restore/a/a/file"), undefined, "through the link to the root, still inside");
   assert.match(g.check("z", "/restoreX/file") ?? "", /outside/, "a sibling folder whose name starts like the root's");
   assert.match(g.check("w", "/restore/../restore2/f") ?? "", /outside/);
+  assert.equal(g.check("dot", "/./restore/./a/file"), undefined, "a `.` changes nothing");
+  assert.match(g.check("dotdot", "/restore/../restore/file") ?? "", /outside/, "a `..` at the root's own components: refused, strict");
   // The same archive through extract and check.
   const { dir, cleanup } = await tempDir("ws-guard-abs-");
   t.after(cleanup);

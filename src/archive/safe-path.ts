@@ -121,8 +121,10 @@ export class SymlinkGuard {
    */
   private absoluteParts(target: string): string[] | null | undefined {
     if (!path.isAbsolute(target)) return undefined;
+    // (`.` never changes where a path leads, through links or not; a `..` before the root's own
+    // components end is refused: strict, and never wrong.)
     const root = components(path.resolve(this.rootDir)).filter((p) => p !== "");
-    const parts = components(target).filter((p) => p !== "");
+    const parts = components(target).filter((p) => p !== "" && p !== ".");
     for (let i = 0; i < root.length; i++) if (parts[i] !== root[i]) return null;
     return parts.slice(root.length);
   }
