@@ -140,6 +140,7 @@ export async function extractArchive(source: Readable, targetDir: string, option
     };
     await readTarGz(source, onEntry, {
       signal,
+      onWarning: options.onWarning,
       onCompressedBytes: (n) => {
         result.compressedBytes = n;
         if (n - lastReport >= PROGRESS_EVERY) {

@@ -23,6 +23,8 @@ export interface ReadTarGzOptions {
   signal?: AbortSignal;
   /** Called with the running total of compressed bytes read from the source. */
   onCompressedBytes?: (n: number) => void;
+  /** Told, once at the end, of entries after the archive's end that were read but not passed on. */
+  onWarning?: (message: string) => void;
 }
 
 function corrupt(detail: string, cause?: unknown): WorkspaceSyncError {
@@ -191,6 +193,7 @@ export async function readTarGz(
   })();
 
   let lastEnd = 0;
+  let afterEnd = 0;
   try {
     for await (const entry of ext) {
       const h = entry.header;
@@ -198,6 +201,7 @@ export async function readTarGz(
         // GNU tar (without -i) stops at the marker: what follows is read (the checks of the
         // stream cover it) but not extracted.
         checkReadable(h);
+        afterEnd++;
         await drainEntry(entry);
         written.releaseUpTo(((h as tar.Header & { byteOffset?: number }).byteOffset ?? 0) + h.size);
         continue;
@@ -221,6 +225,9 @@ export async function readTarGz(
     if (source.readableEnded === false) throw corrupt("unexpected data after the end of the gzip stream");
     // tar-stream accepts a stream cut right after an entry; a complete archive ends with zero blocks.
     if (tarBytes < lastEnd + 512) throw corrupt("the archive ends without its end-of-archive marker");
+    if (afterEnd > 0) {
+      options.onWarning?.(`${afterEnd} archive entr${afterEnd === 1 ? "y" : "ies"} after the end of the archive (its first zero block) not restored, as GNU tar reads it without -i: the archive may be two joined, or damaged`);
+    }
   } catch (err) {
     const e = classify(first?.err ?? err, first?.origin === "source");
     current?.destroy(e);

@@ -60,7 +60,8 @@ export function readFolder(folder: Folder): string[] | undefined {
   if (want !== undefined) {
     const st = fs.lstatSync(folder.abs, { bigint: true, throwIfNoEntry: false });
     if (st === undefined || !st.isDirectory() || st.ino !== want.ino || st.dev !== want.dev) {
-      throw new WorkspaceSyncError("INVALID_PATH", `${folder.rel || folder.abs} was replaced while it was listed (by a symlink or another folder): nothing is listed through it; run again`, { path: folder.rel, retryable: true });
+      const what = st === undefined ? "was removed while it was listed" : "was replaced while it was listed (by a symlink or another folder): nothing is listed through it";
+      throw new WorkspaceSyncError("INVALID_PATH", `${folder.rel || folder.abs} ${what}; run again`, { path: folder.rel, retryable: true });
     }
   }
   return names.sort();
