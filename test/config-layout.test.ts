@@ -241,3 +241,12 @@ test("__proto__, constructor and toString keys from JSON are unknown keys, not p
     "sync.constructor: unknown key, ignored — check the spelling against the config reference",
   ]);
 });
+
+test("backup.retain written as a string of a whole number is read as that count, with a warning (the plugin's schema left it untyped)", () => {
+  const c = resolveConfig({ sync: { provider: "local", mode: "mirror", local: { root: "/r" } }, backup: { enabled: true, retain: "7" } });
+  assert.equal(c.backup?.retain, 7);
+  assert.equal(c.sync.provider, "local", "the sync still loads");
+  assert.ok(c.warnings.some((w) => /^backup\.retain: the string "7" is read as the count 7/.test(w)), c.warnings.join("\n"));
+  // Anything else in a string is still refused, naming the key.
+  assert.throws(() => resolveConfig({ backup: { enabled: true, retain: "seven" } }), /backup\.retain/);
+});

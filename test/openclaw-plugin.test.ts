@@ -233,3 +233,17 @@ test("cli-metadata registration (how `openclaw <command>` starts) touches no run
   assert.deepEqual(host.logs.filter((l) => l.level === "error" || l.level === "warn"), []);
   assert.deepEqual(host.cli.flatMap((c) => c.commands), ["workspace-sync"]);
 });
+
+test("sync and backups off: the service says it is idle, as the plugin did, workspace or not, and starts nothing", async (t) => {
+  const { dir, cleanup } = await tempDir("ws-openclaw-idle-");
+  t.after(cleanup);
+  for (const workspaceDir of [path.join(dir, "workspace"), ""]) {
+    const host = createFakeHost({ manifest: MANIFEST, pluginConfig: { sync: { provider: "off" }, backup: { enabled: false } } });
+    const state = loadPlugin(host);
+    await host.startServices({ workspaceDir, stateDir: path.join(dir, "state") });
+    t.after(() => host.stopServices());
+    assert.equal(state.manager, undefined);
+    assert.deepEqual(host.logs.filter((l) => l.level === "error" || l.level === "warn"), [], workspaceDir || "no workspace");
+    assert.ok(host.logs.some((l) => l.level === "info" && l.message === "[workspace-sync] service: sync not configured, idle"), host.logs.map((l) => l.message).join("\n"));
+  }
+});

@@ -31,6 +31,21 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
+/**
+ * `backup` with a `retain` count written as a string (`"7"`) read as the number, with a warning:
+ * the plugin's schema left `retain` untyped and its retention read such a string as the count,
+ * so configs carry it; refusing it would stop the sync as well.
+ */
+function retainAsWritten(backup: Record<string, unknown>, warnings: string[]): Record<string, unknown> {
+  const retain = backup.retain;
+  if (typeof retain !== "string" || !/^\s*-?\d+\s*$/.test(retain)) return backup;
+  const count = Number(retain);
+  warnings.push(`backup.retain: the string ${JSON.stringify(retain)} is read as the count ${count} — write it as a number`);
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(backup)) setOwn(out, key, key === "retain" ? count : value);
+  return out;
+}
+
 /** Splits a raw (already interpolated) root object into its sync and backup sections. */
 export function splitLayout(root: Record<string, unknown>): ConfigLayout {
   const warnings: string[] = [];
@@ -45,6 +60,7 @@ export function splitLayout(root: Record<string, unknown>): ConfigLayout {
     issues.push({ path: "backup", message: `backup: expected an object, got ${showValue(backup, true)} — write "backup": { "enabled": true, ... }` });
     backup = undefined;
   }
+  if (isObject(backup)) backup = retainAsWritten(backup, warnings);
   const markers = FLAT_MARKERS.filter((k) => k in root);
   if (hasSync && markers.length === 0) {
     const syncKeys = syncSchema.shape as Record<string, unknown>;

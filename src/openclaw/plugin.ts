@@ -128,6 +128,11 @@ async function startService(api: HostApi, state: PluginState, ctx: HostServiceCo
     ctx.logger.error(`[workspace-sync] service not started: ${configErrorText(err, [pluginConfigFromHost(ctx.config), api.pluginConfig])}`);
     return;
   }
+  if (config.sync.provider === "off" && config.backup?.enabled !== true) {
+    // Nothing to run: as the plugin said it (its service returned here, workspace or not).
+    ctx.logger.info("[workspace-sync] service: sync not configured, idle");
+    return;
+  }
   const workspaceDir = serviceWorkspace(api, ctx);
   if (!workspaceDir) {
     ctx.logger.error("[workspace-sync] service not started: the host gave no workspace folder");
