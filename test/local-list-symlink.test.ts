@@ -95,6 +95,15 @@ test("listing: a folder under the root reached through real folders lists; a mis
   assert.deepEqual(out, ["f.txt"]);
 });
 
+/** Takes the rest of `it` into `got` (paths), to its end or its error. */
+async function drain(it: AsyncIterator<RemoteEntry>, got: string[]): Promise<void> {
+  for (;;) {
+    const r = await it.next();
+    if (r.done) return;
+    got.push(r.value.path);
+  }
+}
+
 /** A cloud folder `share` with files and two sub-folders, and a folder outside with the same sub-folder names. */
 async function swapRoom(t: { after: (fn: () => Promise<void>) => void }) {
   const { dir, cleanup } = await tempDir("ws-list-swap-");
@@ -118,13 +127,7 @@ test("listing: the folder swapped for a link after the listing started: refused,
   await fsp.rename(path.join(root, "share"), path.join(root, "share.old"));
   await fsp.symlink(outside, path.join(root, "share"));
   await assert.rejects(
-    (async () => {
-      for (;;) {
-        const r = await it.next();
-        if (r.done) return;
-        got.push(r.value.path);
-      }
-    })(),
+    drain(it, got),
     (err: unknown) => isWorkspaceSyncError(err, "INVALID_PATH") && /was replaced while it was listed/.test((err as Error).message),
   );
   assert.ok(!got.some((p) => p.includes("SECRET")), got.join(", "));
@@ -141,13 +144,7 @@ test("listing on the walk's thread: a sub-folder swapped for a link before the t
   await fsp.rename(path.join(share, "b"), path.join(share, "b.old"));
   await fsp.symlink(path.join(outside, "b"), path.join(share, "b"));
   await assert.rejects(
-    (async () => {
-      for (;;) {
-        const r = await it.next();
-        if (r.done) return;
-        got.push(r.value.path);
-      }
-    })(),
+    drain(it, got),
     (err: unknown) => isWorkspaceSyncError(err, "INVALID_PATH") && /^b was replaced while it was listed/.test((err as Error).message),
   );
   assert.ok(!got.some((p) => p.includes("SECRET")), got.join(", "));

@@ -97,6 +97,11 @@ async function backupFixture(t: TestContext) {
   return { s3, workspaceDir, stateDir, real };
 }
 
+/** One backup of the fixture's agent through `provider`, without its prune. */
+function backupWith(fx: NonNullable<Awaited<ReturnType<typeof backupFixture>>>, provider: StorageProvider): ReturnType<typeof runBackup> {
+  return runBackup({ syncConfig: backupConfig(fx.s3), workspaceDir: fx.workspaceDir, stateDir: fx.stateDir, provider, skipPrune: true });
+}
+
 /** The names at the top of `provider`'s bucket. */
 async function topNames(provider: StorageProvider): Promise<string[]> {
   const names: string[] = [];
@@ -112,7 +117,7 @@ function everyUploadStale(real: StorageProvider): StorageProvider {
 test("a backup into a shared bucket aborts no pending upload it cannot prove its own, whatever its name", async (t) => {
   const fx = await backupFixture(t);
   if (!fx) return;
-  const { s3, workspaceDir, stateDir, real } = fx;
+  const { s3, real } = fx;
   const provider = everyUploadStale(real);
   await pendingUpload(s3, "other-tool/file.bin");
   // Named like a snapshot: the plugin's rclone upload, another agent's, or another tool's. No
@@ -120,7 +125,7 @@ test("a backup into a shared bucket aborts no pending upload it cannot prove its
   await pendingUpload(s3, "backup-20200101T000000Z.tar.gz.enc");
   await pendingUpload(s3, "notes-backup-20200101T000000Z.tar.gz.enc.part");
 
-  const b = await runBackup({ syncConfig: backupConfig(s3), workspaceDir, stateDir, provider, skipPrune: true });
+  const b = await backupWith(fx, provider);
   assert.ok(b.ok, JSON.stringify(b));
   assert.deepEqual(await pendingKeys(s3), ["backup-20200101T000000Z.tar.gz.enc", "notes-backup-20200101T000000Z.tar.gz.enc.part", "other-tool/file.bin"]);
 });
@@ -128,7 +133,7 @@ test("a backup into a shared bucket aborts no pending upload it cannot prove its
 test("the next backup aborts the upload of a backup of ours that died, by the name it claimed, at once", async (t) => {
   const fx = await backupFixture(t);
   if (!fx) return;
-  const { s3, workspaceDir, stateDir, real } = fx;
+  const { s3, stateDir, real } = fx;
   // The real provider, no age override: a dead backup of ours is known dead (its lock is ours now).
   const provider = real;
   const dead = "backup-20260101T000000Z.tar.gz.enc";
@@ -143,7 +148,7 @@ test("the next backup aborts the upload of a backup of ours that died, by the na
   await putObject(s3, checksumFileName("backup-20260101T000001Z.tar.gz.enc"), formatChecksumClaim(claimId, new Date()));
   await pendingUpload(s3, "backup-20260101T000001Z.tar.gz.enc");
 
-  const b = await runBackup({ syncConfig: backupConfig(s3), workspaceDir, stateDir, provider, skipPrune: true });
+  const b = await backupWith(fx, provider);
   assert.ok(b.ok, JSON.stringify(b));
   assert.deepEqual(await pendingKeys(s3), ["backup-20260101T000001Z.tar.gz.enc"]);
 });
@@ -151,7 +156,7 @@ test("the next backup aborts the upload of a backup of ours that died, by the na
 test("a backup aborts the upload of another host's backup that died only with its claim, once the server says it is a day old", async (t) => {
   const fx = await backupFixture(t);
   if (!fx) return;
-  const { s3, workspaceDir, stateDir, real } = fx;
+  const { s3, real } = fx;
   const provider = everyUploadStale(real);
   const day = 24 * 3600_000;
   const gone = "backup-20260101T000000Z.tar.gz.enc";
@@ -164,7 +169,7 @@ test("a backup aborts the upload of another host's backup that died only with it
   await putObject(s3, checksumFileName(fresh), formatChecksumClaim("bbbbbbbbbbbbbbbb", new Date(Date.now() - 60_000)));
   for (const n of [gone, stale, fresh]) await pendingUpload(s3, n);
 
-  const b = await runBackup({ syncConfig: backupConfig(s3), workspaceDir, stateDir, provider, skipPrune: true });
+  const b = await backupWith(fx, provider);
   assert.ok(b.ok, JSON.stringify(b));
   assert.deepEqual(await pendingKeys(s3), [fresh]);
   const names = await topNames(provider);
@@ -174,13 +179,13 @@ test("a backup aborts the upload of another host's backup that died only with it
 test("a claim line dated back by someone who can write to the storage does not get a fresh upload of its name aborted", async (t) => {
   const fx = await backupFixture(t);
   if (!fx) return;
-  const { s3, workspaceDir, stateDir, real } = fx;
+  const { s3, real } = fx;
   // The real provider: the server dates the upload now, whatever the claim line says.
   const provider = real;
   const name = "backup-20261207T000000Z.tar.gz.enc";
   await pendingUpload(s3, name); // another writer's, in progress
   await putObject(s3, checksumFileName(name), formatChecksumClaim("aaaaaaaaaaaaaaaa", new Date(Date.now() - 3 * 24 * 3600_000)));
-  const b = await runBackup({ syncConfig: backupConfig(s3), workspaceDir, stateDir, provider, skipPrune: true });
+  const b = await backupWith(fx, provider);
   assert.ok(b.ok, JSON.stringify(b));
   assert.deepEqual(await pendingKeys(s3), [name]);
 });
@@ -188,7 +193,7 @@ test("a claim line dated back by someone who can write to the storage does not g
 test("where pending uploads cannot be looked at, a dead backup's claim stays a week, then goes", async (t) => {
   const fx = await backupFixture(t);
   if (!fx) return;
-  const { s3, workspaceDir, stateDir, real } = fx;
+  const { s3, real } = fx;
   // Credentials without the right to list multipart uploads.
   const provider: StorageProvider = { ...real, cleanupIncomplete: () => Promise.reject(new Error("AccessDenied: ListMultipartUploads")) };
   const weekOld = "backup-20260101T000000Z.tar.gz.enc";
@@ -198,7 +203,7 @@ test("where pending uploads cannot be looked at, a dead backup's claim stays a w
   await putObject(s3, checksumFileName(twoDays), formatChecksumClaim("bbbbbbbbbbbbbbbb", new Date(Date.now() - 2 * day)));
   await pendingUpload(s3, weekOld);
 
-  const b = await runBackup({ syncConfig: backupConfig(s3), workspaceDir, stateDir, provider, skipPrune: true });
+  const b = await backupWith(fx, provider);
   assert.ok(b.ok, JSON.stringify(b));
   const names = await topNames(real);
   assert.ok(!names.includes(checksumFileName(weekOld)), "the week-old claim goes (its upload is left to the bucket's lifecycle rule)");
@@ -222,14 +227,14 @@ test("a failed backup leaves no partial upload, and where it cannot make sure, l
     },
     cleanupIncomplete: (d, ms, options) => (lookFails ? Promise.reject(new Error("list uploads refused")) : real.cleanupIncomplete(d, ms, options)),
   };
-  const b = await runBackup({ syncConfig: backupConfig(s3), workspaceDir, stateDir, provider, skipPrune: true });
+  const b = await backupWith(fx, provider);
   assert.equal(b.ok, false);
   assert.deepEqual(await pendingKeys(s3), [], "its partial upload aborted");
   const claims = async (): Promise<string[]> => (await topNames(real)).filter((n) => n.endsWith(".sha256"));
   assert.deepEqual(await claims(), [], "its claim removed");
 
   lookFails = true;
-  const c = await runBackup({ syncConfig: backupConfig(s3), workspaceDir, stateDir, provider, skipPrune: true });
+  const c = await backupWith(fx, provider);
   assert.equal(c.ok, false);
   const left = await pendingKeys(s3);
   assert.equal(left.length, 1, "the upload it could not make sure of");
@@ -254,11 +259,11 @@ async function deadStoredSnapshot(s3: S3TestSettings, stateDir: string, descript
 test("a dead backup's stored snapshot is removed even where pending uploads cannot be looked at (it has none)", async (t) => {
   const fx = await backupFixture(t);
   if (!fx) return;
-  const { s3, workspaceDir, stateDir, real } = fx;
+  const { s3, stateDir, real } = fx;
   const provider: StorageProvider = { ...real, cleanupIncomplete: () => Promise.reject(new Error("AccessDenied: ListMultipartUploads")) };
   const deadName = "backup-20260101T000000Z.tar.gz.enc";
   await deadStoredSnapshot(s3, stateDir, real.description, deadName);
-  const b = await runBackup({ syncConfig: backupConfig(s3), workspaceDir, stateDir, provider, skipPrune: true });
+  const b = await backupWith(fx, provider);
   assert.ok(b.ok, JSON.stringify(b));
   const names = await topNames(real);
   assert.ok(!names.includes(deadName) && !names.includes(checksumFileName(deadName)), names.join(", "));

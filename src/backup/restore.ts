@@ -259,11 +259,15 @@ async function restoreFrom(params: RunRestoreParams, logger: Logger, backup: Bac
   const [read, wrote] = await Promise.allSettled([done, extracted]);
   // Once closed, the thread writes nothing more: what was extracted may be removed.
   await thread?.close();
-  if (read.status === "rejected" || wrote.status === "rejected") {
-    plain.destroy();
+  /** After a failure: the staging folder goes (and its record), and a target this restore made. */
+  const discard = async (): Promise<void> => {
     await removeStaging(partial).catch((err) => logger.warn(`[backup] Could not clean up ${partial}: ${errorMessage(err)}`));
     await forgetStaging(params.stateDir, partial);
     if (created) await fsp.rmdir(restoredTo).catch(() => undefined);
+  };
+  if (read.status === "rejected" || wrote.status === "rejected") {
+    plain.destroy();
+    await discard();
     // Reading/decrypting explains an extraction failure better than the other way round, except
     // for an unsafe entry or a full disk, which are the extractor's own findings.
     const readErr = read.status === "rejected" ? toWorkspaceSyncError(read.reason) : undefined;
@@ -278,9 +282,7 @@ async function restoreFrom(params: RunRestoreParams, logger: Logger, backup: Bac
     // All or nothing: on failure what was moved goes back, and the staging folder is removed.
     await moveIntoPlace(partial, restoredTo);
   } catch (err) {
-    await removeStaging(partial).catch((e) => logger.warn(`[backup] Could not clean up ${partial}: ${errorMessage(e)}`));
-    await forgetStaging(params.stateDir, partial);
-    if (created) await fsp.rmdir(restoredTo).catch(() => undefined);
+    await discard();
     throw err;
   }
   await fsp.rmdir(partial);

@@ -32,10 +32,16 @@ export function interpolateString(
   });
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
+/** True for a plain object (a JSON object, or one made with `{}` or `Object.create(null)`). */
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (v === null || typeof v !== "object") return false;
   const proto = Object.getPrototypeOf(v) as unknown;
   return proto === Object.prototype || proto === null;
+}
+
+/** True for an object that is not an array (any prototype): a config section as written. */
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
 /** Sets an own property, even one named `__proto__` (JSON.parse can produce it). */

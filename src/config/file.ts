@@ -7,6 +7,7 @@ import { parseJson5 } from "./json5.js";
 import { resolveConfig, type ResolveOptions } from "./resolve.js";
 import { ConfigError, showValue } from "./issues.js";
 import { FLAT_MARKERS } from "./layout.js";
+import { isObject } from "./env.js";
 
 /**
  * Parses config text as JSON5 (OpenClaw's `openclaw.json` format, a superset of JSON: comments,
@@ -51,17 +52,13 @@ export const PLUGIN_ID = "openclaw-workspace-sync";
 /** Where the plugin config sits in a host config, as messages name it. */
 export const PLUGIN_ENTRY_CONFIG_PATH = `plugins.entries["${PLUGIN_ID}"].config`;
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
-}
-
 /** Root keys of the plugin's own config: a root with any of them is a plugin config, whatever else it holds. */
 const PLUGIN_ROOT_KEYS: readonly string[] = ["sync", "backup", ...FLAT_MARKERS];
 
 /**
  * The plugin config in a parsed config file. A root is an OpenClaw host config (`openclaw.json`)
- * when its `plugins.entries` is an object and it has none of the plugin's own root keys (`sync`,
- * `backup`, or the flat form's `provider`/`mode`/`remotePath`/`interval`): then only its
+ * when it has a `plugins` object and none of the plugin's own root keys (`sync`, `backup`, or the
+ * flat form's `provider`/`mode`/`remotePath`/`interval`): then only its
  * `plugins.entries["openclaw-workspace-sync"].config` is the plugin's, so users can point the CLI at
  * the file they already have; the host's own keys (models, agents, their `${ENV}` references) are
  * never read. An entry whose config is missing or null (or no entry) reads as `{}`, everything off,

@@ -6,10 +6,11 @@
  * never shows the text (a config may hold secrets): a character is named by class (a letter, a
  * digit, a quote...), only the syntax characters `{ } [ ] : ,` are quoted.
  *
- * Written here rather than taken from the `json5` package only because this checkout cannot
- * install dependencies; it follows the JSON5 1.0 grammar except `\u` escapes inside unquoted keys
- * (refused with a clear reason: quote such a key).
+ * Written here rather than taken from the `json5` package, whose errors quote the character they
+ * stop at (the first letter of a secret written without quotes); it follows the JSON5 1.0 grammar
+ * except `\u` escapes inside unquoted keys (refused with a clear reason: quote such a key).
  */
+import { setOwn } from "./env.js";
 
 /** Where and why a text is not valid JSON5. */
 export interface Json5SyntaxError {
@@ -138,7 +139,7 @@ export function parseJson5(text: string): Json5Result {
       if (text[i] !== ":") fail(`unexpected ${describe(i)}, expected ":" after the key`);
       i++;
       // An own property even for "__proto__", as JSON.parse makes it; a repeated key: the last wins.
-      Object.defineProperty(out, key, { value: value(depth), enumerable: true, writable: true, configurable: true });
+      setOwn(out, key, value(depth));
       afterItem("}");
     }
   };

@@ -7,7 +7,7 @@
 import { syncSchema } from "./schema.js";
 import type { ConfigIssue } from "./issues.js";
 import { showValue } from "./issues.js";
-import { setOwn } from "./env.js";
+import { isObject, setOwn } from "./env.js";
 
 /** Root keys the plugin looks at to decide that a config is flat. */
 export const FLAT_MARKERS = ["provider", "mode", "remotePath", "interval"] as const;
@@ -25,10 +25,6 @@ export interface ConfigLayout {
   backup: unknown;
   warnings: string[];
   issues: ConfigIssue[];
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
 /**

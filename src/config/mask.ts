@@ -1,16 +1,10 @@
 /** Secret masking for `config check` output and logs. */
 import { CREDENTIAL_URL_KEYS, SECRET_KEYS } from "./schema.js";
-import { setOwn } from "./env.js";
+import { isPlainObject, setOwn } from "./env.js";
 import { maskEndpointCredentials, redactUrlCredentials } from "../util/url-credentials.js";
 
 /** What every secret value is replaced with. */
 export const MASK = "***";
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  if (v === null || typeof v !== "object") return false;
-  const proto = Object.getPrototypeOf(v) as unknown;
-  return proto === Object.prototype || proto === null;
-}
 
 /**
  * Returns a copy of a raw or resolved config with every secret replaced by `"***"`: passphrase,

@@ -6,7 +6,7 @@ import { normalizePolicy } from "../retention/policy.js";
 import os from "node:os";
 import path from "node:path";
 import type { BackupSettings, LocalSettings, ResolvedConfig, SyncSettings } from "./types.js";
-import { interpolateEnv } from "./env.js";
+import { interpolateEnv, isObject } from "./env.js";
 import { splitLayout } from "./layout.js";
 import { ConfigError, formatIssues, showValue, type ConfigIssue } from "./issues.js";
 import { keyWarnings } from "./warnings.js";
@@ -32,10 +32,6 @@ export interface ResolveOptions {
    * config file's folder). Without it they are kept as written. `~/` is always expanded.
    */
   baseDir?: string;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
 /** Checks a workspace-relative path (`localPath`, `ingestPath`) the way the plugin ≥2.4.0 does, plus `..`. */

@@ -6,10 +6,7 @@
 import type { z } from "zod/v3";
 import { fieldMeta, shapeOf } from "./schema.js";
 import { formatPath } from "./path.js";
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
-}
+import { isObject } from "./env.js";
 
 /**
  * Walks `value` alongside the object schema `schema` and returns a warning for each key the schema
